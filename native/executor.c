@@ -1,0 +1,686 @@
+/*
+ * The launch-plan executor. tcr's TypeScript decides every step; this file
+ * only carries them out, in order, in a freshly cloned child of the Node
+ * process. After clone() the child shares nothing with Node's threads, so
+ * everything below is async-signal-safe: raw syscalls and plain C, no malloc,
+ * no stdio, no locks. Each step reports to the runtime over a SEQPACKET
+ * socket: a record per step when tracing, and always the step that failed.
+ */
+#define _GNU_SOURCE
+#include "executor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LIST 512 /* argv/env entries a step may carry */
+#define MAX_SLOTS 8
+#define SYNC_PAYLOAD_MAX 65536
+
+struct child {
+  const struct plan_header *hdr;
+  const struct plan_step *steps;
+  const char *arena;
+  int sock;
+  int rootfd;
+  int slots[MAX_SLOTS];
+  int found_exec; /* index chosen by OP_FIND_EXEC, -1 if none */
+  uint32_t current;
+};
+
+/* Lives in the child's copy of the address space only. */
+static char sync_payload[SYNC_PAYLOAD_MAX];
+static size_t sync_payload_len;
+
+static const char *str(const struct child *c, const struct plan_step *s, int i) {
+  if (s->off[i] == UINT32_MAX) return NULL;
+  return c->arena + s->off[i];
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void send_record(const struct child *c, uint32_t kind, int err, int64_t nanos, int64_t aux) {
+  struct plan_record r = {kind, c->current, err, (uint32_t)syscall(SYS_getpid), nanos, aux};
+  /* MSG_NOSIGNAL: once `create` has exited nobody reads, and SIGPIPE would kill us */
+  (void)send(c->sock, &r, sizeof r, MSG_NOSIGNAL);
+}
+
+static void put_str(int fd, const char *s) {
+  if (s) (void)!write(fd, s, strlen(s));
+}
+
+static void fail(struct child *c, int err) {
+  send_record(c, REC_FAIL, err, 0, 0);
+  _exit(err == ENOENT ? 127 : 126);
+}
+
+/* Splits a NUL-separated list from the arena into a NULL-terminated array. */
+static int split_list(const struct child *c, const struct plan_step *s, int i, char **out) {
+  int n = 0;
+  const char *p = str(c, s, i);
+  if (!p) { out[0] = NULL; return 0; }
+  const char *end = p + s->len[i];
+  while (p < end && n < MAX_LIST - 1) {
+    out[n++] = (char *)p;
+    p += strlen(p) + 1;
+  }
+  out[n] = NULL;
+  return n;
+}
+
+static void fd_path(int fd, char buf[32]) {
+  static const char prefix[] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  memcpy(buf, prefix, sizeof prefix - 1);
+  do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
+  int o = sizeof prefix - 1;
+  while (n > 0) buf[o++] = digits[--n];
+  buf[o] = 0;
+}
+
+/* Opens a path inside the current root, never letting a symlink or ".."
+ * lead outside it (CVE-2021-30465): the kernel does the resolution. */
+static int open_in_root(const struct child *c, const char *path, uint64_t flags, uint64_t resolve) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve;
+  while (*path == '/') path++;
+  if (!*path) path = ".";
+  int fd = (int)syscall(SYS_openat2, c->rootfd, path, &how, sizeof how);
+  return fd < 0 ? -errno : fd;
+}
+
+/* Splits "a/b/c" into the parent's fd (opened in root) and the last name. */
+static int open_parent(const struct child *c, const char *path, char *parent, size_t cap, const char **name) {
+  while (*path == '/') path++;
+  const char *slash = strrchr(path, '/');
+  if (!slash) { *name = path; return open_in_root(c, ".", O_PATH | O_DIRECTORY, 0); }
+  size_t n = (size_t)(slash - path);
+  if (n >= cap) return -ENAMETOOLONG;
+  memcpy(parent, path, n);
+  parent[n] = 0;
+  *name = slash + 1;
+  return open_in_root(c, parent, O_PATH | O_DIRECTORY, 0);
+}
+
+static int mkdir_in_root(const struct child *c, const char *path, mode_t mode) {
+  char buf[4096];
+  size_t len = strlen(path);
+  if (len >= sizeof buf) return -ENAMETOOLONG;
+  memcpy(buf, path, len + 1);
+  /* walk each prefix; each one is created relative to its resolved parent */
+  for (size_t i = 1; i <= len; i++) {
+    if (buf[i] != '/' && buf[i] != 0) continue;
+    char saved = buf[i];
+    buf[i] = 0;
+    int fd = open_in_root(c, buf, O_PATH | O_DIRECTORY, 0);
+    if (fd == -ENOENT) {
+      char parent[4096];
+      const char *name;
+      int pfd = open_parent(c, buf, parent, sizeof parent, &name);
+      if (pfd < 0) return pfd;
+      int r = mkdirat(pfd, name, mode);
+      int e = errno;
+      close(pfd);
+      if (r < 0 && e != EEXIST) return -e;
+      fd = open_in_root(c, buf, O_PATH | O_DIRECTORY, 0);
+    }
+    if (fd < 0) return fd;
+    close(fd);
+    buf[i] = saved;
+  }
+  return 0;
+}
+
+static int mkfile_in_root(const struct child *c, const char *path, mode_t mode) {
+  int fd = open_in_root(c, path, O_PATH, 0);
+  if (fd >= 0) { close(fd); return 0; }
+  if (fd != -ENOENT) return fd;
+  char parent[4096];
+  const char *name;
+  int pfd = open_parent(c, path, parent, sizeof parent, &name);
+  if (pfd == -ENOENT) {
+    int r = mkdir_in_root(c, parent, 0755);
+    if (r < 0) return r;
+    pfd = open_parent(c, path, parent, sizeof parent, &name);
+  }
+  if (pfd < 0) return pfd;
+  /* O_PATH parents cannot be written through; reopen it as a directory */
+  char p[32];
+  fd_path(pfd, p);
+  int dfd = open(p, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  close(pfd);
+  if (dfd < 0) return -errno;
+  int f = openat(dfd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+  int e = errno;
+  close(dfd);
+  if (f < 0) return e == EEXIST ? 0 : -e;
+  close(f);
+  return 0;
+}
+
+static int with_parent_dir(const struct child *c, const char *path, const char **name) {
+  char parent[4096];
+  int pfd = open_parent(c, path, parent, sizeof parent, name);
+  if (pfd < 0) return pfd;
+  char p[32];
+  fd_path(pfd, p);
+  int dfd = open(p, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  int e = errno;
+  close(pfd);
+  return dfd < 0 ? -e : dfd;
+}
+
+static unsigned long locked_flags(const char *path) {
+  struct statvfs sv;
+  if (statvfs(path, &sv) < 0) return 0;
+  unsigned long f = 0;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
+  return f;
+}
+
+static int do_mount(struct child *c, const struct plan_step *s) {
+  const char *src = str(c, s, 0), *target = str(c, s, 1), *type = str(c, s, 2), *data = str(c, s, 3);
+  unsigned long flags = (unsigned long)s->n[0];
+  int tfd = -1, sfd = -1, r;
+  char tpath[32], spath[32];
+  if (s->flags & STEP_TARGET_IN_ROOT) {
+    tfd = open_in_root(c, target, O_PATH, 0);
+    if (tfd < 0) return tfd;
+    fd_path(tfd, tpath);
+    target = tpath;
+  }
+  if (s->flags & STEP_SOURCE_IN_ROOT) {
+    sfd = open_in_root(c, src, O_PATH, 0);
+    if (sfd < 0) { if (tfd >= 0) close(tfd); return sfd; }
+    fd_path(sfd, spath);
+    src = spath;
+  }
+  r = mount(src, target, type, flags, data);
+  if (r < 0 && errno == EPERM && (s->flags & STEP_RETRY_LOCKED))
+    r = mount(src, target, type, flags | locked_flags(target), data);
+  r = r < 0 ? -errno : 0;
+  if (tfd >= 0) close(tfd);
+  if (sfd >= 0) close(sfd);
+  return r;
+}
+
+static int do_mask(struct child *c, const char *path) {
+  int fd = open_in_root(c, path, O_PATH | O_NOFOLLOW, 0);
+  if (fd < 0) return fd;
+  struct stat st;
+  char p[32];
+  fd_path(fd, p);
+  int r;
+  if (fstat(fd, &st) < 0) r = -errno;
+  else if (S_ISDIR(st.st_mode)) r = mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k,nr_inodes=1");
+  else r = mount("/dev/null", p, NULL, MS_BIND, NULL);
+  if (r < 0) r = -errno;
+  close(fd);
+  return r;
+}
+
+static int do_remount_ro(struct child *c, const char *path) {
+  int fd = open_in_root(c, path, O_PATH, 0);
+  if (fd < 0) return fd;
+  char p[32];
+  fd_path(fd, p);
+  unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(p);
+  int r = mount(NULL, p, NULL, flags, NULL) < 0 ? -errno : 0;
+  close(fd);
+  return r;
+}
+
+static int do_pivot_root(struct child *c, const char *root) {
+  int fd = open(root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int r = fchdir(fd);
+  close(fd);
+  if (r < 0) return -errno;
+  /* stack the old root under the new one, then detach it: no host path stays */
+  if (syscall(SYS_pivot_root, ".", ".") < 0) return -errno;
+  if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) return -errno;
+  if (umount2(".", MNT_DETACH) < 0) return -errno;
+  if (chdir("/") < 0) return -errno;
+  (void)c;
+  return 0;
+}
+
+static int do_chroot(const char *root) {
+  if (chdir(root) < 0) return -errno;
+  if (mount(root, "/", NULL, MS_MOVE, NULL) < 0) return -errno;
+  if (chroot(".") < 0) return -errno;
+  if (chdir("/") < 0) return -errno;
+  return 0;
+}
+
+static int do_write_file(const char *path, const char *content, size_t len) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC | O_TRUNC);
+  if (fd < 0) return -errno;
+  ssize_t w = write(fd, content, len);
+  int e = errno;
+  close(fd);
+  if (w < 0) return -e;
+  return (size_t)w == len ? 0 : -EIO;
+}
+
+static int do_loopback_up(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  int r = ioctl(fd, SIOCGIFFLAGS, &ifr);
+  if (r == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    r = ioctl(fd, SIOCSIFFLAGS, &ifr);
+  }
+  r = r < 0 ? -errno : 0;
+  close(fd);
+  return r;
+}
+
+static int do_setuser(const struct child *c, const struct plan_step *s) {
+  const char *groups = str(c, s, 0);
+  if (groups && syscall(SYS_setgroups, s->len[0] / sizeof(gid_t), (const gid_t *)groups) < 0) return -errno;
+  if (syscall(SYS_setresgid, (gid_t)s->n[1], (gid_t)s->n[1], (gid_t)s->n[1]) < 0) return -errno;
+  if (syscall(SYS_setresuid, (uid_t)s->n[0], (uid_t)s->n[0], (uid_t)s->n[0]) < 0) return -errno;
+  return 0;
+}
+
+static int do_cap_bounding(int64_t keep, int64_t last) {
+  for (int64_t cap = 0; cap <= last; cap++) {
+    if (keep & ((int64_t)1 << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
+  }
+  return 0;
+}
+
+static int do_capset(int64_t eff, int64_t perm, int64_t inh) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  d[0].effective = (uint32_t)eff;
+  d[1].effective = (uint32_t)(eff >> 32);
+  d[0].permitted = (uint32_t)perm;
+  d[1].permitted = (uint32_t)(perm >> 32);
+  d[0].inheritable = (uint32_t)inh;
+  d[1].inheritable = (uint32_t)(inh >> 32);
+  return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+static int do_cap_ambient(int64_t mask) {
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
+  for (int cap = 0; cap < 64; cap++)
+    if ((mask & ((int64_t)1 << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+      return -errno;
+  return 0;
+}
+
+static int do_sync(struct child *c, int64_t id) {
+  send_record(c, REC_SYNC, 0, 0, id);
+  ssize_t n = recv(c->sock, sync_payload, sizeof sync_payload, 0);
+  /* EOF: the runtime died before answering; never outlive it here */
+  if (n <= 0) _exit(1);
+  if (sync_payload[0] != SYNC_CONTINUE) _exit(1);
+  sync_payload_len = (size_t)n - 1;
+  memmove(sync_payload, sync_payload + 1, sync_payload_len);
+  return 0;
+}
+
+static int do_fifo_wait(struct child *c, int slot) {
+  char p[32];
+  fd_path(c->slots[slot], p);
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t w = write(fd, "0", 1);
+  int e = errno;
+  close(fd);
+  close(c->slots[slot]);
+  c->slots[slot] = -1;
+  return w == 1 ? 0 : -e;
+}
+
+static int wait_with_timeout(pid_t pid, int64_t timeout_ms, int *status) {
+  int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pfd >= 0 && timeout_ms > 0) {
+    struct pollfd p = {pfd, POLLIN, 0};
+    int r;
+    do r = poll(&p, 1, (int)timeout_ms); while (r < 0 && errno == EINTR);
+    if (r == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, status, 0);
+      close(pfd);
+      return -ETIMEDOUT;
+    }
+  }
+  if (pfd >= 0) close(pfd);
+  while (waitpid(pid, status, 0) < 0)
+    if (errno != EINTR) return -errno;
+  return 0;
+}
+
+static int do_hook(struct child *c, const struct plan_step *s) {
+  char *argv[MAX_LIST], *envp[MAX_LIST];
+  split_list(c, s, 1, argv);
+  split_list(c, s, 2, envp);
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+  pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) { int e = errno; close(p[0]); close(p[1]); return -e; }
+  if (pid == 0) {
+    dup2(p[0], 0);
+    execve(str(c, s, 0), argv, envp);
+    _exit(127);
+  }
+  close(p[0]);
+  (void)!write(p[1], sync_payload, sync_payload_len);
+  close(p[1]);
+  int status = 0;
+  int r = wait_with_timeout(pid, s->n[0], &status);
+  if (r < 0) return r;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return -ENOENT;
+  return -ECHILD; /* reported as "hook failed" by the runtime */
+}
+
+static int is_executable(const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0) return -errno;
+  if (!S_ISREG(st.st_mode)) return -EACCES;
+  return access(path, X_OK) < 0 ? -errno : 0;
+}
+
+static int do_find_exec(struct child *c, const struct plan_step *s) {
+  char *paths[MAX_LIST];
+  int n = split_list(c, s, 0, paths), err = -ENOENT;
+  for (int i = 0; i < n; i++) {
+    int r = is_executable(paths[i]);
+    if (r == 0) { c->found_exec = i; return 0; }
+    if (r != -ENOENT && r != -ENOTDIR) err = r;
+  }
+  return err;
+}
+
+static int do_fds(struct child *c, int keep) {
+  for (int fd = 0; fd < keep; fd++) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+  }
+  /* everything else closes at exec (CVE-2024-21626); our socket stays until then */
+  if (syscall(SYS_close_range, keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return -errno;
+  (void)c;
+  return 0;
+}
+
+static int do_exec(struct child *c, const struct plan_step *s) {
+  char *paths[MAX_LIST], *argv[MAX_LIST], *envp[MAX_LIST];
+  int n = split_list(c, s, 0, paths);
+  split_list(c, s, 1, argv);
+  split_list(c, s, 2, envp);
+  int err = ENOENT;
+  if (c->found_exec >= 0 && c->found_exec < n) {
+    execve(paths[c->found_exec], argv, envp);
+    err = errno;
+  } else {
+    for (int i = 0; i < n; i++) {
+      execve(paths[i], argv, envp);
+      if (errno != ENOENT && errno != ENOTDIR) err = errno;
+    }
+  }
+  put_str(2, "tcr: exec ");
+  put_str(2, argv[0]);
+  put_str(2, ": ");
+  put_str(2, strerrordesc_np(err));
+  put_str(2, "\n");
+  return -err;
+}
+
+static int run_step(struct child *c, const struct plan_step *s) {
+  const char *s0 = str(c, s, 0), *s1 = str(c, s, 1);
+  switch (s->op) {
+  case OP_PRCTL:
+    return prctl((int)s->n[0], (unsigned long)s->n[1], (unsigned long)s->n[2], 0, 0) < 0 ? -errno : 0;
+  case OP_SYNC: return do_sync(c, s->n[0]);
+  case OP_SETNS: {
+    int fd = open(s0, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int r = setns(fd, (int)s->n[0]) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+  }
+  case OP_UNSHARE: return unshare((int)s->n[0]) < 0 ? -errno : 0;
+  case OP_MOUNT: return do_mount(c, s);
+  case OP_MKDIR: return mkdir_in_root(c, s0, (mode_t)s->n[0]);
+  case OP_MKFILE: return mkfile_in_root(c, s0, (mode_t)s->n[0]);
+  case OP_MKNOD: {
+    const char *name;
+    int dfd = with_parent_dir(c, s0, &name);
+    if (dfd < 0) return dfd;
+    int r = mknodat(dfd, name, (mode_t)s->n[0], makedev(s->n[1], s->n[2])) < 0 ? -errno : 0;
+    if (r == 0 && fchownat(dfd, name, (uid_t)(s->n[3] >> 32), (gid_t)(s->n[3] & 0xffffffff), AT_SYMLINK_NOFOLLOW) < 0) r = -errno;
+    if (r == 0 && fchmodat(dfd, name, (mode_t)s->n[0] & 07777, 0) < 0) r = -errno;
+    close(dfd);
+    return r;
+  }
+  case OP_SYMLINK: {
+    const char *name;
+    int dfd = with_parent_dir(c, s1, &name);
+    if (dfd < 0) return dfd;
+    int r = symlinkat(s0, dfd, name) < 0 ? -errno : 0;
+    close(dfd);
+    return r;
+  }
+  case OP_SET_ROOT: {
+    int fd = open(s0, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (c->rootfd >= 0) close(c->rootfd);
+    c->rootfd = fd;
+    return 0;
+  }
+  case OP_PIVOT_ROOT: return do_pivot_root(c, s0);
+  case OP_CHROOT: return do_chroot(s0);
+  case OP_MASK: return do_mask(c, s0);
+  case OP_REMOUNT_RO: return do_remount_ro(c, s0);
+  case OP_SETHOSTNAME: return sethostname(s0, s->len[0]) < 0 ? -errno : 0;
+  case OP_SETDOMAINNAME: return setdomainname(s0, s->len[0]) < 0 ? -errno : 0;
+  case OP_WRITE_FILE: return do_write_file(s0, s1 ? s1 : "", s->len[1]);
+  case OP_LOOPBACK_UP: return do_loopback_up();
+  case OP_CHDIR: return chdir(s0) < 0 ? -errno : 0;
+  case OP_UMASK: umask((mode_t)s->n[0]); return 0;
+  case OP_SETSID: return setsid() < 0 ? -errno : 0;
+  case OP_SETUSER: return do_setuser(c, s);
+  case OP_CAP_BOUNDING: return do_cap_bounding(s->n[0], s->n[1]);
+  case OP_CAPSET: return do_capset(s->n[0], s->n[1], s->n[2]);
+  case OP_CAP_AMBIENT: return do_cap_ambient(s->n[0]);
+  case OP_RLIMIT: {
+    struct rlimit rl = {(rlim_t)s->n[1], (rlim_t)s->n[2]};
+    return prlimit(0, (int)s->n[0], &rl, NULL) < 0 ? -errno : 0;
+  }
+  case OP_SECCOMP: {
+    struct sock_fprog prog = {(unsigned short)(s->len[0] / sizeof(struct sock_filter)),
+                              (struct sock_filter *)s0};
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->n[0], &prog) < 0 ? -errno : 0;
+  }
+  case OP_OPEN_PATH: {
+    if (s->n[0] < 0 || s->n[0] >= MAX_SLOTS) return -EINVAL;
+    int fd = open(s0, O_PATH | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    c->slots[s->n[0]] = fd;
+    return 0;
+  }
+  case OP_FIFO_WAIT:
+    if (s->n[0] < 0 || s->n[0] >= MAX_SLOTS || c->slots[s->n[0]] < 0) return -EBADF;
+    return do_fifo_wait(c, (int)s->n[0]);
+  case OP_HOOK: return do_hook(c, s);
+  case OP_FIND_EXEC: return do_find_exec(c, s);
+  case OP_FDS: return do_fds(c, (int)s->n[0]);
+  case OP_EXEC: return do_exec(c, s);
+  case OP_JOIN_KEYRING:
+    /* KEYCTL_JOIN_SESSION_KEYRING; kernels without keys are fine, as in runc */
+    if (syscall(SYS_keyctl, 1, s0) < 0 && errno != ENOSYS) return -errno;
+    return 0;
+  default: return -ENOSYS;
+  }
+}
+
+static void run_steps(struct child *c, uint32_t first, uint32_t last) {
+  int trace = (c->hdr->flags & PLAN_TRACE) != 0;
+  for (uint32_t i = first; i < last; i++) {
+    const struct plan_step *s = &c->steps[i];
+    c->current = i;
+    int64_t t0 = trace ? now_ns() : 0;
+    int r = run_step(c, s);
+    if (r == -ENOENT && (s->flags & STEP_IGNORE_ENOENT)) r = 0;
+    if (r == -EEXIST && (s->flags & STEP_IGNORE_EEXIST)) r = 0;
+    if (s->flags & STEP_IGNORE_ERRORS) r = 0;
+    if (r < 0) fail(c, -r);
+    if (trace) send_record(c, REC_STEP, 0, now_ns() - t0, 0);
+  }
+}
+
+/* A clone of Node inherits its signal handlers (pointing at V8 code) and
+ * mask; neither may survive into the child. */
+static void reset_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &sa, NULL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Puts the child's fds in order: requested stdio on 0-2, the socket just
+ * above the kept range, everything else closed. */
+static int setup_fds(struct child *c, const int stdio[3], uint32_t keep) {
+  for (int i = 0; i < 3; i++)
+    if (stdio[i] >= 0 && stdio[i] != i && dup2(stdio[i], i) < 0) return -errno;
+  int want = (int)(keep > 3 ? keep : 3);
+  if (c->sock != want) {
+    if (dup3(c->sock, want, O_CLOEXEC) < 0) return -errno;
+    c->sock = want;
+  }
+  if (syscall(SYS_close_range, want + 1, ~0U, 0) < 0) return -errno;
+  return 0;
+}
+
+static void child_main(struct child *c, const int stdio[3], int pid_pipe) {
+  reset_signals();
+  int r = setup_fds(c, stdio, c->hdr->keep_fds);
+  if (r < 0) fail(c, -r);
+  if (pid_pipe < 0) {
+    run_steps(c, c->hdr->stage1_steps, c->hdr->nsteps);
+    _exit(0);
+  }
+  /* stage 1: join existing namespaces, then clone the init as Node's child */
+  run_steps(c, 0, c->hdr->stage1_steps);
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD | (c->hdr->clone_flags & ~0xffULL), 0, 0, 0, 0);
+  if (pid < 0) fail(c, errno);
+  if (pid == 0) {
+    close(pid_pipe);
+    run_steps(c, c->hdr->stage1_steps, c->hdr->nsteps);
+    _exit(0);
+  }
+  (void)!write(pid_pipe, &pid, sizeof pid);
+  _exit(0);
+}
+
+int tcr_spawn(const void *plan, size_t len, const int stdio[3], pid_t *out_pid, int *out_sock) {
+  const struct plan_header *hdr = plan;
+  if (len < sizeof *hdr || hdr->magic != PLAN_MAGIC || hdr->version != PLAN_VERSION) return -EINVAL;
+  size_t need = sizeof *hdr + (size_t)hdr->nsteps * sizeof(struct plan_step) + hdr->arena_len;
+  if (len < need || hdr->stage1_steps > hdr->nsteps) return -EINVAL;
+  const struct plan_step *steps = (const void *)(hdr + 1);
+  for (uint32_t i = 0; i < hdr->nsteps; i++) {
+    if (steps[i].op == 0 || steps[i].op >= OP_MAX) return -EINVAL;
+    for (int k = 0; k < PLAN_STRINGS; k++)
+      if (steps[i].off[k] != UINT32_MAX &&
+          ((size_t)steps[i].off[k] + steps[i].len[k] >= hdr->arena_len)) return -EINVAL;
+  }
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+  int pp[2] = {-1, -1};
+  if (hdr->stage1_steps > 0 && pipe2(pp, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(sv[0]); close(sv[1]);
+    return -e;
+  }
+  struct child c;
+  memset(&c, 0, sizeof c);
+  c.hdr = hdr;
+  c.steps = steps;
+  c.arena = (const char *)(steps + hdr->nsteps);
+  c.sock = sv[1];
+  c.rootfd = -1;
+  c.found_exec = -1;
+  for (int i = 0; i < MAX_SLOTS; i++) c.slots[i] = -1;
+
+  /* The plan lives in this thread's memory, which the clone copies: the
+   * child reads it without any allocation of its own. */
+  unsigned long flags = SIGCHLD | (hdr->stage1_steps > 0 ? 0 : (unsigned long)hdr->clone_flags);
+  pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+  if (pid == 0) {
+    close(sv[0]);
+    if (pp[0] >= 0) close(pp[0]);
+    child_main(&c, stdio, pp[1]);
+    _exit(1);
+  }
+  int e = errno;
+  close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    if (pp[0] >= 0) { close(pp[0]); close(pp[1]); }
+    return -e;
+  }
+  if (pp[0] >= 0) {
+    close(pp[1]);
+    pid_t init = -1;
+    ssize_t n;
+    do n = read(pp[0], &init, sizeof init); while (n < 0 && errno == EINTR);
+    close(pp[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    pid = n == sizeof init ? init : -1; /* -1: stage 1 failed, its record says why */
+  }
+  *out_pid = pid;
+  *out_sock = sv[0];
+  return 0;
+}

@@ -1,0 +1,19 @@
+#ifndef TCR_EXECUTOR_H
+#define TCR_EXECUTOR_H
+#include <stddef.h>
+#include <sys/types.h>
+#include "plan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Clones a child that runs the plan. On success returns 0 with the init's pid
+ * (or -1 when a stage-1 step failed; the socket then holds the failure) and
+ * the runtime's end of the step socket. stdio[i] < 0 keeps the caller's fd i. */
+int tcr_spawn(const void *plan, size_t len, const int stdio[3], pid_t *out_pid, int *out_sock);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,106 @@
+/*
+ * The launch-plan wire format shared by src/linux/plan-encoding.ts and the
+ * executor. A plan is one buffer: a header, fixed-size steps, then an arena of
+ * strings and blobs that steps point into by offset. Keep the numbers here in
+ * step with PlanOp in TypeScript: the test suite checks them against each other.
+ */
+#ifndef TCR_PLAN_H
+#define TCR_PLAN_H
+
+#include <stdint.h>
+
+#define PLAN_MAGIC 0x50524354u /* "TCRP" */
+#define PLAN_VERSION 1u
+#define PLAN_STRINGS 6
+
+/* header flags */
+#define PLAN_TRACE 1u
+
+struct plan_header {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t flags;
+  uint32_t nsteps;
+  uint32_t stage1_steps; /* leading steps run before the init is cloned (setns) */
+  uint32_t keep_fds;     /* fds 0..keep_fds-1 survive the child's start-up */
+  uint64_t clone_flags;  /* namespaces created by the clone of the init */
+  uint32_t arena_len;
+  uint32_t reserved;
+};
+
+struct plan_step {
+  uint32_t op;
+  uint32_t flags;
+  int64_t n[4];
+  uint32_t off[PLAN_STRINGS]; /* offset into the arena, UINT32_MAX = none */
+  uint32_t len[PLAN_STRINGS]; /* byte length, excluding the final NUL */
+};
+
+enum plan_op {
+  OP_PRCTL = 1,        /* n0 option, n1 arg2, n2 arg3 */
+  OP_SYNC = 2,         /* n0 sync id: ask the runtime, wait for its answer */
+  OP_SETNS = 3,        /* s0 path, n0 nstype */
+  OP_UNSHARE = 4,      /* n0 flags */
+  OP_MOUNT = 5,        /* s0 source, s1 target, s2 fstype, s3 data, n0 flags */
+  OP_MKDIR = 6,        /* s0 path (in root), n0 mode */
+  OP_MKFILE = 7,       /* s0 path (in root), n0 mode */
+  OP_MKNOD = 8,        /* s0 path (in root), n0 mode, n1 major, n2 minor, n3 uid<<32|gid */
+  OP_SYMLINK = 9,      /* s0 link text, s1 path (in root) */
+  OP_SET_ROOT = 10,    /* s0 directory that "in root" paths resolve against */
+  OP_PIVOT_ROOT = 11,  /* s0 new root */
+  OP_CHROOT = 12,      /* s0 new root (move mount + chroot, for --no-pivot) */
+  OP_MASK = 13,        /* s0 path (in root): tmpfs over a dir, /dev/null over a file */
+  OP_REMOUNT_RO = 14,  /* s0 path (in root), keeps the mount's other flags */
+  OP_SETHOSTNAME = 15, /* s0 */
+  OP_SETDOMAINNAME = 16, /* s0 */
+  OP_WRITE_FILE = 17,  /* s0 path, s1 content */
+  OP_LOOPBACK_UP = 18,
+  OP_CHDIR = 19,       /* s0 */
+  OP_UMASK = 20,       /* n0 */
+  OP_SETSID = 21,
+  OP_SETUSER = 22,     /* n0 uid, n1 gid, s0 u32 groups */
+  OP_CAP_BOUNDING = 23, /* n0 mask of caps kept, n1 last cap */
+  OP_CAPSET = 24,      /* n0 effective, n1 permitted, n2 inheritable */
+  OP_CAP_AMBIENT = 25, /* n0 mask */
+  OP_RLIMIT = 26,      /* n0 resource, n1 soft, n2 hard */
+  OP_SECCOMP = 27,     /* s0 struct sock_filter[], n0 flags */
+  OP_OPEN_PATH = 28,   /* n0 slot, s0 path: O_PATH fd kept for later steps */
+  OP_FIFO_WAIT = 29,   /* n0 slot: block until `start` opens the exec fifo */
+  OP_HOOK = 30,        /* s0 path, s1 argv, s2 env, n0 timeout ms; stdin = last sync answer */
+  OP_FIND_EXEC = 31,   /* s0 candidate paths */
+  OP_FDS = 32,         /* n0 fds kept open across exec (0..n0-1) */
+  OP_EXEC = 33,        /* s0 candidate paths, s1 argv, s2 env */
+  OP_JOIN_KEYRING = 34, /* s0 name: a new session keyring */
+  OP_MAX = 35
+};
+
+/* step flags */
+#define STEP_IGNORE_ENOENT 1u
+#define STEP_IGNORE_EEXIST 2u
+#define STEP_IGNORE_ERRORS 4u
+#define STEP_TARGET_IN_ROOT 8u  /* OP_MOUNT: s1 resolved inside the root */
+#define STEP_RETRY_LOCKED 16u   /* OP_MOUNT remount: retry keeping locked flags */
+#define STEP_SOURCE_IN_ROOT 32u /* OP_MOUNT bind: s0 resolved inside the root */
+
+/* records the child sends on its socket */
+enum record_kind {
+  REC_STEP = 1, /* step done (trace) */
+  REC_SYNC = 2, /* waiting for the runtime: aux = sync id */
+  REC_FAIL = 3  /* step failed with err; the child exits */
+};
+
+struct plan_record {
+  uint32_t kind;
+  uint32_t step;
+  int32_t err;
+  uint32_t pid;   /* the child's pid in its own namespace, for the trace */
+  int64_t nanos;  /* how long the step took */
+  int64_t aux;
+};
+
+/* the runtime's answer to a REC_SYNC: one byte, then an optional payload
+ * (the state JSON later hooks read on stdin) */
+#define SYNC_CONTINUE 0
+#define SYNC_ABORT 1
+
+#endif

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs before tcr runs or is tested:
+# Debian packages, npm packages, the TypeScript build, the native addon and
+# the demo bundle. Idempotent: each part is skipped when already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: tcr creates namespaces and mounts: run as root (sudo)" >&2
+  exit 1
+fi
+
+packages=(busybox-static libseccomp2 runc g++ make python3)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ ! -f build/Release/tcr_native.node ] || [ -n "$(find native binding.gyp -newer build/Release/tcr_native.node 2>/dev/null)" ]; then
+  echo "setup: building the native executor"
+  npx node-gyp rebuild --silent >/dev/null
+fi
+
+if [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js 2>/dev/null)" ]; then
+  echo "setup: compiling TypeScript"
+  npx tsc -p .
+fi
+
+if [ ! -f build/demo/busybox/config.json ]; then
+  bash rootfs/make-busybox.sh >/dev/null
+fi

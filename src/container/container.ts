@@ -1,0 +1,142 @@
+// Operations on a recorded container: state, start, kill, delete. Each one
+// holds the container's lock, derives the status afresh from the kernel and
+// refuses what runc refuses, with runc's words.
+import fs from 'node:fs';
+import { TcrError, errorMessage } from '../errors.js';
+import { log } from '../log.js';
+import type { OciState } from '../spec/types.js';
+import { runHooks } from './hooks.js';
+import { ContainerLock } from './lock.js';
+import { isSameLiveProcess, pidsInNamespace, sleepMs, waitGone } from './proc.js';
+import { parseSignal } from './signals.js';
+import type { ContainerRecord, StateStore } from './state-store.js';
+import { deriveStatus, ociState, type Status } from './status.js';
+
+const KILL_WAIT_MS = 10_000;
+
+export class Container {
+  constructor(readonly id: string, private readonly store: StateStore) {}
+
+  private locked<T>(fn: () => T): T {
+    this.store.read(this.id); // a clear error when there is no such container
+    const lock = ContainerLock.acquire(this.store.dir(this.id));
+    if (!lock) throw new TcrError(`container ${this.id} does not exist`);
+    try {
+      return fn();
+    } finally {
+      lock.release();
+    }
+  }
+
+  record(): ContainerRecord {
+    return this.store.read(this.id);
+  }
+
+  status(): Status {
+    return deriveStatus(this.record(), this.store);
+  }
+
+  state(): OciState & Record<string, unknown> {
+    const rec = this.record();
+    return ociState(rec, deriveStatus(rec, this.store));
+  }
+
+  /** Releases the init blocked on the exec fifo, then runs poststart hooks. */
+  start(): void {
+    this.locked(() => {
+      const rec = this.record();
+      const status = deriveStatus(rec, this.store);
+      if (status === 'stopped') throw new TcrError('cannot start a container that has stopped');
+      if (status !== 'created') throw new TcrError(`cannot start an already ${status} container`);
+      this.releaseFifo(rec);
+      this.runPoststart(rec);
+    });
+  }
+
+  private releaseFifo(rec: ContainerRecord): void {
+    const fifo = this.store.fifo(this.id);
+    // non-blocking, so a dead init cannot leave `start` waiting forever
+    const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(1);
+      for (;;) {
+        let n = 0;
+        try {
+          n = fs.readSync(fd, buf, 0, 1, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        if (n === 1) break;
+        if (!isSameLiveProcess(rec.pid, rec.startTime)) throw new TcrError('cannot start a container that has stopped');
+        sleepMs(1);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.rmSync(fifo, { force: true });
+  }
+
+  runPoststart(rec: ContainerRecord): void {
+    try {
+      runHooks('poststart', rec.config.hooks?.poststart, ociState(rec, 'running'));
+    } catch (e) {
+      // the spec: a failing poststart hook is logged, the lifecycle goes on
+      log.warn(errorMessage(e));
+    }
+  }
+
+  kill(signal: string | number = 'SIGTERM', all = false): void {
+    const sig = typeof signal === 'number' ? signal : parseSignal(signal);
+    this.locked(() => {
+      const rec = this.record();
+      const status = deriveStatus(rec, this.store);
+      if (status === 'stopped' || status === 'creating') throw new TcrError('container not running');
+      const pids = all && rec.pidNamespace ? pidsInNamespace(rec.pidNamespace) : [rec.pid];
+      for (const pid of pids) {
+        try {
+          process.kill(pid, sig);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw new TcrError(`kill ${pid}: ${errorMessage(e)}`);
+        }
+      }
+    });
+  }
+
+  /** Removes the container; a running one only with force. Poststop hooks run for created containers. */
+  delete(force = false): void {
+    let rec: ContainerRecord;
+    try {
+      rec = this.record();
+    } catch (e) {
+      // a directory without state: a create that crashed before recording anything
+      if (force && fs.existsSync(this.store.dir(this.id))) return this.store.remove(this.id);
+      throw e;
+    }
+    this.locked(() => {
+      const status = deriveStatus(rec, this.store);
+      if ((status === 'running' || status === 'paused') && !force)
+        throw new TcrError(`cannot delete container ${this.id} that is not stopped: ${status}`);
+      if (status !== 'stopped') this.killAndWait(rec);
+      if (rec.phase === 'created') {
+        try {
+          runHooks('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'));
+        } catch (e) {
+          log.warn(errorMessage(e));
+        }
+      }
+      this.store.remove(this.id);
+    });
+  }
+
+  private killAndWait(rec: ContainerRecord): void {
+    const pids = rec.pidNamespace ? pidsInNamespace(rec.pidNamespace) : [];
+    for (const pid of [rec.pid, ...pids]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    if (!waitGone(rec.pid, rec.startTime, KILL_WAIT_MS)) throw new TcrError(`container ${this.id}: init ${rec.pid} did not die after SIGKILL`);
+  }
+}

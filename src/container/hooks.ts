@@ -1,0 +1,33 @@
+// Hooks that run in the runtime's namespaces (prestart, createRuntime,
+// poststart, poststop), each fed the container's state JSON on stdin.
+// createContainer and startContainer run inside the container: the launch
+// plan carries those.
+import { spawnSync } from 'node:child_process';
+import { TcrError } from '../errors.js';
+import type { Hook, HookName, OciState } from '../spec/types.js';
+
+export function runHooks(kind: HookName, hooks: Hook[] | undefined, state: OciState): void {
+  (hooks ?? []).forEach((h, i) => {
+    const argv = h.args?.length ? h.args : [h.path];
+    const r = spawnSync(h.path, argv.slice(1), {
+      argv0: argv[0],
+      input: JSON.stringify(state),
+      env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+      timeout: h.timeout ? h.timeout * 1000 : undefined,
+      killSignal: 'SIGKILL',
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 1 << 20,
+    });
+    const what = `${kind} hook ${i} (${h.path})`;
+    if (r.error) {
+      const code = (r.error as NodeJS.ErrnoException).code;
+      if (code === 'ETIMEDOUT') throw new TcrError(`${what}: timed out after ${h.timeout}s`);
+      throw new TcrError(`${what}: ${r.error.message}`);
+    }
+    if (r.signal) throw new TcrError(`${what}: ${r.signal === 'SIGKILL' && h.timeout ? `timed out after ${h.timeout}s` : `killed by ${r.signal}`}`);
+    if (r.status !== 0) {
+      const err = r.stderr.toString().trim();
+      throw new TcrError(`${what}: exit status ${r.status}${err ? `: ${err}` : ''}`);
+    }
+  });
+}

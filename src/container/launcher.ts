@@ -1,0 +1,130 @@
+// Runs a launch plan: hands it to the native executor, then follows the
+// init through its socket, answering each sync point and turning the
+// executor's records into trace lines or a precise error.
+import fs from 'node:fs';
+import { StepError, TcrError } from '../errors.js';
+import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, SyncPoint, type Plan } from '../linux/plan.js';
+import { log } from '../log.js';
+import { errnoName, errnoText } from '../sys/errno.js';
+import { native, shellStatus } from '../sys/native.js';
+
+export type SyncHandler = (point: SyncPoint, pid: number) => Buffer | string | void;
+
+export interface LaunchOptions {
+  trace?: boolean;
+  /** fds for the container's 0, 1, 2 (-1 or absent: the runtime's own) */
+  stdio?: number[];
+}
+
+const SYNC_CONTINUE = 0;
+const SYNC_ABORT = 1;
+
+export class Launch {
+  readonly pid: number;
+  private sock: number;
+  private readonly t0 = process.hrtime.bigint();
+  private ready = false;
+
+  constructor(private readonly plan: Plan, private readonly opts: LaunchOptions = {}) {
+    const buf = encodePlan(plan, opts.trace ? PLAN_TRACE : 0);
+    const { pid, sock } = native().spawn(buf, opts.stdio ?? [-1, -1, -1]);
+    this.pid = pid;
+    this.sock = sock;
+  }
+
+  /**
+   * Follows the init until it reports ready (or, with untilExec, until it has
+   * exec'd the process). Throws a StepError naming the failed step.
+   */
+  follow(onSync: SyncHandler, untilExec: boolean): void {
+    const buf = Buffer.alloc(RECORD_SIZE);
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(this.sock, buf, 0, RECORD_SIZE, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EINTR' || (e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        throw e;
+      }
+      if (n === 0) {
+        if (this.ready) return; // the exec closed the socket: the process runs
+        throw new TcrError(`container init exited before it was ready${this.exitText()}`);
+      }
+      const rec = decodeRecord(buf);
+      const step = this.plan.steps[rec.step];
+      if (rec.kind === RecordKind.step) {
+        this.traceLine(rec.step, `ok`, rec.nanos, rec.pid);
+      } else if (rec.kind === RecordKind.fail) {
+        this.traceLine(rec.step, `FAILED ${errnoName(rec.errno)}`, 0n, rec.pid);
+        this.reap();
+        throw new StepError(rec.step, step?.label ?? '?', rec.errno, errnoName(rec.errno), errnoText(rec.errno));
+      } else if (rec.kind === RecordKind.sync) {
+        const point = Number(rec.aux) as SyncPoint;
+        if (this.opts.trace) this.traceLine(rec.step, 'waiting for the runtime', 0n, rec.pid);
+        let payload: Buffer | string | void;
+        try {
+          payload = onSync(point, this.pid);
+        } catch (e) {
+          this.answer(SYNC_ABORT);
+          this.reap();
+          throw e;
+        }
+        this.answer(SYNC_CONTINUE, payload);
+        if (point === SyncPoint.ready) {
+          this.ready = true;
+          if (!untilExec) return;
+        }
+      }
+    }
+  }
+
+  private answer(code: number, payload?: Buffer | string | void): void {
+    const body = payload === undefined ? Buffer.alloc(0) : Buffer.from(payload);
+    try {
+      fs.writeSync(this.sock, Buffer.concat([Buffer.from([code]), body]));
+    } catch {
+      // the init is gone; the next read reports it
+    }
+  }
+
+  private traceLine(index: number, result: string, nanos: bigint, pid: number): void {
+    if (!this.opts.trace) return;
+    const at = Number(process.hrtime.bigint() - this.t0) / 1e6;
+    const label = this.plan.steps[index]?.label ?? '?';
+    const took = nanos > 0n ? ` ${(Number(nanos) / 1000).toFixed(0)}µs` : '';
+    log.trace(`[${at.toFixed(3).padStart(9)} ms] pid ${pid} step ${String(index).padStart(3)} ${label}: ${result}${took}\n`);
+  }
+
+  private exitStatus: ReturnType<ReturnType<typeof native>['waitpid']> = null;
+
+  /** Waits for a failed init so no zombie or half-made process stays. */
+  private reap(): void {
+    if (this.pid <= 0 || this.exitStatus) return;
+    try {
+      process.kill(this.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    try {
+      this.exitStatus = native().waitpid(this.pid);
+    } catch {
+      // not our child (reaped elsewhere)
+    }
+  }
+
+  private exitText(): string {
+    this.reap();
+    return this.exitStatus ? ` (exit status ${shellStatus(this.exitStatus)})` : '';
+  }
+
+  /** Kills and reaps the init: the undo of a create that failed half-way. */
+  abort(): void {
+    this.reap();
+    this.close();
+  }
+
+  close(): void {
+    if (this.sock >= 0) fs.closeSync(this.sock);
+    this.sock = -1;
+  }
+}

@@ -1,0 +1,207 @@
+// The library entry: a Runtime creates containers from bundles and finds
+// recorded ones. The CLI is a thin layer over it; tests and Node-based
+// orchestrators use it directly without paying Node's start-up per command.
+import fs from 'node:fs';
+import os from 'node:os';
+import { TcrError } from '../errors.js';
+import { cgroupLayout } from '../cgroups/detect.js';
+import { buildLaunchPlan } from '../linux/launch-plan.js';
+import { idMapText } from '../linux/namespaces.js';
+import { SyncPoint, type Plan } from '../linux/plan.js';
+import { native, shellStatus } from '../sys/native.js';
+import type { Spec } from '../spec/types.js';
+import { OCI_VERSION } from '../spec/defaults.js';
+import { loadBundle, type Bundle } from './bundle.js';
+import { Container } from './container.js';
+import { runHooks } from './hooks.js';
+import { Launch } from './launcher.js';
+import { ContainerLock } from './lock.js';
+import { lsmSteps } from './lsm.js';
+import { namespaceId, procStat } from './proc.js';
+import { DEFAULT_ROOT, StateStore, validateId, type ContainerRecord } from './state-store.js';
+import { deriveStatus, ociState } from './status.js';
+
+export interface CreateOptions {
+  bundle?: string;
+  pidFile?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+  trace?: boolean;
+  /** fds for the container's stdin, stdout, stderr (default: the runtime's own) */
+  stdio?: number[];
+}
+
+export interface RunOptions extends CreateOptions {
+  detach?: boolean;
+  keep?: boolean;
+}
+
+export class Runtime {
+  readonly store: StateStore;
+
+  constructor(opts: { root?: string } = {}) {
+    this.store = new StateStore(opts.root ?? DEFAULT_ROOT);
+  }
+
+  container(id: string): Container {
+    validateId(id);
+    if (!this.store.exists(id) && !fs.existsSync(this.store.dir(id))) throw new TcrError(`container ${id} does not exist`);
+    return new Container(id, this.store);
+  }
+
+  list(): (ReturnType<typeof ociState>)[] {
+    const out: ReturnType<typeof ociState>[] = [];
+    for (const id of this.store.ids()) {
+      try {
+        const rec = this.store.read(id);
+        out.push(ociState(rec, deriveStatus(rec, this.store)));
+      } catch {
+        // a directory without a state file yet: a create in progress or crashed
+      }
+    }
+    return out;
+  }
+
+  /** The launch plan a create would execute, without running anything. */
+  async plan(bundleDir: string, opts: CreateOptions & { id?: string } = {}): Promise<Plan> {
+    const bundle = loadBundle(bundleDir);
+    return this.buildPlan(bundle, opts.id ?? 'dry-run', opts, '/run/tcr/dry-run/exec.fifo');
+  }
+
+  private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined): Promise<Plan> {
+    const spec = bundle.spec;
+    let seccomp;
+    if (spec.linux?.seccomp) {
+      // libseccomp (through koffi) loads only for containers that use it
+      const { compileSeccomp } = await import('../linux/seccomp.js');
+      seccomp = compileSeccomp(spec.linux.seccomp);
+    }
+    const layout = cgroupLayout();
+    return buildLaunchPlan(spec, {
+      bundle: bundle.dir,
+      rootfs: bundle.rootfs,
+      execFifo: fifo,
+      noPivot: opts.noPivot,
+      noNewKeyring: opts.noNewKeyring,
+      containerId: id,
+      preserveFds: opts.preserveFds ?? 0,
+      seccomp,
+      lsmSteps: lsmSteps(spec),
+      cgroupV1Controllers: layout.v1Hierarchies,
+      cgroupV2: layout.unified,
+    });
+  }
+
+  /** create: the init waits on the exec fifo until start. */
+  async create(id: string, opts: CreateOptions = {}): Promise<Container> {
+    await this.launch(id, opts, false);
+    return new Container(id, this.store);
+  }
+
+  /** create + start + wait: resolves with the exit status (128+N for signal N). */
+  async run(id: string, opts: RunOptions = {}): Promise<number> {
+    const launch = await this.launch(id, opts, true);
+    const container = new Container(id, this.store);
+    container.runPoststart(this.store.read(id));
+    if (opts.detach) return 0;
+    const status = await waitForwardingSignals(launch.pid);
+    if (!opts.keep) container.delete(true);
+    return shellStatus(status);
+  }
+
+  private async launch(id: string, opts: CreateOptions, run: boolean): Promise<Launch> {
+    validateId(id);
+    const bundle = loadBundle(opts.bundle ?? '.');
+    if (opts.preserveFds !== undefined && !(Number.isInteger(opts.preserveFds) && opts.preserveFds >= 0))
+      throw new TcrError(`--preserve-fds: ${opts.preserveFds} is not a count of fds`);
+    this.store.claim(id);
+    const lock = ContainerLock.acquire(this.store.dir(id))!;
+    let launch: Launch | undefined;
+    try {
+      const rec = newRecord(id, bundle);
+      this.store.write(rec); // the intent is recorded before anything is made
+      const fifo = run ? undefined : this.store.fifo(id);
+      if (fifo) native().mkfifo(fifo, 0o622);
+      const plan = await this.buildPlan(bundle, id, opts, fifo);
+      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio });
+      const spec = bundle.spec;
+      launch.follow((point, pid) => {
+        if (point === SyncPoint.start) {
+          rec.pid = pid;
+          rec.startTime = procStat(pid)?.startTime ?? '';
+          if (spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path)) rec.pidNamespace = namespaceId(pid, 'pid');
+          this.store.write(rec);
+          writeIdMaps(spec, pid);
+          return JSON.stringify(ociState(rec, 'creating'));
+        }
+        if (point === SyncPoint.runtimeHooks) {
+          const state = ociState(rec, 'creating');
+          runHooks('prestart', spec.hooks?.prestart, state);
+          runHooks('createRuntime', spec.hooks?.createRuntime, state);
+          return JSON.stringify(state);
+        }
+        rec.phase = 'created';
+        this.store.write(rec);
+        if (opts.pidFile) writePidFile(opts.pidFile, pid);
+        return JSON.stringify(ociState(rec, 'created'));
+      }, run);
+      launch.close();
+      return launch;
+    } catch (e) {
+      launch?.abort();
+      this.store.remove(id);
+      throw e;
+    } finally {
+      lock.release();
+    }
+  }
+}
+
+function newRecord(id: string, bundle: Bundle): ContainerRecord {
+  return {
+    ociVersion: OCI_VERSION,
+    id,
+    bundle: bundle.dir,
+    rootfs: bundle.rootfs,
+    phase: 'creating',
+    pid: 0,
+    startTime: '',
+    created: new Date().toISOString(),
+    owner: os.userInfo().username,
+    annotations: bundle.spec.annotations,
+    config: bundle.spec,
+  };
+}
+
+function writeIdMaps(spec: Spec, pid: number): void {
+  const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
+  if (!user || user.path) return;
+  fs.writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
+  fs.writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
+}
+
+function writePidFile(file: string, pid: number): void {
+  const tmp = `${file}.tcr-tmp`;
+  fs.writeFileSync(tmp, String(pid));
+  fs.renameSync(tmp, file);
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGWINCH', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'];
+
+/** Waits for the init, passing on the signals the runtime receives. */
+async function waitForwardingSignals(pid: number) {
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // exited meanwhile
+    }
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  try {
+    return await native().waitAsync(pid);
+  } finally {
+    for (const s of FORWARDED) process.off(s, forward);
+  }
+}

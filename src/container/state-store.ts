@@ -1,0 +1,105 @@
+// Where containers are recorded: one directory per id under --root, holding
+// state.json (written atomically, *before* each resource it names is made,
+// so a crash at any instant leaves enough to undo), the exec fifo and a lock.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError } from '../errors.js';
+import type { Spec } from '../spec/types.js';
+
+export const DEFAULT_ROOT = '/run/tcr';
+
+export interface ContainerRecord {
+  ociVersion: string;
+  id: string;
+  bundle: string;
+  rootfs: string;
+  /** "creating" until the init reported ready; "created" after */
+  phase: 'creating' | 'created';
+  /** the init's pid in the runtime's pid namespace (0 until cloned) */
+  pid: number;
+  /** the init's start time (field 22 of /proc/PID/stat), so a reused pid is not mistaken for it */
+  startTime: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+  /** the config the container was created from (poststop hooks read it at delete) */
+  config: Spec;
+  /** the pid namespace inode of the init, to find its processes for kill --all */
+  pidNamespace?: string;
+}
+
+const ID_PATTERN = /^[\w+\-.]+$/;
+
+export function validateId(id: string): void {
+  if (!id) throw new TcrError('container id cannot be empty');
+  if (!ID_PATTERN.test(id) || id === '.' || id === '..' || id.length > 1024)
+    throw new TcrError(`invalid container id ${JSON.stringify(id)}: use letters, digits, "_", "+", "-" and "."`);
+}
+
+export class StateStore {
+  constructor(readonly root: string = DEFAULT_ROOT) {}
+
+  dir(id: string): string {
+    return path.join(this.root, id);
+  }
+
+  stateFile(id: string): string {
+    return path.join(this.dir(id), 'state.json');
+  }
+
+  fifo(id: string): string {
+    return path.join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Claims the id; fails if a container of that id exists. */
+  claim(id: string): void {
+    validateId(id);
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      fs.mkdirSync(this.dir(id), { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TcrError(`container with id ${id} already exists`);
+      throw e;
+    }
+  }
+
+  exists(id: string): boolean {
+    return fs.existsSync(this.stateFile(id));
+  }
+
+  write(rec: ContainerRecord): void {
+    const file = this.stateFile(rec.id);
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(rec));
+    fs.renameSync(tmp, file);
+  }
+
+  read(id: string): ContainerRecord {
+    validateId(id);
+    let text: string;
+    try {
+      text = fs.readFileSync(this.stateFile(id), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TcrError(`container ${id} does not exist`);
+      throw e;
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch {
+      throw new TcrError(`${this.stateFile(id)}: corrupt state file`);
+    }
+  }
+
+  /** Ids of every recorded container, including half-made ones. */
+  ids(): string[] {
+    try {
+      return fs.readdirSync(this.root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  remove(id: string): void {
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,29 @@
+// Errors a person reads. Every failure tcr reports names what was wrong
+// (a config field, a file, a step of the launch plan) and why.
+
+export class TcrError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'TcrError';
+  }
+}
+
+/** A config.json field that is missing or wrong: names the field's JSON path. */
+export class SpecError extends TcrError {
+  constructor(readonly field: string, reason: string) {
+    super(`config.json: ${field}: ${reason}`);
+    this.name = 'SpecError';
+  }
+}
+
+/** A launch-plan step the kernel refused, as the executor reported it. */
+export class StepError extends TcrError {
+  constructor(readonly step: number, readonly label: string, readonly errno: number, readonly errnoName: string, detail: string) {
+    super(`step ${step} ${label}: ${errnoName}${detail ? ` (${detail})` : ''}`);
+    this.name = 'StepError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

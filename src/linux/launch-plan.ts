@@ -1,0 +1,99 @@
+// Builds the whole launch plan for a container's init from its config.json:
+// the order of everything the executor does between clone() and execve().
+import type { Spec } from '../spec/types.js';
+import { deviceSteps } from './devices.js';
+import { MS, mountSteps, protectPathSteps, rootPropagationAfter, rootPropagationBefore, flagNames, type MountContext } from './mounts.js';
+import { planNamespaces } from './namespaces.js';
+import { PlanOp, SyncPoint, type Plan, type PlanStep } from './plan.js';
+import { execCandidates, hookStep, processSteps, PR, type ProcessOptions } from './process.js';
+
+export interface LaunchOptions extends ProcessOptions {
+  bundle: string;
+  /** absolute path of the rootfs on the host */
+  rootfs: string;
+  /** the exec fifo `start` opens; absent for `run`, which starts at once */
+  execFifo?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  containerId: string;
+  cgroupV1Controllers: string[];
+  cgroupV2: boolean;
+}
+
+export const SIGKILL = 9;
+const FIFO_SLOT = 0;
+
+export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
+  const ns = planNamespaces(spec);
+  const steps: PlanStep[] = [];
+  const pdeath: PlanStep = { op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, SIGKILL, 0], label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until created)' };
+
+  // stage 1 (only when joining namespaces): become part of them, then clone the init
+  if (ns.joinSteps.length) {
+    steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (before entering the container)' });
+    steps.push(...ns.joinSteps);
+  }
+  const stage1Steps = steps.length;
+
+  steps.push(pdeath);
+  steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (no /proc/PID/exe access to the host binary)' });
+  steps.push({ op: PlanOp.sync, n: [SyncPoint.start], label: 'wait for the runtime (id maps, cgroup, state)' });
+  if (ns.newUser || ns.joinedUser) {
+    steps.push({ op: PlanOp.setuser, n: [0, 0], label: 'become root of the user namespace' });
+    steps.push(pdeath); // a change of credentials clears the parent-death signal
+  }
+  steps.push(...ns.afterStart);
+  if (!o.noNewKeyring)
+    steps.push({ op: PlanOp.joinKeyring, s: [`_ses.${o.containerId}`], label: `join a new session keyring _ses.${o.containerId}` });
+  if (spec.hostname !== undefined && ns.has('uts')) steps.push({ op: PlanOp.sethostname, s: [spec.hostname], label: `sethostname ${JSON.stringify(spec.hostname)}` });
+  if (spec.domainname !== undefined && ns.has('uts')) steps.push({ op: PlanOp.setdomainname, s: [spec.domainname], label: `setdomainname ${JSON.stringify(spec.domainname)}` });
+  if (ns.isNew('network')) steps.push({ op: PlanOp.loopbackUp, label: 'bring up lo in the new network namespace' });
+
+  const mountNs = ns.has('mount');
+  if (mountNs) {
+    const before = rootPropagationBefore(spec);
+    steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [before], label: `make / ${flagNames(before)} (nothing propagates back to the host)` });
+    steps.push({ op: PlanOp.mount, s: [o.rootfs, o.rootfs, null, null], n: [MS.BIND | MS.REC], label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)` });
+    steps.push({ op: PlanOp.setRoot, s: [o.rootfs], label: `resolve container paths inside ${o.rootfs}` });
+    const ctx: MountContext = { bundle: o.bundle, userns: ns.newUser, cgroupV1Controllers: o.cgroupV1Controllers, cgroupV2: o.cgroupV2 };
+    (spec.mounts ?? []).forEach((m, i) => steps.push(...mountSteps(m, i, ctx)));
+    steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser));
+  } else {
+    steps.push({ op: PlanOp.setRoot, s: [o.rootfs], label: `resolve container paths inside ${o.rootfs}` });
+  }
+  const cwd = spec.process!.cwd;
+  steps.push({ op: PlanOp.mkdir, s: [cwd], n: [0o755], label: `mkdir ${cwd} (the process' working directory)` });
+
+  const hooks = spec.hooks ?? {};
+  if (hooks.prestart?.length || hooks.createRuntime?.length)
+    steps.push({ op: PlanOp.sync, n: [SyncPoint.runtimeHooks], label: 'wait for the runtime to run prestart and createRuntime hooks' });
+  (hooks.createContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'createContainer', i)));
+  if (o.execFifo) steps.push({ op: PlanOp.openPath, n: [FIFO_SLOT], s: [o.execFifo], label: `open exec fifo ${o.execFifo} (O_PATH, before the host disappears)` });
+
+  if (mountNs && o.noPivot) {
+    steps.push({ op: PlanOp.chroot, s: [o.rootfs], label: `move the rootfs to / and chroot (--no-pivot)` });
+  } else if (mountNs) {
+    steps.push({ op: PlanOp.pivotRoot, s: [o.rootfs], label: `pivot_root ${o.rootfs}, detach the old root` });
+  } else {
+    steps.push({ op: PlanOp.chroot, s: [o.rootfs], label: `chroot ${o.rootfs} (no mount namespace)` });
+  }
+  steps.push({ op: PlanOp.setRoot, s: ['/'], label: 'resolve container paths inside the new /' });
+  const after = rootPropagationAfter(spec);
+  if (mountNs && after !== undefined) steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [after], label: `make / ${flagNames(after)} (rootfsPropagation)` });
+  if (mountNs) steps.push(...protectPathSteps(spec));
+  if (mountNs && spec.root?.readonly) steps.push({ op: PlanOp.remountRo, s: ['/'], label: 'remount / read-only (root.readonly)' });
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {}))
+    steps.push({ op: PlanOp.writeFile, s: [`/proc/sys/${key.replace(/\./g, '/')}`, value], label: `sysctl ${key}=${value}` });
+  steps.push({ op: PlanOp.chdir, s: [cwd], label: `chdir ${cwd}` });
+  steps.push({ op: PlanOp.setsid, label: 'setsid (a session of its own)' });
+  const args0 = spec.process!.args![0];
+  steps.push({ op: PlanOp.findExec, s: [execCandidates(args0, spec.process!.env)], label: `look up ${JSON.stringify(args0)} in the container` });
+
+  steps.push({ op: PlanOp.sync, n: [SyncPoint.ready], label: 'tell the runtime the container is created' });
+  steps.push({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0], label: 'prctl PR_SET_PDEATHSIG 0 (the container now outlives the runtime)' });
+  if (o.execFifo) steps.push({ op: PlanOp.fifoWait, n: [FIFO_SLOT], label: 'wait on the exec fifo until `start`' });
+  (hooks.startContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'startContainer', i)));
+  steps.push(...processSteps(spec, o));
+
+  return { steps, stage1Steps, cloneFlags: ns.cloneFlags, keepFds: 3 + o.preserveFds };
+}

@@ -1,0 +1,184 @@
+// Where mounts are decided: spec.mounts, the rootfs bind, its propagation,
+// masked and read-only paths, each turned into plan steps whose targets the
+// executor resolves inside the rootfs (never following a symlink out).
+import fs from 'node:fs';
+import path from 'node:path';
+import { SpecError } from '../errors.js';
+import type { Mount, Spec } from '../spec/types.js';
+import { PlanOp, StepFlag, type PlanStep } from './plan.js';
+
+export const MS = {
+  RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64, DIRSYNC: 128,
+  NOSYMFOLLOW: 256, NOATIME: 1024, NODIRATIME: 2048, BIND: 4096, MOVE: 8192, REC: 16384, SILENT: 32768,
+  UNBINDABLE: 1 << 17, PRIVATE: 1 << 18, SLAVE: 1 << 19, SHARED: 1 << 20, RELATIME: 1 << 21,
+  I_VERSION: 1 << 23, STRICTATIME: 1 << 24, LAZYTIME: 1 << 25,
+} as const;
+
+/** option → [flags to clear, flags to set] */
+const FLAG_OPTIONS: Record<string, [number, number]> = {
+  ro: [0, MS.RDONLY], rw: [MS.RDONLY, 0],
+  nosuid: [0, MS.NOSUID], suid: [MS.NOSUID, 0],
+  nodev: [0, MS.NODEV], dev: [MS.NODEV, 0],
+  noexec: [0, MS.NOEXEC], exec: [MS.NOEXEC, 0],
+  sync: [0, MS.SYNCHRONOUS], async: [MS.SYNCHRONOUS, 0],
+  dirsync: [0, MS.DIRSYNC], remount: [0, MS.REMOUNT],
+  mand: [0, MS.MANDLOCK], nomand: [MS.MANDLOCK, 0],
+  atime: [MS.NOATIME, 0], noatime: [0, MS.NOATIME],
+  diratime: [MS.NODIRATIME, 0], nodiratime: [0, MS.NODIRATIME],
+  relatime: [0, MS.RELATIME], norelatime: [MS.RELATIME, 0],
+  strictatime: [0, MS.STRICTATIME], nostrictatime: [MS.STRICTATIME, 0],
+  lazytime: [0, MS.LAZYTIME], nolazytime: [MS.LAZYTIME, 0],
+  iversion: [0, MS.I_VERSION], noiversion: [MS.I_VERSION, 0],
+  silent: [0, MS.SILENT], loud: [MS.SILENT, 0],
+  nosymfollow: [0, MS.NOSYMFOLLOW], symfollow: [MS.NOSYMFOLLOW, 0],
+  bind: [0, MS.BIND], rbind: [0, MS.BIND | MS.REC],
+};
+
+export const PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC,
+  shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
+  unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+export interface ParsedOptions {
+  flags: number;
+  propagation: number[];
+  data: string[];
+}
+
+export function parseMountOptions(options: string[] = []): ParsedOptions {
+  let flags = 0;
+  const propagation: number[] = [];
+  const data: string[] = [];
+  for (const o of options) {
+    if (o in FLAG_OPTIONS) {
+      const [clear, set] = FLAG_OPTIONS[o];
+      flags = (flags & ~clear) | set;
+    } else if (o in PROPAGATION) {
+      propagation.push(PROPAGATION[o]);
+    } else if (o.startsWith('x-')) {
+      // user-space annotations (x-systemd.*): not for the kernel
+    } else {
+      data.push(o);
+    }
+  }
+  return { flags, propagation, data };
+}
+
+export function flagNames(flags: number): string {
+  const names = Object.entries(MS).filter(([, v]) => flags & v).map(([k]) => k.toLowerCase());
+  return names.join(',');
+}
+
+function isBind(m: Mount, opts: ParsedOptions): boolean {
+  return m.type === 'bind' || (opts.flags & MS.BIND) !== 0;
+}
+
+export interface MountContext {
+  bundle: string;
+  /** true when mknod and some mounts are not allowed (new user namespace) */
+  userns: boolean;
+  /** cgroup v1 controller mount points of the host, for type "cgroup" mounts */
+  cgroupV1Controllers: string[];
+  cgroupV2: boolean;
+}
+
+function cleanDest(d: string): string {
+  return path.posix.normalize(d);
+}
+
+/** Steps for one entry of spec.mounts, made inside the rootfs at its destination. */
+export function mountSteps(m: Mount, index: number, ctx: MountContext): PlanStep[] {
+  const opts = parseMountOptions(m.options);
+  const dest = cleanDest(m.destination);
+  const steps: PlanStep[] = [];
+  const field = `mounts[${index}]`;
+  const inRoot = StepFlag.targetInRoot;
+  if (isBind(m, opts)) {
+    const source = path.resolve(ctx.bundle, m.source ?? '');
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(source);
+    } catch {
+      throw new SpecError(`${field}.source`, `bind source ${source} does not exist`);
+    }
+    steps.push(st.isDirectory()
+      ? { op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` }
+      : { op: PlanOp.mkfile, s: [dest], n: [0o644], label: `create file ${dest} (bind target)` });
+    const bindFlags = MS.BIND | (opts.flags & MS.REC);
+    steps.push({ op: PlanOp.mount, s: [source, dest, null, null], n: [bindFlags], flags: inRoot, label: `bind ${source} on ${dest}${bindFlags & MS.REC ? ' (recursive)' : ''}` });
+    // a bind mount takes its flags only from a remount of it
+    const extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+    if (extra) {
+      const flags = MS.BIND | MS.REMOUNT | extra;
+      steps.push({ op: PlanOp.mount, s: [null, dest, null, null], n: [flags], flags: inRoot | StepFlag.retryLocked, label: `remount ${dest} ${flagNames(extra)}` });
+    }
+  } else if (m.type === 'cgroup') {
+    steps.push(...cgroupMountSteps(dest, opts, ctx));
+  } else {
+    const type = m.type ?? 'none';
+    steps.push({ op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` });
+    const data = opts.data.join(',');
+    steps.push({
+      op: PlanOp.mount, s: [m.source ?? type, dest, type, data || null], n: [opts.flags], flags: inRoot,
+      label: `mount ${type} on ${dest}${opts.flags || data ? ` (${[flagNames(opts.flags), data].filter(Boolean).join(',')})` : ''}`,
+    });
+  }
+  for (const p of opts.propagation)
+    steps.push({ op: PlanOp.mount, s: [null, dest, null, null], n: [p], flags: inRoot, label: `make ${dest} ${flagNames(p)}` });
+  return steps;
+}
+
+function cgroupMountSteps(dest: string, opts: ParsedOptions, ctx: MountContext): PlanStep[] {
+  const inRoot = StepFlag.targetInRoot;
+  const flags = opts.flags | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  if (ctx.cgroupV2) {
+    return [
+      { op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` },
+      { op: PlanOp.mount, s: ['cgroup', dest, 'cgroup2', null], n: [flags], flags: inRoot, label: `mount cgroup2 on ${dest}` },
+    ];
+  }
+  // v1 and hybrid hosts: a tmpfs holding one cgroup mount per hierarchy
+  const steps: PlanStep[] = [
+    { op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` },
+    { op: PlanOp.mount, s: ['tmpfs', dest, 'tmpfs', 'mode=755'], n: [MS.NOSUID | MS.NODEV | MS.NOEXEC], flags: inRoot, label: `mount tmpfs on ${dest} (for cgroup v1 hierarchies)` },
+  ];
+  for (const c of ctx.cgroupV1Controllers) {
+    const sub = `${dest}/${c}`;
+    const type = c === 'unified' ? 'cgroup2' : 'cgroup';
+    const data = c === 'unified' ? null : c === 'systemd' ? 'none,name=systemd' : c;
+    steps.push({ op: PlanOp.mkdir, s: [sub], n: [0o755], label: `mkdir ${sub}` });
+    steps.push({ op: PlanOp.mount, s: ['cgroup', sub, type, data], n: [flags], flags: inRoot, label: `mount ${type} ${data ?? ''} on ${sub}`.replace('  ', ' ') });
+  }
+  if (opts.flags & MS.RDONLY)
+    steps.push({ op: PlanOp.remountRo, s: [dest], label: `remount ${dest} read-only` });
+  return steps;
+}
+
+/** Steps after pivot_root: read-only paths, then masked paths (missing ones are skipped). */
+export function protectPathSteps(spec: Spec): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const skip = StepFlag.ignoreEnoent;
+  for (const p of spec.linux?.readonlyPaths ?? []) {
+    steps.push({ op: PlanOp.mount, s: [p, p, null, null], n: [MS.BIND | MS.REC], flags: StepFlag.targetInRoot | StepFlag.sourceInRoot | skip, label: `bind ${p} on itself` });
+    steps.push({ op: PlanOp.remountRo, s: [p], flags: skip, label: `remount ${p} read-only` });
+  }
+  for (const p of spec.linux?.maskedPaths ?? [])
+    steps.push({ op: PlanOp.mask, s: [p], flags: skip, label: `mask ${p}` });
+  return steps;
+}
+
+/** The propagation "/" gets before the rootfs is prepared (so nothing leaks to the host). */
+export function rootPropagationBefore(spec: Spec): number {
+  const p = spec.linux?.rootfsPropagation;
+  if (p === 'private' || p === 'rprivate') return MS.PRIVATE | MS.REC;
+  return MS.SLAVE | MS.REC;
+}
+
+/** What rootfsPropagation asks for once the container's / is in place, if anything. */
+export function rootPropagationAfter(spec: Spec): number | undefined {
+  const p = spec.linux?.rootfsPropagation;
+  if (!p) return undefined;
+  return PROPAGATION[p];
+}

@@ -1,0 +1,170 @@
+// The launch plan: a flat list of steps the native executor carries out in
+// the container's init, in order. Every decision is taken here, in
+// TypeScript; the C side only executes. A plan is a value: it can be printed
+// (dry run), traced step by step, and unit-tested without root.
+
+/** Mirrors enum plan_op in native/plan.h. */
+export enum PlanOp {
+  prctl = 1,
+  sync = 2,
+  setns = 3,
+  unshare = 4,
+  mount = 5,
+  mkdir = 6,
+  mkfile = 7,
+  mknod = 8,
+  symlink = 9,
+  setRoot = 10,
+  pivotRoot = 11,
+  chroot = 12,
+  mask = 13,
+  remountRo = 14,
+  sethostname = 15,
+  setdomainname = 16,
+  writeFile = 17,
+  loopbackUp = 18,
+  chdir = 19,
+  umask = 20,
+  setsid = 21,
+  setuser = 22,
+  capBounding = 23,
+  capset = 24,
+  capAmbient = 25,
+  rlimit = 26,
+  seccomp = 27,
+  openPath = 28,
+  fifoWait = 29,
+  hook = 30,
+  findExec = 31,
+  fds = 32,
+  exec = 33,
+  joinKeyring = 34,
+}
+
+/** Mirrors the STEP_* flags in native/plan.h. */
+export const StepFlag = {
+  ignoreEnoent: 1,
+  ignoreEexist: 2,
+  ignoreErrors: 4,
+  targetInRoot: 8,
+  retryLocked: 16,
+  sourceInRoot: 32,
+} as const;
+
+/** Why the init pauses and asks the runtime to act (OP_SYNC ids). */
+export enum SyncPoint {
+  /** the runtime writes id maps, joins the cgroup, records the pid */
+  start = 1,
+  /** the runtime runs prestart and createRuntime hooks */
+  runtimeHooks = 2,
+  /** the init is ready; the runtime records the container as created */
+  ready = 3,
+}
+
+export type PlanString = string | Buffer | string[] | null;
+
+export interface PlanStep {
+  op: PlanOp;
+  flags?: number;
+  n?: [number | bigint, number | bigint, number | bigint, number | bigint] | (number | bigint)[];
+  s?: PlanString[];
+  /** what a person reads in the trace and the dry run */
+  label: string;
+}
+
+export interface Plan {
+  steps: PlanStep[];
+  /** leading steps run by a first child before the init is cloned (setns) */
+  stage1Steps: number;
+  /** namespaces the clone of the init creates */
+  cloneFlags: number;
+  /** fds 0..keepFds-1 reach the container */
+  keepFds: number;
+}
+
+const PLAN_MAGIC = 0x50524354;
+const PLAN_VERSION = 1;
+export const PLAN_TRACE = 1;
+const HEADER_SIZE = 40;
+const STEP_SIZE = 88;
+const NONE = 0xffffffff;
+export const RECORD_SIZE = 32;
+
+function toBytes(v: Exclude<PlanString, null>): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (Array.isArray(v)) return Buffer.from(v.map((x) => x + '\0').join(''));
+  return Buffer.from(v);
+}
+
+/** Serialises a plan into the buffer native/plan.h describes. */
+export function encodePlan(plan: Plan, flags = 0): Buffer {
+  const arena: Buffer[] = [];
+  let arenaLen = 0;
+  const steps = Buffer.alloc(plan.steps.length * STEP_SIZE);
+  plan.steps.forEach((step, i) => {
+    const base = i * STEP_SIZE;
+    steps.writeUInt32LE(step.op, base);
+    steps.writeUInt32LE(step.flags ?? 0, base + 4);
+    for (let k = 0; k < 4; k++) steps.writeBigInt64LE(BigInt(step.n?.[k] ?? 0), base + 8 + k * 8);
+    for (let k = 0; k < 6; k++) {
+      const v = step.s?.[k];
+      if (v === undefined || v === null) {
+        steps.writeUInt32LE(NONE, base + 40 + k * 4);
+        steps.writeUInt32LE(0, base + 64 + k * 4);
+        continue;
+      }
+      const bytes = toBytes(v);
+      steps.writeUInt32LE(arenaLen, base + 40 + k * 4);
+      steps.writeUInt32LE(bytes.length, base + 64 + k * 4);
+      // every string ends in NUL so C can use it directly
+      arena.push(bytes, Buffer.alloc(1));
+      arenaLen += bytes.length + 1;
+    }
+  });
+  arena.push(Buffer.alloc(1)); // offsets are checked strictly below the arena's end
+  arenaLen += 1;
+  const header = Buffer.alloc(HEADER_SIZE);
+  header.writeUInt32LE(PLAN_MAGIC, 0);
+  header.writeUInt32LE(PLAN_VERSION, 4);
+  header.writeUInt32LE(flags, 8);
+  header.writeUInt32LE(plan.steps.length, 12);
+  header.writeUInt32LE(plan.stage1Steps, 16);
+  header.writeUInt32LE(plan.keepFds, 20);
+  header.writeBigUInt64LE(BigInt(plan.cloneFlags), 24);
+  header.writeUInt32LE(arenaLen, 32);
+  return Buffer.concat([header, steps, ...arena]);
+}
+
+export const planLayout = { HEADER_SIZE, STEP_SIZE, RECORD_SIZE };
+
+export enum RecordKind {
+  step = 1,
+  sync = 2,
+  fail = 3,
+}
+
+export interface PlanRecord {
+  kind: RecordKind;
+  step: number;
+  errno: number;
+  pid: number;
+  nanos: bigint;
+  aux: bigint;
+}
+
+export function decodeRecord(buf: Buffer): PlanRecord {
+  return {
+    kind: buf.readUInt32LE(0),
+    step: buf.readUInt32LE(4),
+    errno: buf.readInt32LE(8),
+    pid: buf.readUInt32LE(12),
+    nanos: buf.readBigInt64LE(16),
+    aux: buf.readBigInt64LE(24),
+  };
+}
+
+/** The dry-run view of a plan: one numbered line per step. */
+export function formatPlan(plan: Plan): string {
+  const lines = plan.steps.map((s, i) => `${String(i).padStart(3)}  ${i < plan.stage1Steps ? '[stage1] ' : ''}${s.label}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,89 @@
+// The container's process: hooks run inside it, its user and groups,
+// capabilities, rlimits, no_new_privs, seccomp and finally the exec, in the
+// order that keeps each step possible (privileges are dropped last).
+import path from 'node:path';
+import type { Hook, Spec } from '../spec/types.js';
+import { capMask, kernelLastCap, capNames } from './capabilities.js';
+import { PlanOp, type PlanStep } from './plan.js';
+import { RLIMITS, rlimitValue } from './rlimits.js';
+
+export const PR = {
+  SET_PDEATHSIG: 1, SET_DUMPABLE: 4, SET_KEEPCAPS: 8, SET_NO_NEW_PRIVS: 38,
+} as const;
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Where the executor may find args[0]: itself if it has a slash, else each $PATH entry. */
+export function execCandidates(args0: string, env: string[] = []): string[] {
+  if (args0.includes('/')) return [args0];
+  const pathVar = [...env].reverse().find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  return pathVar.split(':').map((dir) => path.posix.join(dir || '.', args0));
+}
+
+export function hookStep(h: Hook, kind: string, i: number): PlanStep {
+  const argv = h.args?.length ? h.args : [h.path];
+  return {
+    op: PlanOp.hook,
+    s: [h.path, argv, h.env ?? []],
+    n: [(h.timeout ?? 0) * 1000],
+    label: `run ${kind} hook ${i}: ${argv.join(' ')}${h.timeout ? ` (timeout ${h.timeout}s)` : ''}`,
+  };
+}
+
+export interface ProcessOptions {
+  /** compiled seccomp filter (struct sock_filter[]) and its flags */
+  seccomp?: { filter: Buffer; flags: number; description: string };
+  /** extra fds (3..) handed to the container */
+  preserveFds: number;
+  /** apparmor/selinux exec attributes the host can apply */
+  lsmSteps: PlanStep[];
+}
+
+function hex(mask: bigint): string {
+  return '0x' + mask.toString(16).padStart(16, '0');
+}
+
+/** From rlimits to the exec: the privileged steps first, seccomp as late as it can be. */
+export function processSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
+  const p = spec.process!;
+  const steps: PlanStep[] = [];
+  for (const r of p.rlimits ?? [])
+    steps.push({ op: PlanOp.rlimit, n: [RLIMITS[r.type], rlimitValue(r.soft), rlimitValue(r.hard)], label: `setrlimit ${r.type} soft=${r.soft} hard=${r.hard}` });
+  if (p.oomScoreAdj !== undefined)
+    steps.push({ op: PlanOp.writeFile, s: ['/proc/self/oom_score_adj', String(p.oomScoreAdj)], label: `oom_score_adj ${p.oomScoreAdj}` });
+  steps.push(...opts.lsmSteps);
+
+  const nnp = p.noNewPrivileges === true;
+  const seccomp = opts.seccomp;
+  const seccompStep: PlanStep | undefined = seccomp && {
+    op: PlanOp.seccomp, s: [seccomp.filter], n: [seccomp.flags],
+    label: `seccomp filter: ${seccomp.description}`,
+  };
+  // without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we still have it
+  if (seccompStep && !nnp) steps.push(seccompStep);
+
+  const caps = p.capabilities ?? {};
+  const bounding = capMask(caps.bounding);
+  steps.push({ op: PlanOp.capBounding, n: [bounding, kernelLastCap()], label: `bounding set ${hex(bounding)} (${capNames(bounding).join(',') || 'none'})` });
+  steps.push({ op: PlanOp.prctl, n: [PR.SET_KEEPCAPS, 1, 0], label: 'prctl PR_SET_KEEPCAPS 1 (keep permitted caps across setuid)' });
+  const groups = Buffer.alloc(4 * (p.user.additionalGids?.length ?? 0));
+  (p.user.additionalGids ?? []).forEach((g, i) => groups.writeUInt32LE(g, i * 4));
+  steps.push({
+    op: PlanOp.setuser, n: [p.user.uid, p.user.gid], s: [groups],
+    label: `setgroups [${(p.user.additionalGids ?? []).join(',')}], setresgid ${p.user.gid}, setresuid ${p.user.uid}`,
+  });
+  const eff = capMask(caps.effective), perm = capMask(caps.permitted), inh = capMask(caps.inheritable), amb = capMask(caps.ambient);
+  steps.push({ op: PlanOp.capset, n: [eff, perm, inh], label: `capset effective ${hex(eff)} permitted ${hex(perm)} inheritable ${hex(inh)}` });
+  steps.push({ op: PlanOp.prctl, n: [PR.SET_KEEPCAPS, 0, 0], label: 'prctl PR_SET_KEEPCAPS 0' });
+  // ambient caps must be both permitted and inheritable; the kernel refuses others
+  const ambOk = amb & perm & inh;
+  steps.push({ op: PlanOp.capAmbient, n: [ambOk], label: `ambient set ${hex(ambOk)}` });
+  if (p.user.umask !== undefined) steps.push({ op: PlanOp.umask, n: [p.user.umask], label: `umask ${p.user.umask.toString(8).padStart(4, '0')}` });
+  if (nnp) steps.push({ op: PlanOp.prctl, n: [PR.SET_NO_NEW_PRIVS, 1, 0], label: 'prctl PR_SET_NO_NEW_PRIVS 1' });
+  if (seccompStep && nnp) steps.push(seccompStep);
+  const keep = 3 + opts.preserveFds;
+  steps.push({ op: PlanOp.fds, n: [keep], label: `keep fds 0-${keep - 1}, close-on-exec for every other fd` });
+  const args = p.args!;
+  steps.push({ op: PlanOp.exec, s: [execCandidates(args[0], p.env), args, p.env ?? []], label: `execve ${args.map((a) => JSON.stringify(a)).join(' ')}` });
+  return steps;
+}

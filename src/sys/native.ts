@@ -1,0 +1,40 @@
+// Typed face of the native addon (native/addon.cc): the executor of launch
+// plans and the syscalls every lifecycle command makes.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface WaitStatus {
+  pid: number;
+  /** exit code, or null when the process was killed by a signal */
+  code: number | null;
+  signal: number | null;
+}
+
+interface NativeAddon {
+  spawn(plan: Buffer, stdio?: number[]): { pid: number; sock: number };
+  waitpid(pid: number, nohang?: boolean): WaitStatus | null;
+  waitAsync(pid: number): Promise<WaitStatus>;
+  mkfifo(path: string, mode?: number): void;
+  flock(fd: number, exclusive: boolean, nonblocking?: boolean): boolean;
+  recordSize: number;
+  stepSize: number;
+  headerSize: number;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+let addon: NativeAddon | undefined;
+
+/** Loaded on first use so commands that never launch a process skip it. */
+export function native(): NativeAddon {
+  if (!addon) {
+    const require = createRequire(import.meta.url);
+    addon = require(path.join(here, '..', '..', 'build', 'Release', 'tcr_native.node')) as NativeAddon;
+  }
+  return addon;
+}
+
+/** Exit status as a shell reports it: the code, or 128 + the signal. */
+export function shellStatus(s: WaitStatus): number {
+  return s.code ?? 128 + (s.signal ?? 0);
+}
