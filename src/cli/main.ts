@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import fs from 'node:fs';
 import { TcrError, errorMessage } from '../errors.js';
 import { configureLog, log } from '../log.js';
+import { registerCgroupCommands } from './cgroup-commands.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   });
   registerSpec(program);
   registerLifecycle(program);
+  registerCgroupCommands(program);
   return program;
 }
 

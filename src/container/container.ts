@@ -4,10 +4,13 @@
 import fs from 'node:fs';
 import { TcrError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
-import type { OciState } from '../spec/types.js';
+import type { OciState, Resources } from '../spec/types.js';
+import type { Stats } from '../cgroups/stats.js';
 import { runHooks } from './hooks.js';
+import { managerFromRecord } from '../cgroups/manager.js';
 import { ContainerLock } from './lock.js';
-import { isSameLiveProcess, pidsInNamespace, sleepMs, waitGone } from './proc.js';
+import { isSameLiveProcess, pidsInNamespace, waitGone } from './proc.js';
+import { sleepMs } from '../sys/time.js';
 import { parseSignal } from './signals.js';
 import type { ContainerRecord, StateStore } from './state-store.js';
 import { deriveStatus, ociState, type Status } from './status.js';
@@ -91,6 +94,7 @@ export class Container {
       const rec = this.record();
       const status = deriveStatus(rec, this.store);
       if (status === 'stopped' || status === 'creating') throw new TcrError('container not running');
+      if (all && rec.cgroup) return managerFromRecord(rec.cgroup).signalAll(sig);
       const pids = all && rec.pidNamespace ? pidsInNamespace(rec.pidNamespace) : [rec.pid];
       for (const pid of pids) {
         try {
@@ -100,6 +104,59 @@ export class Container {
         }
       }
     });
+  }
+
+  private cgroupOf(rec: ContainerRecord) {
+    if (!rec.cgroup) throw new TcrError(`container ${this.id} has no cgroup`);
+    return managerFromRecord(rec.cgroup);
+  }
+
+  pause(): void {
+    this.locked(() => {
+      const rec = this.record();
+      const status = deriveStatus(rec, this.store);
+      if (status !== 'running' && status !== 'created') throw new TcrError(`cannot pause a container that is ${status}`);
+      this.cgroupOf(rec).freeze();
+    });
+  }
+
+  resume(): void {
+    this.locked(() => {
+      const rec = this.record();
+      if (deriveStatus(rec, this.store) !== 'paused') throw new TcrError('container not paused');
+      this.cgroupOf(rec).thaw();
+    });
+  }
+
+  /** Pids of every process in the container's cgroup, as the host numbers them. */
+  pids(): number[] {
+    const rec = this.record();
+    if (deriveStatus(rec, this.store) === 'stopped') return [];
+    return this.cgroupOf(rec).procs();
+  }
+
+  stats(): Stats {
+    return this.cgroupOf(this.record()).stats();
+  }
+
+  oomKills(): number {
+    return this.cgroupOf(this.record()).oomKills();
+  }
+
+  /** Applies new resource limits and records them, so later updates start from them. */
+  async update(resources: Resources): Promise<void> {
+    const lock = ContainerLock.acquire(this.store.dir(this.id));
+    if (!lock) throw new TcrError(`container ${this.id} does not exist`);
+    try {
+      const rec = this.record();
+      if (deriveStatus(rec, this.store) === 'stopped') throw new TcrError(`cannot update a container that is stopped`);
+      await this.cgroupOf(rec).set(resources);
+      const linux = (rec.config.linux ??= {});
+      linux.resources = mergeResources(linux.resources ?? {}, resources);
+      this.store.write(rec);
+    } finally {
+      lock.release();
+    }
   }
 
   /** Removes the container; a running one only with force. Poststop hooks run for created containers. */
@@ -117,6 +174,7 @@ export class Container {
       if ((status === 'running' || status === 'paused') && !force)
         throw new TcrError(`cannot delete container ${this.id} that is not stopped: ${status}`);
       if (status !== 'stopped') this.killAndWait(rec);
+      if (rec.cgroup) this.emptyAndRemoveCgroup(rec);
       if (rec.phase === 'created') {
         try {
           runHooks('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'));
@@ -126,6 +184,17 @@ export class Container {
       }
       this.store.remove(this.id);
     });
+  }
+
+  /** Kills what is left in the container's cgroup (a half-made create's too) and removes it. */
+  private emptyAndRemoveCgroup(rec: ContainerRecord): void {
+    const cg = managerFromRecord(rec.cgroup!);
+    if (cg.isFrozen()) cg.thaw();
+    for (let i = 0; i < 500 && cg.procs().length; i++) {
+      cg.signalAll(9);
+      sleepMs(2);
+    }
+    cg.destroy();
   }
 
   private killAndWait(rec: ContainerRecord): void {
@@ -139,4 +208,13 @@ export class Container {
     }
     if (!waitGone(rec.pid, rec.startTime, KILL_WAIT_MS)) throw new TcrError(`container ${this.id}: init ${rec.pid} did not die after SIGKILL`);
   }
+}
+
+function mergeResources(old: Resources, upd: Resources): Resources {
+  const out: Record<string, unknown> = { ...old };
+  for (const [k, v] of Object.entries(upd)) {
+    const prev = (old as Record<string, unknown>)[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? { ...prev, ...v } : v;
+  }
+  return out as Resources;
 }

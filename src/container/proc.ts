@@ -1,6 +1,7 @@
 // Reading /proc about a process: is it alive, is it still the process we
 // recorded (pid plus start time), which pid namespace it lives in.
 import fs from 'node:fs';
+import { sleepMs } from '../sys/time.js';
 
 export interface ProcStat {
   state: string;
@@ -45,10 +46,6 @@ export function pidsInNamespace(nsId: string): number[] {
   return out;
 }
 
-/** Sleeps the thread; the lifecycle commands are synchronous by design. */
-export function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /** Waits until the process is gone or a zombie; false on timeout. */
 export function waitGone(pid: number, startTime: string, timeoutMs: number): boolean {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { TcrError } from '../errors.js';
 import { cgroupLayout } from '../cgroups/detect.js';
+import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/manager.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { idMapText } from '../linux/namespaces.js';
 import { SyncPoint, type Plan } from '../linux/plan.js';
@@ -66,10 +67,12 @@ export class Runtime {
   /** The launch plan a create would execute, without running anything. */
   async plan(bundleDir: string, opts: CreateOptions & { id?: string } = {}): Promise<Plan> {
     const bundle = loadBundle(bundleDir);
-    return this.buildPlan(bundle, opts.id ?? 'dry-run', opts, '/run/tcr/dry-run/exec.fifo');
+    const id = opts.id ?? 'dry-run';
+    const cgroup = newManager(resolveCgroupsPath(bundle.spec.linux?.cgroupsPath, id));
+    return this.buildPlan(bundle, id, opts, this.store.fifo(id), cgroup);
   }
 
-  private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined): Promise<Plan> {
+  private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined, cgroup: CgroupManager): Promise<Plan> {
     const spec = bundle.spec;
     let seccomp;
     if (spec.linux?.seccomp) {
@@ -88,8 +91,8 @@ export class Runtime {
       preserveFds: opts.preserveFds ?? 0,
       seccomp,
       lsmSteps: lsmSteps(spec),
-      cgroupV1Controllers: layout.v1Hierarchies,
       cgroupV2: layout.unified,
+      cgroupSources: cgroup.mountSources(),
     });
   }
 
@@ -118,20 +121,27 @@ export class Runtime {
     this.store.claim(id);
     const lock = ContainerLock.acquire(this.store.dir(id))!;
     let launch: Launch | undefined;
+    let cgroup: CgroupManager | undefined;
     try {
+      const spec = bundle.spec;
       const rec = newRecord(id, bundle);
+      cgroup = newManager(resolveCgroupsPath(spec.linux?.cgroupsPath, id));
+      rec.cgroup = cgroup.record;
       this.store.write(rec); // the intent is recorded before anything is made
+      cgroup.create();
+      await cgroup.set(spec.linux?.resources ?? {}, spec.linux?.devices);
       const fifo = run ? undefined : this.store.fifo(id);
       if (fifo) native().mkfifo(fifo, 0o622);
-      const plan = await this.buildPlan(bundle, id, opts, fifo);
+      const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
       launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio });
-      const spec = bundle.spec;
+      const cg = cgroup;
       launch.follow((point, pid) => {
         if (point === SyncPoint.start) {
           rec.pid = pid;
           rec.startTime = procStat(pid)?.startTime ?? '';
           if (spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path)) rec.pidNamespace = namespaceId(pid, 'pid');
           this.store.write(rec);
+          cg.apply(pid); // before the init runs a single step of the container's
           writeIdMaps(spec, pid);
           return JSON.stringify(ociState(rec, 'creating'));
         }
@@ -150,7 +160,11 @@ export class Runtime {
       return launch;
     } catch (e) {
       launch?.abort();
-      this.store.remove(id);
+      try {
+        cgroup?.destroy();
+      } finally {
+        this.store.remove(id);
+      }
       throw e;
     } finally {
       lock.release();

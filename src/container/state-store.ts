@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
 import type { Spec } from '../spec/types.js';
+import type { CgroupRecord } from '../cgroups/manager.js';
 
 export const DEFAULT_ROOT = '/run/tcr';
 
@@ -24,8 +25,10 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   /** the config the container was created from (poststop hooks read it at delete) */
   config: Spec;
-  /** the pid namespace inode of the init, to find its processes for kill --all */
+  /** the pid namespace inode of the init (when it has its own), to find its processes */
   pidNamespace?: string;
+  /** the container's cgroup, recorded before it is made */
+  cgroup?: CgroupRecord;
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;

@@ -3,6 +3,7 @@
 // once it is gone (or its pid names another process now).
 import fs from 'node:fs';
 import type { OciState } from '../spec/types.js';
+import { managerFromRecord } from '../cgroups/manager.js';
 import { isSameLiveProcess } from './proc.js';
 import type { ContainerRecord, StateStore } from './state-store.js';
 
@@ -13,6 +14,7 @@ export function deriveStatus(rec: ContainerRecord, store: StateStore): Status {
   if (!isSameLiveProcess(rec.pid, rec.startTime)) return 'stopped';
   if (rec.phase === 'creating') return 'creating';
   if (fs.existsSync(store.fifo(rec.id))) return 'created';
+  if (rec.cgroup && managerFromRecord(rec.cgroup).isFrozen()) return 'paused';
   return 'running';
 }
 

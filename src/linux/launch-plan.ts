@@ -16,8 +16,9 @@ export interface LaunchOptions extends ProcessOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   containerId: string;
-  cgroupV1Controllers: string[];
   cgroupV2: boolean;
+  /** the container's cgroup directories, by hierarchy name ("" on v2) */
+  cgroupSources: Map<string, string>;
 }
 
 export const SIGKILL = 9;
@@ -55,7 +56,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
     steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [before], label: `make / ${flagNames(before)} (nothing propagates back to the host)` });
     steps.push({ op: PlanOp.mount, s: [o.rootfs, o.rootfs, null, null], n: [MS.BIND | MS.REC], label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)` });
     steps.push({ op: PlanOp.setRoot, s: [o.rootfs], label: `resolve container paths inside ${o.rootfs}` });
-    const ctx: MountContext = { bundle: o.bundle, userns: ns.newUser, cgroupV1Controllers: o.cgroupV1Controllers, cgroupV2: o.cgroupV2 };
+    const ctx: MountContext = { bundle: o.bundle, userns: ns.newUser, cgroupV2: o.cgroupV2, cgroupSources: o.cgroupSources, cgroupNs: ns.has('cgroup') };
     (spec.mounts ?? []).forEach((m, i) => steps.push(...mountSteps(m, i, ctx)));
     steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser));
   } else {

@@ -79,13 +79,16 @@ export interface MountContext {
   bundle: string;
   /** true when mknod and some mounts are not allowed (new user namespace) */
   userns: boolean;
-  /** cgroup v1 controller mount points of the host, for type "cgroup" mounts */
-  cgroupV1Controllers: string[];
   cgroupV2: boolean;
+  /** the container's cgroup directory on the host, by hierarchy name ("" on v2) */
+  cgroupSources: Map<string, string>;
+  /** the container gets its own cgroup namespace */
+  cgroupNs: boolean;
 }
 
 function cleanDest(d: string): string {
-  return path.posix.normalize(d);
+  // as Go's filepath.Clean (runc): no trailing slash, which would break a file target
+  return path.posix.normalize(d).replace(/(.)\/+$/, '$1');
 }
 
 /** Steps for one entry of spec.mounts, made inside the rootfs at its destination. */
@@ -133,26 +136,36 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): PlanStep
 function cgroupMountSteps(dest: string, opts: ParsedOptions, ctx: MountContext): PlanStep[] {
   const inRoot = StepFlag.targetInRoot;
   const flags = opts.flags | MS.NOSUID | MS.NODEV | MS.NOEXEC;
-  if (ctx.cgroupV2) {
-    return [
-      { op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` },
-      { op: PlanOp.mount, s: ['cgroup', dest, 'cgroup2', null], n: [flags], flags: inRoot, label: `mount cgroup2 on ${dest}` },
-    ];
-  }
-  // v1 and hybrid hosts: a tmpfs holding one cgroup mount per hierarchy
-  const steps: PlanStep[] = [
-    { op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` },
-    { op: PlanOp.mount, s: ['tmpfs', dest, 'tmpfs', 'mode=755'], n: [MS.NOSUID | MS.NODEV | MS.NOEXEC], flags: inRoot, label: `mount tmpfs on ${dest} (for cgroup v1 hierarchies)` },
+  const ro = (target: string): PlanStep[] => (opts.flags & MS.RDONLY ? [{ op: PlanOp.remountRo, s: [target], label: `remount ${target} read-only` }] : []);
+  const mkdir = (d: string): PlanStep => ({ op: PlanOp.mkdir, s: [d], n: [0o755], label: `mkdir ${d}` });
+  // without a cgroup namespace the container sees only its own cgroup, bound from the host (as runc does);
+  // inside one, the kernel shows the namespace's root, the container's cgroup, by itself
+  const bind = (source: string, target: string): PlanStep[] => [
+    mkdir(target),
+    { op: PlanOp.mount, s: [source, target, null, null], n: [MS.BIND], flags: inRoot, label: `bind the container's cgroup ${source} on ${target}` },
+    { op: PlanOp.mount, s: [null, target, null, null], n: [MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NODEV | MS.NOEXEC | (opts.flags & MS.RDONLY)], flags: inRoot | StepFlag.retryLocked, label: `remount ${target} ${flagNames(MS.NOSUID | MS.NODEV | MS.NOEXEC | (opts.flags & MS.RDONLY))}` },
   ];
-  for (const c of ctx.cgroupV1Controllers) {
-    const sub = `${dest}/${c}`;
-    const type = c === 'unified' ? 'cgroup2' : 'cgroup';
-    const data = c === 'unified' ? null : c === 'systemd' ? 'none,name=systemd' : c;
-    steps.push({ op: PlanOp.mkdir, s: [sub], n: [0o755], label: `mkdir ${sub}` });
-    steps.push({ op: PlanOp.mount, s: ['cgroup', sub, type, data], n: [flags], flags: inRoot, label: `mount ${type} ${data ?? ''} on ${sub}`.replace('  ', ' ') });
+  if (ctx.cgroupV2) {
+    const source = ctx.cgroupSources.get('');
+    if (!ctx.cgroupNs && source) return bind(source, dest);
+    return [mkdir(dest), { op: PlanOp.mount, s: ['cgroup', dest, 'cgroup2', null], n: [flags], flags: inRoot, label: `mount cgroup2 on ${dest}` }];
   }
-  if (opts.flags & MS.RDONLY)
-    steps.push({ op: PlanOp.remountRo, s: [dest], label: `remount ${dest} read-only` });
+  // v1 and hybrid hosts: a tmpfs holding one mount per hierarchy
+  const steps: PlanStep[] = [
+    mkdir(dest),
+    { op: PlanOp.mount, s: ['tmpfs', dest, 'tmpfs', 'mode=755'], n: [MS.NOSUID | MS.NODEV | MS.NOEXEC], flags: inRoot, label: `mount tmpfs on ${dest} (for the cgroup v1 hierarchies)` },
+  ];
+  for (const [name, source] of ctx.cgroupSources) {
+    const sub = `${dest}/${name}`;
+    if (!ctx.cgroupNs) {
+      steps.push(...bind(source, sub));
+      continue;
+    }
+    const type = name === 'unified' ? 'cgroup2' : 'cgroup';
+    const data = name === 'unified' ? null : name === 'systemd' ? 'none,name=systemd' : name;
+    steps.push(mkdir(sub), { op: PlanOp.mount, s: ['cgroup', sub, type, data], n: [flags], flags: inRoot, label: `mount ${type}${data ? ' ' + data : ''} on ${sub}` });
+  }
+  steps.push(...ro(dest));
   return steps;
 }
 

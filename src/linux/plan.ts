@@ -105,7 +105,8 @@ export function encodePlan(plan: Plan, flags = 0): Buffer {
     const base = i * STEP_SIZE;
     steps.writeUInt32LE(step.op, base);
     steps.writeUInt32LE(step.flags ?? 0, base + 4);
-    for (let k = 0; k < 4; k++) steps.writeBigInt64LE(BigInt(step.n?.[k] ?? 0), base + 8 + k * 8);
+    // asIntN: unsigned 64-bit values (RLIM_INFINITY = 2^64-1) keep their bits
+    for (let k = 0; k < 4; k++) steps.writeBigInt64LE(BigInt.asIntN(64, BigInt(step.n?.[k] ?? 0)), base + 8 + k * 8);
     for (let k = 0; k < 6; k++) {
       const v = step.s?.[k];
       if (v === undefined || v === null) {

@@ -46,19 +46,24 @@ export function defaultSpec(opts: { rootless?: boolean } = {}): Spec {
     },
   };
   if (opts.rootless) {
-    // as `runc spec --rootless`: a user namespace mapping the caller to root,
-    // no network namespace, and /sys bound from the host
-    const uid = process.getuid?.() ?? 0;
-    const gid = process.getgid?.() ?? 0;
-    spec.hostname = 'runc';
-    spec.linux!.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];
-    spec.linux!.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
-    spec.linux!.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }, { type: 'user' }];
-    delete spec.linux!.resources;
-    spec.mounts = spec.mounts!
-      .filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup')
-      .map((m) => (m.destination === '/dev/pts' ? { ...m, options: m.options!.filter((o) => o !== 'gid=5') } : m));
-    spec.mounts.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+    // as `runc spec --rootless` (runc's specconv.ToRootless): no network
+    // namespace, a user namespace (last) mapping the caller to root, /sys
+    // bound from the host in place of sysfs, no uid=/gid= mount options and
+    // no resources. Keys in runc's order so the files are byte-identical.
+    const uid = process.geteuid?.() ?? 0;
+    const gid = process.getegid?.() ?? 0;
+    const l = spec.linux!;
+    spec.linux = {
+      uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+      gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+      namespaces: [...l.namespaces!.filter((n) => n.type !== 'network' && n.type !== 'user'), { type: 'user' }],
+      maskedPaths: l.maskedPaths,
+      readonlyPaths: l.readonlyPaths,
+    };
+    spec.mounts = spec.mounts!.map((m) =>
+      m.destination === '/sys'
+        ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+        : m.options ? { ...m, options: m.options.filter((o) => !o.startsWith('uid=') && !o.startsWith('gid=')) } : m);
   }
   return spec;
 }

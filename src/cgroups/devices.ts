@@ -1,0 +1,67 @@
+// Device access rules: linux.resources.devices plus the devices every
+// container may use (as runc allows them), normalised for both the v1
+// devices.allow/deny files and the v2 eBPF program.
+import type { Device, DeviceCgroup } from '../spec/types.js';
+
+export interface DeviceRule {
+  allow: boolean;
+  /** 'a' (all), 'c' or 'b' */
+  type: 'a' | 'c' | 'b';
+  /** -1 = any */
+  major: number;
+  minor: number;
+  access: string;
+}
+
+/** The devices runc lets every container open, after the spec's own rules. */
+export const DEFAULT_ALLOWED: DeviceRule[] = [
+  { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
+  { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // full
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // zero
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
+  { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' }, // pts
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // tun
+];
+
+function normType(t: string | undefined, field: string): DeviceRule['type'] {
+  if (t === undefined || t === 'a') return 'a';
+  if (t === 'c' || t === 'b') return t;
+  throw new Error(`${field}: unknown device type ${JSON.stringify(t)} (a, c or b)`);
+}
+
+function normAccess(a: string | undefined, field: string): string {
+  const access = a ?? 'rwm';
+  if (!/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length) throw new Error(`${field}: access ${JSON.stringify(access)} must be made of r, w and m`);
+  return access;
+}
+
+/** spec rules, then the defaults, then an allow for each linux.devices node. */
+export function deviceRules(spec: DeviceCgroup[] | undefined, nodes: Device[] | undefined): DeviceRule[] {
+  const rules: DeviceRule[] = (spec ?? []).map((d, i) => {
+    const field = `linux.resources.devices[${i}]`;
+    return {
+      allow: !!d.allow,
+      type: normType(d.type, `${field}.type`),
+      major: d.major ?? -1,
+      minor: d.minor ?? -1,
+      access: normAccess(d.access, `${field}.access`),
+    };
+  });
+  rules.push(...DEFAULT_ALLOWED);
+  for (const n of nodes ?? []) {
+    if (n.type === 'c' || n.type === 'b') rules.push({ allow: true, type: n.type, major: n.major ?? 0, minor: n.minor ?? 0, access: 'rwm' });
+  }
+  return rules;
+}
+
+/** "c 1:3 rwm" as the v1 devices files take it. */
+export function v1RuleText(r: DeviceRule): string {
+  if (r.type === 'a') return 'a';
+  const num = (n: number) => (n < 0 ? '*' : String(n));
+  return `${r.type} ${num(r.major)}:${num(r.minor)} ${r.access}`;
+}

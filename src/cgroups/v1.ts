@@ -1,0 +1,181 @@
+// cgroup v1 and hybrid hosts: one directory per hierarchy (cpu, memory,
+// pids, ...), and on hybrid hosts the cgroup2 mount too, so the container is
+// tracked there as runc does. Resources go to the hierarchy of their controller.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError } from '../errors.js';
+import type { Device, Resources } from '../spec/types.js';
+import type { CgroupLayout } from './detect.js';
+import { deviceRules } from './devices.js';
+import { readCgroupFile, readKeyValues, readPids, removeCgroupDir, writeCgroupFile } from './files.js';
+import type { CgroupManager, CgroupRecord } from './manager.js';
+import { v1Writes, v2Writes } from './resources.js';
+import { v1Stats, type Stats } from './stats.js';
+import { sleepMs } from '../sys/time.js';
+
+/** The process's own cgroup in each hierarchy, from /proc/self/cgroup. */
+function ownCgroups(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[1] === '') out.set('unified', m[2]);
+    for (const c of m[1].split(',')) out.set(c.replace(/^name=/, ''), m[2]);
+  }
+  return out;
+}
+
+export class V1Manager implements CgroupManager {
+  private readonly dirByName: Map<string, string>;
+
+  constructor(readonly record: CgroupRecord, private readonly layout: CgroupLayout) {
+    this.dirByName = new Map();
+    for (const dir of record.dirs) {
+      const name = [...layout.mountPoints.entries()].find(([, mp]) => dir === mp || dir.startsWith(mp + '/'))?.[0];
+      if (name) this.dirByName.set(name, dir);
+    }
+  }
+
+  static forPath(cgroupPath: string, layout: CgroupLayout): V1Manager {
+    const own = cgroupPath.startsWith('/') ? undefined : ownCgroups();
+    const dirs = layout.v1Hierarchies.map((name) => {
+      const mp = layout.mountPoints.get(name)!;
+      const base = own ? own.get(name) ?? '/' : '/';
+      return path.join(mp, base, cgroupPath);
+    });
+    return new V1Manager({ kind: 'v1', path: cgroupPath, dirs }, layout);
+  }
+
+  private dir(name: string): string | undefined {
+    return this.dirByName.get(name);
+  }
+
+  create(): void {
+    for (const [name, dir] of this.dirByName) {
+      if (name === 'cpuset') this.makeCpuset(dir);
+      else fs.mkdirSync(dir, { recursive: true });
+    }
+  }
+
+  /** New cpuset cgroups start with no CPUs: each new level inherits its parent's. */
+  private makeCpuset(dir: string): void {
+    const mp = this.layout.mountPoints.get('cpuset')!;
+    const parts = path.relative(mp, dir).split('/').filter(Boolean);
+    let cur = mp;
+    for (const p of parts) {
+      const parent = cur;
+      cur = path.join(cur, p);
+      if (!fs.existsSync(cur)) fs.mkdirSync(cur);
+      for (const f of ['cpuset.cpus', 'cpuset.mems'])
+        if (!readCgroupFile(cur, f)?.trim()) writeCgroupFile(cur, f, readCgroupFile(parent, f)?.trim() ?? '');
+    }
+  }
+
+  apply(pid: number): void {
+    for (const dir of this.dirByName.values()) writeCgroupFile(dir, 'cgroup.procs', String(pid));
+  }
+
+  async set(resources: Resources, devices?: Device[]): Promise<void> {
+    const memDir = this.dir('memory');
+    const hasSwap = !!memDir && fs.existsSync(path.join(memDir, 'memory.memsw.limit_in_bytes'));
+    const currentMemsw = memDir ? Number(readCgroupFile(memDir, 'memory.memsw.limit_in_bytes')?.trim() ?? NaN) : undefined;
+    let rules;
+    try {
+      rules = resources.devices || devices ? deviceRules(resources.devices, devices) : undefined;
+    } catch (e) {
+      throw new TcrError((e as Error).message);
+    }
+    const writes = v1Writes(resources, { hasSwapAccounting: hasSwap, currentMemsw, devices: rules });
+    for (const x of writes) {
+      // hybrid hosts keep some controllers (here hugetlb) only in the cgroup2 mount
+      let dir = this.dir(x.controller);
+      let file = x.file;
+      if (!dir && x.controller === 'hugetlb' && this.dir('unified')) {
+        dir = this.dir('unified');
+        file = file.replace('.limit_in_bytes', '.max');
+        this.enableUnified(['hugetlb']);
+      }
+      if (!dir) throw new TcrError(`cgroup: linux.resources needs the ${x.controller} controller, which this host does not mount`);
+      writeCgroupFile(dir, file, x.value);
+    }
+    if (resources.unified && Object.keys(resources.unified).length) {
+      const dir = this.dir('unified');
+      if (!dir) throw new TcrError('linux.resources.unified: needs cgroup v2, and this host has only v1 hierarchies');
+      for (const x of v2Writes({ unified: resources.unified })) writeCgroupFile(dir, x.file, x.value);
+    }
+  }
+
+  /** Enables controllers down the hybrid cgroup2 tree to our directory (only those asked for). */
+  private enableUnified(controllers: string[]): void {
+    const mp = this.layout.mountPoints.get('unified')!;
+    const parts = path.relative(mp, this.dir('unified')!).split('/').filter(Boolean);
+    let cur = mp;
+    for (const p of parts) {
+      const have = (readCgroupFile(cur, 'cgroup.subtree_control') ?? '').split(/\s+/);
+      const missing = controllers.filter((c) => !have.includes(c));
+      if (missing.length) writeCgroupFile(cur, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
+      cur = path.join(cur, p);
+    }
+  }
+
+  procs(): number[] {
+    const dir = this.dir('pids') ?? this.dir('freezer') ?? [...this.dirByName.values()][0];
+    return dir ? readPids(dir) : [];
+  }
+
+  freeze(): void {
+    const dir = this.dir('freezer');
+    if (!dir) throw new TcrError('cgroup: pausing needs the freezer controller, which this host does not mount');
+    writeCgroupFile(dir, 'freezer.state', 'FROZEN');
+    for (let i = 0; i < 1000 && readCgroupFile(dir, 'freezer.state')?.trim() !== 'FROZEN'; i++) sleepMs(1);
+  }
+
+  thaw(): void {
+    const dir = this.dir('freezer');
+    if (dir) writeCgroupFile(dir, 'freezer.state', 'THAWED');
+  }
+
+  isFrozen(): boolean {
+    const dir = this.dir('freezer');
+    const s = dir ? readCgroupFile(dir, 'freezer.state')?.trim() : undefined;
+    return s === 'FROZEN' || s === 'FREEZING';
+  }
+
+  signalAll(signal: number): void {
+    // frozen, nothing can fork away between reading the list and signalling it
+    const wasFrozen = this.isFrozen();
+    if (this.dir('freezer') && !wasFrozen) this.freeze();
+    try {
+      for (const pid of this.procs()) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // exited meanwhile
+        }
+      }
+    } finally {
+      if (!wasFrozen) this.thaw();
+    }
+  }
+
+  stats(): Stats {
+    return v1Stats((n) => this.dir(n));
+  }
+
+  oomKills(): number {
+    const dir = this.dir('memory');
+    return dir ? readKeyValues(dir, 'memory.oom_control').oom_kill ?? 0 : 0;
+  }
+
+  destroy(): void {
+    for (const dir of [...this.dirByName.values()].reverse()) removeCgroupDir(dir);
+  }
+
+  mountSources(): Map<string, string> {
+    return new Map(this.dirByName);
+  }
+
+  unifiedDir(): string | undefined {
+    return this.dir('unified');
+  }
+}

@@ -1,0 +1,129 @@
+// cgroup v2 (unified): one directory, controllers enabled down the path in
+// cgroup.subtree_control, devices through an eBPF program, freeze and kill
+// through cgroup.freeze and cgroup.kill.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError } from '../errors.js';
+import type { Device, Resources } from '../spec/types.js';
+import { sleepMs } from '../sys/time.js';
+import { deviceProgram } from './device-bpf.js';
+import { deviceRules } from './devices.js';
+import { readCgroupFile, readKeyValues, readPids, removeCgroupDir, writeCgroupFile } from './files.js';
+import type { CgroupManager, CgroupRecord } from './manager.js';
+import { controllersFor, v2Writes } from './resources.js';
+import { v2Stats, type Stats } from './stats.js';
+
+const MOUNT = '/sys/fs/cgroup';
+
+function ownCgroup(): string {
+  const line = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  return line?.slice(3) ?? '/';
+}
+
+export class V2Manager implements CgroupManager {
+  constructor(readonly record: CgroupRecord) {}
+
+  static forPath(cgroupPath: string): V2Manager {
+    const base = cgroupPath.startsWith('/') ? '/' : ownCgroup();
+    return new V2Manager({ kind: 'v2', path: cgroupPath, dirs: [path.join(MOUNT, base, cgroupPath)] });
+  }
+
+  private get dir(): string {
+    return this.record.dirs[0];
+  }
+
+  create(): void {
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Enables the controllers a write needs in every ancestor's subtree_control. */
+  private enable(controllers: string[]): void {
+    if (!controllers.length) return;
+    const available = (readCgroupFile(MOUNT, 'cgroup.controllers') ?? '').split(/\s+/);
+    for (const c of controllers)
+      if (!available.includes(c)) throw new TcrError(`cgroup: linux.resources needs the ${c} controller, which this host's cgroup v2 does not offer`);
+    const parts = path.relative(MOUNT, this.dir).split('/').filter(Boolean);
+    let cur = MOUNT;
+    for (const p of parts) {
+      const have = (readCgroupFile(cur, 'cgroup.subtree_control') ?? '').split(/\s+/);
+      const missing = controllers.filter((c) => !have.includes(c));
+      if (missing.length) writeCgroupFile(cur, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
+      cur = path.join(cur, p);
+    }
+  }
+
+  apply(pid: number): void {
+    writeCgroupFile(this.dir, 'cgroup.procs', String(pid));
+  }
+
+  async set(resources: Resources, devices?: Device[]): Promise<void> {
+    const writes = v2Writes(resources);
+    this.enable(controllersFor(writes));
+    for (const x of writes) writeCgroupFile(this.dir, x.file, x.value);
+    if (resources.devices || devices) {
+      let rules;
+      try {
+        rules = deviceRules(resources.devices, devices);
+      } catch (e) {
+        throw new TcrError((e as Error).message);
+      }
+      // bpf(2) through koffi: loaded only where there is a v2 device controller to program
+      const { attachDeviceProgram } = await import('../sys/bpf.js');
+      attachDeviceProgram(this.dir, deviceProgram(rules));
+    }
+  }
+
+  procs(): number[] {
+    return readPids(this.dir);
+  }
+
+  freeze(): void {
+    writeCgroupFile(this.dir, 'cgroup.freeze', '1');
+    for (let i = 0; i < 1000 && readKeyValues(this.dir, 'cgroup.events').frozen !== 1; i++) sleepMs(1);
+  }
+
+  thaw(): void {
+    writeCgroupFile(this.dir, 'cgroup.freeze', '0');
+  }
+
+  isFrozen(): boolean {
+    return readCgroupFile(this.dir, 'cgroup.freeze')?.trim() === '1';
+  }
+
+  signalAll(signal: number): void {
+    if (signal === 9 && fs.existsSync(path.join(this.dir, 'cgroup.kill'))) return writeCgroupFile(this.dir, 'cgroup.kill', '1');
+    const wasFrozen = this.isFrozen();
+    if (!wasFrozen) this.freeze();
+    try {
+      for (const pid of this.procs()) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // exited meanwhile
+        }
+      }
+    } finally {
+      if (!wasFrozen) this.thaw();
+    }
+  }
+
+  stats(): Stats {
+    return v2Stats(this.dir);
+  }
+
+  oomKills(): number {
+    return readKeyValues(this.dir, 'memory.events').oom_kill ?? 0;
+  }
+
+  destroy(): void {
+    removeCgroupDir(this.dir);
+  }
+
+  mountSources(): Map<string, string> {
+    return new Map([['', this.dir]]);
+  }
+
+  unifiedDir(): string | undefined {
+    return this.dir;
+  }
+}

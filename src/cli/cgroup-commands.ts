@@ -1,0 +1,142 @@
+// pause, resume, ps, update, events: the commands that work on a
+// container's cgroup, with runc's flags and output.
+import { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { Runtime } from '../container/runtime.js';
+import { TcrError } from '../errors.js';
+import { out } from '../log.js';
+import type { Resources } from '../spec/types.js';
+import type { GlobalOptions } from './main.js';
+
+function runtimeOf(cmd: Command): Runtime {
+  return new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
+}
+
+/** "512m", "1g", "1024", "-1" → bytes, as docker's units.RAMInBytes reads them. */
+export function parseBytes(v: string, flag: string): number {
+  const m = /^(-1|\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(v.trim());
+  if (!m) throw new TcrError(`${flag}: ${JSON.stringify(v)} is not a size (e.g. 512m, 1g, -1)`);
+  if (m[1] === '-1') return -1;
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2].toLowerCase()]!;
+  return Math.floor(Number(m[1]) * mult);
+}
+
+function parseInteger(v: string, flag: string): number {
+  if (!/^-?\d+$/.test(v)) throw new TcrError(`${flag}: ${JSON.stringify(v)} is not an integer`);
+  return Number(v);
+}
+
+interface UpdateFlags {
+  resources?: string;
+  blkioWeight?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
+  cpuShare?: string;
+  cpuRtPeriod?: string;
+  cpuRtRuntime?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  memory?: string;
+  memoryReservation?: string;
+  memorySwap?: string;
+  pidsLimit?: string;
+}
+
+export function resourcesFromFlags(o: UpdateFlags): Resources {
+  let r: Resources = {};
+  if (o.resources) {
+    const text = o.resources === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(o.resources, 'utf8');
+    try {
+      r = JSON.parse(text) as Resources;
+    } catch (e) {
+      throw new TcrError(`--resources ${o.resources}: not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const cpu = { ...(r.cpu ?? {}) };
+  if (o.cpuPeriod !== undefined) cpu.period = parseInteger(o.cpuPeriod, '--cpu-period');
+  if (o.cpuQuota !== undefined) cpu.quota = parseInteger(o.cpuQuota, '--cpu-quota');
+  if (o.cpuShare !== undefined) cpu.shares = parseInteger(o.cpuShare, '--cpu-share');
+  if (o.cpuRtPeriod !== undefined) cpu.realtimePeriod = parseInteger(o.cpuRtPeriod, '--cpu-rt-period');
+  if (o.cpuRtRuntime !== undefined) cpu.realtimeRuntime = parseInteger(o.cpuRtRuntime, '--cpu-rt-runtime');
+  if (o.cpusetCpus !== undefined) cpu.cpus = o.cpusetCpus;
+  if (o.cpusetMems !== undefined) cpu.mems = o.cpusetMems;
+  if (Object.keys(cpu).length) r.cpu = cpu;
+  const mem = { ...(r.memory ?? {}) };
+  if (o.memory !== undefined) mem.limit = parseBytes(o.memory, '--memory');
+  if (o.memoryReservation !== undefined) mem.reservation = parseBytes(o.memoryReservation, '--memory-reservation');
+  if (o.memorySwap !== undefined) mem.swap = parseBytes(o.memorySwap, '--memory-swap');
+  if (Object.keys(mem).length) r.memory = mem;
+  if (o.pidsLimit !== undefined) r.pids = { limit: parseInteger(o.pidsLimit, '--pids-limit') };
+  if (o.blkioWeight !== undefined) r.blockIO = { ...(r.blockIO ?? {}), weight: parseInteger(o.blkioWeight, '--blkio-weight') };
+  for (const [k, v] of Object.entries({ 'memory.limit': r.memory?.limit, 'pids.limit': r.pids?.limit }))
+    if (v !== undefined && v < -1) throw new TcrError(`${k}: ${v} is negative (use -1 for no limit)`);
+  return r;
+}
+
+function parseInterval(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v);
+  if (!m) throw new TcrError(`--interval: ${JSON.stringify(v)} is not a duration (e.g. 5s, 500ms)`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] ?? 's']!;
+}
+
+export function registerCgroupCommands(program: Command): void {
+  program.command('pause').description('freeze every process of the container').argument('<id>')
+    .action((id: string, _o: unknown, cmd: Command) => runtimeOf(cmd).container(id).pause());
+  program.command('resume').description('thaw a paused container').argument('<id>')
+    .action((id: string, _o: unknown, cmd: Command) => runtimeOf(cmd).container(id).resume());
+
+  program.command('ps').description('list the processes of a container').argument('<id>').argument('[ps-args...]')
+    .option('-f, --format <format>', 'table or json', 'table')
+    .action((id: string, psArgs: string[], o: { format: string }, cmd: Command) => {
+      const pids = runtimeOf(cmd).container(id).pids();
+      if (o.format === 'json') return out(JSON.stringify(pids) + '\n');
+      if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);
+      const r = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new TcrError(`ps ${psArgs.join(' ')}: ${r.stderr.trim()}`);
+      const lines = r.stdout.split('\n');
+      const pidCol = lines[0].trim().split(/\s+/).indexOf('PID');
+      if (pidCol < 0) throw new TcrError('ps: no PID column in its output');
+      const set = new Set(pids);
+      out([lines[0], ...lines.slice(1).filter((l) => set.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n') + '\n');
+    });
+
+  program.command('update').description('change the resource limits of a running container').argument('<id>')
+    .option('-r, --resources <file>', 'a linux.resources JSON file ("-" for stdin)')
+    .option('--blkio-weight <n>').option('--cpu-period <us>').option('--cpu-quota <us>').option('--cpu-share <n>')
+    .option('--cpu-rt-period <us>').option('--cpu-rt-runtime <us>').option('--cpuset-cpus <list>').option('--cpuset-mems <list>')
+    .option('--memory <bytes>').option('--memory-reservation <bytes>').option('--memory-swap <bytes>').option('--pids-limit <n>')
+    .action(async (id: string, o: UpdateFlags, cmd: Command) => {
+      await runtimeOf(cmd).container(id).update(resourcesFromFlags(o));
+    });
+
+  program.command('events').description('print container events (OOM) and resource statistics as JSON').argument('<id>')
+    .option('--interval <duration>', 'how often to print statistics', '5s')
+    .option('--stats', 'print the statistics once and exit')
+    .action(async (id: string, o: { interval: string; stats?: boolean }, cmd: Command) => {
+      const c = runtimeOf(cmd).container(id);
+      const stats = () => out(JSON.stringify({ type: 'stats', id, data: c.stats() }) + '\n');
+      if (o.stats) return stats();
+      const interval = parseInterval(o.interval);
+      let ooms = c.oomKills();
+      let next = Date.now();
+      // the OOM counter is polled often; statistics are printed at the interval
+      for (;;) {
+        let stopped: boolean;
+        try {
+          stopped = c.status() === 'stopped';
+          const now = c.oomKills();
+          if (now > ooms) out(JSON.stringify({ type: 'oom', id }) + '\n');
+          ooms = now;
+        } catch {
+          return; // deleted meanwhile
+        }
+        if (stopped) return;
+        if (Date.now() >= next) {
+          stats();
+          next = Date.now() + interval;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+}
