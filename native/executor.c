@@ -588,22 +588,34 @@ static void reset_signals(void) {
 }
 
 /* Puts the child's fds in order: requested stdio on 0-2, the socket just
- * above the kept range, everything else closed. */
-static int setup_fds(struct child *c, const int stdio[3], uint32_t keep) {
+ * above the kept range, the stage-1 pid pipe (if any) just above it,
+ * everything else closed. */
+static int setup_fds(struct child *c, const int stdio[3], uint32_t keep, int *pid_pipe) {
   for (int i = 0; i < 3; i++)
     if (stdio[i] >= 0 && stdio[i] != i && dup2(stdio[i], i) < 0) return -errno;
   int want = (int)(keep > 3 ? keep : 3);
+  /* keep the pid pipe out of the way of the socket's new number */
+  if (*pid_pipe >= 0 && *pid_pipe <= want) {
+    int fd = fcntl(*pid_pipe, F_DUPFD_CLOEXEC, want + 1);
+    if (fd < 0) return -errno;
+    *pid_pipe = fd;
+  }
   if (c->sock != want) {
     if (dup3(c->sock, want, O_CLOEXEC) < 0) return -errno;
     c->sock = want;
   }
-  if (syscall(SYS_close_range, want + 1, ~0U, 0) < 0) return -errno;
+  int next = want + 1;
+  if (*pid_pipe >= 0) {
+    if (*pid_pipe != next && dup3(*pid_pipe, next, O_CLOEXEC) < 0) return -errno;
+    *pid_pipe = next++;
+  }
+  if (syscall(SYS_close_range, next, ~0U, 0) < 0) return -errno;
   return 0;
 }
 
 static void child_main(struct child *c, const int stdio[3], int pid_pipe) {
   reset_signals();
-  int r = setup_fds(c, stdio, c->hdr->keep_fds);
+  int r = setup_fds(c, stdio, c->hdr->keep_fds, &pid_pipe);
   if (r < 0) fail(c, -r);
   if (pid_pipe < 0) {
     run_steps(c, c->hdr->stage1_steps, c->hdr->nsteps);

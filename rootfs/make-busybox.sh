@@ -4,7 +4,7 @@
 # prints hello. No registry, no network: everything comes from the package.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$here/build/demo/busybox}
+out=${1:-$here/demo/busybox}
 busybox=${BUSYBOX:-/bin/busybox}
 if ldd "$busybox" >/dev/null 2>&1; then
   echo "make-busybox: $busybox is dynamically linked; install busybox-static" >&2

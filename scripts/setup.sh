@@ -33,6 +33,6 @@ if [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js 2>/dev/
   npx tsc -p .
 fi
 
-if [ ! -f build/demo/busybox/config.json ]; then
+if [ ! -f demo/busybox/config.json ]; then
   bash rootfs/make-busybox.sh >/dev/null
 fi

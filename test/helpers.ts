@@ -9,7 +9,7 @@ import type { Spec } from '../src/spec/types.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TCR = path.join(REPO, 'bin', 'tcr');
-export const DEMO = path.join(REPO, 'build', 'demo', 'busybox');
+export const DEMO = path.join(REPO, 'demo', 'busybox');
 export const isRoot = process.getuid?.() === 0;
 
 export interface Result {

@@ -29,6 +29,7 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (!addon) {
     const require = createRequire(import.meta.url);
+    // dist/sys/native.js (tsc) or dist/bundle/*.js (esbuild): the package root is two levels up either way
     addon = require(path.join(here, '..', '..', 'build', 'Release', 'tcr_native.node')) as NativeAddon;
   }
   return addon;

@@ -1,0 +1,508 @@
+// The order of the launch plan is the container's security: these tests pin
+// the invariants the executor relies on, without running anything.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildLaunchPlan, type LaunchOptions } from '../../src/linux/launch-plan.js';
+import { MS } from '../../src/linux/mounts.js';
+import { CLONE_NEW } from '../../src/linux/namespaces.js';
+import { PlanOp, StepFlag, SyncPoint, encodePlan, formatPlan, type Plan, type PlanStep } from '../../src/linux/plan.js';
+import { PR } from '../../src/linux/process.js';
+import { defaultSpec } from '../../src/spec/defaults.js';
+import type { Spec } from '../../src/spec/types.js';
+import { validateSpec } from '../../src/spec/validate.js';
+
+const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-plan-'));
+const rootfs = path.join(bundle, 'rootfs');
+fs.mkdirSync(rootfs);
+fs.mkdirSync(path.join(bundle, 'data'));
+fs.writeFileSync(path.join(bundle, 'file.txt'), 'x');
+afterAll(() => fs.rmSync(bundle, { recursive: true, force: true }));
+
+/** the container's cgroup in each v1 hierarchy of a hybrid host, as CgroupManager.mountSources() gives it */
+const V1_SOURCES = new Map([
+  ['cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct/tcr/c1'],
+  ['memory', '/sys/fs/cgroup/memory/tcr/c1'],
+  ['systemd', '/sys/fs/cgroup/systemd/tcr/c1'],
+  ['unified', '/sys/fs/cgroup/unified/tcr/c1'],
+]);
+const V2_SOURCES = new Map([['', '/sys/fs/cgroup/tcr/c1']]);
+const SECCOMP = { filter: Buffer.alloc(16), flags: 0, description: 'test filter' };
+
+function spec(edit: (s: Spec) => void = () => {}): Spec {
+  const s = defaultSpec();
+  s.process!.args = ['true'];
+  edit(s);
+  return s;
+}
+
+function plan(s: Spec, extra: Partial<LaunchOptions> = {}): Plan {
+  validateSpec(s);
+  return buildLaunchPlan(s, {
+    bundle, rootfs, containerId: 'c1', preserveFds: 0, lsmSteps: [],
+    cgroupV2: false, cgroupSources: V1_SOURCES, ...extra,
+  });
+}
+
+type Pred = (s: PlanStep) => boolean;
+const first = (p: Plan, pred: Pred) => p.steps.findIndex(pred);
+const last = (p: Plan, pred: Pred) => p.steps.findLastIndex(pred);
+const all = (p: Plan, pred: Pred) => p.steps.flatMap((s, i) => (pred(s) ? [i] : []));
+const n0 = (s: PlanStep) => BigInt(s.n?.[0] ?? 0);
+
+const isOp = (op: PlanOp): Pred => (s) => s.op === op;
+const isSync = (point: SyncPoint): Pred => (s) => s.op === PlanOp.sync && Number(s.n?.[0]) === point;
+const isPrctl = (option: number, arg?: number): Pred => (s) => s.op === PlanOp.prctl && Number(s.n?.[0]) === option && (arg === undefined || Number(s.n?.[1]) === arg);
+const isMountOn = (target: string): Pred => (s) => s.op === PlanOp.mount && s.s?.[1] === target;
+const isUnshare = (flag: number): Pred => (s) => s.op === PlanOp.unshare && n0(s) === BigInt(flag);
+
+/** Index of a step that must exist. */
+function at(p: Plan, pred: Pred, what: string): number {
+  const i = first(p, pred);
+  if (i < 0) throw new Error(`no step for ${what} in plan:\n${formatPlan(p)}`);
+  return i;
+}
+
+describe('buildLaunchPlan on the default spec', () => {
+  const p = plan(spec(), { execFifo: path.join(bundle, 'exec.fifo') });
+  const pivot = at(p, isOp(PlanOp.pivotRoot), 'pivot_root');
+  const syncStart = at(p, isSync(SyncPoint.start), 'start sync');
+  const syncReady = at(p, isSync(SyncPoint.ready), 'ready sync');
+
+  it('encodes (every value fits the wire format)', () => {
+    expect(encodePlan(p).length).toBeGreaterThan(40 + 88 * p.steps.length);
+  });
+
+  it('creates the spec namespaces with the clone and has no stage 1', () => {
+    expect(p.cloneFlags).toBe(CLONE_NEW.pid | CLONE_NEW.network | CLONE_NEW.ipc | CLONE_NEW.uts | CLONE_NEW.mount);
+    expect(p.stage1Steps).toBe(0);
+    expect(p.keepFds).toBe(3);
+    expect(first(p, isOp(PlanOp.setns))).toBe(-1);
+  });
+
+  it('sets the parent-death signal first', () => {
+    expect(p.steps[0]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 9, 0] });
+  });
+
+  it('makes itself non-dumpable before the start sync', () => {
+    expect(at(p, isPrctl(PR.SET_DUMPABLE, 0), 'dumpable')).toBeLessThan(syncStart);
+  });
+
+  it('waits for the start sync before any mount', () => {
+    expect(syncStart).toBeLessThan(at(p, isOp(PlanOp.mount), 'first mount'));
+    expect(syncStart).toBeLessThan(at(p, isOp(PlanOp.mkdir), 'first mkdir'));
+  });
+
+  it('makes / rslave before it binds the rootfs', () => {
+    const slave = at(p, (s) => isMountOn('/')(s) && s.s?.[0] === null && n0(s) === BigInt(MS.SLAVE | MS.REC), '/ rslave');
+    const bind = at(p, (s) => s.op === PlanOp.mount && s.s?.[0] === rootfs && s.s?.[1] === rootfs, 'rootfs bind');
+    expect(n0(p.steps[bind])).toBe(BigInt(MS.BIND | MS.REC));
+    expect(slave).toBeLessThan(bind);
+    expect(bind).toBeLessThan(at(p, (s) => s.op === PlanOp.setRoot && s.s?.[0] === rootfs, 'set root'));
+  });
+
+  it('makes every spec mount before pivot_root, flagged targetInRoot', () => {
+    for (const m of spec().mounts!) {
+      const i = at(p, isMountOn(m.destination), `mount on ${m.destination}`);
+      expect(i).toBeLessThan(pivot);
+      expect(p.steps[i].flags! & StepFlag.targetInRoot).toBeTruthy();
+    }
+    // all mounts inside the rootfs come after the root resolves there
+    const setRoot = at(p, (s) => s.op === PlanOp.setRoot && s.s?.[0] === rootfs, 'set root');
+    for (const i of all(p, (s) => s.op === PlanOp.mount && !!((s.flags ?? 0) & StepFlag.targetInRoot))) expect(i).toBeGreaterThan(setRoot);
+  });
+
+  it('mounts the spec mounts in the spec order', () => {
+    const order = spec().mounts!.map((m) => at(p, isMountOn(m.destination), m.destination));
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+  });
+
+  it('binds the container\'s own cgroup of each v1 hierarchy under a tmpfs (no cgroup namespace)', () => {
+    const tmpfs = at(p, (s) => isMountOn('/sys/fs/cgroup')(s) && s.s?.[2] === 'tmpfs', 'cgroup tmpfs');
+    for (const [name, source] of V1_SOURCES) {
+      const target = `/sys/fs/cgroup/${name}`;
+      const mounts = all(p, isMountOn(target));
+      expect(mounts.length, target).toBeGreaterThanOrEqual(2);
+      const [bind, remount] = mounts.map((i) => p.steps[i]);
+      expect(bind.s?.[0]).toBe(source);
+      expect(n0(bind) & BigInt(MS.BIND)).toBeTruthy();
+      expect(n0(remount) & BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC)).toBe(BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC));
+      expect(mounts[0]).toBeGreaterThan(tmpfs);
+      expect(mounts.at(-1)!).toBeLessThan(pivot);
+    }
+    // never a fresh cgroup mount, which would show the host's whole tree
+    expect(first(p, (s) => s.op === PlanOp.mount && (s.s?.[2] === 'cgroup' || s.s?.[2] === 'cgroup2'))).toBe(-1);
+    expect(at(p, (s) => s.op === PlanOp.remountRo && s.s?.[0] === '/sys/fs/cgroup', 'cgroup ro')).toBeLessThan(pivot);
+  });
+
+  it('mounts fresh v1 hierarchies inside a cgroup namespace', () => {
+    const q = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })));
+    expect(q.steps[at(q, isMountOn('/sys/fs/cgroup/memory'), 'memory')].s?.slice(2)).toEqual(['cgroup', 'memory']);
+    expect(q.steps[at(q, isMountOn('/sys/fs/cgroup/systemd'), 'systemd')].s?.[3]).toBe('none,name=systemd');
+    expect(q.steps[at(q, isMountOn('/sys/fs/cgroup/unified'), 'unified')].s?.[2]).toBe('cgroup2');
+    // the namespace is made (after the start sync) before the hierarchies are mounted
+    expect(at(q, isUnshare(CLONE_NEW.cgroup), 'unshare cgroup')).toBeLessThan(at(q, isMountOn('/sys/fs/cgroup/memory'), 'memory'));
+  });
+
+  it('on a v2 host binds the container\'s cgroup, or mounts cgroup2 in a cgroup namespace', () => {
+    const v2 = plan(spec(), { cgroupV2: true, cgroupSources: V2_SOURCES });
+    const i = at(v2, isMountOn('/sys/fs/cgroup'), 'cgroup bind');
+    expect(v2.steps[i].s?.[0]).toBe('/sys/fs/cgroup/tcr/c1');
+    expect(first(v2, (s) => isMountOn('/sys/fs/cgroup')(s) && s.s?.[2] === 'tmpfs')).toBe(-1);
+    const ns = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })), { cgroupV2: true, cgroupSources: V2_SOURCES });
+    expect(ns.steps[at(ns, isMountOn('/sys/fs/cgroup'), 'cgroup2')].s?.[2]).toBe('cgroup2');
+  });
+
+  it('masks and protects paths after pivot_root', () => {
+    const s = spec();
+    for (const m of s.linux!.maskedPaths!) {
+      const i = at(p, (x) => x.op === PlanOp.mask && x.s?.[0] === m, `mask ${m}`);
+      expect(i).toBeGreaterThan(pivot);
+      expect(p.steps[i].flags! & StepFlag.ignoreEnoent).toBeTruthy();
+    }
+    for (const r of s.linux!.readonlyPaths!) {
+      const bind = at(p, isMountOn(r), `bind ${r}`);
+      const ro = at(p, (x) => x.op === PlanOp.remountRo && x.s?.[0] === r, `ro ${r}`);
+      expect(bind).toBeGreaterThan(pivot);
+      expect(ro).toBeGreaterThan(bind);
+    }
+  });
+
+  it('remounts / read-only after pivot_root (root.readonly)', () => {
+    expect(at(p, (s) => s.op === PlanOp.remountRo && s.s?.[0] === '/', 'ro /')).toBeGreaterThan(pivot);
+  });
+
+  it('opens the exec fifo before pivot_root and waits on it after the ready sync', () => {
+    const open = at(p, isOp(PlanOp.openPath), 'open fifo');
+    expect(p.steps[open].s?.[0]).toBe(path.join(bundle, 'exec.fifo'));
+    expect(open).toBeLessThan(pivot);
+    const wait = at(p, isOp(PlanOp.fifoWait), 'fifo wait');
+    expect(wait).toBeGreaterThan(syncReady);
+    expect(p.steps[wait].n?.[0]).toBe(p.steps[open].n?.[0]); // same slot
+    expect(at(p, isPrctl(PR.SET_PDEATHSIG, 0), 'clear pdeathsig')).toBeGreaterThan(syncReady);
+  });
+
+  it('has no fifo steps without an exec fifo (run)', () => {
+    const r = plan(spec());
+    expect(first(r, isOp(PlanOp.openPath))).toBe(-1);
+    expect(first(r, isOp(PlanOp.fifoWait))).toBe(-1);
+  });
+
+  it('sets hostname in the new uts namespace and brings up lo in the new network namespace', () => {
+    expect(p.steps[at(p, isOp(PlanOp.sethostname), 'hostname')].s).toEqual(['runc']);
+    expect(at(p, isOp(PlanOp.loopbackUp), 'lo')).toBeGreaterThan(syncStart);
+  });
+
+  it('joins a session keyring unless --no-new-keyring', () => {
+    expect(p.steps[at(p, isOp(PlanOp.joinKeyring), 'keyring')].s).toEqual(['_ses.c1']);
+    expect(first(plan(spec(), { noNewKeyring: true }), isOp(PlanOp.joinKeyring))).toBe(-1);
+  });
+
+  it('makes device nodes with mknod and the /dev symlinks (no user namespace)', () => {
+    const nul = at(p, (s) => s.op === PlanOp.mknod && s.s?.[0] === '/dev/null', 'mknod /dev/null');
+    expect(p.steps[nul].n?.slice(1, 3)).toEqual([1, 3]);
+    expect(nul).toBeGreaterThan(at(p, isMountOn('/dev'), '/dev tmpfs'));
+    expect(nul).toBeLessThan(pivot);
+    expect(first(p, (s) => s.op === PlanOp.symlink && s.s?.[1] === '/dev/ptmx')).toBeGreaterThan(-1);
+  });
+
+  it('sets capabilities after setuser, then execs last', () => {
+    const setuser = last(p, isOp(PlanOp.setuser));
+    expect(p.steps[setuser].n).toEqual([0, 0]);
+    const bounding = at(p, isOp(PlanOp.capBounding), 'bounding');
+    const keep = at(p, isPrctl(PR.SET_KEEPCAPS, 1), 'keepcaps');
+    const capset = at(p, isOp(PlanOp.capset), 'capset');
+    const ambient = at(p, isOp(PlanOp.capAmbient), 'ambient');
+    expect(bounding).toBeLessThan(setuser);
+    expect(keep).toBeLessThan(setuser);
+    expect(capset).toBeGreaterThan(setuser);
+    expect(ambient).toBeGreaterThan(capset);
+    expect(p.steps.at(-1)!.op).toBe(PlanOp.exec);
+    expect(p.steps.at(-2)!.op).toBe(PlanOp.fds);
+    expect(p.steps.at(-2)!.n).toEqual([3]);
+  });
+
+  it('looks up the executable before the ready sync and execs with PATH candidates', () => {
+    expect(at(p, isOp(PlanOp.findExec), 'find exec')).toBeLessThan(syncReady);
+    const exec = p.steps.at(-1)!;
+    expect(exec.s?.[0]).toContain('/bin/true');
+    expect(exec.s?.[1]).toEqual(['true']);
+    expect(exec.s?.[2]).toEqual(spec().process!.env);
+  });
+
+  it('sets rlimits before dropping privileges', () => {
+    const rl = at(p, isOp(PlanOp.rlimit), 'rlimit');
+    expect(p.steps[rl].n).toEqual([7, 1024n, 1024n]);
+    expect(rl).toBeLessThan(last(p, isOp(PlanOp.setuser)));
+  });
+
+  it('chdirs to the cwd after pivot_root', () => {
+    expect(at(p, isOp(PlanOp.chdir), 'chdir')).toBeGreaterThan(pivot);
+  });
+
+  it('has no runtimeHooks sync and no hook steps without hooks', () => {
+    expect(first(p, isSync(SyncPoint.runtimeHooks))).toBe(-1);
+    expect(first(p, isOp(PlanOp.hook))).toBe(-1);
+  });
+});
+
+describe('no_new_privs and seccomp', () => {
+  it('sets no_new_privs then seccomp as the last steps before fds and exec', () => {
+    const p = plan(spec(), { seccomp: SECCOMP });
+    const ops = p.steps.slice(-4).map((s) => s.op);
+    expect(ops).toEqual([PlanOp.prctl, PlanOp.seccomp, PlanOp.fds, PlanOp.exec]);
+    expect(p.steps.at(-4)!.n).toEqual([PR.SET_NO_NEW_PRIVS, 1, 0]);
+    expect(p.steps.at(-3)!.s?.[0]).toBe(SECCOMP.filter);
+    expect(at(p, isOp(PlanOp.seccomp), 'seccomp')).toBeGreaterThan(at(p, isOp(PlanOp.capset), 'capset'));
+  });
+
+  it('loads seccomp before the capability drop when noNewPrivileges is false', () => {
+    const p = plan(spec((s) => (s.process!.noNewPrivileges = false)), { seccomp: SECCOMP });
+    const sc = at(p, isOp(PlanOp.seccomp), 'seccomp');
+    expect(sc).toBeLessThan(at(p, isOp(PlanOp.capBounding), 'bounding'));
+    expect(sc).toBeLessThan(last(p, isOp(PlanOp.setuser)));
+    expect(sc).toBeLessThan(at(p, isOp(PlanOp.capset), 'capset'));
+    expect(first(p, isPrctl(PR.SET_NO_NEW_PRIVS))).toBe(-1);
+  });
+
+  it('has no no_new_privs step when noNewPrivileges is false and no seccomp step without a filter', () => {
+    const p = plan(spec((s) => (s.process!.noNewPrivileges = false)));
+    expect(first(p, isPrctl(PR.SET_NO_NEW_PRIVS))).toBe(-1);
+    expect(first(p, isOp(PlanOp.seccomp))).toBe(-1);
+    const q = plan(spec());
+    expect(first(q, isOp(PlanOp.seccomp))).toBe(-1);
+    expect(q.steps.at(-3)).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_NO_NEW_PRIVS, 1, 0] });
+  });
+
+  it('keeps preserved fds', () => {
+    const p = plan(spec(), { preserveFds: 2 });
+    expect(p.keepFds).toBe(5);
+    expect(p.steps.at(-2)).toMatchObject({ op: PlanOp.fds, n: [5] });
+  });
+});
+
+describe('namespaces', () => {
+  it('joins namespaces with a path in stage 1, user first, and clones the rest', () => {
+    const p = plan(spec((s) => {
+      s.linux!.namespaces = [{ type: 'pid' }, { type: 'network', path: '/proc/1/ns/net' }, { type: 'mount' }, { type: 'user', path: '/proc/1/ns/user' }, { type: 'uts' }];
+    }));
+    expect(p.stage1Steps).toBe(3);
+    expect(p.steps[0]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0] });
+    expect(p.steps[1]).toMatchObject({ op: PlanOp.setns, s: ['/proc/1/ns/user'], n: [CLONE_NEW.user] });
+    expect(p.steps[2]).toMatchObject({ op: PlanOp.setns, s: ['/proc/1/ns/net'], n: [CLONE_NEW.network] });
+    expect(p.cloneFlags).toBe(CLONE_NEW.pid | CLONE_NEW.mount | CLONE_NEW.uts);
+    // the init itself still starts with the parent-death signal
+    expect(p.steps[p.stage1Steps]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 9, 0] });
+    expect(formatPlan(p).split('\n')[1]).toContain('[stage1]');
+    // a joined user namespace: become its root, no lo (network joined)
+    expect(first(p, (s) => s.op === PlanOp.setuser && s.n?.[0] === 0 && s.s === undefined)).toBeGreaterThan(p.stage1Steps);
+    expect(first(p, isOp(PlanOp.loopbackUp))).toBe(-1);
+  });
+
+  describe('a new user namespace', () => {
+    const p = plan(spec((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    }));
+    const syncStart = at(p, isSync(SyncPoint.start), 'start sync');
+
+    it('is created by the clone', () => {
+      expect(p.cloneFlags & CLONE_NEW.user).toBe(CLONE_NEW.user);
+      expect(p.stage1Steps).toBe(0);
+    });
+
+    it('becomes root of it right after the start sync, then re-arms the parent-death signal', () => {
+      expect(p.steps[syncStart + 1]).toMatchObject({ op: PlanOp.setuser, n: [0, 0] });
+      expect(p.steps[syncStart + 2]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 9, 0] });
+    });
+
+    it('bind-mounts device nodes from the host instead of mknod', () => {
+      expect(first(p, isOp(PlanOp.mknod))).toBe(-1);
+      for (const dev of ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']) {
+        const file = at(p, (s) => s.op === PlanOp.mkfile && s.s?.[0] === dev, `mkfile ${dev}`);
+        const bind = at(p, (s) => isMountOn(dev)(s) && s.s?.[0] === dev, `bind ${dev}`);
+        expect(n0(p.steps[bind])).toBe(BigInt(MS.BIND));
+        expect(p.steps[bind].flags! & StepFlag.targetInRoot).toBeTruthy();
+        expect(file).toBeLessThan(bind);
+        expect(bind).toBeLessThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
+      }
+    });
+  });
+
+  it('unshares a time namespace after the start sync, writes the offsets, then enters it', () => {
+    const p = plan(spec((s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { monotonic: { secs: 86400, nanosecs: 5 }, boottime: { secs: 3600 } };
+    }));
+    expect(p.cloneFlags & CLONE_NEW.time).toBe(0);
+    const syncStart = at(p, isSync(SyncPoint.start), 'start sync');
+    const unshare = at(p, isUnshare(CLONE_NEW.time), 'unshare time');
+    const write = at(p, (s) => s.op === PlanOp.writeFile && s.s?.[0] === '/proc/self/timens_offsets', 'timens_offsets');
+    const enter = at(p, (s) => s.op === PlanOp.setns && s.s?.[0] === '/proc/self/ns/time_for_children', 'enter time ns');
+    expect(syncStart).toBeLessThan(unshare);
+    expect(unshare).toBeLessThan(write);
+    expect(write).toBeLessThan(enter);
+    expect(p.steps[write].s?.[1]).toBe('monotonic 86400 5\nboottime 3600 0\n');
+    expect(p.steps[enter].n).toEqual([CLONE_NEW.time]);
+  });
+
+  it('unshares a time namespace without offsets without writing them', () => {
+    const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'time' })));
+    expect(first(p, isUnshare(CLONE_NEW.time))).toBeGreaterThan(-1);
+    expect(first(p, (s) => s.op === PlanOp.writeFile && s.s?.[0] === '/proc/self/timens_offsets')).toBe(-1);
+  });
+
+  it('unshares the cgroup namespace after the start sync (once the init is in its cgroup)', () => {
+    const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })));
+    expect(p.cloneFlags & CLONE_NEW.cgroup).toBe(0);
+    const unshare = at(p, isUnshare(CLONE_NEW.cgroup), 'unshare cgroup');
+    expect(unshare).toBeGreaterThan(at(p, isSync(SyncPoint.start), 'start sync'));
+    expect(unshare).toBeLessThan(at(p, isOp(PlanOp.mount), 'first mount'));
+  });
+
+  it('joins a cgroup namespace with a path in stage 1 instead', () => {
+    const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' })));
+    expect(first(p, isUnshare(CLONE_NEW.cgroup))).toBe(-1);
+    expect(p.steps.slice(0, p.stage1Steps).some((s) => s.op === PlanOp.setns && s.s?.[0] === '/proc/1/ns/cgroup')).toBe(true);
+  });
+});
+
+describe('root', () => {
+  it('--no-pivot moves the rootfs and chroots instead of pivot_root', () => {
+    const p = plan(spec(), { noPivot: true });
+    expect(first(p, isOp(PlanOp.pivotRoot))).toBe(-1);
+    const chroot = at(p, isOp(PlanOp.chroot), 'chroot');
+    expect(p.steps[chroot].s).toEqual([rootfs]);
+    expect(at(p, isOp(PlanOp.mask), 'mask')).toBeGreaterThan(chroot);
+  });
+
+  it('rootfsPropagation private makes / rprivate at first and applies the value after pivot', () => {
+    const p = plan(spec((s) => (s.linux!.rootfsPropagation = 'shared')));
+    const roots = all(p, (s) => isMountOn('/')(s) && s.s?.[0] === null);
+    expect(roots.map((i) => n0(p.steps[i]))).toEqual([BigInt(MS.SLAVE | MS.REC), BigInt(MS.SHARED)]);
+    expect(roots[1]).toBeGreaterThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
+    const q = plan(spec((s) => (s.linux!.rootfsPropagation = 'rprivate')));
+    expect(n0(q.steps[at(q, isMountOn('/'), '/')])).toBe(BigInt(MS.PRIVATE | MS.REC));
+  });
+
+  it('writes sysctls under /proc/sys after pivot_root', () => {
+    const p = plan(spec((s) => (s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' })));
+    const w = at(p, (s) => s.op === PlanOp.writeFile && s.s?.[0] === '/proc/sys/net/ipv4/ip_forward', 'sysctl');
+    expect(p.steps[w].s?.[1]).toBe('1');
+    expect(w).toBeGreaterThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
+  });
+});
+
+describe('hooks', () => {
+  const hook = (name: string) => ({ path: `/usr/bin/${name}`, args: [name, 'arg'] });
+
+  it('asks the runtime to run prestart and createRuntime hooks, after the mounts and before pivot', () => {
+    for (const kind of ['prestart', 'createRuntime'] as const) {
+      const p = plan(spec((s) => (s.hooks = { [kind]: [hook(kind)] })));
+      const sync = at(p, isSync(SyncPoint.runtimeHooks), 'runtime hooks sync');
+      expect(sync).toBeGreaterThan(last(p, (s) => s.op === PlanOp.mount && !!((s.flags ?? 0) & StepFlag.targetInRoot) && s.s?.[1]?.toString().startsWith('/dev') === true));
+      expect(sync).toBeLessThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
+      expect(first(p, isOp(PlanOp.hook))).toBe(-1); // the runtime runs these, not the init
+    }
+  });
+
+  it('has no runtimeHooks sync for poststart, poststop, createContainer or startContainer hooks alone', () => {
+    const p = plan(spec((s) => (s.hooks = { poststart: [hook('a')], poststop: [hook('b')], createContainer: [hook('c')], startContainer: [hook('d')] })));
+    expect(first(p, isSync(SyncPoint.runtimeHooks))).toBe(-1);
+    expect(plan(spec((s) => (s.hooks = { prestart: [] }))).steps.some(isSync(SyncPoint.runtimeHooks))).toBe(false);
+  });
+
+  it('runs createContainer hooks in the init before pivot_root, startContainer after the fifo wait', () => {
+    const p = plan(spec((s) => (s.hooks = {
+      createContainer: [hook('cc1'), { path: '/usr/bin/cc2', timeout: 5, env: ['A=1'] }],
+      startContainer: [hook('sc')],
+    })), { execFifo: path.join(bundle, 'exec.fifo') });
+    const hooks = all(p, isOp(PlanOp.hook));
+    expect(hooks).toHaveLength(3);
+    const [cc1, cc2, sc] = hooks;
+    const pivot = at(p, isOp(PlanOp.pivotRoot), 'pivot');
+    expect(cc1).toBeLessThan(cc2);
+    expect(cc2).toBeLessThan(pivot);
+    expect(p.steps[cc1].s).toEqual(['/usr/bin/cc1', ['cc1', 'arg'], []]);
+    expect(p.steps[cc2].s).toEqual(['/usr/bin/cc2', ['/usr/bin/cc2'], ['A=1']]);
+    expect(p.steps[cc2].n).toEqual([5000]);
+    expect(sc).toBeGreaterThan(at(p, isOp(PlanOp.fifoWait), 'fifo wait'));
+    expect(sc).toBeLessThan(last(p, isOp(PlanOp.setuser)));
+    expect(p.steps[sc].s?.[0]).toBe('/usr/bin/sc');
+  });
+
+  it('runs startContainer hooks after the ready sync for run (no fifo)', () => {
+    const p = plan(spec((s) => (s.hooks = { startContainer: [hook('sc')] })));
+    expect(at(p, isOp(PlanOp.hook), 'hook')).toBeGreaterThan(at(p, isSync(SyncPoint.ready), 'ready'));
+  });
+});
+
+describe('bind mounts', () => {
+  const p = plan(spec((s) => {
+    s.mounts!.push(
+      { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'nosuid', 'rprivate'] },
+      { destination: '/etc/file.txt', source: path.join(bundle, 'file.txt'), options: ['bind'] },
+      { destination: '//plain/../dir/', source: 'data', options: ['bind', 'x-systemd.automount'] },
+    );
+  }));
+
+  it('makes a directory target, binds recursively, remounts with the flags, then sets propagation', () => {
+    const mkdir = at(p, (s) => s.op === PlanOp.mkdir && s.s?.[0] === '/data', 'mkdir /data');
+    const mounts = all(p, isMountOn('/data'));
+    expect(mounts).toHaveLength(3);
+    const [bind, remount, prop] = mounts.map((i) => p.steps[i]);
+    expect(mkdir).toBeLessThan(mounts[0]);
+    expect(bind.s?.[0]).toBe(path.join(bundle, 'data'));
+    expect(n0(bind)).toBe(BigInt(MS.BIND | MS.REC));
+    expect(n0(remount)).toBe(BigInt(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID));
+    expect(remount.flags! & StepFlag.retryLocked).toBeTruthy();
+    expect(n0(prop)).toBe(BigInt(MS.PRIVATE | MS.REC));
+    for (const m of [bind, remount, prop]) expect(m.flags! & StepFlag.targetInRoot).toBeTruthy();
+    expect(mounts[2]).toBeLessThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
+  });
+
+  it('makes a file target for a file source, a plain bind without remount', () => {
+    const mkfile = at(p, (s) => s.op === PlanOp.mkfile && s.s?.[0] === '/etc/file.txt', 'mkfile');
+    const mounts = all(p, isMountOn('/etc/file.txt'));
+    expect(mounts).toHaveLength(1);
+    expect(mkfile).toBeLessThan(mounts[0]);
+    expect(n0(p.steps[mounts[0]])).toBe(BigInt(MS.BIND));
+    expect(first(p, (s) => s.op === PlanOp.mkdir && s.s?.[0] === '/etc/file.txt')).toBe(-1);
+  });
+
+  it('cleans the destination and drops x- options', () => {
+    const mounts = all(p, isMountOn('/dir'));
+    expect(mounts).toHaveLength(1);
+    expect(p.steps[mounts[0]].s?.[3]).toBeNull();
+  });
+
+  it('names the mount when a bind source does not exist', () => {
+    expect(() => plan(spec((s) => s.mounts!.push({ destination: '/x', type: 'bind', source: 'missing', options: ['bind'] })))).toThrow(/mounts\[7\]\.source/);
+  });
+
+  it('makes no device nodes when /dev is bound from the host', () => {
+    const q = plan(spec((s) => {
+      s.mounts = s.mounts!.filter((m) => !m.destination.startsWith('/dev'));
+      s.mounts.push({ destination: '/dev', source: '/dev', options: ['rbind'] });
+    }));
+    expect(first(q, isOp(PlanOp.mknod))).toBe(-1);
+    expect(first(q, isOp(PlanOp.symlink))).toBe(-1);
+  });
+});
+
+describe('without a mount namespace', () => {
+  it('chroots and makes no mounts', () => {
+    const p = plan(spec((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+      s.mounts = [];
+      s.linux!.maskedPaths = [];
+      s.linux!.readonlyPaths = [];
+      s.root!.readonly = false;
+    }));
+    expect(first(p, isOp(PlanOp.mount))).toBe(-1);
+    expect(first(p, isOp(PlanOp.pivotRoot))).toBe(-1);
+    expect(p.steps[at(p, isOp(PlanOp.chroot), 'chroot')].s).toEqual([rootfs]);
+  });
+});
