@@ -28,9 +28,10 @@ if [ ! -f build/Release/tcr_native.node ] || [ -n "$(find native binding.gyp -ne
   npx node-gyp rebuild --silent >/dev/null
 fi
 
-if [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js 2>/dev/null)" ]; then
-  echo "setup: compiling TypeScript"
+if [ ! -f dist/bundle/main.js ] || [ -n "$(find src -newer dist/bundle/main.js 2>/dev/null)" ]; then
+  echo "setup: compiling TypeScript and bundling the CLI"
   npx tsc -p .
+  npm run -s bundle
 fi
 
 if [ ! -f demo/busybox/config.json ]; then

@@ -1,7 +1,7 @@
 // Device access rules: linux.resources.devices plus the devices every
 // container may use (as runc allows them), normalised for both the v1
 // devices.allow/deny files and the v2 eBPF program.
-import type { Device, DeviceCgroup } from '../spec/types.js';
+import type { DeviceCgroup } from '../spec/types.js';
 
 export interface DeviceRule {
   allow: boolean;
@@ -40,8 +40,12 @@ function normAccess(a: string | undefined, field: string): string {
   return access;
 }
 
-/** spec rules, then the defaults, then an allow for each linux.devices node. */
-export function deviceRules(spec: DeviceCgroup[] | undefined, nodes: Device[] | undefined): DeviceRule[] {
+/**
+ * The spec's rules, then the defaults (which therefore win, as in runc). Nodes
+ * listed in linux.devices get no rule of their own: the caller allows them
+ * explicitly, as podman and containerd do.
+ */
+export function deviceRules(spec: DeviceCgroup[] | undefined): DeviceRule[] {
   const rules: DeviceRule[] = (spec ?? []).map((d, i) => {
     const field = `linux.resources.devices[${i}]`;
     return {
@@ -53,9 +57,6 @@ export function deviceRules(spec: DeviceCgroup[] | undefined, nodes: Device[] | 
     };
   });
   rules.push(...DEFAULT_ALLOWED);
-  for (const n of nodes ?? []) {
-    if (n.type === 'c' || n.type === 'b') rules.push({ allow: true, type: n.type, major: n.major ?? 0, minor: n.minor ?? 0, access: 'rwm' });
-  }
   return rules;
 }
 

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { TcrError } from '../errors.js';
-import type { Device, Resources } from '../spec/types.js';
+import type { Resources } from '../spec/types.js';
 import { cgroupLayout } from './detect.js';
 import type { Stats } from './stats.js';
 import { V1Manager } from './v1.js';
@@ -24,7 +24,7 @@ export interface CgroupManager {
   create(): void;
   /** moves a process in, before it runs anything of the container's */
   apply(pid: number): void;
-  set(resources: Resources, devices?: Device[]): Promise<void>;
+  set(resources: Resources): Promise<void>;
   procs(): number[];
   freeze(): void;
   thaw(): void;

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
-import type { Device, Resources } from '../spec/types.js';
+import type { Resources } from '../spec/types.js';
 import type { CgroupLayout } from './detect.js';
 import { deviceRules } from './devices.js';
 import { readCgroupFile, readKeyValues, readPids, removeCgroupDir, writeCgroupFile } from './files.js';
@@ -75,13 +75,13 @@ export class V1Manager implements CgroupManager {
     for (const dir of this.dirByName.values()) writeCgroupFile(dir, 'cgroup.procs', String(pid));
   }
 
-  async set(resources: Resources, devices?: Device[]): Promise<void> {
+  async set(resources: Resources): Promise<void> {
     const memDir = this.dir('memory');
     const hasSwap = !!memDir && fs.existsSync(path.join(memDir, 'memory.memsw.limit_in_bytes'));
     const currentMemsw = memDir ? Number(readCgroupFile(memDir, 'memory.memsw.limit_in_bytes')?.trim() ?? NaN) : undefined;
     let rules;
     try {
-      rules = resources.devices || devices ? deviceRules(resources.devices, devices) : undefined;
+      rules = resources.devices ? deviceRules(resources.devices) : undefined;
     } catch (e) {
       throw new TcrError((e as Error).message);
     }

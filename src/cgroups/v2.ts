@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
-import type { Device, Resources } from '../spec/types.js';
+import type { Resources } from '../spec/types.js';
 import { sleepMs } from '../sys/time.js';
 import { deviceProgram } from './device-bpf.js';
 import { deviceRules } from './devices.js';
@@ -56,14 +56,14 @@ export class V2Manager implements CgroupManager {
     writeCgroupFile(this.dir, 'cgroup.procs', String(pid));
   }
 
-  async set(resources: Resources, devices?: Device[]): Promise<void> {
+  async set(resources: Resources): Promise<void> {
     const writes = v2Writes(resources);
     this.enable(controllersFor(writes));
     for (const x of writes) writeCgroupFile(this.dir, x.file, x.value);
-    if (resources.devices || devices) {
+    if (resources.devices) {
       let rules;
       try {
-        rules = deviceRules(resources.devices, devices);
+        rules = deviceRules(resources.devices);
       } catch (e) {
         throw new TcrError((e as Error).message);
       }

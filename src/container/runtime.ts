@@ -129,9 +129,14 @@ export class Runtime {
       rec.cgroup = cgroup.record;
       this.store.write(rec); // the intent is recorded before anything is made
       cgroup.create();
-      await cgroup.set(spec.linux?.resources ?? {}, spec.linux?.devices);
+      await cgroup.set(spec.linux?.resources ?? {});
       const fifo = run ? undefined : this.store.fifo(id);
-      if (fifo) native().mkfifo(fifo, 0o622);
+      if (fifo) {
+        native().mkfifo(fifo, 0o622);
+        // mkfifo's mode went through the umask; the init may be an unprivileged host
+        // uid (the root of a user namespace) and must be able to open it for writing
+        fs.chmodSync(fifo, 0o622);
+      }
       const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
       launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio });
       const cg = cgroup;

@@ -81,10 +81,11 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   steps.push({ op: PlanOp.setRoot, s: ['/'], label: 'resolve container paths inside the new /' });
   const after = rootPropagationAfter(spec);
   if (mountNs && after !== undefined) steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [after], label: `make / ${flagNames(after)} (rootfsPropagation)` });
-  if (mountNs) steps.push(...protectPathSteps(spec));
-  if (mountNs && spec.root?.readonly) steps.push({ op: PlanOp.remountRo, s: ['/'], label: 'remount / read-only (root.readonly)' });
+  // sysctls before readonlyPaths (which usually hold /proc/sys), as runc orders them
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {}))
     steps.push({ op: PlanOp.writeFile, s: [`/proc/sys/${key.replace(/\./g, '/')}`, value], label: `sysctl ${key}=${value}` });
+  if (mountNs) steps.push(...protectPathSteps(spec));
+  if (mountNs && spec.root?.readonly) steps.push({ op: PlanOp.remountRo, s: ['/'], label: 'remount / read-only (root.readonly)' });
   steps.push({ op: PlanOp.chdir, s: [cwd], label: `chdir ${cwd}` });
   steps.push({ op: PlanOp.setsid, label: 'setsid (a session of its own)' });
   const args0 = spec.process!.args![0];

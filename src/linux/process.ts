@@ -26,7 +26,7 @@ export function hookStep(h: Hook, kind: string, i: number): PlanStep {
     op: PlanOp.hook,
     s: [h.path, argv, h.env ?? []],
     n: [(h.timeout ?? 0) * 1000],
-    label: `run ${kind} hook ${i}: ${argv.join(' ')}${h.timeout ? ` (timeout ${h.timeout}s)` : ''}`,
+    label: `run ${kind} hook ${i} (${h.path}): ${argv.join(' ')}${h.timeout ? ` (timeout ${h.timeout}s)` : ''}`,
   };
 }
 

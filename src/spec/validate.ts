@@ -5,7 +5,7 @@ import path from 'node:path';
 import { SpecError } from '../errors.js';
 import { capNumber, CAP_SETS } from '../linux/capabilities.js';
 import { RLIMITS } from '../linux/rlimits.js';
-import type { Spec, NamespaceType, Hook, IdMapping } from './types.js';
+import type { Spec, NamespaceType, Hook, IdMapping, Resources } from './types.js';
 
 export const NAMESPACE_TYPES: NamespaceType[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 const HOOK_NAMES = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
@@ -41,6 +41,32 @@ function checkHook(h: Hook, field: string): void {
   checkStringArray(h.args, `${field}.args`);
   checkStringArray(h.env, `${field}.env`);
   if (h.timeout !== undefined && (!Number.isInteger(h.timeout) || h.timeout <= 0)) throw new SpecError(`${field}.timeout`, 'must be a positive number of seconds');
+}
+
+function checkLimit(v: unknown, field: string): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) throw new SpecError(field, `${JSON.stringify(v)} must be an integer, -1 for no limit`);
+}
+
+function checkResources(r: Resources | undefined): void {
+  if (r === undefined) return;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new SpecError('linux.resources', 'must be an object');
+  checkLimit(r.memory?.limit, 'linux.resources.memory.limit');
+  checkLimit(r.memory?.reservation, 'linux.resources.memory.reservation');
+  checkLimit(r.memory?.swap, 'linux.resources.memory.swap');
+  checkLimit(r.pids?.limit, 'linux.resources.pids.limit');
+  checkLimit(r.cpu?.quota, 'linux.resources.cpu.quota');
+  if (r.cpu?.shares !== undefined && !isUint(r.cpu.shares)) throw new SpecError('linux.resources.cpu.shares', 'must be a non-negative integer');
+  if (r.cpu?.period !== undefined && !isUint(r.cpu.period)) throw new SpecError('linux.resources.cpu.period', 'must be a non-negative integer');
+  for (const k of ['cpus', 'mems'] as const) {
+    const v = r.cpu?.[k];
+    if (v !== undefined && (typeof v !== 'string' || !/^(\d+(-\d+)?)?(,\d+(-\d+)?)*$/.test(v))) throw new SpecError(`linux.resources.cpu.${k}`, `${JSON.stringify(v)} is not a list like "0-2,4"`);
+  }
+  (r.devices ?? []).forEach((d, i) => {
+    if (d.type !== undefined && !['a', 'c', 'b'].includes(d.type)) throw new SpecError(`linux.resources.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)} (a, c or b)`);
+    if (d.access !== undefined && !/^[rwm]{1,3}$/.test(d.access)) throw new SpecError(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} must be made of r, w and m`);
+    if (typeof d.allow !== 'boolean') throw new SpecError(`linux.resources.devices[${i}].allow`, 'must be a boolean');
+  });
 }
 
 /** Validates the parsed config; `forLaunch` also requires what create needs (process). */
@@ -140,6 +166,7 @@ export function validateSpec(spec: unknown, forLaunch = true): asserts spec is S
     if (!DEVICE_TYPES.includes(d.type)) throw new SpecError(`linux.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)}`);
     if (d.type !== 'p' && (!isUint(d.major) || !isUint(d.minor))) throw new SpecError(`linux.devices[${i}]`, 'major and minor are required');
   });
+  checkResources(l.resources);
   checkStringArray(l.maskedPaths, 'linux.maskedPaths');
   checkStringArray(l.readonlyPaths, 'linux.readonlyPaths');
   [...(l.maskedPaths ?? []), ...(l.readonlyPaths ?? [])].forEach((pth) => {
