@@ -103,7 +103,8 @@ export class V2Manager implements CgroupManager {
         }
       }
     } finally {
-      if (!wasFrozen) this.thaw();
+      // a SIGKILL takes effect only in a thawed cgroup, so it always thaws (as runc does)
+      if (!wasFrozen || signal === 9) this.thaw();
     }
   }
 

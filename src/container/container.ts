@@ -198,6 +198,7 @@ export class Container {
   }
 
   private killAndWait(rec: ContainerRecord): void {
+    if (rec.cgroup) managerFromRecord(rec.cgroup).signalAll(9);
     const pids = rec.pidNamespace ? pidsInNamespace(rec.pidNamespace) : [];
     for (const pid of [rec.pid, ...pids]) {
       try {

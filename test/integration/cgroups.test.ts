@@ -11,6 +11,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // a detached container keeps the stdio it was given: hand it none, or spawnSync waits for it
 const detached = { stdio: 'ignore' as const };
 
+/** Running, as opposed to gone or a zombie waiting for its parent to reap it. */
+function alive(pid: number): boolean {
+  try {
+    return !/\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 describe.skipIf(!isRoot || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('cgroups on a v1/hybrid host', () => {
   const sb = new Sandbox('tcr-cg');
   let n = 0;
@@ -132,7 +141,12 @@ describe.skipIf(!isRoot || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('
     await sleep(400);
     expect(count()).toBeGreaterThan(c1 + 3);
     expect(sb.tcr(['resume', id]).stderr).toMatch(/not paused/);
+    // a paused container can be force-deleted: its processes are thawed to die
+    expect(sb.tcr(['pause', id]).status).toBe(0);
+    const pids = JSON.parse(sb.tcr(['ps', '--format', 'json', id]).stdout) as number[];
     expect(sb.tcr(['delete', '--force', id]).status).toBe(0);
+    expect(fs.existsSync(cg('freezer', id, ''))).toBe(false);
+    for (const p of pids) expect(alive(p)).toBe(false);
   });
 
   it('ps lists the container processes, kill --all signals each of them', async () => {
@@ -147,7 +161,7 @@ describe.skipIf(!isRoot || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('
     expect(sb.tcr(['kill', '--all', id, 'KILL']).status).toBe(0);
     await sleep(200);
     expect(JSON.parse(sb.tcr(['state', id]).stdout).status).toBe('stopped');
-    for (const p of pids) expect(fs.existsSync(`/proc/${p}`) && !fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z')).toBe(false);
+    for (const p of pids) expect(alive(p)).toBe(false);
     expect(sb.tcr(['delete', id]).status).toBe(0);
   });
 
