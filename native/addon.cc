@@ -34,7 +34,7 @@ Napi::Object StatusObject(Napi::Env env, pid_t pid, int status) {
   return o;
 }
 
-// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1]) -> { pid, sock }
+// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd = -1) -> { pid, sock, intoCgroup }
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   auto plan = info[0].As<Napi::Buffer<uint8_t>>();
@@ -43,13 +43,15 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
     auto a = info[1].As<Napi::Array>();
     for (uint32_t i = 0; i < 3 && i < a.Length(); i++) stdio[i] = a.Get(i).As<Napi::Number>().Int32Value();
   }
+  int cgroup_fd = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
   pid_t pid = -1;
-  int sock = -1;
-  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, &pid, &sock);
+  int sock = -1, into = 0;
+  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, &pid, &sock, &into);
   if (r < 0) throw ErrnoError(env, -r, "clone");
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", pid);
   o.Set("sock", sock);
+  o.Set("intoCgroup", Napi::Boolean::New(env, into != 0));
   return o;
 }
 

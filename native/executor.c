@@ -14,6 +14,7 @@
 #include <linux/close_range.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -634,7 +635,28 @@ static void child_main(struct child *c, const int stdio[3], int pid_pipe) {
   _exit(0);
 }
 
-int tcr_spawn(const void *plan, size_t len, const int stdio[3], pid_t *out_pid, int *out_sock) {
+/* clone3(CLONE_INTO_CGROUP) puts the child in its cgroup v2 before it runs at
+ * all; kernels or hierarchies that refuse it get a plain clone, and the
+ * runtime's write to cgroup.procs does the same job a moment later. */
+static pid_t clone_child(unsigned long flags, int cgroup_fd, int *into_cgroup) {
+  *into_cgroup = 0;
+  if (cgroup_fd >= 0) {
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = (flags & ~0xffUL) | CLONE_INTO_CGROUP;
+    args.exit_signal = flags & 0xff;
+    args.cgroup = (uint64_t)cgroup_fd;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0) {
+      *into_cgroup = 1;
+      return pid;
+    }
+    if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EBADF) return -1;
+  }
+  return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+}
+
+int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
   const struct plan_header *hdr = plan;
   if (len < sizeof *hdr || hdr->magic != PLAN_MAGIC || hdr->version != PLAN_VERSION) return -EINVAL;
   size_t need = sizeof *hdr + (size_t)hdr->nsteps * sizeof(struct plan_step) + hdr->arena_len;
@@ -668,7 +690,9 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], pid_t *out_pid, 
   /* The plan lives in this thread's memory, which the clone copies: the
    * child reads it without any allocation of its own. */
   unsigned long flags = SIGCHLD | (hdr->stage1_steps > 0 ? 0 : (unsigned long)hdr->clone_flags);
-  pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+  int into = 0;
+  /* a stage 1 must not land in the container's cgroup: only the init does */
+  pid_t pid = clone_child(flags, hdr->stage1_steps > 0 ? -1 : cgroup_fd, &into);
   if (pid == 0) {
     close(sv[0]);
     if (pp[0] >= 0) close(pp[0]);
@@ -694,5 +718,6 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], pid_t *out_pid, 
   }
   *out_pid = pid;
   *out_sock = sv[0];
+  *out_into_cgroup = into;
   return 0;
 }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { StepError, TcrError } from '../errors.js';
 import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, SyncPoint, type Plan } from '../linux/plan.js';
 import { log } from '../log.js';
+import { CLONE_NEW } from '../linux/namespaces.js';
 import { errnoName, errnoText } from '../sys/errno.js';
 import { native, shellStatus } from '../sys/native.js';
 
@@ -14,10 +15,17 @@ export interface LaunchOptions {
   trace?: boolean;
   /** fds for the container's 0, 1, 2 (-1 or absent: the runtime's own) */
   stdio?: number[];
+  /** a cgroup v2 directory the init is cloned straight into */
+  cgroupDir?: string;
 }
 
 const SYNC_CONTINUE = 0;
 const SYNC_ABORT = 1;
+
+function cloneFlagNames(plan: Plan): string {
+  const names = Object.entries(CLONE_NEW).filter(([, f]) => plan.cloneFlags & f).map(([t]) => `CLONE_NEW${t === 'mount' ? 'NS' : t === 'network' ? 'NET' : t.toUpperCase()}`);
+  return (plan.stage1Steps ? ['(stage 1, then the init with)'] : []).concat(names).join('|') || '(no new namespaces)';
+}
 
 export class Launch {
   readonly pid: number;
@@ -27,9 +35,15 @@ export class Launch {
 
   constructor(private readonly plan: Plan, private readonly opts: LaunchOptions = {}) {
     const buf = encodePlan(plan, opts.trace ? PLAN_TRACE : 0);
-    const { pid, sock } = native().spawn(buf, opts.stdio ?? [-1, -1, -1]);
-    this.pid = pid;
-    this.sock = sock;
+    const cgroupFd = opts.cgroupDir ? fs.openSync(opts.cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;
+    try {
+      const { pid, sock, intoCgroup } = native().spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd);
+      this.pid = pid;
+      this.sock = sock;
+      if (opts.trace) log.trace(`[    0.000 ms] ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}${intoCgroup ? ` CLONE_INTO_CGROUP ${opts.cgroupDir}` : ''} -> pid ${pid}\n`);
+    } finally {
+      if (cgroupFd >= 0) fs.closeSync(cgroupFd);
+    }
   }
 
   /**

@@ -138,7 +138,7 @@ export class Runtime {
         fs.chmodSync(fifo, 0o622);
       }
       const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
-      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio });
+      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir() });
       const cg = cgroup;
       launch.follow((point, pid) => {
         if (point === SyncPoint.start) {

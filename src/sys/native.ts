@@ -12,7 +12,7 @@ export interface WaitStatus {
 }
 
 interface NativeAddon {
-  spawn(plan: Buffer, stdio?: number[]): { pid: number; sock: number };
+  spawn(plan: Buffer, stdio?: number[], cgroupFd?: number): { pid: number; sock: number; intoCgroup: boolean };
   waitpid(pid: number, nohang?: boolean): WaitStatus | null;
   waitAsync(pid: number): Promise<WaitStatus>;
   mkfifo(path: string, mode?: number): void;
