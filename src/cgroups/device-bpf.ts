@@ -53,7 +53,13 @@ export function deviceProgram(rules: DeviceRule[]): Buffer {
     insn(LDX_W, 4, 1, 4, 0), // r4 = major
     insn(LDX_W, 5, 1, 8, 0), // r5 = minor
   ];
-  const blocks = [...rules].reverse().flatMap(ruleBlock);
+  const blocks: Buffer[] = [];
+  for (const r of [...rules].reverse()) {
+    blocks.push(...ruleBlock(r));
+    // a rule that matches every request ends the program: the verifier
+    // refuses the unreachable instructions that would follow it
+    if (r.type === 'a' && r.major < 0 && r.minor < 0 && accessMask(r.access) === 7) return Buffer.concat([...prologue, ...blocks]);
+  }
   const epilogue = [insn(MOV64_K, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)];
   return Buffer.concat([...prologue, ...blocks, ...epilogue]);
 }

@@ -9,7 +9,8 @@ TCR="$PWD/bin/tcr"
 ROOT=/run/tcr-v2-test
 WORK=$(mktemp -d /tmp/tcr-v2.XXXXXX)
 failures=0
-pass() { echo "PASS $*"; }
+passes=0
+pass() { echo "PASS $*"; passes=$((passes + 1)); }
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 cleanup() {
   for id in $(ls "$ROOT" 2>/dev/null); do "$TCR" --root "$ROOT" delete --force "$id" >/dev/null 2>&1; done
@@ -105,5 +106,5 @@ b=$(bundle badcpus 'c.linux.resources = { cpu: { cpus: "64-65" } }' true)
 out=$(tcr create --bundle "$b" badcpus 2>&1)
 grep -q 'cpuset.cpus' <<<"$out" && [ ! -d /sys/fs/cgroup/tcr/badcpus ] && [ ! -d "$ROOT/badcpus" ] && pass "bad cpuset named, nothing left" || fail "bad cpuset: $out"
 
-echo "$failures failed"
+echo "cgroup-v2: $passes passed, $failures failed"
 exit $failures

@@ -1,0 +1,183 @@
+// Bad input: every case exits 1 with a message naming the field or file that
+// is wrong, and leaves nothing behind (no state directory, no mount under the
+// sandbox, no process whose root is under it).
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Spec } from '../../src/spec/types.js';
+import { Sandbox, isRoot } from '../helpers.js';
+import { alive, expectNothingLeft, runDetached, shBundle, state, uniqueId } from './lib.js';
+
+describe.skipIf(!isRoot)('errors (root, real kernel)', () => {
+  const sb = new Sandbox('tcr-err');
+  afterAll(() => sb.cleanup());
+
+  /** create (and run, when asked) of a bundle edited by `edit` fail as expected. */
+  function expectRefused(edit: (s: Spec) => void, message: RegExp, prepare: (bundle: string) => void = () => {}, cmds = ['create']): void {
+    for (const cmd of cmds) {
+      const id = uniqueId(cmd);
+      const b = shBundle(sb, id, 'echo ran', edit);
+      prepare(b);
+      const r = sb.tcr([cmd, '--bundle', b, id]);
+      expect(r.status, `${cmd}: ${r.stderr}`).toBe(1);
+      expect(r.stdout, cmd).toBe('');
+      expect(r.stderr, cmd).toMatch(/^tcr: /);
+      expect(r.stderr, cmd).toMatch(message);
+      expect(r.stderr.trim().split('\n'), cmd).toHaveLength(1); // one clear line, no stack trace
+      expectNothingLeft(sb, id);
+    }
+  }
+
+  it('malformed JSON in config.json', () => {
+    expectRefused(() => {}, /config\.json: not valid JSON/, (b) => fs.writeFileSync(path.join(b, 'config.json'), '{"ociVersion": "1.0.2", "process": {'), ['create', 'run']);
+  });
+
+  it('a bundle without config.json', () => {
+    expectRefused(() => {}, /config\.json: cannot read: ENOENT/, (b) => fs.rmSync(path.join(b, 'config.json')));
+  });
+
+  it('a config.json that is not an object', () => {
+    expectRefused(() => {}, /config\.json: \(root\): must be a JSON object/, (b) => fs.writeFileSync(path.join(b, 'config.json'), '[1, 2]'));
+  });
+
+  it('an unknown namespace type', () => {
+    expectRefused((s) => s.linux!.namespaces!.push({ type: 'bogus' as never }), /linux\.namespaces\[5\]\.type: unknown namespace type "bogus"/);
+  });
+
+  it('a namespace listed twice', () => {
+    expectRefused((s) => s.linux!.namespaces!.push({ type: 'pid' }), /linux\.namespaces\[5\]\.type: namespace pid is listed twice/);
+  });
+
+  it('a missing rootfs', () => {
+    expectRefused((s) => (s.root!.path = 'no-such-rootfs'), /root\.path: rootfs .*no-such-rootfs does not exist/, () => {}, ['create', 'run']);
+  });
+
+  it('a rootfs that is a file', () => {
+    expectRefused((s) => (s.root!.path = 'config.json'), /root\.path: rootfs .*config\.json is not a directory/);
+  });
+
+  it('a relative mount destination', () => {
+    expectRefused((s) => s.mounts!.push({ destination: 'relative/dir', type: 'tmpfs', source: 'tmpfs' }), /mounts\[7\]\.destination: must be an absolute path, got "relative\/dir"/);
+  });
+
+  it('a bind mount whose source does not exist', () => {
+    expectRefused((s) => s.mounts!.push({ destination: '/mnt', type: 'bind', source: '/no/such/source', options: ['bind'] }), /mounts\[7\]\.source: bind source \/no\/such\/source does not exist/);
+  });
+
+  it('a mount the kernel refuses (unknown filesystem type) names the step, and nothing stays mounted', () => {
+    expectRefused((s) => s.mounts!.push({ destination: '/weird', type: 'nosuchfs', source: 'none' }), /mount nosuchfs on \/weird.*ENODEV/, () => {}, ['create', 'run']);
+  });
+
+  it('missing or empty process.args', () => {
+    expectRefused((s) => delete s.process!.args, /process\.args: must be a non-empty array/);
+    expectRefused((s) => (s.process!.args = []), /process\.args: must be a non-empty array/);
+  });
+
+  it('a missing process', () => {
+    expectRefused((s) => delete s.process, /config\.json: process: is required/);
+  });
+
+  it('a relative cwd', () => {
+    expectRefused((s) => (s.process!.cwd = 'here'), /process\.cwd: must be an absolute path/);
+  });
+
+  it('an unknown capability', () => {
+    expectRefused((s) => s.process!.capabilities!.bounding!.push('CAP_FLY'), /process\.capabilities\.bounding\[3\]: unknown capability "CAP_FLY"/);
+  });
+
+  it('an unknown rlimit', () => {
+    expectRefused((s) => s.process!.rlimits!.push({ type: 'RLIMIT_WISHES', soft: 1, hard: 1 }), /process\.rlimits\[1\]\.type: unknown rlimit "RLIMIT_WISHES"/);
+  });
+
+  it('uid mappings without a user namespace', () => {
+    expectRefused((s) => (s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings: mappings are given but there is no user namespace/);
+  });
+
+  it('a hostname without a uts namespace', () => {
+    expectRefused((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts')), /hostname: cannot be set without a uts namespace/);
+  });
+
+  it('a relative hook path', () => {
+    expectRefused((s) => (s.hooks = { prestart: [{ path: 'hook.sh' }] }), /hooks\.prestart\[0\]\.path: must be an absolute path/);
+  });
+
+  it('a missing bundle directory', () => {
+    const id = uniqueId('nobundle');
+    const missing = path.join(sb.dir, 'no-such-bundle');
+    const r = sb.tcr(['create', '--bundle', missing, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`tcr: bundle ${missing} does not exist\n`);
+    expectNothingLeft(sb, id);
+  });
+
+  it.each(['../x', 'a/b', '..', 'with space'])('an invalid id %j', (id) => {
+    const b = shBundle(sb, `badid-${uniqueId()}`, 'echo ran');
+    const cmds = id === '../x' ? [['create', '--bundle', b, id], ['run', '--bundle', b, id], ['state', id], ['delete', id], ['kill', id]] : [['create', '--bundle', b, id]];
+    for (const cmd of cmds) {
+      const r = sb.tcr(cmd);
+      expect(r.status, cmd.join(' ')).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr, cmd.join(' ')).toContain(`invalid container id ${JSON.stringify(id)}`);
+    }
+    // nothing was made next to (or under) the state root
+    expect(fs.existsSync(path.join(sb.dir, 'x'))).toBe(false);
+    expect(fs.existsSync(path.join(sb.root, 'a'))).toBe(false);
+    expectNothingLeft(sb);
+  });
+
+  it('an empty id', () => {
+    const b = shBundle(sb, `emptyid-${uniqueId()}`, 'echo ran');
+    const r = sb.tcr(['create', '--bundle', b, '']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('container id cannot be empty');
+    expectNothingLeft(sb);
+  });
+
+  it('a duplicate id fails and leaves the existing container untouched', () => {
+    const c = runDetached(sb, 'sleep 30');
+    try {
+      const b = shBundle(sb, `${c.id}-dup`, 'echo ran');
+      const r = sb.tcr(['create', '--bundle', b, c.id]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`tcr: container with id ${c.id} already exists\n`);
+      expect(state(sb, c.id)).toMatchObject({ status: 'running', pid: c.pid, bundle: c.bundle });
+      expect(alive(c.pid)).toBe(true);
+    } finally {
+      expect(sb.tcr(['delete', '--force', c.id]).status).toBe(0);
+    }
+  });
+
+  it('a bad signal for kill fails and the container keeps running', () => {
+    const c = runDetached(sb, 'sleep 30');
+    try {
+      for (const sig of ['NOPE', '65', 'KILLL']) {
+        const r = sb.tcr(['kill', c.id, sig]);
+        expect(r.status, sig).toBe(1);
+        expect(r.stderr, sig).toMatch(/invalid signal/);
+      }
+      expect(state(sb, c.id).status).toBe('running');
+      expect(alive(c.pid)).toBe(true);
+    } finally {
+      expect(sb.tcr(['delete', '--force', c.id]).status).toBe(0);
+    }
+  });
+
+  it('--preserve-fds that is not a count', () => {
+    const id = uniqueId('pfds');
+    const b = shBundle(sb, id, 'echo ran');
+    const r = sb.tcr(['create', '--preserve-fds', 'abc', '--bundle', b, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--preserve-fds: "abc"/);
+    expectNothingLeft(sb, id);
+  });
+
+  it('an unknown command or flag', () => {
+    const a = sb.tcr(['frobnicate']);
+    expect(a.status).toBe(1);
+    expect(a.stderr).toMatch(/^error: /);
+    const b = sb.tcr(['create', '--no-such-flag', 'x']);
+    expect(b.status).toBe(1);
+    expect(b.stderr).toMatch(/unknown option '--no-such-flag'/);
+    expectNothingLeft(sb);
+  });
+});

@@ -1,0 +1,267 @@
+// OCI hooks: all six kinds, their order, the state each one reads on stdin,
+// where each runs (host or container namespaces), failures and timeouts.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hook, Spec } from '../../src/spec/types.js';
+import { Sandbox, isRoot } from '../helpers.js';
+import { alive, expectNothingLeft, shBundle, state, tcrToFile, uniqueId, waitFor } from './lib.js';
+
+interface Entry {
+  name: string;
+  state: Record<string, unknown>;
+  hostname: string;
+  mntns: string;
+  utsns: string;
+}
+
+/** The hook script: logs "<name>\t<state>\t<hostname>\t<mnt ns>\t<uts ns>" to the log dir given as $2. */
+const LOG_HOOK = `#!/bin/sh
+name=$1
+log=$2/hooks.log
+state=$(cat)
+printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$name" "$state" "$(hostname)" "$(readlink /proc/self/ns/mnt)" "$(readlink /proc/self/ns/uts)" >> "$log"
+`;
+
+function readLog(dir: string): Entry[] {
+  const file = path.join(dir, 'hooks.log');
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
+    const [name, st, hostname, mntns, utsns] = l.split('\t');
+    return { name, state: JSON.parse(st), hostname, mntns, utsns };
+  });
+}
+
+describe.skipIf(!isRoot)('hooks (root, real kernel)', () => {
+  const sb = new Sandbox('tcr-hooks');
+  afterAll(() => sb.cleanup());
+  let hostHook: string;
+
+  beforeAll(() => {
+    // the runtime-side hooks run as root from the host; the sandbox dir must be reachable
+    fs.chmodSync(sb.dir, 0o755);
+    hostHook = path.join(sb.dir, 'log-hook.sh');
+    fs.writeFileSync(hostHook, LOG_HOOK, { mode: 0o755 });
+  });
+
+  /** A bundle with every hook logging to logDir (bind-mounted at /hooklog inside). */
+  function hookedBundle(id: string, script: string, logDir: string, edit: (s: Spec) => void = () => {}): string {
+    fs.mkdirSync(logDir, { recursive: true });
+    const h = (name: string, p = hostHook, dir = logDir): Hook => ({ path: p, args: ['log-hook', name, dir] });
+    const b = shBundle(sb, id, script, (s) => {
+      s.mounts!.push({ destination: '/hooklog', type: 'bind', source: logDir, options: ['bind', 'rw'] });
+      s.hooks = {
+        createRuntime: [h('createRuntime')],
+        prestart: [h('prestart')],
+        createContainer: [h('createContainer')],
+        // resolved inside the container after pivot_root: a script of the rootfs, logging to the bind mount
+        startContainer: [h('startContainer', '/hooks/log-hook.sh', '/hooklog')],
+        poststart: [h('poststart')],
+        poststop: [h('poststop')],
+      };
+      edit(s);
+    });
+    fs.mkdirSync(path.join(b, 'rootfs', 'hooks'));
+    fs.writeFileSync(path.join(b, 'rootfs', 'hooks', 'log-hook.sh'), LOG_HOOK, { mode: 0o755 });
+    return b;
+  }
+
+  describe('create, start, kill, delete with all six hooks', () => {
+    const id = uniqueId('hooks');
+    let logDir: string;
+    let bundle: string;
+    let pid: number;
+    let log: Entry[];
+    let initMnt: string;
+    const hostMnt = fs.readlinkSync('/proc/self/ns/mnt');
+    const hostUts = fs.readlinkSync('/proc/self/ns/uts');
+
+    beforeAll(async () => {
+      logDir = path.join(sb.dir, 'log-all');
+      bundle = hookedBundle(id, 'echo "process\t{}" >> /hooklog/hooks.log; sleep 30', logDir, (s) => {
+        s.hostname = 'hooked';
+      });
+      const c = tcrToFile(sb, ['create', '--bundle', bundle, id]);
+      expect(c.stdout).toBe('');
+      expect(c.status).toBe(0);
+      pid = state(sb, id).pid as number;
+      const mntAtCreate = fs.readlinkSync(`/proc/${pid}/ns/mnt`);
+      expect(sb.tcr(['start', id]).status).toBe(0);
+      await waitFor(() => fs.readFileSync(path.join(logDir, 'hooks.log'), 'utf8').includes('process'), 5000, 'process');
+      initMnt = mntAtCreate;
+      expect(sb.tcr(['kill', id, 'KILL']).status).toBe(0);
+      await waitFor(() => !alive(pid), 5000, 'init exit');
+      const d = sb.tcr(['delete', id]);
+      expect(d.stderr).toBe('');
+      expect(d.status).toBe(0);
+      log = readLogSkippingProcess(logDir);
+    });
+
+    function readLogSkippingProcess(dir: string): Entry[] {
+      const file = path.join(dir, 'hooks.log');
+      return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
+        if (l.startsWith('process')) return { name: 'process', state: {}, hostname: '', mntns: '', utsns: '' };
+        const [name, st, hostname, mntns, utsns] = l.split('\t');
+        return { name, state: JSON.parse(st), hostname, mntns, utsns };
+      });
+    }
+
+    it('runs every hook once, in the order of the spec', () => {
+      const names = log.map((e) => e.name);
+      expect(names).toHaveLength(7);
+      expect(new Set(names.slice(0, 2))).toEqual(new Set(['createRuntime', 'prestart']));
+      // the process' own line may come before or after poststart, which runs once it was exec'd
+      expect(names.filter((n) => n !== 'process').slice(2)).toEqual(['createContainer', 'startContainer', 'poststart', 'poststop']);
+      expect(names.indexOf('startContainer')).toBeLessThan(names.indexOf('process'));
+      expect(names.indexOf('process')).toBeLessThan(names.indexOf('poststop'));
+    });
+
+    it('gives each hook the container state on stdin', () => {
+      const by = Object.fromEntries(log.map((e) => [e.name, e.state]));
+      for (const name of ['createRuntime', 'prestart', 'createContainer', 'startContainer', 'poststart', 'poststop']) {
+        expect(by[name], name).toMatchObject({ id, bundle, ociVersion: expect.any(String) });
+      }
+      for (const name of ['createRuntime', 'prestart', 'createContainer', 'startContainer', 'poststart'])
+        expect(by[name].pid, name).toBe(pid);
+      expect(by.createRuntime.status).toBe('creating');
+      expect(by.prestart.status).toBe('creating');
+      expect(by.createContainer.status).toBe('creating');
+      expect(by.startContainer.status).toBe('created');
+      expect(by.poststart.status).toBe('running');
+      expect(by.poststop.status).toBe('stopped');
+    });
+
+    it('runs createRuntime, prestart, poststart and poststop in the runtime\'s namespaces', () => {
+      for (const e of log.filter((x) => ['createRuntime', 'prestart', 'poststart', 'poststop'].includes(x.name))) {
+        expect(e.hostname, e.name).toBe(os.hostname());
+        expect(e.mntns, e.name).toBe(hostMnt);
+        expect(e.utsns, e.name).toBe(hostUts);
+      }
+    });
+
+    it('runs createContainer and startContainer in the container\'s namespaces', () => {
+      for (const e of log.filter((x) => ['createContainer', 'startContainer'].includes(x.name))) {
+        expect(e.hostname, e.name).toBe('hooked');
+        expect(e.mntns, e.name).toBe(initMnt);
+        expect(e.utsns, e.name).not.toBe(hostUts);
+      }
+    });
+
+    it('leaves nothing behind', () => {
+      expectNothingLeft(sb, id);
+    });
+  });
+
+  it('tcr run runs the hooks too, poststop after the process exits', () => {
+    const id = uniqueId('runhooks');
+    const logDir = path.join(sb.dir, `log-${id}`);
+    const b = hookedBundle(id, 'echo "process\t{}" >> /hooklog/hooks.log', logDir);
+    const r = sb.tcr(['run', '--bundle', b, id]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const names = fs.readFileSync(path.join(logDir, 'hooks.log'), 'utf8').trim().split('\n').map((l) => l.split('\t')[0]);
+    expect(names).toHaveLength(7);
+    expect(names.slice(2, 4)).toEqual(['createContainer', 'startContainer']);
+    expect(names.at(-1)).toBe('poststop');
+    expectNothingLeft(sb, id);
+  });
+
+  describe('a failing hook', () => {
+    let failHook: string;
+    beforeAll(() => {
+      failHook = path.join(sb.dir, 'fail-hook.sh');
+      fs.writeFileSync(failHook, '#!/bin/sh\ncat >/dev/null\necho "hook says no" >&2\nexit 3\n', { mode: 0o755 });
+    });
+
+    it.each(['prestart', 'createRuntime', 'createContainer'] as const)('%s fails create with exit 1 and leaves nothing', (kind) => {
+      const id = uniqueId(kind);
+      const logDir = path.join(sb.dir, `log-${id}`);
+      const b = hookedBundle(id, 'echo ran', logDir, (s) => {
+        s.hooks![kind] = [{ path: failHook, args: ['fail-hook'] }];
+      });
+      const r = tcrToFile(sb, ['create', '--bundle', b, id]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`${kind} hook 0`));
+      expect(r.stdout).toContain(failHook);
+      expect(r.stdout).not.toContain('ran');
+      expectNothingLeft(sb, id);
+      // no later hook ran, and no poststop either: the container never existed
+      const names = readLog(logDir).map((e) => e.name);
+      expect(names).not.toContain('startContainer');
+      expect(names).not.toContain('poststart');
+    });
+
+    it('a missing hook binary fails create with a message naming it', () => {
+      const id = uniqueId('missing');
+      const b = shBundle(sb, id, 'echo ran', (s) => {
+        s.hooks = { prestart: [{ path: '/nonexistent/hook' }] };
+      });
+      const r = tcrToFile(sb, ['create', '--bundle', b, id]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain('/nonexistent/hook');
+      expectNothingLeft(sb, id);
+    });
+
+    it('a failing poststart hook only warns: run succeeds', () => {
+      const id = uniqueId('poststart');
+      const b = shBundle(sb, id, 'echo ran', (s) => {
+        s.hooks = { poststart: [{ path: failHook, args: ['fail-hook'] }] };
+      });
+      const r = sb.tcr(['run', '--bundle', b, id]);
+      expect(r.stdout).toBe('ran\n');
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/warning: poststart hook 0/);
+      expectNothingLeft(sb, id);
+    });
+
+    it('a failing poststop hook only warns: delete succeeds', () => {
+      const id = uniqueId('poststop');
+      const b = shBundle(sb, id, 'sleep 30', (s) => {
+        s.hooks = { poststop: [{ path: failHook, args: ['fail-hook'] }] };
+      });
+      expect(tcrToFile(sb, ['create', '--bundle', b, id]).status).toBe(0);
+      const d = sb.tcr(['delete', id]);
+      expect(d.status).toBe(0);
+      expect(d.stderr).toMatch(/warning: poststop hook 0/);
+      expectNothingLeft(sb, id);
+    });
+  });
+
+  describe('hook timeouts', () => {
+    let slowHook: string;
+    beforeAll(() => {
+      slowHook = path.join(sb.dir, 'slow-hook.sh');
+      fs.writeFileSync(slowHook, '#!/bin/sh\ncat >/dev/null\nexec sleep 20\n', { mode: 0o755 });
+    });
+
+    it.each(['prestart', 'createContainer'] as const)('a %s hook that outlives its timeout fails create promptly and leaves nothing', (kind) => {
+      const id = uniqueId(`slow${kind}`);
+      const b = shBundle(sb, id, 'echo ran', (s) => {
+        s.hooks = { [kind]: [{ path: slowHook, args: ['slow-hook'], timeout: 1 }] };
+      });
+      const t0 = Date.now();
+      const r = tcrToFile(sb, ['create', '--bundle', b, id]);
+      const took = Date.now() - t0;
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`${kind} hook 0`));
+      expect(r.stdout).toMatch(/timed out|ETIMEDOUT/);
+      expect(took).toBeGreaterThanOrEqual(900);
+      expect(took).toBeLessThan(8000);
+      expectNothingLeft(sb, id);
+    });
+
+    it('a hook that finishes within its timeout is fine', () => {
+      const id = uniqueId('fast');
+      const quick = path.join(sb.dir, 'quick-hook.sh');
+      fs.writeFileSync(quick, '#!/bin/sh\ncat >/dev/null\nexit 0\n', { mode: 0o755 });
+      const b = shBundle(sb, id, 'echo ran', (s) => {
+        s.hooks = { prestart: [{ path: quick, timeout: 5 }], createContainer: [{ path: quick, timeout: 5 }] };
+      });
+      const r = sb.tcr(['run', '--bundle', b, id]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('ran\n');
+      expect(r.status).toBe(0);
+    });
+  });
+});
