@@ -16,6 +16,7 @@ import { loadBundle, type Bundle } from './bundle.js';
 import { Container } from './container.js';
 import { runHooks } from './hooks.js';
 import { Launch } from './launcher.js';
+import { SignalForwarder } from './signal-forwarder.js';
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { namespaceId, procStat } from './proc.js';
@@ -104,13 +105,19 @@ export class Runtime {
 
   /** create + start + wait: resolves with the exit status (128+N for signal N). */
   async run(id: string, opts: RunOptions = {}): Promise<number> {
-    const launch = await this.launch(id, opts, true);
-    const container = new Container(id, this.store);
-    container.runPoststart(this.store.read(id));
-    if (opts.detach) return 0;
-    const status = await waitForwardingSignals(launch.pid);
-    if (!opts.keep) container.delete(true);
-    return shellStatus(status);
+    const signals = opts.detach ? undefined : new SignalForwarder().install();
+    try {
+      const launch = await this.launch(id, opts, true);
+      const container = new Container(id, this.store);
+      container.runPoststart(this.store.read(id));
+      if (!signals) return 0;
+      signals.target(launch.pid);
+      const status = await native().waitAsync(launch.pid);
+      if (!opts.keep) container.delete(true);
+      return shellStatus(status);
+    } finally {
+      signals?.uninstall();
+    }
   }
 
   private async launch(id: string, opts: CreateOptions, run: boolean): Promise<Launch> {
@@ -204,23 +211,4 @@ function writePidFile(file: string, pid: number): void {
   const tmp = `${file}.tcr-tmp`;
   fs.writeFileSync(tmp, String(pid));
   fs.renameSync(tmp, file);
-}
-
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGWINCH', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'];
-
-/** Waits for the init, passing on the signals the runtime receives. */
-async function waitForwardingSignals(pid: number) {
-  const forward = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // exited meanwhile
-    }
-  };
-  for (const s of FORWARDED) process.on(s, forward);
-  try {
-    return await native().waitAsync(pid);
-  } finally {
-    for (const s of FORWARDED) process.off(s, forward);
-  }
 }

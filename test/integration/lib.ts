@@ -89,11 +89,11 @@ export function spawnTcr(sb: Sandbox, args: string[], stdio: StdioOptions = ['ig
 }
 
 /** Polls until cond() is true, or fails after timeoutMs. */
-export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition', pollMs = 10): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 

@@ -245,8 +245,7 @@ describe.skipIf(!isRoot)('lifecycle (root, real kernel)', () => {
 
   it('forwards SIGTERM sent to a foreground `tcr run` to the container', async () => {
     const id = uniqueId('fwd');
-    // (the short sleep: tcr installs its forwarding handlers just after the exec; see the report)
-    const b = shBundle(sb, id, 'trap "echo got-term; exit 5" TERM; sleep 0.2; echo ready; while :; do sleep 0.02; done');
+    const b = shBundle(sb, id, 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.02; done');
     const run = spawnTcr(sb, ['run', '--bundle', b, id]);
     try {
       let out = '';
@@ -259,6 +258,30 @@ describe.skipIf(!isRoot)('lifecycle (root, real kernel)', () => {
       expectNothingLeft(sb, id);
     } finally {
       killPid(run.child.pid);
+    }
+  });
+
+  it('a signal that reaches a foreground `tcr run` while the container starts does not orphan it', async () => {
+    for (let round = 0; round < 3; round++) {
+      const id = uniqueId('early');
+      const b = shBundle(sb, id, 'echo up; while :; do sleep 0.02; done');
+      const run = spawnTcr(sb, ['run', '--bundle', b, id]);
+      try {
+        // the moment create has recorded the container, before its process runs
+        await waitFor(() => fs.existsSync(path.join(sb.root, id, 'state.json')), 10_000, 'state.json', 1);
+        run.child.kill('SIGTERM'); // pid 1 ignores an untrapped TERM: the container keeps running
+        let out = '';
+        run.child.stdout!.on('data', (d) => (out += d));
+        await waitFor(() => out.includes('up'), 10_000, 'up');
+        // tcr survived the signal and still owns the container
+        expect(run.child.exitCode).toBe(null);
+        expect(sb.tcr(['kill', id, 'KILL']).status).toBe(0);
+        const r = await run.done;
+        expect(r.status).toBe(137);
+        expectNothingLeft(sb, id);
+      } finally {
+        killPid(run.child.pid);
+      }
     }
   });
 
