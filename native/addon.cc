@@ -6,6 +6,11 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <vector>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -116,7 +121,97 @@ Napi::Value Flock(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// recv(sock, size) -> { data: Buffer, fd: number (-1 if none) }: a record, with
+// the fd it carries (SCM_RIGHTS). fs.readSync would silently drop that fd.
+Napi::Value Recv(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  size_t size = info[1].As<Napi::Number>().Uint32Value();
+  std::vector<char> buf(size);
+  struct iovec iov = {buf.data(), size};
+  char ctrl[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+  if (n < 0) throw ErrnoError(env, errno, "recvmsg");
+  int fd = -1;
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("data", Napi::Buffer<char>::Copy(env, buf.data(), (size_t)n));
+  o.Set("fd", fd);
+  return o;
+}
+
+// sendFdToSocket(path, fd, name): hands fd to the unix socket at path, as runc
+// does with the pty master for --console-socket (the name travels as data).
+Napi::Value SendFdToSocket(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  std::string name = info.Length() > 2 ? std::string(info[2].As<Napi::String>()) : std::string("/dev/ptmx");
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) throw ErrnoError(env, ENAMETOOLONG, "console socket");
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) throw ErrnoError(env, errno, "socket");
+  if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    int e = errno;
+    close(s);
+    throw ErrnoError(env, e, "connect");
+  }
+  struct iovec iov = {(void *)name.data(), name.size()};
+  char ctrl[CMSG_SPACE(sizeof(int))];
+  memset(ctrl, 0, sizeof ctrl);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  ssize_t n = sendmsg(s, &msg, MSG_NOSIGNAL);
+  int e = errno;
+  close(s);
+  if (n < 0) throw ErrnoError(env, e, "sendmsg");
+  return env.Undefined();
+}
+
+// setWinsize(fd, rows, cols) / getWinsize(fd) -> { rows, cols } | null
+Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
+  ws.ws_col = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSWINSZ, &ws) < 0) throw ErrnoError(info.Env(), errno, "TIOCSWINSZ");
+  return info.Env().Undefined();
+}
+
+Napi::Value GetWinsize(const Napi::CallbackInfo &info) {
+  struct winsize ws;
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCGWINSZ, &ws) < 0) return info.Env().Null();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("rows", ws.ws_row);
+  o.Set("cols", ws.ws_col);
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("recv", Napi::Function::New(env, Recv));
+  exports.Set("sendFdToSocket", Napi::Function::New(env, SendFdToSocket));
+  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
+  exports.Set("getWinsize", Napi::Function::New(env, GetWinsize));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("waitpid", Napi::Function::New(env, WaitPid));
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync));

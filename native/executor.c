@@ -29,6 +29,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <termios.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -362,6 +364,64 @@ static int do_sync(struct child *c, int64_t id) {
   return 0;
 }
 
+/* Sends a record with an fd attached (SCM_RIGHTS). */
+static int send_fd_record(const struct child *c, uint32_t kind, int fd) {
+  struct plan_record r = {kind, c->current, 0, (uint32_t)syscall(SYS_getpid), 0, 0};
+  struct iovec iov = {&r, sizeof r};
+  char ctrl[CMSG_SPACE(sizeof(int))];
+  memset(ctrl, 0, sizeof ctrl);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+  return sendmsg(c->sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* A pty from the container's own devpts: the slave becomes stdio and the
+ * controlling terminal (the init already leads its own session), the master
+ * goes to the runtime. */
+static int do_console(struct child *c, const struct plan_step *s) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return -errno;
+  int unlock = 0, r = 0;
+  int slave = -1;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) { r = -errno; goto out; }
+  /* the peer by fd, not by a /dev/pts path the container could swap */
+  slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) { r = -errno; goto out; }
+  if (s->n[0] > 0 && s->n[1] > 0) {
+    struct winsize ws = {(unsigned short)s->n[0], (unsigned short)s->n[1], 0, 0};
+    if (ioctl(slave, TIOCSWINSZ, &ws) < 0) { r = -errno; goto out; }
+  }
+  const char *console = str(c, s, 0);
+  if (console) {
+    if ((r = mkfile_in_root(c, console, 0600)) < 0) goto out;
+    int tfd = open_in_root(c, console, O_PATH | O_NOFOLLOW, 0);
+    if (tfd < 0) { r = tfd; goto out; }
+    char sp[32], tp[32];
+    fd_path(slave, sp);
+    fd_path(tfd, tp);
+    if (mount(sp, tp, NULL, MS_BIND, NULL) < 0) r = -errno;
+    close(tfd);
+    if (r < 0) goto out;
+  }
+  if ((r = send_fd_record(c, REC_CONSOLE, master)) < 0) goto out;
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) { r = -errno; goto out; }
+  for (int i = 0; i < 3; i++)
+    if (dup2(slave, i) < 0) { r = -errno; goto out; }
+out:
+  if (slave >= 0) close(slave);
+  close(master);
+  return r;
+}
+
 static int do_fifo_wait(struct child *c, int slot) {
   char p[32];
   fd_path(c->slots[slot], p);
@@ -550,6 +610,7 @@ static int run_step(struct child *c, const struct plan_step *s) {
   case OP_FIND_EXEC: return do_find_exec(c, s);
   case OP_FDS: return do_fds(c, (int)s->n[0]);
   case OP_EXEC: return do_exec(c, s);
+  case OP_CONSOLE: return do_console(c, s);
   case OP_JOIN_KEYRING:
     /* KEYCTL_JOIN_SESSION_KEYRING; kernels without keys are fine, as in runc */
     if (syscall(SYS_keyctl, 1, s0) < 0 && errno != ENOSYS) return -errno;

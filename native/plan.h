@@ -71,7 +71,10 @@ enum plan_op {
   OP_FDS = 32,         /* n0 fds kept open across exec (0..n0-1) */
   OP_EXEC = 33,        /* s0 candidate paths, s1 argv, s2 env */
   OP_JOIN_KEYRING = 34, /* s0 name: a new session keyring */
-  OP_MAX = 35
+  OP_CONSOLE = 35,     /* n0 rows, n1 cols, s0 console path (in root) to bind the slave on:
+                        * a pty from the container's devpts becomes its stdio and
+                        * controlling terminal; the master goes to the runtime (REC_CONSOLE) */
+  OP_MAX = 36
 };
 
 /* step flags */
@@ -86,7 +89,8 @@ enum plan_op {
 enum record_kind {
   REC_STEP = 1, /* step done (trace) */
   REC_SYNC = 2, /* waiting for the runtime: aux = sync id */
-  REC_FAIL = 3  /* step failed with err; the child exits */
+  REC_FAIL = 3,    /* step failed with err; the child exits */
+  REC_CONSOLE = 4  /* carries the pty master as SCM_RIGHTS */
 };
 
 struct plan_record {

@@ -26,7 +26,7 @@ function runtimeOf(cmd: Command): Runtime {
 function createOptions(o: CreateFlags) {
   const preserve = o.preserveFds === undefined ? 0 : Number(o.preserveFds);
   if (!Number.isInteger(preserve) || preserve < 0) throw new TcrError(`--preserve-fds: ${JSON.stringify(o.preserveFds)} is not a count of fds`);
-  return { bundle: o.bundle, pidFile: o.pidFile, noPivot: o.pivot === false, noNewKeyring: o.newKeyring === false, preserveFds: preserve, trace: o.trace };
+  return { bundle: o.bundle, pidFile: o.pidFile, noPivot: o.pivot === false, noNewKeyring: o.newKeyring === false, preserveFds: preserve, trace: o.trace, consoleSocket: o.consoleSocket };
 }
 
 function addCreateFlags(c: Command): Command {
@@ -41,16 +41,11 @@ function addCreateFlags(c: Command): Command {
     .option('--dry-run', 'print the launch plan and run nothing');
 }
 
-function assertNoConsoleSocket(o: CreateFlags): void {
-  if (o.consoleSocket) throw new TcrError('--console-socket: terminals (process.terminal) are not supported yet');
-}
-
 export function registerLifecycle(program: Command): void {
   addCreateFlags(program.command('create').description('create a container; its process waits for `start`').argument('<id>'))
     .action(async (id: string, o: CreateFlags, cmd: Command) => {
       const rt = runtimeOf(cmd);
       if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
-      assertNoConsoleSocket(o);
       await rt.create(id, createOptions(o));
     });
 
@@ -63,7 +58,6 @@ export function registerLifecycle(program: Command): void {
     .action(async (id: string, o: CreateFlags & { detach?: boolean; keep?: boolean }, cmd: Command) => {
       const rt = runtimeOf(cmd);
       if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
-      assertNoConsoleSocket(o);
       process.exitCode = await rt.run(id, { ...createOptions(o), detach: o.detach, keep: o.keep });
     });
 

@@ -13,6 +13,8 @@ export type SyncHandler = (point: SyncPoint, pid: number) => Buffer | string | v
 
 export interface LaunchOptions {
   trace?: boolean;
+  /** receives the pty master of a terminal container (the launcher no longer owns the fd) */
+  onConsole?: (fd: number) => void;
   /** fds for the container's 0, 1, 2 (-1 or absent: the runtime's own) */
   stdio?: number[];
   /** a cgroup v2 directory the init is cloned straight into */
@@ -51,22 +53,19 @@ export class Launch {
    * exec'd the process). Throws a StepError naming the failed step.
    */
   follow(onSync: SyncHandler, untilExec: boolean): void {
-    const buf = Buffer.alloc(RECORD_SIZE);
     for (;;) {
-      let n: number;
-      try {
-        n = fs.readSync(this.sock, buf, 0, RECORD_SIZE, null);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EINTR' || (e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        throw e;
-      }
-      if (n === 0) {
+      // recvmsg, not read: a record may carry an fd (the pty master)
+      const { data, fd } = native().recv(this.sock, RECORD_SIZE);
+      if (data.length === 0) {
         if (this.ready) return; // the exec closed the socket: the process runs
         throw new TcrError(`container init exited before it was ready${this.exitText()}`);
       }
-      const rec = decodeRecord(buf);
+      const rec = decodeRecord(data);
       const step = this.plan.steps[rec.step];
-      if (rec.kind === RecordKind.step) {
+      if (rec.kind === RecordKind.console) {
+        if (this.opts.onConsole && fd >= 0) this.opts.onConsole(fd);
+        else if (fd >= 0) fs.closeSync(fd);
+      } else if (rec.kind === RecordKind.step) {
         this.traceLine(rec.step, `ok`, rec.nanos, rec.pid);
       } else if (rec.kind === RecordKind.fail) {
         this.traceLine(rec.step, `FAILED ${errnoName(rec.errno)}`, 0n, rec.pid);

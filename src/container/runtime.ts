@@ -17,6 +17,7 @@ import { Container } from './container.js';
 import { runHooks } from './hooks.js';
 import { Launch } from './launcher.js';
 import { SignalForwarder } from './signal-forwarder.js';
+import { TerminalProxy } from './terminal.js';
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { namespaceId, procStat } from './proc.js';
@@ -32,6 +33,8 @@ export interface CreateOptions {
   trace?: boolean;
   /** fds for the container's stdin, stdout, stderr (default: the runtime's own) */
   stdio?: number[];
+  /** unix socket that receives the pty master of a terminal container (runc's --console-socket) */
+  consoleSocket?: string;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -106,13 +109,21 @@ export class Runtime {
   /** create + start + wait: resolves with the exit status (128+N for signal N). */
   async run(id: string, opts: RunOptions = {}): Promise<number> {
     const signals = opts.detach ? undefined : new SignalForwarder().install();
+    let terminal: TerminalProxy | undefined;
     try {
-      const launch = await this.launch(id, opts, true);
+      const launch = await this.launch(id, opts, true, (master) => {
+        terminal = new TerminalProxy(master);
+      });
       const container = new Container(id, this.store);
       container.runPoststart(this.store.read(id));
       if (!signals) return 0;
+      if (terminal) {
+        signals.drop('SIGWINCH');
+        terminal.start();
+      }
       signals.target(launch.pid);
       const status = await native().waitAsync(launch.pid);
+      await terminal?.stop();
       if (!opts.keep) container.delete(true);
       return shellStatus(status);
     } finally {
@@ -120,9 +131,23 @@ export class Runtime {
     }
   }
 
-  private async launch(id: string, opts: CreateOptions, run: boolean): Promise<Launch> {
+  private async launch(id: string, opts: RunOptions, run: boolean, keepConsole?: (master: number) => void): Promise<Launch> {
     validateId(id);
     const bundle = loadBundle(opts.bundle ?? '.');
+    if (bundle.spec.process?.terminal && !opts.consoleSocket && (!run || opts.detach))
+      throw new TcrError('process.terminal: a container that tcr does not stay attached to (create, run --detach) needs --console-socket to receive its terminal');
+    if (opts.consoleSocket && !bundle.spec.process?.terminal)
+      throw new TcrError('--console-socket: process.terminal is false, so there is no terminal to send');
+    const onConsole = (master: number) => {
+      if (!opts.consoleSocket) return keepConsole ? keepConsole(master) : fs.closeSync(master);
+      try {
+        native().sendFdToSocket(opts.consoleSocket, master);
+      } catch (e) {
+        throw new TcrError(`--console-socket ${opts.consoleSocket}: ${(e as Error).message}`);
+      } finally {
+        fs.closeSync(master);
+      }
+    };
     if (opts.preserveFds !== undefined && !(Number.isInteger(opts.preserveFds) && opts.preserveFds >= 0))
       throw new TcrError(`--preserve-fds: ${opts.preserveFds} is not a count of fds`);
     this.store.claim(id);
@@ -145,7 +170,7 @@ export class Runtime {
         fs.chmodSync(fifo, 0o622);
       }
       const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
-      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir() });
+      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir(), onConsole });
       const cg = cgroup;
       launch.follow((point, pid) => {
         if (point === SyncPoint.start) {

@@ -13,9 +13,17 @@ export class SignalForwarder {
     else this.pending.push(sig);
   };
 
+  private forwarded = FORWARDED;
+
   install(): this {
-    for (const s of FORWARDED) process.on(s, this.handler);
+    for (const s of this.forwarded) process.on(s, this.handler);
     return this;
+  }
+
+  /** Stops forwarding a signal (SIGWINCH, once a terminal proxy owns it). */
+  drop(sig: NodeJS.Signals): void {
+    process.off(sig, this.handler);
+    this.forwarded = this.forwarded.filter((s) => s !== sig);
   }
 
   /** From now on signals go to pid; held ones are delivered first, in order. */
@@ -25,7 +33,7 @@ export class SignalForwarder {
   }
 
   uninstall(): void {
-    for (const s of FORWARDED) process.off(s, this.handler);
+    for (const s of this.forwarded) process.off(s, this.handler);
   }
 
   private send(sig: NodeJS.Signals): void {

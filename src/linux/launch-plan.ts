@@ -88,6 +88,13 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   if (mountNs && spec.root?.readonly) steps.push({ op: PlanOp.remountRo, s: ['/'], label: 'remount / read-only (root.readonly)' });
   steps.push({ op: PlanOp.chdir, s: [cwd], label: `chdir ${cwd}` });
   steps.push({ op: PlanOp.setsid, label: 'setsid (a session of its own)' });
+  if (spec.process!.terminal) {
+    const size = spec.process!.consoleSize;
+    steps.push({
+      op: PlanOp.console, n: [size?.height ?? 0, size?.width ?? 0], s: [mountNs ? '/dev/console' : null],
+      label: `open a pty in the container's devpts: slave as stdio, controlling terminal${mountNs ? ' and /dev/console' : ''}; master to the runtime${size ? ` (${size.width}x${size.height})` : ''}`,
+    });
+  }
   const args0 = spec.process!.args![0];
   steps.push({ op: PlanOp.findExec, s: [execCandidates(args0, spec.process!.env)], label: `look up ${JSON.stringify(args0)} in the container` });
 

@@ -39,6 +39,7 @@ export enum PlanOp {
   fds = 32,
   exec = 33,
   joinKeyring = 34,
+  console = 35,
 }
 
 /** Mirrors the STEP_* flags in native/plan.h. */
@@ -142,6 +143,8 @@ export enum RecordKind {
   step = 1,
   sync = 2,
   fail = 3,
+  /** carries the pty master (SCM_RIGHTS) */
+  console = 4,
 }
 
 export interface PlanRecord {

@@ -17,6 +17,10 @@ interface NativeAddon {
   waitAsync(pid: number): Promise<WaitStatus>;
   mkfifo(path: string, mode?: number): void;
   flock(fd: number, exclusive: boolean, nonblocking?: boolean): boolean;
+  recv(sock: number, size: number): { data: Buffer; fd: number };
+  sendFdToSocket(path: string, fd: number, name?: string): void;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  getWinsize(fd: number): { rows: number; cols: number } | null;
   recordSize: number;
   stepSize: number;
   headerSize: number;
