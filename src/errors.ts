@@ -18,8 +18,9 @@ export class SpecError extends TcrError {
 
 /** A launch-plan step the kernel refused, as the executor reported it. */
 export class StepError extends TcrError {
-  constructor(readonly step: number, readonly label: string, readonly errno: number, readonly errnoName: string, detail: string) {
-    super(`step ${step} ${label}: ${errnoName}${detail ? ` (${detail})` : ''}`);
+  constructor(readonly step: number, readonly label: string, readonly errno: number, readonly errnoName: string, detail: string, failure?: string) {
+    const where = `step ${step} ${label}: ${errnoName}${detail ? ` (${detail})` : ''}`;
+    super(failure ? `${failure} (${where})` : where);
     this.name = 'StepError';
   }
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { TcrError, errorMessage } from '../errors.js';
 import { configureLog, log } from '../log.js';
 import { registerCgroupCommands } from './cgroup-commands.js';
+import { registerExec } from './exec.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     .option('--systemd-cgroup', 'manage cgroups through systemd (needs a running systemd)')
     .option('-v, --version', 'print the version')
     .configureOutput({ writeOut: (s) => fs.writeSync(1, s), writeErr: (s) => fs.writeSync(2, s) })
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError(false);
   program.hook('preAction', (thisCommand) => {
@@ -44,6 +46,7 @@ export function buildProgram(): Command {
   registerSpec(program);
   registerLifecycle(program);
   registerCgroupCommands(program);
+  registerExec(program);
   return program;
 }
 

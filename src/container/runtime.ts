@@ -9,15 +9,14 @@ import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/m
 import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { idMapText } from '../linux/namespaces.js';
 import { SyncPoint, type Plan } from '../linux/plan.js';
-import { native, shellStatus } from '../sys/native.js';
+import { native } from '../sys/native.js';
 import type { Spec } from '../spec/types.js';
 import { OCI_VERSION } from '../spec/defaults.js';
 import { loadBundle, type Bundle } from './bundle.js';
 import { Container } from './container.js';
 import { runHooks } from './hooks.js';
 import { Launch } from './launcher.js';
-import { SignalForwarder } from './signal-forwarder.js';
-import { TerminalProxy } from './terminal.js';
+import { Attachment } from './attach.js';
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { namespaceId, procStat } from './proc.js';
@@ -108,27 +107,21 @@ export class Runtime {
 
   /** create + start + wait: resolves with the exit status (128+N for signal N). */
   async run(id: string, opts: RunOptions = {}): Promise<number> {
-    const signals = opts.detach ? undefined : new SignalForwarder().install();
-    let terminal: TerminalProxy | undefined;
+    // attached before the container exists, so no signal meanwhile is lost
+    const attach = opts.detach ? undefined : new Attachment();
+    let launch: Launch;
     try {
-      const launch = await this.launch(id, opts, true, (master) => {
-        terminal = new TerminalProxy(master);
-      });
-      const container = new Container(id, this.store);
-      container.runPoststart(this.store.read(id));
-      if (!signals) return 0;
-      if (terminal) {
-        signals.drop('SIGWINCH');
-        terminal.start();
-      }
-      signals.target(launch.pid);
-      const status = await native().waitAsync(launch.pid);
-      await terminal?.stop();
-      if (!opts.keep) container.delete(true);
-      return shellStatus(status);
-    } finally {
-      signals?.uninstall();
+      launch = await this.launch(id, opts, true, attach?.onConsole);
+    } catch (e) {
+      attach?.abandon();
+      throw e;
     }
+    const container = new Container(id, this.store);
+    container.runPoststart(this.store.read(id));
+    if (!attach) return 0;
+    const status = await attach.wait(launch.pid);
+    if (!opts.keep) container.delete(true);
+    return status;
   }
 
   private async launch(id: string, opts: RunOptions, run: boolean, keepConsole?: (master: number) => void): Promise<Launch> {

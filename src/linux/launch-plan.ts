@@ -96,7 +96,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
     });
   }
   const args0 = spec.process!.args![0];
-  steps.push({ op: PlanOp.findExec, s: [execCandidates(args0, spec.process!.env)], label: `look up ${JSON.stringify(args0)} in the container` });
+  steps.push({ op: PlanOp.findExec, s: [execCandidates(args0, spec.process!.env)], label: `look up ${JSON.stringify(args0)} in the container`, failure: `exec: ${JSON.stringify(args0)}: executable file not found in $PATH or not executable` });
 
   steps.push({ op: PlanOp.sync, n: [SyncPoint.ready], label: 'tell the runtime the container is created' });
   steps.push({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0], label: 'prctl PR_SET_PDEATHSIG 0 (the container now outlives the runtime)' });

@@ -71,6 +71,8 @@ export interface PlanStep {
   s?: PlanString[];
   /** what a person reads in the trace and the dry run */
   label: string;
+  /** what the error says first when this step fails, before the step itself */
+  failure?: string;
 }
 
 export interface Plan {

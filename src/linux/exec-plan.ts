@@ -1,0 +1,44 @@
+// The launch plan of `tcr exec`: a first stage joins every namespace of the
+// running container (user first), then the process is cloned inside them
+// (so it is in the container's pid namespace, and still the runtime's child)
+// and set up like the init's process: cwd, terminal, rlimits, capabilities,
+// user, no_new_privs, seccomp, exec.
+import type { Process, Spec } from '../spec/types.js';
+import { CLONE_NEW, NS_PROC_NAME } from './namespaces.js';
+import { PlanOp, SyncPoint, type Plan, type PlanStep } from './plan.js';
+import { execCandidates, PR, processSteps, type ProcessOptions } from './process.js';
+import { SIGKILL } from './launch-plan.js';
+
+const JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'] as const;
+
+export function buildExecPlan(container: Spec, proc: Process, initPid: number, o: ProcessOptions): Plan {
+  const have = new Set((container.linux?.namespaces ?? []).map((n) => n.type));
+  const steps: PlanStep[] = [
+    { op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (before entering the container)' },
+  ];
+  for (const t of JOIN_ORDER) {
+    if (!have.has(t)) continue;
+    const p = `/proc/${initPid}/ns/${NS_PROC_NAME[t]}`;
+    steps.push({ op: PlanOp.setns, s: [p], n: [CLONE_NEW[t]], label: `setns ${t} ${p}` });
+  }
+  const stage1Steps = steps.length;
+  const pdeath: PlanStep = { op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, SIGKILL, 0], label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until started)' };
+  steps.push(pdeath);
+  steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0' });
+  steps.push({ op: PlanOp.sync, n: [SyncPoint.start], label: "wait for the runtime (join the container's cgroup)" });
+  if (have.has('user')) {
+    steps.push({ op: PlanOp.setuser, n: [0, 0], label: 'become root of the user namespace' });
+    steps.push(pdeath);
+  }
+  steps.push({ op: PlanOp.chdir, s: [proc.cwd], label: `chdir ${proc.cwd}` });
+  if (proc.terminal) {
+    const size = proc.consoleSize;
+    steps.push({ op: PlanOp.setsid, label: 'setsid (a session for the terminal)' });
+    steps.push({ op: PlanOp.console, n: [size?.height ?? 0, size?.width ?? 0], s: [null], label: "open a pty in the container's devpts: slave as stdio and controlling terminal; master to the runtime" });
+  }
+  steps.push({ op: PlanOp.findExec, s: [execCandidates(proc.args![0], proc.env)], label: `look up ${JSON.stringify(proc.args![0])} in the container`, failure: `exec: ${JSON.stringify(proc.args![0])}: executable file not found in $PATH or not executable` });
+  steps.push({ op: PlanOp.sync, n: [SyncPoint.ready], label: 'tell the runtime the process is ready' });
+  steps.push({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0], label: 'prctl PR_SET_PDEATHSIG 0' });
+  steps.push(...processSteps({ ...container, process: proc }, o));
+  return { steps, stage1Steps, cloneFlags: 0, keepFds: 3 + o.preserveFds };
+}
