@@ -62,6 +62,19 @@ describe('cgroup v2 device program', () => {
     expect(runProgram(p, 'b', 5, 1, 'w')).toBe(1);
   });
 
+  it('has no unreachable instructions (the verifier refuses them)', () => {
+    // the spec's leading deny-all is the last block and ends the program
+    const p = rules([{ allow: false, access: 'rwm' }]);
+    const n = p.length / 8;
+    expect(p.readUInt8((n - 1) * 8)).toBe(0x95);
+    expect(p.readUInt8((n - 2) * 8)).toBe(0xb7);
+    expect(p.readInt32LE((n - 2) * 8 + 4)).toBe(0);
+    expect(p.readUInt8((n - 3) * 8)).toBe(0x95); // the block before it exits too: no epilogue after
+    const all = deviceProgram([{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 1, access: 'rwm' }]);
+    expect(runProgram(all, 'c', 1, 1, 'r')).toBe(0);
+    expect(runProgram(all, 'c', 1, 2, 'r')).toBe(1);
+  });
+
   it('rejects rules it cannot express', () => {
     expect(() => deviceRules([{ allow: true, type: 'x', access: 'rwm' }])).toThrow(/devices\[0\]\.type/);
     expect(() => deviceRules([{ allow: true, access: 'rwx' }])).toThrow(/devices\[0\]\.access/);
