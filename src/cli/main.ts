@@ -7,6 +7,7 @@ import { TcrError, errorMessage } from '../errors.js';
 import { configureLog, log } from '../log.js';
 import { registerCgroupCommands } from './cgroup-commands.js';
 import { registerExec } from './exec.js';
+import { registerFeatures } from './features.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerLifecycle(program);
   registerCgroupCommands(program);
   registerExec(program);
+  registerFeatures(program);
   return program;
 }
 

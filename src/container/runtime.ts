@@ -127,6 +127,12 @@ export class Runtime {
   private async launch(id: string, opts: RunOptions, run: boolean, keepConsole?: (master: number) => void): Promise<Launch> {
     validateId(id);
     const bundle = loadBundle(opts.bundle ?? '.');
+    const listen = listenFds();
+    if (listen > 0) {
+      // socket activation, as runc passes it on: the fds follow 0-2, the process is told of them
+      bundle.spec.process!.env = [...(bundle.spec.process!.env ?? []), `LISTEN_FDS=${listen}`, 'LISTEN_PID=1'];
+      opts = { ...opts, preserveFds: (opts.preserveFds ?? 0) + listen };
+    }
     if (bundle.spec.process?.terminal && !opts.consoleSocket && (!run || opts.detach))
       throw new TcrError('process.terminal: a container that tcr does not stay attached to (create, run --detach) needs --console-socket to receive its terminal');
     if (opts.consoleSocket && !bundle.spec.process?.terminal)
@@ -200,6 +206,14 @@ export class Runtime {
       lock.release();
     }
   }
+}
+
+/** systemd socket activation fds handed to tcr (LISTEN_FDS), if they are for this process. */
+function listenFds(): number {
+  const n = Number(process.env.LISTEN_FDS ?? 0);
+  const pid = process.env.LISTEN_PID;
+  if (!Number.isInteger(n) || n <= 0) return 0;
+  return pid === undefined || Number(pid) === process.pid ? n : 0;
 }
 
 function newRecord(id: string, bundle: Bundle): ContainerRecord {

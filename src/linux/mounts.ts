@@ -15,7 +15,7 @@ export const MS = {
 } as const;
 
 /** option → [flags to clear, flags to set] */
-const FLAG_OPTIONS: Record<string, [number, number]> = {
+export const FLAG_OPTIONS: Record<string, [number, number]> = {
   ro: [0, MS.RDONLY], rw: [MS.RDONLY, 0],
   nosuid: [0, MS.NOSUID], suid: [MS.NOSUID, 0],
   nodev: [0, MS.NODEV], dev: [MS.NODEV, 0],
@@ -32,6 +32,7 @@ const FLAG_OPTIONS: Record<string, [number, number]> = {
   silent: [0, MS.SILENT], loud: [MS.SILENT, 0],
   nosymfollow: [0, MS.NOSYMFOLLOW], symfollow: [MS.NOSYMFOLLOW, 0],
   bind: [0, MS.BIND], rbind: [0, MS.BIND | MS.REC],
+  defaults: [0, 0],
 };
 
 export const PROPAGATION: Record<string, number> = {
