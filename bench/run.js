@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
-const DEMO = path.join(REPO, 'build', 'demo', 'busybox');
+const DEMO = path.join(REPO, 'demo', 'busybox');
 const N = Number(process.env.BENCH_N ?? 30);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const TIMEOUT_MS = 30_000;
@@ -28,7 +28,7 @@ function die(msg) {
 
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${JSON.stringify(process.env.BENCH_N)}`);
 if (process.getuid() !== 0) die('containers need root: run as root (sudo node bench/run.js)');
-for (const f of [TCR, path.join(REPO, 'dist', 'cli', 'main.js'), path.join(REPO, 'build', 'Release', 'tcr_native.node'), path.join(DEMO, 'config.json')])
+for (const f of [TCR, path.join(REPO, 'dist', 'tcr.cjs'), path.join(REPO, 'build', 'Release', 'tcr_native.node'), path.join(DEMO, 'config.json')])
   if (!fs.existsSync(f)) die(`${path.relative(REPO, f)} is missing: run \`bash scripts/setup.sh\` first`);
 const runcVersion = spawnSync('runc', ['--version'], { encoding: 'utf8' });
 if (runcVersion.status !== 0) die('runc is not installed (apt-get install runc)');

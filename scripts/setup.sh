@@ -9,7 +9,11 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(busybox-static libseccomp2 runc g++ make python3)
+# podman, conmon and containerd are the real clients of test/e2e/ (they
+# drive tcr exactly as they drive runc, which is their control lane)
+# docker-registry, skopeo and openssl: test/integration/registry.test.ts runs a
+# private registry (token auth signed with an openssl certificate) and pushes to it
+packages=(busybox-static libseccomp2 runc g++ make python3 podman conmon containerd docker-registry skopeo openssl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,7 +32,7 @@ if [ ! -f build/Release/tcr_native.node ] || [ -n "$(find native binding.gyp -ne
   npx node-gyp rebuild --silent >/dev/null
 fi
 
-if [ ! -f dist/bundle/main.js ] || [ -n "$(find src -newer dist/bundle/main.js 2>/dev/null)" ]; then
+if [ ! -f dist/tcr.cjs ] || [ -n "$(find src -newer dist/tcr.cjs 2>/dev/null)" ]; then
   echo "setup: compiling TypeScript and bundling the CLI"
   npx tsc -p .
   npm run -s bundle

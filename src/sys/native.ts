@@ -2,6 +2,7 @@
 // plans and the syscalls every lifecycle command makes.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface WaitStatus {
@@ -33,8 +34,9 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (!addon) {
     const require = createRequire(import.meta.url);
-    // dist/sys/native.js (tsc) or dist/bundle/*.js (esbuild): the package root is two levels up either way
-    addon = require(path.join(here, '..', '..', 'build', 'Release', 'tcr_native.node')) as NativeAddon;
+    // dist/sys/native.js (tsc), dist/bundle/main.js or dist/tcr.cjs (esbuild): the package root is one or two levels up
+    const candidates = [path.join(here, '..', 'build'), path.join(here, '..', '..', 'build')].map((b) => path.join(b, 'Release', 'tcr_native.node'));
+    addon = require(candidates.find((c) => fs.existsSync(c)) ?? candidates[1]) as NativeAddon;
   }
   return addon;
 }
