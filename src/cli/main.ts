@@ -20,7 +20,40 @@ export interface GlobalOptions {
   systemdCgroup?: boolean;
 }
 
-export function buildProgram(): Command {
+const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format']);
+const ALIASES: Record<string, string> = { ls: 'list' };
+
+/** The sub-command argv names, found without commander (whose set-up is half of a command's time). */
+export function commandName(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (GLOBAL_WITH_VALUE.has(a)) i++;
+    else if (!a.startsWith('-')) return ALIASES[a] ?? a;
+  }
+  return undefined;
+}
+
+/**
+ * A view of the program on which only `only` gets really defined: every other
+ * `program.command(...)` chain lands on a sink that ignores all calls. Set-up
+ * of commander's options is what a command's start-up spends most on.
+ */
+function onlyCommand(program: Command, only: string, matched: { yes: boolean }): Command {
+  const sink: unknown = new Proxy(() => sink, { get: () => () => sink });
+  return new Proxy(program, {
+    get(target, prop, receiver) {
+      if (prop !== 'command') return Reflect.get(target, prop, receiver);
+      return (nameAndArgs: string, ...rest: unknown[]) => {
+        if (nameAndArgs.split(' ')[0] !== only) return sink;
+        matched.yes = true;
+        return (target.command as (...a: unknown[]) => Command)(nameAndArgs, ...rest);
+      };
+    },
+  });
+}
+
+/** The whole CLI; with `only`, just that sub-command (all of them if it names none). */
+export function buildProgram(only?: string): Command {
   const program = new Command('tcr');
   program
     .description('tcr: a runc-compatible OCI container runtime, written in TypeScript')
@@ -29,7 +62,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-format <format>', 'log record format').choices(['text', 'json']).default('text'))
     .option('--debug', 'log debug records')
     .option('--systemd-cgroup', 'manage cgroups through systemd (needs a running systemd)')
-    .option('-v, --version', 'print the version')
+    .version(versionText().trimEnd(), '-v, --version', 'print the version')
     .configureOutput({ writeOut: (s) => fs.writeSync(1, s), writeErr: (s) => fs.writeSync(2, s) })
     .enablePositionalOptions()
     .exitOverride()
@@ -40,20 +73,20 @@ export function buildProgram(): Command {
     if (g.systemdCgroup && !fs.existsSync('/run/systemd/system'))
       throw new TcrError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs manager');
   });
-  program.action(() => {
-    if (program.opts().version) fs.writeSync(1, versionText());
-    else program.help();
-  });
-  registerSpec(program);
-  registerLifecycle(program);
-  registerCgroupCommands(program);
-  registerExec(program);
-  registerFeatures(program);
+  const matched = { yes: false };
+  const target = only ? onlyCommand(program, only, matched) : program;
+  registerSpec(target);
+  registerLifecycle(target);
+  registerCgroupCommands(target);
+  registerExec(target);
+  registerFeatures(target);
+  // an unknown name: the full program, so commander's message lists the real commands
+  if (only && !matched.yes) return buildProgram();
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(commandName(argv));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -71,7 +71,7 @@ export class Container {
         }
         if (n === 1) break;
         if (!isSameLiveProcess(rec.pid, rec.startTime)) throw new TcrError('cannot start a container that has stopped');
-        sleepMs(1);
+        sleepMs(0.1); // the init writes as soon as it is scheduled
       }
     } finally {
       fs.closeSync(fd);
