@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -207,7 +208,28 @@ Napi::Value GetWinsize(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// mount(source, target, fstype, flags, data) and umount(target, flags): the
+// runtime's own mounts in the host namespace (an image container's overlay
+// root). Here rather than through koffi: delete is synchronous and frequent.
+Napi::Value Mount(const Napi::CallbackInfo &info) {
+  auto str = [&](size_t i) -> std::string { return info[i].IsString() ? std::string(info[i].As<Napi::String>()) : std::string(); };
+  std::string src = str(0), target = str(1), type = str(2), data = str(4);
+  unsigned long flags = (unsigned long)info[3].As<Napi::Number>().Int64Value();
+  if (mount(src.empty() ? nullptr : src.c_str(), target.c_str(), type.empty() ? nullptr : type.c_str(), flags, data.empty() ? nullptr : data.c_str()) < 0)
+    throw ErrnoError(info.Env(), errno, "mount");
+  return info.Env().Undefined();
+}
+
+Napi::Value Umount(const Napi::CallbackInfo &info) {
+  std::string target = info[0].As<Napi::String>();
+  int flags = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  if (umount2(target.c_str(), flags) < 0) throw ErrnoError(info.Env(), errno, "umount2");
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mount", Napi::Function::New(env, Mount));
+  exports.Set("umount", Napi::Function::New(env, Umount));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("sendFdToSocket", Napi::Function::New(env, SendFdToSocket));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));

@@ -27,6 +27,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -265,6 +266,120 @@ static int do_remount_ro(struct child *c, const char *path) {
   unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(p);
   int r = mount(NULL, p, NULL, flags, NULL) < 0 ? -errno : 0;
   close(fd);
+  return r;
+}
+
+/* One directory level of a tmpfs copy-up: every entry of src is recreated in
+ * dst with its type, content, owner and mode, as runc's CopyDirectory does
+ * (no timestamps, no xattrs). Nothing is ever followed: symlinks are copied
+ * as symlinks and each name is opened O_NOFOLLOW relative to its parent fd. */
+struct tcr_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+static int copy_file_fd(int in, int out, off_t size) {
+  while (size > 0) {
+    ssize_t n = sendfile(out, in, NULL, size > 0x40000000 ? 0x40000000 : (size_t)size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    if (n == 0) break; /* the file shrank while we copied it */
+    size -= n;
+  }
+  return 0;
+}
+
+static int copy_entry(int src, int dst, const char *name, int depth);
+
+static int copy_tree(int src, int dst, int depth) {
+  /* aligned for the dirent records; one buffer per level of the tree */
+  char buf[2048] __attribute__((aligned(8)));
+  if (depth > 128) return -ELOOP;
+  for (;;) {
+    long n = syscall(SYS_getdents64, src, buf, sizeof buf);
+    if (n < 0) return -errno;
+    if (n == 0) return 0;
+    for (long off = 0; off < n;) {
+      struct tcr_dirent64 *d = (struct tcr_dirent64 *)(buf + off);
+      off += d->d_reclen;
+      if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..")) continue;
+      int r = copy_entry(src, dst, d->d_name, depth);
+      if (r < 0) return r;
+    }
+  }
+}
+
+static int copy_entry(int src, int dst, const char *name, int depth) {
+  struct stat st;
+  int r = 0;
+  if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return -errno;
+  if (S_ISDIR(st.st_mode)) {
+    if (mkdirat(dst, name, 0700) < 0) return -errno;
+    int s = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (s < 0) return -errno;
+    int d = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d < 0) { r = -errno; close(s); return r; }
+    r = copy_tree(s, d, depth + 1);
+    close(s);
+    close(d);
+  } else if (S_ISREG(st.st_mode)) {
+    int s = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (s < 0) return -errno;
+    int d = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (d < 0) { r = -errno; close(s); return r; }
+    r = copy_file_fd(s, d, st.st_size);
+    close(s);
+    close(d);
+  } else if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t n = readlinkat(src, name, target, sizeof target - 1);
+    if (n < 0) return -errno;
+    target[n] = 0;
+    if (symlinkat(target, dst, name) < 0) return -errno;
+  } else if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0) {
+    return -errno; /* devices, fifos, sockets */
+  }
+  if (r < 0) return r;
+  /* owner first: chown clears set-id bits that the chmod then restores */
+  if (fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) return -errno;
+  if (!S_ISLNK(st.st_mode) && fchmodat(dst, name, st.st_mode & 07777, 0) < 0) return -errno;
+  return 0;
+}
+
+/* A tmpfs mount with runc's "tmpcopyup" extension: the tmpfs starts with a
+ * copy of what the directory it covers held (podman's --read-only gives
+ * /tmp, /var/tmp and /run such mounts). The directory is opened before the
+ * mount, so the copy reads what the tmpfs hides; the tmpfs root then takes
+ * the directory's mode when n1 says so (no mode= option) and the directory
+ * was there before, as runc 1.1 chmods it. */
+static int do_tmpfs_copyup(struct child *c, const struct plan_step *s) {
+  const char *src = str(c, s, 0), *target = str(c, s, 1), *type = str(c, s, 2), *data = str(c, s, 3);
+  int old = open_in_root(c, target, O_RDONLY | O_DIRECTORY, 0), created = 0;
+  if (old == -ENOENT) {
+    /* nothing to copy; a directory made here keeps the tmpfs's own mode */
+    int r = mkdir_in_root(c, target, 0755);
+    if (r < 0) return r;
+    created = 1;
+    old = open_in_root(c, target, O_RDONLY | O_DIRECTORY, 0);
+  }
+  if (old < 0) return old;
+  int neu = -1, r = 0;
+  struct stat st;
+  char p[32];
+  if (fstat(old, &st) < 0) { r = -errno; goto out; }
+  fd_path(old, p);
+  if (mount(src, p, type, (unsigned long)s->n[0], data) < 0) { r = -errno; goto out; }
+  /* by its path again: the path now leads to the tmpfs mounted on top */
+  neu = open_in_root(c, target, O_RDONLY | O_DIRECTORY, 0);
+  if (neu < 0) { r = neu; goto out; }
+  r = copy_tree(old, neu, 0);
+  if (r == 0 && s->n[1] && !created && fchmod(neu, st.st_mode & 07777) < 0) r = -errno;
+out:
+  close(old);
+  if (neu >= 0) close(neu);
   return r;
 }
 
@@ -576,6 +691,7 @@ static int run_step(struct child *c, const struct plan_step *s) {
   case OP_CHROOT: return do_chroot(s0);
   case OP_MASK: return do_mask(c, s0);
   case OP_REMOUNT_RO: return do_remount_ro(c, s0);
+  case OP_TMPFS_COPYUP: return do_tmpfs_copyup(c, s);
   case OP_SETHOSTNAME: return sethostname(s0, s->len[0]) < 0 ? -errno : 0;
   case OP_SETDOMAINNAME: return setdomainname(s0, s->len[0]) < 0 ? -errno : 0;
   case OP_WRITE_FILE: return do_write_file(s0, s1 ? s1 : "", s->len[1]);

@@ -74,7 +74,11 @@ enum plan_op {
   OP_CONSOLE = 35,     /* n0 rows, n1 cols, s0 console path (in root) to bind the slave on:
                         * a pty from the container's devpts becomes its stdio and
                         * controlling terminal; the master goes to the runtime (REC_CONSOLE) */
-  OP_MAX = 36
+  OP_TMPFS_COPYUP = 36, /* s0 source, s1 target (in root), s2 fstype, s3 data, n0 flags,
+                        * n1 1 = the tmpfs root takes the covered directory's mode:
+                        * mount it over the directory and copy the directory's
+                        * contents into it (runc's "tmpcopyup") */
+  OP_MAX = 37
 };
 
 /* step flags */

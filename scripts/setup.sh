@@ -41,3 +41,11 @@ fi
 if [ ! -f demo/busybox/config.json ]; then
   bash rootfs/make-busybox.sh >/dev/null
 fi
+
+# the same rootfs as an image, in the default store: `tcr run busybox ...` needs no registry
+if [ ! -f demo/busybox-oci/index.json ] || [ demo/busybox/config.json -nt demo/busybox-oci/index.json ]; then
+  node rootfs/make-demo-image.mjs demo/busybox/rootfs demo/busybox-oci
+fi
+if ! bin/tcr images -q busybox 2>/dev/null | grep -q .; then
+  bin/tcr import -q demo/busybox-oci busybox >/dev/null
+fi

@@ -7,3 +7,5 @@ export { defaultSpec } from './spec/defaults.js';
 export { validateSpec } from './spec/validate.js';
 export type * from './spec/types.js';
 export { TcrError, SpecError, StepError } from './errors.js';
+export { ImageStore } from './image/store.js';
+export { runImage } from './run/image-run.js';

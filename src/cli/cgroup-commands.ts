@@ -8,6 +8,7 @@ import { TcrError } from '../errors.js';
 import { out } from '../log.js';
 import type { Resources } from '../spec/types.js';
 import type { GlobalOptions } from './main.js';
+import { listContainers } from './image-run.js';
 
 function runtimeOf(cmd: Command): Runtime {
   return new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
@@ -86,9 +87,11 @@ export function registerCgroupCommands(program: Command): void {
   program.command('resume').description('thaw a paused container').argument('<id>')
     .action((id: string, _o: unknown, cmd: Command) => runtimeOf(cmd).container(id).resume());
 
-  program.command('ps').description('list the processes of a container').argument('<id>').argument('[ps-args...]')
+  program.command('ps').description('the processes of a container (runc), or without an id the containers (docker)').argument('[id]').argument('[ps-args...]')
     .option('-f, --format <format>', 'table or json', 'table')
-    .action((id: string, psArgs: string[], o: { format: string }, cmd: Command) => {
+    .option('-a, --all', 'without an id: stopped containers too')
+    .action((id: string | undefined, psArgs: string[], o: { format: string; all?: boolean }, cmd: Command) => {
+      if (id === undefined) return out(listContainers(runtimeOf(cmd), !!o.all));
       const pids = runtimeOf(cmd).container(id).pids();
       if (o.format === 'json') return out(JSON.stringify(pids) + '\n');
       if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);

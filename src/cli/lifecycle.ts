@@ -5,6 +5,7 @@ import { TcrError } from '../errors.js';
 import { formatPlan } from '../linux/plan.js';
 import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
+import { addImageRunFlags, isBundleRun, runImageCommand, type ImageRunFlags } from './image-run.js';
 
 interface CreateFlags {
   bundle: string;
@@ -52,13 +53,22 @@ export function registerLifecycle(program: Command): void {
   program.command('start').description('start the process of a created container').argument('<id>')
     .action((id: string, _o: unknown, cmd: Command) => runtimeOf(cmd).container(id).start());
 
-  addCreateFlags(program.command('run').description('create and start a container, and wait for it').argument('<id>'))
+  const run = program.command('run')
+    .description('create and start a container and wait for it: `run [--bundle B] ID` (runc) or `run [flags] IMAGE [CMD...]` (docker)')
+    .argument('<id-or-image>').argument('[command...]');
+  addImageRunFlags(addCreateFlags(run))
     .option('-d, --detach', 'return once the container runs')
-    .option('--keep', 'keep the container recorded after it exits')
-    .action(async (id: string, o: CreateFlags & { detach?: boolean; keep?: boolean }, cmd: Command) => {
+    .option('--keep', 'keep the container recorded after it exits (bundle run)')
+    .passThroughOptions()
+    .action(async (target: string, command: string[], o: CreateFlags & ImageRunFlags & { keep?: boolean }, cmd: Command) => {
+      if (!isBundleRun(cmd, command)) {
+        process.exitCode = await runImageCommand(target, command, o, cmd);
+        return;
+      }
       const rt = runtimeOf(cmd);
-      if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
-      process.exitCode = await rt.run(id, { ...createOptions(o), detach: o.detach, keep: o.keep });
+      if (command.length) throw new TcrError(`run --bundle ${o.bundle} ${target}: a bundle run takes no command (it is in config.json)`);
+      if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id: target })));
+      process.exitCode = await rt.run(target, { ...createOptions(o), detach: o.detach, keep: o.keep });
     });
 
   program.command('state').description('print the OCI state of a container').argument('<id>')

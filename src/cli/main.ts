@@ -8,19 +8,22 @@ import { configureLog, log } from '../log.js';
 import { registerCgroupCommands } from './cgroup-commands.js';
 import { registerExec } from './exec.js';
 import { registerFeatures } from './features.js';
+import { registerImageCommands } from './image-commands.js';
+import { registerContainerCommands } from './image-run.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
 
 export interface GlobalOptions {
   root: string;
+  store?: string;
   log?: string;
   logFormat: 'text' | 'json';
   debug?: boolean;
   systemdCgroup?: boolean;
 }
 
-const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format']);
+const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store']);
 const ALIASES: Record<string, string> = { ls: 'list' };
 
 /** The sub-command argv names, found without commander (whose set-up is half of a command's time). */
@@ -58,6 +61,7 @@ export function buildProgram(only?: string): Command {
   program
     .description('tcr: a runc-compatible OCI container runtime, written in TypeScript')
     .option('--root <dir>', 'directory for container state', '/run/tcr')
+    .option('--store <dir>', 'image store (default: $TCR_STORE, else /var/lib/tcr)')
     .option('--log <file>', 'write log records to this file (default: stderr only)')
     .addOption(new Option('--log-format <format>', 'log record format').choices(['text', 'json']).default('text'))
     .option('--debug', 'log debug records')
@@ -80,6 +84,8 @@ export function buildProgram(only?: string): Command {
   registerCgroupCommands(target);
   registerExec(target);
   registerFeatures(target);
+  registerContainerCommands(target);
+  registerImageCommands(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;

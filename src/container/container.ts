@@ -7,6 +7,7 @@ import { log } from '../log.js';
 import type { OciState, Resources } from '../spec/types.js';
 import type { Stats } from '../cgroups/stats.js';
 import { runHooks } from './hooks.js';
+import { undoHostMounts } from './host-mounts.js';
 import { managerFromRecord } from '../cgroups/manager.js';
 import { ContainerLock } from './lock.js';
 import { isSameLiveProcess, pidsInNamespace, waitGone } from './proc.js';
@@ -175,6 +176,7 @@ export class Container {
         throw new TcrError(`cannot delete container ${this.id} that is not stopped: ${status}`);
       if (status !== 'stopped') this.killAndWait(rec);
       if (rec.cgroup) this.emptyAndRemoveCgroup(rec);
+      if (rec.hostCleanup) undoHostMounts(rec.hostCleanup);
       if (rec.phase === 'created') {
         try {
           runHooks('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'));

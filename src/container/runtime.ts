@@ -17,6 +17,7 @@ import { Container } from './container.js';
 import { runHooks } from './hooks.js';
 import { Launch } from './launcher.js';
 import { Attachment } from './attach.js';
+import { mountOverlay, undoHostMounts, type OverlayRootfs } from './host-mounts.js';
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { namespaceId, procStat } from './proc.js';
@@ -34,6 +35,10 @@ export interface CreateOptions {
   stdio?: number[];
   /** unix socket that receives the pty master of a terminal container (runc's --console-socket) */
   consoleSocket?: string;
+  /** an image container's root: overlaid layers, mounted once the container is recorded */
+  overlay?: OverlayRootfs;
+  /** directories that belong to the container and go with it (an image container's) */
+  ownedDirs?: string[];
 }
 
 export interface RunOptions extends CreateOptions {
@@ -121,6 +126,7 @@ export class Runtime {
     if (!attach) return 0;
     const status = await attach.wait(launch.pid);
     if (!opts.keep) container.delete(true);
+    else if (opts.overlay) undoHostMounts({ unmount: [opts.overlay.target], remove: [] }); // kept: its upper layer stays, unmounted until rm
     return status;
   }
 
@@ -158,7 +164,9 @@ export class Runtime {
       const rec = newRecord(id, bundle);
       cgroup = newManager(resolveCgroupsPath(spec.linux?.cgroupsPath, id));
       rec.cgroup = cgroup.record;
+      if (opts.overlay || opts.ownedDirs) rec.hostCleanup = { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] };
       this.store.write(rec); // the intent is recorded before anything is made
+      if (opts.overlay) await mountOverlay(opts.overlay);
       cgroup.create();
       await cgroup.set(spec.linux?.resources ?? {});
       const fifo = run ? undefined : this.store.fifo(id);
@@ -198,6 +206,7 @@ export class Runtime {
       launch?.abort();
       try {
         cgroup?.destroy();
+        if (opts.overlay || opts.ownedDirs) undoHostMounts({ unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] });
       } finally {
         this.store.remove(id);
       }

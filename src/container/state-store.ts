@@ -6,6 +6,7 @@ import path from 'node:path';
 import { TcrError } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
+import type { HostCleanup } from './host-mounts.js';
 
 export const DEFAULT_ROOT = '/run/tcr';
 
@@ -29,6 +30,8 @@ export interface ContainerRecord {
   pidNamespace?: string;
   /** the container's cgroup, recorded before it is made */
   cgroup?: CgroupRecord;
+  /** host mounts and directories of an image container, recorded before they are made */
+  hostCleanup?: HostCleanup;
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;

@@ -67,4 +67,6 @@ export interface StoredImage {
   diffIds: string[];
   size: number;
   created?: string;
+  /** registry/repository@digest it was pulled by (the index's or manifest's digest), as docker's RepoDigests */
+  repoDigests?: string[];
 }

@@ -122,9 +122,21 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): PlanStep
     steps.push(...cgroupMountSteps(dest, opts, ctx));
   } else {
     const type = m.type ?? 'none';
-    steps.push({ op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` });
-    const data = opts.data.join(',');
-    steps.push({
+    // "tmpcopyup" is runc's extension, not a kernel option: the tmpfs starts
+    // with a copy of the directory it covers (podman --read-only asks for it
+    // on /tmp, /var/tmp and /run). The tmpfs root takes that directory's
+    // mode unless a mode= option says otherwise or the executor had to make
+    // the directory (then the tmpfs keeps its 1777, as under runc).
+    const copyup = type === 'tmpfs' && opts.data.includes('tmpcopyup');
+    if (!copyup) steps.push({ op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` });
+    const data = opts.data.filter((o) => !(copyup && o === 'tmpcopyup')).join(',');
+    if (copyup) {
+      const keepMode = opts.data.some((o) => o.startsWith('mode=')) ? 0 : 1;
+      steps.push({
+        op: PlanOp.tmpfsCopyup, s: [m.source ?? type, dest, type, data || null], n: [opts.flags, keepMode],
+        label: `mount tmpfs on ${dest}${opts.flags || data ? ` (${[flagNames(opts.flags), data].filter(Boolean).join(',')})` : ''} holding a copy of what it covers (tmpcopyup)`,
+      });
+    } else steps.push({
       op: PlanOp.mount, s: [m.source ?? type, dest, type, data || null], n: [opts.flags], flags: inRoot,
       label: `mount ${type} on ${dest}${opts.flags || data ? ` (${[flagNames(opts.flags), data].filter(Boolean).join(',')})` : ''}`,
     });

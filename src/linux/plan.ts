@@ -40,6 +40,7 @@ export enum PlanOp {
   exec = 33,
   joinKeyring = 34,
   console = 35,
+  tmpfsCopyup = 36,
 }
 
 /** Mirrors the STEP_* flags in native/plan.h. */

@@ -75,7 +75,15 @@ export function compileSeccomp(profile: Seccomp): CompiledSeccomp {
       const groups = args.length === 0 ? [[]] : sameIndex ? args.map((a) => [a]) : [args];
       for (const name of call.names ?? []) {
         const nr = seccomp.syscallResolveName(name) as number;
-        if (nr < 0) continue; // a syscall this architecture lacks: skipped, as runc does
+        // -1 (__NR_SCMP_ERROR) is a name libseccomp does not know: skipped, as
+        // runc does. Other negative numbers are libseccomp's pseudo-syscalls
+        // (__PNR_*): names the native ABI lacks but an added one has, such as
+        // socketcall or _llseek for SCMP_ARCH_X86. runc passes them on and
+        // libseccomp maps them per architecture; skipping them too breaks
+        // podman's default profile, whose conditional `socket` rules conflict
+        // (EEXIST) on x86's multiplexed socketcall unless the unconditional
+        // `socketcall` ALLOW came first and made them redundant.
+        if (nr === -1) continue;
         for (const g of groups) {
           const r = seccomp.ruleAddArray(ctx, act, nr, g.length, g.length ? g : null) as number;
           if (r < 0) throw new SpecError(`${field}`, `libseccomp refused the rule for ${name} (errno ${-r})`);

@@ -22,6 +22,8 @@ interface NativeAddon {
   sendFdToSocket(path: string, fd: number, name?: string): void;
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): { rows: number; cols: number } | null;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount(target: string, flags?: number): void;
   recordSize: number;
   stepSize: number;
   headerSize: number;

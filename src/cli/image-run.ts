@@ -1,0 +1,154 @@
+// The docker/podman side of the CLI: `tcr run IMAGE [CMD...]` with docker's
+// flags, and the commands that go with containers started that way:
+// logs, stop, rm, and `tcr ps` without an id (the list of containers).
+import { Command, Option } from 'commander';
+import fs from 'node:fs';
+import { Runtime } from '../container/runtime.js';
+import { TcrError } from '../errors.js';
+import { out } from '../log.js';
+import type { ImageRunOptions } from '../run/options.js';
+import { parseBytes } from './cgroup-commands.js';
+import type { GlobalOptions } from './main.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Adds docker's `run` flags to the (runc) run command. */
+export function addImageRunFlags(c: Command): Command {
+  return c
+    .helpOption('--help', 'show help') // -h is docker's --hostname
+    .option('-i, --interactive', 'keep stdin open (image run)')
+    .option('-t, --tty', 'give the process a terminal (image run)')
+    .option('--rm', 'remove the container when it exits (image run)')
+    .option('--name <name>', 'the container name (image run; default: a random id)')
+    .option('-e, --env <NAME=value>', 'set an environment variable (repeatable)', collect, [])
+    .option('--env-file <file>', 'read NAME=value lines from a file (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory in the container')
+    .option('-u, --user <user[:group]>', 'user (name or uid) and group')
+    .option('--entrypoint <cmd>', 'replace the image entrypoint')
+    .option('-h, --hostname <name>', 'container host name')
+    .option('-v, --volume <host:ctr[:ro]>', 'bind-mount a host path (repeatable)', collect, [])
+    .option('--tmpfs <path[:opts]>', 'mount a tmpfs (repeatable)', collect, [])
+    .option('--read-only', 'make the root filesystem read-only')
+    .option('-m, --memory <bytes>', 'memory limit (e.g. 512m)')
+    .option('--cpus <n>', 'CPU limit (e.g. 0.5)')
+    .option('--pids-limit <n>', 'process count limit')
+    .option('--cap-add <cap>', 'add a capability (repeatable, ALL)', collect, [])
+    .option('--cap-drop <cap>', 'drop a capability (repeatable, ALL)', collect, [])
+    .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined|FILE (repeatable)', collect, [])
+    .addOption(new Option('--network <mode>', 'network namespace: none (a private loopback) or host').choices(['none', 'host']).default('none'))
+    .addOption(new Option('--pull <policy>', 'when to pull the image').choices(['missing', 'always', 'never']).default('missing'));
+}
+
+export interface ImageRunFlags {
+  interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env: string[]; envFile: string[]; workdir?: string; user?: string;
+  entrypoint?: string; hostname?: string; volume: string[]; tmpfs: string[]; readOnly?: boolean; memory?: string; cpus?: string;
+  pidsLimit?: string; capAdd: string[]; capDrop: string[]; securityOpt: string[]; network: 'none' | 'host'; pull: 'missing' | 'always' | 'never';
+  detach?: boolean;
+}
+
+export function imageRunOptions(image: string, command: string[], f: ImageRunFlags): ImageRunOptions {
+  const num = (v: string | undefined, flag: string, int: boolean) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new TcrError(`${flag}: ${JSON.stringify(v)} is not a positive ${int ? 'integer' : 'number'}`);
+    return n;
+  };
+  return {
+    image, command, name: f.name, interactive: f.interactive, tty: f.tty, detach: f.detach, rm: f.rm,
+    env: f.env, envFiles: f.envFile, workdir: f.workdir, user: f.user, entrypoint: f.entrypoint, hostname: f.hostname,
+    volumes: f.volume, tmpfs: f.tmpfs, readOnly: f.readOnly,
+    memory: f.memory === undefined ? undefined : parseBytes(f.memory, '--memory'),
+    cpus: num(f.cpus, '--cpus', false), pidsLimit: num(f.pidsLimit, '--pids-limit', true),
+    capAdd: f.capAdd, capDrop: f.capDrop, securityOpt: f.securityOpt, network: f.network, pull: f.pull,
+  };
+}
+
+/** runc's `run ID` (with --bundle, or in a bundle directory) or docker's `run IMAGE [CMD...]`. */
+export function isBundleRun(cmd: Command, command: string[]): boolean {
+  if (cmd.getOptionValueSource('bundle') === 'cli') return true;
+  return command.length === 0 && fs.existsSync('config.json');
+}
+
+async function imageContext(cmd: Command) {
+  const g = cmd.optsWithGlobals() as GlobalOptions;
+  // the image store and its registry client load only for image commands
+  const { ImageStore } = await import('../image/store.js');
+  return { runtime: new Runtime({ root: g.root }), store: new ImageStore({ root: g.store }) };
+}
+
+export async function runImageCommand(image: string, command: string[], f: ImageRunFlags, cmd: Command): Promise<number> {
+  const { runImage } = await import('../run/image-run.js');
+  const ctx = await imageContext(cmd);
+  const o = imageRunOptions(image, command, f);
+  const { id, status } = await runImage(o, ctx);
+  if (o.detach) out(`${id}\n`);
+  return status;
+}
+
+export function registerContainerCommands(program: Command): void {
+  program.command('logs').description('print the output of a detached image container').argument('<id>')
+    .option('-f, --follow', 'keep printing new output until the container stops')
+    .action(async (id: string, o: { follow?: boolean }, cmd: Command) => {
+      const ctx = await imageContext(cmd);
+      const { logFile } = await import('../run/image-run.js');
+      const file = logFile(ctx.store, id);
+      if (!fs.existsSync(file)) throw new TcrError(`container ${id} has no log (only containers started with tcr run -d IMAGE have one)`);
+      let pos = 0;
+      const dump = () => {
+        const fd = fs.openSync(file, 'r');
+        const buf = Buffer.alloc(65536);
+        let n: number;
+        while ((n = fs.readSync(fd, buf, 0, buf.length, pos)) > 0) {
+          fs.writeSync(1, buf.subarray(0, n));
+          pos += n;
+        }
+        fs.closeSync(fd);
+      };
+      dump();
+      while (o.follow && ctx.runtime.store.exists(id) && ctx.runtime.container(id).status() !== 'stopped') {
+        await new Promise((r) => setTimeout(r, 200));
+        dump();
+      }
+      if (o.follow) dump();
+    });
+
+  program.command('stop').description('stop containers: SIGTERM (or the image StopSignal), SIGKILL after the timeout').argument('<id...>')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action(async (ids: string[], o: { time: string }, cmd: Command) => {
+      const rt = new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
+      const wait = Number(o.time);
+      if (!Number.isFinite(wait) || wait < 0) throw new TcrError(`--time: ${JSON.stringify(o.time)} is not a number of seconds`);
+      for (const id of ids) {
+        const c = rt.container(id);
+        if (c.status() === 'stopped') continue;
+        c.kill('SIGTERM');
+        const end = Date.now() + wait * 1000;
+        while (c.status() !== 'stopped' && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+        if (c.status() !== 'stopped') c.kill('SIGKILL', true);
+        out(`${id}\n`);
+      }
+    });
+
+  program.command('rm').description('remove containers (and their root filesystems)').argument('<id...>')
+    .option('-f, --force', 'kill running containers first')
+    .action((ids: string[], o: { force?: boolean }, cmd: Command) => {
+      const rt = new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
+      for (const id of ids) {
+        rt.container(id).delete(!!o.force);
+        out(`${id}\n`);
+      }
+    });
+}
+
+/** `tcr ps` without an id: the containers, docker's way. */
+export function listContainers(rt: Runtime, all: boolean): string {
+  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PID']];
+  for (const s of rt.list()) {
+    if (!all && s.status === 'stopped') continue;
+    const rec = rt.container(s.id).record();
+    const cmdline = (rec.config.process?.args ?? []).join(' ');
+    rows.push([s.id, rec.annotations?.['dev.tcr.image'] ?? '(bundle)', JSON.stringify(cmdline.length > 30 ? cmdline.slice(0, 27) + '...' : cmdline), String(s.created), s.status, String(s.pid)]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)) + 3);
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('')).join('\n') + '\n';
+}

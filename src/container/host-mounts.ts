@@ -1,0 +1,50 @@
+// The mounts an image container's root filesystem needs in the host's mount
+// namespace, and their undoing. The state record names them before they are
+// made (crash safety), so delete finds them whatever happened.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError } from '../errors.js';
+import { native } from '../sys/native.js';
+
+export interface OverlayRootfs {
+  /** layer directories, top first (overlayfs' lowerdir order) */
+  lower: string[];
+  upper: string;
+  work: string;
+  target: string;
+}
+
+export interface HostCleanup {
+  unmount: string[];
+  remove: string[];
+}
+
+const MNT_DETACH = 2;
+
+/** Mounts the overlay; where overlayfs is unavailable, copies the layers into the target instead. */
+export async function mountOverlay(o: OverlayRootfs): Promise<'overlay' | 'copy'> {
+  for (const d of [o.upper, o.work, o.target]) fs.mkdirSync(d, { recursive: true });
+  const data = `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`;
+  try {
+    native().mount('overlay', o.target, 'overlay', 0, data);
+    return 'overlay';
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'ENODEV' && code !== 'EINVAL' && code !== 'EOPNOTSUPP') throw new TcrError(`overlay root filesystem on ${o.target}: ${(e as Error).message}`);
+    const { flattenLayers } = await import('../image/unpack.js');
+    await flattenLayers([...o.lower].reverse(), o.target);
+    return 'copy';
+  }
+}
+
+export function undoHostMounts(c: HostCleanup): void {
+  for (const m of c.unmount) {
+    try {
+      native().umount(m, MNT_DETACH);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== 'EINVAL' && code !== 'ENOENT') throw new TcrError(`umount ${m}: ${(e as Error).message}`);
+    }
+  }
+  for (const d of c.remove) fs.rmSync(path.resolve(d), { recursive: true, force: true });
+}

@@ -1,0 +1,166 @@
+// The image store's files on disk and how they change safely:
+//   ROOT/images.json            names → images (manifest, config, diffIds, size)
+//   ROOT/blobs/sha256/HEX       manifests and configs, by digest
+//   ROOT/layers/sha256/HEX/diff a layer unpacked in overlay form, by diffID
+//   ROOT/layers/sha256/HEX/layer.json  its size
+//   ROOT/tmp/                   staging: everything is built here, then renamed
+//   ROOT/lock, ROOT/gc.lock     flock files
+// A reader never takes a lock: images.json and every directory appear whole
+// (rename), so it sees the old state or the new one, never half of either.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError, errorMessage } from '../errors.js';
+import { native } from '../sys/native.js';
+import type { StoredImage } from './types.js';
+
+export const DEFAULT_STORE = '/var/lib/tcr';
+
+/** --store DIR, else $TCR_STORE, else /var/lib/tcr. */
+export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TCR_STORE || DEFAULT_STORE;
+}
+
+export interface IndexFile {
+  version: 1;
+  images: StoredImage[];
+}
+
+export function isNoSpace(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code === 'ENOSPC' || err?.code === 'EDQUOT' || /\bENOSPC\b|no space left on device/i.test(errorMessage(e));
+}
+
+/** A message a person understands for a full disk, naming the store and what was being written. */
+export function storeError(e: unknown, root: string, what: string): Error {
+  if (isNoSpace(e)) {
+    return new TcrError(`no space left on device while writing ${what} into the image store ${root}: free some space (tcr rmi) or use a store on a larger filesystem (--store DIR or TCR_STORE)`);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Writes a file so that it appears whole or not at all: temp file, fsync, rename. */
+export function writeAtomic(file: string, data: string | Buffer, mode = 0o600): void {
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    const fd = fs.openSync(tmp, 'w', mode);
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export class StoreFiles {
+  constructor(readonly root: string) {}
+
+  get indexFile(): string {
+    return path.join(this.root, 'images.json');
+  }
+  get tmpDir(): string {
+    return path.join(this.root, 'tmp');
+  }
+  blobPath(digest: string): string {
+    return path.join(this.root, 'blobs', 'sha256', digest.slice(7));
+  }
+  layerPath(diffId: string): string {
+    return path.join(this.root, 'layers', 'sha256', diffId.slice(7));
+  }
+
+  /** Creates the directories (0700: layer contents may be secret). */
+  init(): void {
+    try {
+      fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      for (const d of ['blobs/sha256', 'layers/sha256', 'tmp']) fs.mkdirSync(path.join(this.root, d), { recursive: true, mode: 0o700 });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM')
+        throw new TcrError(`image store ${this.root}: cannot create it (${err.code}): run as root or choose another with --store DIR / TCR_STORE`);
+      throw storeError(e, this.root, 'its directories');
+    }
+  }
+
+  readIndex(): IndexFile {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.indexFile, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: [] };
+      throw e;
+    }
+    try {
+      const idx = JSON.parse(text) as IndexFile;
+      if (!Array.isArray(idx.images)) throw new Error('no "images" array');
+      return idx;
+    } catch (e) {
+      throw new TcrError(`image store index ${this.indexFile} is corrupt (${errorMessage(e)}); move it away to start an empty index`);
+    }
+  }
+
+  /**
+   * Runs `fn` on the index under the store's exclusive lock and writes back
+   * what it returns. Synchronous on purpose: no await can sit inside the
+   * lock, so two stores in one process cannot deadlock on it.
+   */
+  updateIndex<T>(fn: (idx: IndexFile) => T): T {
+    this.init();
+    const fd = fs.openSync(path.join(this.root, 'lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    try {
+      native().flock(fd, true);
+      const idx = this.readIndex();
+      const result = fn(idx);
+      try {
+        writeAtomic(this.indexFile, JSON.stringify(idx, null, 1) + '\n');
+      } catch (e) {
+        throw storeError(e, this.root, 'the image index');
+      }
+      return result;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * An import holds the gc lock shared for its whole length, so that
+   * garbage collection (which takes it exclusively, without waiting) never
+   * deletes the layers of an image that is still being imported.
+   */
+  holdImport(): () => void {
+    this.init();
+    const fd = fs.openSync(path.join(this.root, 'gc.lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    native().flock(fd, false);
+    let open = true;
+    return () => {
+      if (open) fs.closeSync(fd);
+      open = false;
+    };
+  }
+
+  /** The gc lock, exclusively, or null at once if an import is running. */
+  tryCollect(): (() => void) | null {
+    this.init();
+    const fd = fs.openSync(path.join(this.root, 'gc.lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    if (!native().flock(fd, true, true)) {
+      fs.closeSync(fd);
+      return null;
+    }
+    return () => fs.closeSync(fd);
+  }
+
+  /** Removes a directory by first renaming it into tmp/, so it vanishes at once even if removal is cut short. */
+  removeDir(dir: string): void {
+    const trash = path.join(this.tmpDir, `rm-${path.basename(dir)}-${Math.random().toString(36).slice(2)}`);
+    try {
+      fs.renameSync(dir, trash);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    fs.rmSync(trash, { recursive: true, force: true });
+  }
+}

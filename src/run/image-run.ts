@@ -1,0 +1,76 @@
+// `tcr run IMAGE [CMD...]`: the image from the store (pulled or loaded when
+// missing), an overlay of its layers as the root, a config.json made from
+// the image and the flags, then the same create/start/wait as runc's `run`.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Runtime } from '../container/runtime.js';
+import { TcrError } from '../errors.js';
+import { ImageStore } from '../image/store.js';
+import { getImage } from '../image/pull.js';
+import { buildImageSpec } from './image-spec.js';
+import type { ImageRunOptions } from './options.js';
+
+export interface ImageRunContext {
+  runtime: Runtime;
+  store: ImageStore;
+}
+
+/** Where an image container keeps its bundle, overlay dirs and log. */
+export function containerDir(store: ImageStore, id: string): string {
+  return path.join(store.root, 'containers', id);
+}
+
+export function logFile(store: ImageStore, id: string): string {
+  return path.join(containerDir(store, id), 'container.log');
+}
+
+/** Resolves with the container id and its exit status (0 at once for --detach). */
+export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promise<{ id: string; status: number }> {
+  if (o.detach && o.rm) throw new TcrError('--rm with --detach: tcr has no daemon to remove the container when it exits; use `tcr rm` afterwards');
+  if (o.detach && o.tty) throw new TcrError('-t with --detach: there would be no terminal to attach to; leave out -t');
+  const { makeProgress } = await import('../image/progress.js');
+  const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress() });
+  const config = ctx.store.config(img);
+  const lower = ctx.store.layerDirs(img).reverse();
+  const id = o.name ?? crypto.randomBytes(6).toString('hex');
+  if (ctx.runtime.store.exists(id) || fs.existsSync(ctx.runtime.store.dir(id))) throw new TcrError(`the container name ${JSON.stringify(id)} is already in use (tcr rm ${id})`);
+  const dir = containerDir(ctx.store, id);
+  fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TcrError(`${dir} exists: a container of that name was not removed (tcr rm ${id})`);
+    throw e;
+  }
+  let stdio: number[] | undefined;
+  try {
+    const rootfs = path.join(dir, 'rootfs');
+    fs.mkdirSync(rootfs);
+    // the user is looked up in the image's own /etc/passwd: read through a temporary view of the layers
+    const spec = buildImageSpec(o, { id, rootfs: rootfs, config, lookupRoot: lower });
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    if (o.detach) {
+      const log = fs.openSync(logFile(ctx.store, id), 'a', 0o640);
+      const devnull = fs.openSync('/dev/null', 'r');
+      stdio = [devnull, log, log];
+    } else if (!o.interactive && !o.tty) {
+      stdio = [fs.openSync('/dev/null', 'r'), -1, -1];
+    }
+    const status = await ctx.runtime.run(id, {
+      bundle: dir,
+      detach: o.detach,
+      keep: !o.rm,
+      stdio,
+      overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs },
+      ownedDirs: [dir],
+    });
+    return { id, status };
+  } catch (e) {
+    // a create that failed has undone itself; what was made before it is ours to remove
+    if (!ctx.runtime.store.exists(id)) fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    for (const fd of new Set(stdio ?? [])) if (fd > 2) fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,151 @@
+// Where an image's config and the `tcr run` flags become a runtime config.json,
+// merged the way docker merges them: Entrypoint and Cmd, Env by name,
+// WorkingDir, User, and the flags' mounts, limits and security settings.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError } from '../errors.js';
+import { CAPABILITIES, capNumber } from '../linux/capabilities.js';
+import { defaultSpec } from '../spec/defaults.js';
+import type { ImageConfig } from '../image/types.js';
+import type { Mount, Seccomp, Spec } from '../spec/types.js';
+import { defaultSeccomp } from './default-seccomp.js';
+import { DEFAULT_CAPS, type ImageRunOptions } from './options.js';
+import { resolveUser } from './user.js';
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The process' argv: docker's rules for Entrypoint, Cmd and the command line. */
+export function processArgs(config: ImageConfig['config'], o: Pick<ImageRunOptions, 'entrypoint' | 'command'>): string[] {
+  const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : config?.Entrypoint ?? [];
+  // a new entrypoint drops the image's Cmd, as in docker
+  const cmd = o.command.length ? o.command : o.entrypoint !== undefined ? [] : config?.Cmd ?? [];
+  const args = [...entrypoint, ...cmd];
+  if (!args.length) throw new TcrError('no command: the image has no Entrypoint or Cmd, and none was given');
+  return args;
+}
+
+/** Env by name: the image's, then --env-file, then -e (a bare NAME takes the caller's value). */
+export function mergeEnv(image: string[] | undefined, o: Pick<ImageRunOptions, 'env' | 'envFiles'>, extra: string[]): string[] {
+  const env = new Map<string, string>();
+  const put = (e: string, where: string) => {
+    const i = e.indexOf('=');
+    if (i === 0) throw new TcrError(`${where}: ${JSON.stringify(e)} has no variable name`);
+    if (i < 0) {
+      if (process.env[e] !== undefined) env.set(e, process.env[e]!);
+      return;
+    }
+    env.set(e.slice(0, i), e.slice(i + 1));
+  };
+  for (const e of image ?? []) put(e, 'image Env');
+  for (const file of o.envFiles) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new TcrError(`--env-file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+    text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).forEach((l) => put(l, `--env-file ${file}`));
+  }
+  for (const e of o.env) put(e, '--env');
+  for (const e of extra) if (!env.has(e.split('=')[0])) put(e, 'tcr');
+  if (!env.has('PATH')) put(DEFAULT_PATH, 'tcr');
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+function capList(o: ImageRunOptions): string[] {
+  const norm = (c: string) => {
+    const n = c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`;
+    if (n !== 'CAP_ALL' && capNumber(n) === undefined) throw new TcrError(`--cap-add/--cap-drop: unknown capability ${JSON.stringify(c)}`);
+    return n;
+  };
+  const add = o.capAdd.map(norm);
+  const drop = o.capDrop.map(norm);
+  // docker's order: drop ALL empties the set, add ALL fills it, then the named drops go
+  let caps = drop.includes('CAP_ALL') ? [] : [...DEFAULT_CAPS];
+  caps = add.includes('CAP_ALL') ? [...CAPABILITIES] : [...new Set([...caps, ...add])];
+  return caps.filter((c) => !drop.includes(c));
+}
+
+/** -v HOST:CTR[:ro|rw,...] */
+export function volumeMount(v: string): Mount {
+  const parts = v.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new TcrError(`-v ${JSON.stringify(v)}: give HOST:CONTAINER[:ro]`);
+  const [host, ctr, mode = 'rw'] = parts;
+  if (!path.isAbsolute(host)) throw new TcrError(`-v ${JSON.stringify(v)}: the host path must be absolute`);
+  if (!path.isAbsolute(ctr)) throw new TcrError(`-v ${JSON.stringify(v)}: the container path must be absolute`);
+  if (!fs.existsSync(host)) throw new TcrError(`-v ${JSON.stringify(v)}: ${host} does not exist`);
+  const opts = mode.split(',');
+  for (const m of opts) if (!['ro', 'rw', 'z', 'Z'].includes(m)) throw new TcrError(`-v ${JSON.stringify(v)}: unknown option ${JSON.stringify(m)}`);
+  return { destination: ctr, type: 'bind', source: host, options: ['rbind', 'rprivate', opts.includes('ro') ? 'ro' : 'rw'] };
+}
+
+/** --tmpfs PATH[:opts] */
+export function tmpfsMount(t: string): Mount {
+  const i = t.indexOf(':');
+  const dest = i < 0 ? t : t.slice(0, i);
+  if (!path.isAbsolute(dest)) throw new TcrError(`--tmpfs ${JSON.stringify(t)}: the path must be absolute`);
+  const extra = i < 0 ? [] : t.slice(i + 1).split(',').filter(Boolean);
+  return { destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...extra] };
+}
+
+function seccompFor(o: ImageRunOptions): Seccomp | undefined {
+  const opt = o.securityOpt.find((s) => s.startsWith('seccomp=') || s.startsWith('seccomp:'));
+  if (!opt) return defaultSeccomp();
+  const v = opt.slice('seccomp='.length);
+  if (v === 'unconfined') return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(v, 'utf8')) as Seccomp;
+  } catch (e) {
+    throw new TcrError(`--security-opt seccomp=${v}: ${(e as Error).message}`);
+  }
+}
+
+export interface ImageSpecContext {
+  id: string;
+  /** where the container's root filesystem will be */
+  rootfs: string;
+  config: ImageConfig;
+  /** the image's layer directories, top first, to read /etc/passwd and /etc/group from */
+  lookupRoot: string[];
+}
+
+export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec {
+  for (const s of o.securityOpt)
+    if (!/^(no-new-privileges(:true|=true)?|seccomp[=:].+|label[=:].*|apparmor[=:].+)$/.test(s)) throw new TcrError(`--security-opt ${JSON.stringify(s)}: not understood (no-new-privileges, seccomp=unconfined|FILE)`);
+  const img = ctx.config.config ?? {};
+  const spec = defaultSpec();
+  const hostname = o.hostname ?? ctx.id.slice(0, 12);
+  const caps = capList(o);
+  spec.root = { path: ctx.rootfs, readonly: !!o.readOnly };
+  spec.hostname = hostname;
+  spec.process = {
+    terminal: !!o.tty,
+    user: resolveUser(o.user ?? img.User, ctx.lookupRoot),
+    args: processArgs(img, o),
+    env: mergeEnv(img.Env, o, [`HOSTNAME=${hostname}`, ...(o.tty ? ['TERM=xterm'] : [])]),
+    cwd: o.workdir ?? (img.WorkingDir || '/'),
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    // the sandbox here cannot raise limits: keep the caller's
+    rlimits: [],
+    noNewPrivileges: o.securityOpt.some((s) => s.startsWith('no-new-privileges')),
+  };
+  if (!path.isAbsolute(spec.process.cwd)) throw new TcrError(`working directory ${JSON.stringify(spec.process.cwd)} must be absolute`);
+  const mounts = spec.mounts!.filter((m) => !(o.readOnly === false && m.destination === '/sys'));
+  for (const v of o.volumes) mounts.push(volumeMount(v));
+  for (const t of o.tmpfs) mounts.push(tmpfsMount(t));
+  spec.mounts = mounts;
+  const linux = spec.linux!;
+  linux.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+  if (o.network === 'none') linux.namespaces.push({ type: 'network' });
+  const resources: NonNullable<Spec['linux']>['resources'] = {
+    devices: [{ allow: false, access: 'rwm' }],
+  };
+  if (o.memory !== undefined) resources.memory = { limit: o.memory };
+  if (o.cpus !== undefined) resources.cpu = { quota: Math.round(o.cpus * 100000), period: 100000 };
+  if (o.pidsLimit !== undefined) resources.pids = { limit: o.pidsLimit };
+  linux.resources = resources;
+  const seccomp = seccompFor(o);
+  if (seccomp) linux.seccomp = seccomp;
+  spec.annotations = { 'dev.tcr.image': o.image };
+  return spec;
+}

@@ -1,0 +1,34 @@
+// What `tcr run IMAGE [CMD...]` takes, the docker/podman way.
+
+export interface ImageRunOptions {
+  image: string;
+  command: string[];
+  name?: string;
+  interactive?: boolean;
+  tty?: boolean;
+  detach?: boolean;
+  rm?: boolean;
+  env: string[];
+  envFiles: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  volumes: string[];
+  tmpfs: string[];
+  readOnly?: boolean;
+  memory?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  network: 'none' | 'host';
+  pull?: 'missing' | 'always' | 'never';
+}
+
+/** docker's default capability set for a container. */
+export const DEFAULT_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];

@@ -1,0 +1,72 @@
+// The image's User (or -u): "uid", "uid:gid", "name", "name:group", resolved
+// against the image's own /etc/passwd and /etc/group, as docker does.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError } from '../errors.js';
+import type { User } from '../spec/types.js';
+
+interface Entry {
+  name: string;
+  id: number;
+  gid?: number;
+  members?: string[];
+}
+
+/** A file of the image as the container will see it: the topmost layer that has it (a whiteout hides it). */
+function readFromLayers(layers: string[], file: string): string {
+  for (const layer of layers) {
+    const p = path.join(layer, file);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      continue;
+    }
+    // overlay whiteout (0/0 char device), or a symlink we will not follow out of the image
+    if (!st.isFile()) return '';
+    return fs.readFileSync(p, 'utf8');
+  }
+  return '';
+}
+
+function readDb(layers: string[], file: string, kind: 'passwd' | 'group'): Entry[] {
+  const text = readFromLayers(layers, file);
+  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
+    const f = l.split(':');
+    return kind === 'passwd'
+      ? { name: f[0], id: Number(f[2]), gid: Number(f[3]) }
+      : { name: f[0], id: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) };
+  });
+}
+
+export function resolveUser(spec: string | undefined, layers: string[]): User {
+  if (!spec) return { uid: 0, gid: 0 };
+  const [u, g] = spec.split(':', 2);
+  const passwd = readDb(layers, 'etc/passwd', 'passwd');
+  const groups = readDb(layers, 'etc/group', 'group');
+  let uid: number;
+  let gid: number | undefined;
+  let name: string | undefined;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    const e = passwd.find((p) => p.id === uid);
+    gid = e?.gid;
+    name = e?.name;
+  } else {
+    const e = passwd.find((p) => p.name === u);
+    if (!e) throw new TcrError(`user ${JSON.stringify(u)}: no such user in the image's /etc/passwd`);
+    uid = e.id;
+    gid = e.gid;
+    name = e.name;
+  }
+  if (g !== undefined) {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const e = groups.find((x) => x.name === g);
+      if (!e) throw new TcrError(`group ${JSON.stringify(g)}: no such group in the image's /etc/group`);
+      gid = e.id;
+    }
+  }
+  const additionalGids = name ? groups.filter((x) => x.members?.includes(name!)).map((x) => x.id).filter((x) => x !== gid) : [];
+  return { uid, gid: gid ?? 0, ...(additionalGids.length ? { additionalGids } : {}) };
+}
