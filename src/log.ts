@@ -39,8 +39,12 @@ function toStderr(text: string): void {
 
 export const log = {
   debug(msg: string): void {
+    // only with --debug, as runc (logrus at info level otherwise): podman
+    // json.Unmarshal()s the whole --log file, so an error must be its only
+    // record (a stack trace after it would hide the error from podman)
+    if (!config.debug) return;
     record('debug', msg);
-    if (config.debug && fd === undefined) toStderr(`tcr: debug: ${msg}\n`);
+    if (fd === undefined) toStderr(`tcr: debug: ${msg}\n`);
   },
   info(msg: string): void {
     record('info', msg);

@@ -59,7 +59,7 @@ export class Sandbox {
   /** Force-deletes every container of this sandbox and removes its files. */
   cleanup(): void {
     if (fs.existsSync(this.root)) {
-      for (const id of fs.readdirSync(this.root)) this.tcr(['delete', '--force', id]);
+      for (const id of fs.readdirSync(this.root)) if (!id.startsWith('.')) this.tcr(['delete', '--force', id]);
     }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }

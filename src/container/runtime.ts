@@ -2,11 +2,13 @@
 // recorded ones. The CLI is a thin layer over it; tests and Node-based
 // orchestrators use it directly without paying Node's start-up per command.
 import fs from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { TcrError } from '../errors.js';
 import { cgroupLayout } from '../cgroups/detect.js';
 import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/manager.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
+import { compileSeccompCached } from '../linux/seccomp-cache.js';
 import { idMapText } from '../linux/namespaces.js';
 import { SyncPoint, type Plan } from '../linux/plan.js';
 import { native } from '../sys/native.js';
@@ -82,12 +84,8 @@ export class Runtime {
 
   private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined, cgroup: CgroupManager): Promise<Plan> {
     const spec = bundle.spec;
-    let seccomp;
-    if (spec.linux?.seccomp) {
-      // libseccomp (through koffi) loads only for containers that use it
-      const { compileSeccomp } = await import('../linux/seccomp.js');
-      seccomp = compileSeccomp(spec.linux.seccomp);
-    }
+    // compiled once per profile, then read from the cache (see seccomp-cache.ts)
+    const seccomp = spec.linux?.seccomp ? await compileSeccompCached(spec.linux.seccomp, path.join(this.store.root, '.cache')) : undefined;
     const layout = cgroupLayout();
     return buildLaunchPlan(spec, {
       bundle: bundle.dir,

@@ -99,7 +99,8 @@ export class StateStore {
   /** Ids of every recorded container, including half-made ones. */
   ids(): string[] {
     try {
-      return fs.readdirSync(this.root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+      // dot-directories are the runtime's own (the seccomp cache), never containers
+      return fs.readdirSync(this.root, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
     } catch {
       return [];
     }

@@ -83,7 +83,7 @@ export function decompressor(kind: 'gzip' | 'zstd' | 'none'): Stage | null {
   // A deep output buffer lets zlib (on libuv's thread pool) inflate ahead
   // while the main thread writes files; with the default 16 KiB each chunk
   // would wait for the writer, and the two would take turns instead.
-  if (kind === 'gzip') return zlib.createGunzip({ chunkSize: 128 * 1024, readableHighWaterMark: 4 << 20 } as zlib.ZlibOptions);
+  if (kind === 'gzip') return zlib.createGunzip({ chunkSize: 512 * 1024, readableHighWaterMark: 4 << 20 } as zlib.ZlibOptions);
   if (kind === 'zstd') return zstdStage;
   return null;
 }

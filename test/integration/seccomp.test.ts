@@ -41,6 +41,16 @@ describe.skipIf(!isRoot)('seccomp (root, real kernel)', () => {
     expect(r.stdout).toBe('rc=1\ntouched\n');
   });
 
+  it('a profile is compiled once, then its filter comes from the cache, and still enforced', () => {
+    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 39 + Math.floor(Math.random() * 20) }] };
+    const first = sb.run('mkdir /tmp/d; echo rc=$?', withSeccomp(profile), ['--trace']);
+    expect(first.stderr).toMatch(/seccomp filter: default SCMP_ACT_ALLOW, \d+ rules, \d+ BPF instructions: ok/);
+    const second = sb.run('mkdir /tmp/d; echo rc=$?', withSeccomp(profile), ['--trace']);
+    expect(second.stderr).toMatch(/seccomp filter: .*\(cached\): ok/);
+    expect(second.stdout).toBe(first.stdout);
+    expect(second.stdout).toMatch(/rc=1/);
+  });
+
   it('the same container without the profile can mkdir (control)', () => {
     const r = sb.run('mkdir /tmp/d; echo rc=$?; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status', withSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }, (s) => {
       delete s.linux!.seccomp;
