@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "executor.h"
+#include "fdpass.h"
 
 namespace {
 
@@ -168,21 +169,7 @@ Napi::Value SendFdToSocket(const Napi::CallbackInfo &info) {
     close(s);
     throw ErrnoError(env, e, "connect");
   }
-  struct iovec iov = {(void *)name.data(), name.size()};
-  char ctrl[CMSG_SPACE(sizeof(int))];
-  memset(ctrl, 0, sizeof ctrl);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-  ssize_t n = sendmsg(s, &msg, MSG_NOSIGNAL);
+  ssize_t n = send_with_fd(s, name.data(), name.size(), fd);
   int e = errno;
   close(s);
   if (n < 0) throw ErrnoError(env, e, "sendmsg");

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "executor.h"
+#include "fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -482,21 +483,7 @@ static int do_sync(struct child *c, int64_t id) {
 /* Sends a record with an fd attached (SCM_RIGHTS). */
 static int send_fd_record(const struct child *c, uint32_t kind, int fd) {
   struct plan_record r = {kind, c->current, 0, (uint32_t)syscall(SYS_getpid), 0, 0};
-  struct iovec iov = {&r, sizeof r};
-  char ctrl[CMSG_SPACE(sizeof(int))];
-  memset(ctrl, 0, sizeof ctrl);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-  return sendmsg(c->sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+  return send_with_fd(c->sock, &r, sizeof r, fd) < 0 ? -errno : 0;
 }
 
 /* A pty from the container's own devpts: the slave becomes stdio and the

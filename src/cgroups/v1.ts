@@ -10,6 +10,7 @@ import { deviceRules } from './devices.js';
 import { readCgroupFile, readKeyValues, readPids, removeCgroupDir, writeCgroupFile } from './files.js';
 import type { CgroupManager, CgroupRecord } from './manager.js';
 import { v1Writes, v2Writes } from './resources.js';
+import { signalEachFrozen } from './signal-all.js';
 import { v1Stats, type Stats } from './stats.js';
 import { sleepMs } from '../sys/time.js';
 
@@ -142,21 +143,7 @@ export class V1Manager implements CgroupManager {
   }
 
   signalAll(signal: number): void {
-    // frozen, nothing can fork away between reading the list and signalling it
-    const wasFrozen = this.isFrozen();
-    if (this.dir('freezer') && !wasFrozen) this.freeze();
-    try {
-      for (const pid of this.procs()) {
-        try {
-          process.kill(pid, signal);
-        } catch {
-          // exited meanwhile
-        }
-      }
-    } finally {
-      // a SIGKILL takes effect only in a thawed cgroup, so it always thaws (as runc does)
-      if (!wasFrozen || signal === 9) this.thaw();
-    }
+    signalEachFrozen(this, signal, this.dir('freezer') !== undefined);
   }
 
   stats(): Stats {

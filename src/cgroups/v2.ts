@@ -11,6 +11,7 @@ import { deviceRules } from './devices.js';
 import { readCgroupFile, readKeyValues, readPids, removeCgroupDir, writeCgroupFile } from './files.js';
 import type { CgroupManager, CgroupRecord } from './manager.js';
 import { controllersFor, v2Writes } from './resources.js';
+import { signalEachFrozen } from './signal-all.js';
 import { v2Stats, type Stats } from './stats.js';
 
 const MOUNT = '/sys/fs/cgroup';
@@ -92,20 +93,7 @@ export class V2Manager implements CgroupManager {
 
   signalAll(signal: number): void {
     if (signal === 9 && fs.existsSync(path.join(this.dir, 'cgroup.kill'))) return writeCgroupFile(this.dir, 'cgroup.kill', '1');
-    const wasFrozen = this.isFrozen();
-    if (!wasFrozen) this.freeze();
-    try {
-      for (const pid of this.procs()) {
-        try {
-          process.kill(pid, signal);
-        } catch {
-          // exited meanwhile
-        }
-      }
-    } finally {
-      // a SIGKILL takes effect only in a thawed cgroup, so it always thaws (as runc does)
-      if (!wasFrozen || signal === 9) this.thaw();
-    }
+    signalEachFrozen(this, signal);
   }
 
   stats(): Stats {
