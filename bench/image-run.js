@@ -15,6 +15,10 @@ const N = Number(process.env.BENCH_N ?? 20);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-img-'));
 const podmanArgs = ['--root', path.join(tmp, 'pstore'), '--runroot', path.join(tmp, 'prun'), '--tmpdir', path.join(tmp, 'ptmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
 const tcrArgs = ['--root', path.join(tmp, 'state'), '--store', path.join(tmp, 'store')];
+// podman's locks and cgroup parent stay inside the benchmark too (not /dev/shm, not libpod_parent)
+const cgroupParent = `/tcr-bench-podman-${process.pid}`;
+fs.writeFileSync(path.join(tmp, 'containers.conf'), `[engine]\nlock_type = "file"\nvolume_path = "${tmp}/volumes"\n`);
+process.env.CONTAINERS_CONF = path.join(tmp, 'containers.conf');
 
 function time(cmd, args) {
   const t = process.hrtime.bigint();
@@ -31,7 +35,7 @@ try {
   execFileSync('podman', [...podmanArgs, 'import', '--change', 'CMD ["sh"]', '-', 'localhost/busybox:latest'], { input: tar.stdout, stdio: ['pipe', 'ignore', 'ignore'] });
   const runs = {
     tcr: [TCR, [...tcrArgs, 'run', '--rm', 'busybox', 'true']],
-    podman: ['podman', [...podmanArgs, 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', 'localhost/busybox', 'true']],
+    podman: ['podman', [...podmanArgs, 'run', '--rm', '--network', 'none', '--cgroup-parent', cgroupParent, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', 'localhost/busybox', 'true']],
     'node -e 0': [process.execPath, ['-e', '0']],
   };
   const results = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
@@ -52,5 +56,12 @@ try {
   spawnSync('podman', [...podmanArgs, 'system', 'reset', '-f'], { stdio: 'ignore' });
   for (const id of fs.existsSync(path.join(tmp, 'state')) ? fs.readdirSync(path.join(tmp, 'state')) : []) spawnSync(TCR, [...tcrArgs, 'delete', '--force', id]);
   spawnSync('umount', ['-R', path.join(tmp, 'pstore')], { stdio: 'ignore' });
+  for (const h of fs.readdirSync('/sys/fs/cgroup')) {
+    try {
+      fs.rmdirSync(path.join('/sys/fs/cgroup', h, cgroupParent));
+    } catch {
+      // not made in this hierarchy
+    }
+  }
   fs.rmSync(tmp, { recursive: true, force: true });
 }

@@ -19,8 +19,14 @@ function libraryStamp(): string {
   return 'none';
 }
 
+/** Bump whenever compileSeccomp's output for a given profile changes (a fix
+ * in how rules are added), so filters cached by an older tcr are not reused.
+ * 2: pseudo-syscalls (socketcall, _llseek, ... on x86_64) are passed to
+ * libseccomp as runc does, instead of skipped. */
+const COMPILER_VERSION = '2';
+
 export async function compileSeccompCached(profile: Seccomp, cacheDir: string): Promise<CompiledSeccomp> {
-  const key = crypto.createHash('sha256').update(libraryStamp()).update('\0').update(JSON.stringify(profile)).digest('hex');
+  const key = crypto.createHash('sha256').update(COMPILER_VERSION).update('\0').update(libraryStamp()).update('\0').update(JSON.stringify(profile)).digest('hex');
   const file = path.join(cacheDir, `seccomp-${key}.json`);
   try {
     const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as { filter: string; flags: number; description: string };

@@ -219,6 +219,45 @@ describe.skipIf(!isRoot)('rootfs and mounts (root, real kernel)', () => {
     expect(df.split(/\s+/)[1]).toBe('1024');
   });
 
+  it('a tmpfs with tmpcopyup starts with a copy of the directory it covers (owners, modes, symlinks, nested dirs)', () => {
+    const b = sb.bundle(uniqueId('copyup'), (spec) => {
+      spec.process!.args = ['sh', '-c', [
+        'grep " /data " /proc/self/mountinfo | cut -d" " -f9',
+        'stat -c "%n %a %u:%g %F" /data /data/file /data/sub /data/sub/deep /data/link',
+        'cat /data/sub/deep; readlink /data/link',
+        'echo new > /data/new && echo writable',
+      ].join('; ')];
+      spec.root!.readonly = true;
+      spec.mounts!.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'tmpcopyup'] });
+      spec.mounts!.push({ destination: '/fresh', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] });
+    });
+    const data = path.join(b, 'rootfs', 'data');
+    fs.mkdirSync(path.join(data, 'sub'), { recursive: true });
+    fs.chmodSync(data, 0o711);
+    fs.writeFileSync(path.join(data, 'file'), 'f');
+    fs.chmodSync(path.join(data, 'file'), 0o4755);
+    fs.chownSync(path.join(data, 'sub'), 1000, 1001);
+    fs.chmodSync(path.join(data, 'sub'), 0o705);
+    fs.writeFileSync(path.join(data, 'sub', 'deep'), 'deep content\n', { mode: 0o604 });
+    fs.symlinkSync('/etc/passwd', path.join(data, 'link'));
+    const r = sb.tcr(['run', '--bundle', b, uniqueId('copyup')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual([
+      'tmpfs',
+      '/data 711 0:0 directory',
+      '/data/file 4755 0:0 regular file',
+      '/data/sub 705 1000:1001 directory',
+      '/data/sub/deep 604 0:0 regular file',
+      '/data/link 777 0:0 symbolic link',
+      'deep content',
+      '/etc/passwd',
+      'writable',
+      '',
+    ]);
+    // nothing was written back: the image's directory is untouched
+    expect(fs.readdirSync(data).sort()).toEqual(['file', 'link', 'sub']);
+  });
+
   describe('rootfsPropagation (rootfs on a shared mount of the host)', () => {
     let rootfs: string;
     let bundleDir: string;

@@ -88,6 +88,25 @@ describe.skipIf(!mod)('compileSeccomp', () => {
     throw new Error('compileSeccomp accepted the profile');
   }
 
+  it("compiles podman's default profile shape: socketcall (an x86-only name) first, then conditional socket rules", () => {
+    // On SCMP_ARCH_X86 libseccomp turns each `socket` rule into a socketcall
+    // rule too, dropping its argument checks, so these rules conflict
+    // (EEXIST) unless the unconditional socketcall ALLOW, a pseudo-syscall on
+    // x86_64, was added first and made them redundant; runc adds it.
+    const podmanLike: Seccomp = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 38,
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+      syscalls: [
+        { names: ['read', 'socket', 'socketcall', '_llseek'], action: 'SCMP_ACT_ALLOW' },
+        { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 22, args: [{ index: 0, value: 16, op: 'SCMP_CMP_EQ' }, { index: 2, value: 9, op: 'SCMP_CMP_EQ' }] },
+        { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 2, value: 9, op: 'SCMP_CMP_NE' }] },
+        { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 16, op: 'SCMP_CMP_NE' }] },
+      ],
+    };
+    expect(compileSeccomp(podmanLike).filter.length).toBeGreaterThan(0);
+  });
+
   it('rejects an unknown default action', () => {
     expect(fieldOf({ defaultAction: 'SCMP_ACT_NOPE' })).toBe('linux.seccomp.defaultAction');
   });

@@ -1,0 +1,268 @@
+// containerd (Debian's containerd, its runc shim containerd-shim-runc-v2 and
+// ctr) drives tcr through `ctr run --runc-binary`, the same road Kubernetes
+// takes through a RuntimeClass whose handler names tcr as BinaryName. Every
+// test runs twice: with tcr, and with runc as the control lane, proving the
+// test asks only for what runc itself does.
+//
+// The test starts its own containerd: root, state, temp dir, gRPC and ttrpc
+// sockets all in a temp dir, the CRI plugin and the snapshotters it cannot
+// use disabled; it is stopped by its pid afterwards. Each lane has its own
+// namespace (and so its own cgroup parent, /<namespace>), its own runtime
+// --root (--runc-root), and IO FIFOs in the temp dir (--fifo-dir).
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO, isRoot } from '../helpers.js';
+import {
+  LANES, RUNC, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result,
+} from './lib.js';
+
+const CONTAINERD = which('containerd');
+const CTR = which('ctr');
+const available = isRoot && !!CONTAINERD && !!CTR && !!which('containerd-shim-runc-v2') && !!RUNC && !!which('script');
+const IMAGE = 'localhost/busybox:test';
+// containerd 1.6's shim puts its socket under /run/containerd/s whatever the
+// config says; removed after if the test made it
+const HOST_PATHS = ['/run/containerd', '/run/containerd/s', '/run/containerd/fifo'];
+
+let dir = '';
+let address = '';
+let daemon: ChildProcess | undefined;
+let before = new Set<string>();
+
+/** An OCI image archive of the demo busybox rootfs: one uncompressed layer, built here. */
+function buildOciArchive(out: string): void {
+  const layout = path.join(dir, 'layout');
+  const blobs = path.join(layout, 'blobs', 'sha256');
+  fs.mkdirSync(blobs, { recursive: true });
+  const put = (b: Buffer): string => {
+    const hex = crypto.createHash('sha256').update(b).digest('hex');
+    fs.writeFileSync(path.join(blobs, hex), b);
+    return `sha256:${hex}`;
+  };
+  const layerFile = path.join(dir, 'layer.tar');
+  expect(run('tar', ['-C', path.join(DEMO, 'rootfs'), '--numeric-owner', '-cf', layerFile, '.']).status).toBe(0);
+  const layer = fs.readFileSync(layerFile);
+  const layerDigest = put(layer);
+  const config = Buffer.from(JSON.stringify({
+    architecture: 'amd64', os: 'linux',
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    rootfs: { type: 'layers', diff_ids: [layerDigest] },
+  }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
+  }));
+  const index = {
+    schemaVersion: 2,
+    manifests: [{
+      mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(manifest), size: manifest.length,
+      annotations: { 'io.containerd.image.name': IMAGE, 'org.opencontainers.image.ref.name': 'test' },
+    }],
+  };
+  fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify(index));
+  fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  expect(run('tar', ['-C', layout, '-cf', out, '.']).status).toBe(0);
+}
+
+const ctrAt = (ns: string) => (args: string[]): Result => run(CTR!, ['--address', address, '-n', ns, ...args]);
+
+describe.skipIf(!available)('containerd (private daemon) with tcr and runc as the runc shim\'s binary', () => {
+  beforeAll(async () => {
+    before = snapshotPaths(HOST_PATHS);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-e2e-containerd-'));
+    address = path.join(dir, 'containerd.sock');
+    fs.mkdirSync(path.join(dir, 'tmp'));
+    fs.writeFileSync(path.join(dir, 'config.toml'), [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      `temp = "${dir}/tmp"`,
+      'disabled_plugins = [',
+      '  "io.containerd.grpc.v1.cri",',
+      '  "io.containerd.internal.v1.opt",',
+      '  "io.containerd.internal.v1.restart",',
+      '  "io.containerd.tracing.processor.v1.otlp",',
+      '  "io.containerd.internal.v1.tracing",',
+      '  "io.containerd.snapshotter.v1.aufs",',
+      '  "io.containerd.snapshotter.v1.btrfs",',
+      '  "io.containerd.snapshotter.v1.devmapper",',
+      '  "io.containerd.snapshotter.v1.zfs",',
+      ']',
+      '[grpc]',
+      `  address = "${address}"`,
+      '[ttrpc]',
+      `  address = "${address}.ttrpc"`,
+      '[debug]',
+      '  address = ""',
+      '[metrics]',
+      '  address = ""',
+      '',
+    ].join('\n'));
+    const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
+    daemon = spawn(CONTAINERD!, ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', logFd, logFd] });
+    fs.closeSync(logFd);
+    const up = waitFor(() => fs.existsSync(address) && run(CTR!, ['--address', address, 'version']).status === 0, 15_000, 100);
+    if (!up) throw new Error(`containerd did not come up:\n${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8')}`);
+    buildOciArchive(path.join(dir, 'image.tar'));
+  }, 60_000);
+
+  afterAll(async () => {
+    if (!dir) return;
+    try {
+      // what a failed test left: tasks, containers, images, namespaces
+      for (const lane of LANES) {
+        const ns = `${path.basename(dir)}-${lane.name}`;
+        const ctr = ctrAt(ns);
+        for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
+          ctr(['task', 'kill', '-a', '-s', 'KILL', line]);
+          waitFor(() => !/RUNNING|PAUSED/.test(ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(line + ' ')) ?? ''), 5_000);
+          ctr(['task', 'delete', '-f', line]);
+        }
+        for (const c of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'delete', c]);
+        ctr(['image', 'rm', IMAGE]);
+        run(CTR!, ['--address', address, 'namespace', 'rm', ns]);
+        removeCgroup(`/${ns}`);
+      }
+    } finally {
+      if (daemon?.pid && daemon.exitCode === null) {
+        const exited = new Promise((r) => daemon!.once('exit', r));
+        daemon.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+      }
+      // shims this daemon started (their command line names its private socket)
+      for (const pid of pidsMentioning(address)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      unmountUnder(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+      removeNew(HOST_PATHS, before);
+    }
+  }, 60_000);
+
+  for (const lane of LANES) {
+    describe(`ctr run --runc-binary ${lane.name}${lane.name === 'runc' ? ' (the control lane)' : ''}`, () => {
+      let ns = '';
+      let ctr: (args: string[]) => Result = () => ({ status: null, stdout: '', stderr: '' });
+      let log = '';
+      let runtime: string[] = [];
+      let fifo: string[] = [];
+
+      beforeAll(() => {
+        ns = `${path.basename(dir)}-${lane.name}`;
+        ctr = ctrAt(ns);
+        log = path.join(dir, `${lane.name}-calls.log`);
+        const wrapper = writeRuntimeWrapper(path.join(dir, 'bin'), lane, log);
+        runtime = ['--runc-binary', wrapper, '--runc-root', path.join(dir, `${lane.name}-root`)];
+        fifo = ['--fifo-dir', path.join(dir, 'fifo')];
+        const imp = ctr(['image', 'import', path.join(dir, 'image.tar')]);
+        expect(imp.status, imp.stderr).toBe(0);
+      }, 30_000);
+
+      const taskStatus = (id: string): string => ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[2] ?? '';
+      const taskPid = (id: string): number => Number(ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[1]);
+      const cgroupFile = (pid: number, controller: string, file: string): string => {
+        const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));
+        return fs.readFileSync(path.join('/sys/fs/cgroup', controller, line!.split(':')[2], file), 'utf8').trim();
+      };
+      const detached = (id: string, script: string, extra: string[] = []): void => {
+        const r = ctr(['run', ...runtime, ...fifo, '-d', ...extra, IMAGE, id, 'sh', '-c', script]);
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        expect(taskStatus(id)).toBe('RUNNING');
+      };
+      const remove = (id: string): void => {
+        expect(waitFor(() => taskStatus(id) === 'STOPPED', 10_000)).toBe(true);
+        ctr(['task', 'delete', id]);
+        expect(ctr(['container', 'delete', id]).status).toBe(0);
+      };
+
+      it('ctr run --rm: output, stderr and the exit code', () => {
+        const r = ctr(['run', ...runtime, ...fifo, '--rm', IMAGE, 'r1', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+        expect(r.stdout).toBe('out\n');
+        expect(r.stderr).toBe('err\n');
+        expect(r.status).toBe(3);
+        expect(ctr(['run', ...runtime, ...fifo, '--rm', IMAGE, 'r2', 'true']).status).toBe(0);
+      });
+
+      it('--env and --cwd', () => {
+        const r = ctr(['run', ...runtime, ...fifo, '--rm', '--env', 'FOO=bar', '--cwd', '/tmp', IMAGE, 'r3', 'sh', '-c', 'echo "$FOO $(pwd)"']);
+        expect(r.stdout).toBe('bar /tmp\n');
+        expect(r.status).toBe(0);
+      });
+
+      it('a failed create: the shim reports the runtime\'s error from its log.json', () => {
+        const r = ctr(['run', ...runtime, ...fifo, '--rm', IMAGE, 'n1', '/nonexistent']);
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toContain('OCI runtime create failed');
+        expect(r.stderr).toContain('/nonexistent');
+        ctr(['container', 'delete', 'n1']);
+      });
+
+      it('detached task: exec (exit code, --user, --cwd, -t), ps, pause/resume, kill, delete', () => {
+        detached('d1', 'trap "exit 42" TERM; while :; do sleep 0.1; done');
+        const pid = taskPid('d1');
+        const e = ctr(['task', 'exec', ...fifo, '--exec-id', 'e1', 'd1', 'sh', '-c', 'echo in-exec; exit 7']);
+        expect(e.stdout).toBe('in-exec\n');
+        expect(e.status).toBe(7);
+        const u = ctr(['task', 'exec', ...fifo, '--exec-id', 'e2', '--user', '1000', '--cwd', '/tmp', 'd1', 'sh', '-c', 'echo "$(id -u) $(pwd)"']);
+        expect(u.stdout).toBe('1000 /tmp\n');
+        const t = withTty([CTR!, '--address', address, '-n', ns, 'task', 'exec', ...fifo, '-t', '--exec-id', 'e3', 'd1', 'sh', '-c', 'tty; test -t 0 && echo isatty']);
+        expect(t.stdout).toMatch(/\/dev\/pts\/\d+\r*\n/);
+        expect(t.stdout).toMatch(/isatty\r*\n/);
+        // a detached exec shows in `task ps` (the runtime's ps) next to the init
+        expect(ctr(['task', 'exec', ...fifo, '--detach', '--exec-id', 'e4', 'd1', 'sleep', '30']).status).toBe(0);
+        const ps = ctr(['task', 'ps', 'd1']);
+        expect(ps.status).toBe(0);
+        const pids = ps.stdout.split('\n').slice(1).filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[0]));
+        expect(pids).toContain(pid);
+        expect(pids.length).toBeGreaterThanOrEqual(2);
+
+        expect(ctr(['task', 'pause', 'd1']).status).toBe(0);
+        expect(taskStatus('d1')).toBe('PAUSED');
+        expect(cgroupFile(pid, 'freezer', 'freezer.state')).toBe('FROZEN');
+        expect(ctr(['task', 'resume', 'd1']).status).toBe(0);
+        expect(taskStatus('d1')).toBe('RUNNING');
+
+        expect(ctr(['task', 'kill', '-s', 'TERM', 'd1']).status).toBe(0);
+        expect(waitFor(() => taskStatus('d1') === 'STOPPED', 10_000)).toBe(true);
+        const del = ctr(['task', 'delete', 'd1']);
+        expect(del.stderr).toContain('exit code 42');
+        expect(ctr(['container', 'delete', 'd1']).status).toBe(0);
+        expect(ctr(['task', 'ls', '-q']).stdout).not.toContain('d1');
+      });
+
+      it('--memory-limit reaches the cgroup; kill --all ends every process', () => {
+        detached('m1', 'sleep 1000 & sleep 1000 & wait', ['--memory-limit', String(64 << 20)]);
+        const pid = taskPid('m1');
+        expect(cgroupFile(pid, 'memory', 'memory.limit_in_bytes')).toBe(String(64 << 20));
+        expect(ctr(['task', 'kill', '-a', '-s', 'KILL', 'm1']).status).toBe(0);
+        remove('m1');
+      });
+
+      it('-t: the task gets a terminal (the shim\'s --console-socket)', () => {
+        const r = withTty([CTR!, '--address', address, '-n', ns, 'run', ...runtime, ...fifo, '--rm', '-t', IMAGE, 't1', 'sh', '-c', 'tty; test -t 0 && echo isatty; exit 4']);
+        expect(r.stdout).toMatch(/\/dev\/pts\/0\r*\n/);
+        expect(r.stdout).toMatch(/isatty\r*\n/);
+        expect(r.status).toBe(4);
+      });
+
+      it(`the shim drove ${lane.name} with --log log.json --log-format json, through create, start, exec, ps, pause, resume, kill and delete`, () => {
+        const seen = calls(log);
+        const cmds = new Set(seen.map(commandOf));
+        for (const c of ['create', 'start', 'exec', 'ps', 'pause', 'resume', 'kill', 'delete']) expect(cmds).toContain(c);
+        expect(seen.some((c) => /--log \S+\/log\.json --log-format json create /.test(c))).toBe(true);
+        expect(seen.some((c) => commandOf(c) === 'kill' && / --all /.test(c))).toBe(true);
+      });
+    });
+  }
+});

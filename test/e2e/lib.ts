@@ -1,0 +1,163 @@
+// Shared scaffolding for the end-to-end tests with the real clients (podman,
+// containerd): the two runtime lanes (tcr, and runc as the control), a
+// wrapper per lane that records every call the client makes, ttys through
+// script(1), and cleanup of what the clients leave on the host.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TCR, mountsUnder } from '../helpers.js';
+
+export interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Absolute path of a command on $PATH (plus the sbin dirs), or undefined. */
+export function which(cmd: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  for (const d of dirs) {
+    const p = path.join(d, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+export const RUNC = which('runc');
+
+export interface Lane {
+  name: 'tcr' | 'runc';
+  /** the runtime binary itself */
+  bin: string;
+}
+
+/** tcr, and runc as the control: every test runs once per lane. */
+export const LANES: Lane[] = [
+  { name: 'tcr', bin: TCR },
+  { name: 'runc', bin: RUNC ?? '/usr/sbin/runc' },
+];
+
+export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Result {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20, ...opts });
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT') throw r.error;
+  return { status: r.status, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+}
+
+export function shellQuote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Runs argv under script(1), which gives it a pty as its stdin/stdout (for -t). */
+export function withTty(argv: string[], env?: NodeJS.ProcessEnv): Result {
+  return run('script', ['-qec', argv.map(shellQuote).join(' '), '/dev/null'], { env, input: '' });
+}
+
+/**
+ * A wrapper named like the lane's runtime (clients name a runtime by its
+ * file name: podman looks it up in runtime_supports_json) that appends each
+ * call's arguments to `log` and execs the real binary with `prefix` first.
+ */
+export function writeRuntimeWrapper(dir: string, lane: Lane, log: string, prefix: string[] = []): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, lane.name);
+  fs.writeFileSync(file, [
+    '#!/bin/sh',
+    `printf '%s\\n' "$*" >> ${shellQuote(log)}`,
+    `exec ${[lane.bin, ...prefix].map(shellQuote).join(' ')} "$@"`,
+    '',
+  ].join('\n'), { mode: 0o755 });
+  return file;
+}
+
+/** The calls a wrapper recorded, one argument string per call. */
+export function calls(log: string): string[] {
+  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+/** The command of a recorded runtime call: the first word after the global flags. */
+export function commandOf(call: string): string {
+  const words = call.split(' ');
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (!w.startsWith('--')) return w;
+    if (!w.includes('=') && ['--root', '--log', '--log-format', '--criu', '--rootless'].includes(w)) i++;
+  }
+  return '';
+}
+
+/** Lazily unmounts every mount point below dir, deepest first. */
+export function unmountUnder(dir: string): void {
+  for (const m of mountsUnder(dir).sort((a, b) => b.length - a.length)) run('umount', ['-l', m]);
+}
+
+/** Removes the cgroup `rel` (and everything below it) from every hierarchy. */
+export function removeCgroup(rel: string): void {
+  const root = '/sys/fs/cgroup';
+  const rm = (dir: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) rm(path.join(dir, e.name));
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      /* busy or gone: nothing more to do */
+    }
+  };
+  const hierarchies = fs.existsSync(path.join(root, 'cgroup.controllers')) ? [root] : fs.readdirSync(root).map((h) => path.join(root, h));
+  for (const h of hierarchies) rm(path.join(h, rel.replace(/^\/+/, '')));
+}
+
+/** Directories a client may create on the host outside its private dirs. */
+export function snapshotPaths(paths: string[]): Set<string> {
+  return new Set(paths.filter((p) => fs.existsSync(p)));
+}
+
+/** Removes those of `paths` that did not exist before (the set from snapshotPaths), deepest first, only when empty unless `recursive`. */
+export function removeNew(paths: string[], before: Set<string>, recursive = false): void {
+  for (const p of [...paths].sort((a, b) => b.length - a.length)) {
+    if (before.has(p) || !fs.existsSync(p)) continue;
+    try {
+      if (recursive) fs.rmSync(p, { recursive: true, force: true });
+      else fs.rmdirSync(p);
+    } catch {
+      /* not empty: something else lives there now */
+    }
+  }
+}
+
+/** Pids of processes whose command line mentions `needle` (a private temp path), to end what a client left running. */
+export function pidsMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(needle)) out.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+export function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Polls `check` until it returns true or `ms` pass. */
+export function waitFor(check: () => boolean, ms = 10_000, step = 50): boolean {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    sleep(step);
+  }
+  return check();
+}
