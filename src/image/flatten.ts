@@ -33,6 +33,7 @@ class Flattener {
 
   layer(root: string): void {
     this.links = new Map();
+    this.current = '';
     this.dirs.set('', root);
     this.walk(root, this.dest, '');
   }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { S_IFBLK, S_IFCHR, S_IFIFO, fsetxattr, futimens, lgetxattr, lgetxattrs, lsetxattr, lutimens, mknod } from '../sys/fsops.js';
 import { type Timespec, timespecFromNs } from '../sys/time.js';
 import { OPAQUE_XATTR, copyNode, isWhiteout, lookupMerged, lstatOrNull } from './overlay-tree.js';
-import { EntryError, type LayerEntry } from './tar-entry.js';
+import { EntryError, type LayerEntry, hasContent } from './tar-entry.js';
 
 interface DirMeta {
   mode: number;
@@ -31,15 +31,6 @@ const CREATE_FILE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 const OPEN_DIR = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 const WH = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
-
-/** An entry's content as tar-stream hands it over (a streamx Readable). */
-export interface EntryData {
-  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
-  once(event: 'end' | 'close', listener: () => void): unknown;
-  once(event: 'error', listener: (err: Error) => void): unknown;
-  resume(): unknown;
-  destroy(err?: Error): unknown;
-}
 
 export interface WriterOptions {
   /** the layers below this one, top first: hard-link targets and implicit directories resolve there */
@@ -58,7 +49,10 @@ export class LayerWriter {
   private readonly pending = new Map<string, DirMeta>();
   /** lower-layer hard-link targets already copied into this layer: target → copy */
   private readonly lowerCopies = new Map<string, string>();
+  /** the regular file being written, between beginFile() and endFile() */
   private fd = -1;
+  private file: LayerEntry | null = null;
+  private written = 0;
   /** permission bits that creating a file may lose (umask), so that only then fchmod is needed */
   private readonly lost: number;
   private readonly uid = process.geteuid?.() ?? 0;
@@ -81,11 +75,10 @@ export class LayerWriter {
     return rel === '' ? this.root : `${this.root}/${rel}`;
   }
 
-  /** Applies one entry; `data` is its content stream (drained here for every type). */
-  async add(e: LayerEntry, data: EntryData): Promise<void> {
+  /** Applies an entry whose content, if any, is not written: anything but a regular file. */
+  entry(e: LayerEntry): void {
+    if (hasContent(e)) throw new Error('LayerWriter.entry() given a regular file');
     const base = e.path === '' ? '' : path.posix.basename(e.path);
-    // only regular files' contents are written; anything else is skipped over
-    if (e.type !== 'file' || base.startsWith(WH) || e.path === '') data.resume();
     if (base.startsWith(WH)) return this.whiteout(e, base);
     if (e.path === '') {
       if (e.type !== 'dir') throw new EntryError(`a ${e.type} cannot replace the layer root`);
@@ -97,8 +90,6 @@ export class LayerWriter {
     switch (e.type) {
       case 'dir':
         return this.dir(e, abs);
-      case 'file':
-        return this.file(e, abs, data);
       case 'symlink':
         this.create(e.path, () => fs.symlinkSync(e.linkname, abs));
         return this.finishNode(e, abs, false);
@@ -151,41 +142,40 @@ export class LayerWriter {
     this.pending.set(e.path, metaOf(e));
   }
 
-  private async file(e: LayerEntry, abs: string, data: EntryData): Promise<void> {
-    const perm = e.mode & 0o777;
+  /** Creates a regular file; its content follows through write(), then endFile(). */
+  beginFile(e: LayerEntry): void {
+    if (this.fd >= 0) throw new Error('LayerWriter.beginFile() while a file is open');
+    this.ensureDir(parentOf(e.path), e);
+    const abs = this.abs(e.path);
     this.create(e.path, () => {
-      this.fd = fs.openSync(abs, CREATE_FILE, perm);
+      this.fd = fs.openSync(abs, CREATE_FILE, e.mode & 0o777);
     });
+    this.file = e;
+    this.written = 0;
+  }
+
+  write(chunk: Uint8Array): void {
+    let off = 0;
+    while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
+    this.written += chunk.length;
+  }
+
+  /** Owner, mode, xattrs and times of the file just written, then close. */
+  endFile(): void {
+    const e = this.file;
     const fd = this.fd;
-    await new Promise<void>((resolve, reject) => {
-      let ended = false;
-      data.on('data', (chunk: Buffer) => {
-        try {
-          let off = 0;
-          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-        } catch (err) {
-          reject(err as Error);
-          data.destroy(err as Error);
-        }
-      });
-      data.once('end', () => {
-        ended = true;
-        resolve();
-      });
-      data.once('error', reject);
-      // tar-stream destroys the entry stream when the archive ends mid-entry
-      data.once('close', () => {
-        if (!ended) reject(new EntryError(`truncated: the archive ends inside this ${e.size}-byte file`));
-      });
-    });
+    if (e === null || fd < 0) throw new Error('LayerWriter.endFile() without beginFile()');
+    if (this.written !== e.size) throw new EntryError(`truncated: ${this.written} of ${e.size} bytes`);
+    const abs = this.abs(e.path);
     // Order matters: chown clears setuid/setgid and security.capability.
     // Most image files are root's and 0644/0755: then open() already gave
     // the right owner and mode, and two syscalls per file are saved.
     if (this.opts.chown && (e.uid !== this.uid || e.gid !== this.gid)) fs.fchownSync(fd, e.uid, e.gid);
-    if ((e.mode & 0o7000) !== 0 || (perm & this.lost) !== 0) fs.fchmodSync(fd, e.mode);
+    if ((e.mode & 0o7000) !== 0 || (e.mode & 0o777 & this.lost) !== 0) fs.fchmodSync(fd, e.mode);
     for (const [name, value] of e.xattrs) if (allowedXattr(name)) fsetxattr(fd, name, value, abs);
     futimens(fd, e.atime, e.mtime, abs);
     this.fd = -1;
+    this.file = null;
     fs.closeSync(fd);
   }
 

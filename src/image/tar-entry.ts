@@ -3,6 +3,7 @@
 // numeric ids and mode, exact xattr bytes. Everything here is a pure
 // function of the header, so it is unit-tested without root.
 import type { Extract, Header } from 'tar-stream';
+import { TcrError } from '../errors.js';
 import { type Timespec, parseDecimalSeconds } from '../sys/time.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
@@ -32,6 +33,30 @@ export interface LayerEntry {
 
 /** Why an archive entry is refused; the unpacker adds the layer and the entry name. */
 export class EntryError extends Error {}
+
+/** An entry that failed, named as the archive names it, with the reason in words. */
+export class EntryFailure extends TcrError {
+  constructor(
+    readonly entry: string,
+    readonly reason: string,
+  ) {
+    super(`entry ${JSON.stringify(entry)}: ${reason}`);
+    this.name = 'EntryFailure';
+  }
+}
+
+/** Why something failed, in words: errno names for system calls, our own text otherwise. */
+export function reasonOf(err: unknown): string {
+  if (err instanceof EntryError || err instanceof TcrError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e.code === 'string' && e.code.startsWith('E')) return `${e.syscall ?? 'system call'}: ${e.code}`;
+  return e instanceof Error ? e.message : String(err);
+}
+
+/** Whether an entry's content is written to a file: a regular file that is not a whiteout and not the root. */
+export function hasContent(e: LayerEntry): boolean {
+  return e.type === 'file' && e.path !== '' && !e.path.slice(e.path.lastIndexOf('/') + 1).startsWith('.wh.');
+}
 
 const TYPES: Record<string, EntryType> = {
   file: 'file',

@@ -11,9 +11,9 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { TcrError } from '../errors.js';
 import { type Compression, type Stage, compressionOfMediaType, decompressor, detectCompression, peek } from './decompress.js';
-import { type EntryData, LayerWriter } from './layer-writer.js';
+import { LayerWriter } from './layer-writer.js';
 import { prepareFreshDir } from './overlay-tree.js';
-import { EntryError, patchPaxDecoding, toEntry } from './tar-entry.js';
+import { EntryFailure, type LayerEntry, hasContent, patchPaxDecoding, reasonOf, toEntry } from './tar-entry.js';
 
 export { flattenLayers } from './flatten.js';
 export type { Compression } from './decompress.js';
@@ -44,14 +44,6 @@ export interface UnpackResult {
   size: number;
 }
 
-/** Why an entry failed, in words: errno names for system calls, our own text otherwise. */
-function reason(err: unknown): string {
-  if (err instanceof EntryError || err instanceof TcrError) return err.message;
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e.code === 'string' && e.code.startsWith('E')) return `${e.syscall ?? 'system call'}: ${e.code}`;
-  return e instanceof Error ? e.message : String(err);
-}
-
 /** Names the stage a stream error came from (and the entry it cut short, if any). */
 function streamReason(err: unknown, compression: string, entry: string | null): string {
   const e = err as NodeJS.ErrnoException;
@@ -66,10 +58,8 @@ function streamReason(err: unknown, compression: string, entry: string | null): 
     const what = msg.startsWith('Header exceeds') ? 'a PAX or long-name header over 4 MiB' : 'invalid tar header';
     return `not a tar archive (${what}${compression === 'none' ? '; or compressed, with a media type that says it is not' : ''})`;
   }
-  return reason(err);
+  return reasonOf(err);
 }
-
-class EntryFailure extends Error {}
 
 /** Unpacks the layer tar read from `input` into `dir` (fresh: missing or empty) in overlayfs form. */
 export async function unpackLayer(input: Readable, dir: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
@@ -98,23 +88,48 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
 
     const extract = tar.extract();
     patchPaxDecoding(extract);
-    let current: string | null = null; // the entry being written, for messages
+    let current: string | null = null; // the entry being read, for messages
+    // Failures name the entry; next() is never called inside the 'entry'
+    // event itself, which would recurse once per entry inside tar-stream.
+    const failure = (name: string, err: unknown): Error => (err instanceof TcrError ? err : new EntryFailure(name, reasonOf(err)));
+    const proceed = (next: (err?: Error) => void): void => {
+      current = null;
+      queueMicrotask(() => next());
+    };
     extract.on('entry', (header, stream, next) => {
       // tar-stream destroys the entry stream with the extractor's error; that
       // error reaches us through the pipeline, so here it needs a listener
       stream.on('error', () => {});
       current = header.name;
-      const fail = (err: unknown): void => next(new EntryFailure(`entry ${JSON.stringify(header.name)}: ${reason(err)}`));
+      let entry: LayerEntry;
       try {
-        const entry = toEntry(header);
-        // streamx types its chunks as unknown; tar-stream pushes Buffers
-        w.add(entry, stream as unknown as EntryData).then(() => {
-          current = null;
-          next();
-        }, fail);
+        entry = toEntry(header);
+        if (!hasContent(entry)) {
+          stream.resume(); // skip whatever a non-file claims to carry
+          w.entry(entry);
+          return proceed(next);
+        }
+        w.beginFile(entry);
       } catch (err) {
-        fail(err);
+        return next(failure(header.name, err));
       }
+      // Writes are synchronous: page-cache writes are fast, and a thread-pool
+      // round trip per chunk (or a writer thread, measured) costs more here.
+      stream.on('data', (chunk) => {
+        try {
+          w.write(chunk as Buffer); // streamx types chunks as unknown; tar-stream pushes Buffers
+        } catch (err) {
+          stream.destroy(failure(entry.raw, err));
+        }
+      });
+      stream.on('end', () => {
+        try {
+          w.endFile();
+        } catch (err) {
+          return next(failure(entry.raw, err));
+        }
+        proceed(next);
+      });
     });
 
     const stages: Stage[] = [];
@@ -136,7 +151,6 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
     input.destroy();
     // never remove a directory we refused to use (it was not ours)
     if (prepared) fs.rmSync(dir, { recursive: true, force: true });
-    const detail = err instanceof TcrError || err instanceof EntryFailure ? err.message : reason(err);
-    throw new TcrError(`layer ${label}: ${detail}`);
+    throw new TcrError(`layer ${label}: ${err instanceof TcrError ? err.message : reasonOf(err)}`);
   }
 }

@@ -8,11 +8,14 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { unpackLayer } from '../../src/image/unpack.js';
+
 import { lgetxattrs } from '../../src/sys/fsops.js';
 import { zstdCompress } from '../../src/sys/libzstd.js';
+import { unpackLayer } from '../../src/image/unpack.js';
 import { isRoot } from '../helpers.js';
 import { type Node, type TarEntry, makeTar, rawHeader, snapshot } from '../layers.js';
+
+const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-hostile-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -112,11 +115,13 @@ describe.skipIf(!isRoot)('hostile layers', () => {
     expect(t.f!.xattrs).toEqual({});
   });
 
-  it('refuses an entry cut short by the end of the stream', async () => {
+  it('refuses an entry cut short by the end of the stream, and leaks no file descriptor', async () => {
     const dir = fresh();
-    const tarball = await makeTar([{ name: 'ok', content: 'fine' }, { name: 'big', content: Buffer.alloc(300_000, 7) }]);
-    await expect(unpackLayer(stream(tarball.subarray(0, 100_000)), dir)).rejects.toThrow(/entry "big": truncated/);
+    const tarball = await makeTar([{ name: 'ok', content: 'fine' }, { name: 'big', content: Buffer.alloc(3_000_000, 7) }]);
+    const fds = openFds();
+    await expect(unpackLayer(stream(tarball.subarray(0, 2_000_000)), dir)).rejects.toThrow(/entry "big": truncated/);
     expect(fs.existsSync(dir)).toBe(false);
+    expect(openFds()).toBe(fds);
   });
 
   it('refuses a header that claims more data than the stream has, even when gzip-wrapped', async () => {

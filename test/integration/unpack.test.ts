@@ -254,3 +254,39 @@ describe.skipIf(!isRoot)('multi-layer images', () => {
     await expect(unpackLayer(stream(blob), dir, { lowerDirs: [lower] })).rejects.toThrow(/hard link target "f" is not in this layer/);
   });
 });
+
+describe.skipIf(!isRoot)('flattenLayers', () => {
+  const unpack = unpackLayer;
+
+  it('replaces a lower symlink by an upper directory instead of writing through it', async () => {
+    const outside = fresh();
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'file'), 'original');
+    const lower = fresh();
+    await unpack(stream(await makeTar([{ name: 'a', type: 'symlink', linkname: outside }, { name: 'b', type: 'symlink', linkname: outside }])), lower);
+    const upper = fresh();
+    await unpack(stream(await makeTar([{ name: 'a/', type: 'directory' }, { name: 'a/file', content: 'pwned' }, { name: 'b/.wh.file' }])), upper, { lowerDirs: [lower] });
+    const flat = fresh();
+    flattenLayers([lower, upper], flat);
+    expect(fs.readFileSync(path.join(outside, 'file'), 'utf8')).toBe('original');
+    expect(fs.readFileSync(path.join(flat, 'a', 'file'), 'utf8')).toBe('pwned');
+    // in overlay form a whiteout's parent exists in the upper layer as a directory: so it does in the rootfs
+    expect(fs.lstatSync(path.join(flat, 'b')).isDirectory()).toBe(true);
+  });
+
+  it('refuses a destination that is not empty and leaves it alone', () => {
+    const dest = fresh();
+    fs.mkdirSync(dest);
+    fs.writeFileSync(path.join(dest, 'keep'), 'x');
+    expect(() => flattenLayers([], dest)).toThrow(/not empty/);
+    expect(fs.readFileSync(path.join(dest, 'keep'), 'utf8')).toBe('x');
+  });
+
+  it('removes the partial rootfs when a layer cannot be read, and names it', async () => {
+    const lower = fresh();
+    await unpack(stream(await makeTar([{ name: 'f', content: 'x' }])), lower);
+    const dest = fresh();
+    expect(() => flattenLayers([lower, path.join(scratch, 'missing')], dest)).toThrow(/flattening layer .*missing into .*: \/: (lstat|scandir): ENOENT/);
+    expect(fs.existsSync(dest)).toBe(false);
+  });
+});
