@@ -127,9 +127,10 @@ describe.skipIf(!isRoot || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('
   });
 
   it('pause stops progress, resume continues it, state shows paused', async () => {
-    const { id, dir } = bundle(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; usleep 20000; done']);
+    const { id, dir } = bundle(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; usleep 20000; done']);
     expect(sb.tcr(['run', '--detach', '--bundle', dir, id], detached).status).toBe(0);
-    const count = () => Number(fs.readFileSync(path.join(dir, 'rootfs/tmp/count'), 'utf8') || 0);
+    // written by rename, so a read never sees a half-written file
+    const count = () => Number(fs.readFileSync(path.join(dir, 'rootfs/tmp/count'), 'utf8'));
     await sleep(300);
     expect(sb.tcr(['pause', id]).status).toBe(0);
     expect(JSON.parse(sb.tcr(['state', id]).stdout).status).toBe('paused');
