@@ -56,12 +56,16 @@ try {
   spawnSync('podman', [...podmanArgs, 'system', 'reset', '-f'], { stdio: 'ignore' });
   for (const id of fs.existsSync(path.join(tmp, 'state')) ? fs.readdirSync(path.join(tmp, 'state')) : []) spawnSync(TCR, [...tcrArgs, 'delete', '--force', id]);
   spawnSync('umount', ['-R', path.join(tmp, 'pstore')], { stdio: 'ignore' });
-  for (const h of fs.readdirSync('/sys/fs/cgroup')) {
+  // podman leaves its empty per-container cgroups under the parent it was given
+  const rmTree = (dir) => {
+    if (!fs.existsSync(dir)) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmTree(path.join(dir, e.name));
     try {
-      fs.rmdirSync(path.join('/sys/fs/cgroup', h, cgroupParent));
+      fs.rmdirSync(dir);
     } catch {
-      // not made in this hierarchy
+      // still in use: reported by the check below
     }
-  }
+  };
+  for (const h of fs.readdirSync('/sys/fs/cgroup')) rmTree(path.join('/sys/fs/cgroup', h, cgroupParent));
   fs.rmSync(tmp, { recursive: true, force: true });
 }
