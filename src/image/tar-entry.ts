@@ -69,7 +69,10 @@ const TYPES: Record<string, EntryType> = {
   fifo: 'fifo',
 };
 
+const PATH_MAX = 4096;
 const XATTR_PREFIX = 'SCHILY.xattr.';
+/** what makes a name need the full treatment: '..', '//', '/./', a leading '/', a trailing or lone '.' */
+const SIMPLE_NAME_TRAPS = /\.\.|\/\/|\/\.\/|^\/|(^|\/)\.\/?$|^\.\/\.|^\.\/\//;
 const LIBARCHIVE_XATTR = 'LIBARCHIVE.xattr.';
 
 /**
@@ -81,6 +84,12 @@ const LIBARCHIVE_XATTR = 'LIBARCHIVE.xattr.';
  */
 export function normalizeName(name: string, what = 'name'): string {
   if (name.includes('\0')) throw new EntryError(`${what} contains a NUL byte`);
+  // the usual "./usr/bin/x" or "usr/lib/" needs no splitting (a layer has thousands)
+  if (!SIMPLE_NAME_TRAPS.test(name)) {
+    const start = name.startsWith('./') ? 2 : 0;
+    const end = name.endsWith('/') ? name.length - 1 : name.length;
+    return start >= end ? '' : name.slice(start, end);
+  }
   const parts: string[] = [];
   for (const c of name.split('/')) {
     if (c === '' || c === '.') continue;
@@ -107,19 +116,23 @@ export function toEntry(h: Header): LayerEntry {
   // tar-stream reports typeflags it does not know (GNU sparse 'S', 'V', 'D', ...) as null
   const type = h.type ? TYPES[h.type] : undefined;
   if (type === undefined) throw new EntryError(`unsupported entry type ${h.type ?? '(unknown typeflag)'}`);
-  for (const key of Object.keys(pax))
-    if (key.startsWith('GNU.sparse.')) throw new EntryError('GNU sparse files are not supported');
   const xattrs = new Map<string, Buffer>();
-  for (const [key, value] of Object.entries(pax)) {
+  for (const key in pax) {
     // values of xattr records are byte strings (see patchPaxDecoding)
-    if (key.startsWith(XATTR_PREFIX)) xattrs.set(key.slice(XATTR_PREFIX.length), Buffer.from(value, 'latin1'));
+    if (key.startsWith(XATTR_PREFIX)) xattrs.set(key.slice(XATTR_PREFIX.length), Buffer.from(pax[key]!, 'latin1'));
     else if (key.startsWith(LIBARCHIVE_XATTR))
-      xattrs.set(decodeURIComponent(key.slice(LIBARCHIVE_XATTR.length)), Buffer.from(value, 'base64'));
+      xattrs.set(decodeURIComponent(key.slice(LIBARCHIVE_XATTR.length)), Buffer.from(pax[key]!, 'base64'));
+    else if (key.startsWith('GNU.sparse.')) throw new EntryError('GNU sparse files are not supported');
   }
   for (const name of xattrs.keys())
     if (name === '' || name.includes('\0')) throw new EntryError(`invalid xattr name ${JSON.stringify(name)}`);
   const mtime = time(pax.mtime, { sec: Math.floor((h.mtime?.getTime() ?? 0) / 1000), nsec: 0 });
   const path = normalizeName(raw);
+  // PATH_MAX: longer names cannot be created anyway, and refusing them here
+  // keeps the parent walk from recursing through a 4 MiB PAX path
+  if (Buffer.byteLength(path) >= PATH_MAX) throw new EntryError(`name longer than ${PATH_MAX - 1} bytes`);
+  const linkpath = type === 'hardlink' ? normalizeName(h.linkname ?? '', 'hard link target') : '';
+  if (Buffer.byteLength(linkpath) >= PATH_MAX) throw new EntryError(`hard link target longer than ${PATH_MAX - 1} bytes`);
   const size = type === 'file' ? (h.size ?? 0) : 0;
   if (!Number.isSafeInteger(size) || size < 0) throw new EntryError(`invalid size ${h.size}`);
   return {
@@ -133,7 +146,7 @@ export function toEntry(h: Header): LayerEntry {
     mtime,
     atime: time(pax.atime, mtime),
     linkname: type === 'symlink' ? (h.linkname ?? '') : '',
-    linkpath: type === 'hardlink' ? normalizeName(h.linkname ?? '', 'hard link target') : '',
+    linkpath,
     devmajor: h.devmajor ?? 0,
     devminor: h.devminor ?? 0,
     xattrs,

@@ -45,11 +45,17 @@ function check(r: number | bigint, call: string, path: string): number {
 }
 
 const times = Buffer.alloc(32);
+function int64(off: number, n: number): void {
+  // two 32-bit halves: no BigInt per call (seconds stay far below 2^53)
+  times.writeUInt32LE(n >>> 0, off);
+  times.writeInt32LE(Math.floor(n / 2 ** 32), off + 4);
+}
+
 function encodeTimes(atime: Timespec, mtime: Timespec): Buffer {
-  times.writeBigInt64LE(BigInt(atime.sec), 0);
-  times.writeBigInt64LE(BigInt(atime.nsec), 8);
-  times.writeBigInt64LE(BigInt(mtime.sec), 16);
-  times.writeBigInt64LE(BigInt(mtime.nsec), 24);
+  int64(0, atime.sec);
+  int64(8, atime.nsec);
+  int64(16, mtime.sec);
+  int64(24, mtime.nsec);
   return times;
 }
 

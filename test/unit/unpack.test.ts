@@ -39,6 +39,26 @@ describe('normalizeName', () => {
       expect(() => normalizeName(bad)).toThrow(EntryError);
     expect(normalizeName('a/..b/c..')).toBe('a/..b/c..');
   });
+  it('takes its fast path only when that gives what the component-wise rule gives', () => {
+    const reference = (name: string): string => {
+      const parts = name.split('/').filter((c) => c !== '' && c !== '.');
+      if (parts.includes('..')) return 'refused';
+      return parts.join('/');
+    };
+    const atoms = ['a', 'b.c', '.', '..', '/', '.wh.x', '..x'];
+    let seed = 42;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    for (let i = 0; i < 5000; i++) {
+      const name = Array.from({ length: 1 + rnd(6) }, () => atoms[rnd(atoms.length)]).join('');
+      let got: string;
+      try {
+        got = normalizeName(name);
+      } catch {
+        got = 'refused';
+      }
+      expect({ name, got }).toEqual({ name, got: reference(name) });
+    }
+  });
 });
 
 describe('PAX records', () => {
@@ -136,6 +156,17 @@ describe('unpackLayer without root', () => {
     });
   }
 
+  it('reads streams of several gzip members or zstd frames (as parallel compressors write them)', async () => {
+    const plain = await makeTar(entries);
+    const half = 1536;
+    for (const c of [gzip, (b: Buffer) => zstdCompress(b)]) {
+      const blob = Buffer.concat([c(plain.subarray(0, half)), c(plain.subarray(half))]);
+      const dir = fresh();
+      expect(await unpackLayer(chunked(blob, 77), dir)).toEqual({ diffId: sha256(plain), size: plain.length });
+      expectTree(snapshot(dir), expected);
+    }
+  });
+
   it('hashes the whole uncompressed stream, padding after the end-of-archive blocks included', async () => {
     const plain = Buffer.concat([await makeTar(entries.slice(0, 3)), Buffer.alloc(8192)]);
     const r = await unpackLayer(chunked(gzip(plain)), fresh(), { mediaType: MEDIA.ociLayerGzip });
@@ -152,6 +183,7 @@ describe('unpackLayer without root', () => {
     ['not a tar', async () => Buffer.alloc(2048, 0x41), /tar header/],
     ['a wrong diffID', () => makeTar(entries), /diffID mismatch/, { expectedDiffId: `sha256:${'0'.repeat(64)}` }],
     ['more bytes than maxBytes', () => makeTar([{ name: 'f', content: Buffer.alloc(1 << 20) }]), /larger than the limit of 65536 bytes/, { maxBytes: 65536 }],
+    ['a name longer than PATH_MAX', () => makeTar([{ name: 'a/'.repeat(3000) + 'f', content: 'x' }]), /name longer than 4095 bytes/],
     ['a hard link to a missing file', () => makeTar([{ name: 'h', type: 'link', linkname: 'nowhere' }]), /hard link target "nowhere" is not in this layer/],
     ['a hard link to a directory', () => makeTar([{ name: 'd/', type: 'directory' }, { name: 'h', type: 'link', linkname: 'd' }]), /hard link to a directory/],
   ];
