@@ -8,7 +8,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
-const { wrap } = require('node:module');
+const { wrap, createRequire } = require('node:module');
 
 // built by `npm run bundle` (scripts/setup.sh does it when src/ changed)
 const bundle = path.join(__dirname, '..', 'dist', 'tcr.cjs');
@@ -20,7 +20,8 @@ try {
 }
 const script = new vm.Script(wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
 const module_ = { exports: {} };
-script.runInThisContext().call(module_.exports, module_.exports, require, module_, bundle, path.dirname(bundle));
+// the bundle's own require: its relative requires (dist/tcr-images.cjs) resolve next to it
+script.runInThisContext().call(module_.exports, module_.exports, createRequire(bundle), module_, bundle, path.dirname(bundle));
 module_.exports.main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -10,15 +10,27 @@
 import { build } from 'esbuild';
 import fs from 'node:fs';
 
-const out = 'dist/tcr.cjs';
-await build({
-  entryPoints: ['src/cli/main.ts'],
+// The image side (store, registry, unpacker, `run IMAGE`) is a second bundle,
+// dist/tcr-images.cjs, reached only through the dynamic imports of the image
+// commands: the lifecycle commands then load half as much code.
+const imagesApart = {
+  name: 'images-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/(image|run)\// }, (args) => {
+      if (/\/src\/(image|run)\//.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+      return { path: './tcr-images.cjs', external: true };
+    });
+  },
+};
+
+const common = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  outfile: out,
   external: ['koffi'],
+  // import() of the image bundle becomes require(): the CLI runs as a vm.Script, where import() has no loader
+  supported: { 'dynamic-import': false },
   logLevel: 'warning',
   define: { 'import.meta.url': '__tcr_url' },
   banner: {
@@ -27,10 +39,14 @@ await build({
       'var __tcrBuiltin = (m) => Object.create(m, { default: { value: m }, __esModule: { value: true } });',
     ].join('\n'),
   },
-});
-const text = fs.readFileSync(out, 'utf8');
-const rewritten = text.replace(/__toESM\(require\("(node:[a-z_/]+)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
-fs.writeFileSync(out, rewritten);
+};
+const out = 'dist/tcr.cjs';
+await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: out, plugins: [imagesApart] });
+await build({ ...common, entryPoints: ['src/image/lazy-entry.ts'], outfile: 'dist/tcr-images.cjs' });
+for (const file of [out, 'dist/tcr-images.cjs']) {
+  const text = fs.readFileSync(file, 'utf8');
+  fs.writeFileSync(file, text.replace(/__toESM\(require\("(node:[a-z_/]+)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))'));
+}
 
 // V8's code cache for the bundle, taken after a run of the CLI's set-up so
 // the functions every command calls are in it. bin/tcr.cjs uses it when it
@@ -41,7 +57,7 @@ execFileSync(process.execPath, ['-e', `
   const file = path.resolve(${JSON.stringify(out)});
   const script = new vm.Script(require('module').wrap(fs.readFileSync(file, 'utf8')), { filename: file });
   const m = { exports: {} };
-  script.runInThisContext().call(m.exports, m.exports, require, m, file, path.dirname(file));
+  script.runInThisContext().call(m.exports, m.exports, require('module').createRequire(file), m, file, path.dirname(file));
   m.exports.buildProgram().helpInformation();
   fs.writeFileSync(file + '.cache', script.createCachedData());
 `]);
