@@ -68,7 +68,8 @@ describe.skipIf(!isRoot || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('
     let out = '';
     events.stdout.on('data', (d) => (out += d));
     const done = new Promise((r) => events.on('exit', r));
-    await sleep(300);
+    // start only once events runs (its first stats line): it must see the OOM happen
+    for (let i = 0; i < 300 && !out.includes('\n'); i++) await sleep(20);
     expect(sb.tcr(['start', id]).status).toBe(0);
     await done;
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));

@@ -49,7 +49,8 @@ tcr create --bundle "$b" oom </dev/null >"$WORK/oom.out" 2>&1
 [ "$(cat /sys/fs/cgroup/tcr/oom/memory.max)" = 33554432 ] && pass "memory.max written" || fail "memory.max is $(cat /sys/fs/cgroup/tcr/oom/memory.max)"
 tcr events --interval 60s oom >"$WORK/events" 2>&1 &
 events=$!
-sleep 2
+# node starts slowly under emulation: start the container only once events prints its first stats
+for _ in $(seq 1 600); do [ -s "$WORK/events" ] && break; sleep 0.1; done
 tcr start oom
 wait $events
 if grep -q 'rc=137' "$WORK/oom.out"; then pass "process above memory.max OOM-killed (137)"; else fail "OOM: $(cat "$WORK/oom.out")"; fi
