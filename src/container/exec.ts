@@ -14,7 +14,7 @@ import type { Process } from '../spec/types.js';
 import { Attachment } from './attach.js';
 import { Launch } from './launcher.js';
 import { lsmSteps } from './lsm.js';
-import type { StateStore } from './state-store.js';
+import { writeFileAtomic, type StateStore } from './state-store.js';
 import { deriveStatus } from './status.js';
 
 export interface ExecOptions {
@@ -54,10 +54,7 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
     const cgroup = rec.cgroup ? managerFromRecord(rec.cgroup) : undefined;
     launch.follow((point, pid) => {
       if (point === SyncPoint.start) cgroup?.apply(pid);
-      if (point === SyncPoint.ready && o.pidFile) {
-        fs.writeFileSync(`${o.pidFile}.tcr-tmp`, String(pid));
-        fs.renameSync(`${o.pidFile}.tcr-tmp`, o.pidFile);
-      }
+      if (point === SyncPoint.ready && o.pidFile) writeFileAtomic(o.pidFile, String(pid));
     }, true);
     launch.close();
   } catch (e) {

@@ -23,7 +23,7 @@ import { mountOverlay, undoHostMounts, type OverlayRootfs } from './host-mounts.
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { namespaceId, procStat } from './proc.js';
-import { DEFAULT_ROOT, StateStore, validateId, type ContainerRecord } from './state-store.js';
+import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic, type ContainerRecord } from './state-store.js';
 import { deriveStatus, ociState } from './status.js';
 
 export interface CreateOptions {
@@ -157,12 +157,13 @@ export class Runtime {
     const lock = ContainerLock.acquire(this.store.dir(id))!;
     let launch: Launch | undefined;
     let cgroup: CgroupManager | undefined;
+    const hostCleanup = opts.overlay || opts.ownedDirs ? { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] } : undefined;
     try {
       const spec = bundle.spec;
       const rec = newRecord(id, bundle);
       cgroup = newManager(resolveCgroupsPath(spec.linux?.cgroupsPath, id));
       rec.cgroup = cgroup.record;
-      if (opts.overlay || opts.ownedDirs) rec.hostCleanup = { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] };
+      rec.hostCleanup = hostCleanup;
       this.store.write(rec); // the intent is recorded before anything is made
       if (opts.overlay) await mountOverlay(opts.overlay);
       cgroup.create();
@@ -195,7 +196,7 @@ export class Runtime {
         }
         rec.phase = 'created';
         this.store.write(rec);
-        if (opts.pidFile) writePidFile(opts.pidFile, pid);
+        if (opts.pidFile) writeFileAtomic(opts.pidFile, String(pid));
         return JSON.stringify(ociState(rec, 'created'));
       }, run);
       launch.close();
@@ -204,7 +205,7 @@ export class Runtime {
       launch?.abort();
       try {
         cgroup?.destroy();
-        if (opts.overlay || opts.ownedDirs) undoHostMounts({ unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] });
+        if (hostCleanup) undoHostMounts(hostCleanup);
       } finally {
         this.store.remove(id);
       }
@@ -246,8 +247,3 @@ function writeIdMaps(spec: Spec, pid: number): void {
   fs.writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
 }
 
-function writePidFile(file: string, pid: number): void {
-  const tmp = `${file}.tcr-tmp`;
-  fs.writeFileSync(tmp, String(pid));
-  fs.renameSync(tmp, file);
-}

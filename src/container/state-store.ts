@@ -42,6 +42,13 @@ export function validateId(id: string): void {
     throw new TcrError(`invalid container id ${JSON.stringify(id)}: use letters, digits, "_", "+", "-" and "."`);
 }
 
+/** Write then rename: a reader (or a crash) sees the old file or the new one, never half. */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
 export class StateStore {
   constructor(readonly root: string = DEFAULT_ROOT) {}
 
@@ -74,10 +81,7 @@ export class StateStore {
   }
 
   write(rec: ContainerRecord): void {
-    const file = this.stateFile(rec.id);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(rec));
-    fs.renameSync(tmp, file);
+    writeFileAtomic(this.stateFile(rec.id), JSON.stringify(rec));
   }
 
   read(id: string): ContainerRecord {
