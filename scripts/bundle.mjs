@@ -23,6 +23,16 @@ const imagesApart = {
   },
 };
 
+// commander is a third bundle, dist/commander.cjs, required on first use:
+// the per-container commands an engine runs are parsed without it
+// (src/cli/fast-path.ts), and it is 120 KB of the CLI's code.
+const commanderApart = {
+  name: 'commander-apart',
+  setup(b) {
+    b.onResolve({ filter: /^commander$/ }, () => ({ path: './commander.cjs', external: true }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -43,8 +53,9 @@ const common = {
   },
 };
 const out = 'dist/tcr.cjs';
-await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: out, plugins: [imagesApart] });
-await build({ ...common, entryPoints: ['src/image/lazy-entry.ts'], outfile: 'dist/tcr-images.cjs' });
+await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: out, plugins: [imagesApart, commanderApart] });
+await build({ ...common, entryPoints: ['src/image/lazy-entry.ts'], outfile: 'dist/tcr-images.cjs', plugins: [commanderApart] });
+await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfile: 'dist/commander.cjs' });
 // Built-ins that cost a lifecycle command time to load and that most
 // commands never touch: child_process alone (pulled in by commander, which
 // needs it only for executable sub-commands) brings net and stream, ~13 ms;
@@ -52,15 +63,16 @@ await build({ ...common, entryPoints: ['src/image/lazy-entry.ts'], outfile: 'dis
 // proxy that loads the module on first property read. fs, path, events and
 // process stay eager: Node has loaded them before any user code runs.
 const LAZY_BUILTINS = /^node:(child_process|crypto|os|tty|net|stream|zlib|http|https|readline|dns|worker_threads|url|util)$/;
-for (const file of [out, 'dist/tcr-images.cjs']) {
+for (const file of [out, 'dist/tcr-images.cjs', 'dist/commander.cjs']) {
   let text = fs.readFileSync(file, 'utf8');
   text = text.replace(/__toESM\(require\("(node:[a-z_/]+)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
   text = text.replace(/(?<![\w.])require\("(node:[a-z_/]+)"\)/g, (whole, id) => (LAZY_BUILTINS.test(id) ? `__tcrLazy("${id}")` : whole));
+  text = text.replace(/(?<![\w.])require\("\.\/commander\.cjs"\)/g, '__tcrLazy("./commander.cjs")');
   fs.writeFileSync(file, text);
 }
 
-// V8's code cache for the bundle, taken after a run of the CLI's set-up so
-// the functions every command calls are in it. bin/tcr.cjs uses it when it
+// V8's code cache for the bundle, taken after a run of the CLI's set-up and
+// of the fast path's parser so the functions every command calls are in it. bin/tcr.cjs uses it when it
 // matches the node that runs it (V8 checks, and compiles afresh otherwise).
 const { execFileSync } = await import('node:child_process');
 execFileSync(process.execPath, ['-e', `
@@ -70,5 +82,7 @@ execFileSync(process.execPath, ['-e', `
   const m = { exports: {} };
   script.runInThisContext().call(m.exports, m.exports, require('module').createRequire(file), m, file, path.dirname(file));
   m.exports.buildProgram().helpInformation();
+  for (const argv of [['--root', 'r', 'create', '--bundle', 'b', '--pid-file', 'p', 'id'], ['start', 'id'], ['kill', 'id', '9'], ['delete', '-f', 'id'], ['run', 'id']])
+    m.exports.parseFastPath(argv, () => true);
   fs.writeFileSync(file + '.cache', script.createCachedData());
 `]);

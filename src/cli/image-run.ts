@@ -64,8 +64,8 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
 }
 
 /** runc's `run ID` (with --bundle, or in a bundle directory) or docker's `run IMAGE [CMD...]`. */
-export function isBundleRun(cmd: Command, command: string[]): boolean {
-  if (cmd.getOptionValueSource('bundle') === 'cli') return true;
+export function isBundleRun(bundleGiven: boolean, command: string[]): boolean {
+  if (bundleGiven) return true;
   return command.length === 0 && fs.existsSync('config.json');
 }
 

@@ -1,13 +1,14 @@
 // create, start, run, state, kill, delete, list: runc's lifecycle commands.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { Runtime } from '../container/runtime.js';
 import { TcrError } from '../errors.js';
 import { formatPlan } from '../linux/plan.js';
 import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
 import { addImageRunFlags, isBundleRun, runImageCommand, type ImageRunFlags } from './image-run.js';
+import { SHAPES, type CommandShape, type FlagDef } from './shapes.js';
 
-interface CreateFlags {
+export interface CreateFlags {
   bundle: string;
   pidFile?: string;
   /** commander turns --no-pivot into pivot: false */
@@ -18,11 +19,7 @@ interface CreateFlags {
   dryRun?: boolean;
   consoleSocket?: string;
 }
-
-function runtimeOf(cmd: Command): Runtime {
-  const g = cmd.optsWithGlobals() as GlobalOptions;
-  return new Runtime({ root: g.root });
-}
+type BundleRunFlags = CreateFlags & { detach?: boolean; keep?: boolean };
 
 function createOptions(o: CreateFlags) {
   const preserve = o.preserveFds === undefined ? 0 : Number(o.preserveFds);
@@ -30,69 +27,92 @@ function createOptions(o: CreateFlags) {
   return { bundle: o.bundle, pidFile: o.pidFile, noPivot: o.pivot === false, noNewKeyring: o.newKeyring === false, preserveFds: preserve, trace: o.trace, consoleSocket: o.consoleSocket };
 }
 
-function addCreateFlags(c: Command): Command {
-  return c
-    .option('-b, --bundle <dir>', 'bundle directory (config.json and rootfs)', '.')
-    .option('--pid-file <file>', 'write the init pid to this file')
-    .option('--no-pivot', 'do not use pivot_root (chroot into the rootfs instead)')
-    .option('--no-new-keyring', 'keep the session keyring of the runtime')
-    .option('--preserve-fds <n>', 'pass N extra fds (3..3+N-1) to the container')
-    .option('--console-socket <path>', 'unix socket that receives the pty master (terminal containers)')
-    .option('--trace', 'print each launch-plan step as the init executes it')
-    .option('--dry-run', 'print the launch plan and run nothing');
+const runtime = (g: GlobalOptions) => new Runtime({ root: g.root });
+
+/**
+ * What each lifecycle command does, given the parsed global options,
+ * positionals and options: the same whether commander parsed them or the
+ * fast path (src/cli/fast-path.ts) did.
+ */
+export const lifecycleActions = {
+  async create(g: GlobalOptions, [id]: string[], o: CreateFlags): Promise<void> {
+    const rt = runtime(g);
+    if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
+    await rt.create(id, createOptions(o));
+  },
+  async start(g: GlobalOptions, [id]: string[]): Promise<void> {
+    await runtime(g).container(id).start();
+  },
+  /** runc's `run ID` of a bundle; the docker-style image run is image-run.ts's */
+  async run(g: GlobalOptions, [id, ...command]: string[], o: BundleRunFlags): Promise<void> {
+    const rt = runtime(g);
+    if (command.length) throw new TcrError(`run --bundle ${o.bundle} ${id}: a bundle run takes no command (it is in config.json)`);
+    if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
+    process.exitCode = await rt.run(id, { ...createOptions(o), detach: o.detach, keep: o.keep });
+  },
+  state(g: GlobalOptions, [id]: string[]): void {
+    out(JSON.stringify(runtime(g).container(id).state(), null, '  ') + '\n');
+  },
+  kill(g: GlobalOptions, [id, signal]: string[], o: { all?: boolean }): void {
+    runtime(g).container(id).kill(signal ?? 'SIGTERM', !!o.all);
+  },
+  delete(g: GlobalOptions, ids: string[], o: { force?: boolean }): void {
+    const rt = runtime(g);
+    for (const id of ids) {
+      if (o.force && !rt.store.exists(id) && !rt.store.ids().includes(id)) continue; // runc: force ignores missing
+      rt.container(id).delete(!!o.force);
+    }
+  },
+};
+
+/** A commander command with a shape's arguments and flags. */
+export function defineShape(program: Command, shape: CommandShape): Command {
+  const c = program.command(shape.name).description(shape.description);
+  for (const a of shape.args) c.argument(a);
+  addFlags(c, shape.flags);
+  return c;
+}
+
+export function addFlags(c: Command, flags: FlagDef[]): Command {
+  for (const f of flags) {
+    const option = new Option(f.flags, f.description);
+    if (f.choices) option.choices(f.choices);
+    if (f.default !== undefined) option.default(f.default);
+    c.addOption(option);
+  }
+  return c;
+}
+
+/** commander hands an action its positionals, then opts, then the command: gather them as [positionals, opts, globals]. */
+function call(action: (g: GlobalOptions, args: string[], o: never) => void | Promise<void>) {
+  return (...a: unknown[]): void | Promise<void> => {
+    const cmd = a[a.length - 1] as Command;
+    const positionals = a.slice(0, -2).flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])) as string[];
+    return action(cmd.optsWithGlobals() as GlobalOptions, positionals, cmd.opts() as never);
+  };
 }
 
 export function registerLifecycle(program: Command): void {
-  addCreateFlags(program.command('create').description('create a container; its process waits for `start`').argument('<id>'))
-    .action(async (id: string, o: CreateFlags, cmd: Command) => {
-      const rt = runtimeOf(cmd);
-      if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
-      await rt.create(id, createOptions(o));
-    });
-
-  program.command('start').description('start the process of a created container').argument('<id>')
-    .action((id: string, _o: unknown, cmd: Command) => runtimeOf(cmd).container(id).start());
-
-  const run = program.command('run')
-    .description('create and start a container and wait for it: `run [--bundle B] ID` (runc) or `run [flags] IMAGE [CMD...]` (docker)')
-    .argument('<id-or-image>').argument('[command...]');
-  addImageRunFlags(addCreateFlags(run))
-    .option('-d, --detach', 'return once the container runs')
-    .option('--keep', 'keep the container recorded after it exits (bundle run)')
+  defineShape(program, SHAPES.create).action(call(lifecycleActions.create));
+  defineShape(program, SHAPES.start).action(call(lifecycleActions.start));
+  addImageRunFlags(defineShape(program, SHAPES.run))
     .passThroughOptions()
-    .action(async (target: string, command: string[], o: CreateFlags & ImageRunFlags & { keep?: boolean }, cmd: Command) => {
-      if (!isBundleRun(cmd, command)) {
+    .action(async (target: string, command: string[], o: BundleRunFlags & ImageRunFlags, cmd: Command) => {
+      if (!isBundleRun(cmd.getOptionValueSource('bundle') === 'cli', command)) {
         process.exitCode = await runImageCommand(target, command, o, cmd);
         return;
       }
-      const rt = runtimeOf(cmd);
-      if (command.length) throw new TcrError(`run --bundle ${o.bundle} ${target}: a bundle run takes no command (it is in config.json)`);
-      if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id: target })));
-      process.exitCode = await rt.run(target, { ...createOptions(o), detach: o.detach, keep: o.keep });
+      await lifecycleActions.run(cmd.optsWithGlobals() as GlobalOptions, [target, ...command], o);
     });
-
-  program.command('state').description('print the OCI state of a container').argument('<id>')
-    .action((id: string, _o: unknown, cmd: Command) => out(JSON.stringify(runtimeOf(cmd).container(id).state(), null, '  ') + '\n'));
-
-  program.command('kill').description('send a signal (default SIGTERM) to the container').argument('<id>').argument('[signal]')
-    .option('-a, --all', 'signal every process of the container')
-    .action((id: string, signal: string | undefined, o: { all?: boolean }, cmd: Command) => runtimeOf(cmd).container(id).kill(signal ?? 'SIGTERM', !!o.all));
-
-  program.command('delete').description('delete containers (and their resources)').argument('<id...>')
-    .option('-f, --force', 'kill the container first if it runs')
-    .action((ids: string[], o: { force?: boolean }, cmd: Command) => {
-      const rt = runtimeOf(cmd);
-      for (const id of ids) {
-        if (o.force && !rt.store.exists(id) && !rt.store.ids().includes(id)) continue; // runc: force ignores missing
-        rt.container(id).delete(!!o.force);
-      }
-    });
+  defineShape(program, SHAPES.state).action(call(lifecycleActions.state));
+  defineShape(program, SHAPES.kill).action(call(lifecycleActions.kill));
+  defineShape(program, SHAPES.delete).action(call(lifecycleActions.delete));
 
   program.command('list').alias('ls').description('list containers')
     .option('-f, --format <format>', 'table or json', 'table')
     .option('-q, --quiet', 'print only the ids')
     .action((o: { format: string; quiet?: boolean }, cmd: Command) => {
-      const list = runtimeOf(cmd).list();
+      const list = runtime(cmd.optsWithGlobals() as GlobalOptions).list();
       if (o.quiet) return out(list.map((s) => s.id + '\n').join(''));
       if (o.format === 'json') return out(JSON.stringify(list) + '\n');
       if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);

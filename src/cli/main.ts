@@ -1,7 +1,7 @@
 // The tcr command line: runc's commands and flags, each a thin call into the
 // library (src/container/runtime.ts). Output goes through fs.writeSync, never
 // process.stdout (see src/log.ts).
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import fs from 'node:fs';
 import { TcrError, errorMessage } from '../errors.js';
 import { configureLog, log } from '../log.js';
@@ -9,8 +9,10 @@ import { registerCgroupCommands } from './cgroup-commands.js';
 import { registerExec } from './exec.js';
 import { registerFeatures } from './features.js';
 import { registerImageCommands } from './image-commands.js';
-import { registerContainerCommands } from './image-run.js';
-import { registerLifecycle } from './lifecycle.js';
+import { parseFastPath } from './fast-path.js';
+import { isBundleRun, registerContainerCommands } from './image-run.js';
+import { addFlags, lifecycleActions, registerLifecycle } from './lifecycle.js';
+import { GLOBAL_FLAGS } from './shapes.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
 
@@ -58,25 +60,14 @@ function onlyCommand(program: Command, only: string, matched: { yes: boolean }):
 /** The whole CLI; with `only`, just that sub-command (all of them if it names none). */
 export function buildProgram(only?: string): Command {
   const program = new Command('tcr');
-  program
-    .description('tcr: a runc-compatible OCI container runtime, written in TypeScript')
-    .option('--root <dir>', 'directory for container state', '/run/tcr')
-    .option('--store <dir>', 'image store (default: $TCR_STORE, else /var/lib/tcr)')
-    .option('--log <file>', 'write log records to this file (default: stderr only)')
-    .addOption(new Option('--log-format <format>', 'log record format').choices(['text', 'json']).default('text'))
-    .option('--debug', 'log debug records')
-    .option('--systemd-cgroup', 'manage cgroups through systemd (needs a running systemd)')
+  program.description('tcr: a runc-compatible OCI container runtime, written in TypeScript');
+  addFlags(program, GLOBAL_FLAGS)
     .version(versionText().trimEnd(), '-v, --version', 'print the version')
     .configureOutput({ writeOut: (s) => fs.writeSync(1, s), writeErr: (s) => fs.writeSync(2, s) })
     .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError(false);
-  program.hook('preAction', (thisCommand) => {
-    const g = thisCommand.opts() as GlobalOptions;
-    configureLog({ file: g.log, format: g.logFormat, debug: !!g.debug });
-    if (g.systemdCgroup && !fs.existsSync('/run/systemd/system'))
-      throw new TcrError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs manager');
-  });
+  program.hook('preAction', (thisCommand) => applyGlobals(thisCommand.opts() as GlobalOptions));
   const matched = { yes: false };
   const target = only ? onlyCommand(program, only, matched) : program;
   registerSpec(target);
@@ -91,10 +82,23 @@ export function buildProgram(only?: string): Command {
   return program;
 }
 
+/** What the global options set up before any command runs. */
+function applyGlobals(g: GlobalOptions): void {
+  configureLog({ file: g.log, format: g.logFormat, debug: !!g.debug });
+  if (g.systemdCgroup && !fs.existsSync('/run/systemd/system'))
+    throw new TcrError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs manager');
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram(commandName(argv));
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    const fast = parseFastPath(argv, isBundleRun);
+    if (fast) {
+      const g = fast.globals as unknown as GlobalOptions;
+      applyGlobals(g);
+      await (lifecycleActions[fast.command] as (g: GlobalOptions, args: string[], o: unknown) => unknown)(g, fast.args, fast.opts);
+    } else {
+      await buildProgram(commandName(argv)).parseAsync(argv, { from: 'user' });
+    }
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     const code = (e as { code?: string }).code;
@@ -106,4 +110,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export { VERSION };
+export { VERSION, parseFastPath };

@@ -1,6 +1,5 @@
 // Typed face of the native addon (native/addon.cc): the executor of launch
 // plans and the syscalls every lifecycle command makes.
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,10 +34,12 @@ let addon: NativeAddon | undefined;
 /** Loaded on first use so commands that never launch a process skip it. */
 export function native(): NativeAddon {
   if (!addon) {
-    const require = createRequire(import.meta.url);
-    // dist/sys/native.js (tsc), dist/bundle/main.js or dist/tcr.cjs (esbuild): the package root is one or two levels up
+    // dist/sys/native.js (tsc) or dist/tcr.cjs (esbuild): the package root is one or two levels up.
+    // process.dlopen, not require: the module resolver's path searching cost ~2 ms of every command.
     const candidates = [path.join(here, '..', 'build'), path.join(here, '..', '..', 'build')].map((b) => path.join(b, 'Release', 'tcr_native.node'));
-    addon = require(candidates.find((c) => fs.existsSync(c)) ?? candidates[1]) as NativeAddon;
+    const m = { exports: {} as NativeAddon };
+    process.dlopen(m, candidates.find((c) => fs.existsSync(c)) ?? candidates[1]);
+    addon = m.exports;
   }
   return addon;
 }
