@@ -1,27 +1,45 @@
 #!/usr/bin/env node
 'use strict';
 // The tcr command. It runs the CommonJS bundle of the CLI (dist/tcr.cjs):
-// one file and no ES module loader (not even an import() here, which would
-// start it), compiled from V8's code cache (dist/tcr.cjs.cache, made by
-// scripts/bundle.mjs) when it matches this node. Start-up is most of a
-// lifecycle command's time; see bench/.
+// no ES module loader (not even an import() here, which would start it), and
+// each bundle compiled from V8's code cache (dist/<bundle>.cache, made by
+// scripts/bundle.mjs) when it matches this node. The bundle loads its
+// siblings, the image side (dist/tcr-images.cjs) and commander
+// (dist/commander.cjs), on first use, through the same cached loading.
+// Start-up is most of a lifecycle command's time; see bench/.
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 const { wrap, createRequire } = require('node:module');
 
-// built by `npm run bundle` (scripts/setup.sh does it when src/ changed)
-const bundle = path.join(__dirname, '..', 'dist', 'tcr.cjs');
-let cachedData;
-try {
-  cachedData = fs.readFileSync(`${bundle}.cache`);
-} catch {
-  // no cache: V8 compiles the bundle itself
+const dist = path.join(__dirname, '..', 'dist');
+const loaded = new Map();
+
+/** Runs one of dist/'s bundles (once) and returns its exports; `scripts` collects the vm.Scripts for the code-cache maker. */
+function loadBundle(file, scripts) {
+  if (loaded.has(file)) return loaded.get(file).exports;
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(`${file}.cache`);
+  } catch {
+    // no cache: V8 compiles the bundle itself
+  }
+  // latin1: the bundles are ASCII (esbuild escapes the rest), and one-byte decoding skips UTF-8 validation
+  const script = new vm.Script(wrap(fs.readFileSync(file, 'latin1')), { filename: file, cachedData });
+  scripts?.set(file, script);
+  const module_ = { exports: {} };
+  loaded.set(file, module_);
+  const base = createRequire(file);
+  // a bundle's require of a sibling bundle ('./tcr-images.cjs') comes back here
+  const require_ = (id) => (id.startsWith('./') && id.endsWith('.cjs') ? loadBundle(path.join(dist, id), scripts) : base(id));
+  script.runInThisContext().call(module_.exports, module_.exports, require_, module_, file, dist);
+  return module_.exports;
 }
-const script = new vm.Script(wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
-const module_ = { exports: {} };
-// the bundle's own require: its relative requires (dist/tcr-images.cjs) resolve next to it
-script.runInThisContext().call(module_.exports, module_.exports, createRequire(bundle), module_, bundle, path.dirname(bundle));
-module_.exports.main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+
+if (require.main === module) {
+  loadBundle(path.join(dist, 'tcr.cjs')).main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+} else {
+  module.exports = { loadBundle, dist };
+}

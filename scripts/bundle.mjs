@@ -62,27 +62,29 @@ await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfi
 // crypto ~8 ms (only the seccomp cache key hashes). Their requires become a
 // proxy that loads the module on first property read. fs, path, events and
 // process stay eager: Node has loaded them before any user code runs.
-const LAZY_BUILTINS = /^node:(child_process|crypto|os|tty|net|stream|zlib|http|https|readline|dns|worker_threads|url|util)$/;
+// koffi (~15 ms) is treated the same: modules that bind C functions do so on first call.
+const LAZY_BUILTINS = /^(node:(child_process|crypto|os|tty|net|stream|stream\/promises|zlib|http|https|readline|dns|worker_threads|url|util)|koffi)$/;
 for (const file of [out, 'dist/tcr-images.cjs', 'dist/commander.cjs']) {
   let text = fs.readFileSync(file, 'utf8');
-  text = text.replace(/__toESM\(require\("(node:[a-z_/]+)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
-  text = text.replace(/(?<![\w.])require\("(node:[a-z_/]+)"\)/g, (whole, id) => (LAZY_BUILTINS.test(id) ? `__tcrLazy("${id}")` : whole));
+  text = text.replace(/__toESM\(require\("(node:[a-z_/]+|koffi)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
+  text = text.replace(/(?<![\w.])require\("(node:[a-z_/]+|koffi)"\)/g, (whole, id) => (LAZY_BUILTINS.test(id) ? `__tcrLazy("${id}")` : whole));
   text = text.replace(/(?<![\w.])require\("\.\/commander\.cjs"\)/g, '__tcrLazy("./commander.cjs")');
   fs.writeFileSync(file, text);
 }
 
-// V8's code cache for the bundle, taken after a run of the CLI's set-up and
-// of the fast path's parser so the functions every command calls are in it. bin/tcr.cjs uses it when it
-// matches the node that runs it (V8 checks, and compiles afresh otherwise).
+// V8's code cache for each bundle, taken after a run of the CLI's set-up and
+// of src/cli/warm-up.ts so the functions every command calls are in it.
+// bin/tcr.cjs uses them when they match the node that runs it (V8 checks,
+// and compiles afresh otherwise).
 const { execFileSync } = await import('node:child_process');
 execFileSync(process.execPath, ['-e', `
-  const fs = require('fs'), vm = require('vm'), path = require('path');
-  const file = path.resolve(${JSON.stringify(out)});
-  const script = new vm.Script(require('module').wrap(fs.readFileSync(file, 'utf8')), { filename: file });
-  const m = { exports: {} };
-  script.runInThisContext().call(m.exports, m.exports, require('module').createRequire(file), m, file, path.dirname(file));
-  m.exports.buildProgram().helpInformation();
-  for (const argv of [['--root', 'r', 'create', '--bundle', 'b', '--pid-file', 'p', 'id'], ['start', 'id'], ['kill', 'id', '9'], ['delete', '-f', 'id'], ['run', 'id']])
-    m.exports.parseFastPath(argv, () => true);
-  fs.writeFileSync(file + '.cache', script.createCachedData());
+  const fs = require('fs'), path = require('path');
+  const { loadBundle, dist } = require(path.resolve('bin/tcr.cjs'));
+  const scripts = new Map();
+  const cli = loadBundle(path.join(dist, 'tcr.cjs'), scripts);
+  cli.buildProgram().helpInformation();
+  cli.buildProgram('run').helpInformation();
+  cli.warmUp();
+  loadBundle(path.join(dist, 'tcr-images.cjs'), scripts).normalizeName('busybox');
+  for (const [file, script] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
 `]);

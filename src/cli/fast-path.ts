@@ -1,5 +1,5 @@
 // The per-container commands an engine runs (create, start, state, kill,
-// delete, `run` of a bundle) parsed without commander: loading and setting up
+// delete) and `run` (of a bundle or an image) parsed without commander: loading and setting up
 // commander was a third of such a command's own time (bench/run.js). The
 // parser reads the same table as commander (src/cli/shapes.ts) and gives up on
 // anything it is not sure of (help, an unknown or combined flag, `--`, a
@@ -11,24 +11,29 @@ export type FastCommand = keyof typeof SHAPES;
 
 export interface FastParse {
   command: FastCommand;
+  /** run only: runc's run of a bundle (args: [id]) rather than docker's of an image (args: [image, ...command]) */
+  bundleRun?: boolean;
   globals: Record<string, unknown>;
   args: string[];
   opts: Record<string, unknown>;
 }
 
+type Flag = ParsedFlag & Pick<FlagDef, 'choices' | 'repeatable'>;
+
 interface FlagTable {
-  byName: Map<string, ParsedFlag & { choices?: string[] }>;
+  byName: Map<string, Flag>;
   defaults: Record<string, unknown>;
 }
 
 function table(defs: FlagDef[]): FlagTable {
-  const byName = new Map<string, ParsedFlag & { choices?: string[] }>();
+  const byName = new Map<string, Flag>();
   const defaults: Record<string, unknown> = {};
   for (const def of defs) {
-    const f = { ...parseFlagDef(def), choices: def.choices };
+    const f = { ...parseFlagDef(def), choices: def.choices, repeatable: def.repeatable };
     byName.set(f.long, f);
     if (f.short) byName.set(f.short, f);
-    if (def.default !== undefined) defaults[f.key] = def.default;
+    if (f.repeatable) defaults[f.key] = [];
+    else if (def.default !== undefined) defaults[f.key] = def.default;
     else if (f.negate) defaults[f.key] = true;
   }
   return { byName, defaults };
@@ -65,7 +70,8 @@ function readOptions(argv: string[], i: number, t: FlagTable, stopAtPositional: 
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined || (eq < 0 && value.startsWith('-'))) return undefined;
     if (f.choices && !f.choices.includes(value)) return undefined;
-    opts[f.key] = value;
+    // repeatable: a new array each time, never the shared default
+    opts[f.key] = f.repeatable ? [...(opts[f.key] as string[]), value] : value;
     given.add(f.key);
   }
   return { opts, given, next: i };
@@ -98,6 +104,6 @@ export function parseFastPath(argv: string[], bundleRun: (bundleGiven: boolean, 
   const args: string[] = [];
   const c = readOptions(argv, g.next + 1, t, false, args, command === 'run');
   if (!c || !argsFit(shape, args)) return undefined;
-  if (command === 'run' && (args.length !== 1 || !bundleRun(c.given.has('bundle'), []))) return undefined;
+  if (command === 'run') return { command, bundleRun: bundleRun(c.given.has('bundle'), args.slice(1)), globals: g.opts, args, opts: c.opts };
   return { command, globals: g.opts, args, opts: c.opts };
 }

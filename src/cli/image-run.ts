@@ -1,7 +1,7 @@
 // The docker/podman side of the CLI: `tcr run IMAGE [CMD...]` with docker's
 // flags, and the commands that go with containers started that way:
 // logs, stop, rm, and `tcr ps` without an id (the list of containers).
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import fs from 'node:fs';
 import { Runtime } from '../container/runtime.js';
 import { TcrError } from '../errors.js';
@@ -9,35 +9,6 @@ import { out } from '../log.js';
 import type { ImageRunOptions } from '../run/options.js';
 import { parseBytes } from './cgroup-commands.js';
 import type { GlobalOptions } from './main.js';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-/** Adds docker's `run` flags to the (runc) run command. */
-export function addImageRunFlags(c: Command): Command {
-  return c
-    .helpOption('--help', 'show help') // -h is docker's --hostname
-    .option('-i, --interactive', 'keep stdin open (image run)')
-    .option('-t, --tty', 'give the process a terminal (image run)')
-    .option('--rm', 'remove the container when it exits (image run)')
-    .option('--name <name>', 'the container name (image run; default: a random id)')
-    .option('-e, --env <NAME=value>', 'set an environment variable (repeatable)', collect, [])
-    .option('--env-file <file>', 'read NAME=value lines from a file (repeatable)', collect, [])
-    .option('-w, --workdir <dir>', 'working directory in the container')
-    .option('-u, --user <user[:group]>', 'user (name or uid) and group')
-    .option('--entrypoint <cmd>', 'replace the image entrypoint')
-    .option('-h, --hostname <name>', 'container host name')
-    .option('-v, --volume <host:ctr[:ro]>', 'bind-mount a host path (repeatable)', collect, [])
-    .option('--tmpfs <path[:opts]>', 'mount a tmpfs (repeatable)', collect, [])
-    .option('--read-only', 'make the root filesystem read-only')
-    .option('-m, --memory <bytes>', 'memory limit (e.g. 512m)')
-    .option('--cpus <n>', 'CPU limit (e.g. 0.5)')
-    .option('--pids-limit <n>', 'process count limit')
-    .option('--cap-add <cap>', 'add a capability (repeatable, ALL)', collect, [])
-    .option('--cap-drop <cap>', 'drop a capability (repeatable, ALL)', collect, [])
-    .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined|FILE (repeatable)', collect, [])
-    .addOption(new Option('--network <mode>', 'network namespace: none (a private loopback) or host').choices(['none', 'host']).default('none'))
-    .addOption(new Option('--pull <policy>', 'when to pull the image').choices(['missing', 'always', 'never']).default('missing'));
-}
 
 export interface ImageRunFlags {
   interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env: string[]; envFile: string[]; workdir?: string; user?: string;
@@ -69,16 +40,15 @@ export function isBundleRun(bundleGiven: boolean, command: string[]): boolean {
   return command.length === 0 && fs.existsSync('config.json');
 }
 
-async function imageContext(cmd: Command) {
-  const g = cmd.optsWithGlobals() as GlobalOptions;
+async function imageContext(g: GlobalOptions) {
   // the image store and its registry client load only for image commands
   const { ImageStore } = await import('../image/store.js');
   return { runtime: new Runtime({ root: g.root }), store: new ImageStore({ root: g.store }) };
 }
 
-export async function runImageCommand(image: string, command: string[], f: ImageRunFlags, cmd: Command): Promise<number> {
+export async function runImageCommand(g: GlobalOptions, image: string, command: string[], f: ImageRunFlags): Promise<number> {
   const { runImage } = await import('../run/image-run.js');
-  const ctx = await imageContext(cmd);
+  const ctx = await imageContext(g);
   const o = imageRunOptions(image, command, f);
   const { id, status } = await runImage(o, ctx);
   if (o.detach) out(`${id}\n`);
@@ -89,7 +59,7 @@ export function registerContainerCommands(program: Command): void {
   program.command('logs').description('print the output of a detached image container').argument('<id>')
     .option('-f, --follow', 'keep printing new output until the container stops')
     .action(async (id: string, o: { follow?: boolean }, cmd: Command) => {
-      const ctx = await imageContext(cmd);
+      const ctx = await imageContext(cmd.optsWithGlobals() as GlobalOptions);
       const { logFile } = await import('../run/image-run.js');
       const file = logFile(ctx.store, id);
       if (!fs.existsSync(file)) throw new TcrError(`container ${id} has no log (only containers started with tcr run -d IMAGE have one)`);

@@ -5,8 +5,8 @@ import { TcrError } from '../errors.js';
 import { formatPlan } from '../linux/plan.js';
 import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
-import { addImageRunFlags, isBundleRun, runImageCommand, type ImageRunFlags } from './image-run.js';
-import { SHAPES, type CommandShape, type FlagDef } from './shapes.js';
+import { isBundleRun, runImageCommand, type ImageRunFlags } from './image-run.js';
+import { SHAPES, parseFlagDef, type CommandShape, type FlagDef } from './shapes.js';
 
 export interface CreateFlags {
   bundle: string;
@@ -68,6 +68,8 @@ export const lifecycleActions = {
 /** A commander command with a shape's arguments and flags. */
 export function defineShape(program: Command, shape: CommandShape): Command {
   const c = program.command(shape.name).description(shape.description);
+  // a command whose flags take -h (docker's run: --hostname) keeps only --help
+  if (shape.flags.some((f) => parseFlagDef(f).short === '-h')) c.helpOption('--help', 'show help');
   for (const a of shape.args) c.argument(a);
   addFlags(c, shape.flags);
   return c;
@@ -78,6 +80,7 @@ export function addFlags(c: Command, flags: FlagDef[]): Command {
     const option = new Option(f.flags, f.description);
     if (f.choices) option.choices(f.choices);
     if (f.default !== undefined) option.default(f.default);
+    if (f.repeatable) option.argParser((v: string, prev: string[] = []) => [...prev, v]).default([]);
     c.addOption(option);
   }
   return c;
@@ -95,14 +98,12 @@ function call(action: (g: GlobalOptions, args: string[], o: never) => void | Pro
 export function registerLifecycle(program: Command): void {
   defineShape(program, SHAPES.create).action(call(lifecycleActions.create));
   defineShape(program, SHAPES.start).action(call(lifecycleActions.start));
-  addImageRunFlags(defineShape(program, SHAPES.run))
+  defineShape(program, SHAPES.run)
     .passThroughOptions()
     .action(async (target: string, command: string[], o: BundleRunFlags & ImageRunFlags, cmd: Command) => {
-      if (!isBundleRun(cmd.getOptionValueSource('bundle') === 'cli', command)) {
-        process.exitCode = await runImageCommand(target, command, o, cmd);
-        return;
-      }
-      await lifecycleActions.run(cmd.optsWithGlobals() as GlobalOptions, [target, ...command], o);
+      const g = cmd.optsWithGlobals() as GlobalOptions;
+      if (isBundleRun(cmd.getOptionValueSource('bundle') === 'cli', command)) await lifecycleActions.run(g, [target, ...command], o);
+      else process.exitCode = await runImageCommand(g, target, command, o);
     });
   defineShape(program, SHAPES.state).action(call(lifecycleActions.state));
   defineShape(program, SHAPES.kill).action(call(lifecycleActions.kill));

@@ -10,7 +10,7 @@ import { registerExec } from './exec.js';
 import { registerFeatures } from './features.js';
 import { registerImageCommands } from './image-commands.js';
 import { parseFastPath } from './fast-path.js';
-import { isBundleRun, registerContainerCommands } from './image-run.js';
+import { isBundleRun, registerContainerCommands, runImageCommand } from './image-run.js';
 import { addFlags, lifecycleActions, registerLifecycle } from './lifecycle.js';
 import { GLOBAL_FLAGS } from './shapes.js';
 import { registerSpec } from './spec.js';
@@ -95,7 +95,8 @@ export async function main(argv: string[]): Promise<number> {
     if (fast) {
       const g = fast.globals as unknown as GlobalOptions;
       applyGlobals(g);
-      await (lifecycleActions[fast.command] as (g: GlobalOptions, args: string[], o: unknown) => unknown)(g, fast.args, fast.opts);
+      if (fast.command === 'run' && !fast.bundleRun) process.exitCode = await runImageCommand(g, fast.args[0], fast.args.slice(1), fast.opts as never);
+      else await (lifecycleActions[fast.command] as (g: GlobalOptions, args: string[], o: unknown) => unknown)(g, fast.args, fast.opts);
     } else {
       await buildProgram(commandName(argv)).parseAsync(argv, { from: 'user' });
     }
@@ -110,4 +111,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export { VERSION, parseFastPath };
+export { VERSION };
+export { warmUp } from './warm-up.js';

@@ -1,5 +1,5 @@
 // The flags and arguments of the commands an engine runs for every container
-// (create, start, state, kill, delete, and `run` of a bundle), as data. Both
+// (create, start, state, kill, delete) and of `run` (runc's and docker's), as data. Both
 // parsers read this one table: commander, which serves every command, and
 // src/cli/fast-path.ts, which serves just these without loading commander.
 
@@ -10,6 +10,8 @@ export interface FlagDef {
   default?: string;
   /** the only values the option takes */
   choices?: string[];
+  /** may be given again: the values collect into an array (default []) */
+  repeatable?: boolean;
 }
 
 export interface CommandShape {
@@ -41,11 +43,37 @@ export const CREATE_FLAGS: FlagDef[] = [
   { flags: '--dry-run', description: 'print the launch plan and run nothing' },
 ];
 
-/** The flags of `run` that a bundle run uses; the docker-style image flags come on top (src/cli/image-run.ts). */
+/** The flags of `run` that a bundle run uses; docker's image flags come on top. */
 export const BUNDLE_RUN_FLAGS: FlagDef[] = [
   ...CREATE_FLAGS,
   { flags: '-d, --detach', description: 'return once the container runs' },
   { flags: '--keep', description: 'keep the container recorded after it exits (bundle run)' },
+];
+
+/** docker's `run` flags, for `tcr run IMAGE [CMD...]` (src/cli/image-run.ts). */
+export const IMAGE_RUN_FLAGS: FlagDef[] = [
+  { flags: '-i, --interactive', description: 'keep stdin open (image run)' },
+  { flags: '-t, --tty', description: 'give the process a terminal (image run)' },
+  { flags: '--rm', description: 'remove the container when it exits (image run)' },
+  { flags: '--name <name>', description: 'the container name (image run; default: a random id)' },
+  { flags: '-e, --env <NAME=value>', description: 'set an environment variable (repeatable)', repeatable: true },
+  { flags: '--env-file <file>', description: 'read NAME=value lines from a file (repeatable)', repeatable: true },
+  { flags: '-w, --workdir <dir>', description: 'working directory in the container' },
+  { flags: '-u, --user <user[:group]>', description: 'user (name or uid) and group' },
+  { flags: '--entrypoint <cmd>', description: 'replace the image entrypoint' },
+  // -h is docker's --hostname: `run` has --help only
+  { flags: '-h, --hostname <name>', description: 'container host name' },
+  { flags: '-v, --volume <host:ctr[:ro]>', description: 'bind-mount a host path (repeatable)', repeatable: true },
+  { flags: '--tmpfs <path[:opts]>', description: 'mount a tmpfs (repeatable)', repeatable: true },
+  { flags: '--read-only', description: 'make the root filesystem read-only' },
+  { flags: '-m, --memory <bytes>', description: 'memory limit (e.g. 512m)' },
+  { flags: '--cpus <n>', description: 'CPU limit (e.g. 0.5)' },
+  { flags: '--pids-limit <n>', description: 'process count limit' },
+  { flags: '--cap-add <cap>', description: 'add a capability (repeatable, ALL)', repeatable: true },
+  { flags: '--cap-drop <cap>', description: 'drop a capability (repeatable, ALL)', repeatable: true },
+  { flags: '--security-opt <opt>', description: 'no-new-privileges, seccomp=unconfined|FILE (repeatable)', repeatable: true },
+  { flags: '--network <mode>', description: 'network namespace: none (a private loopback) or host', choices: ['none', 'host'], default: 'none' },
+  { flags: '--pull <policy>', description: 'when to pull the image', choices: ['missing', 'always', 'never'], default: 'missing' },
 ];
 
 export const SHAPES = {
@@ -68,7 +96,7 @@ export const SHAPES = {
     name: 'run',
     description: 'create and start a container and wait for it: `run [--bundle B] ID` (runc) or `run [flags] IMAGE [CMD...]` (docker)',
     args: ['<id-or-image>', '[command...]'],
-    flags: BUNDLE_RUN_FLAGS,
+    flags: [...BUNDLE_RUN_FLAGS, ...IMAGE_RUN_FLAGS],
   },
 } satisfies Record<string, CommandShape>;
 

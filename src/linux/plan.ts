@@ -100,44 +100,52 @@ function toBytes(v: Exclude<PlanString, null>): Buffer {
   return Buffer.from(v);
 }
 
-/** Serialises a plan into the buffer native/plan.h describes. */
+/** Serialises a plan into the buffer native/plan.h describes: header, steps, then the arena of NUL-ended strings. */
 export function encodePlan(plan: Plan, flags = 0): Buffer {
-  const arena: Buffer[] = [];
-  let arenaLen = 0;
-  const steps = Buffer.alloc(plan.steps.length * STEP_SIZE);
+  const strings = plan.steps.map((step) => Array.from({ length: 6 }, (_, k) => {
+    const v = step.s?.[k];
+    return v === undefined || v === null ? undefined : toBytes(v);
+  }));
+  // every string ends in NUL so C can use it directly; one more NUL because offsets are checked strictly below the arena's end
+  const arenaLen = strings.reduce((sum, row) => row.reduce((n, b) => n + (b ? b.length + 1 : 0), sum), 0) + 1;
+  const stepsAt = HEADER_SIZE;
+  const arenaAt = stepsAt + plan.steps.length * STEP_SIZE;
+  const buf = Buffer.alloc(arenaAt + arenaLen);
+  buf.writeUInt32LE(PLAN_MAGIC, 0);
+  buf.writeUInt32LE(PLAN_VERSION, 4);
+  buf.writeUInt32LE(flags, 8);
+  buf.writeUInt32LE(plan.steps.length, 12);
+  buf.writeUInt32LE(plan.stage1Steps, 16);
+  buf.writeUInt32LE(plan.keepFds, 20);
+  buf.writeBigUInt64LE(BigInt(plan.cloneFlags), 24);
+  buf.writeUInt32LE(arenaLen, 32);
+  let used = 0;
   plan.steps.forEach((step, i) => {
-    const base = i * STEP_SIZE;
-    steps.writeUInt32LE(step.op, base);
-    steps.writeUInt32LE(step.flags ?? 0, base + 4);
-    // asIntN: unsigned 64-bit values (RLIM_INFINITY = 2^64-1) keep their bits
-    for (let k = 0; k < 4; k++) steps.writeBigInt64LE(BigInt.asIntN(64, BigInt(step.n?.[k] ?? 0)), base + 8 + k * 8);
-    for (let k = 0; k < 6; k++) {
-      const v = step.s?.[k];
-      if (v === undefined || v === null) {
-        steps.writeUInt32LE(NONE, base + 40 + k * 4);
-        steps.writeUInt32LE(0, base + 64 + k * 4);
-        continue;
+    const base = stepsAt + i * STEP_SIZE;
+    buf.writeUInt32LE(step.op, base);
+    buf.writeUInt32LE(step.flags ?? 0, base + 4);
+    for (let k = 0; k < 4; k++) {
+      const n = step.n?.[k] ?? 0;
+      // small numbers without a BigInt; asIntN keeps the bits of unsigned 64-bit ones (RLIM_INFINITY = 2^64-1)
+      if (typeof n === 'number' && Number.isSafeInteger(n)) {
+        buf.writeUInt32LE(n >>> 0, base + 8 + k * 8);
+        buf.writeInt32LE(Math.floor(n / 2 ** 32), base + 12 + k * 8);
+      } else {
+        buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(n)), base + 8 + k * 8);
       }
-      const bytes = toBytes(v);
-      steps.writeUInt32LE(arenaLen, base + 40 + k * 4);
-      steps.writeUInt32LE(bytes.length, base + 64 + k * 4);
-      // every string ends in NUL so C can use it directly
-      arena.push(bytes, Buffer.alloc(1));
-      arenaLen += bytes.length + 1;
     }
+    strings[i].forEach((bytes, k) => {
+      if (!bytes) {
+        buf.writeUInt32LE(NONE, base + 40 + k * 4);
+        return;
+      }
+      buf.writeUInt32LE(used, base + 40 + k * 4);
+      buf.writeUInt32LE(bytes.length, base + 64 + k * 4);
+      bytes.copy(buf, arenaAt + used);
+      used += bytes.length + 1;
+    });
   });
-  arena.push(Buffer.alloc(1)); // offsets are checked strictly below the arena's end
-  arenaLen += 1;
-  const header = Buffer.alloc(HEADER_SIZE);
-  header.writeUInt32LE(PLAN_MAGIC, 0);
-  header.writeUInt32LE(PLAN_VERSION, 4);
-  header.writeUInt32LE(flags, 8);
-  header.writeUInt32LE(plan.steps.length, 12);
-  header.writeUInt32LE(plan.stage1Steps, 16);
-  header.writeUInt32LE(plan.keepFds, 20);
-  header.writeBigUInt64LE(BigInt(plan.cloneFlags), 24);
-  header.writeUInt32LE(arenaLen, 32);
-  return Buffer.concat([header, steps, ...arena]);
+  return buf;
 }
 
 export const planLayout = { HEADER_SIZE, STEP_SIZE, RECORD_SIZE };

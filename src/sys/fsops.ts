@@ -8,18 +8,26 @@ import koffi from 'koffi';
 import { errnoName } from './errno.js';
 import type { Timespec } from './time.js';
 
-// ssize_t is spelled long: koffi has no ssize_t, and tcr runs on LP64 Linux
-const libc = koffi.load('libc.so.6');
-// glibc >= 2.33 exports mknod itself (no more __xmknod); bookworm has 2.36.
-const mknodC = libc.func('int mknod(const char *path, uint32 mode, uint64 dev)');
-const lsetxattrC = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
-const fsetxattrC = libc.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)');
-const lgetxattrC = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)');
-const llistxattrC = libc.func('long llistxattr(const char *path, void *list, size_t size)');
-// Node's utimes family takes seconds as a double and keeps microseconds;
-// layers carry nanoseconds (PAX mtime), so times are set through these.
-const futimensC = libc.func('int futimens(int fd, const void *times)');
-const utimensatC = libc.func('int utimensat(int dirfd, const char *path, const void *times, int flags)');
+// Bound on first use: an image run of a present image reaches this module
+// (through the unpacker) without calling it, and loading koffi is ~15 ms.
+let bound: ReturnType<typeof bind> | undefined;
+const c = () => (bound ??= bind());
+function bind() {
+  // ssize_t is spelled long: koffi has no ssize_t, and tcr runs on LP64 Linux
+  const libc = koffi.load('libc.so.6');
+  return {
+    // glibc >= 2.33 exports mknod itself (no more __xmknod); bookworm has 2.36.
+    mknod: libc.func('int mknod(const char *path, uint32 mode, uint64 dev)'),
+    lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+    fsetxattr: libc.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'),
+    lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'),
+    llistxattr: libc.func('long llistxattr(const char *path, void *list, size_t size)'),
+    // Node's utimes family takes seconds as a double and keeps microseconds;
+    // layers carry nanoseconds (PAX mtime), so times are set through these.
+    futimens: libc.func('int futimens(int fd, const void *times)'),
+    utimensat: libc.func('int utimensat(int dirfd, const char *path, const void *times, int flags)'),
+  };
+}
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
@@ -61,12 +69,12 @@ function encodeTimes(atime: Timespec, mtime: Timespec): Buffer {
 
 /** Sets access and modification times of an open file, to the nanosecond. */
 export function futimens(fd: number, atime: Timespec, mtime: Timespec, pathForErrors: string): void {
-  check(futimensC(fd, encodeTimes(atime, mtime)), 'futimens', pathForErrors);
+  check(c().futimens(fd, encodeTimes(atime, mtime)), 'futimens', pathForErrors);
 }
 
 /** Sets the times of `path` itself (a symlink's own, not its target's). */
 export function lutimens(path: string, atime: Timespec, mtime: Timespec): void {
-  check(utimensatC(AT_FDCWD, path, encodeTimes(atime, mtime), AT_SYMLINK_NOFOLLOW), 'utimensat', path);
+  check(c().utimensat(AT_FDCWD, path, encodeTimes(atime, mtime), AT_SYMLINK_NOFOLLOW), 'utimensat', path);
 }
 
 /** glibc's makedev(): the 64-bit dev_t layout the kernel's new_encode_dev expects. */
@@ -90,17 +98,17 @@ export function splitDev(rdev: number | bigint): { major: number; minor: number 
  * callers chmod afterwards. Never follows a symlink at `path` (EEXIST instead).
  */
 export function mknod(path: string, type: number, perm: number, major = 0, minor = 0): void {
-  check(mknodC(path, (type | (perm & 0o7777)) >>> 0, makedev(major, minor)), 'mknod', path);
+  check(c().mknod(path, (type | (perm & 0o7777)) >>> 0, makedev(major, minor)), 'mknod', path);
 }
 
 /** Sets an xattr on `path` itself, not on what a symlink points to. */
 export function lsetxattr(path: string, name: string, value: Buffer): void {
-  check(lsetxattrC(path, name, value, value.length, 0), `lsetxattr ${name}`, path);
+  check(c().lsetxattr(path, name, value, value.length, 0), `lsetxattr ${name}`, path);
 }
 
 /** Sets an xattr through an open fd (no path lookup at all). */
 export function fsetxattr(fd: number, name: string, value: Buffer, pathForErrors: string): void {
-  check(fsetxattrC(fd, name, value, value.length, 0), `fsetxattr ${name}`, pathForErrors);
+  check(c().fsetxattr(fd, name, value, value.length, 0), `fsetxattr ${name}`, pathForErrors);
 }
 
 /** The value of one xattr of `path` (not following a symlink), or null when it is not set. */
@@ -108,21 +116,21 @@ export function lgetxattr(path: string, name: string): Buffer | null {
   let size = 256;
   for (;;) {
     const buf = Buffer.alloc(size);
-    const r = Number(lgetxattrC(path, name, buf, size));
+    const r = Number(c().lgetxattr(path, name, buf, size));
     if (r >= 0) return buf.subarray(0, r);
     const errno = koffi.errno();
     const code = errnoName(errno);
     if (code === 'ENODATA' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return null;
     // ERANGE: the value grew past our buffer; ask the size and retry
     if (code !== 'ERANGE') throw new SysError(`lgetxattr ${name}`, errno, code, path);
-    size = Math.max(size * 2, check(lgetxattrC(path, name, null, 0), `lgetxattr ${name}`, path));
+    size = Math.max(size * 2, check(c().lgetxattr(path, name, null, 0), `lgetxattr ${name}`, path));
   }
 }
 
 /** The names of every xattr of `path` (not following a symlink). */
 export function llistxattr(path: string): string[] {
   for (;;) {
-    const size = Number(llistxattrC(path, null, 0));
+    const size = Number(c().llistxattr(path, null, 0));
     if (size < 0) {
       const errno = koffi.errno();
       const code = errnoName(errno);
@@ -131,7 +139,7 @@ export function llistxattr(path: string): string[] {
     }
     if (size === 0) return [];
     const buf = Buffer.alloc(size);
-    const r = Number(llistxattrC(path, buf, size));
+    const r = Number(c().llistxattr(path, buf, size));
     if (r < 0 && errnoName(koffi.errno()) === 'ERANGE') continue; // grew meanwhile
     check(r, 'llistxattr', path);
     return buf.subarray(0, r).toString('utf8').split('\0').filter((n) => n !== '');
