@@ -2,7 +2,6 @@
 // against the digest (and size) that named it, while it streams, so a
 // corrupt or hostile blob is refused before it is trusted or stored.
 import crypto from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { TcrError } from '../errors.js';
 import { DIGEST } from './reference.js';
 
@@ -36,49 +35,6 @@ export function verifyBuffer(data: Buffer, expected: { digest: string; size?: nu
   }
   const actual = sha256(data);
   if (actual !== expected.digest) throw new DigestMismatchError(what, expected.digest, actual);
-}
-
-/**
- * A pass-through stream that hashes what flows through it and fails, at the
- * end, unless the digest matches; it fails at once when more bytes arrive
- * than the descriptor's size, so a hostile source cannot stream forever.
- */
-export class DigestVerifier extends Transform {
-  private hash = crypto.createHash('sha256');
-  bytes = 0;
-  /** Set once the whole stream matched. */
-  verified = false;
-  onProgress?: (bytes: number) => void;
-
-  constructor(private expected: { digest: string; size?: number }, private what: string) {
-    super();
-    checkDigest(expected.digest, what);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.expected.size !== undefined && this.expected.size >= 0 && this.bytes > this.expected.size) {
-      cb(new TcrError(`${this.what}: more data than the ${this.expected.size} bytes its descriptor declares; refused`));
-      return;
-    }
-    this.hash.update(chunk);
-    this.onProgress?.(this.bytes);
-    cb(null, chunk);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.expected.size !== undefined && this.expected.size >= 0 && this.bytes !== this.expected.size) {
-      cb(new TcrError(`${this.what}: truncated: got ${this.bytes} of the ${this.expected.size} bytes its descriptor declares`));
-      return;
-    }
-    const actual = 'sha256:' + this.hash.digest('hex');
-    if (actual !== this.expected.digest) {
-      cb(new DigestMismatchError(this.what, this.expected.digest, actual));
-      return;
-    }
-    this.verified = true;
-    cb();
-  }
 }
 
 /** Reads a stream into memory, refusing more than `limit` bytes (manifests and configs are small). */

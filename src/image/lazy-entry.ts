@@ -1,11 +1,37 @@
 // Everything of the image side that the CLI reaches for, as one module: it is
 // bundled apart (dist/tcr-images.cjs) and loaded only by image commands, so
 // the lifecycle commands runc's callers use do not pay for loading it.
+// Within it, the pulling and unpacking side (registry, archives, tar-stream)
+// is imported on first call, so `tcr run` of an image already in the store
+// does not initialise it either.
+import type { OpenedSource } from './archive.js';
+import type { PullOptions } from './pull.js';
+import type { ImageStore } from './store.js';
+import type { StoredImage } from './types.js';
+
 export { ImageStore, defaultStoreRoot } from './store.js';
 export { humanSize, makeProgress } from './progress.js';
 export { normalizeName, splitName } from './reference.js';
 export { parsePlatform } from './platform.js';
-export { importOpened, openLocalSource, pullImage } from './pull.js';
-export { openArchive } from './archive.js';
-export { flattenLayers } from './unpack.js';
 export { logFile, runImage } from '../run/image-run.js';
+
+export async function pullImage(store: ImageStore, input: string, opts?: PullOptions): Promise<StoredImage[]> {
+  return (await import('./pull.js')).pullImage(store, input, opts);
+}
+
+export async function importOpened(store: ImageStore, opened: OpenedSource, opts?: PullOptions): Promise<StoredImage[]> {
+  return (await import('./pull.js')).importOpened(store, opened, opts);
+}
+
+export async function openLocalSource(input: string, opts?: Parameters<typeof import('./pull.js').openLocalSource>[1]): Promise<OpenedSource> {
+  return (await import('./pull.js')).openLocalSource(input, opts);
+}
+
+export async function openArchive(file: string, opts?: Parameters<typeof import('./archive.js').openArchive>[1]): Promise<OpenedSource> {
+  return (await import('./archive.js')).openArchive(file, opts);
+}
+
+/** The copy fallback for a rootfs where overlayfs is unavailable (src/container/host-mounts.ts). */
+export async function flattenLayers(layerDirs: readonly string[], dest: string): Promise<void> {
+  (await import('./flatten.js')).flattenLayers(layerDirs, dest);
+}

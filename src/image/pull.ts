@@ -1,7 +1,6 @@
 // One entry point from "whatever the user typed" to images in the store:
 // registry references (short names tried on each search registry in turn),
 // oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker-archive:FILE[:REF].
-// `getImage` is what `tcr run IMAGE` calls: the store first, then a pull.
 import { TcrError, errorMessage } from '../errors.js';
 import { verifyBuffer } from './digest.js';
 import { openArchive, openLayoutDir, type OpenedSource } from './archive.js';
@@ -77,27 +76,4 @@ export async function pullImage(store: ImageStore, input: string, opts: PullOpti
     }
   }
   throw new TcrError(`image ${input} was not found on any search registry:\n  ${errors.join('\n  ')}`);
-}
-
-export type PullPolicy = 'missing' | 'always' | 'never';
-
-/**
- * The image for `tcr run IMAGE`: a registry name is looked up in the store
- * first (pulled when missing, unless policy says otherwise); a layout or
- * archive is imported (layers already in the store are not unpacked again).
- */
-export async function getImage(store: ImageStore, input: string, opts: PullOptions & { pull?: PullPolicy } = {}): Promise<StoredImage> {
-  const policy = opts.pull ?? 'missing';
-  const r = parseImageRef(input);
-  if (r.transport === 'docker' && policy !== 'always') {
-    const found = store.resolve(input);
-    if (found) return found;
-  }
-  if (r.transport === 'docker' && policy === 'never') throw new TcrError(`image ${input} is not in the image store ${store.root} (and --pull=never)`);
-  if (r.transport === 'docker' && /^[a-f0-9]{12,64}$/.test(input) && !store.resolve(input)) {
-    // looks like an image id: pulling "library/<id>" would only confuse
-    throw new TcrError(`image ${input} is not in the image store ${store.root}`);
-  }
-  const imgs = await pullImage(store, input, opts);
-  return imgs[0];
 }

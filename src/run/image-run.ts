@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Runtime } from '../container/runtime.js';
 import { TcrError } from '../errors.js';
 import { ImageStore } from '../image/store.js';
-import { getImage } from '../image/pull.js';
+import { getImage } from '../image/get-image.js';
 import { buildImageSpec } from './image-spec.js';
 import type { ImageRunOptions } from './options.js';
 

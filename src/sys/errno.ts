@@ -1,8 +1,15 @@
 // errno numbers to names and text, for messages like "mount /proc: EPERM".
 import os from 'node:os';
 
-const names = new Map<number, string>();
-for (const [name, num] of Object.entries(os.constants.errno)) if (!names.has(num)) names.set(num, name);
+// built at the first lookup: most commands never name an errno, and node:os costs ~1 ms to load
+let names: Map<number, string> | undefined;
+function nameTable(): Map<number, string> {
+  if (!names) {
+    names = new Map();
+    for (const [name, num] of Object.entries(os.constants.errno)) if (!names.has(num)) names.set(num, name);
+  }
+  return names;
+}
 
 const descriptions: Record<string, string> = {
   EPERM: 'operation not permitted',
@@ -24,7 +31,7 @@ const descriptions: Record<string, string> = {
 };
 
 export function errnoName(errno: number): string {
-  return names.get(errno) ?? `errno ${errno}`;
+  return nameTable().get(errno) ?? `errno ${errno}`;
 }
 
 export function errnoText(errno: number): string {
