@@ -14,6 +14,8 @@
 #include <vector>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
+#include <poll.h>
 
 #include "executor.h"
 #include "fdpass.h"
@@ -99,6 +101,46 @@ class WaitWorker : public Napi::AsyncWorker {
 // waitAsync(pid) -> Promise<{ pid, code, signal }>, waiting on a worker thread
 Napi::Value WaitAsync(const Napi::CallbackInfo &info) {
   auto *w = new WaitWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// Waits, on a worker thread, for a process that is not our child to end:
+// pidfd_open(2) then poll(2) until the pidfd turns readable. Resolves false
+// when the process had already gone (ESRCH).
+class ExitWorker : public Napi::AsyncWorker {
+ public:
+  ExitWorker(Napi::Env env, pid_t pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    int fd = (int)syscall(SYS_pidfd_open, pid_, 0);
+    if (fd < 0) {
+      if (errno != ESRCH) err_ = errno;
+      return;
+    }
+    struct pollfd p = {fd, POLLIN, 0};
+    int r;
+    do r = poll(&p, 1, -1); while (r < 0 && errno == EINTR);
+    if (r < 0) err_ = errno;
+    else waited_ = true;
+    close(fd);
+  }
+  void OnOK() override {
+    if (err_) deferred_.Reject(ErrnoError(Env(), err_, "pidfd_open/poll").Value());
+    else deferred_.Resolve(Napi::Boolean::New(Env(), waited_));
+  }
+
+ private:
+  pid_t pid_;
+  int err_ = 0;
+  bool waited_ = false;
+  Napi::Promise::Deferred deferred_;
+};
+
+// waitExitAsync(pid) -> Promise<boolean>: true once the process has ended, false if it was gone already
+Napi::Value WaitExitAsync(const Napi::CallbackInfo &info) {
+  auto *w = new ExitWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
   auto p = w->Promise();
   w->Queue();
   return p;
@@ -224,6 +266,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("waitpid", Napi::Function::New(env, WaitPid));
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync));
+  exports.Set("waitExitAsync", Napi::Function::New(env, WaitExitAsync));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("recordSize", Napi::Number::New(env, sizeof(plan_record)));

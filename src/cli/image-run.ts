@@ -99,6 +99,13 @@ export function registerContainerCommands(program: Command): void {
       }
     });
 
+  // started by `run -d --rm` (src/run/reaper.ts), not by people: hidden from help
+  program.command('reap', { hidden: true }).description('wait for a container to stop, then delete it').argument('<id>')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const { reap } = await import('../run/reaper.js');
+      await reap(new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root }), id);
+    });
+
   program.command('rm').description('remove containers (and their root filesystems)').argument('<id...>')
     .option('-f, --force', 'kill running containers first')
     .action((ids: string[], o: { force?: boolean }, cmd: Command) => {

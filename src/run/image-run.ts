@@ -5,9 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Runtime } from '../container/runtime.js';
 import { TcrError } from '../errors.js';
+import { log } from '../log.js';
 import { ImageStore } from '../image/store.js';
 import { getImage } from '../image/get-image.js';
 import { buildImageSpec } from './image-spec.js';
+import { startReaper } from './reaper.js';
 import type { ImageRunOptions } from './options.js';
 
 export interface ImageRunContext {
@@ -38,7 +40,6 @@ function randomId(): string {
 
 /** Resolves with the container id and its exit status (0 at once for --detach). */
 export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promise<{ id: string; status: number }> {
-  if (o.detach && o.rm) throw new TcrError('--rm with --detach: tcr has no daemon to remove the container when it exits; use `tcr rm` afterwards');
   if (o.detach && o.tty) throw new TcrError('-t with --detach: there would be no terminal to attach to; leave out -t');
   const { makeProgress } = await import('../image/progress.js');
   const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress() });
@@ -76,6 +77,13 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs },
       ownedDirs: [dir],
     });
+    if (o.detach && o.rm) {
+      try {
+        await startReaper(ctx.runtime.store.root, id, stdio![1]);
+      } catch (e) {
+        log.warn(`--rm: could not start the process that removes container ${id} when it exits (${(e as Error).message}); remove it with tcr rm ${id}`);
+      }
+    }
     return { id, status };
   } catch (e) {
     // a create that failed has undone itself; what was made before it is ours to remove

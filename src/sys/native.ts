@@ -15,6 +15,8 @@ interface NativeAddon {
   spawn(plan: Buffer, stdio?: number[], cgroupFd?: number): { pid: number; sock: number; intoCgroup: boolean };
   waitpid(pid: number, nohang?: boolean): WaitStatus | null;
   waitAsync(pid: number): Promise<WaitStatus>;
+  /** Waits for any process (not only a child) to end, through a pidfd; false if it had already gone. */
+  waitExitAsync(pid: number): Promise<boolean>;
   mkfifo(path: string, mode?: number): void;
   flock(fd: number, exclusive: boolean, nonblocking?: boolean): boolean;
   recv(sock: number, size: number): { data: Buffer; fd: number };

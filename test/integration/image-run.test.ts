@@ -97,6 +97,32 @@ describe.skipIf(!isRoot || !fs.existsSync(OCI))('tcr run IMAGE', () => {
     expect(mountsUnder(store)).toEqual([]);
   });
 
+  it('-d --rm: the container is removed when it exits, or when stopped, with no daemon', async () => {
+    const gone = async (id: string) => {
+      for (let i = 0; i < 100 && (containers().includes(id) || tcr(['ps', '-a']).stdout.includes(id)); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(tcr(['ps', '-a']).stdout).not.toContain(id);
+      expect(containers()).not.toContain(id);
+      expect(mountsUnder(path.join(store, 'containers', id))).toEqual([]);
+    };
+    // exits by itself, at once and after a while
+    const quick = tcr(['run', '-d', '--rm', '--name', 'quick', 'busybox', 'true']);
+    expect([quick.status, quick.stdout, quick.stderr]).toEqual([0, 'quick\n', '']);
+    const later = tcr(['run', '-d', '--rm', '--name', 'later', 'busybox', 'sleep', '1']);
+    expect(later.stdout).toBe('later\n');
+    expect(tcr(['ps']).stdout).toMatch(/^later\s+busybox\s+.*running/m);
+    await gone('quick');
+    await gone('later');
+    // stopped by tcr stop
+    expect(tcr(['run', '-d', '--rm', '--name', 'stopped', 'busybox', 'sleep', '60']).status).toBe(0);
+    expect(tcr(['stop', '-t', '1', 'stopped']).status).toBe(0);
+    await gone('stopped');
+    // removed by hand first: the reaper then has nothing to do and says nothing
+    expect(tcr(['run', '-d', '--rm', '--name', 'byhand', 'busybox', 'sleep', '60']).status).toBe(0);
+    expect(tcr(['rm', '-f', 'byhand']).status).toBe(0);
+    await gone('byhand');
+    expect(mountsUnder(store)).toEqual([]);
+  });
+
   it('-it gives a terminal', () => {
     const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} --store ${store} run --rm -it busybox sh -c 'tty; exit 4'`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stdout).toMatch(/\/dev\/pts\/0/);

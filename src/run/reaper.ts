@@ -1,0 +1,49 @@
+// `tcr run -d --rm`: there is no daemon to remove the container when it
+// exits, so tcr leaves a small process of its own behind, as podman leaves
+// conmon: started detached (its own session, stdio on the container's log),
+// it waits for the container's init to end through a pidfd and then deletes
+// the container, its overlay and its directory. If it is killed, the
+// container stays, stopped, for `tcr rm`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Runtime } from '../container/runtime.js';
+import { native } from '../sys/native.js';
+
+/** The script that runs tcr: bin/tcr.cjs, found from this module's place (dist/tcr-images.cjs or dist/run/reaper.js). */
+function tcrScript(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, '..', 'bin', 'tcr.cjs'), path.join(here, '..', '..', 'bin', 'tcr.cjs')];
+  return candidates.find((c) => fs.existsSync(c)) ?? candidates[0];
+}
+
+/** Starts the reaper of container `id`; its output (only errors) goes to `logFd`. */
+export async function startReaper(stateRoot: string, id: string, logFd: number): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [tcrScript(), '--root', stateRoot, 'reap', id], {
+    detached: true,
+    cwd: '/',
+    stdio: ['ignore', logFd, logFd],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  child.unref();
+}
+
+/** The reaper itself (`tcr reap ID`): waits for the container to stop, then deletes it. */
+export async function reap(rt: Runtime, id: string): Promise<void> {
+  for (;;) {
+    if (!rt.store.exists(id)) return; // removed meanwhile (tcr rm)
+    const c = rt.container(id);
+    // status() compares the init's start time: a reused pid reads as stopped
+    if (c.status() === 'stopped') break;
+    await native().waitExitAsync(c.state().pid as number);
+  }
+  try {
+    rt.container(id).delete(true);
+  } catch (e) {
+    if (rt.store.exists(id)) throw e; // a tcr rm that won the race is not an error
+  }
+}
