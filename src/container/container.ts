@@ -15,6 +15,7 @@ import { sleepMs } from '../sys/time.js';
 import { parseSignal } from './signals.js';
 import type { ContainerRecord, StateStore } from './state-store.js';
 import { deriveStatus, ociState, type Status } from './status.js';
+import { unlinkQuiet } from '../sys/remove-tree.js';
 
 const KILL_WAIT_MS = 10_000;
 
@@ -77,7 +78,7 @@ export class Container {
     } finally {
       fs.closeSync(fd);
     }
-    fs.rmSync(fifo, { force: true });
+    unlinkQuiet(fifo);
   }
 
   runPoststart(rec: ContainerRecord): void {

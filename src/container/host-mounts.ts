@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
 import { native } from '../sys/native.js';
+import { removeTree } from '../sys/remove-tree.js';
 
 export interface OverlayRootfs {
   /** layer directories, top first (overlayfs' lowerdir order) */
@@ -46,5 +47,5 @@ export function undoHostMounts(c: HostCleanup): void {
       if (code !== 'EINVAL' && code !== 'ENOENT') throw new TcrError(`umount ${m}: ${(e as Error).message}`);
     }
   }
-  for (const d of c.remove) fs.rmSync(path.resolve(d), { recursive: true, force: true });
+  for (const d of c.remove) removeTree(path.resolve(d));
 }

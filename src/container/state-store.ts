@@ -7,6 +7,7 @@ import { TcrError } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
 import type { HostCleanup } from './host-mounts.js';
+import { removeTree } from '../sys/remove-tree.js';
 
 export const DEFAULT_ROOT = '/run/tcr';
 
@@ -111,6 +112,6 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    fs.rmSync(this.dir(id), { recursive: true, force: true });
+    removeTree(this.dir(id));
   }
 }

@@ -1,0 +1,38 @@
+// rm -rf without fs.rmSync: the recursive form of rmSync loads Node's
+// internal rimraf module on first use (~2.5 ms, a tenth of a `tcr delete`).
+// Symlinks are removed, never followed. Names are handled as bytes: a
+// container's upper layer can hold names that are not UTF-8.
+import fs from 'node:fs';
+
+const SLASH = Buffer.from('/');
+
+/** Removes a file or a directory tree; a missing path is not an error. */
+export function removeTree(p: string | Buffer): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (!st.isDirectory()) {
+    unlinkQuiet(p);
+    return;
+  }
+  const dir = Buffer.isBuffer(p) ? p : Buffer.from(p);
+  for (const name of fs.readdirSync(dir, { encoding: 'buffer' })) removeTree(Buffer.concat([dir, SLASH, name]));
+  try {
+    fs.rmdirSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+/** unlink(2), with a file already gone not an error. */
+export function unlinkQuiet(p: string | Buffer): void {
+  try {
+    fs.unlinkSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
