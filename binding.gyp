@@ -10,6 +10,16 @@
       "cflags_cc": ["-std=c++17", "-fexceptions"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"]
+    },
+    {
+      "target_name": "tcr_trampoline",
+      "type": "executable",
+      "sources": ["native/trampoline.c"],
+      "cflags": ["-Wall", "-Wextra", "-Os", "-std=gnu11", "-ffreestanding", "-fno-stack-protector", "-fno-pie", "-fno-asynchronous-unwind-tables", "-fcf-protection=none"],
+      "cflags!": ["-fPIC", "-pthread"],
+      "ldflags": ["-static", "-nostdlib", "-no-pie", "-Wl,--build-id=none"],
+      "ldflags!": ["-pthread", "-rdynamic"],
+      "libraries!": ["-lpthread"]
     }
   ]
 }

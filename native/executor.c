@@ -11,6 +11,8 @@
 #include "fdpass.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
@@ -52,6 +54,7 @@ struct child {
   int rootfd;
   int slots[MAX_SLOTS];
   int found_exec; /* index chosen by OP_FIND_EXEC, -1 if none */
+  int trampoline; /* sealed memfd of native/trampoline.c, -1 if none */
   uint32_t current;
 };
 
@@ -395,7 +398,6 @@ static int do_pivot_root(struct child *c, const char *root) {
   if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) return -errno;
   if (umount2(".", MNT_DETACH) < 0) return -errno;
   if (chdir("/") < 0) return -errno;
-  (void)c;
   return 0;
 }
 
@@ -556,6 +558,32 @@ static int wait_with_timeout(pid_t pid, int64_t timeout_ms, int *status) {
   return 0;
 }
 
+/*
+ * execve(path) through the trampoline (native/trampoline.c), so that while
+ * the kernel starts the target /proc/self/exe is a sealed memfd, never the
+ * host's node (CVE-2019-5736). report_fd receives a REC_FAIL record if the
+ * trampoline's execve fails (-1: none). Returns only on failure, with errno
+ * set; without a trampoline, or where a seccomp profile forbids execveat,
+ * the target is executed directly.
+ */
+static void exec_target(const struct child *c, int report_fd, const char *path, char *const argv[], char *const envp[]) {
+  if (c->trampoline >= 0) {
+    static char spec[PATH_MAX + 64], fd[16] = "";
+    char *env2[MAX_LIST + 1];
+    if (report_fd >= 0) snprintf(fd, sizeof fd, "%d", report_fd);
+    int n = snprintf(spec, sizeof spec, "_TCR_EXEC=%s:%u:%s", fd, c->current, path);
+    if (n > 0 && (size_t)n < sizeof spec) {
+      int k = 0;
+      env2[k++] = spec;
+      for (int i = 0; envp[i] && k < MAX_LIST; i++) env2[k++] = envp[i];
+      env2[k] = NULL;
+      syscall(SYS_execveat, c->trampoline, "", argv, env2, AT_EMPTY_PATH);
+      if (errno != ENOSYS && errno != EPERM) return;
+    }
+  }
+  execve(path, argv, envp);
+}
+
 static int do_hook(struct child *c, const struct plan_step *s) {
   char *argv[MAX_LIST], *envp[MAX_LIST];
   split_list(c, s, 1, argv);
@@ -566,7 +594,7 @@ static int do_hook(struct child *c, const struct plan_step *s) {
   if (pid < 0) { int e = errno; close(p[0]); close(p[1]); return -e; }
   if (pid == 0) {
     dup2(p[0], 0);
-    execve(str(c, s, 0), argv, envp);
+    exec_target(c, -1, str(c, s, 0), argv, envp);
     _exit(127);
   }
   close(p[0]);
@@ -600,6 +628,7 @@ static int do_find_exec(struct child *c, const struct plan_step *s) {
 
 static int do_fds(struct child *c, int keep) {
   for (int fd = 0; fd < keep; fd++) {
+    if (fd == c->trampoline) continue; /* ours, not one the caller passed: it closes at exec */
     int fl = fcntl(fd, F_GETFD);
     if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
   }
@@ -615,14 +644,15 @@ static int do_exec(struct child *c, const struct plan_step *s) {
   split_list(c, s, 1, argv);
   split_list(c, s, 2, envp);
   int err = ENOENT;
-  if (c->found_exec >= 0 && c->found_exec < n) {
-    execve(paths[c->found_exec], argv, envp);
-    err = errno;
-  } else {
-    for (int i = 0; i < n; i++) {
-      execve(paths[i], argv, envp);
-      if (errno != ENOENT && errno != ENOTDIR) err = errno;
+  if (c->found_exec < 0) /* no OP_FIND_EXEC before: look up here */
+    for (int i = 0; i < n && c->found_exec < 0; i++) {
+      int r = is_executable(paths[i]);
+      if (r == 0) c->found_exec = i;
+      else if (r != -ENOENT && r != -ENOTDIR) err = -r;
     }
+  if (c->found_exec >= 0 && c->found_exec < n) {
+    exec_target(c, c->sock, paths[c->found_exec], argv, envp);
+    err = errno;
   }
   put_str(2, "tcr: exec ");
   put_str(2, argv[0]);
@@ -753,12 +783,18 @@ static void reset_signals(void) {
 }
 
 /* Puts the child's fds in order: requested stdio on 0-2, the socket just
- * above the kept range, the stage-1 pid pipe (if any) just above it,
- * everything else closed. */
+ * above the kept range, the stage-1 pid pipe (if any) and the trampoline (if
+ * any) just above it, everything else closed. */
 static int setup_fds(struct child *c, const int stdio[3], uint32_t keep, int *pid_pipe) {
   for (int i = 0; i < 3; i++)
     if (stdio[i] >= 0 && stdio[i] != i && dup2(stdio[i], i) < 0) return -errno;
   int want = (int)(keep > 3 ? keep : 3);
+  /* out of the way of the numbers the socket and the pid pipe move to */
+  if (c->trampoline >= 0 && c->trampoline <= want + 1) {
+    int fd = fcntl(c->trampoline, F_DUPFD_CLOEXEC, want + 2);
+    if (fd < 0) return -errno;
+    c->trampoline = fd;
+  }
   /* keep the pid pipe out of the way of the socket's new number */
   if (*pid_pipe >= 0 && *pid_pipe <= want) {
     int fd = fcntl(*pid_pipe, F_DUPFD_CLOEXEC, want + 1);
@@ -773,6 +809,10 @@ static int setup_fds(struct child *c, const int stdio[3], uint32_t keep, int *pi
   if (*pid_pipe >= 0) {
     if (*pid_pipe != next && dup3(*pid_pipe, next, O_CLOEXEC) < 0) return -errno;
     *pid_pipe = next++;
+  }
+  if (c->trampoline >= 0) {
+    if (c->trampoline != next && dup3(c->trampoline, next, O_CLOEXEC) < 0) return -errno;
+    c->trampoline = next++;
   }
   if (syscall(SYS_close_range, next, ~0U, 0) < 0) return -errno;
   return 0;
@@ -820,7 +860,7 @@ static pid_t clone_child(unsigned long flags, int cgroup_fd, int *into_cgroup) {
   return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
 }
 
-int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
+int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int trampoline_fd, pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
   const struct plan_header *hdr = plan;
   if (len < sizeof *hdr || hdr->magic != PLAN_MAGIC || hdr->version != PLAN_VERSION) return -EINVAL;
   size_t need = sizeof *hdr + (size_t)hdr->nsteps * sizeof(struct plan_step) + hdr->arena_len;
@@ -849,6 +889,7 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, p
   c.sock = sv[1];
   c.rootfd = -1;
   c.found_exec = -1;
+  c.trampoline = trampoline_fd;
   for (int i = 0; i < MAX_SLOTS; i++) c.slots[i] = -1;
 
   /* The plan lives in this thread's memory, which the clone copies: the

@@ -12,7 +12,7 @@ export interface WaitStatus {
 }
 
 interface NativeAddon {
-  spawn(plan: Buffer, stdio?: number[], cgroupFd?: number): { pid: number; sock: number; intoCgroup: boolean };
+  spawn(plan: Buffer, stdio?: number[], cgroupFd?: number, trampoline?: Buffer): { pid: number; sock: number; intoCgroup: boolean };
   waitpid(pid: number, nohang?: boolean): WaitStatus | null;
   waitAsync(pid: number): Promise<WaitStatus>;
   /** Waits for any process (not only a child) to end, through a pidfd; false if it had already gone. */
@@ -38,12 +38,32 @@ export function native(): NativeAddon {
   if (!addon) {
     // dist/sys/native.js (tsc) or dist/tcr.cjs (esbuild): the package root is one or two levels up.
     // process.dlopen, not require: the module resolver's path searching cost ~2 ms of every command.
-    const candidates = [path.join(here, '..', 'build'), path.join(here, '..', '..', 'build')].map((b) => path.join(b, 'Release', 'tcr_native.node'));
+    const release = [path.join(here, '..', 'build'), path.join(here, '..', '..', 'build')].map((b) => path.join(b, 'Release'));
+    const dir = release.find((d) => fs.existsSync(path.join(d, 'tcr_native.node'))) ?? release[1];
     const m = { exports: {} as NativeAddon };
-    process.dlopen(m, candidates.find((c) => fs.existsSync(c)) ?? candidates[1]);
-    addon = m.exports;
+    process.dlopen(m, path.join(dir, 'tcr_native.node'));
+    addon = withTrampoline(m.exports, path.join(dir, 'tcr_trampoline'));
   }
   return addon;
+}
+
+/**
+ * Every spawn gets the exec trampoline (native/trampoline.c): the container's
+ * process and hooks are executed through a sealed memfd copy of it, so the
+ * host's node binary is never /proc/self/exe when a container program starts
+ * (CVE-2019-5736). Built with the addon; its absence is a broken install.
+ */
+function withTrampoline(raw: NativeAddon, file: string): NativeAddon {
+  let bytes: Buffer | undefined;
+  const spawn: NativeAddon['spawn'] = (plan, stdio, cgroupFd) => {
+    try {
+      bytes ??= fs.readFileSync(file);
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message} (the exec trampoline is built with the addon: npm run build)`);
+    }
+    return raw.spawn(plan, stdio, cgroupFd, bytes);
+  };
+  return Object.assign(Object.create(raw) as NativeAddon, { spawn });
 }
 
 /** Exit status as a shell reports it: the code, or 128 + the signal. */

@@ -2,6 +2,7 @@
 // (only 0-2 and --preserve-fds), the host's runtime binaries (CVE-2019-5736),
 // mounts through symlinks out of the rootfs (CVE-2021-30465), a working
 // directory outside the container (CVE-2024-21626).
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -84,12 +85,19 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
             return '?';
           }
         });
-        // 0-2 (the output file create was given), the socket to the runtime, the O_PATH exec fifo
-        // and the handle on the container's / (after pivot_root); nothing of node's (epoll, eventfd, modules)
+        // 0-2 (the output file create was given), the socket to the runtime, the O_PATH exec fifo,
+        // the handle on the container's / (after pivot_root) and the sealed exec trampoline;
+        // nothing of node's (epoll, eventfd, modules)
         expect(fds.slice(0, 3)).toEqual([0, 1, 2]);
         expect(targets.slice(0, 3)).toEqual(['/dev/null', c.file, c.file]);
         const rest = targets.slice(3).map((t) => (t.startsWith('socket:') ? 'socket' : t)).sort();
-        expect(rest).toEqual(['/', path.join(sb.root, c.id, 'exec.fifo'), 'socket']);
+        expect(rest).toEqual(['/', '/memfd:tcr-trampoline (deleted)', path.join(sb.root, c.id, 'exec.fifo'), 'socket'].sort());
+        // all of them but 0-2 close when the container's program is executed
+        const O_CLOEXEC = 0o2000000;
+        for (const fd of fds.slice(3)) {
+          const flags = parseInt(/^flags:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1], 8);
+          expect([fd, flags & O_CLOEXEC]).toEqual([fd, O_CLOEXEC]);
+        }
       } finally {
         sb.tcr(['delete', '--force', c.id]);
       }
@@ -168,6 +176,63 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
         expect(r.stderr).toMatch(/\/proc\/1\/exe: (Text file busy|Permission denied|Operation not permitted)/);
       } finally {
         sb.tcr(['delete', '--force', a.id]);
+      }
+      expect(watched.map(sha256)).toEqual(before);
+    });
+
+    /**
+     * CVE-2019-5736 as published: the container's program is a script whose
+     * interpreter is /proc/self/exe. At execve the kernel resolves that link
+     * in the executing process, which without a trampoline is the runtime's
+     * clone, so the host's node would run inside the container (given its
+     * libraries, copied in here) with its binary one open() away.
+     */
+    it('a `#!/proc/self/exe` program runs neither node nor anything of the host, in run, start and exec', () => {
+      const before = watched.map(sha256);
+      const marker = 'HOST-NODE-RAN-IN-THE-CONTAINER';
+      const evil = `#!/proc/self/exe\nconsole.log(${JSON.stringify(marker)}, require('fs').readlinkSync('/proc/self/exe'));\n`;
+      const withNodeLibs = (rootfs: string) => {
+        // the loader and libraries node links against, so that node *could* run in this rootfs
+        const ldd = spawnSync('ldd', [node], { encoding: 'utf8' }).stdout;
+        for (const lib of ldd.matchAll(/(\/[^\s]+) \(0x/g)) {
+          const dest = path.join(rootfs, lib[1]);
+          fs.mkdirSync(path.dirname(dest), { recursive: true });
+          fs.copyFileSync(fs.realpathSync(lib[1]), dest);
+        }
+        fs.writeFileSync(path.join(rootfs, 'evil'), evil, { mode: 0o755 });
+      };
+      const refused = (r: { stdout: string; stderr: string; status: number | null }) => {
+        expect(r.stdout).not.toContain(marker);
+        expect(r.stderr).toMatch(/refusing to run the container runtime's trampoline/);
+        expect(r.status).toBe(126);
+      };
+      const id = uniqueId('shebang');
+      const b = sb.bundle(id, (s) => {
+        s.process!.args = ['/evil'];
+        s.root!.readonly = false;
+      });
+      withNodeLibs(path.join(b, 'rootfs'));
+      refused(sb.tcr(['run', '--bundle', b, id]));
+      // created, then started: the init's output goes to a file
+      const out = path.join(sb.dir, `${id}.out`);
+      const c = tcrToFile(sb, ['create', '--bundle', b, `${id}-c`], out);
+      expect(c.status).toBe(0);
+      expect(sb.tcr(['start', `${id}-c`]).status).toBe(0);
+      for (let i = 0; i < 100 && state(sb, `${id}-c`).status !== 'stopped'; i++) spawnSync('sleep', ['0.05']);
+      expect(fs.readFileSync(out, 'utf8')).not.toContain(marker);
+      expect(fs.readFileSync(out, 'utf8')).toMatch(/refusing to run/);
+      expect(sb.tcr(['delete', `${id}-c`]).status).toBe(0);
+      // exec into a running container
+      const running = sb.bundle(`${id}-x`, (s) => {
+        s.process!.args = ['sleep', '30'];
+        s.root!.readonly = false;
+      });
+      withNodeLibs(path.join(running, 'rootfs'));
+      expect(sb.tcr(['run', '--detach', '--bundle', running, `${id}-x`], { stdio: 'ignore' }).status).toBe(0);
+      try {
+        refused(sb.tcr(['exec', `${id}-x`, '/evil']));
+      } finally {
+        sb.tcr(['delete', '--force', `${id}-x`]);
       }
       expect(watched.map(sha256)).toEqual(before);
     });
