@@ -2,13 +2,21 @@
 // a container sees through an overlay mount, as ordinary files. For hosts
 // without overlayfs and for `tcr unpack`. Layer directories come from the
 // store (written by unpackLayer), the destination is fresh and written only
-// here; every name in it is lstat()ed before use and never followed.
+// here; every name in it is lstat()ed before use and never followed. Names
+// are read as bytes and carried in byte-names.ts's form, so a name that is
+// not UTF-8 is copied exactly (fsPath() at each file-system call).
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
 import { fsetxattr, futimens, lgetxattrs } from '../sys/fsops.js';
 import { timespecFromNs } from '../sys/time.js';
+import { fsPath, nameFromBytes, printableName } from './byte-names.js';
 import { copyNode, isOpaque, isWhiteout, lstatOrNull, prepareFreshDir } from './overlay-tree.js';
+
+/** The names in a directory, read as bytes (a name that is not UTF-8 would otherwise become U+FFFD). */
+function namesIn(dir: string): string[] {
+  return fs.readdirSync(fsPath(dir), { encoding: 'buffer' }).map(nameFromBytes);
+}
 
 const OPEN_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 
@@ -40,12 +48,12 @@ class Flattener {
 
   /** Merges the layer directory `src` into the dest directory `dst` (a real directory). */
   private walk(src: string, dst: string, rel: string): void {
-    for (const name of fs.readdirSync(src)) {
+    for (const name of namesIn(src)) {
       const s = path.join(src, name);
       const d = path.join(dst, name);
       const r = rel === '' ? name : `${rel}/${name}`;
       this.current = r;
-      const st = fs.lstatSync(s);
+      const st = fs.lstatSync(fsPath(s));
       let cur = lstatOrNull(d);
       if (isWhiteout(st)) {
         if (cur !== null) this.remove(d, r);
@@ -56,7 +64,7 @@ class Flattener {
           this.remove(d, r);
           cur = null;
         }
-        if (cur === null) fs.mkdirSync(d, 0o700);
+        if (cur === null) fs.mkdirSync(fsPath(d), 0o700);
         else if (isOpaque(s)) this.clear(d, r);
         this.dirs.set(r, s);
         this.walk(s, d, r);
@@ -64,7 +72,7 @@ class Flattener {
       }
       if (cur !== null) this.remove(d, r);
       const first = st.isFile() && st.nlink > 1 ? this.links.get(st.ino) : undefined;
-      if (first !== undefined) fs.linkSync(first, d);
+      if (first !== undefined) fs.linkSync(fsPath(first), fsPath(d));
       else {
         copyNode(s, st, d, this.chown);
         if (st.isFile() && st.nlink > 1) this.links.set(st.ino, d);
@@ -74,13 +82,13 @@ class Flattener {
 
   /** Removes a name of dest that a layer above deletes or replaces. */
   private remove(abs: string, rel: string): void {
-    fs.rmSync(abs, { recursive: true, force: true });
+    fs.rmSync(fsPath(abs), { recursive: true, force: true });
     this.forget(rel);
   }
 
   /** Empties a directory of dest that an opaque directory above replaces. */
   private clear(abs: string, rel: string): void {
-    for (const name of fs.readdirSync(abs)) fs.rmSync(path.join(abs, name), { recursive: true, force: true });
+    for (const name of namesIn(abs)) fs.rmSync(fsPath(path.join(abs, name)), { recursive: true, force: true });
     this.forget(rel);
   }
 
@@ -94,12 +102,12 @@ class Flattener {
     for (const [rel, src] of this.dirs) {
       this.current = rel;
       const abs = rel === '' ? this.dest : path.join(this.dest, rel);
-      const st = fs.lstatSync(src, { bigint: true });
-      const fd = fs.openSync(abs, OPEN_DIR);
+      const st = fs.lstatSync(fsPath(src), { bigint: true });
+      const fd = fs.openSync(fsPath(abs), OPEN_DIR);
       try {
         if (this.chown) fs.fchownSync(fd, Number(st.uid), Number(st.gid));
         fs.fchmodSync(fd, Number(st.mode) & 0o7777);
-        for (const [name, value] of lgetxattrs(src)) if (!name.startsWith('trusted.overlay.')) fsetxattr(fd, name, value, abs);
+        for (const [name, value] of lgetxattrs(fsPath(src))) if (!name.startsWith('trusted.overlay.')) fsetxattr(fd, name, value, abs);
         futimens(fd, timespecFromNs(st.atimeNs), timespecFromNs(st.mtimeNs), abs);
       } finally {
         fs.closeSync(fd);
@@ -130,6 +138,6 @@ export function flattenLayers(layerDirs: readonly string[], dest: string, opts: 
     if (prepared) fs.rmSync(dest, { recursive: true, force: true });
     const e = err as NodeJS.ErrnoException;
     const why = typeof e.code === 'string' && e.code.startsWith('E') ? `${e.syscall ?? 'system call'}: ${e.code}` : e.message;
-    throw new TcrError(`flattening${layer ? ` layer ${layer}` : ''} into ${dest}: ${f.current || '/'}: ${why}`);
+    throw new TcrError(`flattening${layer ? ` layer ${layer}` : ''} into ${dest}: ${printableName(f.current) || '/'}: ${why}`);
   }
 }

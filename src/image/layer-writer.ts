@@ -9,10 +9,14 @@
 // which follows a symlink in the last component; an existing name is removed
 // first (tar's "replace" semantics). Directory metadata is applied at the
 // end through an O_NOFOLLOW|O_DIRECTORY fd.
+//
+// Names are in byte-names.ts's form: the checks above work on them as
+// strings, and each file-system call gets fsPath() of one, the exact bytes.
 import fs from 'node:fs';
 import path from 'node:path';
 import { S_IFBLK, S_IFCHR, S_IFIFO, fsetxattr, futimens, lgetxattr, lgetxattrs, lsetxattr, lutimens, mknod } from '../sys/fsops.js';
 import { type Timespec, timespecFromNs } from '../sys/time.js';
+import { type FsPath, fsPath, showName } from './byte-names.js';
 import { OPAQUE_XATTR, copyNode, isWhiteout, lookupMerged, lstatOrNull } from './overlay-tree.js';
 import { EntryError, type LayerEntry, hasContent } from './tar-entry.js';
 
@@ -71,8 +75,14 @@ export class LayerWriter {
     this.pending.set('', this.inheritedMeta('', { mode: 0o755, uid: 0, gid: 0, atime: epoch, mtime: epoch, xattrs: new Map() }));
   }
 
+  /** the absolute path of `rel`, as a name (for lookups and messages) */
   private abs(rel: string): string {
     return rel === '' ? this.root : `${this.root}/${rel}`;
+  }
+
+  /** the absolute path of `rel`, as file-system calls take it */
+  private at(rel: string): FsPath {
+    return fsPath(this.abs(rel));
   }
 
   /** Applies an entry whose content, if any, is not written: anything but a regular file. */
@@ -86,12 +96,12 @@ export class LayerWriter {
       return;
     }
     this.ensureDir(parentOf(e.path), e);
-    const abs = this.abs(e.path);
+    const abs = this.at(e.path);
     switch (e.type) {
       case 'dir':
         return this.dir(e, abs);
       case 'symlink':
-        this.create(e.path, () => fs.symlinkSync(e.linkname, abs));
+        this.create(e.path, () => fs.symlinkSync(fsPath(e.linkname), abs));
         return this.finishNode(e, abs, false);
       case 'hardlink':
         return this.hardlink(e, abs);
@@ -110,22 +120,22 @@ export class LayerWriter {
     const dir = parentOf(e.path);
     if (base === OPAQUE_MARKER) {
       this.ensureDir(dir, e);
-      lsetxattr(this.abs(dir), OPAQUE_XATTR, Buffer.from('y'));
+      lsetxattr(this.at(dir), OPAQUE_XATTR, Buffer.from('y'));
       return;
     }
     // other .wh..wh. names are aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): no meaning here
     if (base.startsWith(WH + WH)) return;
     const name = base.slice(WH.length);
-    if (name === '' || name === '.' || name === '..') throw new EntryError(`whiteout names no valid entry (${JSON.stringify(name)})`);
+    if (name === '' || name === '.' || name === '..') throw new EntryError(`whiteout names no valid entry (${showName(name)})`);
     this.ensureDir(dir, e);
     const target = dir === '' ? name : `${dir}/${name}`;
     // a whiteout hides only lower layers' entries: if this layer wrote the
     // name (or made it a parent), the whiteout is a no-op in overlay form
     if (lstatOrNull(this.abs(target)) !== null) return;
-    mknod(this.abs(target), S_IFCHR, 0, 0, 0);
+    mknod(this.at(target), S_IFCHR, 0, 0, 0);
   }
 
-  private dir(e: LayerEntry, abs: string): void {
+  private dir(e: LayerEntry, abs: FsPath): void {
     try {
       fs.mkdirSync(abs, 0o700);
     } catch (err) {
@@ -146,7 +156,7 @@ export class LayerWriter {
   beginFile(e: LayerEntry): void {
     if (this.fd >= 0) throw new Error('LayerWriter.beginFile() while a file is open');
     this.ensureDir(parentOf(e.path), e);
-    const abs = this.abs(e.path);
+    const abs = this.at(e.path);
     this.create(e.path, () => {
       this.fd = fs.openSync(abs, CREATE_FILE, e.mode & 0o777);
     });
@@ -166,7 +176,7 @@ export class LayerWriter {
     const fd = this.fd;
     if (e === null || fd < 0) throw new Error('LayerWriter.endFile() without beginFile()');
     if (this.written !== e.size) throw new EntryError(`truncated: ${this.written} of ${e.size} bytes`);
-    const abs = this.abs(e.path);
+    const abs = this.abs(e.path); // for messages only
     // Order matters: chown clears setuid/setgid and security.capability.
     // Most image files are root's and 0644/0755: then open() already gave
     // the right owner and mode, and two syscalls per file are saved.
@@ -179,33 +189,33 @@ export class LayerWriter {
     fs.closeSync(fd);
   }
 
-  private hardlink(e: LayerEntry, abs: string): void {
+  private hardlink(e: LayerEntry, abs: FsPath): void {
     const target = e.linkpath;
     if (target === '') throw new EntryError('hard link to the layer root');
     if (target === e.path) return;
     // in this layer: the target's parent must be a directory this layer made
     const here = this.dirs.has(parentOf(target)) ? lstatOrNull(this.abs(target)) : null;
     if (here !== null && !isWhiteout(here)) {
-      if (here.isDirectory()) throw new EntryError(`hard link to a directory (${target})`);
-      this.create(e.path, () => fs.linkSync(this.abs(target), abs));
+      if (here.isDirectory()) throw new EntryError(`hard link to a directory (${showName(target)})`);
+      this.create(e.path, () => fs.linkSync(this.at(target), abs));
       return;
     }
     // a target already copied up from a lower layer: link to that copy
     const copy = this.lowerCopies.get(target);
     if (copy !== undefined && this.dirs.has(parentOf(copy)) && lstatOrNull(this.abs(copy))?.isFile()) {
-      this.create(e.path, () => fs.linkSync(this.abs(copy), abs));
+      this.create(e.path, () => fs.linkSync(this.at(copy), abs));
       return;
     }
     // in a lower layer: overlay layers cannot share inodes, so this layer gets a copy
     const found = lookupMerged([this.root, ...this.opts.lowerDirs], target);
     if (found === null || found.st.isDirectory() || isWhiteout(found.st))
-      throw new EntryError(`hard link target ${JSON.stringify(target)} is not in this layer or the layers below`);
-    this.create(e.path, () => copyNode(found.abs, found.st, abs, this.opts.chown));
+      throw new EntryError(`hard link target ${showName(target)} is not in this layer or the layers below`);
+    this.create(e.path, () => copyNode(found.abs, found.st, this.abs(e.path), this.opts.chown));
     this.lowerCopies.set(target, e.path);
   }
 
   /** Owner, mode, xattrs and times of a symlink or device just created by path. */
-  private finishNode(e: LayerEntry, abs: string, chmod: boolean): void {
+  private finishNode(e: LayerEntry, abs: FsPath, chmod: boolean): void {
     if (this.opts.chown && (e.uid !== this.uid || e.gid !== this.gid)) fs.lchownSync(abs, e.uid, e.gid);
     if (chmod) fs.chmodSync(abs, e.mode); // abs is the device we just made, never a symlink
     for (const [name, value] of e.xattrs) if (allowedXattr(name)) lsetxattr(abs, name, value);
@@ -225,7 +235,7 @@ export class LayerWriter {
 
   /** Removes a name of this layer (recursively for a directory) and forgets what was under it. */
   private remove(rel: string): void {
-    const abs = this.abs(rel);
+    const abs = this.at(rel);
     if (fs.lstatSync(abs).isDirectory()) {
       // rmSync lstat()s every node and never follows a symlink
       fs.rmSync(abs, { recursive: true, force: true });
@@ -239,14 +249,14 @@ export class LayerWriter {
   private ensureDir(rel: string, e: LayerEntry): void {
     if (this.dirs.has(rel)) return;
     this.ensureDir(parentOf(rel), e);
-    const abs = this.abs(rel);
+    const abs = this.at(rel);
     try {
       fs.mkdirSync(abs, 0o700);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const st = fs.lstatSync(abs);
       const what = st.isSymbolicLink() ? 'a symlink' : isWhiteout(st) ? 'a whiteout' : 'not a directory';
-      if (!st.isDirectory()) throw new EntryError(`parent ${JSON.stringify(rel)} is ${what} in this layer`);
+      if (!st.isDirectory()) throw new EntryError(`parent ${showName(rel)} is ${what} in this layer`);
     }
     this.dirs.add(rel);
     // a directory the archive never named keeps the look it has below (in
@@ -257,14 +267,14 @@ export class LayerWriter {
   private inheritedMeta(rel: string, fallback: DirMeta): DirMeta {
     const below = this.opts.lowerDirs.length > 0 ? lookupMerged(this.opts.lowerDirs, rel) : null;
     if (below === null || !below.st.isDirectory()) return fallback;
-    const st = fs.lstatSync(below.abs, { bigint: true });
+    const st = fs.lstatSync(fsPath(below.abs), { bigint: true });
     return {
       mode: Number(st.mode) & 0o7777,
       uid: Number(st.uid),
       gid: Number(st.gid),
       atime: timespecFromNs(st.atimeNs),
       mtime: timespecFromNs(st.mtimeNs),
-      xattrs: lgetxattrs(below.abs),
+      xattrs: lgetxattrs(fsPath(below.abs)),
     };
   }
 
@@ -272,7 +282,7 @@ export class LayerWriter {
   finish(): void {
     for (const [rel, m] of this.pending) {
       if (!this.dirs.has(rel)) continue;
-      const abs = this.abs(rel);
+      const abs = this.at(rel);
       const fd = fs.openSync(abs, OPEN_DIR);
       try {
         if (this.opts.chown) fs.fchownSync(fd, m.uid, m.gid);

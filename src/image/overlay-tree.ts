@@ -2,12 +2,15 @@
 // look like, the merged view of a stack of layer directories (what a name
 // resolves to in the rootfs they make), and copying one node with all its
 // metadata. Shared by the unpacker (hard links to a lower layer's file,
-// implicit parent directories) and the flattener.
+// implicit parent directories) and the flattener. Paths given to and
+// returned by these functions are in byte-names.ts's form; each file-system
+// call gets fsPath() of them, so names that are not UTF-8 stay exact.
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, lgetxattr, lgetxattrs, lsetxattr, lutimens, mknod, splitDev } from '../sys/fsops.js';
 import { timespecFromNs } from '../sys/time.js';
+import { fsPath } from './byte-names.js';
 
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
@@ -17,13 +20,13 @@ export function isWhiteout(st: fs.Stats): boolean {
 }
 
 export function isOpaque(dir: string): boolean {
-  const v = lgetxattr(dir, OPAQUE_XATTR);
+  const v = lgetxattr(fsPath(dir), OPAQUE_XATTR);
   return v !== null && v.toString() === 'y';
 }
 
 export function lstatOrNull(p: string): fs.Stats | null {
   try {
-    return fs.lstatSync(p);
+    return fs.lstatSync(fsPath(p));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -69,23 +72,25 @@ export function lookupMerged(layers: readonly string[], rel: string): Found | nu
     if (next.length === 0) return null;
     if (last) {
       const abs = path.join(next[0]!, prefix);
-      return { abs, st: fs.lstatSync(abs) };
+      return { abs, st: fs.lstatSync(fsPath(abs)) };
     }
     active = next;
   }
-  if (parts.length === 0 && layers.length > 0) return { abs: layers[0]!, st: fs.lstatSync(layers[0]!) };
+  if (parts.length === 0 && layers.length > 0) return { abs: layers[0]!, st: fs.lstatSync(fsPath(layers[0]!)) };
   return null;
 }
 
 /** Applies owner, mode, xattrs and times of `src` to `dst` (which must not be a symlink unless src is one). */
 export function copyMetadata(src: string, dst: string, chown: boolean): void {
-  const st = fs.lstatSync(src, { bigint: true }); // bigint: times to the nanosecond
-  if (chown) fs.lchownSync(dst, Number(st.uid), Number(st.gid));
+  const s = fsPath(src);
+  const d = fsPath(dst);
+  const st = fs.lstatSync(s, { bigint: true }); // bigint: times to the nanosecond
+  if (chown) fs.lchownSync(d, Number(st.uid), Number(st.gid));
   // chown cleared setuid/setgid; symlinks have no mode of their own on Linux
-  if (!st.isSymbolicLink()) fs.chmodSync(dst, Number(st.mode) & 0o7777);
+  if (!st.isSymbolicLink()) fs.chmodSync(d, Number(st.mode) & 0o7777);
   // after chown: chown drops security.capability
-  for (const [name, value] of lgetxattrs(src)) if (!name.startsWith('trusted.overlay.')) lsetxattr(dst, name, value);
-  lutimens(dst, timespecFromNs(st.atimeNs), timespecFromNs(st.mtimeNs));
+  for (const [name, value] of lgetxattrs(s)) if (!name.startsWith('trusted.overlay.')) lsetxattr(d, name, value);
+  lutimens(d, timespecFromNs(st.atimeNs), timespecFromNs(st.mtimeNs));
 }
 
 /**
@@ -94,12 +99,15 @@ export function copyMetadata(src: string, dst: string, chown: boolean): void {
  * numbers, owner, mode, xattrs and times. Directories are the caller's job.
  */
 export function copyNode(src: string, st: fs.Stats, dst: string, chown: boolean): void {
-  if (st.isFile()) fs.copyFileSync(src, dst, fs.constants.COPYFILE_EXCL);
-  else if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(src), dst);
-  else if (st.isFIFO()) mknod(dst, S_IFIFO, 0o600);
+  const s = fsPath(src);
+  const d = fsPath(dst);
+  if (st.isFile()) fs.copyFileSync(s, d, fs.constants.COPYFILE_EXCL);
+  // a symlink's target is bytes too: read it as bytes, not as UTF-8
+  else if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(s, { encoding: 'buffer' }), d);
+  else if (st.isFIFO()) mknod(d, S_IFIFO, 0o600);
   else if (st.isCharacterDevice() || st.isBlockDevice()) {
     const { major, minor } = splitDev(st.rdev);
-    mknod(dst, st.isCharacterDevice() ? S_IFCHR : S_IFBLK, 0o600, major, minor);
+    mknod(d, st.isCharacterDevice() ? S_IFCHR : S_IFBLK, 0o600, major, minor);
   } else throw new Error(`cannot copy ${src}: unsupported file type`);
   copyMetadata(src, dst, chown);
 }

@@ -1,17 +1,20 @@
 // From a tar-stream header to an entry the layer writer can trust the shape
 // of: a normalised relative path (no '..', no leading '/'), a known type,
-// numeric ids and mode, exact xattr bytes. Everything here is a pure
-// function of the header, so it is unit-tested without root.
+// numeric ids and mode, exact xattr bytes, names byte-exact (byte-names.ts).
+// Everything here is a pure function of the header, so it is unit-tested
+// without root.
 import type { Extract, Header } from 'tar-stream';
 import { TcrError } from '../errors.js';
 import { type Timespec, parseDecimalSeconds } from '../sys/time.js';
+import { nameByteLength, nameFromBytes, nameFromLatin1, showName } from './byte-names.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
 export interface LayerEntry {
   /** the name as the archive spelled it, for messages */
   raw: string;
-  /** normalised: components joined by '/', '' for the layer root */
+  /** normalised: components joined by '/', '' for the layer root; like
+   *  every name here, in byte-names.ts's form (fsPath() before fs calls) */
   path: string;
   type: EntryType;
   /** permission bits including setuid/setgid/sticky */
@@ -40,7 +43,7 @@ export class EntryFailure extends TcrError {
     readonly entry: string,
     readonly reason: string,
   ) {
-    super(`entry ${JSON.stringify(entry)}: ${reason}`);
+    super(`entry ${showName(entry)}: ${reason}`);
     this.name = 'EntryFailure';
   }
 }
@@ -93,7 +96,7 @@ export function normalizeName(name: string, what = 'name'): string {
   const parts: string[] = [];
   for (const c of name.split('/')) {
     if (c === '' || c === '.') continue;
-    if (c === '..') throw new EntryError(`${what} ${JSON.stringify(name)} has a '..' component`);
+    if (c === '..') throw new EntryError(`${what} ${showName(name)} has a '..' component`);
     parts.push(c);
   }
   return parts.join('/');
@@ -109,10 +112,31 @@ function time(value: string | undefined, fallback: Timespec): Timespec {
   return (value === undefined ? null : parseDecimalSeconds(value)) ?? fallback;
 }
 
+function paxOf(h: Header): Record<string, string> {
+  return (h as { pax?: Record<string, string> | null }).pax ?? {};
+}
+
+/**
+ * The entry's name. tar-stream puts a PAX path record, when there is one,
+ * into h.name: decodePax already made that a name. Otherwise h.name is the
+ * ustar or GNU long name read one char per byte (patchPaxDecoding insists on
+ * filenameEncoding 'latin1'), and becomes a name here.
+ */
+export function entryName(h: Header): string {
+  const pax = paxOf(h);
+  return pax.path ? pax.path : nameFromLatin1(h.name ?? '');
+}
+
+/** The link target, from a PAX linkpath record or the header, as entryName() does the name. */
+function linkName(h: Header): string {
+  const pax = paxOf(h);
+  return pax.linkpath ? pax.linkpath : nameFromLatin1(h.linkname ?? '');
+}
+
 /** Turns a tar-stream header into a LayerEntry, or throws EntryError. */
 export function toEntry(h: Header): LayerEntry {
-  const pax = (h as { pax?: Record<string, string> | null }).pax ?? {};
-  const raw = h.name;
+  const pax = paxOf(h);
+  const raw = entryName(h);
   // tar-stream reports typeflags it does not know (GNU sparse 'S', 'V', 'D', ...) as null
   const type = h.type ? TYPES[h.type] : undefined;
   if (type === undefined) throw new EntryError(`unsupported entry type ${h.type ?? '(unknown typeflag)'}`);
@@ -130,9 +154,9 @@ export function toEntry(h: Header): LayerEntry {
   const path = normalizeName(raw);
   // PATH_MAX: longer names cannot be created anyway, and refusing them here
   // keeps the parent walk from recursing through a 4 MiB PAX path
-  if (Buffer.byteLength(path) >= PATH_MAX) throw new EntryError(`name longer than ${PATH_MAX - 1} bytes`);
-  const linkpath = type === 'hardlink' ? normalizeName(h.linkname ?? '', 'hard link target') : '';
-  if (Buffer.byteLength(linkpath) >= PATH_MAX) throw new EntryError(`hard link target longer than ${PATH_MAX - 1} bytes`);
+  if (nameByteLength(path) >= PATH_MAX) throw new EntryError(`name longer than ${PATH_MAX - 1} bytes`);
+  const linkpath = type === 'hardlink' ? normalizeName(linkName(h), 'hard link target') : '';
+  if (nameByteLength(linkpath) >= PATH_MAX) throw new EntryError(`hard link target longer than ${PATH_MAX - 1} bytes`);
   const size = type === 'file' ? (h.size ?? 0) : 0;
   if (!Number.isSafeInteger(size) || size < 0) throw new EntryError(`invalid size ${h.size}`);
   return {
@@ -145,7 +169,7 @@ export function toEntry(h: Header): LayerEntry {
     size,
     mtime,
     atime: time(pax.atime, mtime),
-    linkname: type === 'symlink' ? (h.linkname ?? '') : '',
+    linkname: type === 'symlink' ? linkName(h) : '',
     linkpath,
     devmajor: h.devmajor ?? 0,
     devminor: h.devminor ?? 0,
@@ -156,22 +180,27 @@ export function toEntry(h: Header): LayerEntry {
 /**
  * PAX records, parsed from their bytes. tar-stream 3 decodes every record
  * value as UTF-8, which destroys binary xattr values (security.capability is
- * a binary struct, and GNU tar writes SCHILY.xattr values raw). So the
- * extractor instance gets this decoder instead: keys and ordinary values as
- * UTF-8, xattr values as latin1 strings that map byte for byte back to a
- * Buffer. It replaces tar-stream's private _decodeLongHeader on the one
- * instance, for PAX headers only; the unit tests pin that behaviour.
+ * a binary struct, and GNU tar writes SCHILY.xattr values raw) and names
+ * that are not UTF-8 (GNU tar writes them raw, with hdrcharset=BINARY). So
+ * the extractor instance gets this decoder instead: keys and ordinary values
+ * as UTF-8, path and linkpath as names (byte-names.ts), xattr values as
+ * latin1 strings that map byte for byte back to a Buffer. It replaces
+ * tar-stream's private _decodeLongHeader on the one instance, for PAX
+ * headers only; the unit tests pin that behaviour. The extractor must read
+ * header names as latin1 (one char per byte), which entryName() relies on.
  */
 export function patchPaxDecoding(extract: Extract): void {
   type Private = {
     _header: { type: string };
     _pax: Record<string, string> | null;
     _paxGlobal: Record<string, string> | null;
+    _filenameEncoding: string;
     _decodeLongHeader(buf: Buffer): void;
   };
   const ex = extract as unknown as Private;
   if (typeof ex._decodeLongHeader !== 'function' || !('_paxGlobal' in ex))
     throw new Error('tar-stream internals changed: review patchPaxDecoding');
+  if (ex._filenameEncoding !== 'latin1') throw new Error("the extractor must read names as bytes: tar.extract({ filenameEncoding: 'latin1' })");
   const original = ex._decodeLongHeader.bind(ex);
   ex._decodeLongHeader = (buf: Buffer): void => {
     const type = ex._header.type;
@@ -194,8 +223,8 @@ export function decodePax(buf: Buffer): Record<string, string> {
     const eq = rec.indexOf(0x3d);
     if (eq < 0) throw new EntryError('corrupt PAX header record');
     const key = rec.toString('utf8', 0, eq);
-    const binary = key.startsWith(XATTR_PREFIX);
-    out[key] = rec.toString(binary ? 'latin1' : 'utf8', eq + 1);
+    if (key === 'path' || key === 'linkpath') out[key] = nameFromBytes(rec.subarray(eq + 1));
+    else out[key] = rec.toString(key.startsWith(XATTR_PREFIX) ? 'latin1' : 'utf8', eq + 1);
     off += len;
   }
   return out;

@@ -11,9 +11,10 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { TcrError } from '../errors.js';
 import { type Compression, type Stage, compressionOfMediaType, decompressor, detectCompression, peek } from './decompress.js';
+import { showName } from './byte-names.js';
 import { LayerWriter } from './layer-writer.js';
 import { prepareFreshDir } from './overlay-tree.js';
-import { EntryFailure, type LayerEntry, hasContent, patchPaxDecoding, reasonOf, toEntry } from './tar-entry.js';
+import { EntryFailure, type LayerEntry, entryName, hasContent, patchPaxDecoding, reasonOf, toEntry } from './tar-entry.js';
 
 export { flattenLayers } from './flatten.js';
 export type { Compression } from './decompress.js';
@@ -53,7 +54,7 @@ function streamReason(err: unknown, compression: string, entry: string | null): 
   }
   const msg = e instanceof Error ? e.message : '';
   if (msg.startsWith('Unexpected end of data'))
-    return entry === null ? 'truncated tar archive' : `entry ${JSON.stringify(entry)}: truncated: the archive ends inside it`;
+    return entry === null ? 'truncated tar archive' : `entry ${showName(entry)}: truncated: the archive ends inside it`;
   if (msg.startsWith('Invalid tar header') || msg.startsWith('Header exceeds')) {
     const what = msg.startsWith('Header exceeds') ? 'a PAX or long-name header over 4 MiB' : 'invalid tar header';
     return `not a tar archive (${what}${compression === 'none' ? '; or compressed, with a media type that says it is not' : ''})`;
@@ -86,7 +87,11 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
       }
     }
 
-    const extract = tar.extract();
+    // names are bytes: latin1 keeps one char per byte, and toEntry() makes
+    // them names (byte-names.ts); the default, UTF-8, turns bytes that are
+    // not UTF-8 into U+FFFD, so two different names could become one
+    // (extract.js reads filenameEncoding; tar-stream's own types omit it)
+    const extract = tar.extract({ filenameEncoding: 'latin1' } as Parameters<typeof tar.extract>[0]);
     patchPaxDecoding(extract);
     let current: string | null = null; // the entry being read, for messages
     // Failures name the entry; next() is never called inside the 'entry'
@@ -100,7 +105,8 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
       // tar-stream destroys the entry stream with the extractor's error; that
       // error reaches us through the pipeline, so here it needs a listener
       stream.on('error', () => {});
-      current = header.name;
+      const name = entryName(header);
+      current = name;
       let entry: LayerEntry;
       try {
         entry = toEntry(header);
@@ -111,7 +117,7 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
         }
         w.beginFile(entry);
       } catch (err) {
-        return next(failure(header.name, err));
+        return next(failure(name, err));
       }
       // Writes are synchronous: page-cache writes are fast, and a thread-pool
       // round trip per chunk (or a writer thread, measured) costs more here.

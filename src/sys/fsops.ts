@@ -29,6 +29,16 @@ function bind() {
   };
 }
 const AT_FDCWD = -100;
+
+/**
+ * A path as Node's fs takes it: a string, or the exact bytes of a name that
+ * is not UTF-8 (layers may hold such names). koffi passes a string as UTF-8
+ * with a NUL; a Buffer is passed as its memory, so it gets the NUL here.
+ */
+export type Path = string | Buffer;
+const NUL = Buffer.of(0);
+const cPath = (p: Path): string | Buffer => (typeof p === 'string' ? p : Buffer.concat([p, NUL]));
+const shown = (p: Path): string => (typeof p === 'string' ? p : p.toString());
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
 export const S_IFIFO = 0o010000;
@@ -43,11 +53,11 @@ export class SysError extends Error {
   }
 }
 
-function check(r: number | bigint, call: string, path: string): number {
+function check(r: number | bigint, call: string, path: Path): number {
   const n = Number(r);
   if (n < 0) {
     const errno = koffi.errno();
-    throw new SysError(call, errno, errnoName(errno), path);
+    throw new SysError(call, errno, errnoName(errno), shown(path));
   }
   return n;
 }
@@ -68,13 +78,13 @@ function encodeTimes(atime: Timespec, mtime: Timespec): Buffer {
 }
 
 /** Sets access and modification times of an open file, to the nanosecond. */
-export function futimens(fd: number, atime: Timespec, mtime: Timespec, pathForErrors: string): void {
+export function futimens(fd: number, atime: Timespec, mtime: Timespec, pathForErrors: Path): void {
   check(c().futimens(fd, encodeTimes(atime, mtime)), 'futimens', pathForErrors);
 }
 
 /** Sets the times of `path` itself (a symlink's own, not its target's). */
-export function lutimens(path: string, atime: Timespec, mtime: Timespec): void {
-  check(c().utimensat(AT_FDCWD, path, encodeTimes(atime, mtime), AT_SYMLINK_NOFOLLOW), 'utimensat', path);
+export function lutimens(path: Path, atime: Timespec, mtime: Timespec): void {
+  check(c().utimensat(AT_FDCWD, cPath(path), encodeTimes(atime, mtime), AT_SYMLINK_NOFOLLOW), 'utimensat', path);
 }
 
 /** glibc's makedev(): the 64-bit dev_t layout the kernel's new_encode_dev expects. */
@@ -97,49 +107,51 @@ export function splitDev(rdev: number | bigint): { major: number; minor: number 
  * mknod(2): `type` is S_IFCHR, S_IFBLK or S_IFIFO. The umask applies, so
  * callers chmod afterwards. Never follows a symlink at `path` (EEXIST instead).
  */
-export function mknod(path: string, type: number, perm: number, major = 0, minor = 0): void {
-  check(c().mknod(path, (type | (perm & 0o7777)) >>> 0, makedev(major, minor)), 'mknod', path);
+export function mknod(path: Path, type: number, perm: number, major = 0, minor = 0): void {
+  check(c().mknod(cPath(path), (type | (perm & 0o7777)) >>> 0, makedev(major, minor)), 'mknod', path);
 }
 
 /** Sets an xattr on `path` itself, not on what a symlink points to. */
-export function lsetxattr(path: string, name: string, value: Buffer): void {
-  check(c().lsetxattr(path, name, value, value.length, 0), `lsetxattr ${name}`, path);
+export function lsetxattr(path: Path, name: string, value: Buffer): void {
+  check(c().lsetxattr(cPath(path), name, value, value.length, 0), `lsetxattr ${name}`, path);
 }
 
 /** Sets an xattr through an open fd (no path lookup at all). */
-export function fsetxattr(fd: number, name: string, value: Buffer, pathForErrors: string): void {
+export function fsetxattr(fd: number, name: string, value: Buffer, pathForErrors: Path): void {
   check(c().fsetxattr(fd, name, value, value.length, 0), `fsetxattr ${name}`, pathForErrors);
 }
 
 /** The value of one xattr of `path` (not following a symlink), or null when it is not set. */
-export function lgetxattr(path: string, name: string): Buffer | null {
+export function lgetxattr(path: Path, name: string): Buffer | null {
+  const cp = cPath(path);
   let size = 256;
   for (;;) {
     const buf = Buffer.alloc(size);
-    const r = Number(c().lgetxattr(path, name, buf, size));
+    const r = Number(c().lgetxattr(cp, name, buf, size));
     if (r >= 0) return buf.subarray(0, r);
     const errno = koffi.errno();
     const code = errnoName(errno);
     if (code === 'ENODATA' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return null;
     // ERANGE: the value grew past our buffer; ask the size and retry
-    if (code !== 'ERANGE') throw new SysError(`lgetxattr ${name}`, errno, code, path);
-    size = Math.max(size * 2, check(c().lgetxattr(path, name, null, 0), `lgetxattr ${name}`, path));
+    if (code !== 'ERANGE') throw new SysError(`lgetxattr ${name}`, errno, code, shown(path));
+    size = Math.max(size * 2, check(c().lgetxattr(cp, name, null, 0), `lgetxattr ${name}`, path));
   }
 }
 
 /** The names of every xattr of `path` (not following a symlink). */
-export function llistxattr(path: string): string[] {
+export function llistxattr(path: Path): string[] {
+  const cp = cPath(path);
   for (;;) {
-    const size = Number(c().llistxattr(path, null, 0));
+    const size = Number(c().llistxattr(cp, null, 0));
     if (size < 0) {
       const errno = koffi.errno();
       const code = errnoName(errno);
       if (code === 'ENOTSUP' || code === 'EOPNOTSUPP') return [];
-      throw new SysError('llistxattr', errno, code, path);
+      throw new SysError('llistxattr', errno, code, shown(path));
     }
     if (size === 0) return [];
     const buf = Buffer.alloc(size);
-    const r = Number(c().llistxattr(path, buf, size));
+    const r = Number(c().llistxattr(cp, buf, size));
     if (r < 0 && errnoName(koffi.errno()) === 'ERANGE') continue; // grew meanwhile
     check(r, 'llistxattr', path);
     return buf.subarray(0, r).toString('utf8').split('\0').filter((n) => n !== '');
@@ -147,7 +159,7 @@ export function llistxattr(path: string): string[] {
 }
 
 /** Every xattr of `path` with its value. */
-export function lgetxattrs(path: string): Map<string, Buffer> {
+export function lgetxattrs(path: Path): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   for (const name of llistxattr(path)) {
     const v = lgetxattr(path, name);

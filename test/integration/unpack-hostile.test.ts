@@ -13,7 +13,7 @@ import { lgetxattrs } from '../../src/sys/fsops.js';
 import { zstdCompress } from '../../src/sys/libzstd.js';
 import { unpackLayer } from '../../src/image/unpack.js';
 import { isRoot } from '../helpers.js';
-import { type Node, type TarEntry, makeTar, rawHeader, snapshot } from '../layers.js';
+import { type Node, type TarEntry, makeTar, rawHeader, rawPax, snapshot } from '../layers.js';
 
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 
@@ -24,6 +24,24 @@ let n = 0;
 const fresh = (): string => path.join(scratch, 'layers', `l${n++}`);
 const tree = (dir: string): Record<string, Node> => snapshot(dir, lgetxattrs);
 const stream = (b: Buffer): Readable => Readable.from([b], { objectMode: false });
+
+/** A tar whose names and link names are raw bytes, given one char per byte ('\xff' is the byte ff). */
+function byteTar(entries: { name: string; typeflag?: string; content?: string; linkname?: string; paxPath?: boolean }[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    const content = Buffer.from(e.content ?? '');
+    if (e.paxPath) parts.push(rawPax([['path', Buffer.from(e.name, 'latin1')]]));
+    const h = rawHeader({ name: e.paxPath ? 'placeholder' : '', typeflag: e.typeflag ?? '0', size: content.length });
+    if (!e.paxPath) h.write(e.name, 0, 100, 'latin1');
+    if (e.linkname !== undefined) h.write(e.linkname, 157, 100, 'latin1');
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const x of h) sum += x;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    parts.push(h, Buffer.concat([content, Buffer.alloc((512 - (content.length % 512)) % 512)]));
+  }
+  return Buffer.concat([...parts, Buffer.alloc(1024)]);
+}
 
 describe.skipIf(!isRoot)('hostile layers', () => {
   let before: Record<string, Node>;
@@ -69,6 +87,31 @@ describe.skipIf(!isRoot)('hostile layers', () => {
       expect(fs.existsSync(dir)).toBe(false);
     });
   }
+
+  // names that are not UTF-8 get the same checks: '/' and '.' are the same bytes in them
+  const refusedBytes: [string, () => Buffer, RegExp][] = [
+    ['a .. name after a byte that is not UTF-8', () => byteTar([{ name: 'ok\xfe', content: 'x' }, { name: '\xff/../../outside/file', content: 'pwned' }]), /entry "\\xff\/\.\.\/\.\.\/outside\/file": name .* has a '\.\.' component/],
+    ['a .. name in a raw PAX path record', () => byteTar([{ name: '\xfe/../../outside/file', content: 'pwned', paxPath: true }]), /entry "\\xfe\/\.\.\/.*'\.\.' component/],
+    ['a hard link with .. and bytes that are not UTF-8', () => byteTar([{ name: 'h\xfd', typeflag: '1', linkname: 'a\xff/../../outside/file' }]), /hard link target "a\\xff\/\.\..*'\.\.' component/],
+    ['a write through a symlink whose name is not UTF-8', () => byteTar([{ name: 'a\xff', typeflag: '2', linkname: S }, { name: 'a\xff/file', content: 'pwned' }]), /entry "a\\xff\/file": parent "a\\xff" is a symlink in this layer/],
+    ['a whiteout through a symlink whose name is not UTF-8', () => byteTar([{ name: 'a\xff', typeflag: '2', linkname: S }, { name: 'a\xff/.wh.file' }]), /parent "a\\xff" is a symlink/],
+    ['a hard link through a symlink whose name is not UTF-8', () => byteTar([{ name: 'a\xff', typeflag: '2', linkname: S }, { name: 'h', typeflag: '1', linkname: 'a\xff/file' }]), /hard link target "a\\xff\/file" is not in this layer/],
+  ];
+  for (const [what, tarball, message] of refusedBytes) {
+    it(`refuses ${what}`, async () => {
+      const dir = fresh();
+      await expect(unpackLayer(stream(tarball()), dir)).rejects.toThrow(message);
+      expect(fs.existsSync(dir)).toBe(false);
+    });
+  }
+
+  it('takes "..\\xff" and "\\xff.." as the names they are, inside the layer', async () => {
+    const dir = fresh();
+    await unpackLayer(stream(byteTar([{ name: '/..\xff/x', content: 'a' }, { name: '\xff..', content: 'b' }])), dir);
+    const at = (rel: string): Buffer => Buffer.concat([Buffer.from(`${dir}/`), Buffer.from(rel, 'latin1')]);
+    expect(fs.readFileSync(at('..\xff/x'), 'utf8')).toBe('a');
+    expect(fs.readFileSync(at('\xff..'), 'utf8')).toBe('b');
+  });
 
   it('neutralises absolute names: they land inside the layer', async () => {
     const dir = fresh();

@@ -13,7 +13,7 @@ import { flattenLayers, unpackLayer } from '../../src/image/unpack.js';
 import { lgetxattrs } from '../../src/sys/fsops.js';
 import { zstdCompress } from '../../src/sys/libzstd.js';
 import { isRoot } from '../helpers.js';
-import { type Node, type TarEntry, expectTree, fileSha, gzip, makeTar, sha256, snapshot } from '../layers.js';
+import { type Node, type TarEntry, expectTree, fileSha, gzip, makeTar, rawHeader, rawPax, sha256, snapshot } from '../layers.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-unpack-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -288,5 +288,163 @@ describe.skipIf(!isRoot)('flattenLayers', () => {
     const dest = fresh();
     expect(() => flattenLayers([lower, path.join(scratch, 'missing')], dest)).toThrow(/flattening layer .*missing into .*: \/: (lstat|scandir): ENOENT/);
     expect(fs.existsSync(dest)).toBe(false);
+  });
+});
+
+// ---- names that are not UTF-8 ------------------------------------------------
+// GNU tar stores names as the bytes the file system held. These layers are
+// built from raw blocks (tar-stream's pack writes names as UTF-8); names are
+// written here as latin1 strings, one char per byte: 'f\xffo' is 66 ff 6f.
+
+const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
+/** `rel` (one char per byte) under `dir`, as a Buffer path */
+const at = (dir: string, rel: string): Buffer => Buffer.concat([Buffer.from(`${dir}/`), bytes(rel)]);
+/** the names in a directory, as bytes, one char per byte, sorted */
+const namesIn = (p: Buffer | string): string[] => fs.readdirSync(p, { encoding: 'buffer' }).map((b) => b.toString('latin1')).sort();
+const pad512 = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+
+interface ByteEntry {
+  name: string;
+  typeflag?: string;
+  content?: string;
+  linkname?: string;
+  mode?: number;
+  uid?: number;
+  /** the name in a GNU 'L' block (over 100 bytes) */
+  gnuLong?: boolean;
+  /** the name in a PAX path record, raw bytes (as GNU tar writes with hdrcharset=BINARY) */
+  paxPath?: boolean;
+  /** the link name in a PAX linkpath record, raw bytes */
+  paxLinkpath?: boolean;
+}
+
+/** A tar of entries whose names and link names are raw bytes. */
+function byteTar(entries: ByteEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    const content = Buffer.from(e.content ?? '');
+    if (e.gnuLong) {
+      const data = Buffer.concat([bytes(e.name), Buffer.of(0)]);
+      parts.push(rawHeader({ name: '././@LongLink', typeflag: 'L', size: data.length }), pad512(data));
+    }
+    const records: [string, Buffer][] = [];
+    if (e.paxPath) records.push(['path', bytes(e.name)]);
+    if (e.paxLinkpath) records.push(['linkpath', bytes(e.linkname!)]);
+    if (records.length > 0) parts.push(rawPax(records));
+    const h = rawHeader({ name: '', typeflag: e.typeflag ?? '0', size: content.length, mode: e.mode });
+    bytes(e.paxPath ? 'placeholder' : e.name).copy(h, 0, 0, 100);
+    if (e.linkname !== undefined) bytes(e.paxLinkpath ? 'placeholder' : e.linkname).copy(h, 157, 0, 100);
+    if (e.uid !== undefined) h.write(`${e.uid.toString(8).padStart(7, '0')}\0`, 108, 'latin1');
+    // the checksum again, over the bytes written here
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const x of h) sum += x;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    parts.push(h);
+    if (content.length > 0) parts.push(pad512(content));
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+describe.skipIf(!isRoot)('names that are not UTF-8', () => {
+  const longName = `long/${'l'.repeat(110)}\xf6`;
+  const utf8 = (s: string): string => Buffer.from(s).toString('latin1'); // 'dír' as its UTF-8 bytes, one char per byte
+  const lower: ByteEntry[] = [
+    { name: 'd\xff/', typeflag: '5', mode: 0o750 },
+    { name: 'd\xff/f\xffo', content: 'ff' },
+    { name: 'd\xff/f\xfeo', content: 'fe' },
+    { name: 'd\xff/s\xfd', typeflag: '2', linkname: 'f\xffo', uid: 1000 },
+    { name: 'd\xff/h\xfc', typeflag: '1', linkname: 'd\xff/f\xfeo' },
+    { name: 'd\xff/p\xf8', typeflag: '6', mode: 0o640 },
+    { name: 'gone\xfb', content: 'g' },
+    { name: 'keep\xfa', content: 'k', mode: 0o600 },
+    { name: 'o\xf4/old\xf2', content: 'old' },
+    { name: 'pax\xf7', content: 'pax', paxPath: true },
+    { name: 'pax\xf7.lnk', typeflag: '2', linkname: 'd\xff/f\xfeo', paxPath: true, paxLinkpath: true },
+    { name: utf8('dír/fïle'), content: 'utf8', paxPath: true },
+    { name: longName, content: 'long', gnuLong: true },
+  ];
+  const upper: ByteEntry[] = [
+    { name: '.wh.gone\xfb' },
+    { name: 'd\xff/.wh.f\xffo' },
+    { name: 'd\xff/more\xf1', content: 'more' },
+    { name: 'up\xf5', typeflag: '1', linkname: 'keep\xfa' },
+    { name: 'o\xf4/.wh..wh..opq' },
+    { name: 'o\xf4/new\xf3', content: 'new' },
+  ];
+
+  it('unpacks them byte for byte, in overlay form, and flattens them exactly', async () => {
+    const l1 = fresh();
+    await unpackLayer(stream(byteTar(lower)), l1);
+    expect(namesIn(l1)).toEqual(['d\xff', utf8('dír'), 'gone\xfb', 'keep\xfa', 'long', 'o\xf4', 'pax\xf7', 'pax\xf7.lnk'].sort());
+    // two names that UTF-8 decoding would both make "f\ufffdo" stay two files
+    expect(namesIn(at(l1, 'd\xff'))).toEqual(['f\xfeo', 'f\xffo', 'h\xfc', 'p\xf8', 's\xfd']);
+    expect(fs.readFileSync(at(l1, 'd\xff/f\xffo'), 'utf8')).toBe('ff');
+    expect(fs.readFileSync(at(l1, 'd\xff/f\xfeo'), 'utf8')).toBe('fe');
+    expect(fs.lstatSync(at(l1, 'd\xff')).mode & 0o7777).toBe(0o750);
+    const link = fs.lstatSync(at(l1, 'd\xff/s\xfd'));
+    expect(link.isSymbolicLink() && link.uid).toBe(1000);
+    expect(fs.readlinkSync(at(l1, 'd\xff/s\xfd'), { encoding: 'buffer' })).toEqual(bytes('f\xffo'));
+    const hard = fs.lstatSync(at(l1, 'd\xff/h\xfc'));
+    expect(hard.ino).toBe(fs.lstatSync(at(l1, 'd\xff/f\xfeo')).ino);
+    expect(hard.nlink).toBe(2);
+    const fifo = fs.lstatSync(at(l1, 'd\xff/p\xf8'));
+    expect(fifo.isFIFO() && fifo.mode & 0o7777).toBe(0o640);
+    expect(fs.readFileSync(at(l1, 'pax\xf7'), 'utf8')).toBe('pax');
+    expect(fs.readlinkSync(at(l1, 'pax\xf7.lnk'), { encoding: 'buffer' })).toEqual(bytes('d\xff/f\xfeo'));
+    expect(fs.readFileSync(path.join(l1, 'dír/fïle'), 'utf8')).toBe('utf8');
+    expect(fs.readFileSync(at(l1, longName), 'utf8')).toBe('long');
+
+    const l2 = fresh();
+    await unpackLayer(stream(byteTar(upper)), l2, { lowerDirs: [l1] });
+    expect(namesIn(l2)).toEqual(['d\xff', 'gone\xfb', 'o\xf4', 'up\xf5']);
+    for (const w of ['gone\xfb', 'd\xff/f\xffo']) {
+      const st = fs.lstatSync(at(l2, w));
+      expect(st.isCharacterDevice() && st.rdev).toBe(0);
+    }
+    expect(namesIn(at(l2, 'd\xff'))).toEqual(['f\xffo', 'more\xf1']);
+    // a directory this layer did not name looks as it does below
+    expect(fs.lstatSync(at(l2, 'd\xff')).mode & 0o7777).toBe(0o750);
+    // a hard link to the lower layer's file is a copy of it
+    const up = fs.lstatSync(at(l2, 'up\xf5'));
+    expect([fs.readFileSync(at(l2, 'up\xf5'), 'utf8'), up.mode & 0o7777, up.nlink]).toEqual(['k', 0o600, 1]);
+    expect(lgetxattrs(at(l2, 'o\xf4')).get('trusted.overlay.opaque')).toEqual(Buffer.from('y'));
+
+    const flat = fresh();
+    flattenLayers([l1, l2], flat);
+    expect(namesIn(flat)).toEqual(['d\xff', utf8('dír'), 'keep\xfa', 'long', 'o\xf4', 'pax\xf7', 'pax\xf7.lnk', 'up\xf5'].sort());
+    expect(namesIn(at(flat, 'd\xff'))).toEqual(['f\xfeo', 'h\xfc', 'more\xf1', 'p\xf8', 's\xfd']);
+    expect(namesIn(at(flat, 'o\xf4'))).toEqual(['new\xf3']);
+    expect(fs.readFileSync(at(flat, 'd\xff/f\xfeo'), 'utf8')).toBe('fe');
+    expect(fs.lstatSync(at(flat, 'd\xff/h\xfc')).ino).toBe(fs.lstatSync(at(flat, 'd\xff/f\xfeo')).ino);
+    expect(fs.readlinkSync(at(flat, 'd\xff/s\xfd'), { encoding: 'buffer' })).toEqual(bytes('f\xffo'));
+    expect(fs.lstatSync(at(flat, 'd\xff/s\xfd')).uid).toBe(1000);
+    expect(fs.lstatSync(at(flat, 'd\xff')).mode & 0o7777).toBe(0o750);
+    expect(fs.readFileSync(at(flat, longName), 'utf8')).toBe('long');
+
+    // the kernel's overlayfs sees the same names in the layer directories
+    const mnt = path.join(scratch, 'mnt-bytes');
+    if (fs.readFileSync('/proc/filesystems', 'utf8').includes('\toverlay\n') && mountOverlay([l2, l1], mnt)) {
+      try {
+        expect(namesIn(mnt)).toEqual(namesIn(flat));
+        expect(namesIn(at(mnt, 'd\xff'))).toEqual(namesIn(at(flat, 'd\xff')));
+        expect(namesIn(at(mnt, 'o\xf4'))).toEqual(['new\xf3']);
+      } finally {
+        spawnSync('umount', [mnt]);
+      }
+    }
+  });
+
+  it('names a failing entry by its bytes, and removes the partial layer', async () => {
+    const dir = fresh();
+    const blob = byteTar([
+      { name: 'ok\xff', content: 'x' },
+      { name: 'd\xfe/', typeflag: '5' },
+      { name: 'd\xfe/f\xfd', content: 'y' },
+      { name: 'h\xfc', typeflag: '1', linkname: 'missing\xfb' },
+    ]);
+    await expect(unpackLayer(stream(blob), dir)).rejects.toThrow(/entry "h\\xfc": hard link target "missing\\xfb" is not in this layer/);
+    expect(fs.existsSync(dir)).toBe(false);
   });
 });
