@@ -173,6 +173,13 @@ Napi::Value WaitExitAsync(const Napi::CallbackInfo &info) {
   return p;
 }
 
+// exchange(a, b): renameat2(RENAME_EXCHANGE), both names swapped atomically
+Napi::Value Exchange(const Napi::CallbackInfo &info) {
+  std::string a = info[0].As<Napi::String>(), b = info[1].As<Napi::String>();
+  if (syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), 2 /* RENAME_EXCHANGE */) < 0) throw ErrnoError(info.Env(), errno, "renameat2");
+  return info.Env().Undefined();
+}
+
 Napi::Value MkFifo(const Napi::CallbackInfo &info) {
   std::string path = info[0].As<Napi::String>();
   mode_t mode = info.Length() > 1 ? info[1].As<Napi::Number>().Uint32Value() : 0600;
@@ -294,6 +301,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("waitpid", Napi::Function::New(env, WaitPid));
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync));
   exports.Set("waitExitAsync", Napi::Function::New(env, WaitExitAsync));
+  exports.Set("exchange", Napi::Function::New(env, Exchange));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("recordSize", Napi::Number::New(env, sizeof(plan_record)));

@@ -8,6 +8,7 @@ import type { Spec } from '../spec/types.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
 import type { HostCleanup } from './host-mounts.js';
 import { removeTree } from '../sys/remove-tree.js';
+import { native } from '../sys/native.js';
 
 export const DEFAULT_ROOT = '/run/tcr';
 
@@ -47,6 +48,18 @@ export function validateId(id: string): void {
 export function writeFileAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, text);
+  // Replacing a file by rename makes ext4 (auto_da_alloc) write the new one
+  // out first: ~4 ms per state update where the state root is on disk. Swapping
+  // the two names (RENAME_EXCHANGE) is as atomic for readers and skips that.
+  if (fs.existsSync(file)) {
+    try {
+      native().exchange(tmp, file);
+      fs.unlinkSync(tmp);
+      return;
+    } catch {
+      // a file system without RENAME_EXCHANGE: a plain rename below
+    }
+  }
   fs.renameSync(tmp, file);
 }
 

@@ -18,6 +18,8 @@ interface NativeAddon {
   /** Waits for any process (not only a child) to end, through a pidfd; false if it had already gone. */
   waitExitAsync(pid: number): Promise<boolean>;
   mkfifo(path: string, mode?: number): void;
+  /** renameat2(RENAME_EXCHANGE): the two names swap, atomically */
+  exchange(a: string, b: string): void;
   flock(fd: number, exclusive: boolean, nonblocking?: boolean): boolean;
   recv(sock: number, size: number): { data: Buffer; fd: number };
   sendFdToSocket(path: string, fd: number, name?: string): void;
