@@ -52,12 +52,16 @@ export function writeFileAtomic(file: string, text: string): void {
   // out first: ~4 ms per state update where the state root is on disk. Swapping
   // the two names (RENAME_EXCHANGE) is as atomic for readers and skips that.
   if (fs.existsSync(file)) {
+    let swapped = false;
     try {
       native().exchange(tmp, file);
-      fs.unlinkSync(tmp);
-      return;
+      swapped = true;
     } catch {
       // a file system without RENAME_EXCHANGE: a plain rename below
+    }
+    if (swapped) {
+      fs.unlinkSync(tmp); // the old content, under the temporary name
+      return;
     }
   }
   fs.renameSync(tmp, file);
