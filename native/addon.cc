@@ -48,7 +48,9 @@ Napi::Object StatusObject(Napi::Env env, pid_t pid, int status) {
 // A read-only, sealed, close-on-exec memfd holding `data`, at fd 256 or
 // above so that it never takes a number the container's preserved fds need.
 static int SealedMemfd(const char *name, const uint8_t *data, size_t len) {
-  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  // MFD_EXEC (Linux 6.3+): executable even where vm.memfd_noexec defaults memfds to no-exec; older kernels refuse the flag
+  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0010U /* MFD_EXEC */);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -errno;
   for (size_t off = 0; off < len;) {
     ssize_t n = write(fd, data + off, len - off);

@@ -563,8 +563,8 @@ static int wait_with_timeout(pid_t pid, int64_t timeout_ms, int *status) {
  * the kernel starts the target /proc/self/exe is a sealed memfd, never the
  * host's node (CVE-2019-5736). report_fd receives a REC_FAIL record if the
  * trampoline's execve fails (-1: none). Returns only on failure, with errno
- * set; without a trampoline, or where a seccomp profile forbids execveat,
- * the target is executed directly.
+ * set; without a trampoline, or where a seccomp profile forbids execveat or
+ * the host forbids executing memfds, the target is executed directly.
  */
 static void exec_target(const struct child *c, int report_fd, const char *path, char *const argv[], char *const envp[]) {
   if (c->trampoline >= 0) {
@@ -578,7 +578,8 @@ static void exec_target(const struct child *c, int report_fd, const char *path, 
       for (int i = 0; envp[i] && k < MAX_LIST; i++) env2[k++] = envp[i];
       env2[k] = NULL;
       syscall(SYS_execveat, c->trampoline, "", argv, env2, AT_EMPTY_PATH);
-      if (errno != ENOSYS && errno != EPERM) return;
+      /* ENOSYS/EPERM: a seccomp profile without execveat; EACCES: a host that forbids executing memfds */
+      if (errno != ENOSYS && errno != EPERM && errno != EACCES) return;
     }
   }
   execve(path, argv, envp);
