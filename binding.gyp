@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tcr_native",
-      "sources": ["native/addon.cc", "native/executor.c"],
+      "sources": ["native/addon.cc", "native/spawn.c"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-fno-strict-aliasing"],
@@ -12,12 +12,12 @@
       "cflags_cc!": ["-fno-exceptions"]
     },
     {
-      "target_name": "tcr_trampoline",
+      "target_name": "tcr_executor",
       "type": "executable",
-      "sources": ["native/trampoline.c"],
-      "cflags": ["-Wall", "-Wextra", "-Os", "-std=gnu11", "-ffreestanding", "-fno-stack-protector", "-fno-pie", "-fno-asynchronous-unwind-tables", "-fcf-protection=none"],
+      "sources": ["native/executor.c"],
+      "cflags": ["-Wall", "-Wextra", "-Os", "-std=gnu11", "-fno-asynchronous-unwind-tables", "-ffunction-sections", "-fdata-sections"],
       "cflags!": ["-fPIC", "-pthread"],
-      "ldflags": ["-static", "-nostdlib", "-no-pie", "-Wl,--build-id=none"],
+      "ldflags": ["-static", "-Wl,--gc-sections", "-s", "-Wl,--build-id=none"],
       "ldflags!": ["-pthread", "-rdynamic"],
       "libraries!": ["-lpthread"]
     }

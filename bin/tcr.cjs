@@ -10,7 +10,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
-const { wrap, createRequire } = require('node:module');
+const { createRequire } = require('node:module');
 
 const dist = path.join(__dirname, '..', 'dist');
 const loaded = new Map();
@@ -24,8 +24,9 @@ function loadBundle(file, scripts) {
   } catch {
     // no cache: V8 compiles the bundle itself
   }
-  // latin1: the bundles are ASCII (esbuild escapes the rest), and one-byte decoding skips UTF-8 validation
-  const script = new vm.Script(wrap(fs.readFileSync(file, 'latin1')), { filename: file, cachedData });
+  // latin1: the bundles are ASCII (esbuild escapes the rest), and one-byte decoding skips UTF-8 validation;
+  // each is stored already inside CommonJS's function wrapper (scripts/bundle.mjs)
+  const script = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
   scripts?.set(file, script);
   const module_ = { exports: {} };
   loaded.set(file, module_);

@@ -19,7 +19,8 @@
 #include <fcntl.h>
 #include <poll.h>
 
-#include "executor.h"
+#include "plan.h"
+#include "spawn.h"
 #include "fdpass.h"
 
 namespace {
@@ -45,47 +46,24 @@ Napi::Object StatusObject(Napi::Env env, pid_t pid, int status) {
   return o;
 }
 
-// A read-only, sealed, close-on-exec memfd holding `data`, at fd 256 or
-// above so that it never takes a number the container's preserved fds need.
-static int SealedMemfd(const char *name, const uint8_t *data, size_t len) {
-  // MFD_EXEC (Linux 6.3+): executable even where vm.memfd_noexec defaults memfds to no-exec; older kernels refuse the flag
-  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0010U /* MFD_EXEC */);
-  if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return -errno;
-  for (size_t off = 0; off < len;) {
-    ssize_t n = write(fd, data + off, len - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) { int e = n < 0 ? errno : EIO; close(fd); return -e; }
-    off += (size_t)n;
-  }
-  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) { int e = errno; close(fd); return -e; }
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, 256);
-  int e = errno;
-  close(fd);
-  return high < 0 ? -e : high;
-}
-
-// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd = -1, trampoline?: Buffer) -> { pid, sock, intoCgroup }
+// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd: number, executorPath: string) -> { pid, sock, intoCgroup }
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   auto plan = info[0].As<Napi::Buffer<uint8_t>>();
   int stdio[3] = {-1, -1, -1};
-  if (info.Length() > 1 && info[1].IsArray()) {
+  if (info[1].IsArray()) {
     auto a = info[1].As<Napi::Array>();
     for (uint32_t i = 0; i < 3 && i < a.Length(); i++) stdio[i] = a.Get(i).As<Napi::Number>().Int32Value();
   }
-  int cgroup_fd = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
-  int trampoline = -1;
-  if (info.Length() > 3 && info[3].IsBuffer()) {
-    auto t = info[3].As<Napi::Buffer<uint8_t>>();
-    trampoline = SealedMemfd("tcr-trampoline", t.Data(), t.Length());
-    if (trampoline < 0) throw ErrnoError(env, -trampoline, "memfd of the exec trampoline");
-  }
+  int cgroup_fd = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
+  std::string exe_path = info[3].As<Napi::String>().Utf8Value();
+  int exe_fd = tcr_sealed_memfd("tcr-executor", exe_path.c_str(), 256);
+  if (exe_fd < 0) throw ErrnoError(env, -exe_fd, (exe_path + " (the launch-plan executor, built with the addon: npm run build)").c_str());
   pid_t pid = -1;
   int sock = -1, into = 0;
-  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, trampoline, &pid, &sock, &into);
-  if (trampoline >= 0) close(trampoline);
-  if (r < 0) throw ErrnoError(env, -r, "clone");
+  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, exe_fd, exe_path.c_str(), &pid, &sock, &into);
+  close(exe_fd);
+  if (r < 0) throw ErrnoError(env, -r, "start of the executor");
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", pid);
   o.Set("sock", sock);

@@ -1,13 +1,18 @@
 /*
- * The launch-plan executor. tcr's TypeScript decides every step; this file
- * only carries them out, in order, in a freshly cloned child of the Node
- * process. After clone() the child shares nothing with Node's threads, so
- * everything below is async-signal-safe: raw syscalls and plain C, no malloc,
- * no stdio, no locks. Each step reports to the runtime over a SEQPACKET
+ * The launch-plan executor: a small static program. tcr's TypeScript decides
+ * every step; this program only carries them out, in order. native/spawn.c
+ * starts it from a sealed memfd (vfork + execveat: Node's address space is
+ * never copied), so it is what /proc/<pid>/exe shows for a container's init
+ * until the container's own program runs, and never the host's node binary
+ * (CVE-2019-5736). It runs as "stage 1" in the runtime's namespaces (joining
+ * existing ones with setns), clones the init into new ones as the runtime's
+ * child (CLONE_PARENT), hands the init's pid back, and exits; the init runs
+ * the remaining steps. Each step reports to the runtime over a SEQPACKET
  * socket: a record per step when tracing, and always the step that failed.
+ * Plain syscalls and no allocation: what the init holds is what the plan says.
  */
 #define _GNU_SOURCE
-#include "executor.h"
+#include "plan.h"
 #include "fdpass.h"
 
 #include <errno.h>
@@ -27,6 +32,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -54,11 +60,9 @@ struct child {
   int rootfd;
   int slots[MAX_SLOTS];
   int found_exec; /* index chosen by OP_FIND_EXEC, -1 if none */
-  int trampoline; /* sealed memfd of native/trampoline.c, -1 if none */
   uint32_t current;
 };
 
-/* Lives in the child's copy of the address space only. */
 static char sync_payload[SYNC_PAYLOAD_MAX];
 static size_t sync_payload_len;
 
@@ -558,33 +562,6 @@ static int wait_with_timeout(pid_t pid, int64_t timeout_ms, int *status) {
   return 0;
 }
 
-/*
- * execve(path) through the trampoline (native/trampoline.c), so that while
- * the kernel starts the target /proc/self/exe is a sealed memfd, never the
- * host's node (CVE-2019-5736). report_fd receives a REC_FAIL record if the
- * trampoline's execve fails (-1: none). Returns only on failure, with errno
- * set; without a trampoline, or where a seccomp profile forbids execveat or
- * the host forbids executing memfds, the target is executed directly.
- */
-static void exec_target(const struct child *c, int report_fd, const char *path, char *const argv[], char *const envp[]) {
-  if (c->trampoline >= 0) {
-    static char spec[PATH_MAX + 64], fd[16] = "";
-    char *env2[MAX_LIST + 1];
-    if (report_fd >= 0) snprintf(fd, sizeof fd, "%d", report_fd);
-    int n = snprintf(spec, sizeof spec, "_TCR_EXEC=%s:%u:%s", fd, c->current, path);
-    if (n > 0 && (size_t)n < sizeof spec) {
-      int k = 0;
-      env2[k++] = spec;
-      for (int i = 0; envp[i] && k < MAX_LIST; i++) env2[k++] = envp[i];
-      env2[k] = NULL;
-      syscall(SYS_execveat, c->trampoline, "", argv, env2, AT_EMPTY_PATH);
-      /* ENOSYS/EPERM: a seccomp profile without execveat; EACCES: a host that forbids executing memfds */
-      if (errno != ENOSYS && errno != EPERM && errno != EACCES) return;
-    }
-  }
-  execve(path, argv, envp);
-}
-
 static int do_hook(struct child *c, const struct plan_step *s) {
   char *argv[MAX_LIST], *envp[MAX_LIST];
   split_list(c, s, 1, argv);
@@ -595,7 +572,7 @@ static int do_hook(struct child *c, const struct plan_step *s) {
   if (pid < 0) { int e = errno; close(p[0]); close(p[1]); return -e; }
   if (pid == 0) {
     dup2(p[0], 0);
-    exec_target(c, -1, str(c, s, 0), argv, envp);
+    execve(str(c, s, 0), argv, envp);
     _exit(127);
   }
   close(p[0]);
@@ -629,7 +606,6 @@ static int do_find_exec(struct child *c, const struct plan_step *s) {
 
 static int do_fds(struct child *c, int keep) {
   for (int fd = 0; fd < keep; fd++) {
-    if (fd == c->trampoline) continue; /* ours, not one the caller passed: it closes at exec */
     int fl = fcntl(fd, F_GETFD);
     if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
   }
@@ -652,7 +628,7 @@ static int do_exec(struct child *c, const struct plan_step *s) {
       else if (r != -ENOENT && r != -ENOTDIR) err = -r;
     }
   if (c->found_exec >= 0 && c->found_exec < n) {
-    exec_target(c, c->sock, paths[c->found_exec], argv, envp);
+    execve(paths[c->found_exec], argv, envp);
     err = errno;
   }
   put_str(2, "tcr: exec ");
@@ -768,8 +744,9 @@ static void run_steps(struct child *c, uint32_t first, uint32_t last) {
   }
 }
 
-/* A clone of Node inherits its signal handlers (pointing at V8 code) and
- * mask; neither may survive into the child. */
+/* The runtime's signal handlers are gone with its address space, but what it
+ * ignored (SIGPIPE) stays ignored across exec, and native/spawn.c starts us
+ * with every signal blocked: neither may reach the container. */
 static void reset_signals(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -783,73 +760,17 @@ static void reset_signals(void) {
   sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Puts the child's fds in order: requested stdio on 0-2, the socket just
- * above the kept range, the stage-1 pid pipe (if any) and the trampoline (if
- * any) just above it, everything else closed. */
-static int setup_fds(struct child *c, const int stdio[3], uint32_t keep, int *pid_pipe) {
-  for (int i = 0; i < 3; i++)
-    if (stdio[i] >= 0 && stdio[i] != i && dup2(stdio[i], i) < 0) return -errno;
-  int want = (int)(keep > 3 ? keep : 3);
-  /* out of the way of the numbers the socket and the pid pipe move to */
-  if (c->trampoline >= 0 && c->trampoline <= want + 1) {
-    int fd = fcntl(c->trampoline, F_DUPFD_CLOEXEC, want + 2);
-    if (fd < 0) return -errno;
-    c->trampoline = fd;
-  }
-  /* keep the pid pipe out of the way of the socket's new number */
-  if (*pid_pipe >= 0 && *pid_pipe <= want) {
-    int fd = fcntl(*pid_pipe, F_DUPFD_CLOEXEC, want + 1);
-    if (fd < 0) return -errno;
-    *pid_pipe = fd;
-  }
-  if (c->sock != want) {
-    if (dup3(c->sock, want, O_CLOEXEC) < 0) return -errno;
-    c->sock = want;
-  }
-  int next = want + 1;
-  if (*pid_pipe >= 0) {
-    if (*pid_pipe != next && dup3(*pid_pipe, next, O_CLOEXEC) < 0) return -errno;
-    *pid_pipe = next++;
-  }
-  if (c->trampoline >= 0) {
-    if (c->trampoline != next && dup3(c->trampoline, next, O_CLOEXEC) < 0) return -errno;
-    c->trampoline = next++;
-  }
-  if (syscall(SYS_close_range, next, ~0U, 0) < 0) return -errno;
-  return 0;
-}
-
-static void child_main(struct child *c, const int stdio[3], int pid_pipe) {
-  reset_signals();
-  int r = setup_fds(c, stdio, c->hdr->keep_fds, &pid_pipe);
-  if (r < 0) fail(c, -r);
-  if (pid_pipe < 0) {
-    run_steps(c, c->hdr->stage1_steps, c->hdr->nsteps);
-    _exit(0);
-  }
-  /* stage 1: join existing namespaces, then clone the init as Node's child */
-  run_steps(c, 0, c->hdr->stage1_steps);
-  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD | (c->hdr->clone_flags & ~0xffULL), 0, 0, 0, 0);
-  if (pid < 0) fail(c, errno);
-  if (pid == 0) {
-    close(pid_pipe);
-    run_steps(c, c->hdr->stage1_steps, c->hdr->nsteps);
-    _exit(0);
-  }
-  (void)!write(pid_pipe, &pid, sizeof pid);
-  _exit(0);
-}
-
-/* clone3(CLONE_INTO_CGROUP) puts the child in its cgroup v2 before it runs at
+/* clone3(CLONE_INTO_CGROUP) puts the init in its cgroup v2 before it runs at
  * all; kernels or hierarchies that refuse it get a plain clone, and the
- * runtime's write to cgroup.procs does the same job a moment later. */
-static pid_t clone_child(unsigned long flags, int cgroup_fd, int *into_cgroup) {
+ * runtime's write to cgroup.procs does the same job a moment later.
+ * CLONE_PARENT: the init is the runtime's child, not ours. */
+static pid_t clone_init(uint64_t flags, int cgroup_fd, int *into_cgroup) {
   *into_cgroup = 0;
   if (cgroup_fd >= 0) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = (flags & ~0xffUL) | CLONE_INTO_CGROUP;
-    args.exit_signal = flags & 0xff;
+    args.flags = flags | CLONE_PARENT | CLONE_INTO_CGROUP;
+    args.exit_signal = 0; /* with CLONE_PARENT the kernel uses ours (SIGCHLD) */
     args.cgroup = (uint64_t)cgroup_fd;
     pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
     if (pid >= 0) {
@@ -858,72 +779,66 @@ static pid_t clone_child(unsigned long flags, int cgroup_fd, int *into_cgroup) {
     }
     if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EBADF) return -1;
   }
-  return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+  return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD | flags, 0, 0, 0, 0);
 }
 
-int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int trampoline_fd, pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
-  const struct plan_header *hdr = plan;
-  if (len < sizeof *hdr || hdr->magic != PLAN_MAGIC || hdr->version != PLAN_VERSION) return -EINVAL;
-  size_t need = sizeof *hdr + (size_t)hdr->nsteps * sizeof(struct plan_step) + hdr->arena_len;
-  if (len < need || hdr->stage1_steps > hdr->nsteps) return -EINVAL;
-  const struct plan_step *steps = (const void *)(hdr + 1);
-  for (uint32_t i = 0; i < hdr->nsteps; i++) {
-    if (steps[i].op == 0 || steps[i].op >= OP_MAX) return -EINVAL;
-    for (int k = 0; k < PLAN_STRINGS; k++)
-      if (steps[i].off[k] != UINT32_MAX &&
-          ((size_t)steps[i].off[k] + steps[i].len[k] >= hdr->arena_len)) return -EINVAL;
+static int parse_fd(const char *s) {
+  int v = 0;
+  if (s[0] == '-' && s[1] == '1' && !s[2]) return -1;
+  if (!*s) return -2;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > 100000) return -2;
+    v = v * 10 + (*s - '0');
   }
+  return v;
+}
 
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
-  int pp[2] = {-1, -1};
-  if (hdr->stage1_steps > 0 && pipe2(pp, O_CLOEXEC) < 0) {
-    int e = errno;
-    close(sv[0]); close(sv[1]);
-    return -e;
-  }
+/* Also what a container program that is a `#!/proc/self/exe` script gets:
+ * its interpreter is this program (CVE-2019-5736), which does nothing. */
+static void refuse(void) {
+  put_str(2, "tcr-executor: refusing to run: this is the container runtime's launch-plan executor, started only by tcr (not by hand, nor as a script's interpreter)\n");
+  _exit(126);
+}
+
+/* argv: tcr-executor SOCK PID-PIPE PLAN-MEMFD CGROUP-FD|-1 (native/spawn.c) */
+int main(int argc, char **argv) {
+  if (argc != 5 || strcmp(argv[0], TCR_EXECUTOR_ARGV0) != 0) refuse();
+  int sock = parse_fd(argv[1]), pid_pipe = parse_fd(argv[2]), plan_fd = parse_fd(argv[3]), cgroup_fd = parse_fd(argv[4]);
+  if (sock < 3 || pid_pipe < 3 || plan_fd < 3 || cgroup_fd < -1) refuse();
+  struct stat st;
+  if (fstat(plan_fd, &st) < 0 || st.st_size <= 0) refuse();
+  const void *plan = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, plan_fd, 0);
+  if (plan == MAP_FAILED || !plan_valid(plan, (size_t)st.st_size)) refuse();
+  close(plan_fd);
+  reset_signals();
+  /* ours, not the container's: none may survive an exec */
+  fcntl(sock, F_SETFD, FD_CLOEXEC);
+  fcntl(pid_pipe, F_SETFD, FD_CLOEXEC);
+  if (cgroup_fd >= 0) fcntl(cgroup_fd, F_SETFD, FD_CLOEXEC);
+
   struct child c;
   memset(&c, 0, sizeof c);
-  c.hdr = hdr;
-  c.steps = steps;
-  c.arena = (const char *)(steps + hdr->nsteps);
-  c.sock = sv[1];
+  c.hdr = plan;
+  c.steps = (const void *)(c.hdr + 1);
+  c.arena = (const char *)(c.steps + c.hdr->nsteps);
+  c.sock = sock;
   c.rootfd = -1;
   c.found_exec = -1;
-  c.trampoline = trampoline_fd;
   for (int i = 0; i < MAX_SLOTS; i++) c.slots[i] = -1;
 
-  /* The plan lives in this thread's memory, which the clone copies: the
-   * child reads it without any allocation of its own. */
-  unsigned long flags = SIGCHLD | (hdr->stage1_steps > 0 ? 0 : (unsigned long)hdr->clone_flags);
+  prctl(PR_SET_NAME, "tcr-stage1", 0, 0, 0);
+  run_steps(&c, 0, c.hdr->stage1_steps);
   int into = 0;
-  /* a stage 1 must not land in the container's cgroup: only the init does */
-  pid_t pid = clone_child(flags, hdr->stage1_steps > 0 ? -1 : cgroup_fd, &into);
+  pid_t pid = clone_init(c.hdr->clone_flags & ~0xffULL, cgroup_fd, &into);
+  if (pid < 0) fail(&c, errno);
   if (pid == 0) {
-    close(sv[0]);
-    if (pp[0] >= 0) close(pp[0]);
-    child_main(&c, stdio, pp[1]);
-    _exit(1);
+    close(pid_pipe);
+    if (cgroup_fd >= 0) close(cgroup_fd);
+    prctl(PR_SET_NAME, "tcr-init", 0, 0, 0);
+    run_steps(&c, c.hdr->stage1_steps, c.hdr->nsteps);
+    _exit(0);
   }
-  int e = errno;
-  close(sv[1]);
-  if (pid < 0) {
-    close(sv[0]);
-    if (pp[0] >= 0) { close(pp[0]); close(pp[1]); }
-    return -e;
-  }
-  if (pp[0] >= 0) {
-    close(pp[1]);
-    pid_t init = -1;
-    ssize_t n;
-    do n = read(pp[0], &init, sizeof init); while (n < 0 && errno == EINTR);
-    close(pp[0]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    pid = n == sizeof init ? init : -1; /* -1: stage 1 failed, its record says why */
-  }
-  *out_pid = pid;
-  *out_sock = sv[0];
-  *out_into_cgroup = into;
+  int32_t msg[2] = {pid, into};
+  (void)!write(pid_pipe, msg, sizeof msg);
   return 0;
 }

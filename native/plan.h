@@ -7,6 +7,7 @@
 #ifndef TCR_PLAN_H
 #define TCR_PLAN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PLAN_MAGIC 0x50524354u /* "TCRP" */
@@ -110,5 +111,23 @@ struct plan_record {
  * (the state JSON later hooks read on stdin) */
 #define SYNC_CONTINUE 0
 #define SYNC_ABORT 1
+
+/* argv[0] the executor is started with, and refuses to run without */
+#define TCR_EXECUTOR_ARGV0 "tcr-executor"
+
+/* A plan whose steps are all known and whose strings all lie inside its arena. */
+static inline int plan_valid(const void *plan, size_t len) {
+  const struct plan_header *hdr = (const struct plan_header *)plan;
+  if (len < sizeof *hdr || hdr->magic != PLAN_MAGIC || hdr->version != PLAN_VERSION) return 0;
+  size_t need = sizeof *hdr + (size_t)hdr->nsteps * sizeof(struct plan_step) + hdr->arena_len;
+  if (len < need || hdr->stage1_steps > hdr->nsteps) return 0;
+  const struct plan_step *steps = (const struct plan_step *)(hdr + 1);
+  for (uint32_t i = 0; i < hdr->nsteps; i++) {
+    if (steps[i].op == 0 || steps[i].op >= OP_MAX) return 0;
+    for (int k = 0; k < PLAN_STRINGS; k++)
+      if (steps[i].off[k] != UINT32_MAX && ((size_t)steps[i].off[k] + steps[i].len[k] >= hdr->arena_len)) return 0;
+  }
+  return 1;
+}
 
 #endif

@@ -9,6 +9,9 @@
 // nothing.
 import { build } from 'esbuild';
 import fs from 'node:fs';
+import Module from 'node:module';
+
+const { wrap } = Module;
 
 // The image side (store, registry, unpacker, `run IMAGE`) is a second bundle,
 // dist/tcr-images.cjs, reached only through the dynamic imports of the image
@@ -23,7 +26,21 @@ const imagesApart = {
   },
 };
 
-// commander is a third bundle, dist/commander.cjs, required on first use:
+// The fetching and unpacking half of the image side (registry, archives,
+// tar-stream, the unpacker: 170 KB of its 230) is a third bundle,
+// dist/tcr-pull.cjs, reached through the image bundle's dynamic imports of
+// those modules: `tcr run` of an image already in the store does not load it.
+const pullApart = {
+  name: 'pull-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(pull|archive|flatten|unpack)\.js$/ }, (args) => {
+      if (!/\/src\/image\//.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+      return { path: './tcr-pull.cjs', external: true };
+    });
+  },
+};
+
+// commander is a fourth bundle, dist/commander.cjs, required on first use:
 // the per-container commands an engine runs are parsed without it
 // (src/cli/fast-path.ts), and it is 120 KB of the CLI's code.
 const commanderApart = {
@@ -55,7 +72,8 @@ const common = {
 };
 const out = 'dist/tcr.cjs';
 await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: out, plugins: [imagesApart, commanderApart] });
-await build({ ...common, entryPoints: ['src/image/lazy-entry.ts'], outfile: 'dist/tcr-images.cjs', plugins: [commanderApart] });
+await build({ ...common, entryPoints: ['src/image/lazy-entry.ts'], outfile: 'dist/tcr-images.cjs', plugins: [pullApart, commanderApart] });
+await build({ ...common, entryPoints: ['src/image/pull-entry.ts'], outfile: 'dist/tcr-pull.cjs', plugins: [commanderApart] });
 await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfile: 'dist/commander.cjs' });
 // Built-ins that cost a lifecycle command time to load and that most
 // commands never touch: child_process alone (pulled in by commander, which
@@ -65,12 +83,14 @@ await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfi
 // process stay eager: Node has loaded them before any user code runs.
 // koffi (~15 ms) is treated the same: modules that bind C functions do so on first call.
 const LAZY_BUILTINS = /^(node:(child_process|crypto|os|tty|net|stream|stream\/promises|zlib|http|https|readline|dns|worker_threads|url|util)|koffi)$/;
-for (const file of [out, 'dist/tcr-images.cjs', 'dist/commander.cjs']) {
+for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs']) {
   let text = fs.readFileSync(file, 'utf8');
   text = text.replace(/__toESM\(require\("(node:[a-z_/]+|koffi)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
   text = text.replace(/(?<![\w.])require\("(node:[a-z_/]+|koffi)"\)/g, (whole, id) => (LAZY_BUILTINS.test(id) ? `__tcrLazy("${id}")` : whole));
   text = text.replace(/(?<![\w.])require\("\.\/commander\.cjs"\)/g, '__tcrLazy("./commander.cjs")');
-  fs.writeFileSync(file, text);
+  // stored inside CommonJS's function wrapper, so bin/tcr.cjs compiles the file's text as read: wrapping it
+  // there would make V8 flatten a second copy of every bundle (~400 KB) on each start
+  fs.writeFileSync(file, wrap(text));
 }
 
 // V8's code cache for each bundle, taken after a run of the CLI's set-up and
@@ -87,5 +107,6 @@ execFileSync(process.execPath, ['-e', `
   cli.buildProgram('run').helpInformation();
   cli.warmUp();
   loadBundle(path.join(dist, 'tcr-images.cjs'), scripts).normalizeName('busybox');
+  loadBundle(path.join(dist, 'tcr-pull.cjs'), scripts);
   for (const [file, script] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
 `]);

@@ -27,7 +27,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [ ! -f build/Release/tcr_native.node ] || [ ! -f build/Release/tcr_trampoline ] || [ -n "$(find native binding.gyp -newer build/Release/tcr_native.node 2>/dev/null)" ]; then
+if [ ! -f build/Release/tcr_native.node ] || [ ! -f build/Release/tcr_executor ] || [ -n "$(find native binding.gyp -newer build/Release/tcr_native.node 2>/dev/null)" ]; then
   echo "setup: building the native executor"
   npx node-gyp rebuild --silent >/dev/null
 fi

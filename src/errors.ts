@@ -1,12 +1,25 @@
 // Errors a person reads. Every failure tcr reports names what was wrong
 // (a config field, a file, a step of the launch plan) and why.
 
+const BRAND = Symbol.for('tcr.error');
+
 export class TcrError extends Error {
   constructor(message: string, readonly exitCode = 1) {
     super(message);
     this.name = 'TcrError';
   }
+
+  /**
+   * Each of dist/'s bundles carries its own copy of this class: `instanceof
+   * TcrError` recognises an error made by any of them by its brand. Subclasses
+   * keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    if (this !== TcrError) return Function.prototype[Symbol.hasInstance].call(this, x);
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
+  }
 }
+Object.defineProperty(TcrError.prototype, BRAND, { value: true });
 
 /** A config.json field that is missing or wrong: names the field's JSON path. */
 export class SpecError extends TcrError {

@@ -12,15 +12,24 @@ interface LogConfig {
   debug: boolean;
 }
 
-const config: LogConfig = { format: 'text', debug: false };
-let fd: number | undefined;
+interface LogState {
+  config: LogConfig;
+  fd?: number;
+}
+
+// One state per process, not per copy of this module: each of dist/'s
+// bundles carries its own copy, and all must write where --log/--debug said.
+const KEY = Symbol.for('tcr.log');
+const state: LogState = ((globalThis as Record<symbol, LogState | undefined>)[KEY] ??= { config: { format: 'text', debug: false } });
+const config = state.config;
 
 export function configureLog(c: Partial<LogConfig>): void {
   Object.assign(config, c);
-  if (config.file) fd = fs.openSync(config.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o644);
+  if (config.file) state.fd = fs.openSync(config.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o644);
 }
 
 function record(level: LogLevel, msg: string): void {
+  const fd = state.fd;
   if (fd === undefined) return;
   const time = new Date().toISOString();
   const line = config.format === 'json'
@@ -44,7 +53,7 @@ export const log = {
     // record (a stack trace after it would hide the error from podman)
     if (!config.debug) return;
     record('debug', msg);
-    if (fd === undefined) toStderr(`tcr: debug: ${msg}\n`);
+    if (state.fd === undefined) toStderr(`tcr: debug: ${msg}\n`);
   },
   info(msg: string): void {
     record('info', msg);

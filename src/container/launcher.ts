@@ -7,7 +7,7 @@ import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, SyncPoin
 import { log } from '../log.js';
 import { CLONE_NEW } from '../linux/namespaces.js';
 import { errnoName, errnoText } from '../sys/errno.js';
-import { native, shellStatus } from '../sys/native.js';
+import { executorPath, native, shellStatus } from '../sys/native.js';
 
 export type SyncHandler = (point: SyncPoint, pid: number) => Buffer | string | void;
 
@@ -39,7 +39,7 @@ export class Launch {
     const buf = encodePlan(plan, opts.trace ? PLAN_TRACE : 0);
     const cgroupFd = opts.cgroupDir ? fs.openSync(opts.cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;
     try {
-      const { pid, sock, intoCgroup } = native().spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd);
+      const { pid, sock, intoCgroup } = native().spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, executorPath());
       this.pid = pid;
       this.sock = sock;
       if (opts.trace) log.trace(`[    0.000 ms] ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}${intoCgroup ? ` CLONE_INTO_CGROUP ${opts.cgroupDir}` : ''} -> pid ${pid}\n`);

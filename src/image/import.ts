@@ -213,7 +213,8 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
     const file = store.stagingPath('blob');
     const v = verified(raw, l.desc, l.what, progress);
     try {
-      await pipelineAsync(v.stream, fs.createWriteStream(file, { mode: 0o600 }));
+      // opened here, not by the stream: a stream still opening when the download fails would create the file after its removal
+      await pipelineAsync(v.stream, fs.createWriteStream('', { fd: fs.openSync(file, 'wx', 0o600) }));
       v.check();
       return file;
     } catch (e) {

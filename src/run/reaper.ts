@@ -4,17 +4,14 @@
 // it waits for the container's init to end through a pidfd and then deletes
 // the container, its overlay and its directory. If it is killed, the
 // container stays, stopped, for `tcr rm`.
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Runtime } from '../container/runtime.js';
 import { native } from '../sys/native.js';
+import { packageRoot } from '../sys/package-root.js';
 
-/** The script that runs tcr: bin/tcr.cjs, found from this module's place (dist/tcr-images.cjs or dist/run/reaper.js). */
+/** The script that runs tcr. */
 function tcrScript(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [path.join(here, '..', 'bin', 'tcr.cjs'), path.join(here, '..', '..', 'bin', 'tcr.cjs')];
-  return candidates.find((c) => fs.existsSync(c)) ?? candidates[0];
+  return path.join(packageRoot(), 'bin', 'tcr.cjs');
 }
 
 /** Starts the reaper of container `id`; its output (only errors) goes to `logFd`. */

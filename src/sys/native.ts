@@ -1,8 +1,7 @@
 // Typed face of the native addon (native/addon.cc): the executor of launch
 // plans and the syscalls every lifecycle command makes.
-import { fileURLToPath } from 'node:url';
-import fs from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from './package-root.js';
 
 export interface WaitStatus {
   pid: number;
@@ -12,7 +11,8 @@ export interface WaitStatus {
 }
 
 interface NativeAddon {
-  spawn(plan: Buffer, stdio?: number[], cgroupFd?: number, trampoline?: Buffer): { pid: number; sock: number; intoCgroup: boolean };
+  /** Starts the executor program (native/executor.c) on a plan: the init's pid (-1: stage 1 failed) and the step socket. */
+  spawn(plan: Buffer, stdio: number[], cgroupFd: number, executor: string): { pid: number; sock: number; intoCgroup: boolean };
   waitpid(pid: number, nohang?: boolean): WaitStatus | null;
   waitAsync(pid: number): Promise<WaitStatus>;
   /** Waits for any process (not only a child) to end, through a pidfd; false if it had already gone. */
@@ -32,40 +32,29 @@ interface NativeAddon {
   headerSize: number;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 let addon: NativeAddon | undefined;
 
 /** Loaded on first use so commands that never launch a process skip it. */
 export function native(): NativeAddon {
+  // process.dlopen, not require: the module resolver's path searching cost ~2 ms of every command
   if (!addon) {
-    // dist/sys/native.js (tsc) or dist/tcr.cjs (esbuild): the package root is one or two levels up.
-    // process.dlopen, not require: the module resolver's path searching cost ~2 ms of every command.
-    const release = [path.join(here, '..', 'build'), path.join(here, '..', '..', 'build')].map((b) => path.join(b, 'Release'));
-    const dir = release.find((d) => fs.existsSync(path.join(d, 'tcr_native.node'))) ?? release[1];
     const m = { exports: {} as NativeAddon };
-    process.dlopen(m, path.join(dir, 'tcr_native.node'));
-    addon = withTrampoline(m.exports, path.join(dir, 'tcr_trampoline'));
+    process.dlopen(m, path.join(releaseDir(), 'tcr_native.node'));
+    addon = m.exports;
   }
   return addon;
 }
 
+function releaseDir(): string {
+  return path.join(packageRoot(), 'build', 'Release');
+}
+
 /**
- * Every spawn gets the exec trampoline (native/trampoline.c): the container's
- * process and hooks are executed through a sealed memfd copy of it, so the
- * host's node binary is never /proc/self/exe when a container program starts
- * (CVE-2019-5736). Built with the addon; its absence is a broken install.
+ * The executor program (native/executor.c), built with the addon. Every
+ * container process starts as a sealed memfd copy of it (native/spawn.c).
  */
-function withTrampoline(raw: NativeAddon, file: string): NativeAddon {
-  let bytes: Buffer | undefined;
-  const spawn: NativeAddon['spawn'] = (plan, stdio, cgroupFd) => {
-    try {
-      bytes ??= fs.readFileSync(file);
-    } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message} (the exec trampoline is built with the addon: npm run build)`);
-    }
-    return raw.spawn(plan, stdio, cgroupFd, bytes);
-  };
-  return Object.assign(Object.create(raw) as NativeAddon, { spawn });
+export function executorPath(): string {
+  return path.join(releaseDir(), 'tcr_executor');
 }
 
 /** Exit status as a shell reports it: the code, or 128 + the signal. */

@@ -85,13 +85,13 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
             return '?';
           }
         });
-        // 0-2 (the output file create was given), the socket to the runtime, the O_PATH exec fifo,
-        // the handle on the container's / (after pivot_root) and the sealed exec trampoline;
-        // nothing of node's (epoll, eventfd, modules)
+        // 0-2 (the output file create was given), the socket to the runtime, the O_PATH exec fifo
+        // and the handle on the container's / (after pivot_root); nothing of node's (epoll, eventfd,
+        // modules), nor the executor's plan, pid pipe or cgroup handle
         expect(fds.slice(0, 3)).toEqual([0, 1, 2]);
         expect(targets.slice(0, 3)).toEqual(['/dev/null', c.file, c.file]);
         const rest = targets.slice(3).map((t) => (t.startsWith('socket:') ? 'socket' : t)).sort();
-        expect(rest).toEqual(['/', '/memfd:tcr-trampoline (deleted)', path.join(sb.root, c.id, 'exec.fifo'), 'socket'].sort());
+        expect(rest).toEqual(['/', path.join(sb.root, c.id, 'exec.fifo'), 'socket'].sort());
         // all of them but 0-2 close when the container's program is executed
         const O_CLOEXEC = 0o2000000;
         for (const fd of fds.slice(3)) {
@@ -122,14 +122,15 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
       expect(watched.map(sha256)).toEqual(before);
     });
 
-    it('a second container in the pid namespace of a created (still node) init cannot open its exe', () => {
+    it('a created init is the sealed executor, not node: a second container in its pid namespace cannot open its exe for writing', () => {
       const before = watched.map(sha256);
       const a = createContainer(sb, 'sleep 30');
       try {
         expect(a.result.status).toBe(0);
         const initPid = state(sb, a.id).pid as number;
-        // the created init is still a clone of the runtime: its exe is the host's node
-        expect(fs.readlinkSync(`/proc/${initPid}/exe`)).toBe(node);
+        // started from a sealed memfd copy of native/executor.c: nothing of the host's is its exe
+        expect(fs.readlinkSync(`/proc/${initPid}/exe`)).toBe('/memfd:tcr-executor (deleted)');
+        expect(fs.readFileSync(`/proc/${initPid}/comm`, 'utf8')).toBe('tcr-init\n');
         const id = uniqueId('peer');
         const b = shBundle(sb, id, [
           'echo comm=$(cat /proc/1/comm)',
@@ -146,7 +147,7 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
         expect(r.stderr).toBe('');
         expect(r.status).toBe(0);
         const v = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split('=')));
-        expect(v.comm).toBe('node'); // it is the created init, seen from the peer
+        expect(v.comm).toBe('tcr-init'); // it is the created init, seen from the peer
         expect(v.readlink).not.toBe('0');
         expect(v.read).not.toBe('0');
         expect(v.write).not.toBe('0');
@@ -183,9 +184,10 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
     /**
      * CVE-2019-5736 as published: the container's program is a script whose
      * interpreter is /proc/self/exe. At execve the kernel resolves that link
-     * in the executing process, which without a trampoline is the runtime's
-     * clone, so the host's node would run inside the container (given its
-     * libraries, copied in here) with its binary one open() away.
+     * in the executing process. Were that a clone of the runtime, the host's
+     * node would run inside the container (given its libraries, copied in
+     * here) with its binary one open() away; it is the sealed executor, which
+     * refuses to be an interpreter.
      */
     it('a `#!/proc/self/exe` program runs neither node nor anything of the host, in run, start and exec', () => {
       const before = watched.map(sha256);
@@ -203,7 +205,7 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
       };
       const refused = (r: { stdout: string; stderr: string; status: number | null }) => {
         expect(r.stdout).not.toContain(marker);
-        expect(r.stderr).toMatch(/refusing to run the container runtime's trampoline/);
+        expect(r.stderr).toMatch(/refusing to run: this is the container runtime's launch-plan executor/);
         expect(r.status).toBe(126);
       };
       const id = uniqueId('shebang');

@@ -1,0 +1,26 @@
+#ifndef TCR_SPAWN_H
+#define TCR_SPAWN_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Starts the executor (native/executor.c) on a plan. exe_fd: a sealed memfd of
+ * the executor program; exe_path: the same program on disk, used only where
+ * the host forbids executing memfds. On success returns 0 with the init's pid
+ * (or -1 when a stage-1 step failed; the socket then holds the failure) and
+ * the runtime's end of the step socket. stdio[i] < 0 keeps the caller's fd i.
+ * cgroup_fd >= 0: a cgroup v2 directory to clone the init into (reported in
+ * out_into_cgroup when the kernel did). Returns -errno on failure. */
+int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int exe_fd, const char *exe_path, pid_t *out_pid, int *out_sock, int *out_into_cgroup);
+
+/* A read-only, sealed, close-on-exec memfd holding a copy of file, at fd `low` or above. */
+int tcr_sealed_memfd(const char *name, const char *file, int low);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
