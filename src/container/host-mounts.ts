@@ -13,6 +13,12 @@ export interface OverlayRootfs {
   upper: string;
   work: string;
   target: string;
+  /**
+   * For a container removed when it exits (--rm): overlayfs skips every sync
+   * of the upper layer (the `volatile` option, as podman uses for --rm), so
+   * unmounting does not flush writes that are about to be deleted.
+   */
+  volatile?: boolean;
 }
 
 export interface HostCleanup {
@@ -27,7 +33,13 @@ export async function mountOverlay(o: OverlayRootfs): Promise<'overlay' | 'copy'
   for (const d of [o.upper, o.work, o.target]) fs.mkdirSync(d, { recursive: true });
   const data = `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`;
   try {
-    native().mount('overlay', o.target, 'overlay', 0, data);
+    try {
+      native().mount('overlay', o.target, 'overlay', 0, o.volatile ? `${data},volatile` : data);
+    } catch (e) {
+      // kernels before 5.10 do not know `volatile`: an ordinary overlay does the same job
+      if (!o.volatile || (e as { code?: string }).code !== 'EINVAL') throw e;
+      native().mount('overlay', o.target, 'overlay', 0, data);
+    }
     return 'overlay';
   } catch (e) {
     const code = (e as { code?: string }).code;

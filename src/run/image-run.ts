@@ -74,7 +74,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       detach: o.detach,
       keep: !o.rm,
       stdio,
-      overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs },
+      overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs, volatile: o.rm },
       ownedDirs: [dir],
     });
     if (o.detach && o.rm) {

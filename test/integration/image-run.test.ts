@@ -30,6 +30,24 @@ describe.skipIf(!isRoot || !fs.existsSync(OCI))('tcr run IMAGE', () => {
     expect(JSON.parse(tcr(['list', '--format', 'json']).stdout)).toEqual([]);
   });
 
+  it('the root of an --rm container is a volatile overlay (no syncs of a layer about to be deleted); a kept one is not', () => {
+    const rootOptions = 'awk \'$5 == "/" { print $NF }\' /proc/self/mountinfo';
+    const rm = tcr(['run', '--rm', 'busybox', 'sh', '-c', rootOptions]);
+    expect(rm.status).toBe(0);
+    expect(rm.stdout).toMatch(/upperdir=/);
+    // shown as `volatile`, or since Linux 6.x as `fsync=volatile`
+    const isVolatile = (options: string) => options.trim().split(',').some((o) => o === 'volatile' || o === 'fsync=volatile');
+    expect(isVolatile(rm.stdout)).toBe(true);
+    const kept = tcr(['run', '--name', 'not-volatile', 'busybox', 'sh', '-c', rootOptions]);
+    try {
+      expect(kept.status).toBe(0);
+      expect(kept.stdout).toMatch(/upperdir=/);
+      expect(isVolatile(kept.stdout)).toBe(false);
+    } finally {
+      tcr(['rm', 'not-volatile']);
+    }
+  });
+
   it('merges env, workdir, user, hostname and entrypoint like docker', () => {
     const r = tcr(['run', '--rm', '-e', 'A=1', '-e', 'PATH=/bin', '-w', '/tmp', '-u', 'nobody', '-h', 'box', 'busybox', 'sh', '-c', 'echo $A $PATH $HOSTNAME; pwd; id -u; id -g; hostname']);
     expect(r.stdout).toBe('1 /bin box\n/tmp\n65534\n65534\nbox\n');
