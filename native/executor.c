@@ -827,6 +827,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < MAX_SLOTS; i++) c.slots[i] = -1;
 
   prctl(PR_SET_NAME, "tcr-stage1", 0, 0, 0);
+  /* a runtime killed from here on takes stage 1 with it (killed before,
+   * stage 1 and its init find the socket closed at the first sync and exit) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   run_steps(&c, 0, c.hdr->stage1_steps);
   int into = 0;
   pid_t pid = clone_init(c.hdr->clone_flags & ~0xffULL, cgroup_fd, &into);
