@@ -13,13 +13,15 @@
     },
     {
       "target_name": "tcr_executor",
-      "type": "executable",
-      "sources": ["native/executor.c"],
-      "cflags": ["-Wall", "-Wextra", "-Os", "-std=gnu11", "-fno-asynchronous-unwind-tables", "-ffunction-sections", "-fdata-sections"],
-      "cflags!": ["-fPIC", "-pthread"],
-      "ldflags": ["-static", "-Wl,--gc-sections", "-s", "-Wl,--build-id=none"],
-      "ldflags!": ["-pthread", "-rdynamic"],
-      "libraries!": ["-lpthread"]
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "link_executor",
+          "inputs": ["native/executor.c", "native/plan.h", "native/fdpass.h"],
+          "outputs": ["<(PRODUCT_DIR)/tcr_executor"],
+          "action": ["sh", "native/build-executor.sh", "<@(_outputs)"]
+        }
+      ]
     }
   ]
 }

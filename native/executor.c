@@ -391,7 +391,7 @@ out:
   return r;
 }
 
-static int do_pivot_root(struct child *c, const char *root) {
+static int do_pivot_root(const char *root) {
   int fd = open(root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
   int r = fchdir(fd);
@@ -634,7 +634,7 @@ static int do_exec(struct child *c, const struct plan_step *s) {
   put_str(2, "tcr: exec ");
   put_str(2, argv[0]);
   put_str(2, ": ");
-  put_str(2, strerrordesc_np(err));
+  put_str(2, strerror(err));
   put_str(2, "\n");
   return -err;
 }
@@ -681,7 +681,7 @@ static int run_step(struct child *c, const struct plan_step *s) {
     c->rootfd = fd;
     return 0;
   }
-  case OP_PIVOT_ROOT: return do_pivot_root(c, s0);
+  case OP_PIVOT_ROOT: return do_pivot_root(s0);
   case OP_CHROOT: return do_chroot(s0);
   case OP_MASK: return do_mask(c, s0);
   case OP_REMOUNT_RO: return do_remount_ro(c, s0);

@@ -13,8 +13,8 @@ fi
 # drive tcr exactly as they drive runc, which is their control lane)
 # docker-registry, skopeo and openssl: test/integration/registry.test.ts runs a
 # private registry (token auth signed with an openssl certificate) and pushes to it
-# libc6-dev: the executor (native/executor.c) is linked statically against its libc.a
-packages=(busybox-static libseccomp2 runc g++ libc6-dev make python3 podman conmon containerd docker-registry skopeo openssl)
+# musl-tools: the executor (native/executor.c) is a static program linked against musl (native/build-executor.sh)
+packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman conmon containerd docker-registry skopeo openssl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
