@@ -42,7 +42,10 @@ export class Launch {
       const { pid, sock, intoCgroup } = native().spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, executorPath());
       this.pid = pid;
       this.sock = sock;
-      if (opts.trace) log.trace(`[    0.000 ms] ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}${intoCgroup ? ` CLONE_INTO_CGROUP ${opts.cgroupDir}` : ''} -> pid ${pid}\n`);
+      if (opts.trace) {
+        const at = (Number(process.hrtime.bigint() - this.t0) / 1e6).toFixed(3).padStart(9);
+        log.trace(`[${at} ms] executor started from a sealed memfd (native/executor.c); its stage 1 did ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}${intoCgroup ? ` CLONE_INTO_CGROUP ${opts.cgroupDir}` : ''} -> init pid ${pid}\n`);
+      }
     } finally {
       if (cgroupFd >= 0) fs.closeSync(cgroupFd);
     }
