@@ -239,6 +239,25 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
       expect(watched.map(sha256)).toEqual(before);
     });
 
+    it('the executor does nothing when it is not started by tcr: run by hand, with made-up fds, or as an interpreter', () => {
+      const exe = path.join(REPO, 'build', 'Release', 'tcr_executor');
+      const plan = path.join(sb.dir, 'not-a-plan');
+      fs.writeFileSync(plan, 'TCRP but not a plan');
+      const attempts = [
+        spawnSync(exe, [], { encoding: 'utf8' }),
+        spawnSync(exe, ['5', '6', '7', '-1'], { encoding: 'utf8', argv0: 'tcr-executor' }),
+        // the right shape, but fd 3 is not a launch plan
+        spawnSync(exe, ['4', '4', '3', '-1'], { encoding: 'utf8', argv0: 'tcr-executor', stdio: ['ignore', 'pipe', 'pipe', fs.openSync(plan, 'r'), 'pipe'] }),
+        // what the kernel passes an interpreter named by `#!/proc/self/exe`
+        spawnSync(exe, ['/evil'], { encoding: 'utf8', argv0: '/proc/self/exe' }),
+      ];
+      for (const r of attempts) {
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toMatch(/^tcr-executor: refusing to run: this is the container runtime's launch-plan executor/);
+        expect(r.status).toBe(126);
+      }
+    });
+
     it('the created init is not dumpable: in a user namespace its /proc files stay owned by host root', () => {
       fs.chmodSync(sb.dir, 0o755); // the mapped root must reach the rootfs
       const a = createContainer(sb, 'sleep 30', (s) => {
