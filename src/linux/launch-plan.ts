@@ -37,7 +37,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   const stage1Steps = steps.length;
 
   steps.push(pdeath);
-  steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (no /proc/PID/exe access to the host binary)' });
+  steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (its /proc files stay host root\'s, no ptrace from the container)' });
   steps.push({ op: PlanOp.sync, n: [SyncPoint.start], label: 'wait for the runtime (id maps, cgroup, state)' });
   if (ns.newUser || ns.joinedUser) {
     steps.push({ op: PlanOp.setuser, n: [0, 0], label: 'become root of the user namespace' });
