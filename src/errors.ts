@@ -4,8 +4,8 @@
 const BRAND = Symbol.for('tcr.error');
 
 export class TcrError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
+  constructor(message: string, readonly exitCode = 1, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'TcrError';
   }
 
@@ -31,7 +31,8 @@ export class SpecError extends TcrError {
 
 /** A launch-plan step the kernel refused, as the executor reported it. */
 export class StepError extends TcrError {
-  constructor(readonly step: number, readonly label: string, readonly errno: number, readonly errnoName: string, detail: string, failure?: string) {
+  /** `op`: the step's PlanOp, when known */
+  constructor(readonly step: number, readonly label: string, readonly errno: number, readonly errnoName: string, detail: string, failure?: string, readonly op?: number) {
     const where = `step ${step} ${label}: ${errnoName}${detail ? ` (${detail})` : ''}`;
     super(failure ? `${failure} (${where})` : where);
     this.name = 'StepError';

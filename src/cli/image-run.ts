@@ -4,7 +4,8 @@
 import { Command } from 'commander';
 import fs from 'node:fs';
 import { Runtime } from '../container/runtime.js';
-import { TcrError } from '../errors.js';
+import { StepError, TcrError, errorMessage } from '../errors.js';
+import { PlanOp } from '../linux/plan.js';
 import { out } from '../log.js';
 import type { ImageRunOptions } from '../run/options.js';
 import { parseBytes } from './cgroup-commands.js';
@@ -47,12 +48,26 @@ async function imageContext(g: GlobalOptions) {
 }
 
 export async function runImageCommand(g: GlobalOptions, image: string, command: string[], f: ImageRunFlags): Promise<number> {
-  const { runImage } = await import('../run/image-run.js');
-  const ctx = await imageContext(g);
-  const o = imageRunOptions(image, command, f);
-  const { id, status } = await runImage(o, ctx);
-  if (o.detach) out(`${id}\n`);
-  return status;
+  try {
+    const { runImage } = await import('../run/image-run.js');
+    const ctx = await imageContext(g);
+    const o = imageRunOptions(image, command, f);
+    const { id, status } = await runImage(o, ctx);
+    if (o.detach) out(`${id}\n`);
+    return status;
+  } catch (e) {
+    throw new TcrError(errorMessage(e), dockerStatus(e), { cause: e });
+  }
+}
+
+/**
+ * docker's and podman's exit status for a run that never reached the
+ * container's own: 127 when the command is not found, 126 when it cannot be
+ * executed, 125 for any other failure of the runtime's.
+ */
+export function dockerStatus(e: unknown): number {
+  if (e instanceof StepError && (e.op === PlanOp.findExec || e.op === PlanOp.exec)) return e.errnoName === 'ENOENT' || e.errnoName === 'ENOTDIR' ? 127 : 126;
+  return 125;
 }
 
 export function registerContainerCommands(program: Command): void {

@@ -73,7 +73,7 @@ export class Launch {
       } else if (rec.kind === RecordKind.fail) {
         this.traceLine(rec.step, `FAILED ${errnoName(rec.errno)}`, 0n, rec.pid);
         this.reap();
-        throw new StepError(rec.step, step?.label ?? '?', rec.errno, errnoName(rec.errno), errnoText(rec.errno), step?.failure);
+        throw new StepError(rec.step, step?.label ?? '?', rec.errno, errnoName(rec.errno), errnoText(rec.errno), step?.failure, step?.op);
       } else if (rec.kind === RecordKind.sync) {
         const point = Number(rec.aux) as SyncPoint;
         if (this.opts.trace) this.traceLine(rec.step, 'waiting for the runtime', 0n, rec.pid);

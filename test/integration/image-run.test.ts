@@ -147,15 +147,29 @@ describe.skipIf(!isRoot || !fs.existsSync(OCI))('tcr run IMAGE', () => {
     expect(r.status).toBe(4);
   });
 
-  it('an unknown image or a bad flag fails clearly and leaves nothing', () => {
+  it('an unknown image or a bad flag fails clearly, with docker\'s exit status 125, and leaves nothing', () => {
     const r = tcr(['run', '--rm', '--pull', 'never', 'no-such-image', 'true']);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(125);
     expect(r.stderr).toMatch(/no-such-image/);
     const v = tcr(['run', '--rm', '-v', 'relative:/x', 'busybox', 'true']);
     expect(v.stderr).toMatch(/-v "relative:\/x": the host path must be absolute/);
+    expect(v.status).toBe(125);
     const u = tcr(['run', '--rm', '-u', 'nosuchuser', 'busybox', 'true']);
     expect(u.stderr).toMatch(/no such user/);
+    expect(u.status).toBe(125);
     expect(containers()).toEqual([]);
     expect(fs.readdirSync(sb.root).filter((n) => !n.startsWith('.'))).toEqual([]); // .cache: compiled seccomp filters
+  });
+
+  it('a command that is not there exits 127, one that cannot be executed 126, as with docker; the container\'s own status otherwise', () => {
+    const missing = tcr(['run', '--rm', 'busybox', '/no/such/program']);
+    expect(missing.stderr).toMatch(/"\/no\/such\/program": executable file not found/);
+    expect(missing.status).toBe(127);
+    const notExecutable = tcr(['run', '--rm', 'busybox', '/etc/passwd']);
+    expect(notExecutable.stderr).toMatch(/"\/etc\/passwd"/);
+    expect(notExecutable.status).toBe(126);
+    expect(tcr(['run', '--rm', 'busybox', 'sh', '-c', 'exit 125']).status).toBe(125);
+    expect(containers()).toEqual([]);
+    expect(mountsUnder(store)).toEqual([]);
   });
 });
