@@ -58,11 +58,13 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   int cgroup_fd = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
   std::string exe_path = info[3].As<Napi::String>().Utf8Value();
   int exe_fd = tcr_sealed_memfd("tcr-executor", exe_path.c_str(), 256);
-  if (exe_fd < 0) throw ErrnoError(env, -exe_fd, (exe_path + " (the launch-plan executor, built with the addon: npm run build)").c_str());
+  // EACCES/EPERM: a host that forbids executable memfds (vm.memfd_noexec=2): the file itself is executed
+  if (exe_fd < 0 && exe_fd != -EACCES && exe_fd != -EPERM)
+    throw ErrnoError(env, -exe_fd, (exe_path + " (the launch-plan executor, built with the addon: npm run build)").c_str());
   pid_t pid = -1;
   int sock = -1, into = 0;
   int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, exe_fd, exe_path.c_str(), &pid, &sock, &into);
-  close(exe_fd);
+  if (exe_fd >= 0) close(exe_fd);
   if (r < 0) throw ErrnoError(env, -r, "start of the executor");
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", pid);

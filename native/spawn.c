@@ -106,11 +106,16 @@ static int start_executor(void *arg) {
     if (fl > 0 && (fl & FD_CLOEXEC)) raw_syscall(SYS_fcntl, fd, F_SETFD, fl & ~FD_CLOEXEC, 0, 0);
   }
   /* every other fd of Node's closes here; the kept range below stays */
+  if (s->exe < 0) {
+    if ((r = raw_syscall(SYS_close_range, s->to[3] + 1, ~0U, 0, 0, 0)) < 0) goto fail;
+    r = raw_syscall(SYS_execve, (long)s->exe_path, (long)s->argv, (long)envp, 0, 0);
+    goto fail;
+  }
   if (s->exe - 1 > s->to[3] && (r = raw_syscall(SYS_close_range, s->to[3] + 1, s->exe - 1, 0, 0, 0)) < 0) goto fail;
   if ((r = raw_syscall(SYS_close_range, s->exe + 1, ~0U, 0, 0, 0)) < 0) goto fail;
   r = raw_syscall(SYS_execveat, s->exe, (long)"", (long)s->argv, (long)envp, AT_EMPTY_PATH);
   /* EACCES: a host that forbids executing memfds (vm.memfd_noexec=2); ENOSYS/EPERM: no execveat */
-  if ((r == -EACCES || r == -ENOSYS || r == -EPERM) && s->exe_path) r = raw_syscall(SYS_execve, (long)s->exe_path, (long)s->argv, (long)envp, 0, 0);
+  if (r == -EACCES || r == -ENOSYS || r == -EPERM) r = raw_syscall(SYS_execve, (long)s->exe_path, (long)s->argv, (long)envp, 0, 0);
 fail:
   s->err = (int)-r;
   raw_syscall(SYS_exit_group, 127, 0, 0, 0, 0);
@@ -137,7 +142,7 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
     if (i != 2 && src[i] >= 0 && (s.from[i] = fcntl(src[i], F_DUPFD_CLOEXEC, low)) < 0) { r = -errno; goto out; }
     s.to[i] = want + i;
   }
-  if ((s.exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, low)) < 0) { r = -errno; goto out; }
+  if (exe_fd >= 0 && (s.exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, low)) < 0) { r = -errno; goto out; }
   memcpy(s.stdio, stdio, sizeof s.stdio);
   s.exe_path = exe_path;
   char num[4][16];

@@ -9,8 +9,8 @@ extern "C" {
 #endif
 
 /* Starts the executor (native/executor.c) on a plan. exe_fd: a sealed memfd of
- * the executor program; exe_path: the same program on disk, used only where
- * the host forbids executing memfds. On success returns 0 with the init's pid
+ * the executor program, or -1; exe_path: the same program on disk, executed
+ * instead where there is no memfd or the host forbids executing it. On success returns 0 with the init's pid
  * (or -1 when a stage-1 step failed; the socket then holds the failure) and
  * the runtime's end of the step socket. stdio[i] < 0 keeps the caller's fd i.
  * cgroup_fd >= 0: a cgroup v2 directory to clone the init into (reported in

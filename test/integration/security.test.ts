@@ -258,6 +258,29 @@ describe.skipIf(!isRoot)('security (root, real kernel)', () => {
       }
     });
 
+    // vm.memfd_noexec is per pid namespace: set to 2 in one of the test's own, it binds nothing else on the host
+    it.skipIf(!fs.existsSync('/proc/sys/vm/memfd_noexec'))('where the host forbids executable memfds (vm.memfd_noexec=2), the executor runs from its file', () => {
+      const id = uniqueId('noexec');
+      const b = shBundle(sb, id, 'echo inside');
+      const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+      const tcr = `${q(TCR)} --root ${q(sb.root)}`;
+      const script = [
+        'echo 2 > /proc/sys/vm/memfd_noexec',
+        `${tcr} create --bundle ${q(b)} ${id} >/dev/null`,
+        `pid=$(${tcr} state ${id} | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')`,
+        'echo exe=$(readlink /proc/$pid/exe)',
+        `${tcr} start ${id}`,
+        `while [ "$(${tcr} state ${id} | grep -c '"stopped"')" = 0 ]; do sleep 0.05; done`,
+        `${tcr} delete ${id}`,
+        `${tcr} run --bundle ${q(b)} ${id}-run`,
+      ].join('\n');
+      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-ec', script], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`exe=${path.join(REPO, 'build', 'Release', 'tcr_executor')}\ninside\n`);
+      expect(r.status).toBe(0);
+      expectNothingLeft(sb, id);
+    });
+
     it('the created init is not dumpable: in a user namespace its /proc files stay owned by host root', () => {
       fs.chmodSync(sb.dir, 0o755); // the mapped root must reach the rootfs
       const a = createContainer(sb, 'sleep 30', (s) => {
