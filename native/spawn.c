@@ -51,9 +51,11 @@ int tcr_sealed_memfd(const char *name, const char *file, int low) {
   return seal_and_raise(fd, low);
 }
 
-/* The same for bytes in memory. */
+/* The same for bytes in memory that are never executed. */
 static int sealed_memfd_of(const char *name, const void *data, size_t len, int low) {
-  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  /* MFD_NOEXEC_SEAL (Linux 6.3+): what vm.memfd_noexec=2 demands on the kernels where it refuses plain memfds */
+  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0008U /* MFD_NOEXEC_SEAL */);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -errno;
   for (size_t off = 0; off < len;) {
     ssize_t n = write(fd, (const char *)data + off, len - off);

@@ -106,7 +106,9 @@ export async function main(argv: string[]): Promise<number> {
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
     if (code?.startsWith('commander.')) return 1; // commander already printed the message
     log.error(errorMessage(e));
-    if (!(e instanceof TcrError)) log.debug((e as Error).stack ?? '');
+    // an error that is not tcr's own is a bug: its stack helps (also when a TcrError only rewords it)
+    const origin = e instanceof TcrError && e.cause !== undefined ? e.cause : e;
+    if (!(origin instanceof TcrError)) log.debug((origin as Error).stack ?? '');
     return e instanceof TcrError ? e.exitCode : 1;
   }
 }
