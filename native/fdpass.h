@@ -1,6 +1,6 @@
 /* Sending one fd with a message (SCM_RIGHTS), shared by the executor (the
  * pty master to the runtime) and the addon (the master to --console-socket).
- * Plain syscalls and stack memory only: safe in the cloned child. */
+ * Plain syscalls and stack memory only. */
 #ifndef TCR_FDPASS_H
 #define TCR_FDPASS_H
 

@@ -1,8 +1,9 @@
 /*
- * The launch-plan wire format shared by src/linux/plan-encoding.ts and the
- * executor. A plan is one buffer: a header, fixed-size steps, then an arena of
- * strings and blobs that steps point into by offset. Keep the numbers here in
- * step with PlanOp in TypeScript: the test suite checks them against each other.
+ * The launch-plan wire format shared by src/linux/plan.ts (encodePlan) and
+ * the executor, which native/spawn.c hands it to in a sealed memfd. A plan is
+ * one buffer: a header, fixed-size steps, then an arena of strings and blobs
+ * that steps point into by offset. Keep the numbers here in step with PlanOp
+ * in TypeScript: the test suite checks them against each other.
  */
 #ifndef TCR_PLAN_H
 #define TCR_PLAN_H
