@@ -29,7 +29,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   const steps: PlanStep[] = [];
   const pdeath: PlanStep = { op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, SIGKILL, 0], label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until created)' };
 
-  // stage 1 (only when joining namespaces): become part of them, then clone the init
+  // stage 1, the executor before it clones the init, has steps only when joining namespaces: become part of them
   if (ns.joinSteps.length) {
     steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (before entering the container)' });
     steps.push(...ns.joinSteps);

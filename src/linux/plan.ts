@@ -78,7 +78,7 @@ export interface PlanStep {
 
 export interface Plan {
   steps: PlanStep[];
-  /** leading steps run by a first child before the init is cloned (setns) */
+  /** leading steps that stage 1 (the executor, before it clones the init) runs: setns into namespaces to join */
   stage1Steps: number;
   /** namespaces the clone of the init creates */
   cloneFlags: number;
