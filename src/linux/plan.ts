@@ -94,33 +94,50 @@ const STEP_SIZE = 88;
 const NONE = 0xffffffff;
 export const RECORD_SIZE = 32;
 
-function toBytes(v: Exclude<PlanString, null>): Buffer {
-  if (Buffer.isBuffer(v)) return v;
-  if (Array.isArray(v)) return Buffer.from(v.map((x) => x + '\0').join(''));
-  return Buffer.from(v);
+/** Bytes a plan string takes in the arena, without its final NUL (a list: each entry NUL-ended, as C splits it). */
+function byteLength(v: Exclude<PlanString, null>): number {
+  if (Buffer.isBuffer(v)) return v.length;
+  if (Array.isArray(v)) return v.reduce((n, x) => n + Buffer.byteLength(x) + 1, 0);
+  return Buffer.byteLength(v);
 }
 
-/** Serialises a plan into the buffer native/plan.h describes: header, steps, then the arena of NUL-ended strings. */
+/** Writes a plan string at `at`; returns the bytes written (the buffer is zero-filled, so NULs are already there). */
+function writeString(buf: Buffer, at: number, v: Exclude<PlanString, null>): number {
+  if (Buffer.isBuffer(v)) return v.copy(buf, at);
+  if (!Array.isArray(v)) return buf.write(v, at);
+  let o = at;
+  for (const x of v) o += buf.write(x, o) + 1;
+  return o - at;
+}
+
+/**
+ * Serialises a plan into the buffer native/plan.h describes: header, steps,
+ * then the arena of NUL-ended strings. Strings are measured, then written
+ * straight into the one buffer: no per-string allocation on the create path.
+ */
 export function encodePlan(plan: Plan, flags = 0): Buffer {
-  const strings = plan.steps.map((step) => Array.from({ length: 6 }, (_, k) => {
-    const v = step.s?.[k];
-    return v === undefined || v === null ? undefined : toBytes(v);
-  }));
+  const { steps } = plan;
   // every string ends in NUL so C can use it directly; one more NUL because offsets are checked strictly below the arena's end
-  const arenaLen = strings.reduce((sum, row) => row.reduce((n, b) => n + (b ? b.length + 1 : 0), sum), 0) + 1;
+  let arenaLen = 1;
+  for (const step of steps) {
+    for (let k = 0; k < 6; k++) {
+      const v = step.s?.[k];
+      if (v !== undefined && v !== null) arenaLen += byteLength(v) + 1;
+    }
+  }
   const stepsAt = HEADER_SIZE;
-  const arenaAt = stepsAt + plan.steps.length * STEP_SIZE;
+  const arenaAt = stepsAt + steps.length * STEP_SIZE;
   const buf = Buffer.alloc(arenaAt + arenaLen);
   buf.writeUInt32LE(PLAN_MAGIC, 0);
   buf.writeUInt32LE(PLAN_VERSION, 4);
   buf.writeUInt32LE(flags, 8);
-  buf.writeUInt32LE(plan.steps.length, 12);
+  buf.writeUInt32LE(steps.length, 12);
   buf.writeUInt32LE(plan.stage1Steps, 16);
   buf.writeUInt32LE(plan.keepFds, 20);
   buf.writeBigUInt64LE(BigInt(plan.cloneFlags), 24);
   buf.writeUInt32LE(arenaLen, 32);
   let used = 0;
-  plan.steps.forEach((step, i) => {
+  steps.forEach((step, i) => {
     const base = stepsAt + i * STEP_SIZE;
     buf.writeUInt32LE(step.op, base);
     buf.writeUInt32LE(step.flags ?? 0, base + 4);
@@ -134,16 +151,17 @@ export function encodePlan(plan: Plan, flags = 0): Buffer {
         buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(n)), base + 8 + k * 8);
       }
     }
-    strings[i].forEach((bytes, k) => {
-      if (!bytes) {
+    for (let k = 0; k < 6; k++) {
+      const v = step.s?.[k];
+      if (v === undefined || v === null) {
         buf.writeUInt32LE(NONE, base + 40 + k * 4);
-        return;
+        continue;
       }
+      const len = writeString(buf, arenaAt + used, v);
       buf.writeUInt32LE(used, base + 40 + k * 4);
-      buf.writeUInt32LE(bytes.length, base + 64 + k * 4);
-      bytes.copy(buf, arenaAt + used);
-      used += bytes.length + 1;
-    });
+      buf.writeUInt32LE(len, base + 64 + k * 4);
+      used += len + 1;
+    }
   });
   return buf;
 }
