@@ -53,7 +53,7 @@ const char *str(const struct child *c, const struct plan_step *s, int i) {
   return c->arena + s->off[i];
 }
 
-int64_t now_ns(void) {
+static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -69,7 +69,7 @@ void put_str(int fd, const char *s) {
   if (s) (void)!write(fd, s, strlen(s));
 }
 
-void fail(struct child *c, int err) {
+static void fail(struct child *c, int err) {
   send_record(c, REC_FAIL, err, 0, 0);
   _exit(err == ENOENT ? 127 : 126);
 }

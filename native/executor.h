@@ -24,10 +24,8 @@ struct child {
 
 /* executor.c: records to the runtime, the plan's strings */
 const char *str(const struct child *c, const struct plan_step *s, int i);
-int64_t now_ns(void);
 void send_record(const struct child *c, uint32_t kind, int err, int64_t nanos, int64_t aux);
 void put_str(int fd, const char *s);
-void fail(struct child *c, int err);
 int split_list(const struct child *c, const struct plan_step *s, int i, char **out);
 
 /* executor-fs.c: paths inside the root, mounts, the root itself */

@@ -24,6 +24,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A sealable, close-on-exec memfd with an exec flag of Linux 6.3+ (MFD_EXEC or
+ * MFD_NOEXEC_SEAL), or without it on kernels that refuse the flag; -errno. */
+static int new_memfd(const char *name, unsigned exec_flag) {
+  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | exec_flag);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  return fd < 0 ? -errno : fd;
+}
+
 /* Seals a memfd against every change and moves it to `low` or above. */
 static int seal_and_raise(int fd, int low) {
   if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) { int e = errno; close(fd); return -e; }
@@ -36,10 +44,9 @@ static int seal_and_raise(int fd, int low) {
 int tcr_sealed_memfd(const char *name, const char *file, int low) {
   int in = open(file, O_RDONLY | O_CLOEXEC);
   if (in < 0) return -errno;
-  /* MFD_EXEC (Linux 6.3+): executable even where vm.memfd_noexec defaults memfds to no-exec; older kernels refuse the flag */
-  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0010U /* MFD_EXEC */);
-  if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) { int e = errno; close(in); return -e; }
+  /* MFD_EXEC: executable even where vm.memfd_noexec defaults memfds to no-exec */
+  int fd = new_memfd(name, 0x0010U /* MFD_EXEC */);
+  if (fd < 0) { close(in); return fd; }
   /* copied inside the kernel, from the page cache */
   for (;;) {
     ssize_t n = sendfile(fd, in, NULL, 1 << 30);
@@ -53,10 +60,9 @@ int tcr_sealed_memfd(const char *name, const char *file, int low) {
 
 /* The same for bytes in memory that are never executed. */
 static int sealed_memfd_of(const char *name, const void *data, size_t len, int low) {
-  /* MFD_NOEXEC_SEAL (Linux 6.3+): what vm.memfd_noexec=2 demands on the kernels where it refuses plain memfds */
-  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0008U /* MFD_NOEXEC_SEAL */);
-  if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return -errno;
+  /* MFD_NOEXEC_SEAL: what vm.memfd_noexec=2 demands on the kernels where it refuses plain memfds */
+  int fd = new_memfd(name, 0x0008U /* MFD_NOEXEC_SEAL */);
+  if (fd < 0) return fd;
   for (size_t off = 0; off < len;) {
     ssize_t n = write(fd, (const char *)data + off, len - off);
     if (n < 0 && errno == EINTR) continue;
