@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
-  echo "setup: tcr creates namespaces and mounts: run as root (sudo)" >&2
+  echo "setup: tcr creates namespaces, mounts and cgroups: run this as root (from another account: su -c 'npm test' or su -c 'npm run demo', or sudo where it is installed)" >&2
   exit 1
 fi
 

@@ -89,8 +89,30 @@ function applyGlobals(g: GlobalOptions): void {
     throw new TcrError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs manager');
 }
 
+/** Commands that touch no state, store, namespace or cgroup: they work for any user. */
+const NEEDS_NO_ROOT = new Set(['spec', 'features', 'help']);
+
+/**
+ * Refused up front for a user other than root, instead of failing later on
+ * the first file of /run/tcr or /var/lib/tcr it cannot open (rootless use is
+ * not built yet).
+ */
+function requireRoot(argv: string[]): void {
+  if (process.getuid?.() === 0) return;
+  const name = commandName(argv);
+  if (name === undefined || NEEDS_NO_ROOT.has(name) || argv.includes('--help') || argv.includes('-h')) return;
+  throw new TcrError(
+    `${name}: needs root (uid 0; this is uid ${process.getuid?.()}): it makes namespaces, mounts and cgroups, and keeps its state in /run/tcr and its images in /var/lib/tcr. Run it as root (su -c '...', or sudo where installed); rootless use is not supported yet`,
+    name === 'run' || DOCKER_STYLE.has(name) ? 125 : 1,
+  );
+}
+
+/** docker's commands exit 125 for tcr's own failures; runc's exit 1. */
+const DOCKER_STYLE = new Set(['images', 'pull', 'load', 'import', 'rmi', 'ps', 'logs', 'stop', 'rm', 'reap', 'tag', 'unpack']);
+
 export async function main(argv: string[]): Promise<number> {
   try {
+    requireRoot(argv);
     const fast = parseFastPath(argv, isBundleRun);
     if (fast) {
       const g = fast.globals as unknown as GlobalOptions;

@@ -1,11 +1,12 @@
 // Bad input: every case exits 1 with a message naming the field or file that
 // is wrong, and leaves nothing behind (no state directory, no mount under the
 // sandbox, no process whose root is under it).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../../src/spec/types.js';
-import { Sandbox, isRoot } from '../helpers.js';
+import { REPO, Sandbox, TCR, isRoot } from '../helpers.js';
 import { alive, expectNothingLeft, runDetached, shBundle, state, uniqueId } from './lib.js';
 
 describe.skipIf(!isRoot)('errors (root, real kernel)', () => {
@@ -179,5 +180,30 @@ describe.skipIf(!isRoot)('errors (root, real kernel)', () => {
     expect(b.status).toBe(1);
     expect(b.stderr).toMatch(/unknown option '--no-such-flag'/);
     expectNothingLeft(sb);
+  });
+});
+
+describe.skipIf(!isRoot)('a user other than root', () => {
+  // spawnSync's uid/gid: the real tcr, as an ordinary account would start it
+  const asNobody = (args: string[]) => spawnSync(TCR, args, { encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/' });
+
+  it('is told tcr needs root, with docker exit codes for docker commands and runc codes for runc ones', () => {
+    for (const [args, code] of [[['images'], 125], [['run', '--rm', 'busybox', 'true'], 125], [['state', 'x'], 1], [['list'], 1]] as const) {
+      const r = asNobody([...args]);
+      expect(r.status, args.join(' ')).toBe(code);
+      expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^tcr: ${args[0]}: needs root \\(uid 0; this is uid 65534\\).*Run it as root`));
+      expect(r.stderr, args.join(' ')).not.toMatch(/EACCES/);
+    }
+  });
+
+  it('can still run what needs no privilege', () => {
+    expect(asNobody(['spec', '--help']).status).toBe(0);
+    expect(JSON.parse(asNobody(['features']).stdout).ociVersionMin).toBeDefined();
+  });
+
+  it('gets "run this as root" from the README commands', () => {
+    const r = spawnSync('bash', [path.join(REPO, 'scripts', 'setup.sh')], { encoding: 'utf8', uid: 65534, gid: 65534 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/run this as root/);
   });
 });
