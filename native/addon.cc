@@ -46,7 +46,7 @@ Napi::Object StatusObject(Napi::Env env, pid_t pid, int status) {
   return o;
 }
 
-// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd: number, executorPath: string) -> { pid, sock, intoCgroup }
+// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd: number, slotFd: number, executorPath: string) -> { pid, sock, intoCgroup }
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   auto plan = info[0].As<Napi::Buffer<uint8_t>>();
@@ -56,14 +56,15 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
     for (uint32_t i = 0; i < 3 && i < a.Length(); i++) stdio[i] = a.Get(i).As<Napi::Number>().Int32Value();
   }
   int cgroup_fd = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
-  std::string exe_path = info[3].As<Napi::String>().Utf8Value();
+  int slot_fd = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
+  std::string exe_path = info[4].As<Napi::String>().Utf8Value();
   int exe_fd = tcr_sealed_memfd("tcr-executor", exe_path.c_str(), 256);
   // EACCES/EPERM: a host that forbids executable memfds (vm.memfd_noexec=2): the file itself is executed
   if (exe_fd < 0 && exe_fd != -EACCES && exe_fd != -EPERM)
     throw ErrnoError(env, -exe_fd, (exe_path + " (the launch-plan executor, built with the addon: npm run build)").c_str());
   pid_t pid = -1;
   int sock = -1, into = 0;
-  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, exe_fd, exe_path.c_str(), &pid, &sock, &into);
+  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, slot_fd, exe_fd, exe_path.c_str(), &pid, &sock, &into);
   if (exe_fd >= 0) close(exe_fd);
   if (r < 0) throw ErrnoError(env, -r, "start of the executor");
   Napi::Object o = Napi::Object::New(env);

@@ -93,7 +93,7 @@ int do_cap_ambient(int64_t mask) {
   return 0;
 }
 
-int do_sync(struct child *c, int64_t id) {
+int do_sync(struct child *c, int64_t id, int64_t last) {
   send_record(c, REC_SYNC, 0, 0, id);
   ssize_t n = recv(c->sock, sync_payload, sizeof sync_payload, 0);
   /* EOF: the runtime died before answering; never outlive it here */
@@ -101,12 +101,17 @@ int do_sync(struct child *c, int64_t id) {
   if (sync_payload[0] != SYNC_CONTINUE) _exit(1);
   sync_payload_len = (size_t)n - 1;
   memmove(sync_payload, sync_payload + 1, sync_payload_len);
+  /* the runtime's last answer (create returns now): nobody reads records any more */
+  if (last) {
+    close(c->sock);
+    c->sock = -1;
+  }
   return 0;
 }
 
 /* Sends a record with an fd attached (SCM_RIGHTS). */
 static int send_fd_record(const struct child *c, uint32_t kind, int fd) {
-  struct plan_record r = {kind, c->current, 0, (uint32_t)syscall(SYS_getpid), 0, 0};
+  struct plan_record r = {kind, c->current, 0, c->pid, 0, 0};
   return send_with_fd(c->sock, &r, sizeof r, fd) < 0 ? -errno : 0;
 }
 
@@ -148,17 +153,23 @@ out:
   return r;
 }
 
+/* Blocks until `start` opens the fifo, writes the byte it reads, and keeps
+ * the write end open, close-on-exec, above every fd the container keeps: its
+ * end of file tells `start` the program was executed (or the init died), so
+ * poststart hooks run after the exec, as the spec orders. */
 int do_fifo_wait(struct child *c, int slot) {
   char p[32];
   fd_path(c->slots[slot], p);
   int fd = open(p, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
-  ssize_t w = write(fd, "0", 1);
-  int e = errno;
-  close(fd);
   close(c->slots[slot]);
   c->slots[slot] = -1;
-  return w == 1 ? 0 : -e;
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, c->hdr->keep_fds > 64 ? (int)c->hdr->keep_fds : 64);
+  int e = errno;
+  close(fd);
+  if (high < 0) return -e;
+  if (write(high, "0", 1) != 1) { e = errno; close(high); return -e; }
+  return 0;
 }
 
 static int wait_with_timeout(pid_t pid, int64_t timeout_ms, int *status) {

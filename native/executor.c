@@ -59,10 +59,14 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* write(2), not send(2): after the seccomp filter a profile written for runc
+ * allows write but maybe not sendto. No SIGPIPE: the socket is closed once
+ * the runtime stops listening (do_sync), and until then a runtime gone is a
+ * launch to end anyway. */
 void send_record(const struct child *c, uint32_t kind, int err, int64_t nanos, int64_t aux) {
-  struct plan_record r = {kind, c->current, err, (uint32_t)syscall(SYS_getpid), nanos, aux};
-  /* MSG_NOSIGNAL: once `create` has exited nobody reads, and SIGPIPE would kill us */
-  (void)send(c->sock, &r, sizeof r, MSG_NOSIGNAL);
+  if (c->sock < 0) return;
+  struct plan_record r = {kind, c->current, err, c->pid, nanos, aux};
+  (void)!write(c->sock, &r, sizeof r);
 }
 
 void put_str(int fd, const char *s) {
@@ -93,7 +97,7 @@ static int run_step(struct child *c, const struct plan_step *s) {
   switch (s->op) {
   case OP_PRCTL:
     return prctl((int)s->n[0], (unsigned long)s->n[1], (unsigned long)s->n[2], 0, 0) < 0 ? -errno : 0;
-  case OP_SYNC: return do_sync(c, s->n[0]);
+  case OP_SYNC: return do_sync(c, s->n[0], s->n[1]);
   case OP_SETNS: {
     int fd = open(s0, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
@@ -249,11 +253,11 @@ static void refuse(void) {
   _exit(126);
 }
 
-/* argv: tcr-executor SOCK PID-PIPE PLAN-MEMFD CGROUP-FD|-1 (native/spawn.c) */
+/* argv: tcr-executor SOCK PID-PIPE PLAN-MEMFD CGROUP-FD|-1 SLOT0-FD|-1 (native/spawn.c) */
 int main(int argc, char **argv) {
-  if (argc != 5 || strcmp(argv[0], TCR_EXECUTOR_ARGV0) != 0) refuse();
-  int sock = parse_fd(argv[1]), pid_pipe = parse_fd(argv[2]), plan_fd = parse_fd(argv[3]), cgroup_fd = parse_fd(argv[4]);
-  if (sock < 3 || pid_pipe < 3 || plan_fd < 3 || cgroup_fd < -1) refuse();
+  if (argc != 6 || strcmp(argv[0], TCR_EXECUTOR_ARGV0) != 0) refuse();
+  int sock = parse_fd(argv[1]), pid_pipe = parse_fd(argv[2]), plan_fd = parse_fd(argv[3]), cgroup_fd = parse_fd(argv[4]), slot0 = parse_fd(argv[5]);
+  if (sock < 3 || pid_pipe < 3 || plan_fd < 3 || cgroup_fd < -1 || slot0 < -1) refuse();
   struct stat st;
   if (fstat(plan_fd, &st) < 0 || st.st_size <= 0) refuse();
   const void *plan = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, plan_fd, 0);
@@ -264,6 +268,7 @@ int main(int argc, char **argv) {
   fcntl(sock, F_SETFD, FD_CLOEXEC);
   fcntl(pid_pipe, F_SETFD, FD_CLOEXEC);
   if (cgroup_fd >= 0) fcntl(cgroup_fd, F_SETFD, FD_CLOEXEC);
+  if (slot0 >= 0) fcntl(slot0, F_SETFD, FD_CLOEXEC);
 
   struct child c;
   memset(&c, 0, sizeof c);
@@ -274,6 +279,8 @@ int main(int argc, char **argv) {
   c.rootfd = -1;
   c.found_exec = -1;
   for (int i = 0; i < MAX_SLOTS; i++) c.slots[i] = -1;
+  c.slots[0] = slot0;
+  c.pid = (uint32_t)getpid();
 
   prctl(PR_SET_NAME, "tcr-stage1", 0, 0, 0);
   /* a runtime killed from here on takes stage 1 with it (killed before,
@@ -286,6 +293,7 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     close(pid_pipe);
     if (cgroup_fd >= 0) close(cgroup_fd);
+    c.pid = (uint32_t)getpid();
     prctl(PR_SET_NAME, "tcr-init", 0, 0, 0);
     run_steps(&c, c.hdr->stage1_steps, c.hdr->nsteps);
     _exit(0);

@@ -20,6 +20,7 @@ struct child {
   int slots[MAX_SLOTS];
   int found_exec; /* index chosen by OP_FIND_EXEC, -1 if none */
   uint32_t current;
+  uint32_t pid; /* as this process sees itself, taken once: records after the seccomp filter make no getpid */
 };
 
 /* executor.c: records to the runtime, the plan's strings */
@@ -48,7 +49,7 @@ int do_setuser(const struct child *c, const struct plan_step *s);
 int do_cap_bounding(int64_t keep, int64_t last);
 int do_capset(int64_t eff, int64_t perm, int64_t inh);
 int do_cap_ambient(int64_t mask);
-int do_sync(struct child *c, int64_t id);
+int do_sync(struct child *c, int64_t id, int64_t last);
 int do_console(struct child *c, const struct plan_step *s);
 int do_fifo_wait(struct child *c, int slot);
 int do_hook(struct child *c, const struct plan_step *s);

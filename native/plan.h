@@ -40,7 +40,7 @@ struct plan_step {
 
 enum plan_op {
   OP_PRCTL = 1,        /* n0 option, n1 arg2, n2 arg3 */
-  OP_SYNC = 2,         /* n0 sync id: ask the runtime, wait for its answer */
+  OP_SYNC = 2,         /* n0 sync id: ask the runtime, wait for its answer; n1 1: its last answer (close the socket) */
   OP_SETNS = 3,        /* s0 path, n0 nstype */
   OP_UNSHARE = 4,      /* n0 flags */
   OP_MOUNT = 5,        /* s0 source, s1 target, s2 fstype, s3 data, n0 flags */

@@ -72,12 +72,15 @@ static int sealed_memfd_of(const char *name, const void *data, size_t len, int l
   return seal_and_raise(fd, low);
 }
 
+/* the fds the executor gets, in its argv's order, just above the kept range */
+#define NFDS 5
+
 struct start {
   int stdio[3];
-  int from[4], to[4]; /* socket, pid pipe, plan, cgroup (-1: none) -> their numbers in the executor */
+  int from[NFDS], to[NFDS]; /* socket, pid pipe, plan, cgroup, slot 0 (-1: none) -> their numbers in the executor */
   int exe;
   const char *exe_path;
-  char *argv[6];
+  char *argv[NFDS + 2];
   volatile int err;
 };
 
@@ -106,7 +109,7 @@ static int start_executor(void *arg) {
   long r = 0;
   for (int i = 0; i < 3; i++)
     if (s->stdio[i] >= 0 && s->stdio[i] != i && (r = raw_syscall(SYS_dup3, s->stdio[i], i, 0, 0, 0)) < 0) goto fail;
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < NFDS; i++)
     if (s->from[i] >= 0 && (r = raw_syscall(SYS_dup3, s->from[i], s->to[i], 0, 0, 0)) < 0) goto fail;
   /* the kept range (stdio, preserved fds) must survive this exec, whatever Node marked close-on-exec */
   for (int fd = 0; fd < s->to[0]; fd++) {
@@ -115,11 +118,11 @@ static int start_executor(void *arg) {
   }
   /* every other fd of Node's closes here; the kept range below stays */
   if (s->exe < 0) {
-    if ((r = raw_syscall(SYS_close_range, s->to[3] + 1, ~0U, 0, 0, 0)) < 0) goto fail;
+    if ((r = raw_syscall(SYS_close_range, s->to[NFDS - 1] + 1, ~0U, 0, 0, 0)) < 0) goto fail;
     r = raw_syscall(SYS_execve, (long)s->exe_path, (long)s->argv, (long)envp, 0, 0);
     goto fail;
   }
-  if (s->exe - 1 > s->to[3] && (r = raw_syscall(SYS_close_range, s->to[3] + 1, s->exe - 1, 0, 0, 0)) < 0) goto fail;
+  if (s->exe - 1 > s->to[NFDS - 1] && (r = raw_syscall(SYS_close_range, s->to[NFDS - 1] + 1, s->exe - 1, 0, 0, 0)) < 0) goto fail;
   if ((r = raw_syscall(SYS_close_range, s->exe + 1, ~0U, 0, 0, 0)) < 0) goto fail;
   r = raw_syscall(SYS_execveat, s->exe, (long)"", (long)s->argv, (long)envp, AT_EMPTY_PATH);
   /* EACCES: a host that forbids executing memfds (vm.memfd_noexec=2); ENOSYS/EPERM: no execveat */
@@ -130,34 +133,34 @@ fail:
   return 127;
 }
 
-int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int exe_fd, const char *exe_path, pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
+int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int slot_fd, int exe_fd, const char *exe_path, pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
   if (!plan_valid(plan, len)) return -EINVAL;
   const struct plan_header *hdr = plan;
   /* the executor's fds go just above the kept range; ours start above those, out of the way of every dup2 */
   int want = hdr->keep_fds > 3 ? (int)hdr->keep_fds : 3;
-  int low = want + 4 > 256 ? want + 4 : 256;
+  int low = want + NFDS > 256 ? want + NFDS : 256;
   struct start s;
   memset(&s, 0, sizeof s);
   int sv[2] = {-1, -1}, pp[2] = {-1, -1}, r = 0;
-  for (int i = 0; i < 4; i++) s.from[i] = -1;
+  for (int i = 0; i < NFDS; i++) s.from[i] = -1;
   s.exe = -1;
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(pp, O_CLOEXEC) < 0) { r = -errno; goto out; }
   int plan_fd = sealed_memfd_of("tcr-plan", plan, len, low);
   if (plan_fd < 0) { r = plan_fd; goto out; }
   s.from[2] = plan_fd;
-  int src[4] = {sv[1], pp[1], -1, cgroup_fd};
-  for (int i = 0; i < 4; i++) {
+  int src[NFDS] = {sv[1], pp[1], -1, cgroup_fd, slot_fd};
+  for (int i = 0; i < NFDS; i++) {
     if (i != 2 && src[i] >= 0 && (s.from[i] = fcntl(src[i], F_DUPFD_CLOEXEC, low)) < 0) { r = -errno; goto out; }
     s.to[i] = want + i;
   }
   if (exe_fd >= 0 && (s.exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, low)) < 0) { r = -errno; goto out; }
   memcpy(s.stdio, stdio, sizeof s.stdio);
   s.exe_path = exe_path;
-  char num[4][16];
-  for (int i = 0; i < 4; i++) snprintf(num[i], sizeof num[i], "%d", s.from[i] >= 0 ? s.to[i] : -1);
+  char num[NFDS][16];
+  for (int i = 0; i < NFDS; i++) snprintf(num[i], sizeof num[i], "%d", s.from[i] >= 0 ? s.to[i] : -1);
   s.argv[0] = (char *)TCR_EXECUTOR_ARGV0;
-  for (int i = 0; i < 4; i++) s.argv[i + 1] = num[i];
-  s.argv[5] = NULL;
+  for (int i = 0; i < NFDS; i++) s.argv[i + 1] = num[i];
+  s.argv[NFDS + 1] = NULL;
 
   /* blocked until the executor's exec: no handler of Node's may run in the child, which shares its memory */
   sigset_t all, old;
@@ -168,7 +171,7 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
   int clone_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   /* the child's copies are the only ones left: the pid pipe reads EOF once stage 1 is gone */
-  for (int i = 0; i < 4; i++) if (s.from[i] >= 0) { close(s.from[i]); s.from[i] = -1; }
+  for (int i = 0; i < NFDS; i++) if (s.from[i] >= 0) { close(s.from[i]); s.from[i] = -1; }
   close(pp[1]);
   pp[1] = -1;
   if (pid < 0) { r = -clone_err; goto out; }
@@ -186,7 +189,7 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
   *out_sock = sv[0];
   sv[0] = -1;
 out:
-  for (int i = 0; i < 4; i++) if (s.from[i] >= 0) close(s.from[i]);
+  for (int i = 0; i < NFDS; i++) if (s.from[i] >= 0) close(s.from[i]);
   if (s.exe >= 0) close(s.exe);
   if (sv[0] >= 0) close(sv[0]);
   if (sv[1] >= 0) close(sv[1]);

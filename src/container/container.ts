@@ -46,7 +46,7 @@ export class Container {
     return ociState(rec, deriveStatus(rec, this.store));
   }
 
-  /** Releases the init blocked on the exec fifo, then runs poststart hooks. */
+  /** Releases the init blocked on the exec fifo, waits for its exec, then runs poststart hooks. */
   start(): void {
     this.locked(() => {
       const rec = this.record();
@@ -64,16 +64,29 @@ export class Container {
     const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
       const buf = Buffer.alloc(1);
-      for (;;) {
-        let n = 0;
+      const readByte = (): boolean => {
         try {
-          n = fs.readSync(fd, buf, 0, 1, null);
+          return fs.readSync(fd, buf, 0, 1, null) === 1;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          return false;
+        }
+      };
+      while (!readByte()) {
+        // a short command may have written, run and exited since the read: its byte
+        // waits in the fifo (held open here), so read again before calling it stopped
+        if (!isSameLiveProcess(rec.pid, rec.startTime) && !readByte()) throw new TcrError('cannot start a container that has stopped');
+        sleepMs(0.1); // the init writes as soon as it is scheduled
+      }
+      // the init holds the write end open until its exec (close-on-exec): end of file means the
+      // process runs (or the init died, which state reports), and poststart may follow
+      for (let wait = 0.05; ; wait = Math.min(wait * 2, 5)) {
+        try {
+          if (fs.readSync(fd, buf, 0, 1, null) === 0) break;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
         }
-        if (n === 1) break;
-        if (!isSameLiveProcess(rec.pid, rec.startTime)) throw new TcrError('cannot start a container that has stopped');
-        sleepMs(0.1); // the init writes as soon as it is scheduled
+        sleepMs(wait);
       }
     } finally {
       fs.closeSync(fd);

@@ -19,7 +19,12 @@ export interface LaunchOptions {
   stdio?: number[];
   /** a cgroup v2 directory the init is cloned straight into */
   cgroupDir?: string;
+  /** a file the runtime opens (O_PATH) for the plan's slot 0: the exec fifo, in a directory the init may not be able to search */
+  slotPath?: string;
 }
+
+const O_PATH = 0o10000000; // not in fs.constants; Linux's value on every architecture but alpha, parisc and sparc
+
 
 const SYNC_CONTINUE = 0;
 const SYNC_ABORT = 1;
@@ -27,6 +32,14 @@ const SYNC_ABORT = 1;
 function cloneFlagNames(plan: Plan): string {
   const names = Object.entries(CLONE_NEW).filter(([, f]) => plan.cloneFlags & f).map(([t]) => `CLONE_NEW${t === 'mount' ? 'NS' : t === 'network' ? 'NET' : t.toUpperCase()}`);
   return (plan.stage1Steps ? ['(stage 1, then the init with)'] : []).concat(names).join('|') || '(no new namespaces)';
+}
+
+const EPERM = 1, ENOSYS = 38;
+
+/** What a denial after the seccomp filter most likely means. */
+function filterBlame(step: Plan['steps'][number] | undefined, errno: number): string | undefined {
+  if (!step?.afterFilter || (errno !== EPERM && errno !== ENOSYS)) return undefined;
+  return 'linux.seccomp: the profile probably denies a call made after it is loaded (as runc, tcr loads it before the capabilities, user and exec steps: the profile must allow prctl, capset, setgroups, setresgid, setresuid and execve)';
 }
 
 export class Launch {
@@ -38,8 +51,10 @@ export class Launch {
   constructor(private readonly plan: Plan, private readonly opts: LaunchOptions = {}) {
     const buf = encodePlan(plan, opts.trace ? PLAN_TRACE : 0);
     const cgroupFd = opts.cgroupDir ? fs.openSync(opts.cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;
+    let slotFd = -1;
     try {
-      const { pid, sock, intoCgroup } = native().spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, executorPath());
+      if (opts.slotPath) slotFd = fs.openSync(opts.slotPath, O_PATH);
+      const { pid, sock, intoCgroup } = native().spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, slotFd, executorPath());
       this.pid = pid;
       this.sock = sock;
       if (opts.trace) {
@@ -48,6 +63,7 @@ export class Launch {
       }
     } finally {
       if (cgroupFd >= 0) fs.closeSync(cgroupFd);
+      if (slotFd >= 0) fs.closeSync(slotFd);
     }
   }
 
@@ -73,7 +89,7 @@ export class Launch {
       } else if (rec.kind === RecordKind.fail) {
         this.traceLine(rec.step, `FAILED ${errnoName(rec.errno)}`, 0n, rec.pid);
         this.reap();
-        throw new StepError(rec.step, step?.label ?? '?', rec.errno, errnoName(rec.errno), errnoText(rec.errno), step?.failure, step?.op);
+        throw new StepError(rec.step, step?.label ?? '?', rec.errno, errnoName(rec.errno), errnoText(rec.errno), step?.failure ?? filterBlame(step, rec.errno), step?.op);
       } else if (rec.kind === RecordKind.sync) {
         const point = Number(rec.aux) as SyncPoint;
         if (this.opts.trace) this.traceLine(rec.step, 'waiting for the runtime', 0n, rec.pid);
@@ -88,9 +104,22 @@ export class Launch {
         this.answer(SYNC_CONTINUE, payload);
         if (point === SyncPoint.ready) {
           this.ready = true;
-          if (!untilExec) return;
+          // the init closes its end once it has this last answer (launch-plan.ts): returning only
+          // then, `create` exits with the init past its last step that the runtime's exit could end
+          if (!untilExec) return this.awaitHangUp();
         }
       }
+    }
+  }
+
+  /** Reads until the init closes the socket (or is gone); records sent meanwhile are traced. */
+  private awaitHangUp(): void {
+    for (;;) {
+      const { data, fd } = native().recv(this.sock, RECORD_SIZE);
+      if (fd >= 0) fs.closeSync(fd);
+      if (data.length === 0) return;
+      const rec = decodeRecord(data);
+      if (rec.kind === RecordKind.step) this.traceLine(rec.step, 'ok', rec.nanos, rec.pid);
     }
   }
 

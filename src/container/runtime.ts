@@ -176,7 +176,7 @@ export class Runtime {
         fs.chmodSync(fifo, 0o622);
       }
       const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
-      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir(), onConsole });
+      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir(), slotPath: fifo, onConsole });
       const cg = cgroup;
       launch.follow((point, pid) => {
         if (point === SyncPoint.start) {

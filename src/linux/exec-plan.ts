@@ -37,8 +37,9 @@ export function buildExecPlan(container: Spec, proc: Process, initPid: number, o
     steps.push({ op: PlanOp.console, n: [size?.height ?? 0, size?.width ?? 0], s: [null], label: "open a pty in the container's devpts: slave as stdio and controlling terminal; master to the runtime" });
   }
   steps.push({ op: PlanOp.findExec, s: [execCandidates(proc.args![0], proc.env)], label: `look up ${JSON.stringify(proc.args![0])} in the container`, failure: `exec: ${JSON.stringify(proc.args![0])}: executable file not found in $PATH or not executable` });
-  steps.push({ op: PlanOp.sync, n: [SyncPoint.ready], label: 'tell the runtime the process is ready' });
+  // cleared before the sync, as in the init's plan (launch-plan.ts): a runtime killed before its answer ends the process there
   steps.push({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0], label: 'prctl PR_SET_PDEATHSIG 0' });
+  steps.push({ op: PlanOp.sync, n: [SyncPoint.ready], label: 'tell the runtime the process is ready' });
   steps.push(...processSteps({ ...container, process: proc }, o));
   return { steps, stage1Steps, cloneFlags: 0, keepFds: 3 + o.preserveFds };
 }

@@ -11,7 +11,7 @@ export interface LaunchOptions extends ProcessOptions {
   bundle: string;
   /** absolute path of the rootfs on the host */
   rootfs: string;
-  /** the exec fifo `start` opens; absent for `run`, which starts at once */
+  /** the exec fifo `start` opens, which the runtime hands over open (slot 0); absent for `run`, which starts at once */
   execFifo?: string;
   noPivot?: boolean;
   noNewKeyring?: boolean;
@@ -69,7 +69,6 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   if (hooks.prestart?.length || hooks.createRuntime?.length)
     steps.push({ op: PlanOp.sync, n: [SyncPoint.runtimeHooks], label: 'wait for the runtime to run prestart and createRuntime hooks' });
   (hooks.createContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'createContainer', i)));
-  if (o.execFifo) steps.push({ op: PlanOp.openPath, n: [FIFO_SLOT], s: [o.execFifo], label: `open exec fifo ${o.execFifo} (O_PATH, before the host disappears)` });
 
   if (mountNs && o.noPivot) {
     steps.push({ op: PlanOp.chroot, s: [o.rootfs], label: `move the rootfs to / and chroot (--no-pivot)` });
@@ -98,9 +97,12 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   const args0 = spec.process!.args![0];
   steps.push({ op: PlanOp.findExec, s: [execCandidates(args0, spec.process!.env)], label: `look up ${JSON.stringify(args0)} in the container`, failure: `exec: ${JSON.stringify(args0)}: executable file not found in $PATH or not executable` });
 
-  steps.push({ op: PlanOp.sync, n: [SyncPoint.ready], label: 'tell the runtime the container is created' });
-  steps.push({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0], label: 'prctl PR_SET_PDEATHSIG 0 (the container now outlives the runtime)' });
-  if (o.execFifo) steps.push({ op: PlanOp.fifoWait, n: [FIFO_SLOT], label: 'wait on the exec fifo until `start`' });
+  // before the ready sync, never after: `create` exits as soon as it has answered, and a
+  // parent-death signal still set then would kill a container already reported created.
+  // A runtime killed before answering still ends the init: its sync reads EOF.
+  steps.push({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0], label: 'prctl PR_SET_PDEATHSIG 0 (the container will outlive the runtime; a runtime killed before its answer still ends it at the next step)' });
+  steps.push({ op: PlanOp.sync, n: [SyncPoint.ready, o.execFifo ? 1 : 0], label: o.execFifo ? 'tell the runtime the container is created (its last answer: the socket closes)' : 'tell the runtime the container is created' });
+  if (o.execFifo) steps.push({ op: PlanOp.fifoWait, n: [FIFO_SLOT], label: `wait on the exec fifo ${o.execFifo} until \`start\` (opened by the runtime, handed over as slot ${FIFO_SLOT})` });
   (hooks.startContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'startContainer', i)));
   steps.push(...processSteps(spec, o));
 

@@ -74,6 +74,8 @@ export interface PlanStep {
   label: string;
   /** what the error says first when this step fails, before the step itself */
   failure?: string;
+  /** runs under the container's seccomp filter: a denial there is the profile's */
+  afterFilter?: boolean;
 }
 
 export interface Plan {

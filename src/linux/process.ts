@@ -43,7 +43,14 @@ function hex(mask: bigint): string {
   return '0x' + mask.toString(16).padStart(16, '0');
 }
 
-/** From rlimits to the exec: the privileged steps first, seccomp as late as it can be. */
+/**
+ * From rlimits to the exec: the privileged steps first, seccomp as late as it
+ * can be. After the filter only the calls runc makes after its own may follow
+ * (prctl, capset, setgroups/setresgid/setresuid, execve, and the trace's
+ * write): profiles written for runc (Docker's before 20.10, the OCI suite's,
+ * many Kubernetes ones) allow no more, so fd hygiene, umask and every lookup
+ * come before it.
+ */
 export function processSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
   const p = spec.process!;
   const steps: PlanStep[] = [];
@@ -52,6 +59,9 @@ export function processSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
   if (p.oomScoreAdj !== undefined)
     steps.push({ op: PlanOp.writeFile, s: ['/proc/self/oom_score_adj', String(p.oomScoreAdj)], label: `oom_score_adj ${p.oomScoreAdj}` });
   steps.push(...opts.lsmSteps);
+  if (p.user.umask !== undefined) steps.push({ op: PlanOp.umask, n: [p.user.umask], label: `umask ${p.user.umask.toString(8).padStart(4, '0')}` });
+  const keep = 3 + opts.preserveFds;
+  steps.push({ op: PlanOp.fds, n: [keep], label: `keep fds 0-${keep - 1}, close-on-exec for every other fd` });
 
   const nnp = p.noNewPrivileges === true;
   const seccomp = opts.seccomp;
@@ -78,12 +88,20 @@ export function processSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
   // ambient caps must be both permitted and inheritable; the kernel refuses others
   const ambOk = amb & perm & inh;
   steps.push({ op: PlanOp.capAmbient, n: [ambOk], label: `ambient set ${hex(ambOk)}` });
-  if (p.user.umask !== undefined) steps.push({ op: PlanOp.umask, n: [p.user.umask], label: `umask ${p.user.umask.toString(8).padStart(4, '0')}` });
   if (nnp) steps.push({ op: PlanOp.prctl, n: [PR.SET_NO_NEW_PRIVS, 1, 0], label: 'prctl PR_SET_NO_NEW_PRIVS 1' });
   if (seccompStep && nnp) steps.push(seccompStep);
-  const keep = 3 + opts.preserveFds;
-  steps.push({ op: PlanOp.fds, n: [keep], label: `keep fds 0-${keep - 1}, close-on-exec for every other fd` });
   const args = p.args!;
   steps.push({ op: PlanOp.exec, s: [execCandidates(args[0], p.env), args, p.env ?? []], label: `execve ${args.map((a) => JSON.stringify(a)).join(' ')}` });
+  if (seccompStep) blameFilter(steps, steps.indexOf(seccompStep));
   return steps;
+}
+
+const POST_FILTER_OPS: ReadonlySet<PlanOp> = new Set([PlanOp.capBounding, PlanOp.prctl, PlanOp.setuser, PlanOp.capset, PlanOp.capAmbient, PlanOp.exec]);
+
+/** Marks the steps after the filter, whose EPERM or ENOSYS the error then blames on the profile (src/container/launcher.ts). */
+function blameFilter(steps: PlanStep[], at: number): void {
+  for (let i = at + 1; i < steps.length; i++) {
+    if (!POST_FILTER_OPS.has(steps[i].op)) throw new Error(`plan: step ${steps[i].label} after the seccomp filter makes calls a profile for runc may deny`);
+    steps[i].afterFilter = true;
+  }
 }

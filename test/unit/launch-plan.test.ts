@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildExecPlan } from '../../src/linux/exec-plan.js';
 import { buildLaunchPlan, type LaunchOptions } from '../../src/linux/launch-plan.js';
 import { MS } from '../../src/linux/mounts.js';
 import { CLONE_NEW } from '../../src/linux/namespaces.js';
@@ -173,14 +174,19 @@ describe('buildLaunchPlan on the default spec', () => {
     expect(at(p, (s) => s.op === PlanOp.remountRo && s.s?.[0] === '/', 'ro /')).toBeGreaterThan(pivot);
   });
 
-  it('opens the exec fifo before pivot_root and waits on it after the ready sync', () => {
-    const open = at(p, isOp(PlanOp.openPath), 'open fifo');
-    expect(p.steps[open].s?.[0]).toBe(path.join(bundle, 'exec.fifo'));
-    expect(open).toBeLessThan(pivot);
+  it('waits on the exec fifo the runtime opened (slot 0) after the ready sync, its last', () => {
+    // the init never opens the fifo: with a user namespace's credentials it may not search the state directory
+    expect(first(p, isOp(PlanOp.openPath))).toBe(-1);
     const wait = at(p, isOp(PlanOp.fifoWait), 'fifo wait');
-    expect(wait).toBeGreaterThan(syncReady);
-    expect(p.steps[wait].n?.[0]).toBe(p.steps[open].n?.[0]); // same slot
-    expect(at(p, isPrctl(PR.SET_PDEATHSIG, 0), 'clear pdeathsig')).toBeGreaterThan(syncReady);
+    expect(wait).toBe(syncReady + 1);
+    expect(p.steps[wait].n?.[0]).toBe(0);
+    expect(p.steps[wait].label).toContain(path.join(bundle, 'exec.fifo'));
+    expect(p.steps[syncReady].n).toEqual([SyncPoint.ready, 1]); // create returns: the socket closes
+  });
+
+  it('clears the parent-death signal just before the ready sync, never after it (create exits once answered)', () => {
+    expect(at(p, isPrctl(PR.SET_PDEATHSIG, 0), 'clear pdeathsig')).toBe(syncReady - 1);
+    expect(plan(spec()).steps.find(isSync(SyncPoint.ready))!.n).toEqual([SyncPoint.ready, 0]); // run listens until the exec
   });
 
   it('has no fifo steps without an exec fifo (run)', () => {
@@ -219,8 +225,7 @@ describe('buildLaunchPlan on the default spec', () => {
     expect(capset).toBeGreaterThan(setuser);
     expect(ambient).toBeGreaterThan(capset);
     expect(p.steps.at(-1)!.op).toBe(PlanOp.exec);
-    expect(p.steps.at(-2)!.op).toBe(PlanOp.fds);
-    expect(p.steps.at(-2)!.n).toEqual([3]);
+    expect(p.steps[at(p, isOp(PlanOp.fds), 'fds')].n).toEqual([3]);
   });
 
   it('looks up the executable before the ready sync and execs with PATH candidates', () => {
@@ -248,13 +253,29 @@ describe('buildLaunchPlan on the default spec', () => {
 });
 
 describe('no_new_privs and seccomp', () => {
-  it('sets no_new_privs then seccomp as the last steps before fds and exec', () => {
+  it('sets no_new_privs then seccomp as the last steps before exec', () => {
     const p = plan(spec(), { seccomp: SECCOMP });
-    const ops = p.steps.slice(-4).map((s) => s.op);
-    expect(ops).toEqual([PlanOp.prctl, PlanOp.seccomp, PlanOp.fds, PlanOp.exec]);
-    expect(p.steps.at(-4)!.n).toEqual([PR.SET_NO_NEW_PRIVS, 1, 0]);
-    expect(p.steps.at(-3)!.s?.[0]).toBe(SECCOMP.filter);
+    const ops = p.steps.slice(-3).map((s) => s.op);
+    expect(ops).toEqual([PlanOp.prctl, PlanOp.seccomp, PlanOp.exec]);
+    expect(p.steps.at(-3)!.n).toEqual([PR.SET_NO_NEW_PRIVS, 1, 0]);
+    expect(p.steps.at(-2)!.s?.[0]).toBe(SECCOMP.filter);
     expect(at(p, isOp(PlanOp.seccomp), 'seccomp')).toBeGreaterThan(at(p, isOp(PlanOp.capset), 'capset'));
+  });
+
+  // what a profile written for runc allows after the filter: prctl, capset, set*id/setgroups, execve
+  const RUNC_AFTER_FILTER = new Set([PlanOp.prctl, PlanOp.capBounding, PlanOp.capset, PlanOp.capAmbient, PlanOp.setuser, PlanOp.exec]);
+  it.each([true, false])('after the filter only runs steps runc also runs after its own (noNewPrivileges %s)', (nnp) => {
+    const p = plan(spec((s) => {
+      s.process!.noNewPrivileges = nnp;
+      s.process!.user.umask = 0o22;
+    }), { seccomp: SECCOMP, preserveFds: 1 });
+    const sc = at(p, isOp(PlanOp.seccomp), 'seccomp');
+    const after = p.steps.slice(sc + 1);
+    expect(after.filter((s) => !RUNC_AFTER_FILTER.has(s.op)).map((s) => s.label)).toEqual([]);
+    expect(after.every((s) => s.afterFilter)).toBe(true);
+    expect(p.steps.slice(0, sc + 1).some((s) => s.afterFilter)).toBe(false);
+    // fd hygiene, umask and the program's lookup come before it
+    for (const op of [PlanOp.fds, PlanOp.findExec, PlanOp.umask]) expect(at(p, isOp(op), String(op))).toBeLessThan(sc);
   });
 
   it('loads seccomp before the capability drop when noNewPrivileges is false', () => {
@@ -272,13 +293,13 @@ describe('no_new_privs and seccomp', () => {
     expect(first(p, isOp(PlanOp.seccomp))).toBe(-1);
     const q = plan(spec());
     expect(first(q, isOp(PlanOp.seccomp))).toBe(-1);
-    expect(q.steps.at(-3)).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_NO_NEW_PRIVS, 1, 0] });
+    expect(q.steps.at(-2)).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_NO_NEW_PRIVS, 1, 0] });
   });
 
   it('keeps preserved fds', () => {
     const p = plan(spec(), { preserveFds: 2 });
     expect(p.keepFds).toBe(5);
-    expect(p.steps.at(-2)).toMatchObject({ op: PlanOp.fds, n: [5] });
+    expect(p.steps.find(isOp(PlanOp.fds))).toMatchObject({ op: PlanOp.fds, n: [5] });
   });
 });
 
@@ -504,5 +525,22 @@ describe('without a mount namespace', () => {
     expect(first(p, isOp(PlanOp.mount))).toBe(-1);
     expect(first(p, isOp(PlanOp.pivotRoot))).toBe(-1);
     expect(p.steps[at(p, isOp(PlanOp.chroot), 'chroot')].s).toEqual([rootfs]);
+  });
+});
+
+describe('the plan of exec', () => {
+  const s = spec((x) => x.linux!.namespaces!.push({ type: 'user' }));
+  const p = buildExecPlan(s, { ...s.process!, args: ['sh'] }, 4242, { seccomp: SECCOMP, preserveFds: 0, lsmSteps: [] });
+
+  it('clears the parent-death signal just before the ready sync, as the init does', () => {
+    const ready = at(p, isSync(SyncPoint.ready), 'ready sync');
+    expect(p.steps[ready - 1]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0] });
+    expect(p.steps.slice(ready + 1).some(isPrctl(PR.SET_PDEATHSIG))).toBe(false);
+  });
+
+  it('runs nothing after the filter that a profile for runc would deny', () => {
+    const sc = at(p, isOp(PlanOp.seccomp), 'seccomp');
+    expect(at(p, isOp(PlanOp.fds), 'fds')).toBeLessThan(sc);
+    expect(p.steps.slice(sc + 1).every((x) => x.afterFilter)).toBe(true);
   });
 });
