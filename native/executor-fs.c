@@ -337,9 +337,11 @@ int do_pivot_root(const char *root) {
   return 0;
 }
 
-int do_chroot(const char *root) {
+/* move_mount only in a mount namespace of the container's own: in the host's
+ * (no mount namespace) it would move the rootfs' mount over the host's / */
+int do_chroot(const char *root, int move_mount) {
   if (chdir(root) < 0) return -errno;
-  if (mount(root, "/", NULL, MS_MOVE, NULL) < 0) return -errno;
+  if (move_mount && mount(root, "/", NULL, MS_MOVE, NULL) < 0) return -errno;
   if (chroot(".") < 0) return -errno;
   if (chdir("/") < 0) return -errno;
   return 0;

@@ -135,7 +135,7 @@ static int run_step(struct child *c, const struct plan_step *s) {
     return 0;
   }
   case OP_PIVOT_ROOT: return do_pivot_root(s0);
-  case OP_CHROOT: return do_chroot(s0);
+  case OP_CHROOT: return do_chroot(s0, s->n[0] != 0);
   case OP_MASK: return do_mask(c, s0);
   case OP_REMOUNT_RO: return do_remount_ro(c, s0);
   case OP_TMPFS_COPYUP: return do_tmpfs_copyup(c, s);

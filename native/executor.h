@@ -40,7 +40,7 @@ int do_mask(struct child *c, const char *path);
 int do_remount_ro(struct child *c, const char *path);
 int do_tmpfs_copyup(struct child *c, const struct plan_step *s);
 int do_pivot_root(const char *root);
-int do_chroot(const char *root);
+int do_chroot(const char *root, int move_mount);
 int do_write_file(const char *path, const char *content, size_t len);
 
 /* executor-process.c: identity, capabilities, the runtime's syncs, terminal, hooks, exec */

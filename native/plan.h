@@ -50,7 +50,7 @@ enum plan_op {
   OP_SYMLINK = 9,      /* s0 link text, s1 path (in root) */
   OP_SET_ROOT = 10,    /* s0 directory that "in root" paths resolve against */
   OP_PIVOT_ROOT = 11,  /* s0 new root */
-  OP_CHROOT = 12,      /* s0 new root (move mount + chroot, for --no-pivot) */
+  OP_CHROOT = 12,      /* s0 new root; n0 1: move its mount onto / first (--no-pivot), 0: chroot only */
   OP_MASK = 13,        /* s0 path (in root): tmpfs over a dir, /dev/null over a file */
   OP_REMOUNT_RO = 14,  /* s0 path (in root), keeps the mount's other flags */
   OP_SETHOSTNAME = 15, /* s0 */

@@ -24,6 +24,35 @@ export interface OverlayRootfs {
 export interface HostCleanup {
   unmount: string[];
   remove: string[];
+  /**
+   * A container without a mount namespace makes its mounts (proc, dev, ...)
+   * in the host's, under its rootfs: all of those go with it, except the
+   * mounts (by mount id) that were there before its create.
+   */
+  madeUnder?: { dir: string; keep: number[] };
+}
+
+interface MountEntry {
+  id: number;
+  target: string;
+}
+
+/** mountinfo's mount points are octal-escaped (\040 for a space). */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** The host's mounts at or below `dir`, in mount order. */
+export function mountsAt(dir: string): MountEntry[] {
+  const base = path.resolve(dir);
+  const out: MountEntry[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 5) continue;
+    const target = unescapeMountPath(f[4]);
+    if (target === base || target.startsWith(base + '/')) out.push({ id: Number(f[0]), target });
+  }
+  return out;
 }
 
 const MNT_DETACH = 2;
@@ -51,13 +80,20 @@ export async function mountOverlay(o: OverlayRootfs): Promise<'overlay' | 'copy'
 }
 
 export function undoHostMounts(c: HostCleanup): void {
-  for (const m of c.unmount) {
-    try {
-      native().umount(m, MNT_DETACH);
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code !== 'EINVAL' && code !== 'ENOENT') throw new TcrError(`umount ${m}: ${(e as Error).message}`);
-    }
+  if (c.madeUnder) {
+    const keep = new Set(c.madeUnder.keep);
+    // the last made first: a mount on top of another comes later in mountinfo
+    for (const m of mountsAt(c.madeUnder.dir).reverse()) if (!keep.has(m.id)) detach(m.target);
   }
+  for (const m of c.unmount) detach(m);
   for (const d of c.remove) removeTree(path.resolve(d));
+}
+
+function detach(m: string): void {
+  try {
+    native().umount(m, MNT_DETACH);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'EINVAL' && code !== 'ENOENT') throw new TcrError(`umount ${m}: ${(e as Error).message}`);
+  }
 }

@@ -19,7 +19,7 @@ import { Container } from './container.js';
 import { runHooks } from './hooks.js';
 import { Launch } from './launcher.js';
 import { Attachment } from './attach.js';
-import { mountOverlay, undoHostMounts, type OverlayRootfs } from './host-mounts.js';
+import { mountOverlay, mountsAt, undoHostMounts, type HostCleanup, type OverlayRootfs } from './host-mounts.js';
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { namespaceId, procStat } from './proc.js';
@@ -157,7 +157,7 @@ export class Runtime {
     const lock = ContainerLock.acquire(this.store.dir(id))!;
     let launch: Launch | undefined;
     let cgroup: CgroupManager | undefined;
-    const hostCleanup = opts.overlay || opts.ownedDirs ? { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] } : undefined;
+    let hostCleanup: HostCleanup | undefined = opts.overlay || opts.ownedDirs ? { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] } : undefined;
     try {
       const spec = bundle.spec;
       const rec = newRecord(id, bundle);
@@ -166,6 +166,12 @@ export class Runtime {
       rec.hostCleanup = hostCleanup;
       this.store.write(rec); // the intent is recorded before anything is made
       if (opts.overlay) await mountOverlay(opts.overlay);
+      if (!spec.linux?.namespaces?.some((n) => n.type === 'mount')) {
+        // no mount namespace: the init mounts in the host's, under the rootfs; delete undoes all that was not there now
+        hostCleanup = { unmount: [], remove: [], ...hostCleanup, madeUnder: { dir: bundle.rootfs, keep: mountsAt(bundle.rootfs).map((m) => m.id) } };
+        rec.hostCleanup = hostCleanup;
+        this.store.write(rec);
+      }
       cgroup.create();
       await cgroup.set(spec.linux?.resources ?? {});
       const fifo = run ? undefined : this.store.fifo(id);

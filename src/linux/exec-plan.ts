@@ -22,6 +22,8 @@ export function buildExecPlan(container: Spec, proc: Process, initPid: number, o
     steps.push({ op: PlanOp.setns, s: [p], n: [CLONE_NEW[t]], label: `setns ${t} ${p}` });
   }
   const stage1Steps = steps.length;
+  // a container without a mount namespace shares the host's: setns gave no root, the init's is taken by its /proc link
+  if (!have.has('mount')) steps.push({ op: PlanOp.chroot, s: [`/proc/${initPid}/root`], n: [0], label: `chroot /proc/${initPid}/root (the container has no mount namespace)` });
   const pdeath: PlanStep = { op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, SIGKILL, 0], label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until started)' };
   steps.push(pdeath);
   steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0' });

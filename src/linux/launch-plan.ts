@@ -50,18 +50,19 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   if (spec.domainname !== undefined && ns.has('uts')) steps.push({ op: PlanOp.setdomainname, s: [spec.domainname], label: `setdomainname ${JSON.stringify(spec.domainname)}` });
   if (ns.isNew('network')) steps.push({ op: PlanOp.loopbackUp, label: 'bring up lo in the new network namespace' });
 
+  // Without a mount namespace the container shares the runtime's (the spec's word): its mounts
+  // are made in the host's, under the rootfs, and delete undoes them (HostCleanup.madeUnder);
+  // the host's own / is never touched.
   const mountNs = ns.has('mount');
   if (mountNs) {
     const before = rootPropagationBefore(spec);
     steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [before], label: `make / ${flagNames(before)} (nothing propagates back to the host)` });
     steps.push({ op: PlanOp.mount, s: [o.rootfs, o.rootfs, null, null], n: [MS.BIND | MS.REC], label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)` });
-    steps.push({ op: PlanOp.setRoot, s: [o.rootfs], label: `resolve container paths inside ${o.rootfs}` });
-    const ctx: MountContext = { bundle: o.bundle, userns: ns.newUser, cgroupV2: o.cgroupV2, cgroupSources: o.cgroupSources, cgroupNs: ns.has('cgroup') };
-    (spec.mounts ?? []).forEach((m, i) => steps.push(...mountSteps(m, i, ctx)));
-    steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser));
-  } else {
-    steps.push({ op: PlanOp.setRoot, s: [o.rootfs], label: `resolve container paths inside ${o.rootfs}` });
   }
+  steps.push({ op: PlanOp.setRoot, s: [o.rootfs], label: `resolve container paths inside ${o.rootfs}` });
+  const ctx: MountContext = { bundle: o.bundle, userns: ns.newUser, cgroupV2: o.cgroupV2, cgroupSources: o.cgroupSources, cgroupNs: ns.has('cgroup') };
+  (spec.mounts ?? []).forEach((m, i) => steps.push(...mountSteps(m, i, ctx)));
+  steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser));
   const cwd = spec.process!.cwd;
   steps.push({ op: PlanOp.mkdir, s: [cwd], n: [0o755], label: `mkdir ${cwd} (the process' working directory)` });
 
@@ -71,11 +72,11 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   (hooks.createContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'createContainer', i)));
 
   if (mountNs && o.noPivot) {
-    steps.push({ op: PlanOp.chroot, s: [o.rootfs], label: `move the rootfs to / and chroot (--no-pivot)` });
+    steps.push({ op: PlanOp.chroot, s: [o.rootfs], n: [1], label: `move the rootfs to / and chroot (--no-pivot)` });
   } else if (mountNs) {
     steps.push({ op: PlanOp.pivotRoot, s: [o.rootfs], label: `pivot_root ${o.rootfs}, detach the old root` });
   } else {
-    steps.push({ op: PlanOp.chroot, s: [o.rootfs], label: `chroot ${o.rootfs} (no mount namespace)` });
+    steps.push({ op: PlanOp.chroot, s: [o.rootfs], n: [0], label: `chroot ${o.rootfs} (no mount namespace: the host's, shared; no mount is moved)` });
   }
   steps.push({ op: PlanOp.setRoot, s: ['/'], label: 'resolve container paths inside the new /' });
   const after = rootPropagationAfter(spec);
@@ -83,15 +84,15 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   // sysctls before readonlyPaths (which usually hold /proc/sys), as runc orders them
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {}))
     steps.push({ op: PlanOp.writeFile, s: [`/proc/sys/${key.replace(/\./g, '/')}`, value], label: `sysctl ${key}=${value}` });
-  if (mountNs) steps.push(...protectPathSteps(spec));
+  steps.push(...protectPathSteps(spec));
   if (mountNs && spec.root?.readonly) steps.push({ op: PlanOp.remountRo, s: ['/'], label: 'remount / read-only (root.readonly)' });
   steps.push({ op: PlanOp.chdir, s: [cwd], label: `chdir ${cwd}` });
   steps.push({ op: PlanOp.setsid, label: 'setsid (a session of its own)' });
   if (spec.process!.terminal) {
     const size = spec.process!.consoleSize;
     steps.push({
-      op: PlanOp.console, n: [size?.height ?? 0, size?.width ?? 0], s: [mountNs ? '/dev/console' : null],
-      label: `open a pty in the container's devpts: slave as stdio, controlling terminal${mountNs ? ' and /dev/console' : ''}; master to the runtime${size ? ` (${size.width}x${size.height})` : ''}`,
+      op: PlanOp.console, n: [size?.height ?? 0, size?.width ?? 0], s: ['/dev/console'],
+      label: `open a pty in the container's devpts: slave as stdio, controlling terminal and /dev/console; master to the runtime${size ? ` (${size.width}x${size.height})` : ''}`,
     });
   }
   const args0 = spec.process!.args![0];

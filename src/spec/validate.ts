@@ -153,8 +153,8 @@ export function validateSpec(spec: unknown, forLaunch = true): asserts spec is S
   if (s.hostname && !types.has('uts')) throw new SpecError('hostname', 'cannot be set without a uts namespace');
   if (s.domainname && !types.has('uts')) throw new SpecError('domainname', 'cannot be set without a uts namespace');
   if (l.timeOffsets && !types.has('time')) throw new SpecError('linux.timeOffsets', 'needs a time namespace');
-  if (!types.has('mount') && forLaunch && (s.mounts?.length || l.maskedPaths?.length || l.readonlyPaths?.length))
-    throw new SpecError('linux.namespaces', 'mounts need a mount namespace');
+  // without a mount namespace / is the host's mount: making it read-only would make the host's file system read-only
+  if (!types.has('mount') && s.root?.readonly) throw new SpecError('root.readonly', 'needs a mount namespace (without one the container shares the host\'s mounts, and the root would be remounted read-only for the host too)');
   for (const key of Object.keys(l.sysctl ?? {})) {
     if (!/^[a-z0-9_.\-/]+$/i.test(key) || key.includes('..')) throw new SpecError(`linux.sysctl.${key}`, 'is not a sysctl name');
     if (key.startsWith('net.') && !types.has('network')) throw new SpecError(`linux.sysctl.${key}`, 'needs a network namespace');

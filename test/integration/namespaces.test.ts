@@ -1,10 +1,11 @@
 // Namespaces as the process sees them: its own pid, uts, ipc, mount and
 // network namespaces (only lo, up), a user namespace with id mappings,
 // joining another container's namespace by path, cgroup and time namespaces.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, isRoot, type Result } from '../helpers.js';
+import { Sandbox, isRoot, mountsUnder, type Result } from '../helpers.js';
 import { createContainer, expectNothingLeft, runDetached, shBundle, state, uniqueId, waitFor } from './lib.js';
 
 function hostNs(name: string): string {
@@ -208,6 +209,72 @@ describe.skipIf(!isRoot)('namespaces (root, real kernel)', () => {
     const inside = Number(lines.find((l) => l.startsWith('uptime='))!.slice(7));
     expect(inside - hostUptime).toBeGreaterThan(tenDays - 30);
     expect(inside - hostUptime).toBeLessThan(tenDays + 30);
+  });
+
+  describe("no mount namespace: the container shares the host's (the OCI suite's linux_ns_itype)", () => {
+    const noMountNs = (s: Parameters<Parameters<typeof shBundle>[3] & object>[0]) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+      s.root!.readonly = false;
+    };
+
+    it('sees its own proc, dev and masked paths, mounted in the host under the rootfs; delete leaves nothing mounted', () => {
+      const c = runDetached(sb, 'sleep 30', noMountNs);
+      try {
+        expect(fs.readlinkSync(`/proc/${c.pid}/ns/mnt`)).toBe(hostNs('mnt'));
+        expect(fs.readlinkSync(`/proc/${c.pid}/root`)).toBe(path.join(c.bundle, 'rootfs'));
+        const made = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(path.join(c.bundle, 'rootfs') + '/'));
+        expect(made).toEqual(expect.arrayContaining(['/proc', '/dev', '/sys'].map((d) => path.join(c.bundle, 'rootfs', d))));
+        // exec has no mount namespace to join: it takes the init's root
+        const e = sb.tcr(['exec', c.id, 'sh', '-c', 'wc -c < /proc/keys; ls /bin/busybox']);
+        expect(e.stderr).toBe('');
+        expect(e.status).toBe(0);
+        expect(e.stdout).toBe('0\n/bin/busybox\n'); // /proc/keys masked (a /dev/null bind); the rootfs as /
+      } finally {
+        expect(sb.tcr(['delete', '--force', c.id]).status).toBe(0);
+      }
+      expectNothingLeft(sb, c.id);
+    });
+
+    it('a pre-existing mount under the rootfs stays after delete; only what the container made goes', () => {
+      const id = uniqueId('nomnt');
+      const b = shBundle(sb, id, 'ls /keep', noMountNs);
+      const keep = path.join(b, 'rootfs', 'keep');
+      fs.mkdirSync(keep);
+      expect(spawnSync('mount', ['-t', 'tmpfs', 'keep', keep]).status).toBe(0);
+      try {
+        const r = sb.tcr(['run', '--bundle', b, id]);
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        expect(mountsUnder(b)).toEqual([keep]);
+      } finally {
+        spawnSync('umount', [keep]);
+      }
+      expectNothingLeft(sb, id);
+    });
+
+    it('a create that fails after the init has mounted undoes its mounts', () => {
+      const id = uniqueId('nomntf');
+      const b = shBundle(sb, id, 'true', (s) => {
+        noMountNs(s);
+        s.process!.args = ['/no/such/program'];
+      });
+      const r = sb.tcr(['create', '--bundle', b, id]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/no\/such\/program/);
+      expectNothingLeft(sb, id);
+    });
+
+    it('a read-only root without a mount namespace is refused (it would be the host\'s mount)', () => {
+      const id = uniqueId('nomntro');
+      const b = shBundle(sb, id, 'true', (s) => {
+        noMountNs(s);
+        s.root!.readonly = true;
+      });
+      const r = sb.tcr(['create', '--bundle', b, id]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/root\.readonly: needs a mount namespace/);
+      expectNothingLeft(sb, id);
+    });
   });
 
   it('without a time namespace, uptime is the host\'s', () => {

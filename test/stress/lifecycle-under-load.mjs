@@ -3,8 +3,11 @@
 // (and execs into a running container) with tcr at nice 19 while both cores
 // are saturated by busy loops and a large share of memory is held and
 // touched. Prints each failure and a summary; exits 1 if anything failed.
-// Not part of `npm test` (it takes minutes): run it by hand, as root:
+// Not part of `npm test` (it takes long): run it by hand, as root:
 //   node test/stress/lifecycle-under-load.mjs [--cycles 1000] [--execs 1000] [--tcr bin/tcr]
+//     [--burners N] [--burner-nice 19] [--hog-mb MB]
+// The busy loops run at --burner-nice (19, tcr's own, by default: at nice 0
+// they would leave tcr ~1.5% of a core, ten seconds a command).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +22,7 @@ const TCR = path.resolve(arg('--tcr', path.join(repo, 'bin', 'tcr')));
 const CYCLES = Number(arg('--cycles', 1000));
 const EXECS = Number(arg('--execs', 1000));
 const BURNERS = Number(arg('--burners', os.cpus().length));
+const BURNER_NICE = Number(arg('--burner-nice', 19));
 const HOG_MB = Number(arg('--hog-mb', Math.max(0, Math.min(16384, Math.floor(os.freemem() / 2 ** 20) - 3072))));
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-stress-'));
@@ -35,7 +39,7 @@ const bundle = (name, args) => {
   return b;
 };
 const tcr = (args) => {
-  const r = spawnSync('nice', ['-n', '19', TCR, '--root', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  const r = spawnSync('nice', ['-n', '19', TCR, '--root', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
 };
 
@@ -44,12 +48,14 @@ function cleanup() {
   if (fs.existsSync(root)) for (const id of fs.readdirSync(root)) if (!id.startsWith('.')) spawnSync(TCR, ['--root', root, 'delete', '--force', id]);
   fs.rmSync(dir, { recursive: true, force: true });
 }
-process.on('SIGINT', () => { cleanup(); process.exit(130); });
+// spawnSync blocks the event loop: a signal handler would wait for the command under way
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
 
 // load: busy loops on every core, and memory held and touched again and again
-for (let i = 0; i < BURNERS; i++) helpers.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+for (let i = 0; i < BURNERS; i++) helpers.push(spawn('nice', ['-n', String(BURNER_NICE), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
 if (HOG_MB > 0)
-  helpers.push(spawn(process.execPath, ['-e', `const b=[];for(let i=0;i<${HOG_MB};i++)b.push(Buffer.alloc(1<<20,1));setInterval(()=>{for(const x of b)for(let o=0;o<x.length;o+=4096)x[o]^=1},50)`], { stdio: 'ignore' }));
+  // held and touched now and then, at nice 19 too: pressure on memory, not another CPU hog
+  helpers.push(spawn('nice', ['-n', '19', process.execPath, '-e', `const b=[];for(let i=0;i<${HOG_MB};i++)b.push(Buffer.alloc(1<<20,1));setInterval(()=>{for(const x of b)for(let o=0;o<x.length;o+=4096)x[o]^=1},2000)`], { stdio: 'ignore' }));
 
 const failures = [];
 const t0 = Date.now();
@@ -85,5 +91,5 @@ try {
   cleanup();
 }
 for (const f of failures) console.log(`FAILED ${f}`);
-console.log(`${new Date().toISOString()}: ${CYCLES} create/start/delete cycles and ${EXECS} execs at nice 19, ${BURNERS} busy loops, ${HOG_MB} MB held and touched: ${failures.length} failures (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+console.log(`${new Date().toISOString()}: ${CYCLES} create/start/delete cycles and ${EXECS} execs at nice 19, ${BURNERS} busy loops at nice ${BURNER_NICE}, ${HOG_MB} MB held and touched: ${failures.length} failures (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 process.exit(failures.length ? 1 : 0);

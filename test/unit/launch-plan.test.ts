@@ -524,7 +524,31 @@ describe('without a mount namespace', () => {
     }));
     expect(first(p, isOp(PlanOp.mount))).toBe(-1);
     expect(first(p, isOp(PlanOp.pivotRoot))).toBe(-1);
-    expect(p.steps[at(p, isOp(PlanOp.chroot), 'chroot')].s).toEqual([rootfs]);
+    expect(p.steps[at(p, isOp(PlanOp.chroot), 'chroot')]).toMatchObject({ s: [rootfs], n: [0] }); // no mount is moved in the host's namespace
+  });
+
+  it("makes the spec's mounts under the rootfs, in the host's namespace, but never touches the host's /", () => {
+    const p = plan(spec((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+      s.root!.readonly = false;
+    }));
+    const mounts = p.steps.filter(isOp(PlanOp.mount));
+    expect(mounts.length).toBeGreaterThan(3);
+    // no propagation change of / and no self-bind of the rootfs: every mount targets a path inside the root
+    expect(mounts.every((m) => m.s?.[1] !== '/' && m.s?.[1] !== rootfs && (m.flags ?? 0) & StepFlag.targetInRoot)).toBe(true);
+    expect(p.steps.some((x) => x.op === PlanOp.remountRo && x.s?.[0] === '/')).toBe(false);
+    expect(at(p, isOp(PlanOp.mask), 'masked paths')).toBeGreaterThan(at(p, isOp(PlanOp.chroot), 'chroot'));
+  });
+
+  it('--no-pivot in a mount namespace still moves the mount', () => {
+    expect(plan(spec(), { noPivot: true }).steps.find(isOp(PlanOp.chroot))).toMatchObject({ n: [1] });
+  });
+
+  it("exec chroots into the init's root, which setns did not give", () => {
+    const s = spec((x) => (x.linux!.namespaces = x.linux!.namespaces!.filter((n) => n.type !== 'mount')));
+    const e = buildExecPlan(s, { ...s.process!, args: ['sh'] }, 4242, { preserveFds: 0, lsmSteps: [] });
+    expect(e.steps.find(isOp(PlanOp.chroot))).toMatchObject({ s: ['/proc/4242/root'], n: [0] });
+    expect(buildExecPlan(spec(), { ...s.process!, args: ['sh'] }, 4242, { preserveFds: 0, lsmSteps: [] }).steps.find(isOp(PlanOp.chroot))).toBeUndefined();
   });
 });
 

@@ -94,7 +94,10 @@ describe('validateSpec names the field', () => {
       s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'uts');
     }],
     ['time offsets without time namespace', 'linux.timeOffsets', (s) => (s.linux.timeOffsets = { monotonic: { secs: 1 } })],
-    ['mounts without mount namespace', 'linux.namespaces', (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount'))],
+    ['a read-only root without mount namespace (it would be the host\'s)', 'root.readonly', (s) => {
+      s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount');
+      s.root.readonly = true;
+    }],
     ['bad sysctl name', 'linux.sysctl.kernel..x', (s) => (s.linux.sysctl = { 'kernel..x': '1' })],
     ['net sysctl without network namespace', 'linux.sysctl.net.ipv4.ip_forward', (s) => {
       s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'network');
