@@ -56,7 +56,8 @@ export async function unpackImage(store: ImageStore, image: string, dir: string,
     const spec = buildImageSpec(defaultRunOptions(image, hostname), { id: hostname, rootfs: 'rootfs', config: from.config(img), lookupRoot: [...layers].reverse(), commandOptional: true });
     if (spec.process!.args!.length === 0) log.warn(`${image} has no Entrypoint or Cmd: set process.args in ${path.join(dir, 'config.json')} before running the bundle`);
     const { flattenLayers } = await import('../image/flatten.js');
-    flattenLayers(layers, path.join(stage, 'rootfs'));
+    // hard links to a lower layer's file are copies in the store's overlay form; in the rootfs they are links again
+    flattenLayers(layers, path.join(stage, 'rootfs'), { lowerLinks: img.diffIds.map((d) => from.layerLinks(d)) });
     fs.writeFileSync(path.join(stage, 'config.json'), JSON.stringify(spec, null, 2) + '\n', { mode: 0o644 });
     if (from !== store) fs.rmSync(from.root, { recursive: true, force: true });
     // a signal that came during the (synchronous) copy is handled here, before the bundle appears
