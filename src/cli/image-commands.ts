@@ -138,7 +138,7 @@ export function registerImageCommands(program: Command): void {
       for (const img of imgs) out(img.configDigest.slice(7) + '\n');
     });
 
-  program.command('unpack').description('write an OCI bundle from an image: DIR/rootfs (its layers flattened) and DIR/config.json (what `tcr run IMAGE` would run), for `tcr run --bundle DIR ID`')
+  program.command('unpack').description('write an image as an OCI bundle: DIR/rootfs (its layers flattened), DIR/config.json (what tcr run IMAGE runs)')
     .argument('<image>', 'a store name or id, NAME[:TAG|@DIGEST] (pulled when missing), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME]')
     .argument('<dir>', 'the bundle directory to create (new, or empty)')
     .option('-q, --quiet', 'no progress')
