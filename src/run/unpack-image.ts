@@ -44,12 +44,15 @@ export async function unpackImage(store: ImageStore, image: string, dir: string,
   const ref = parseImageRef(image); // a bad reference fails before anything is made
   const stage = makeStage(dir, target);
   const release = opts.cleanupOnSignal ? removeOnSignal(stage) : () => {};
+  let holdStore = (): void => {};
   try {
     // A registry name comes from the store (pulled when missing), as for
     // `tcr run`. A layout or an archive is imported into a store of its own
     // inside the stage: unpacking it writes nothing but the bundle.
     const from = ref.transport === 'docker' ? store : new ImageStore({ root: path.join(stage, 'store') });
     const img = await getImage(from, image, opts);
+    // holds off the store's garbage collection: a `tcr rmi` meanwhile must not delete the layers being copied
+    holdStore = from.beginImport();
     const layers = from.layerDirs(img);
     const hostname = bundleHostname(target);
     // before the rootfs is copied, so that a bad User fails early; /etc/passwd is read from the layers, as for `tcr run`
@@ -58,6 +61,7 @@ export async function unpackImage(store: ImageStore, image: string, dir: string,
     const { flattenLayers } = await import('../image/flatten.js');
     // hard links to a lower layer's file are copies in the store's overlay form; in the rootfs they are links again
     flattenLayers(layers, path.join(stage, 'rootfs'), { lowerLinks: img.diffIds.map((d) => from.layerLinks(d)) });
+    holdStore();
     fs.writeFileSync(path.join(stage, 'config.json'), JSON.stringify(spec, null, 2) + '\n', { mode: 0o644 });
     if (from !== store) fs.rmSync(from.root, { recursive: true, force: true });
     // a signal that came during the (synchronous) copy is handled here, before the bundle appears
@@ -67,6 +71,7 @@ export async function unpackImage(store: ImageStore, image: string, dir: string,
     fs.rmSync(stage, { recursive: true, force: true });
     throw new TcrError(`unpacking ${image} into ${dir}: ${errorMessage(e)}`, 1, { cause: e });
   } finally {
+    holdStore();
     release();
   }
 }
