@@ -33,8 +33,10 @@ const imagesApart = {
 const pullApart = {
   name: 'pull-apart',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(pull|archive|flatten|unpack)\.js$/ }, (args) => {
-      if (!/\/src\/image\//.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+    // ./X.js from src/image, ../image/X.js from src/run (tcr unpack flattens)
+    b.onResolve({ filter: /^(\.\/|\.\.\/image\/)(pull|archive|flatten|unpack)\.js$/ }, (args) => {
+      const sibling = args.path.startsWith('./');
+      if (!(sibling ? /\/src\/image\// : /\/src\/run\//).test(args.importer) || args.kind !== 'dynamic-import') return undefined;
       return { path: './tcr-pull.cjs', external: true };
     });
   },

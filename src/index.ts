@@ -9,3 +9,4 @@ export type * from './spec/types.js';
 export { TcrError, SpecError, StepError } from './errors.js';
 export { ImageStore } from './image/store.js';
 export { runImage } from './run/image-run.js';
+export { unpackImage } from './run/unpack-image.js';

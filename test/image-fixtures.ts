@@ -51,8 +51,15 @@ export interface BuiltImage {
   blobs: Map<string, Buffer>;
 }
 
+/**
+ * A layer: files to make a tar of, the bytes of a tar (compressed as
+ * BuildOptions.compress says), or a blob given whole with its diffID (a
+ * stream no tar writer makes: a bomb, a lie).
+ */
+export type LayerSpec = FileSpec[] | Buffer | { blob: Buffer; diffId: string; mediaType: string };
+
 export interface BuildOptions {
-  layers: FileSpec[][];
+  layers: LayerSpec[];
   compress?: 'gzip' | 'none';
   architecture?: string;
   /** docker v2 schema 2 media types instead of OCI */
@@ -63,8 +70,12 @@ export interface BuildOptions {
 
 export async function buildImage(o: BuildOptions): Promise<BuiltImage> {
   const layers: BuiltLayer[] = [];
-  for (const files of o.layers) {
-    const plain = await tarOf(files);
+  for (const spec of o.layers) {
+    if (!Array.isArray(spec) && !Buffer.isBuffer(spec)) {
+      layers.push({ ...spec, digest: sha(spec.blob) });
+      continue;
+    }
+    const plain = Buffer.isBuffer(spec) ? spec : await tarOf(spec);
     const gz = o.compress !== 'none';
     const blob = gz ? zlib.gzipSync(plain) : plain;
     const mediaType = o.docker ? (gz ? MEDIA.dockerLayerGzip : 'application/vnd.docker.image.rootfs.diff.tar') : gz ? MEDIA.ociLayerGzip : MEDIA.ociLayer;

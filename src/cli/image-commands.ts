@@ -1,7 +1,8 @@
 // pull, images, rmi, load, import, tag: the image store's commands, with
-// docker's names, flags and output. The store lives at --store DIR, else
-// $TCR_STORE, else /var/lib/tcr. Image code is imported lazily, so commands
-// that never touch images do not pay for loading it.
+// docker's names, flags and output; and unpack, umoci's: an image as a
+// bundle. The store lives at --store DIR, else $TCR_STORE, else
+// /var/lib/tcr. Image code is imported lazily, so commands that never touch
+// images do not pay for loading it.
 import { Command, Option } from 'commander';
 import { TcrError } from '../errors.js';
 import { out } from '../log.js';
@@ -135,6 +136,16 @@ export function registerImageCommands(program: Command): void {
       if (name && opened.images.length > 1) throw new TcrError(`${dir} holds ${opened.images.length} images: name one with oci:${dir}:TAG to give it a name`);
       const imgs = await importOpened(await storeOf(cmd), opened, { progress: await progressFor(o.quiet), names: name ? [name] : undefined });
       for (const img of imgs) out(img.configDigest.slice(7) + '\n');
+    });
+
+  program.command('unpack').description('write an image as an OCI bundle: DIR/rootfs (its layers flattened), DIR/config.json (what tcr run IMAGE runs)')
+    .argument('<image>', 'a store name or id, NAME[:TAG|@DIGEST] (pulled when missing), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME]')
+    .argument('<dir>', 'the bundle directory to create (new, or empty)')
+    .option('-q, --quiet', 'no progress')
+    .addOption(new Option('--pull <policy>', 'when to pull a registry image into the store').choices(['missing', 'always', 'never']).default('missing'))
+    .action(async (ref: string, dir: string, o: { quiet?: boolean; pull: 'missing' | 'always' | 'never' }, cmd: Command) => {
+      const { unpackImage } = await import('../run/unpack-image.js');
+      await unpackImage(await storeOf(cmd), ref, dir, { pull: o.pull, progress: await progressFor(o.quiet), cleanupOnSignal: true });
     });
 
   program.command('tag').description('give an image another name')

@@ -11,7 +11,7 @@ import { TcrError } from '../errors.js';
 import { fsetxattr, futimens, lgetxattrs } from '../sys/fsops.js';
 import { timespecFromNs } from '../sys/time.js';
 import { fsPath, nameFromBytes, printableName } from './byte-names.js';
-import { copyNode, isOpaque, isWhiteout, lstatOrNull, prepareFreshDir } from './overlay-tree.js';
+import { copyNode, isOpaque, isWhiteout, lookupMerged, lstatOrNull, prepareFreshDir } from './overlay-tree.js';
 
 /** The names in a directory, read as bytes (a name that is not UTF-8 would otherwise become U+FFFD). */
 function namesIn(dir: string): string[] {
@@ -23,6 +23,13 @@ const OPEN_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants
 export interface FlattenOptions {
   /** set owners from the layers (default: when running as root) */
   chown?: boolean;
+  /**
+   * per layer (as layerDirs), its hard links to lower layers' files that
+   * overlay form holds as copies ([copy, target], ImageStore.layerLinks):
+   * given, they become hard links to the file below, as applying the layer
+   * tars one over the other makes them
+   */
+  lowerLinks?: readonly (readonly (readonly [string, string])[] | undefined)[];
 }
 
 
@@ -32,6 +39,11 @@ class Flattener {
   /** hard links inside the current layer: its inode → the copy in dest (a layer never
    *  removes what it wrote itself, so these stay valid while the layer is walked) */
   private links = new Map<number, string>();
+  /** the current layer's copies of lower files: copy → target */
+  private lowerLinks = new Map<string, string>();
+  /** the layers merged so far, top first */
+  private readonly below: string[] = [];
+  private root = '';
   current = '';
 
   constructor(
@@ -39,11 +51,38 @@ class Flattener {
     private readonly chown: boolean,
   ) {}
 
-  layer(root: string): void {
+  layer(root: string, lowerLinks: readonly (readonly [string, string])[] = []): void {
     this.links = new Map();
+    this.lowerLinks = new Map(lowerLinks);
+    this.root = root;
     this.current = '';
     this.dirs.set('', root);
     this.walk(root, this.dest, '');
+    this.below.unshift(root);
+  }
+
+  /**
+   * The file of dest that the copy `rel` of this layer is a hard link to, or
+   * undefined (then it stays a copy): only while this layer leaves the
+   * target as the layers below have it, so that dest's file is that one; and
+   * dest's path to it is checked to pass no symlink, so the link cannot take
+   * in a file from outside.
+   */
+  private linkTarget(rel: string, st: fs.Stats): string | undefined {
+    const target = this.lowerLinks.get(rel);
+    if (target === undefined) return undefined;
+    const parts = target.split('/');
+    if (parts.some((p) => p === '' || p === '.' || p === '..')) return undefined;
+    const found = lookupMerged([this.root, ...this.below], target);
+    if (found === null || !found.st.isFile() || found.abs === path.join(this.root, target)) return undefined;
+    let at = this.dest;
+    for (const [i, part] of parts.entries()) {
+      at = path.join(at, part);
+      const cur = lstatOrNull(at);
+      if (cur === null) return undefined;
+      if (i < parts.length - 1 ? !cur.isDirectory() : !(cur.isFile() && cur.size === st.size)) return undefined;
+    }
+    return at;
   }
 
   /** Merges the layer directory `src` into the dest directory `dst` (a real directory). */
@@ -72,11 +111,10 @@ class Flattener {
       }
       if (cur !== null) this.remove(d, r);
       const first = st.isFile() && st.nlink > 1 ? this.links.get(st.ino) : undefined;
-      if (first !== undefined) fs.linkSync(fsPath(first), fsPath(d));
-      else {
-        copyNode(s, st, d, this.chown);
-        if (st.isFile() && st.nlink > 1) this.links.set(st.ino, d);
-      }
+      const lower = first === undefined && st.isFile() ? this.linkTarget(r, st) : undefined;
+      if (first !== undefined || lower !== undefined) fs.linkSync(fsPath((first ?? lower)!), fsPath(d));
+      else copyNode(s, st, d, this.chown);
+      if (first === undefined && st.isFile() && st.nlink > 1) this.links.set(st.ino, d);
     }
   }
 
@@ -128,9 +166,9 @@ export function flattenLayers(layerDirs: readonly string[], dest: string, opts: 
   try {
     prepareFreshDir(dest);
     prepared = true;
-    for (const l of layerDirs) {
+    for (const [i, l] of layerDirs.entries()) {
       layer = l;
-      f.layer(l);
+      f.layer(l, opts.lowerLinks?.[i]);
     }
     layer = '';
     f.finish();

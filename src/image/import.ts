@@ -50,6 +50,8 @@ export interface ImportOptions {
   /** ms before the first retry, doubling (default 500) */
   backoff?: number;
   platform?: Platform;
+  /** refuse a layer whose uncompressed tar is larger (default: the unpacker's, 64 GiB) */
+  maxLayerBytes?: number;
 }
 
 function parseJson<T>(data: Buffer, what: string): T {
@@ -204,7 +206,7 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
       const v = verified(await open(), l.desc, l.what, progress);
       check = v.check;
       return v.stream;
-    }, l.compression, { lowerDirs: l.lowers.map((d) => store.layerDir(d)).reverse(), beforeCommit: () => check() });
+    }, l.compression, { lowerDirs: l.lowers.map((d) => store.layerDir(d)).reverse(), maxBytes: opts.maxLayerBytes, beforeCommit: () => check() });
     if (r.created) created.push(l.diffId);
     progress.done(l.desc.digest, 'Pull complete');
   };

@@ -51,8 +51,8 @@ function allowedXattr(name: string): boolean {
 export class LayerWriter {
   private readonly dirs = new Set<string>(['']);
   private readonly pending = new Map<string, DirMeta>();
-  /** lower-layer hard-link targets already copied into this layer: target → copy */
-  private readonly lowerCopies = new Map<string, string>();
+  /** lower-layer hard-link targets already copied into this layer: target → copy, and the copy's inode */
+  private readonly lowerCopies = new Map<string, { copy: string; ino: number }>();
   /** the regular file being written, between beginFile() and endFile() */
   private fd = -1;
   private file: LayerEntry | null = null;
@@ -201,7 +201,7 @@ export class LayerWriter {
       return;
     }
     // a target already copied up from a lower layer: link to that copy
-    const copy = this.lowerCopies.get(target);
+    const copy = this.lowerCopies.get(target)?.copy;
     if (copy !== undefined && this.dirs.has(parentOf(copy)) && lstatOrNull(this.abs(copy))?.isFile()) {
       this.create(e.path, () => fs.linkSync(this.at(copy), abs));
       return;
@@ -211,7 +211,19 @@ export class LayerWriter {
     if (found === null || found.st.isDirectory() || isWhiteout(found.st))
       throw new EntryError(`hard link target ${showName(target)} is not in this layer or the layers below`);
     this.create(e.path, () => copyNode(found.abs, found.st, this.abs(e.path), this.opts.chown));
-    this.lowerCopies.set(target, e.path);
+    this.lowerCopies.set(target, { copy: e.path, ino: fs.lstatSync(abs).ino });
+  }
+
+  /**
+   * The copies of lower layers' files that hard links made, as [copy, target]
+   * pairs: a flattened rootfs (tcr unpack) can make them links again, which
+   * overlay form cannot. Only copies still in place (same inode) are listed.
+   */
+  lowerLinks(): [string, string][] {
+    const out: [string, string][] = [];
+    for (const [target, { copy, ino }] of this.lowerCopies)
+      if (this.dirs.has(parentOf(copy)) && lstatOrNull(this.abs(copy))?.ino === ino) out.push([copy, target]);
+    return out;
   }
 
   /** Owner, mode, xattrs and times of a symlink or device just created by path. */

@@ -15,6 +15,7 @@ export { normalizeName, splitName } from './reference.js';
 export { parsePlatform } from './platform.js';
 export { logFile, runImage } from '../run/image-run.js';
 export { reap } from '../run/reaper.js';
+export { unpackImage } from '../run/unpack-image.js';
 
 export async function pullImage(store: ImageStore, input: string, opts?: PullOptions): Promise<StoredImage[]> {
   return (await import('./pull.js')).pullImage(store, input, opts);

@@ -2,7 +2,7 @@
 //   ROOT/images.json            names → images (manifest, config, diffIds, size)
 //   ROOT/blobs/sha256/HEX       manifests and configs, by digest
 //   ROOT/layers/sha256/HEX/diff a layer unpacked in overlay form, by diffID
-//   ROOT/layers/sha256/HEX/layer.json  its size
+//   ROOT/layers/sha256/HEX/layer.json  its size, the hard links it holds as copies
 //   ROOT/tmp/                   staging: everything is built here, then renamed
 //   ROOT/lock, ROOT/gc.lock     flock files
 // A reader never takes a lock: images.json and every directory appear whole

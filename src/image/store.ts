@@ -40,6 +40,12 @@ export interface NewImage {
   repoDigests?: string[];
 }
 
+/** ROOT/layers/sha256/HEX/layer.json */
+interface LayerInfo {
+  size?: number;
+  lowerLinks?: [string, string][];
+}
+
 export interface RemoveResult {
   untagged: string[];
   deleted: string[];
@@ -145,13 +151,22 @@ export class ImageStore {
     return path.join(this.files.layerPath(checkDigest(diffId, 'layer diffID')), 'diff');
   }
 
+  private layerInfo(diffId: string): LayerInfo {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(this.files.layerPath(diffId), 'layer.json'), 'utf8')) as LayerInfo;
+    } catch {
+      return {};
+    }
+  }
+
   /** The unpacked size of a stored layer in bytes (0 if unknown). */
   layerSize(diffId: string): number {
-    try {
-      return (JSON.parse(fs.readFileSync(path.join(this.files.layerPath(diffId), 'layer.json'), 'utf8')) as { size: number }).size;
-    } catch {
-      return 0;
-    }
+    return this.layerInfo(diffId).size ?? 0;
+  }
+
+  /** The layer's hard links to lower layers' files, which it holds as copies: [copy, target] (undefined: unpacked before tcr recorded them). */
+  layerLinks(diffId: string): [string, string][] | undefined {
+    return this.layerInfo(diffId).lowerLinks;
   }
 
   /**
@@ -184,7 +199,7 @@ export class ImageStore {
         await finished(input);
       }
       opts.beforeCommit?.();
-      writeAtomic(path.join(stage, 'layer.json'), JSON.stringify({ diffId, size: r.size, created: new Date().toISOString() }) + '\n');
+      writeAtomic(path.join(stage, 'layer.json'), JSON.stringify({ diffId, size: r.size, created: new Date().toISOString(), lowerLinks: r.lowerLinks }) + '\n');
       try {
         fs.renameSync(stage, final);
       } catch (e) {

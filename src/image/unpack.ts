@@ -43,6 +43,8 @@ export interface UnpackResult {
   diffId: string;
   /** bytes of the uncompressed tar stream */
   size: number;
+  /** hard links to lower layers' files, made copies in overlay form: [copy, target] (LayerWriter.lowerLinks); absent when none */
+  lowerLinks?: [string, string][];
 }
 
 /** Names the stage a stream error came from (and the entry it cut short, if any). */
@@ -147,11 +149,13 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
       if (err instanceof EntryFailure) throw err;
       throw new TcrError(streamReason(err, compression, current));
     }
+    // before finish(): a directory's final mode may keep even its owner out
+    const lowerLinks = w.lowerLinks();
     w.finish();
     const diffId = `sha256:${hash.digest('hex')}`;
     if (opts.expectedDiffId !== undefined && diffId !== opts.expectedDiffId)
       throw new TcrError(`diffID mismatch: the uncompressed layer is ${diffId}, the image config says ${opts.expectedDiffId}`);
-    return { diffId, size };
+    return lowerLinks.length > 0 ? { diffId, size, lowerLinks } : { diffId, size };
   } catch (err) {
     writer?.abort();
     input.destroy();

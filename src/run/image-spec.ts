@@ -15,12 +15,12 @@ import { resolveUser } from './user.js';
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The process' argv: docker's rules for Entrypoint, Cmd and the command line. */
-export function processArgs(config: ImageConfig['config'], o: Pick<ImageRunOptions, 'entrypoint' | 'command'>): string[] {
+export function processArgs(config: ImageConfig['config'], o: Pick<ImageRunOptions, 'entrypoint' | 'command'>, optional = false): string[] {
   const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : config?.Entrypoint ?? [];
   // a new entrypoint drops the image's Cmd, as in docker
   const cmd = o.command.length ? o.command : o.entrypoint !== undefined ? [] : config?.Cmd ?? [];
   const args = [...entrypoint, ...cmd];
-  if (!args.length) throw new TcrError('no command: the image has no Entrypoint or Cmd, and none was given');
+  if (!args.length && !optional) throw new TcrError('no command: the image has no Entrypoint or Cmd, and none was given');
   return args;
 }
 
@@ -107,6 +107,9 @@ export interface ImageSpecContext {
   config: ImageConfig;
   /** the image's layer directories, top first, to read /etc/passwd and /etc/group from */
   lookupRoot: string[];
+  /** no Entrypoint, Cmd or command gives empty process.args instead of an error: a bundle
+   *  (tcr unpack) of a base image is still worth having, and is edited before it runs */
+  commandOptional?: boolean;
 }
 
 export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec {
@@ -121,7 +124,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
   spec.process = {
     terminal: !!o.tty,
     user: resolveUser(o.user ?? img.User, ctx.lookupRoot),
-    args: processArgs(img, o),
+    args: processArgs(img, o, ctx.commandOptional),
     env: mergeEnv(img.Env, o, [`HOSTNAME=${hostname}`, ...(o.tty ? ['TERM=xterm'] : [])]),
     cwd: o.workdir ?? (img.WorkingDir || '/'),
     capabilities: { bounding: caps, effective: caps, permitted: caps },

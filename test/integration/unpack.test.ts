@@ -2,7 +2,8 @@
 // devices, xattrs (security.capability too), nanosecond mtimes, long names;
 // multi-layer images in overlay form (whiteouts, opaque directories, hard
 // links across layers, file/dir replacements), flattened, and checked
-// against the kernel's own overlay mount of the same layers.
+// against the kernel's own overlay mount of the same layers; hard links
+// across layers made links again in a flattened rootfs (tcr unpack).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -252,6 +253,70 @@ describe.skipIf(!isRoot)('multi-layer images', () => {
     const dir = fresh();
     const blob = await makeTar([{ name: '.wh.f' }, { name: 'h', type: 'link', linkname: 'f' }]);
     await expect(unpackLayer(stream(blob), dir, { lowerDirs: [lower] })).rejects.toThrow(/hard link target "f" is not in this layer/);
+  });
+});
+
+describe.skipIf(!isRoot)('hard links across layers, flattened', () => {
+  /** Unpacks the layers in order; returns their dirs and the lower links each reported. */
+  const unpackAll = async (layers: TarEntry[][]): Promise<{ dirs: string[]; links: ([string, string][] | undefined)[] }> => {
+    const dirs: string[] = [];
+    const links: ([string, string][] | undefined)[] = [];
+    for (const layer of layers) {
+      const dir = fresh();
+      links.push((await unpackLayer(stream(await makeTar(layer)), dir, { lowerDirs: [...dirs].reverse() })).lowerLinks);
+      dirs.push(dir);
+    }
+    return { dirs, links };
+  };
+
+  it('become links to the lower file again, as applying the tars one over the other makes them', async () => {
+    const { dirs, links } = await unpackAll([L1, L2, L3]);
+    // data/big3 links to data/big too, but through the copy data/big2 already made in L3
+    expect(links).toEqual([undefined, [['etc/passwd.hard', 'data/big']], [['data/big2', 'data/big']]]);
+    const flat = fresh();
+    flattenLayers(dirs, flat, { lowerLinks: links });
+    const f = tree(flat);
+    expect(f['data/big']).toMatchObject({ type: 'file', sha256: fileSha('big1'), mode: 0o4750, gid: 9, nlink: 3 });
+    expect(f['data/big2']!.ino).toBe(f['data/big']!.ino);
+    expect(f['data/big3']!.ino).toBe(f['data/big']!.ino);
+    // L3 whited out etc/passwd.hard: the name goes, the file stays
+    expect(f['etc/passwd.hard']).toBeUndefined();
+    // the same names, types and contents as without the links
+    const plain = fresh();
+    flattenLayers(dirs, plain);
+    const strip = (t: Record<string, Node>): Record<string, unknown> => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ...v, ino: 0, nlink: 0 }]));
+    expect(strip(f)).toEqual(strip(tree(plain)));
+  });
+
+  it('stay copies when the same layer then replaces or deletes the target', async () => {
+    const { dirs, links } = await unpackAll([
+      [{ name: 'f', content: 'one' }, { name: 'g', content: 'gee' }],
+      [{ name: 'h', type: 'link', linkname: 'f' }, { name: 'f', content: 'two' }, { name: 'k', type: 'link', linkname: 'g' }, { name: '.wh.g' }],
+    ]);
+    expect(links[1]).toEqual([['h', 'f'], ['k', 'g']]);
+    const flat = fresh();
+    flattenLayers(dirs, flat, { lowerLinks: links });
+    const f = tree(flat);
+    expectTree(f, { '': { type: 'dir' }, f: { sha256: fileSha('two'), nlink: 1 }, h: { sha256: fileSha('one'), nlink: 1 }, k: { sha256: fileSha('gee'), nlink: 1 } });
+  });
+
+  it('a forged record cannot link in a file from outside the rootfs', async () => {
+    const outside = fresh();
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'file'), 'secret');
+    const { dirs } = await unpackAll([
+      [{ name: 'a', type: 'symlink', linkname: outside }, { name: 'file', content: 'secret' }],
+      [{ name: 'h', content: 'secret' }, { name: 'i', content: 'secret' }, { name: 'j', content: 'secret' }],
+    ]);
+    const flat = fresh();
+    const forged: [string, string][] = [['h', 'a/file'], ['i', `../${path.basename(outside)}/file`], ['j', path.join(outside, 'file')]];
+    flattenLayers(dirs, flat, { lowerLinks: [undefined, forged] });
+    const inode = fs.statSync(path.join(outside, 'file')).ino;
+    for (const n of ['h', 'i', 'j']) {
+      expect(fs.lstatSync(path.join(flat, n)).ino).not.toBe(inode);
+      expect(fs.lstatSync(path.join(flat, n)).nlink).toBe(1);
+    }
+    expect(fs.statSync(path.join(outside, 'file')).nlink).toBe(1);
   });
 });
 
