@@ -9,9 +9,11 @@ export interface CgroupWrite {
   controller: string;
   file: string;
   value: string;
+  /** the config field it comes from, named when the host lacks the controller */
+  field?: string;
 }
 
-const w = (controller: string, file: string, value: string | number): CgroupWrite => ({ controller, file, value: String(value) });
+const w = (controller: string, file: string, value: string | number, field?: string): CgroupWrite => ({ controller, file, value: String(value), ...(field && { field }) });
 
 /** v1 memory.limit_in_bytes and friends; -1 means unlimited there too. */
 export function v1Writes(r: Resources, opts: { hasSwapAccounting: boolean; currentMemsw?: number; devices?: DeviceRule[] }): CgroupWrite[] {
@@ -58,6 +60,10 @@ export function v1Writes(r: Resources, opts: { hasSwapAccounting: boolean; curre
       for (const d of (b[key] as { major: number; minor: number; rate: number }[] | undefined) ?? []) out.push(w('blkio', file, `${d.major}:${d.minor} ${d.rate}`));
   }
   for (const h of r.hugepageLimits ?? []) out.push(w('hugetlb', `hugetlb.${h.pageSize}.limit_in_bytes`, h.limit));
+  // v1-only controllers (v2 has no net_cls or net_prio: see v2Writes)
+  const n = r.network;
+  if (n?.classID !== undefined) out.push(w('net_cls', 'net_cls.classid', n.classID, 'linux.resources.network.classID'));
+  for (const [i, p] of (n?.priorities ?? []).entries()) out.push(w('net_prio', 'net_prio.ifpriomap', `${p.name} ${p.priority}`, `linux.resources.network.priorities[${i}]`));
   if (opts.devices) {
     // start from nothing, then apply the rules in order: the last matching rule wins
     out.push(w('devices', 'devices.deny', 'a'));

@@ -47,8 +47,12 @@ export class V1Manager implements CgroupManager {
     return new V1Manager({ kind: 'v1', path: cgroupPath, dirs }, layout);
   }
 
+  /** A controller's directory, also where it shares a hierarchy (cpu in "cpu,cpuacct", net_cls in "net_cls,net_prio"). */
   private dir(name: string): string | undefined {
-    return this.dirByName.get(name);
+    const own = this.dirByName.get(name);
+    if (own) return own;
+    for (const [hierarchy, dir] of this.dirByName) if (hierarchy.split(',').includes(name)) return dir;
+    return undefined;
   }
 
   create(): void {
@@ -96,7 +100,7 @@ export class V1Manager implements CgroupManager {
         file = file.replace('.limit_in_bytes', '.max');
         this.enableUnified(['hugetlb']);
       }
-      if (!dir) throw new TcrError(`cgroup: linux.resources needs the ${x.controller} controller, which this host does not mount`);
+      if (!dir) throw new TcrError(`cgroup: ${x.field ?? 'linux.resources'} needs the ${x.controller} controller, which this host does not mount`);
       writeCgroupFile(dir, file, x.value);
     }
     if (resources.unified && Object.keys(resources.unified).length) {

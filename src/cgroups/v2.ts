@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
+import { log } from '../log.js';
 import type { Resources } from '../spec/types.js';
 import { sleepMs } from '../sys/time.js';
 import { deviceProgram } from './device-bpf.js';
@@ -58,6 +59,9 @@ export class V2Manager implements CgroupManager {
   }
 
   async set(resources: Resources): Promise<void> {
+    // as runc: net_cls and net_prio exist only in v1; packets are classified by cgroup path on v2 (nftables, BPF)
+    if (resources.network && (resources.network.classID !== undefined || resources.network.priorities?.length))
+      log.warn('linux.resources.network: ignored on cgroup v2, which has no net_cls or net_prio controller (match the cgroup path in nftables or a BPF program instead)');
     const writes = v2Writes(resources);
     this.enable(controllersFor(writes));
     for (const x of writes) writeCgroupFile(this.dir, x.file, x.value);

@@ -108,7 +108,7 @@ function requireRoot(argv: string[]): void {
 }
 
 /** docker's commands exit 125 for tcr's own failures; runc's exit 1. */
-const DOCKER_STYLE = new Set(['images', 'pull', 'load', 'import', 'rmi', 'ps', 'logs', 'stop', 'rm', 'reap', 'tag', 'unpack']);
+const DOCKER_STYLE = new Set(['images', 'pull', 'load', 'import', 'rmi', 'ps', 'logs', 'stop', 'rm', 'reap', 'tag']);
 
 export async function main(argv: string[]): Promise<number> {
   try {

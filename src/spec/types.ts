@@ -146,7 +146,7 @@ export interface Resources {
     throttleWriteIOPSDevice?: ThrottleDevice[];
   };
   hugepageLimits?: { pageSize: string; limit: number }[];
-  network?: unknown;
+  network?: { classID?: number; priorities?: { name: string; priority: number }[] };
   rdma?: unknown;
   unified?: Record<string, string>;
 }

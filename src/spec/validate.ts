@@ -67,6 +67,14 @@ function checkResources(r: Resources | undefined): void {
     if (d.access !== undefined && !/^[rwm]{1,3}$/.test(d.access)) throw new SpecError(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} must be made of r, w and m`);
     if (typeof d.allow !== 'boolean') throw new SpecError(`linux.resources.devices[${i}].allow`, 'must be a boolean');
   });
+  const n = r.network;
+  if (n !== undefined) {
+    if (n.classID !== undefined && !(isUint(n.classID) && n.classID <= 0xffffffff)) throw new SpecError('linux.resources.network.classID', 'must be a 32-bit unsigned integer (major << 16 | minor)');
+    (n.priorities ?? []).forEach((p, i) => {
+      if (typeof p?.name !== 'string' || !/^[^\s/]{1,15}$/.test(p.name)) throw new SpecError(`linux.resources.network.priorities[${i}].name`, 'must be an interface name');
+      if (!isUint(p.priority)) throw new SpecError(`linux.resources.network.priorities[${i}].priority`, 'must be a non-negative integer');
+    });
+  }
 }
 
 /** Validates the parsed config; `forLaunch` also requires what create needs (process). */

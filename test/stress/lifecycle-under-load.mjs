@@ -38,9 +38,16 @@ const bundle = (name, args) => {
   fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(spec));
   return b;
 };
+// output to a file, not a pipe: a created init holds create's stdout until it exits
+const outFile = path.join(dir, 'out.log');
 const tcr = (args) => {
-  const r = spawnSync('nice', ['-n', '19', TCR, '--root', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-  return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+  const fd = fs.openSync(outFile, 'w');
+  try {
+    const r = spawnSync('nice', ['-n', '19', TCR, '--root', root, ...args], { stdio: ['ignore', fd, fd], timeout: 120_000 });
+    return { status: r.status, out: fs.readFileSync(outFile, 'utf8').trim() };
+  } finally {
+    fs.closeSync(fd);
+  }
 };
 
 function cleanup() {

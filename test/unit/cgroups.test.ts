@@ -142,3 +142,19 @@ describe('cgroupsPath', () => {
     expect(resolveCgroupsPath('user-1000.slice:p:n', 'n')).toBe('/user.slice/user-1000.slice/p-n.scope');
   });
 });
+
+describe('linux.resources.network', () => {
+  const network = { classID: 0x100001, priorities: [{ name: 'lo', priority: 1 }, { name: 'eth0', priority: 2 }] };
+
+  it('becomes net_cls.classid and one net_prio.ifpriomap write per interface on v1', () => {
+    expect(v1Writes({ network }, { hasSwapAccounting: false })).toEqual([
+      { controller: 'net_cls', file: 'net_cls.classid', value: String(0x100001), field: 'linux.resources.network.classID' },
+      { controller: 'net_prio', file: 'net_prio.ifpriomap', value: 'lo 1', field: 'linux.resources.network.priorities[0]' },
+      { controller: 'net_prio', file: 'net_prio.ifpriomap', value: 'eth0 2', field: 'linux.resources.network.priorities[1]' },
+    ]);
+  });
+
+  it('has no v2 file (v2 has no such controller)', () => {
+    expect(v2Writes({ network })).toEqual([]);
+  });
+});
