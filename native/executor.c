@@ -73,8 +73,25 @@ void put_str(int fd, const char *s) {
   if (s) (void)!write(fd, s, strlen(s));
 }
 
+static void put_uint(int fd, uint32_t v) {
+  char buf[12];
+  int i = sizeof buf;
+  do buf[--i] = (char)('0' + v % 10); while ((v /= 10) && i > 0);
+  (void)!write(fd, buf + i, sizeof buf - (size_t)i);
+}
+
+/* Once create has returned nobody reads the socket: the container's own
+ * stderr is then the only place a failure can be told. */
 static void fail(struct child *c, int err) {
-  send_record(c, REC_FAIL, err, 0, 0);
+  if (c->sock >= 0) {
+    send_record(c, REC_FAIL, err, 0, 0);
+  } else {
+    put_str(2, "tcr: the container's init failed after create had returned, at step ");
+    put_uint(2, c->current);
+    put_str(2, " of its launch plan (`tcr create --dry-run` lists them): ");
+    put_str(2, strerror(err));
+    put_str(2, "\n");
+  }
   _exit(err == ENOENT ? 127 : 126);
 }
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compileSeccompCached } from '../linux/seccomp-cache.js';
 import { managerFromRecord } from '../cgroups/manager.js';
+import { refuseUngrantable } from '../linux/capabilities.js';
 import { TcrError } from '../errors.js';
 import { buildExecPlan } from '../linux/exec-plan.js';
 import { SyncPoint } from '../linux/plan.js';
@@ -36,6 +37,8 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
   if (!Array.isArray(proc.args) || proc.args.length === 0) throw new TcrError('exec: no command given (process.args is empty)');
   if (!proc.cwd?.startsWith('/')) throw new TcrError(`exec: cwd ${JSON.stringify(proc.cwd)} must be an absolute path`);
   if (proc.terminal && !o.consoleSocket && o.detach) throw new TcrError('exec: a detached terminal process needs --console-socket to receive its terminal');
+  const ungrantable = refuseUngrantable(proc.capabilities);
+  if (ungrantable) throw new TcrError(`exec: ${ungrantable}`);
   const seccomp = rec.config.linux?.seccomp ? await compileSeccompCached(rec.config.linux.seccomp, path.join(store.root, '.cache')) : undefined;
   const spec = { ...rec.config, process: proc };
   const plan = buildExecPlan(rec.config, proc, rec.pid, { seccomp, preserveFds: o.preserveFds ?? 0, lsmSteps: lsmSteps(spec) });

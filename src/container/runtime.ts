@@ -7,6 +7,7 @@ import os from 'node:os';
 import { TcrError } from '../errors.js';
 import { cgroupLayout } from '../cgroups/detect.js';
 import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/manager.js';
+import { refuseUngrantable } from '../linux/capabilities.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { compileSeccompCached } from '../linux/seccomp-cache.js';
 import { idMapText } from '../linux/namespaces.js';
@@ -84,6 +85,8 @@ export class Runtime {
 
   private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined, cgroup: CgroupManager): Promise<Plan> {
     const spec = bundle.spec;
+    const ungrantable = refuseUngrantable(spec.process?.capabilities);
+    if (ungrantable) throw new TcrError(ungrantable);
     // compiled once per profile, then read from the cache (see seccomp-cache.ts)
     const seccomp = spec.linux?.seccomp ? await compileSeccompCached(spec.linux.seccomp, path.join(this.store.root, '.cache')) : undefined;
     const layout = cgroupLayout();

@@ -48,3 +48,28 @@ export function capMask(names: string[] | undefined): bigint {
 export function capNames(mask: bigint): string[] {
   return CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
 }
+
+let bounding: bigint | undefined;
+/** The runtime's own bounding set (CapBnd): no process it starts can ever hold a capability outside it. */
+export function ownBoundingSet(status = (): string => fs.readFileSync('/proc/self/status', 'utf8')): bigint {
+  if (bounding === undefined) {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status());
+    bounding = m ? BigInt(`0x${m[1]}`) : (1n << BigInt(kernelLastCap() + 1)) - 1n;
+  }
+  return bounding;
+}
+
+/**
+ * Refuses, before anything is made, a capability the process would hold
+ * (effective, permitted, inheritable, ambient) that the runtime's bounding
+ * set lacks: capset would fail with EPERM after `start`, where no one hears
+ * it. runc fails create the same way ("unable to apply caps"). Names in
+ * bounding itself may be absent: the set is only ever reduced.
+ */
+export function refuseUngrantable(caps: Capabilities | undefined, have: bigint = ownBoundingSet()): string | undefined {
+  for (const set of ['permitted', 'effective', 'inheritable', 'ambient'] as const) {
+    const missing = capMask(caps?.[set]) & ~have;
+    if (missing) return `process.capabilities.${set}: ${capNames(missing).join(', ')} not in the runtime's own bounding set (CapBnd 0x${have.toString(16)}): no process it starts can hold ${missing & (missing - 1n) ? 'them' : 'it'}`;
+  }
+  return undefined;
+}

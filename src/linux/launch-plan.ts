@@ -5,7 +5,7 @@ import { deviceSteps } from './devices.js';
 import { MS, mountSteps, protectPathSteps, rootPropagationAfter, rootPropagationBefore, flagNames, type MountContext } from './mounts.js';
 import { planNamespaces } from './namespaces.js';
 import { PlanOp, SyncPoint, type Plan, type PlanStep } from './plan.js';
-import { execCandidates, hookStep, processSteps, PR, type ProcessOptions } from './process.js';
+import { execCandidates, hookStep, preparationSteps, privilegeSteps, PR, type ProcessOptions } from './process.js';
 
 export interface LaunchOptions extends ProcessOptions {
   bundle: string;
@@ -98,6 +98,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   const args0 = spec.process!.args![0];
   steps.push({ op: PlanOp.findExec, s: [execCandidates(args0, spec.process!.env)], label: `look up ${JSON.stringify(args0)} in the container`, failure: `exec: ${JSON.stringify(args0)}: executable file not found in $PATH or not executable` });
 
+  steps.push(...preparationSteps(spec, o));
   // before the ready sync, never after: `create` exits as soon as it has answered, and a
   // parent-death signal still set then would kill a container already reported created.
   // A runtime killed before answering still ends the init: its sync reads EOF.
@@ -105,7 +106,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   steps.push({ op: PlanOp.sync, n: [SyncPoint.ready, o.execFifo ? 1 : 0], label: o.execFifo ? 'tell the runtime the container is created (its last answer: the socket closes)' : 'tell the runtime the container is created' });
   if (o.execFifo) steps.push({ op: PlanOp.fifoWait, n: [FIFO_SLOT], label: `wait on the exec fifo ${o.execFifo} until \`start\` (opened by the runtime, handed over as slot ${FIFO_SLOT})` });
   (hooks.startContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'startContainer', i)));
-  steps.push(...processSteps(spec, o));
+  steps.push(...privilegeSteps(spec, o));
 
   return { steps, stage1Steps, cloneFlags: ns.cloneFlags, keepFds: 3 + o.preserveFds };
 }

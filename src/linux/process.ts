@@ -52,6 +52,16 @@ function hex(mask: bigint): string {
  * come before it.
  */
 export function processSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
+  return [...preparationSteps(spec, opts), ...privilegeSteps(spec, opts)];
+}
+
+/**
+ * What can fail for reasons of the host (an rlimit above the hard limit, an
+ * LSM label it lacks) and needs no privilege dropped: the init's plan runs it
+ * before it reports "created", so such a failure fails create, as in runc,
+ * rather than a container already started.
+ */
+export function preparationSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
   const p = spec.process!;
   const steps: PlanStep[] = [];
   for (const r of p.rlimits ?? [])
@@ -62,7 +72,13 @@ export function processSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
   if (p.user.umask !== undefined) steps.push({ op: PlanOp.umask, n: [p.user.umask], label: `umask ${p.user.umask.toString(8).padStart(4, '0')}` });
   const keep = 3 + opts.preserveFds;
   steps.push({ op: PlanOp.fds, n: [keep], label: `keep fds 0-${keep - 1}, close-on-exec for every other fd` });
+  return steps;
+}
 
+/** From the filter (without no_new_privs) through capabilities and user to the exec. */
+export function privilegeSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
+  const p = spec.process!;
+  const steps: PlanStep[] = [];
   const nnp = p.noNewPrivileges === true;
   const seccomp = opts.seccomp;
   const seccompStep: PlanStep | undefined = seccomp && {

@@ -90,6 +90,35 @@ describe.skipIf(!isRoot)('errors (root, real kernel)', () => {
     expectRefused((s) => s.process!.rlimits!.push({ type: 'RLIMIT_WISHES', soft: 1, hard: 1 }), /process\.rlimits\[1\]\.type: unknown rlimit "RLIMIT_WISHES"/);
   });
 
+  // what would fail only after `start` (where nobody hears it) fails create instead, as in runc
+  const hardNofile = Number(fs.readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+\d+\s+(\d+)/m)?.[1]);
+  const canRaiseLimits = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))!.slice(1).some((h) => (BigInt(`0x${h}`) >> 24n) & 1n);
+  it.skipIf(canRaiseLimits || !hardNofile)('an rlimit above the hard limit, without CAP_SYS_RESOURCE: create fails naming the step', () => {
+    expectRefused((s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: hardNofile + 1, hard: hardNofile + 1 }]), new RegExp(`setrlimit RLIMIT_NOFILE soft=${hardNofile + 1} hard=${hardNofile + 1}: EPERM`), () => {}, ['create', 'run']);
+  });
+
+  it.skipIf(canRaiseLimits)('a capability outside the runtime\'s bounding set: create fails before anything is made', () => {
+    expectRefused((s) => s.process!.capabilities!.permitted!.push('CAP_SYS_RESOURCE'), /process\.capabilities\.permitted: CAP_SYS_RESOURCE not in the runtime's own bounding set/, () => {}, ['create', 'run']);
+  });
+
+  it('what fails after start (a startContainer hook) is told on the container\'s stderr, with the step', () => {
+    const id = uniqueId('late');
+    const b = shBundle(sb, id, 'echo ran', (s) => {
+      s.hooks = { startContainer: [{ path: '/bin/false' }] };
+    });
+    const out = path.join(sb.dir, `${id}.out`);
+    const fd = fs.openSync(out, 'w');
+    try {
+      expect(sb.tcr(['create', '--bundle', b, id], { stdio: ['ignore', fd, fd] }).status).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(sb.tcr(['start', id]).status).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toMatch(/^tcr: the container's init failed after create had returned, at step \d+ of its launch plan \(`tcr create --dry-run` lists them\): /);
+    expect(sb.tcr(['delete', '--force', id]).status).toBe(0);
+    expectNothingLeft(sb, id);
+  });
+
   it('uid mappings without a user namespace', () => {
     expectRefused((s) => (s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings: mappings are given but there is no user namespace/);
   });

@@ -568,3 +568,16 @@ describe('the plan of exec', () => {
     expect(p.steps.slice(sc + 1).every((x) => x.afterFilter)).toBe(true);
   });
 });
+
+describe('what can fail for reasons of the host comes before "created"', () => {
+  it('rlimits, oom_score_adj, umask and fd hygiene precede the ready sync; capabilities, user and exec follow the fifo', () => {
+    const p = plan(spec((s) => {
+      s.process!.oomScoreAdj = 100;
+      s.process!.user.umask = 0o22;
+    }), { execFifo: path.join(bundle, 'exec.fifo') });
+    const ready = at(p, isSync(SyncPoint.ready), 'ready');
+    for (const op of [PlanOp.rlimit, PlanOp.writeFile, PlanOp.umask, PlanOp.fds]) expect(last(p, isOp(op)), String(op)).toBeLessThan(ready);
+    const wait = at(p, isOp(PlanOp.fifoWait), 'fifo');
+    for (const op of [PlanOp.capBounding, PlanOp.capset, PlanOp.exec]) expect(at(p, isOp(op), String(op))).toBeGreaterThan(wait);
+  });
+});
