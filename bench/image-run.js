@@ -12,8 +12,11 @@ import { fileURLToPath } from 'node:url';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
 const N = Number(process.env.BENCH_N ?? 20);
+// what else the machine was doing: printed with the figures
+const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-img-'));
-const podmanArgs = ['--root', path.join(tmp, 'pstore'), '--runroot', path.join(tmp, 'prun'), '--tmpdir', path.join(tmp, 'ptmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
+// the runtime named explicitly: where crun is installed podman picks it, and crun refuses hybrid hosts
+const podmanArgs = ['--runtime', process.env.PODMAN_RUNTIME ?? 'runc', '--root', path.join(tmp, 'pstore'), '--runroot', path.join(tmp, 'prun'), '--tmpdir', path.join(tmp, 'ptmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
 const tcrArgs = ['--root', path.join(tmp, 'state'), '--store', path.join(tmp, 'store')];
 // podman's locks and cgroup parent stay inside the benchmark too (not /dev/shm, not libpod_parent)
 const cgroupParent = `/tcr-bench-podman-${process.pid}`;
@@ -48,6 +51,7 @@ try {
   }
   const t = median(results.tcr), p = median(results.podman), n = median(results['node -e 0']);
   console.log(`### tcr run vs podman run, image present (N=${N}, medians in ms)\n`);
+  console.log(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, podman --runtime ${podmanArgs[1]}, ${os.cpus().length} cores, load average before ${loadBefore} / after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)\n`);
   console.log('| tcr run --rm busybox true | podman run --rm busybox true | tcr / podman | bare node -e 0 | target: tcr ≤ podman / 2 |');
   console.log('|---:|---:|---:|---:|---|');
   console.log(`| ${t.toFixed(1)} | ${p.toFixed(1)} | ${(t / p).toFixed(2)} | ${n.toFixed(1)} | ${t <= p / 2 ? 'met' : '**not met**'} |`);

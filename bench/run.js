@@ -20,6 +20,8 @@ const DEMO = path.join(REPO, 'demo', 'busybox');
 const N = Number(process.env.BENCH_N ?? 30);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const TIMEOUT_MS = 30_000;
+// what else the machine was doing: printed with the figures
+const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 function die(msg) {
   console.error(`bench: ${msg}`);
@@ -241,7 +243,7 @@ function report(samples) {
   const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
   const runcV = runcVersion.stdout.split('\n')[0].replace(/^runc version /, '');
   console.log(`### tcr vs runc (N=${N}, medians and p90 in ms)\n`);
-  console.log(`${new Date().toISOString().slice(0, 10)}, node ${process.version}, runc ${runcV}, Linux ${kernel}, ${os.cpus().length} × ${cpu}\n`);
+  console.log(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, runc ${runcV}, Linux ${kernel}, ${os.cpus().length} × ${cpu}, load average before ${loadBefore} / after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)\n`);
   console.log('| | tcr median | tcr p90 | runc median | runc p90 | tcr / runc | tcr − node start-up | target: tcr − node ≤ runc |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) console.log(r);
