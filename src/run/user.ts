@@ -14,10 +14,13 @@ interface Entry {
 
 /** A file of the image as the container will see it: the topmost layer that has it (a whiteout hides it). */
 function readFromLayers(layers: string[], file: string): string {
+  const parts = file.split('/');
   for (const layer of layers) {
     const p = path.join(layer, file);
     let st: fs.Stats;
     try {
+      // a directory on the way that is a symlink (etc -> /etc) would lead out of the image, to the host's file
+      for (let i = 1; i < parts.length; i++) if (!fs.lstatSync(path.join(layer, ...parts.slice(0, i))).isDirectory()) return '';
       st = fs.lstatSync(p);
     } catch {
       continue;
