@@ -7,6 +7,7 @@ import path from 'node:path';
 import { compileSeccompCached } from '../linux/seccomp-cache.js';
 import { managerFromRecord } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
+import { withHome } from '../run/user.js';
 import { TcrError } from '../errors.js';
 import { buildExecPlan } from '../linux/exec-plan.js';
 import { SyncPoint } from '../linux/plan.js';
@@ -33,7 +34,7 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
   const rec = store.read(id);
   const status = deriveStatus(rec, store);
   if (status !== 'running' && status !== 'created') throw new TcrError(`cannot exec in a ${status} container`);
-  const proc = o.process;
+  const proc = { ...o.process, env: withHome(o.process.env, o.process.user?.uid ?? 0, [rec.rootfs]) };
   if (!Array.isArray(proc.args) || proc.args.length === 0) throw new TcrError('exec: no command given (process.args is empty)');
   if (!proc.cwd?.startsWith('/')) throw new TcrError(`exec: cwd ${JSON.stringify(proc.cwd)} must be an absolute path`);
   if (proc.terminal && !o.consoleSocket && o.detach) throw new TcrError('exec: a detached terminal process needs --console-socket to receive its terminal');

@@ -8,6 +8,7 @@ import { TcrError } from '../errors.js';
 import { cgroupLayout } from '../cgroups/detect.js';
 import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
+import { withHome } from '../run/user.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { compileSeccompCached } from '../linux/seccomp-cache.js';
 import { idMapText } from '../linux/namespaces.js';
@@ -84,7 +85,8 @@ export class Runtime {
   }
 
   private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined, cgroup: CgroupManager): Promise<Plan> {
-    const spec = bundle.spec;
+    // HOME is the runtime's to add, as runc does, when neither the image nor the engine gave one
+    const spec: Spec = { ...bundle.spec, process: { ...bundle.spec.process!, env: withHome(bundle.spec.process!.env, bundle.spec.process!.user.uid, [bundle.rootfs]) } };
     const ungrantable = refuseUngrantable(spec.process?.capabilities);
     if (ungrantable) throw new TcrError(ungrantable);
     // compiled once per profile, then read from the cache (see seccomp-cache.ts)

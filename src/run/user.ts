@@ -9,6 +9,7 @@ interface Entry {
   name: string;
   id: number;
   gid?: number;
+  home?: string;
   members?: string[];
 }
 
@@ -37,9 +38,21 @@ function readDb(layers: string[], file: string, kind: 'passwd' | 'group'): Entry
   return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
     const f = l.split(':');
     return kind === 'passwd'
-      ? { name: f[0], id: Number(f[2]), gid: Number(f[3]) }
+      ? { name: f[0], id: Number(f[2]), gid: Number(f[3]), home: f[5] }
       : { name: f[0], id: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) };
   });
+}
+
+/**
+ * HOME for a process that has none, as runc and every engine set it: the
+ * user's entry in the root's own /etc/passwd, or / (read as the layers are:
+ * no symlink on the way is followed out of the root).
+ */
+export function withHome(env: string[] | undefined, uid: number, roots: string[]): string[] {
+  const have = env ?? [];
+  if (have.some((e) => e.startsWith('HOME='))) return have;
+  const home = readDb(roots, 'etc/passwd', 'passwd').find((p) => p.id === uid)?.home;
+  return [...have, `HOME=${home && home.startsWith('/') ? home : '/'}`];
 }
 
 export function resolveUser(spec: string | undefined, layers: string[]): User {

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox, isRoot, type Result } from '../helpers.js';
-import { expectNothingLeft, shBundle, uniqueId } from './lib.js';
+import { expectNothingLeft, runDetached, shBundle, uniqueId } from './lib.js';
+import type { Spec } from '../../src/spec/types.js';
 
 const STATUS_KEYS = /^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):/;
 
@@ -147,7 +148,8 @@ describe.skipIf(!isRoot)('the container process (root, real kernel)', () => {
 
     it('has exactly the configured environment (nothing of the runtime\'s)', () => {
       const env = s.env.split('\n').filter((l) => !/^(PWD|SHLVL|OLDPWD)=/.test(l)).sort();
-      expect(env).toEqual(['EMPTY=', 'FOO=bar baz', 'PATH=/bin:/usr/bin']);
+      // HOME added as runc adds it: uid 1000 has no entry in the demo's /etc/passwd, so /
+      expect(env).toEqual(['EMPTY=', 'FOO=bar baz', 'HOME=/', 'PATH=/bin:/usr/bin']);
     });
 
     it('runs in the cwd, created when missing', () => {
@@ -248,5 +250,30 @@ describe.skipIf(!isRoot)('the container process (root, real kernel)', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/"\/plain".*EACCES/);
     expectNothingLeft(sb, id);
+  });
+});
+
+describe.skipIf(!isRoot)('HOME, when neither the image nor the engine sets it (as runc)', () => {
+  const sb = new Sandbox('tcr-home');
+  afterAll(() => sb.cleanup());
+  const noHome = (uid: number) => (s: Spec) => {
+    s.process!.env = (s.process!.env ?? []).filter((e) => !e.startsWith('HOME='));
+    s.process!.user = { uid, gid: uid };
+  };
+
+  it("comes from the rootfs' /etc/passwd, else /; a given HOME is kept", () => {
+    expect(sb.run('echo $HOME', noHome(0)).stdout).toBe('/root\n');
+    expect(sb.run('echo $HOME', noHome(4321)).stdout).toBe('/\n');
+    expect(sb.run('echo $HOME', (s) => s.process!.env!.push('HOME=/given')).stdout).toBe('/given\n');
+  });
+
+  it('is set for exec too', () => {
+    const c = runDetached(sb, 'sleep 30', noHome(0));
+    try {
+      const r = sb.tcr(['exec', '--env', 'X=1', c.id, 'sh', '-c', 'echo $HOME']);
+      expect(r.stdout).toBe('/root\n');
+    } finally {
+      sb.tcr(['delete', '--force', c.id]);
+    }
   });
 });
