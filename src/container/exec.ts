@@ -3,8 +3,7 @@
 // process settings given (runc's --process file, or flags over the
 // container's own process).
 import fs from 'node:fs';
-import path from 'node:path';
-import { compileSeccompCached } from '../linux/seccomp-cache.js';
+import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';
 import { managerFromRecord } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
 import { withHome } from '../run/user.js';
@@ -40,7 +39,7 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
   if (proc.terminal && !o.consoleSocket && o.detach) throw new TcrError('exec: a detached terminal process needs --console-socket to receive its terminal');
   const ungrantable = refuseUngrantable(proc.capabilities);
   if (ungrantable) throw new TcrError(`exec: ${ungrantable}`);
-  const seccomp = rec.config.linux?.seccomp ? await compileSeccompCached(rec.config.linux.seccomp, path.join(store.root, '.cache')) : undefined;
+  const seccomp = rec.config.linux?.seccomp ? await compileSeccompCached(rec.config.linux.seccomp, seccompCacheDir()) : undefined;
   const spec = { ...rec.config, process: proc };
   const plan = buildExecPlan(rec.config, proc, rec.pid, { seccomp, preserveFds: o.preserveFds ?? 0, lsmSteps: lsmSteps(spec) });
   const attach = o.detach ? undefined : new Attachment();

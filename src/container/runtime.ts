@@ -10,7 +10,7 @@ import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/m
 import { refuseUngrantable } from '../linux/capabilities.js';
 import { withHome } from '../run/user.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
-import { compileSeccompCached } from '../linux/seccomp-cache.js';
+import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';
 import { idMapText } from '../linux/namespaces.js';
 import { SyncPoint, type Plan } from '../linux/plan.js';
 import { native } from '../sys/native.js';
@@ -90,7 +90,7 @@ export class Runtime {
     const ungrantable = refuseUngrantable(spec.process?.capabilities);
     if (ungrantable) throw new TcrError(ungrantable);
     // compiled once per profile, then read from the cache (see seccomp-cache.ts)
-    const seccomp = spec.linux?.seccomp ? await compileSeccompCached(spec.linux.seccomp, path.join(this.store.root, '.cache')) : undefined;
+    const seccomp = spec.linux?.seccomp ? await compileSeccompCached(spec.linux.seccomp, seccompCacheDir()) : undefined;
     const layout = cgroupLayout();
     return buildLaunchPlan(spec, {
       bundle: bundle.dir,

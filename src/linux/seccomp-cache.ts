@@ -1,7 +1,9 @@
 // Compiled seccomp filters, cached by the profile's content: loading koffi
 // and libseccomp costs ~20 ms, more than the rest of a create, and
 // orchestrators send the same profile for every container. The cache lives
-// in the runtime's state root (root-only, on tmpfs); a filter is keyed by the
+// in /run/tcr-cache (root-only, gone at reboot; $TCR_CACHE_DIR elsewhere), not
+// in the state root, which an engine owns and expects empty once its
+// containers are gone (containerd's, podman's); a filter is keyed by the
 // profile and by the libseccomp library file, so an upgrade recompiles.
 // The file name is a fast hash of that key and the file holds the key itself,
 // compared in full on a hit: a collision costs a compile, never a wrong
@@ -44,6 +46,10 @@ interface CacheFile {
   filter: string;
   flags: number;
   description: string;
+}
+
+export function seccompCacheDir(): string {
+  return process.env.TCR_CACHE_DIR || '/run/tcr-cache';
 }
 
 export async function compileSeccompCached(profile: Seccomp, cacheDir: string): Promise<CompiledSeccomp> {

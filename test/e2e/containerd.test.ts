@@ -10,14 +10,13 @@
 // namespace (and so its own cgroup parent, /<namespace>), its own runtime
 // --root (--runc-root), and IO FIFOs in the temp dir (--fifo-dir).
 import { spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot } from '../helpers.js';
 import {
-  LANES, RUNC, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result,
+  LANES, RUNC, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result,
 } from './lib.js';
 
 const CONTAINERD = which('containerd');
@@ -32,42 +31,6 @@ let dir = '';
 let address = '';
 let daemon: ChildProcess | undefined;
 let before = new Set<string>();
-
-/** An OCI image archive of the demo busybox rootfs: one uncompressed layer, built here. */
-function buildOciArchive(out: string): void {
-  const layout = path.join(dir, 'layout');
-  const blobs = path.join(layout, 'blobs', 'sha256');
-  fs.mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer): string => {
-    const hex = crypto.createHash('sha256').update(b).digest('hex');
-    fs.writeFileSync(path.join(blobs, hex), b);
-    return `sha256:${hex}`;
-  };
-  const layerFile = path.join(dir, 'layer.tar');
-  expect(run('tar', ['-C', path.join(DEMO, 'rootfs'), '--numeric-owner', '-cf', layerFile, '.']).status).toBe(0);
-  const layer = fs.readFileSync(layerFile);
-  const layerDigest = put(layer);
-  const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-    rootfs: { type: 'layers', diff_ids: [layerDigest] },
-  }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
-  }));
-  const index = {
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(manifest), size: manifest.length,
-      annotations: { 'io.containerd.image.name': IMAGE, 'org.opencontainers.image.ref.name': 'test' },
-    }],
-  };
-  fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify(index));
-  fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  expect(run('tar', ['-C', layout, '-cf', out, '.']).status).toBe(0);
-}
 
 const ctrAt = (ns: string) => (args: string[]): Result => run(CTR!, ['--address', address, '-n', ns, ...args]);
 
@@ -108,7 +71,7 @@ describe.skipIf(!available)('containerd (private daemon) with tcr and runc as th
     fs.closeSync(logFd);
     const up = waitFor(() => fs.existsSync(address) && run(CTR!, ['--address', address, 'version']).status === 0, 15_000, 100);
     if (!up) throw new Error(`containerd did not come up:\n${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8')}`);
-    buildOciArchive(path.join(dir, 'image.tar'));
+    buildOciArchive(dir, path.join(DEMO, 'rootfs'), IMAGE, path.join(dir, 'image.tar'));
   }, 60_000);
 
   afterAll(async () => {

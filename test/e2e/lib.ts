@@ -3,6 +3,7 @@
 // wrapper per lane that records every call the client makes, ttys through
 // script(1), and cleanup of what the clients leave on the host.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TCR, mountsUnder } from '../helpers.js';
@@ -160,4 +161,55 @@ export function waitFor(check: () => boolean, ms = 10_000, step = 50): boolean {
     sleep(step);
   }
   return check();
+}
+
+/** The user namespace of a process as the kernel names it (`user:[4026531837]`), read on the host. */
+export function userNsOf(pid: number | 'self'): string {
+  return fs.readlinkSync(`/proc/${pid}/ns/user`);
+}
+
+/** A uid_map/gid_map with its columns' padding squeezed: one `inside host size` triple a line. */
+export function squeezeMap(text: string): string {
+  return text.split('\n').map((l) => l.trim().split(/\s+/).join(' ')).filter(Boolean).join('\n');
+}
+
+/**
+ * An OCI image archive (ctr image import's input) of `rootfs` as one
+ * uncompressed layer, named `image`; `work` holds the layout while it is built.
+ */
+export function buildOciArchive(work: string, rootfs: string, image: string, out: string): void {
+  const layout = path.join(work, 'layout');
+  const blobs = path.join(layout, 'blobs', 'sha256');
+  fs.mkdirSync(blobs, { recursive: true });
+  const put = (b: Buffer): string => {
+    const hex = crypto.createHash('sha256').update(b).digest('hex');
+    fs.writeFileSync(path.join(blobs, hex), b);
+    return `sha256:${hex}`;
+  };
+  const layerFile = path.join(work, 'layer.tar');
+  const tar = run('tar', ['-C', rootfs, '--numeric-owner', '-cf', layerFile, '.']);
+  if (tar.status !== 0) throw new Error(`tar ${rootfs}: ${tar.stderr}`);
+  const layer = fs.readFileSync(layerFile);
+  const layerDigest = put(layer);
+  const config = Buffer.from(JSON.stringify({
+    architecture: 'amd64', os: 'linux',
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    rootfs: { type: 'layers', diff_ids: [layerDigest] },
+  }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
+  }));
+  const index = {
+    schemaVersion: 2,
+    manifests: [{
+      mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(manifest), size: manifest.length,
+      annotations: { 'io.containerd.image.name': image, 'org.opencontainers.image.ref.name': 'test' },
+    }],
+  };
+  fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify(index));
+  fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const pack = run('tar', ['-C', layout, '-cf', out, '.']);
+  if (pack.status !== 0) throw new Error(`tar ${layout}: ${pack.stderr}`);
 }

@@ -25,7 +25,7 @@ const ULIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 // dir and containers/image's blob-info cache); removed after if new
 const HOST_PATHS = ['/run/containers', '/run/containers/networks', '/var/lib/containers', '/var/lib/containers/cache'];
 
-/** Container ids in a runtime's --root (tcr keeps a .cache there too). */
+/** Container ids in a runtime's --root. */
 function containersIn(root: string): string[] {
   return fs.existsSync(root) ? fs.readdirSync(root).filter((n) => !n.startsWith('.')) : [];
 }

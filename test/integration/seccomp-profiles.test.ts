@@ -102,4 +102,8 @@ describe.skipIf(!isRoot || process.arch !== 'x64' || !fs.existsSync(UNISTD))('se
       expectNothingLeft(sb, id);
     }
   });
+
+  it('leaves the runtime root empty once its containers are gone: the filter cache lives outside it (an engine owns the root)', () => {
+    expect(fs.readdirSync(sb.root)).toEqual([]);
+  });
 });
