@@ -108,6 +108,9 @@ export class Container {
     this.locked(() => {
       const rec = this.record();
       const status = deriveStatus(rec, this.store);
+      // --all of a container whose init has exited still reaches what is left in its cgroup (the
+      // children of a container without its own pid namespace), as runc does: the shim relies on it
+      if (all && rec.cgroup && status === 'stopped') return managerFromRecord(rec.cgroup).signalAll(sig);
       if (status === 'stopped' || status === 'creating') throw new TcrError('container not running');
       if (all && rec.cgroup) return managerFromRecord(rec.cgroup).signalAll(sig);
       const pids = all && rec.pidNamespace ? pidsInNamespace(rec.pidNamespace) : [rec.pid];

@@ -110,6 +110,11 @@ describe.skipIf(!available)('user namespaces through podman', () => {
         const bundle = / --bundle (\S+)/.exec(create)![1];
         return JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
       };
+      const remove = (name: string, ...opts: string[]): void => {
+        const r = podman(['rm', ...opts, ...(opts.includes('-f') ? ['-t', '0'] : []), name]);
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+      };
       /** The runtime commands podman ran for a container, in order. */
       const commandsFor = (id: string): string[] => calls(log).filter((c) => c.endsWith(` ${id}`)).map(commandOf);
 
@@ -200,7 +205,7 @@ describe.skipIf(!available)('user namespaces through podman', () => {
         }
         expect(podman(['stop', '-t', '10', 'u1']).status).toBe(0);
         expect(inspect('u1', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 0');
-        expect(podman(['rm', 'u1']).status).toBe(0);
+        remove('u1');
       });
 
       it('run -t --uidmap: the terminal is the container\'s, owned by its root', () => {
@@ -224,7 +229,7 @@ describe.skipIf(!available)('user namespaces through podman', () => {
         expect(squeezeMap(lines(s)[1])).toBe('0 100000 65536');
         const cmds = commandsFor(idOf('cs1'));
         expect(cmds.slice(0, 2)).toEqual(['create', 'start']);
-        expect(podman(['rm', 'cs1']).status).toBe(0);
+        remove('cs1');
       });
 
       it('--userns=auto: a range of the containers entry of /etc/subuid; exec joins it; create + start too', () => {
@@ -243,7 +248,7 @@ describe.skipIf(!available)('user namespaces through podman', () => {
         expect(lines(e).slice(0, 2)).toEqual(['0', initNs]);
         expect(squeezeMap(lines(e)[2])).toBe(`0 ${host} ${size}`);
         expect(upper('a1', 'tmp/from-init').uid).toBe(host);
-        expect(podman(['rm', '-f', '-t', '0', 'a1']).status).toBe(0);
+        remove('a1', '-f');
 
         const c = podman(['create', '--name', 'a2', ...flags(), '--userns=auto', IMAGE, 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
         expect(c.status).toBe(0);
@@ -255,7 +260,7 @@ describe.skipIf(!available)('user namespaces through podman', () => {
         expect(in2).toBe(0);
         expect(host2).toBeGreaterThanOrEqual(start);
         expect(commandsFor(idOf('a2')).slice(0, 2)).toEqual(['create', 'start']);
-        expect(podman(['rm', 'a2']).status).toBe(0);
+        remove('a2');
       });
 
       it('--userns container:NAME: the runtime joins the other container\'s user namespace by path', () => {
@@ -275,7 +280,8 @@ describe.skipIf(!available)('user namespaces through podman', () => {
         const e = podman(['exec', 'joiner', 'readlink', '/proc/self/ns/user']);
         expect(e.stdout).toBe(`${ownerNs}\n`);
         expect(upper('joiner', 'tmp/from-joiner').uid).toBe(100000);
-        expect(podman(['rm', '-f', '-t', '0', 'joiner', 'owner']).status).toBe(0);
+        remove('joiner', '-f');
+        remove('owner', '-f');
       });
 
       it.skipIf(!CATATONIT)('a pod with --userns=auto: the infra container makes the user namespace, the pod\'s containers join it (and its network) by path', () => {

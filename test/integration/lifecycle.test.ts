@@ -363,4 +363,27 @@ describe.skipIf(!isRoot)('lifecycle (root, real kernel)', () => {
     expect(sb.tcr(['delete', '--force', c.id]).status).toBe(0);
     expectNothingLeft(sb, c.id);
   });
+
+  it('kill --all of a container whose init exited kills what is left in its cgroup (no pid namespace), exit 0 as runc', async () => {
+    const c = runDetached(sb, 'sleep 33 & sleep 0.5; exit 0', (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'pid');
+    });
+    await waitFor(() => !alive(c.pid), 5000, 'init exit');
+    expect(state(sb, c.id).status).toBe('stopped');
+    const left = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cmdline(Number(p)) === 'sleep 33').map(Number).filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(c.id); // still in the container's cgroup
+      } catch {
+        return false;
+      }
+    });
+    expect(left).toHaveLength(1);
+    const k = sb.tcr(['kill', '--all', c.id, '9']);
+    expect(k.stderr).toBe('');
+    expect(k.status).toBe(0);
+    await waitFor(() => !alive(left[0]), 5000, 'the orphan gone');
+    expect(sb.tcr(['kill', c.id, '9']).status).toBe(1); // without --all: the init is not running
+    expect(sb.tcr(['delete', c.id]).status).toBe(0);
+    expectNothingLeft(sb, c.id);
+  });
 });
