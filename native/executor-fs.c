@@ -324,13 +324,22 @@ out:
 }
 
 int do_pivot_root(const char *root) {
+  int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (oldroot < 0) return -errno;
   int fd = open(root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  if (fd < 0) { int e = errno; close(oldroot); return -e; }
   int r = fchdir(fd);
   close(fd);
-  if (r < 0) return -errno;
-  /* stack the old root under the new one, then detach it: no host path stays */
-  if (syscall(SYS_pivot_root, ".", ".") < 0) return -errno;
+  /* stack the old root on the new one, then detach it: no host path stays */
+  if (r == 0) r = (int)syscall(SYS_pivot_root, ".", ".");
+  /* "." must be the old root for the rslave below, not the new one: a mount
+   * call on "." does not cross to the mount stacked on the cwd, so only a cwd
+   * in the old root's tree keeps rslave off the container's own mounts (an
+   * rshared volume would become a slave of the host's group) */
+  if (r == 0) r = fchdir(oldroot);
+  int e = errno;
+  close(oldroot);
+  if (r < 0) return -e;
   if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) return -errno;
   if (umount2(".", MNT_DETACH) < 0) return -errno;
   if (chdir("/") < 0) return -errno;

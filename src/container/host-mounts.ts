@@ -42,6 +42,19 @@ function unescapeMountPath(p: string): string {
   return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+/** The mount point of the mount that holds `p` (the longest mount point that is `p` or above it). */
+export function mountPointOf(p: string): string {
+  const target = path.resolve(p);
+  let best = '/';
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (!mp) continue;
+    const m = unescapeMountPath(mp);
+    if ((target === m || target.startsWith(m === '/' ? '/' : m + '/')) && m.length > best.length) best = m;
+  }
+  return best;
+}
+
 /** The host's mounts at or below `dir`, in mount order. */
 export function mountsAt(dir: string): MountEntry[] {
   const base = path.resolve(dir);

@@ -10,6 +10,7 @@ import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/m
 import { refuseUngrantable } from '../linux/capabilities.js';
 import { withHome } from '../run/user.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
+import { rootStaysShared } from '../linux/mounts.js';
 import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';
 import { idMapText } from '../linux/namespaces.js';
 import { SyncPoint, type Plan } from '../linux/plan.js';
@@ -21,7 +22,7 @@ import { Container } from './container.js';
 import { runHooks } from './hooks.js';
 import { Launch } from './launcher.js';
 import { Attachment } from './attach.js';
-import { mountOverlay, mountsAt, undoHostMounts, type HostCleanup, type OverlayRootfs } from './host-mounts.js';
+import { mountOverlay, mountPointOf, mountsAt, undoHostMounts, type HostCleanup, type OverlayRootfs } from './host-mounts.js';
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { namespaceId, procStat } from './proc.js';
@@ -104,6 +105,7 @@ export class Runtime {
       lsmSteps: lsmSteps(spec),
       cgroupV2: layout.unified,
       cgroupSources: cgroup.mountSources(),
+      rootfsMount: rootStaysShared(spec) ? mountPointOf(bundle.rootfs) : undefined,
     });
   }
 

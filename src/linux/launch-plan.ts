@@ -2,7 +2,7 @@
 // the order of everything the executor does between clone() and execve().
 import type { Spec } from '../spec/types.js';
 import { deviceSteps } from './devices.js';
-import { MS, mountSteps, protectPathSteps, rootPropagationAfter, rootPropagationBefore, flagNames, type MountContext } from './mounts.js';
+import { MS, mountSteps, protectPathSteps, rootPropagationAfter, rootPropagationBefore, rootStaysShared, flagNames, type MountContext } from './mounts.js';
 import { planNamespaces } from './namespaces.js';
 import { PlanOp, SyncPoint, type Plan, type PlanStep } from './plan.js';
 import { execCandidates, hookStep, preparationSteps, privilegeSteps, PR, type ProcessOptions } from './process.js';
@@ -19,6 +19,8 @@ export interface LaunchOptions extends ProcessOptions {
   cgroupV2: boolean;
   /** the container's cgroup directories, by hierarchy name ("" on v2) */
   cgroupSources: Map<string, string>;
+  /** the mount point of the mount holding the rootfs (needed only where / stays shared) */
+  rootfsMount?: string;
 }
 
 export const SIGKILL = 9;
@@ -56,7 +58,12 @@ export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
   const mountNs = ns.has('mount');
   if (mountNs) {
     const before = rootPropagationBefore(spec);
-    steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [before], label: `make / ${flagNames(before)} (nothing propagates back to the host)` });
+    steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [before], label: `make / ${flagNames(before)} (${rootStaysShared(spec) ? 'rootfsPropagation: shared volumes stay peers of the host' : 'nothing propagates back to the host'})` });
+    if (rootStaysShared(spec)) {
+      // pivot_root refuses a shared parent, and the rootfs' own mounts must not reach the host
+      const holder = o.rootfsMount ?? '/';
+      steps.push({ op: PlanOp.mount, s: [null, holder, null, null], n: [MS.PRIVATE], label: `make ${holder}, the mount holding the rootfs, private (its mounts stay in the container)` });
+    }
     steps.push({ op: PlanOp.mount, s: [o.rootfs, o.rootfs, null, null], n: [MS.BIND | MS.REC], label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)` });
   }
   steps.push({ op: PlanOp.setRoot, s: [o.rootfs], label: `resolve container paths inside ${o.rootfs}` });

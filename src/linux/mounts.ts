@@ -199,7 +199,16 @@ export function protectPathSteps(spec: Spec): PlanStep[] {
 export function rootPropagationBefore(spec: Spec): number {
   const p = spec.linux?.rootfsPropagation;
   if (p === 'private' || p === 'rprivate') return MS.PRIVATE | MS.REC;
+  // as runc: the requested propagation from the start, so an rshared volume stays a peer of
+  // the host's mount (the kubelet's Bidirectional) instead of a slave in a new peer group
+  if (p === 'shared' || p === 'rshared') return PROPAGATION[p];
   return MS.SLAVE | MS.REC;
+}
+
+/** Whether / stays shared with the host: then the mount holding the rootfs is made private first (see launch-plan.ts). */
+export function rootStaysShared(spec: Spec): boolean {
+  const p = spec.linux?.rootfsPropagation;
+  return p === 'shared' || p === 'rshared';
 }
 
 /** What rootfsPropagation asks for once the container's / is in place, if anything. */

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, isRoot, type Result } from '../helpers.js';
+import { Sandbox, isRoot, mountsUnder, type Result } from '../helpers.js';
+import type { Spec } from '../../src/spec/types.js';
 import { expectNothingLeft, shBundle, uniqueId } from './lib.js';
 
 interface MountInfo {
@@ -354,5 +355,53 @@ describe.skipIf(!isRoot)('rootfs and mounts (root, real kernel)', () => {
     // / is the rootfs, nothing of the host's /
     expect(lines.slice(1, -2)).toEqual(fs.readdirSync(path.join(b, 'rootfs')).sort());
     expectNothingLeft(sb, id);
+  });
+});
+
+describe.skipIf(!isRoot)("rshared volumes with rootfsPropagation rshared (the kubelet's Bidirectional)", () => {
+  const sb = new Sandbox('tcr-rshared');
+  afterAll(() => sb.cleanup());
+
+  function sharedVolume(name: string): { vol: string; group: string; release: () => void } {
+    const vol = path.join(sb.dir, name);
+    fs.mkdirSync(vol);
+    expect(spawnSync('mount', ['-t', 'tmpfs', name, vol]).status).toBe(0);
+    expect(spawnSync('mount', ['--make-shared', vol]).status).toBe(0);
+    fs.mkdirSync(path.join(vol, 'inner'));
+    const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === vol)!;
+    const group = /shared:(\d+)/.exec(line)![1];
+    return { vol, group, release: () => void spawnSync('umount', ['-R', '-l', vol]) };
+  }
+
+  const withVolume = (vol: string, rootfsPropagation?: string) => (s: Spec) => {
+    s.mounts!.push({ destination: '/vol', type: 'bind', source: vol, options: ['rbind', 'rshared'] });
+    if (rootfsPropagation) s.linux!.rootfsPropagation = rootfsPropagation;
+    for (const set of ['bounding', 'effective', 'permitted'] as const) s.process!.capabilities![set]!.push('CAP_SYS_ADMIN');
+  };
+
+  it("is a peer of the host's mount: a mount made inside reaches the host", () => {
+    const { vol, group, release } = sharedVolume('vol-a');
+    try {
+      const r = sb.run('mount -t tmpfs inside /vol/inner && grep " /vol " /proc/self/mountinfo', withVolume(vol, 'rshared'));
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`shared:${group}( |$)`)); // the host's own peer group, not a slave of it
+      expect(mountsUnder(path.join(vol, 'inner'))).toEqual([path.join(vol, 'inner')]);
+    } finally {
+      release();
+    }
+    expectNothingLeft(sb);
+  });
+
+  it('without rootfsPropagation the same volume is a slave: nothing made inside reaches the host', () => {
+    const { vol, release } = sharedVolume('vol-b');
+    try {
+      const r = sb.run('mount -t tmpfs inside /vol/inner && echo mounted', withVolume(vol));
+      expect(r.stdout).toBe('mounted\n');
+      expect(mountsUnder(path.join(vol, 'inner'))).toEqual([]);
+    } finally {
+      release();
+    }
+    expectNothingLeft(sb);
   });
 });

@@ -399,11 +399,18 @@ describe('root', () => {
     expect(at(p, isOp(PlanOp.mask), 'mask')).toBeGreaterThan(chroot);
   });
 
-  it('rootfsPropagation private makes / rprivate at first and applies the value after pivot', () => {
+  it('rootfsPropagation: / rslave at first by default, rprivate for private, the shared value itself for shared; applied again after pivot', () => {
     const p = plan(spec((s) => (s.linux!.rootfsPropagation = 'shared')));
+    // shared: as runc, the requested propagation from the first step (volumes stay peers of the host's
+    // mounts), then the mount holding the rootfs made private (pivot_root, and nothing of the rootfs' own leaks)
     const roots = all(p, (s) => isMountOn('/')(s) && s.s?.[0] === null);
-    expect(roots.map((i) => n0(p.steps[i]))).toEqual([BigInt(MS.SLAVE | MS.REC), BigInt(MS.SHARED)]);
-    expect(roots[1]).toBeGreaterThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
+    expect(roots.map((i) => n0(p.steps[i]))).toEqual([BigInt(MS.SHARED), BigInt(MS.PRIVATE), BigInt(MS.SHARED)]);
+    expect(roots[1]).toBeLessThan(at(p, (x) => x.op === PlanOp.mount && x.s?.[1] === rootfs, 'self-bind'));
+    expect(roots[2]).toBeGreaterThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
+    const held = plan(spec((s) => (s.linux!.rootfsPropagation = 'rshared')), { rootfsMount: '/var/lib/x' });
+    expect(held.steps.find((x) => x.op === PlanOp.mount && x.s?.[1] === '/var/lib/x')).toMatchObject({ n: [MS.PRIVATE] });
+    const d = plan(spec());
+    expect(n0(d.steps[at(d, isMountOn('/'), '/')])).toBe(BigInt(MS.SLAVE | MS.REC));
     const q = plan(spec((s) => (s.linux!.rootfsPropagation = 'rprivate')));
     expect(n0(q.steps[at(q, isMountOn('/'), '/')])).toBe(BigInt(MS.PRIVATE | MS.REC));
   });
