@@ -47,7 +47,10 @@ export class TerminalProxy {
   /** Waits for the container's last output, then restores the caller's terminal. */
   async stop(timeoutMs = 2000): Promise<void> {
     process.off('SIGWINCH', this.resize);
-    await Promise.race([this.done, new Promise((r) => setTimeout(r, timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    // the timer cleared once the output ended: pending, it alone kept node alive for its whole 2 s
+    await Promise.race([this.done, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     if (this.input instanceof tty.ReadStream) this.input.setRawMode(false);
     this.input?.destroy();
     this.output?.destroy();

@@ -91,4 +91,16 @@ describe.skipIf(!isRoot)('terminals', () => {
     expect(r.status).toBe(7);
     expect(fs.existsSync(path.join(sb.root, 'fg'))).toBe(false);
   });
+
+  it('exits once the process has, not after the proxy\'s 2 s grace for late output (issue 14)', () => {
+    const b = sb.bundle('quick', (s) => {
+      s.process!.terminal = true;
+      s.process!.args = ['true'];
+    });
+    const t0 = Date.now();
+    const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} run --bundle ${b} quick`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(0);
+    // not a speed target: the bug kept every such run alive for 2000 ms after the process ended
+    expect(Date.now() - t0).toBeLessThan(1900);
+  });
 });

@@ -58,7 +58,7 @@ describe('propagation helpers', () => {
     expect(Object.keys(PROPAGATION).sort()).toEqual(['private', 'rprivate', 'rshared', 'rslave', 'runbindable', 'shared', 'slave', 'unbindable']);
   });
 
-  it('makes / rslave first unless rootfsPropagation asks for private', () => {
+  it('makes / rslave first unless rootfsPropagation asks for private or shared (then that, as runc)', () => {
     const s = defaultSpec();
     expect(rootPropagationBefore(s)).toBe(MS.SLAVE | MS.REC);
     expect(rootPropagationAfter(s)).toBeUndefined();
@@ -66,7 +66,7 @@ describe('propagation helpers', () => {
     expect(rootPropagationBefore(s)).toBe(MS.PRIVATE | MS.REC);
     expect(rootPropagationAfter(s)).toBe(MS.PRIVATE);
     s.linux!.rootfsPropagation = 'rshared';
-    expect(rootPropagationBefore(s)).toBe(MS.SLAVE | MS.REC);
+    expect(rootPropagationBefore(s)).toBe(MS.SHARED | MS.REC);
     expect(rootPropagationAfter(s)).toBe(MS.SHARED | MS.REC);
   });
 
