@@ -75,7 +75,7 @@ export class Container {
       while (!readByte()) {
         // a short command may have written, run and exited since the read: its byte
         // waits in the fifo (held open here), so read again before calling it stopped
-        if (!isSameLiveProcess(rec.pid, rec.startTime) && !readByte()) throw new TcrError('cannot start a container that has stopped');
+        if (!isSameLiveProcess(rec.pid, rec.startTime) && !readByte()) throw new TcrError('cannot start a container that has stopped (its init exited while start was releasing it, before it had taken the exec fifo)');
         sleepMs(0.1); // the init writes as soon as it is scheduled
       }
       // the init holds the write end open until its exec (close-on-exec): end of file means the

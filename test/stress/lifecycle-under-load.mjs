@@ -40,11 +40,11 @@ const bundle = (name, args) => {
 };
 // output to a file, not a pipe: a created init holds create's stdout until it exits
 const outFile = path.join(dir, 'out.log');
-const tcr = (args) => {
-  const fd = fs.openSync(outFile, 'w');
+const tcr = (args, file = outFile) => {
+  const fd = fs.openSync(file, 'w');
   try {
     const r = spawnSync('nice', ['-n', '19', TCR, '--root', root, ...args], { stdio: ['ignore', fd, fd], timeout: 120_000 });
-    return { status: r.status, out: fs.readFileSync(outFile, 'utf8').trim() };
+    return { status: r.status, out: fs.readFileSync(file, 'utf8').trim() };
   } finally {
     fs.closeSync(fd);
   }
@@ -70,14 +70,17 @@ try {
   const short = bundle('short', ['true']);
   for (let i = 0; i < CYCLES; i++) {
     const id = `s${i}`;
-    const c = tcr(['create', '--bundle', short, id]);
+    // the init keeps create's stdout and stderr: a failure after create returned is told there
+    const initOut = path.join(dir, `init-${id}.log`);
+    const c = tcr(['create', '--bundle', short, id], initOut);
     if (c.status !== 0) failures.push(`cycle ${i} create: ${c.out}`);
     else {
       const s = tcr(['start', id]);
-      if (s.status !== 0) failures.push(`cycle ${i} start: ${s.out}`);
+      if (s.status !== 0) failures.push(`cycle ${i} start: ${s.out}; the init said: ${JSON.stringify(fs.readFileSync(initOut, 'utf8'))}`);
     }
     const d = tcr(['delete', '--force', id]);
     if (d.status !== 0) failures.push(`cycle ${i} delete: ${d.out}`);
+    fs.rmSync(initOut, { force: true });
     if ((i + 1) % 100 === 0) console.log(`create/start/delete: ${i + 1}/${CYCLES}, ${failures.length} failures, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
   const long = bundle('long', ['sleep', '100000']);
