@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 'use strict';
+// `node --`: Node 20 reads --env-file from anywhere on its command line, even after the
+// script, and would take `tcr run --env-file F` for its own option (exit 9 when F is missing)
 // The tcr command. It runs the CommonJS bundle of the CLI (dist/tcr.cjs):
 // no ES module loader (not even an import() here, which would start it), and
 // each bundle compiled from V8's code cache (dist/<bundle>.cache, made by

@@ -236,3 +236,11 @@ describe.skipIf(!isRoot)('a user other than root', () => {
     expect(r.stderr).toMatch(/run this as root/);
   });
 });
+
+describe.skipIf(!isRoot)("flags Node itself knows", () => {
+  it("--env-file reaches tcr, not Node's own option parser (which exited 9: `node: F: not found`)", () => {
+    const r = spawnSync(TCR, ['run', '--rm', '--env-file', '/no/such/env-file', 'busybox', 'true'], { encoding: 'utf8' });
+    expect(r.stderr).toMatch(/^tcr: --env-file \/no\/such\/env-file: /);
+    expect(r.status).toBe(125);
+  });
+});

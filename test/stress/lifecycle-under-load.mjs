@@ -55,7 +55,7 @@ function cleanup() {
   if (fs.existsSync(root)) for (const id of fs.readdirSync(root)) if (!id.startsWith('.')) spawnSync(TCR, ['--root', root, 'delete', '--force', id]);
   fs.rmSync(dir, { recursive: true, force: true });
 }
-// spawnSync blocks the event loop: a signal handler would wait for the command under way
+// handlers run between commands: each cycle yields to the event loop (tick below)
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
 
 // load: busy loops on every core, and memory held and touched again and again
@@ -64,11 +64,16 @@ if (HOG_MB > 0)
   // held and touched now and then, at nice 19 too: pressure on memory, not another CPU hog
   helpers.push(spawn('nice', ['-n', '19', process.execPath, '-e', `const b=[];for(let i=0;i<${HOG_MB};i++)b.push(Buffer.alloc(1<<20,1));setInterval(()=>{for(const x of b)for(let o=0;o<x.length;o+=4096)x[o]^=1},2000)`], { stdio: 'ignore' }));
 
+const tick = () => new Promise((r) => setImmediate(r));
 const failures = [];
+// each failure printed when it happens too: a run cut short still tells what it saw
+const push = failures.push.bind(failures);
+failures.push = (f) => (console.log(`FAILED ${f}`), push(f));
 const t0 = Date.now();
 try {
   const short = bundle('short', ['true']);
   for (let i = 0; i < CYCLES; i++) {
+    await tick();
     const id = `s${i}`;
     // the init keeps create's stdout and stderr: a failure after create returned is told there
     const initOut = path.join(dir, `init-${id}.log`);
@@ -89,6 +94,7 @@ try {
   const t1 = Date.now();
   let execFailures = 0;
   for (let i = 0; i < EXECS; i++) {
+    await tick();
     const e = tcr(['exec', 'target', 'true']);
     if (e.status !== 0) {
       execFailures++;
@@ -100,6 +106,5 @@ try {
 } finally {
   cleanup();
 }
-for (const f of failures) console.log(`FAILED ${f}`);
 console.log(`${new Date().toISOString()}: ${CYCLES} create/start/delete cycles and ${EXECS} execs at nice 19, ${BURNERS} busy loops at nice ${BURNER_NICE}, ${HOG_MB} MB held and touched: ${failures.length} failures (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 process.exit(failures.length ? 1 : 0);
