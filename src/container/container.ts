@@ -113,7 +113,7 @@ export class Container {
       if (all && rec.cgroup && status === 'stopped') return managerFromRecord(rec.cgroup).signalAll(sig);
       if (status === 'stopped' || status === 'creating') throw new TcrError('container not running');
       if (all && rec.cgroup) return managerFromRecord(rec.cgroup).signalAll(sig);
-      const pids = all && rec.pidNamespace ? pidsInNamespace(rec.pidNamespace) : [rec.pid];
+      const pids = all ? this.ownPids(rec) : [rec.pid];
       for (const pid of pids) {
         try {
           process.kill(pid, sig);
@@ -122,6 +122,21 @@ export class Container {
         }
       }
     });
+  }
+
+  /**
+   * The init and every process of its pid namespace, while they are still
+   * this container's. A namespace's id (its nsfs inode) and a pid are both
+   * given out again once freed, soon, to another container: only a live init
+   * pins them, so the list counts only if the init lives before and after it
+   * is read (a delete --force beside a busy machine's creates once killed a
+   * new container's init this way).
+   */
+  private ownPids(rec: ContainerRecord): number[] {
+    if (!isSameLiveProcess(rec.pid, rec.startTime)) return [];
+    const inNs = rec.pidNamespace ? pidsInNamespace(rec.pidNamespace) : [];
+    if (!isSameLiveProcess(rec.pid, rec.startTime)) return [];
+    return [rec.pid, ...inNs.filter((p) => p !== rec.pid)];
   }
 
   private cgroupOf(rec: ContainerRecord) {
@@ -218,8 +233,7 @@ export class Container {
 
   private killAndWait(rec: ContainerRecord): void {
     if (rec.cgroup) managerFromRecord(rec.cgroup).signalAll(9);
-    const pids = rec.pidNamespace ? pidsInNamespace(rec.pidNamespace) : [];
-    for (const pid of [rec.pid, ...pids]) {
+    for (const pid of this.ownPids(rec)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
