@@ -312,7 +312,14 @@ describe.skipIf(!available)('user namespaces through podman', () => {
         expect(infraPid).toBeGreaterThan(0);
         expect(lines(r)).toEqual(['0', userNsOf(infraPid), fs.readlinkSync(`/proc/${infraPid}/ns/net`)]);
         expect(userNsOf(infraPid)).not.toBe(userNsOf('self'));
-        expect(podman(['pod', 'rm', '-f', '-t', '0', 'pod1']).status).toBe(0);
+        // the same podman 4.3 flake as remove()'s, through the pod's containers: that error alone is retried
+        let rm = podman(['pod', 'rm', '-f', '-t', '0', 'pod1']);
+        for (let i = 0; i < 10 && rm.status !== 0 && /userdata\/shm: device or resource busy/.test(rm.stderr); i++) {
+          sleep(500);
+          rm = podman(['pod', 'rm', '-f', '-t', '0', 'pod1']);
+          if (rm.status !== 0 && /no pod with name or ID/.test(rm.stderr)) break;
+        }
+        expect(rm.status === 0 || /no pod with name or ID/.test(rm.stderr), rm.stderr).toBe(true);
       });
     });
   }
