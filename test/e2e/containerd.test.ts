@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot } from '../helpers.js';
 import {
-  LANES, RUNC, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result,
+  LANES, RUNC, containerdConfig, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result,
 } from './lib.js';
 
 const CONTAINERD = which('containerd');
@@ -40,32 +40,7 @@ describe.skipIf(!available)('containerd (private daemon) with tcr and runc as th
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-e2e-containerd-'));
     address = path.join(dir, 'containerd.sock');
     fs.mkdirSync(path.join(dir, 'tmp'));
-    fs.writeFileSync(path.join(dir, 'config.toml'), [
-      'version = 2',
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      `temp = "${dir}/tmp"`,
-      'disabled_plugins = [',
-      '  "io.containerd.grpc.v1.cri",',
-      '  "io.containerd.internal.v1.opt",',
-      '  "io.containerd.internal.v1.restart",',
-      '  "io.containerd.tracing.processor.v1.otlp",',
-      '  "io.containerd.internal.v1.tracing",',
-      '  "io.containerd.snapshotter.v1.aufs",',
-      '  "io.containerd.snapshotter.v1.btrfs",',
-      '  "io.containerd.snapshotter.v1.devmapper",',
-      '  "io.containerd.snapshotter.v1.zfs",',
-      ']',
-      '[grpc]',
-      `  address = "${address}"`,
-      '[ttrpc]',
-      `  address = "${address}.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '[metrics]',
-      '  address = ""',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(path.join(dir, 'config.toml'), containerdConfig(dir, address));
     const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
     daemon = spawn(CONTAINERD!, ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);

@@ -213,3 +213,33 @@ export function buildOciArchive(work: string, rootfs: string, image: string, out
   const pack = run('tar', ['-C', layout, '-cf', out, '.']);
   if (pack.status !== 0) throw new Error(`tar ${layout}: ${pack.stderr}`);
 }
+
+/** A private containerd's config: its own root, state, temp and sockets under `dir`, only the plugins ctr needs. */
+export function containerdConfig(dir: string, address: string): string {
+  return [
+    'version = 2',
+    `root = "${dir}/root"`,
+    `state = "${dir}/state"`,
+    `temp = "${dir}/tmp"`,
+    'disabled_plugins = [',
+    '  "io.containerd.grpc.v1.cri",',
+    '  "io.containerd.internal.v1.opt",',
+    '  "io.containerd.internal.v1.restart",',
+    '  "io.containerd.tracing.processor.v1.otlp",',
+    '  "io.containerd.internal.v1.tracing",',
+    '  "io.containerd.snapshotter.v1.aufs",',
+    '  "io.containerd.snapshotter.v1.btrfs",',
+    '  "io.containerd.snapshotter.v1.devmapper",',
+    '  "io.containerd.snapshotter.v1.zfs",',
+    ']',
+    '[grpc]',
+    `  address = "${address}"`,
+    '[ttrpc]',
+    `  address = "${address}.ttrpc"`,
+    '[debug]',
+    '  address = ""',
+    '[metrics]',
+    '  address = ""',
+    '',
+  ].join('\n');
+}

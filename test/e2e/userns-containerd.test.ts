@@ -28,7 +28,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot } from '../helpers.js';
 import {
-  LANES, RUNC, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, shellQuote, snapshotPaths, squeezeMap,
+  LANES, RUNC, containerdConfig, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, shellQuote, snapshotPaths, squeezeMap,
   unmountUnder, userNsOf, waitFor, which, withTty, type Result,
 } from './lib.js';
 
@@ -80,32 +80,7 @@ describe.skipIf(!available)('user namespaces through containerd (private daemon)
     address = path.join(dir, 'containerd.sock');
     fs.mkdirSync(path.join(dir, 'tmp'));
     writeDispatcher(path.join(dir, 'shim-path'));
-    fs.writeFileSync(path.join(dir, 'config.toml'), [
-      'version = 2',
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      `temp = "${dir}/tmp"`,
-      'disabled_plugins = [',
-      '  "io.containerd.grpc.v1.cri",',
-      '  "io.containerd.internal.v1.opt",',
-      '  "io.containerd.internal.v1.restart",',
-      '  "io.containerd.tracing.processor.v1.otlp",',
-      '  "io.containerd.internal.v1.tracing",',
-      '  "io.containerd.snapshotter.v1.aufs",',
-      '  "io.containerd.snapshotter.v1.btrfs",',
-      '  "io.containerd.snapshotter.v1.devmapper",',
-      '  "io.containerd.snapshotter.v1.zfs",',
-      ']',
-      '[grpc]',
-      `  address = "${address}"`,
-      '[ttrpc]',
-      `  address = "${address}.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '[metrics]',
-      '  address = ""',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(path.join(dir, 'config.toml'), containerdConfig(dir, address));
     const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
     // the shims inherit this PATH: their `runc` is the dispatcher
     const env = { ...process.env, PATH: `${path.join(dir, 'shim-path')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
