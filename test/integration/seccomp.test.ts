@@ -42,7 +42,9 @@ describe.skipIf(!isRoot)('seccomp (root, real kernel)', () => {
   });
 
   it('a profile is compiled once, then its filter comes from the cache, and still enforced', () => {
-    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 39 + Math.floor(Math.random() * 20) }] };
+    // a profile no earlier run compiled: the cache (/run/tcr-cache) outlives test runs and sandboxes
+    const never = { names: ['fchown'], action: 'SCMP_ACT_ERRNO' as const, errnoRet: 1, args: [{ index: 1, value: 1e9 + Math.floor(Math.random() * 1e9), op: 'SCMP_CMP_EQ' as const }] };
+    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 39 + Math.floor(Math.random() * 20) }, never] };
     const first = sb.run('mkdir /tmp/d; echo rc=$?', withSeccomp(profile), ['--trace']);
     expect(first.stderr).toMatch(/seccomp filter: default SCMP_ACT_ALLOW, \d+ rules, \d+ BPF instructions: ok/);
     const second = sb.run('mkdir /tmp/d; echo rc=$?', withSeccomp(profile), ['--trace']);
