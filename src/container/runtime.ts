@@ -80,6 +80,7 @@ export class Runtime {
   /** The launch plan a create would execute, without running anything. */
   async plan(bundleDir: string, opts: CreateOptions & { id?: string } = {}): Promise<Plan> {
     const bundle = loadBundle(bundleDir);
+    refuseUngrantableCaps(bundle.spec);
     const id = opts.id ?? 'dry-run';
     const cgroup = newManager(resolveCgroupsPath(bundle.spec.linux?.cgroupsPath, id));
     return this.buildPlan(bundle, id, opts, this.store.fifo(id), cgroup);
@@ -88,8 +89,6 @@ export class Runtime {
   private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined, cgroup: CgroupManager): Promise<Plan> {
     // HOME is the runtime's to add, as runc does, when neither the image nor the engine gave one
     const spec: Spec = { ...bundle.spec, process: { ...bundle.spec.process!, env: withHome(bundle.spec.process!.env, bundle.spec.process!.user.uid, [bundle.rootfs]) } };
-    const ungrantable = refuseUngrantable(spec.process?.capabilities);
-    if (ungrantable) throw new TcrError(ungrantable);
     // compiled once per profile, then read from the cache (see seccomp-cache.ts)
     const seccomp = spec.linux?.seccomp ? await compileSeccompCached(spec.linux.seccomp, seccompCacheDir()) : undefined;
     const layout = cgroupLayout();
@@ -138,6 +137,7 @@ export class Runtime {
   private async launch(id: string, opts: RunOptions, run: boolean, keepConsole?: (master: number) => void): Promise<Launch> {
     validateId(id);
     const bundle = loadBundle(opts.bundle ?? '.');
+    refuseUngrantableCaps(bundle.spec); // before the state directory or cgroup exists
     const listen = listenFds();
     if (listen > 0) {
       // socket activation, as runc passes it on: the fds follow 0-2, the process is told of them
@@ -227,6 +227,11 @@ export class Runtime {
       lock.release();
     }
   }
+}
+
+function refuseUngrantableCaps(spec: Spec): void {
+  const ungrantable = refuseUngrantable(spec.process?.capabilities);
+  if (ungrantable) throw new TcrError(ungrantable);
 }
 
 /** systemd socket activation fds handed to tcr (LISTEN_FDS), if they are for this process. */
