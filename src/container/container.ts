@@ -16,6 +16,7 @@ import { parseSignal } from './signals.js';
 import type { ContainerRecord, StateStore } from './state-store.js';
 import { deriveStatus, ociState, type Status } from './status.js';
 import { unlinkQuiet } from '../sys/remove-tree.js';
+import { releaseExecFifo } from './exec-fifo.js';
 
 const KILL_WAIT_MS = 10_000;
 
@@ -60,37 +61,7 @@ export class Container {
 
   private releaseFifo(rec: ContainerRecord): void {
     const fifo = this.store.fifo(this.id);
-    // non-blocking, so a dead init cannot leave `start` waiting forever
-    const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    try {
-      const buf = Buffer.alloc(1);
-      const readByte = (): boolean => {
-        try {
-          return fs.readSync(fd, buf, 0, 1, null) === 1;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-          return false;
-        }
-      };
-      while (!readByte()) {
-        // a short command may have written, run and exited since the read: its byte
-        // waits in the fifo (held open here), so read again before calling it stopped
-        if (!isSameLiveProcess(rec.pid, rec.startTime) && !readByte()) throw new TcrError('cannot start a container that has stopped (its init exited while start was releasing it, before it had taken the exec fifo)');
-        sleepMs(0.1); // the init writes as soon as it is scheduled
-      }
-      // the init holds the write end open until its exec (close-on-exec): end of file means the
-      // process runs (or the init died, which state reports), and poststart may follow
-      for (let wait = 0.05; ; wait = Math.min(wait * 2, 5)) {
-        try {
-          if (fs.readSync(fd, buf, 0, 1, null) === 0) break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        }
-        sleepMs(wait);
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
+    releaseExecFifo(fifo, () => isSameLiveProcess(rec.pid, rec.startTime));
     unlinkQuiet(fifo);
   }
 

@@ -80,8 +80,11 @@ try {
     const c = tcr(['create', '--bundle', short, id], initOut);
     if (c.status !== 0) failures.push(`cycle ${i} create: ${c.out}`);
     else {
+      // the init's pid, so a failure can be matched with a kernel trace of who signalled it
+      const st = tcr(['state', id]);
+      const pid = st.status === 0 ? JSON.parse(st.out).pid : '?';
       const s = tcr(['start', id]);
-      if (s.status !== 0) failures.push(`cycle ${i} start: ${s.out}; the init said: ${JSON.stringify(fs.readFileSync(initOut, 'utf8'))}`);
+      if (s.status !== 0) failures.push(`cycle ${i} start (init pid ${pid}, ${new Date().toISOString()}): ${s.out}; the init said: ${JSON.stringify(fs.readFileSync(initOut, 'utf8'))}`);
     }
     const d = tcr(['delete', '--force', id]);
     if (d.status !== 0) failures.push(`cycle ${i} delete: ${d.out}`);

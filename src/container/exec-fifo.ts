@@ -1,0 +1,49 @@
+// `start`'s half of the exec fifo: the created init blocks opening the fifo
+// for writing, writes one byte once start opens it for reading, and keeps the
+// write end until its exec (close-on-exec). Start reads that byte (the init
+// was released), then end of file (the program was executed).
+import fs from 'node:fs';
+import { TcrError } from '../errors.js';
+import { sleepMs } from '../sys/time.js';
+
+export const INIT_GONE = 'cannot start a container that has stopped (its init exited while start was releasing it, before it had taken the exec fifo)';
+
+/**
+ * Waits for the init's byte. A short command can take the fifo, write, run
+ * and exit between a read that found nothing and the liveness check: its byte
+ * then waits in the fifo (held open by the reader), so one more read decides,
+ * and a byte it finds counts (a loop that read it and then read again saw end
+ * of file and called a container that ran "stopped", once in ~500 starts).
+ */
+export function awaitInitByte(readByte: () => boolean, initAlive: () => boolean, pause: () => void): void {
+  for (;;) {
+    if (readByte()) return;
+    if (!initAlive()) {
+      if (readByte()) return;
+      throw new TcrError(INIT_GONE);
+    }
+    pause();
+  }
+}
+
+/** Releases the init waiting on the fifo and returns once it has exec'd (or died, which state reports). */
+export function releaseExecFifo(fifo: string, initAlive: () => boolean): void {
+  // non-blocking, so a dead init cannot leave `start` waiting forever
+  const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const buf = Buffer.alloc(1);
+  /** 1: a byte, 0: end of file (no writer), -1: nothing yet */
+  const read = (): number => {
+    try {
+      return fs.readSync(fd, buf, 0, 1, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      return -1;
+    }
+  };
+  try {
+    awaitInitByte(() => read() === 1, initAlive, () => sleepMs(0.1)); // the init writes as soon as it is scheduled
+    for (let wait = 0.05; read() !== 0; wait = Math.min(wait * 2, 5)) sleepMs(wait);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
