@@ -2,7 +2,6 @@
 // recorded ones. The CLI is a thin layer over it; tests and Node-based
 // orchestrators use it directly without paying Node's start-up per command.
 import fs from 'node:fs';
-import path from 'node:path';
 import os from 'node:os';
 import { TcrError } from '../errors.js';
 import { cgroupLayout } from '../cgroups/detect.js';

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, isRoot } from '../helpers.js';
+import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
   LANES, RUNC, containerdConfig, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result,
 } from './lib.js';
@@ -34,7 +34,7 @@ let before = new Set<string>();
 
 const ctrAt = (ns: string) => (args: string[]): Result => run(CTR!, ['--address', address, '-n', ns, ...args]);
 
-describe.skipIf(!available)('containerd (private daemon) with tcr and runc as the runc shim\'s binary', () => {
+describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc as the runc shim\'s binary', () => {
   beforeAll(async () => {
     before = snapshotPaths(HOST_PATHS);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-e2e-containerd-'));

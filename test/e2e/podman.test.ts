@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, isRoot } from '../helpers.js';
+import { DEMO, isRoot, lacks } from '../helpers.js';
 import { LANES, RUNC, calls, commandOf, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result } from './lib.js';
 
 const PODMAN = which('podman');
@@ -31,7 +31,7 @@ function containersIn(root: string): string[] {
 }
 
 for (const lane of LANES) {
-  describe.skipIf(!available)(`podman --runtime ${lane.name}${lane.name === 'runc' ? ' (the control lane)' : ''}`, () => {
+  describe.skipIf(lacks(available))(`podman --runtime ${lane.name}${lane.name === 'runc' ? ' (the control lane)' : ''}`, () => {
     let dir = '';
     let log = '';
     let global: string[] = [];

@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, isRoot } from '../helpers.js';
+import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
   LANES, RUNC, containerdConfig, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, shellQuote, snapshotPaths, squeezeMap,
   unmountUnder, userNsOf, waitFor, which, withTty, type Result,
@@ -71,7 +71,7 @@ function writeDispatcher(bin: string): void {
   ].join('\n'), { mode: 0o755 });
 }
 
-describe.skipIf(!available)('user namespaces through containerd (private daemon), the runc shim running tcr or runc', () => {
+describe.skipIf(lacks(available))('user namespaces through containerd (private daemon), the runc shim running tcr or runc', () => {
   beforeAll(async () => {
     before = snapshotPaths(HOST_PATHS);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-e2e-userns-ctrd-'));

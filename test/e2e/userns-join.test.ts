@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, TCR, isRoot } from '../helpers.js';
+import { DEMO, TCR, isRoot, lacks } from '../helpers.js';
 import type { Namespace, Spec } from '../../src/spec/types.js';
 import { LANES, RUNC, run, squeezeMap, unmountUnder, userNsOf, waitFor, type Result } from './lib.js';
 
@@ -22,7 +22,7 @@ const MAPPINGS = [{ containerID: 0, hostID: HOST_ROOT, size: 65536 }];
 const LOOP = 'trap "exit 0" TERM; while :; do sleep 0.1; done';
 
 for (const lane of LANES) {
-  describe.skipIf(!available)(`joining a user namespace by path with ${lane.name}${lane.name === 'runc' ? ' (the control lane)' : ''}`, () => {
+  describe.skipIf(lacks(available))(`joining a user namespace by path with ${lane.name}${lane.name === 'runc' ? ' (the control lane)' : ''}`, () => {
     let dir = '';
     let root = '';
     let rootfs = '';

@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, isRoot } from '../helpers.js';
+import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
   LANES, RUNC, calls, commandOf, removeCgroup, removeNew, run, sleep, snapshotPaths, squeezeMap, unmountUnder, userNsOf, which, withTty, writeRuntimeWrapper, type Result,
 } from './lib.js';
@@ -80,7 +80,7 @@ function restoreSubIds(): void {
 /** The lines of a script's output. */
 const lines = (r: Result): string[] => r.stdout.split('\n').filter(Boolean);
 
-describe.skipIf(!available)('user namespaces through podman', () => {
+describe.skipIf(lacks(available))('user namespaces through podman', () => {
   beforeAll(() => ensureSubIds());
   afterAll(() => restoreSubIds());
 
@@ -300,7 +300,7 @@ describe.skipIf(!available)('user namespaces through podman', () => {
         remove('owner');
       });
 
-      it.skipIf(!CATATONIT)('a pod with --userns=auto: the infra container makes the user namespace, the pod\'s containers join it (and its network) by path', () => {
+      it.skipIf(lacks(CATATONIT))('a pod with --userns=auto: the infra container makes the user namespace, the pod\'s containers join it (and its network) by path', () => {
         const p = podman(['pod', 'create', '--name', 'pod1', '--network', 'none', '--cgroup-parent', cgroupParent, '--userns=auto']);
         expect(p.stderr).toBe('');
         expect(p.status).toBe(0);

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sandbox, TCR, isRoot } from '../helpers.js';
+import { Sandbox, TCR, isRoot, lacks } from '../helpers.js';
 import { expectNothingLeft, uniqueId } from './lib.js';
 
 const network = { classID: 0x100001, priorities: [{ name: 'lo', priority: 7 }] };
@@ -18,7 +18,7 @@ function hostMountsNetCls(): boolean {
   return /\scgroup \S+ \S*\bnet_(cls|prio)\b/.test(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
-describe.skipIf(!isRoot || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('linux.resources.network (v1/hybrid host, root)', () => {
+describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('linux.resources.network (v1/hybrid host, root)', () => {
   const sb = new Sandbox('tcr-cgnet');
   afterAll(() => sb.cleanup());
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sandbox, TCR, isRoot } from '../helpers.js';
+import { Sandbox, TCR, isRoot, lacks } from '../helpers.js';
 import type { Spec } from '../../src/spec/types.js';
 
 const PARENT = `tcr-cgtest-${process.pid}`;
@@ -20,7 +20,7 @@ function alive(pid: number): boolean {
   }
 }
 
-describe.skipIf(!isRoot || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('cgroups on a v1/hybrid host', () => {
+describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('cgroups on a v1/hybrid host', () => {
   const sb = new Sandbox('tcr-cg');
   let n = 0;
   afterAll(() => {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sandbox, TCR, isRoot, mountsUnder, pidsWithRootUnder } from '../helpers.js';
+import { Sandbox, TCR, isRoot, mountsUnder, pidsWithRootUnder, lacks } from '../helpers.js';
 
 const CGROUP_PARENT = `tcr-crash-test-${process.pid}`;
 
@@ -18,7 +18,7 @@ function cgroupDirsLeft(): string[] {
   return left;
 }
 
-describe.skipIf(!isRoot)('crash safety', () => {
+describe.skipIf(lacks(isRoot))('crash safety', () => {
   const sb = new Sandbox('tcr-crash');
   const bundle = sb.bundle('b', (s) => {
     s.process!.args = ['sleep', '60'];

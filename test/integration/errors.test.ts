@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../../src/spec/types.js';
-import { REPO, Sandbox, TCR, isRoot } from '../helpers.js';
+import { REPO, Sandbox, TCR, isRoot, lacks } from '../helpers.js';
 import { alive, expectNothingLeft, runDetached, shBundle, state, uniqueId } from './lib.js';
 
-describe.skipIf(!isRoot)('errors (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
   const sb = new Sandbox('tcr-err');
   afterAll(() => sb.cleanup());
 
@@ -212,7 +212,7 @@ describe.skipIf(!isRoot)('errors (root, real kernel)', () => {
   });
 });
 
-describe.skipIf(!isRoot)('a user other than root', () => {
+describe.skipIf(lacks(isRoot))('a user other than root', () => {
   // spawnSync's uid/gid: the real tcr, as an ordinary account would start it
   const asNobody = (args: string[]) => spawnSync(TCR, args, { encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/' });
 
@@ -237,7 +237,7 @@ describe.skipIf(!isRoot)('a user other than root', () => {
   });
 });
 
-describe.skipIf(!isRoot)("flags Node itself knows", () => {
+describe.skipIf(lacks(isRoot))("flags Node itself knows", () => {
   it("--env-file reaches tcr, not Node's own option parser (which exited 9: `node: F: not found`)", () => {
     const r = spawnSync(TCR, ['run', '--rm', '--env-file', '/no/such/env-file', 'busybox', 'true'], { encoding: 'utf8' });
     expect(r.stderr).toMatch(/^tcr: --env-file \/no\/such\/env-file: /);

@@ -3,11 +3,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, TCR, isRoot } from '../helpers.js';
+import { Sandbox, TCR, isRoot, lacks } from '../helpers.js';
 
 const detached = { stdio: 'ignore' as const };
 
-describe.skipIf(!isRoot)('tcr exec', () => {
+describe.skipIf(lacks(isRoot))('tcr exec', () => {
   const sb = new Sandbox('tcr-exec');
   const id = 'ex';
   let initPid = 0;

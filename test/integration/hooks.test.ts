@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hook, Spec } from '../../src/spec/types.js';
-import { Sandbox, isRoot } from '../helpers.js';
+import { Sandbox, isRoot, lacks } from '../helpers.js';
 import { alive, expectNothingLeft, shBundle, state, tcrToFile, uniqueId, waitFor } from './lib.js';
 
 interface Entry {
@@ -33,7 +33,7 @@ function readLog(dir: string): Entry[] {
   });
 }
 
-describe.skipIf(!isRoot)('hooks (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
   const sb = new Sandbox('tcr-hooks');
   afterAll(() => sb.cleanup());
   let hostHook: string;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TCR } from '../helpers.js';
+import { TCR, lacks } from '../helpers.js';
 import { buildImage, listTree, writeDockerArchive, writeLayout, type BuiltImage } from '../image-fixtures.js';
 import { TestRegistry, ensureRegistryTools } from './registry-lib.js';
 
@@ -90,7 +90,7 @@ describe('image commands', () => {
     expect(notar.stderr).toMatch(/none.tar: no such file/);
   });
 
-  it.skipIf(!!noRegistry)('pulls from a registry with plain progress lines off a terminal', async () => {
+  it.skipIf(lacks(!noRegistry))('pulls from a registry with plain progress lines off a terminal', async () => {
     const dir = path.join(top, 'push');
     writeLayout(dir, [{ img: b, refName: 'x' }]);
     await reg.push(dir, 'x', 'cli/img:1');

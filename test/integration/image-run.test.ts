@@ -4,11 +4,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, Sandbox, TCR, isRoot, mountsUnder } from '../helpers.js';
+import { REPO, Sandbox, TCR, isRoot, mountsUnder, lacks } from '../helpers.js';
 
 const OCI = path.join(REPO, 'demo', 'busybox-oci');
 
-describe.skipIf(!isRoot || !fs.existsSync(OCI))('tcr run IMAGE', () => {
+describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
   const sb = new Sandbox('tcr-img');
   const store = path.join(sb.dir, 'store');
   const tcr = (args: string[], opts = {}) => sb.tcr(['--store', store, ...args], opts);

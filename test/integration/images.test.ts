@@ -11,7 +11,7 @@ import { openArchive, openLayoutDir } from '../../src/image/archive.js';
 import { importOpened, openLocalSource, pullImage } from '../../src/image/pull.js';
 import { ImageStore } from '../../src/image/store.js';
 import { buildImage, buildIndex, listTree, sha, tarDirectory, testUnpack, writeDockerArchive, writeLayout, type BuiltImage } from '../image-fixtures.js';
-import { isRoot } from '../helpers.js';
+import { isRoot, lacks } from '../helpers.js';
 
 const top = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-images-'));
 afterAll(() => {
@@ -228,7 +228,7 @@ describe('broken images are refused and leave nothing behind', () => {
     expectEmptyStore();
   });
 
-  it.skipIf(!isRoot)('a full disk: a message a person understands, and nothing half-written', async () => {
+  it.skipIf(lacks(isRoot))('a full disk: a message a person understands, and nothing half-written', async () => {
     const tiny = path.join(top, 'tiny');
     fs.mkdirSync(tiny, { recursive: true });
     expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', tiny]).status).toBe(0);

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sandbox, isRoot } from '../helpers.js';
+import { Sandbox, isRoot, lacks } from '../helpers.js';
 import { alive, createContainer, expectNothingLeft, killPid, runDetached, shBundle, spawnTcr, state, uniqueId, waitFor } from './lib.js';
 
 /** Host pids of the processes in the pid namespace of `pid`. */
@@ -31,7 +31,7 @@ function cmdline(pid: number): string {
   }
 }
 
-describe.skipIf(!isRoot)('lifecycle (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('lifecycle (root, real kernel)', () => {
   const sb = new Sandbox('tcr-life');
   afterAll(() => sb.cleanup());
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, isRoot, mountsUnder, type Result } from '../helpers.js';
+import { Sandbox, isRoot, mountsUnder, type Result, lacks } from '../helpers.js';
 import { createContainer, expectNothingLeft, runDetached, shBundle, state, uniqueId, waitFor } from './lib.js';
 
 function hostNs(name: string): string {
@@ -24,7 +24,7 @@ function kv(out: string): Record<string, string> {
 
 const hasTimeNs = fs.existsSync('/proc/self/ns/time');
 
-describe.skipIf(!isRoot)('namespaces (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
   const sb = new Sandbox('tcr-ns');
   afterAll(() => sb.cleanup());
 

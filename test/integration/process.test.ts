@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, isRoot, type Result } from '../helpers.js';
+import { Sandbox, isRoot, type Result, lacks } from '../helpers.js';
 import { expectNothingLeft, runDetached, shBundle, uniqueId } from './lib.js';
 import type { Spec } from '../../src/spec/types.js';
 
@@ -45,7 +45,7 @@ const PROBE = [
   'echo "== oom"; cat /proc/self/oom_score_adj',
 ].join('; ');
 
-describe.skipIf(!isRoot)('the container process (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('the container process (root, real kernel)', () => {
   const sb = new Sandbox('tcr-proc');
   afterAll(() => sb.cleanup());
 
@@ -253,7 +253,7 @@ describe.skipIf(!isRoot)('the container process (root, real kernel)', () => {
   });
 });
 
-describe.skipIf(!isRoot)('HOME, when neither the image nor the engine sets it (as runc)', () => {
+describe.skipIf(lacks(isRoot))('HOME, when neither the image nor the engine sets it (as runc)', () => {
   const sb = new Sandbox('tcr-home');
   afterAll(() => sb.cleanup());
   const noHome = (uid: number) => (s: Spec) => {

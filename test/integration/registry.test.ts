@@ -13,6 +13,7 @@ import { ImageStore } from '../../src/image/store.js';
 import { MEDIA } from '../../src/image/types.js';
 import { buildImage, buildIndex, listTree, testUnpack, writeLayout, type BuiltImage } from '../image-fixtures.js';
 import { TestRegistry, ensureRegistryTools, flakyProxy, freePort, type TokenAuth } from './registry-lib.js';
+import { lacks } from '../helpers.js';
 
 const missing = ensureRegistryTools();
 if (missing) console.warn(`registry tests skipped: ${missing}`);
@@ -45,7 +46,7 @@ afterAll(async () => {
   fs.rmSync(top, { recursive: true, force: true });
 });
 
-describe.skipIf(!!missing)('pull from a real registry', () => {
+describe.skipIf(lacks(!missing))('pull from a real registry', () => {
   beforeAll(async () => {
     img = await buildImage({ layers: [[{ name: 'etc/', type: 'directory' }, { name: 'etc/hostname', content: 'pulled\n' }], [{ name: 'bin/', type: 'directory' }, { name: 'bin/tool', content: 'x'.repeat(50_000) }]] });
     arm = await buildImage({ layers: [[{ name: 'arm', content: 'arm64 only' }]], architecture: 'arm64' });

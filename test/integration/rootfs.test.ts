@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, isRoot, mountsUnder, type Result } from '../helpers.js';
+import { Sandbox, isRoot, mountsUnder, type Result, lacks } from '../helpers.js';
 import type { Spec } from '../../src/spec/types.js';
 import { expectNothingLeft, shBundle, uniqueId } from './lib.js';
 
@@ -46,7 +46,7 @@ function sections(out: string): Record<string, string> {
   return m;
 }
 
-describe.skipIf(!isRoot)('rootfs and mounts (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('rootfs and mounts (root, real kernel)', () => {
   const sb = new Sandbox('tcr-rootfs');
   afterAll(() => sb.cleanup());
 
@@ -358,7 +358,7 @@ describe.skipIf(!isRoot)('rootfs and mounts (root, real kernel)', () => {
   });
 });
 
-describe.skipIf(!isRoot)("rshared volumes with rootfsPropagation rshared (the kubelet's Bidirectional)", () => {
+describe.skipIf(lacks(isRoot))("rshared volumes with rootfsPropagation rshared (the kubelet's Bidirectional)", () => {
   const sb = new Sandbox('tcr-rshared');
   afterAll(() => sb.cleanup());
 

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sandbox, isRoot } from '../helpers.js';
+import { Sandbox, isRoot, lacks } from '../helpers.js';
 
-describe.skipIf(!isRoot)('tcr run (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('tcr run (root, real kernel)', () => {
   const sb = new Sandbox('tcr-run');
   afterAll(() => sb.cleanup());
 

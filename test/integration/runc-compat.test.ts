@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sandbox, TCR, isRoot } from '../helpers.js';
+import { Sandbox, TCR, isRoot, lacks } from '../helpers.js';
 
-describe.skipIf(!isRoot)('runc compatibility details', () => {
+describe.skipIf(lacks(isRoot))('runc compatibility details', () => {
   const sb = new Sandbox('tcr-compat');
   afterAll(() => sb.cleanup());
 

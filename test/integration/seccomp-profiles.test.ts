@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BLOCKED_SYSCALLS } from '../../src/run/default-seccomp.js';
 import type { Seccomp, Spec } from '../../src/spec/types.js';
-import { Sandbox, isRoot } from '../helpers.js';
+import { Sandbox, isRoot, lacks } from '../helpers.js';
 import { expectNothingLeft, shBundle, uniqueId } from './lib.js';
 
 const UNISTD = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
@@ -31,7 +31,7 @@ function allowOnly(names: string[]): Seccomp {
   return { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names, action: 'SCMP_ACT_ALLOW' }] };
 }
 
-describe.skipIf(!isRoot || process.arch !== 'x64' || !fs.existsSync(UNISTD))('seccomp profiles written for runc (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot && fs.existsSync(UNISTD)) || process.arch !== 'x64')('seccomp profiles written for runc (root, real kernel)', () => {
   const sb = new Sandbox('tcr-scprof');
   afterAll(() => sb.cleanup());
 

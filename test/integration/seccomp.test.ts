@@ -2,7 +2,7 @@
 // profiles, applied with and without no_new_privs; bad profiles are refused.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Seccomp, Spec } from '../../src/spec/types.js';
-import { Sandbox, isRoot } from '../helpers.js';
+import { Sandbox, isRoot, lacks } from '../helpers.js';
 import { expectNothingLeft, shBundle, uniqueId } from './lib.js';
 
 const arch = process.arch === 'x64' ? 'SCMP_ARCH_X86_64' : process.arch === 'arm64' ? 'SCMP_ARCH_AARCH64' : undefined;
@@ -27,7 +27,7 @@ const ALLOW_LIST = [
   'wait4', 'waitid', 'write', 'writev', 'prctl', 'getdents', 'umask', 'uname',
 ];
 
-describe.skipIf(!isRoot)('seccomp (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('seccomp (root, real kernel)', () => {
   const sb = new Sandbox('tcr-seccomp');
   afterAll(() => sb.cleanup());
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CAPABILITIES } from '../../src/linux/capabilities.js';
-import { REPO, Sandbox, TCR, isRoot } from '../helpers.js';
+import { REPO, Sandbox, TCR, isRoot, lacks } from '../helpers.js';
 import { createContainer, expectNothingLeft, shBundle, state, tcrToFile, uniqueId } from './lib.js';
 
 const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
@@ -34,7 +34,7 @@ function containerFds(out: string): Map<number, string> {
   return m;
 }
 
-describe.skipIf(!isRoot)('security (root, real kernel)', () => {
+describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
   const sb = new Sandbox('tcr-sec');
   afterAll(() => sb.cleanup());
 

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sandbox, TCR, isRoot } from '../helpers.js';
+import { Sandbox, TCR, isRoot, lacks } from '../helpers.js';
 
 /** A console-socket receiver: takes the pty master, types into it, records what it reads. */
 const RECEIVER = `
@@ -31,7 +31,7 @@ while time.time() < end:
 open(out, 'wb').write(msg + b'|' + data)
 `;
 
-describe.skipIf(!isRoot)('terminals', () => {
+describe.skipIf(lacks(isRoot))('terminals', () => {
   const sb = new Sandbox('tcr-tty');
   afterAll(() => sb.cleanup());
 

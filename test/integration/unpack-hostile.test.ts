@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lgetxattrs } from '../../src/sys/fsops.js';
 import { zstdCompress } from '../../src/sys/libzstd.js';
 import { unpackLayer } from '../../src/image/unpack.js';
-import { isRoot } from '../helpers.js';
+import { isRoot, lacks } from '../helpers.js';
 import { bombChunks, neutralisedLayers, refusedLayers, truncatedLayers } from '../hostile-layers.js';
 import { type Node, snapshot } from '../layers.js';
 
@@ -26,7 +26,7 @@ const fresh = (): string => path.join(scratch, 'layers', `l${n++}`);
 const tree = (dir: string): Record<string, Node> => snapshot(dir, lgetxattrs);
 const stream = (b: Buffer): Readable => Readable.from([b], { objectMode: false });
 
-describe.skipIf(!isRoot)('hostile layers', () => {
+describe.skipIf(lacks(isRoot))('hostile layers', () => {
   let before: Record<string, Node>;
   beforeAll(() => {
     fs.mkdirSync(path.join(S, 'sub'), { recursive: true });

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { flattenLayers, unpackLayer } from '../../src/image/unpack.js';
 import { lgetxattrs } from '../../src/sys/fsops.js';
 import { zstdCompress } from '../../src/sys/libzstd.js';
-import { isRoot } from '../helpers.js';
+import { isRoot, lacks } from '../helpers.js';
 import { type Node, type TarEntry, expectTree, fileSha, gzip, makeTar, rawHeader, rawPax, sha256, snapshot } from '../layers.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-unpack-'));
@@ -31,7 +31,7 @@ const CAP_NET_RAW = Buffer.alloc(20);
 CAP_NET_RAW.writeUInt32LE(0x02000001, 0);
 CAP_NET_RAW.writeUInt32LE(1 << 13, 4);
 
-describe.skipIf(!isRoot)('unpackLayer as root', () => {
+describe.skipIf(lacks(isRoot))('unpackLayer as root', () => {
   const long1 = `${'a'.repeat(120)}/${'b'.repeat(120)}`;
   const long2 = `g/${'g'.repeat(150)}`;
   const longTarget = `../${'t'.repeat(200)}`;
@@ -164,7 +164,7 @@ function mountOverlay(lowers: string[], target: string): boolean {
   return spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers.join(':')}`, target]).status === 0;
 }
 
-describe.skipIf(!isRoot)('multi-layer images', () => {
+describe.skipIf(lacks(isRoot))('multi-layer images', () => {
   it('unpacks each layer in overlay form and flattens them like overlayfs merges them', async () => {
     const dirs: string[] = [];
     for (const layer of [L1, L2, L3]) {
@@ -256,7 +256,7 @@ describe.skipIf(!isRoot)('multi-layer images', () => {
   });
 });
 
-describe.skipIf(!isRoot)('hard links across layers, flattened', () => {
+describe.skipIf(lacks(isRoot))('hard links across layers, flattened', () => {
   /** Unpacks the layers in order; returns their dirs and the lower links each reported. */
   const unpackAll = async (layers: TarEntry[][]): Promise<{ dirs: string[]; links: ([string, string][] | undefined)[] }> => {
     const dirs: string[] = [];
@@ -320,7 +320,7 @@ describe.skipIf(!isRoot)('hard links across layers, flattened', () => {
   });
 });
 
-describe.skipIf(!isRoot)('flattenLayers', () => {
+describe.skipIf(lacks(isRoot))('flattenLayers', () => {
   const unpack = unpackLayer;
 
   it('replaces a lower symlink by an upper directory instead of writing through it', async () => {
@@ -412,7 +412,7 @@ function byteTar(entries: ByteEntry[]): Buffer {
   return Buffer.concat(parts);
 }
 
-describe.skipIf(!isRoot)('names that are not UTF-8', () => {
+describe.skipIf(lacks(isRoot))('names that are not UTF-8', () => {
   const longName = `long/${'l'.repeat(110)}\xf6`;
   const utf8 = (s: string): string => Buffer.from(s).toString('latin1'); // 'dír' as its UTF-8 bytes, one char per byte
   const lower: ByteEntry[] = [

@@ -25,7 +25,7 @@ describe('modules shared by several bundles', () => {
     expect(new b.SpecError('process.args', 'missing') instanceof a.TcrError).toBe(true);
     expect(new Error('plain') instanceof a.TcrError).toBe(false);
     expect({ message: 'look-alike', exitCode: 1 } instanceof a.TcrError).toBe(false);
-    expect(null instanceof a.TcrError).toBe(false);
+    expect((null as unknown) instanceof a.TcrError).toBe(false);
     // a subclass keeps the ordinary check
     expect(new a.SpecError('x', 'y') instanceof a.SpecError).toBe(true);
     expect(new a.TcrError('x') instanceof a.SpecError).toBe(false);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Seccomp } from '../../src/spec/types.js';
+import { lacks } from '../helpers.js';
 
 const haveLib = await import('../../src/linux/seccomp.js').then(() => true, () => false);
 const { compileSeccompCached } = await import('../../src/linux/seccomp-cache.js');
@@ -18,7 +19,7 @@ const profile = (errno: number): Seccomp => ({
   syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: errno }],
 });
 
-describe.skipIf(!haveLib)('compileSeccompCached', () => {
+describe.skipIf(lacks(haveLib))('compileSeccompCached', () => {
   it('compiles once, then serves the same bytes from the cache', async () => {
     const first = await compileSeccompCached(profile(13), dir);
     expect(first.description).not.toMatch(/cached/);

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../src/errors.js';
 import type { Seccomp } from '../../src/spec/types.js';
+import { lacks } from '../helpers.js';
 
 const mod = await import('../../src/linux/seccomp.js').catch((e: Error) => {
   console.warn(`seccomp tests skipped: ${e.message}`);
@@ -34,7 +35,7 @@ const PROFILE: Seccomp = {
   ],
 };
 
-describe.skipIf(!mod)('compileSeccomp', () => {
+describe.skipIf(lacks(mod))('compileSeccomp', () => {
   const { compileSeccomp } = mod!;
 
   it('produces a non-empty BPF program of whole instructions', () => {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultSpec } from '../../src/spec/defaults.js';
+import { lacks } from '../helpers.js';
 
 const runc = spawnSync('runc', ['--version'], { encoding: 'utf8' });
 const hasRunc = runc.status === 0;
@@ -23,7 +24,7 @@ function runcSpec(...args: string[]): { text: string; json: any } {
 /** What `tcr spec` writes (src/cli/spec.ts). */
 const tcrText = (rootless = false) => JSON.stringify(defaultSpec({ rootless }), null, '\t');
 
-describe.skipIf(!hasRunc)(`defaultSpec() against ${runc.stdout?.split('\n')[0] ?? 'runc'}`, () => {
+describe.skipIf(lacks(hasRunc))(`defaultSpec() against ${runc.stdout?.split('\n')[0] ?? 'runc'}`, () => {
   it('deep-equals what `runc spec` writes', () => {
     expect(defaultSpec()).toEqual(runcSpec().json);
   });
