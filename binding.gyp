@@ -17,7 +17,7 @@
       "actions": [
         {
           "action_name": "link_executor",
-          "inputs": ["native/executor.c", "native/executor-fs.c", "native/executor-process.c", "native/executor.h", "native/plan.h", "native/fdpass.h", "native/build-executor.sh"],
+          "inputs": ["native/executor.c", "native/executor-records.c", "native/executor-fs.c", "native/executor-process.c", "native/executor.h", "native/plan.h", "native/fdpass.h", "native/build-executor.sh"],
           "outputs": ["<(PRODUCT_DIR)/tcr_executor"],
           "action": ["sh", "native/build-executor.sh", "<@(_outputs)"]
         }

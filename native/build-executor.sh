@@ -12,4 +12,4 @@ multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 exec musl-gcc -static -Os -std=gnu11 -Wall -Wextra -Werror \
   -idirafter /usr/include -idirafter "/usr/include/$multiarch" \
   -ffunction-sections -fdata-sections -Wl,--gc-sections -s \
-  -o "$out" "$here/executor.c" "$here/executor-fs.c" "$here/executor-process.c"
+  -o "$out" "$here/executor.c" "$here/executor-records.c" "$here/executor-fs.c" "$here/executor-process.c"

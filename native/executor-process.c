@@ -6,36 +6,20 @@
 #include "fdpass.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <stdio.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
-#include <linux/filter.h>
-#include <linux/openat2.h>
-#include <linux/sched.h>
-#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdint.h>
 #include <string.h>
-#include <linux/capability.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <termios.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 static char sync_payload[SYNC_PAYLOAD_MAX];

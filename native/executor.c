@@ -16,68 +16,27 @@
 #include "fdpass.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <stdio.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <linux/filter.h>
-#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
-#include <net/if.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdint.h>
 #include <string.h>
-#include <linux/capability.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <termios.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-const char *str(const struct child *c, const struct plan_step *s, int i) {
-  if (s->off[i] == UINT32_MAX) return NULL;
-  return c->arena + s->off[i];
-}
-
 static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* write(2), not send(2): after the seccomp filter a profile written for runc
- * allows write but maybe not sendto. No SIGPIPE: the socket is closed once
- * the runtime stops listening (do_sync), and until then a runtime gone is a
- * launch to end anyway. */
-void send_record(const struct child *c, uint32_t kind, int err, int64_t nanos, int64_t aux) {
-  if (c->sock < 0) return;
-  struct plan_record r = {kind, c->current, err, c->pid, nanos, aux};
-  (void)!write(c->sock, &r, sizeof r);
-}
-
-void put_str(int fd, const char *s) {
-  if (s) (void)!write(fd, s, strlen(s));
-}
-
-static void put_uint(int fd, uint32_t v) {
-  char buf[12];
-  int i = sizeof buf;
-  do buf[--i] = (char)('0' + v % 10); while ((v /= 10) && i > 0);
-  (void)!write(fd, buf + i, sizeof buf - (size_t)i);
 }
 
 /* Once create has returned nobody reads the socket: the container's own
@@ -93,20 +52,6 @@ static void fail(struct child *c, int err) {
     put_str(2, "\n");
   }
   _exit(err == ENOENT ? 127 : 126);
-}
-
-/* Splits a NUL-separated list from the arena into a NULL-terminated array. */
-int split_list(const struct child *c, const struct plan_step *s, int i, char **out) {
-  int n = 0;
-  const char *p = str(c, s, i);
-  if (!p) { out[0] = NULL; return 0; }
-  const char *end = p + s->len[i];
-  while (p < end && n < MAX_LIST - 1) {
-    out[n++] = (char *)p;
-    p += strlen(p) + 1;
-  }
-  out[n] = NULL;
-  return n;
 }
 
 static int run_step(struct child *c, const struct plan_step *s) {

@@ -23,10 +23,11 @@ struct child {
   uint32_t pid; /* as this process sees itself, taken once: records after the seccomp filter make no getpid */
 };
 
-/* executor.c: records to the runtime, the plan's strings */
+/* executor-records.c: records to the runtime, the plan's strings */
 const char *str(const struct child *c, const struct plan_step *s, int i);
 void send_record(const struct child *c, uint32_t kind, int err, int64_t nanos, int64_t aux);
 void put_str(int fd, const char *s);
+void put_uint(int fd, uint32_t v);
 int split_list(const struct child *c, const struct plan_step *s, int i, char **out);
 
 /* executor-fs.c: paths inside the root, mounts, the root itself */
