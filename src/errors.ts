@@ -39,6 +39,12 @@ export class StepError extends TcrError {
   }
 }
 
+/** The errno name (ENOENT, EEXIST, ...) of a failed Node system call, or undefined. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -2,7 +2,7 @@
 // holds the container's lock, derives the status afresh from the kernel and
 // refuses what runc refuses, with runc's words.
 import fs from 'node:fs';
-import { TcrError, errorMessage } from '../errors.js';
+import { TcrError, errorMessage, errnoCode } from '../errors.js';
 import { log } from '../log.js';
 import type { OciState, Resources } from '../spec/types.js';
 import type { Stats } from '../cgroups/stats.js';
@@ -89,7 +89,7 @@ export class Container {
         try {
           process.kill(pid, sig);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw new TcrError(`kill ${pid}: ${errorMessage(e)}`);
+          if (errnoCode(e) !== 'ESRCH') throw new TcrError(`kill ${pid}: ${errorMessage(e)}`);
         }
       }
     });

@@ -3,7 +3,7 @@
 // write end until its exec (close-on-exec). Start reads that byte (the init
 // was released), then end of file (the program was executed).
 import fs from 'node:fs';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 import { sleepMs } from '../sys/time.js';
 
 export const INIT_GONE = 'cannot start a container that has stopped (its init exited while start was releasing it, before it had taken the exec fifo)';
@@ -36,7 +36,7 @@ export function releaseExecFifo(fifo: string, initAlive: () => boolean): void {
     try {
       return fs.readSync(fd, buf, 0, 1, null);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      if (errnoCode(e) !== 'EAGAIN') throw e;
       return -1;
     }
   };

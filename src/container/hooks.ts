@@ -3,7 +3,7 @@
 // createContainer and startContainer run inside the container: the launch
 // plan carries those.
 import { spawnSync } from 'node:child_process';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 import type { Hook, HookName, OciState } from '../spec/types.js';
 
 export function runHooks(kind: HookName, hooks: Hook[] | undefined, state: OciState): void {
@@ -20,7 +20,7 @@ export function runHooks(kind: HookName, hooks: Hook[] | undefined, state: OciSt
     });
     const what = `${kind} hook ${i} (${h.path})`;
     if (r.error) {
-      const code = (r.error as NodeJS.ErrnoException).code;
+      const code = errnoCode(r.error);
       if (code === 'ETIMEDOUT') throw new TcrError(`${what}: timed out after ${h.timeout}s`);
       throw new TcrError(`${what}: ${r.error.message}`);
     }

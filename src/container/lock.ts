@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../sys/native.js';
+import { errnoCode } from '../errors.js';
 
 export class ContainerLock {
   private constructor(private fd: number) {}
@@ -13,7 +14,7 @@ export class ContainerLock {
     try {
       fd = fs.openSync(path.join(dir, 'lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (errnoCode(e) === 'ENOENT') return null;
       throw e;
     }
     native().flock(fd, true);

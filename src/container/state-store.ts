@@ -3,7 +3,7 @@
 // so a crash at any instant leaves enough to undo), the exec fifo and a lock.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
 import type { HostCleanup } from './host-mounts.js';
@@ -89,7 +89,7 @@ export class StateStore {
     try {
       fs.mkdirSync(this.dir(id), { mode: 0o711 });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TcrError(`container with id ${id} already exists`);
+      if (errnoCode(e) === 'EEXIST') throw new TcrError(`container with id ${id} already exists`);
       throw e;
     }
   }
@@ -108,7 +108,7 @@ export class StateStore {
     try {
       text = fs.readFileSync(this.stateFile(id), 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TcrError(`container ${id} does not exist`);
+      if (errnoCode(e) === 'ENOENT') throw new TcrError(`container ${id} does not exist`);
       throw e;
     }
     try {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
 import { native } from '../sys/native.js';
+import { errnoCode } from '../errors.js';
 
 export class TerminalProxy {
   private input?: tty.ReadStream | fs.ReadStream;
@@ -68,7 +69,7 @@ function writeAll(fd: number, buf: Buffer): void {
     try {
       off += fs.writeSync(fd, buf, off);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      if (errnoCode(e) !== 'EAGAIN') return;
     }
   }
 }

@@ -6,7 +6,7 @@
 // does the fetching, checking and storing.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 import { checkDigest, sha256, verifyBuffer } from './digest.js';
 import { MAX_METADATA, prepareImage, resolveManifest, type ImageSource, type PreparedImage } from './import.js';
 import { selectPlatform, type Platform } from './platform.js';
@@ -117,7 +117,7 @@ export async function openLayoutDir(dir: string, opts: OpenOptions = {}): Promis
       if (st.size > MAX_METADATA) throw new TcrError(`${what}: ${rel} is ${st.size} bytes, too large for a manifest or config; refused`);
       return fs.readFileSync(file(rel));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      if (errnoCode(e) === 'ENOENT')
         throw new TcrError(rel.startsWith('blobs/') ? `${what}: blob ${rel.slice(6).replace('/', ':')} is missing (${rel})` : `${what}: not an OCI image layout (no ${rel})`);
       throw e;
     }

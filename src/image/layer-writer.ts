@@ -19,6 +19,7 @@ import { type Timespec, timespecFromNs } from '../sys/time.js';
 import { type FsPath, fsPath, showName } from './byte-names.js';
 import { OPAQUE_XATTR, copyNode, isWhiteout, lookupMerged, lstatOrNull } from './overlay-tree.js';
 import { EntryError, type LayerEntry, hasContent } from './tar-entry.js';
+import { errnoCode } from '../errors.js';
 
 interface DirMeta {
   mode: number;
@@ -139,7 +140,7 @@ export class LayerWriter {
     try {
       fs.mkdirSync(abs, 0o700);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (errnoCode(err) !== 'EEXIST') throw err;
       if (!fs.lstatSync(abs).isDirectory()) {
         // a non-directory of this layer (a file, a whiteout) hid the lower
         // layers' entries under this name: the new directory must too
@@ -239,7 +240,7 @@ export class LayerWriter {
     try {
       make();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (errnoCode(err) !== 'EEXIST') throw err;
       this.remove(rel);
       make();
     }
@@ -265,7 +266,7 @@ export class LayerWriter {
     try {
       fs.mkdirSync(abs, 0o700);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (errnoCode(err) !== 'EEXIST') throw err;
       const st = fs.lstatSync(abs);
       const what = st.isSymbolicLink() ? 'a symlink' : isWhiteout(st) ? 'a whiteout' : 'not a directory';
       if (!st.isDirectory()) throw new EntryError(`parent ${showName(rel)} is ${what} in this layer`);

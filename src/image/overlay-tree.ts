@@ -7,7 +7,7 @@
 // call gets fsPath() of them, so names that are not UTF-8 stay exact.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, lgetxattr, lgetxattrs, lsetxattr, lutimens, mknod, splitDev } from '../sys/fsops.js';
 import { timespecFromNs } from '../sys/time.js';
 import { fsPath } from './byte-names.js';
@@ -28,7 +28,7 @@ export function lstatOrNull(p: string): fs.Stats | null {
   try {
     return fs.lstatSync(fsPath(p));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw e;
   }
@@ -118,7 +118,7 @@ export function prepareFreshDir(dir: string): void {
     fs.mkdirSync(dir, 0o700);
     return;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (errnoCode(err) !== 'EEXIST') throw err;
   }
   const st = fs.lstatSync(dir);
   if (!st.isDirectory()) throw new TcrError(`${dir} is not a directory`);

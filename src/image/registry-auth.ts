@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 
 export interface Challenge {
   scheme: string;
@@ -89,7 +89,7 @@ export function findCredentials(registry: string, repository: string, env: NodeJ
     try {
       auths = (JSON.parse(fs.readFileSync(file, 'utf8')) as { auths?: typeof auths }).auths ?? {};
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if (errnoCode(e) === 'ENOENT') continue;
       throw new TcrError(`credentials file ${file}: cannot read it (${(e as Error).message})`);
     }
     const byKey = new Map(Object.entries(auths).map(([k, v]) => [normalizeKey(k), v]));

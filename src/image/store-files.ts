@@ -9,7 +9,7 @@
 // (rename), so it sees the old state or the new one, never half of either.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError, errorMessage } from '../errors.js';
+import { TcrError, errorMessage, errnoCode } from '../errors.js';
 import { native } from '../sys/native.js';
 import type { StoredImage } from './types.js';
 
@@ -90,7 +90,7 @@ export class StoreFiles {
     try {
       text = fs.readFileSync(this.indexFile, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: [] };
+      if (errnoCode(e) === 'ENOENT') return { version: 1, images: [] };
       throw e;
     }
     try {
@@ -158,7 +158,7 @@ export class StoreFiles {
     try {
       fs.renameSync(dir, trash);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (errnoCode(e) === 'ENOENT') return;
       throw e;
     }
     fs.rmSync(trash, { recursive: true, force: true });

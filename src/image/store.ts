@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 import { checkDigest, sha256 } from './digest.js';
 import { candidates, formatRef, normalizeName, parseRegistryRef, repoName, searchRegistries } from './reference.js';
 import { StoreFiles, defaultStoreRoot, storeError, writeAtomic } from './store-files.js';
@@ -203,7 +203,7 @@ export class ImageStore {
       try {
         fs.renameSync(stage, final);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
+        const code = errnoCode(e);
         // another import finished the same layer first: theirs is as good as ours
         if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw e;
         fs.rmSync(stage, { recursive: true, force: true });

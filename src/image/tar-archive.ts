@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { TcrError, errorMessage } from '../errors.js';
+import { TcrError, errorMessage, errnoCode } from '../errors.js';
 
 /** Files up to this size are kept from the first pass… */
 const KEEP_FILE = 4 * 1024 * 1024;
@@ -153,7 +153,7 @@ export class TarArchive {
       fs.readSync(fd, head, 0, 4, 0);
       fs.closeSync(fd);
     } catch (e) {
-      throw new TcrError(`${this.what}: cannot read ${this.file}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`);
+      throw new TcrError(`${this.what}: cannot read ${this.file}: ${errnoCode(e) ?? errorMessage(e)}`);
     }
     if (isZstd(head)) throw new TcrError(`${this.what}: zstd-compressed archives are not supported; decompress it first`);
     const file = fs.createReadStream(this.file);

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Runtime } from '../container/runtime.js';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 import { log } from '../log.js';
 import { ImageStore } from '../image/store.js';
 import { getImage } from '../image/get-image.js';
@@ -52,7 +52,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TcrError(`${dir} exists: a container of that name was not removed (tcr rm ${id})`);
+    if (errnoCode(e) === 'EEXIST') throw new TcrError(`${dir} exists: a container of that name was not removed (tcr rm ${id})`);
     throw e;
   }
   let stdio: number[] | undefined;

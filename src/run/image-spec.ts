@@ -3,7 +3,7 @@
 // WorkingDir, User, and the flags' mounts, limits and security settings.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 import { CAPABILITIES, capNumber } from '../linux/capabilities.js';
 import { defaultSpec } from '../spec/defaults.js';
 import type { ImageConfig } from '../image/types.js';
@@ -42,7 +42,7 @@ export function mergeEnv(image: string[] | undefined, o: Pick<ImageRunOptions, '
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      throw new TcrError(`--env-file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      throw new TcrError(`--env-file ${file}: ${errnoCode(e) ?? e}`);
     }
     text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).forEach((l) => put(l, `--env-file ${file}`));
   }

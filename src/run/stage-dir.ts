@@ -5,7 +5,7 @@
 // never overwritten.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 
 /** What is at the target now: nothing (undefined) or an empty directory; anything else is refused. `dir` is the name the user gave, for messages. */
 export function targetState(dir: string, target: string): fs.Stats | undefined {
@@ -13,7 +13,7 @@ export function targetState(dir: string, target: string): fs.Stats | undefined {
   try {
     st = fs.lstatSync(target);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'ENOENT') return undefined;
     throw new TcrError(`${dir}: ${code ?? (e as Error).message}`);
   }
@@ -28,7 +28,7 @@ export function makeStage(dir: string, target: string): string {
   try {
     return fs.mkdtempSync(path.join(parent, `.${path.basename(target).slice(0, 200)}.tcr-unpack-`));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'ENOENT') throw new TcrError(`${dir}: its parent directory ${parent} does not exist`);
     throw new TcrError(`${dir}: cannot create a directory in ${parent} to build it in: ${code ?? (e as Error).message}`);
   }
@@ -47,7 +47,7 @@ export function commitStage(stage: string, target: string, dir: string, existing
   try {
     fs.renameSync(stage, target);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new TcrError(`${dir} is not empty any more: something wrote into it while the image was unpacked`);
     if (code === 'ENOTDIR') throw new TcrError(`${dir} was replaced by something that is not a directory while the image was unpacked`);
     throw new TcrError(`${dir}: renaming ${stage} into place: ${code ?? (e as Error).message}`);

@@ -3,6 +3,7 @@
 // Symlinks are removed, never followed. Names are handled as bytes: a
 // container's upper layer can hold names that are not UTF-8.
 import fs from 'node:fs';
+import { errnoCode } from '../errors.js';
 
 const SLASH = Buffer.from('/');
 
@@ -12,7 +13,7 @@ export function removeTree(p: string | Buffer): void {
   try {
     st = fs.lstatSync(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (errnoCode(e) === 'ENOENT') return;
     throw e;
   }
   if (!st.isDirectory()) {
@@ -24,7 +25,7 @@ export function removeTree(p: string | Buffer): void {
   try {
     fs.rmdirSync(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (errnoCode(e) !== 'ENOENT') throw e;
   }
 }
 
@@ -33,6 +34,6 @@ export function unlinkQuiet(p: string | Buffer): void {
   try {
     fs.unlinkSync(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (errnoCode(e) !== 'ENOENT') throw e;
   }
 }
