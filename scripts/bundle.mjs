@@ -33,10 +33,10 @@ const imagesApart = {
 const pullApart = {
   name: 'pull-apart',
   setup(b) {
-    // ./X.js from src/image, ../image/X.js from src/run (tcr unpack flattens)
+    // ./X.js from src/image, ../image/X.js from src/run (tcr unpack, the copy fallback) and src/bundles
     b.onResolve({ filter: /^(\.\/|\.\.\/image\/)(pull|archive|flatten|unpack)\.js$/ }, (args) => {
       const sibling = args.path.startsWith('./');
-      if (!(sibling ? /\/src\/image\// : /\/src\/run\//).test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+      if (!(sibling ? /\/src\/image\// : /\/src\/(run|bundles)\//).test(args.importer) || args.kind !== 'dynamic-import') return undefined;
       return { path: './tcr-pull.cjs', external: true };
     });
   },
@@ -74,8 +74,8 @@ const common = {
 };
 const out = 'dist/tcr.cjs';
 await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: out, plugins: [imagesApart, commanderApart] });
-await build({ ...common, entryPoints: ['src/image/lazy-entry.ts'], outfile: 'dist/tcr-images.cjs', plugins: [pullApart, commanderApart] });
-await build({ ...common, entryPoints: ['src/image/pull-entry.ts'], outfile: 'dist/tcr-pull.cjs', plugins: [commanderApart] });
+await build({ ...common, entryPoints: ['src/bundles/images.ts'], outfile: 'dist/tcr-images.cjs', plugins: [pullApart, commanderApart] });
+await build({ ...common, entryPoints: ['src/bundles/pull.ts'], outfile: 'dist/tcr-pull.cjs', plugins: [commanderApart] });
 await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfile: 'dist/commander.cjs' });
 // Built-ins that cost a lifecycle command time to load and that most
 // commands never touch: child_process alone (pulled in by commander, which

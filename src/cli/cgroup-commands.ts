@@ -8,19 +8,11 @@ import { TcrError } from '../errors.js';
 import { out } from '../log.js';
 import type { Resources } from '../spec/types.js';
 import type { GlobalOptions } from './main.js';
-import { listContainers } from './image-run.js';
+import { listContainers } from './docker-commands.js';
+import { parseBytes } from './units.js';
 
 function runtimeOf(cmd: Command): Runtime {
   return new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
-}
-
-/** "512m", "1g", "1024", "-1" → bytes, as docker's units.RAMInBytes reads them. */
-export function parseBytes(v: string, flag: string): number {
-  const m = /^(-1|\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(v.trim());
-  if (!m) throw new TcrError(`${flag}: ${JSON.stringify(v)} is not a size (e.g. 512m, 1g, -1)`);
-  if (m[1] === '-1') return -1;
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2].toLowerCase()]!;
-  return Math.floor(Number(m[1]) * mult);
 }
 
 function parseInteger(v: string, flag: string): number {

@@ -5,7 +5,7 @@ import { TcrError } from '../errors.js';
 import { formatPlan } from '../linux/plan.js';
 import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
-import { isBundleRun, runImageCommand, type ImageRunFlags } from './image-run.js';
+import { isBundleRun, runImageCommand, type ImageRunFlags } from './docker-commands.js';
 import { SHAPES, parseFlagDef, type CommandShape, type FlagDef } from './shapes.js';
 
 export interface CreateFlags {

@@ -50,7 +50,7 @@ export const BUNDLE_RUN_FLAGS: FlagDef[] = [
   { flags: '--keep', description: 'keep the container recorded after it exits (bundle run)' },
 ];
 
-/** docker's `run` flags, for `tcr run IMAGE [CMD...]` (src/cli/image-run.ts). */
+/** docker's `run` flags, for `tcr run IMAGE [CMD...]` (src/cli/docker-commands.ts). */
 export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '-i, --interactive', description: 'keep stdin open (image run)' },
   { flags: '-t, --tty', description: 'give the process a terminal (image run)' },

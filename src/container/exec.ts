@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';
 import { managerFromRecord } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
-import { withHome } from '../run/user.js';
+import { withHome } from './passwd.js';
 import { TcrError } from '../errors.js';
 import { buildExecPlan } from '../linux/exec-plan.js';
 import { SyncPoint } from '../linux/plan.js';

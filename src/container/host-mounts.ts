@@ -19,6 +19,11 @@ export interface OverlayRootfs {
    * unmounting does not flush writes that are about to be deleted.
    */
   volatile?: boolean;
+  /**
+   * Where overlayfs is unavailable: copies the layers (bottom first) into the
+   * target instead. The caller, who knows images, gives it; the lifecycle does not.
+   */
+  copyLayers: (bottomFirst: string[], target: string) => Promise<void>;
 }
 
 export interface HostCleanup {
@@ -86,8 +91,7 @@ export async function mountOverlay(o: OverlayRootfs): Promise<'overlay' | 'copy'
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code !== 'ENODEV' && code !== 'EINVAL' && code !== 'EOPNOTSUPP') throw new TcrError(`overlay root filesystem on ${o.target}: ${(e as Error).message}`);
-    const { flattenLayers } = await import('../image/unpack.js');
-    await flattenLayers([...o.lower].reverse(), o.target);
+    await o.copyLayers([...o.lower].reverse(), o.target);
     return 'copy';
   }
 }

@@ -7,7 +7,7 @@ import { TcrError } from '../errors.js';
 import { cgroupLayout } from '../cgroups/detect.js';
 import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
-import { withHome } from '../run/user.js';
+import { withHome } from './passwd.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { rootStaysShared } from '../linux/mounts.js';
 import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';

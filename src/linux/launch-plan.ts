@@ -7,7 +7,7 @@ import { planNamespaces } from './namespaces.js';
 import { PlanOp, SyncPoint, type Plan, type PlanStep } from './plan.js';
 import { execCandidates, hookStep, preparationSteps, privilegeSteps, PR, type ProcessOptions } from './process.js';
 
-export interface LaunchOptions extends ProcessOptions {
+export interface LaunchPlanOptions extends ProcessOptions {
   bundle: string;
   /** absolute path of the rootfs on the host */
   rootfs: string;
@@ -26,7 +26,7 @@ export interface LaunchOptions extends ProcessOptions {
 export const SIGKILL = 9;
 const FIFO_SLOT = 0;
 
-export function buildLaunchPlan(spec: Spec, o: LaunchOptions): Plan {
+export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   const ns = planNamespaces(spec);
   const steps: PlanStep[] = [];
   const pdeath: PlanStep = { op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, SIGKILL, 0], label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until created)' };

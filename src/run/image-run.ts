@@ -12,6 +12,11 @@ import { buildImageSpec } from './image-spec.js';
 import { startReaper } from './reaper.js';
 import type { ImageRunOptions } from './options.js';
 
+/** The rootfs where overlayfs is unavailable: the layers copied (the unpacking bundle, loaded only then). */
+async function copyLayers(bottomFirst: string[], target: string): Promise<void> {
+  (await import('../image/flatten.js')).flattenLayers(bottomFirst, target);
+}
+
 export interface ImageRunContext {
   runtime: Runtime;
   store: ImageStore;
@@ -74,7 +79,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       detach: o.detach,
       keep: !o.rm,
       stdio,
-      overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs, volatile: o.rm },
+      overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs, volatile: o.rm, copyLayers },
       ownedDirs: [dir],
     });
     if (o.detach && o.rm) {

@@ -10,7 +10,7 @@ import type { ImageConfig } from '../image/types.js';
 import type { Mount, Seccomp, Spec } from '../spec/types.js';
 import { defaultSeccomp } from './default-seccomp.js';
 import { DEFAULT_CAPS, type ImageRunOptions } from './options.js';
-import { resolveUser } from './user.js';
+import { resolveUser } from '../container/passwd.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildExecPlan } from '../../src/linux/exec-plan.js';
-import { buildLaunchPlan, type LaunchOptions } from '../../src/linux/launch-plan.js';
+import { buildLaunchPlan, type LaunchPlanOptions } from '../../src/linux/launch-plan.js';
 import { MS } from '../../src/linux/mounts.js';
 import { CLONE_NEW } from '../../src/linux/namespaces.js';
 import { PlanOp, StepFlag, SyncPoint, encodePlan, formatPlan, type Plan, type PlanStep } from '../../src/linux/plan.js';
@@ -38,7 +38,7 @@ function spec(edit: (s: Spec) => void = () => {}): Spec {
   return s;
 }
 
-function plan(s: Spec, extra: Partial<LaunchOptions> = {}): Plan {
+function plan(s: Spec, extra: Partial<LaunchPlanOptions> = {}): Plan {
   validateSpec(s);
   return buildLaunchPlan(s, {
     bundle, rootfs, containerId: 'c1', preserveFds: 0, lsmSteps: [],

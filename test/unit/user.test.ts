@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveUser } from '../../src/run/user.js';
+import { resolveUser } from '../../src/container/passwd.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-user-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import { StepError, TcrError, errorMessage } from '../errors.js';
 import { PlanOp } from '../linux/plan.js';
 import { out } from '../log.js';
 import type { ImageRunOptions } from '../run/options.js';
-import { parseBytes } from './cgroup-commands.js';
+import { parseBytes } from './units.js';
 import type { GlobalOptions } from './main.js';
 
 export interface ImageRunFlags {

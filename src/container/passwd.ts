@@ -1,5 +1,6 @@
-// The image's User (or -u): "uid", "uid:gid", "name", "name:group", resolved
-// against the image's own /etc/passwd and /etc/group, as docker does.
+// A rootfs's own /etc/passwd and /etc/group: the image's User (or -u: "uid",
+// "uid:gid", "name", "name:group") resolved as docker does, and the HOME a
+// process gets when nothing sets it, as runc does (so the lifecycle uses it too).
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';

@@ -1,0 +1,34 @@
+// Everything of the image side that the CLI reaches for, as one module: it is
+// bundled apart (dist/tcr-images.cjs) and loaded only by image commands, so
+// the lifecycle commands runc's callers use do not pay for loading it.
+// Within it, the pulling and unpacking side (registry, archives, tar-stream)
+// is imported on first call, so `tcr run` of an image already in the store
+// does not initialise it either.
+import type { OpenedSource } from '../image/archive.js';
+import type { PullOptions } from '../image/pull.js';
+import type { ImageStore } from '../image/store.js';
+import type { StoredImage } from '../image/types.js';
+
+export { ImageStore, defaultStoreRoot } from '../image/store.js';
+export { humanSize, makeProgress } from '../image/progress.js';
+export { normalizeName, splitName } from '../image/reference.js';
+export { parsePlatform } from '../image/platform.js';
+export { logFile, runImage } from '../run/image-run.js';
+export { reap } from '../run/reaper.js';
+export { unpackImage } from '../run/unpack-image.js';
+
+export async function pullImage(store: ImageStore, input: string, opts?: PullOptions): Promise<StoredImage[]> {
+  return (await import('../image/pull.js')).pullImage(store, input, opts);
+}
+
+export async function importOpened(store: ImageStore, opened: OpenedSource, opts?: PullOptions): Promise<StoredImage[]> {
+  return (await import('../image/pull.js')).importOpened(store, opened, opts);
+}
+
+export async function openLocalSource(input: string, opts?: Parameters<typeof import('../image/pull.js').openLocalSource>[1]): Promise<OpenedSource> {
+  return (await import('../image/pull.js')).openLocalSource(input, opts);
+}
+
+export async function openArchive(file: string, opts?: Parameters<typeof import('../image/archive.js').openArchive>[1]): Promise<OpenedSource> {
+  return (await import('../image/archive.js')).openArchive(file, opts);
+}
