@@ -10,6 +10,7 @@ import { out } from '../log.js';
 import type { ImageRunOptions } from '../run/options.js';
 import { parseBytes } from './units.js';
 import type { GlobalOptions } from './main.js';
+import { table } from './table.js';
 
 export interface ImageRunFlags {
   interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env: string[]; envFile: string[]; workdir?: string; user?: string;
@@ -141,6 +142,5 @@ export function listContainers(rt: Runtime, all: boolean): string {
     const cmdline = (rec.config.process?.args ?? []).join(' ');
     rows.push([s.id, rec.annotations?.['dev.tcr.image'] ?? '(bundle)', JSON.stringify(cmdline.length > 30 ? cmdline.slice(0, 27) + '...' : cmdline), String(s.created), s.status, String(s.pid)]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)) + 3);
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('')).join('\n') + '\n';
+  return table(rows);
 }

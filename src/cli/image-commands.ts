@@ -8,6 +8,7 @@ import { TcrError } from '../errors.js';
 import { out } from '../log.js';
 import type { ImageStore } from '../image/store.js';
 import type { StoredImage } from '../image/types.js';
+import { table } from './table.js';
 
 async function storeOf(cmd: Command): Promise<ImageStore> {
   const { ImageStore, defaultStoreRoot } = await import('../image/store.js');
@@ -32,11 +33,6 @@ export function timeAgo(iso: string | undefined, now = Date.now()): string {
   return 'N/A';
 }
 
-/** Columns padded to their widest cell plus three spaces, as docker's tabwriter does. */
-export function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd() + '\n').join('');
-}
 
 export async function imagesTable(images: StoredImage[], opts: { noTrunc?: boolean } = {}): Promise<string> {
   const { humanSize } = await import('../image/progress.js');

@@ -7,6 +7,7 @@ import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
 import { isBundleRun, runImageCommand, type ImageRunFlags } from './docker-commands.js';
 import { SHAPES, parseFlagDef, type CommandShape, type FlagDef } from './shapes.js';
+import { table } from './table.js';
 
 export interface CreateFlags {
   bundle: string;
@@ -118,7 +119,6 @@ export function registerLifecycle(program: Command): void {
       if (o.format === 'json') return out(JSON.stringify(list) + '\n');
       if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);
       const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...list.map((s) => [s.id, String(s.pid), s.status, s.bundle, String(s.created), String(s.owner)])];
-      const widths = rows[0].map((_, i) => Math.max(12, ...rows.map((r) => r[i].length + 3)));
-      out(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('') + '\n').join(''));
+      out(table(rows, 12));
     });
 }

@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { imagesTable, table, timeAgo } from '../../src/cli/image-commands.js';
+import { imagesTable, timeAgo } from '../../src/cli/image-commands.js';
+import { table } from '../../src/cli/table.js';
 import { checkDigest, sha256, verifyBuffer } from '../../src/image/digest.js';
 import { DigestVerifier } from '../../src/image/digest-verifier.js';
 import { layerCompression } from '../../src/image/import.js';
@@ -122,6 +123,8 @@ describe('tcr images output', () => {
     expect(timeAgo('2024-01-15T00:00:00Z', now)).toBe('2 weeks ago');
     expect(timeAgo(undefined, now)).toBe('N/A');
     expect(table([['A', 'BB'], ['ccc', 'd']])).toBe('A     BB\nccc   d\n');
+    // runc's list: tabwriter's minimum width 12; an empty last cell leaves no trailing spaces
+    expect(table([['ID', 'PID'], ['a', '']], 12)).toBe('ID          PID\na\n');
     const text = await imagesTable([
       { manifestDigest: 'sha256:m', configDigest: 'sha256:' + 'b'.repeat(64), names: ['docker.io/library/busybox:1', 'localhost:5000/x:y'], diffIds: [], size: 4_261_000, created: '2000-01-01T00:00:00Z' },
       { manifestDigest: 'sha256:n', configDigest: 'sha256:' + 'c'.repeat(64), names: [], diffIds: [], size: 10, created: undefined },
