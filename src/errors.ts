@@ -23,7 +23,7 @@ Object.defineProperty(TcrError.prototype, BRAND, { value: true });
 
 /** A config.json field that is missing or wrong: names the field's JSON path. */
 export class SpecError extends TcrError {
-  constructor(readonly field: string, reason: string) {
+  constructor(readonly field: string, readonly reason: string) {
     super(`config.json: ${field}: ${reason}`);
     this.name = 'SpecError';
   }

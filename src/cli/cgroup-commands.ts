@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Runtime } from '../container/runtime.js';
-import { TcrError } from '../errors.js';
+import { SpecError, TcrError } from '../errors.js';
+import { validateResources } from '../spec/validate.js';
 import { out } from '../log.js';
 import type { Resources } from '../spec/types.js';
 import type { GlobalOptions } from './main.js';
@@ -62,8 +63,13 @@ export function resourcesFromFlags(o: UpdateFlags): Resources {
   if (Object.keys(mem).length) r.memory = mem;
   if (o.pidsLimit !== undefined) r.pids = { limit: parseInteger(o.pidsLimit, '--pids-limit') };
   if (o.blkioWeight !== undefined) r.blockIO = { ...(r.blockIO ?? {}), weight: parseInteger(o.blkioWeight, '--blkio-weight') };
-  for (const [k, v] of Object.entries({ 'memory.limit': r.memory?.limit, 'pids.limit': r.pids?.limit }))
-    if (v !== undefined && v < -1) throw new TcrError(`${k}: ${v} is negative (use -1 for no limit)`);
+  try {
+    validateResources(r); // the checks create makes: a rule the kernel would take half-way is refused whole
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    const field = e.field.replace(/^linux\.resources\./, '');
+    throw new TcrError(`${o.resources ? `--resources ${o.resources}: ` : ''}${field}: ${e.reason}`);
+  }
   return r;
 }
 

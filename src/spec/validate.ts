@@ -48,7 +48,8 @@ function checkLimit(v: unknown, field: string): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) throw new SpecError(field, `${JSON.stringify(v)} must be an integer, -1 for no limit`);
 }
 
-function checkResources(r: Resources | undefined): void {
+/** linux.resources, from a config or from `update -r`: each bad field named. */
+export function validateResources(r: Resources | undefined): void {
   if (r === undefined) return;
   if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new SpecError('linux.resources', 'must be an object');
   checkLimit(r.memory?.limit, 'linux.resources.memory.limit');
@@ -64,7 +65,7 @@ function checkResources(r: Resources | undefined): void {
   }
   (r.devices ?? []).forEach((d, i) => {
     if (d.type !== undefined && !['a', 'c', 'b'].includes(d.type)) throw new SpecError(`linux.resources.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)} (a, c or b)`);
-    if (d.access !== undefined && !/^[rwm]{1,3}$/.test(d.access)) throw new SpecError(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} must be made of r, w and m`);
+    if (d.access !== undefined && (!/^[rwm]{1,3}$/.test(d.access) || new Set(d.access).size !== d.access.length)) throw new SpecError(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} must be made of r, w and m`);
     if (typeof d.allow !== 'boolean') throw new SpecError(`linux.resources.devices[${i}].allow`, 'must be a boolean');
   });
   const n = r.network;
@@ -174,7 +175,7 @@ export function validateSpec(spec: unknown, forLaunch = true): asserts spec is S
     if (!DEVICE_TYPES.includes(d.type)) throw new SpecError(`linux.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)}`);
     if (d.type !== 'p' && (!isUint(d.major) || !isUint(d.minor))) throw new SpecError(`linux.devices[${i}]`, 'major and minor are required');
   });
-  checkResources(l.resources);
+  validateResources(l.resources);
   checkStringArray(l.maskedPaths, 'linux.maskedPaths');
   checkStringArray(l.readonlyPaths, 'linux.readonlyPaths');
   [...(l.maskedPaths ?? []), ...(l.readonlyPaths ?? [])].forEach((pth) => {

@@ -188,7 +188,13 @@ describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controller
     const badCpus = sb.tcr(['update', '--cpuset-cpus', '64', id]);
     expect(badCpus.status).toBe(1);
     expect(badCpus.stderr).toContain('cpuset.cpus');
-    expect(sb.tcr(['update', '--pids-limit', '-5', id]).stderr).toMatch(/pids.limit.*negative/);
+    expect(sb.tcr(['update', '--pids-limit', '-5', id]).stderr).toContain('pids.limit: -5 must be an integer, -1 for no limit');
+    // update -r is checked as create checks linux.resources: nothing of a bad file is applied
+    const badRules = sb.tcr(['update', '-r', '-', id], { input: JSON.stringify({ memory: { limit: 32 * 1024 * 1024 }, devices: [{ allow: true, type: 'x', access: 'rwm' }] }) });
+    expect(badRules.status).toBe(1);
+    expect(badRules.stderr).toContain('--resources -: devices[0].type: unknown device type "x"');
+    const badCpuList = sb.tcr(['update', '-r', '-', id], { input: JSON.stringify({ cpu: { cpus: 'zero' } }) });
+    expect(badCpuList.stderr).toContain('--resources -: cpu.cpus: "zero" is not a list');
     // the limits from before the failed updates still hold
     expect(fs.readFileSync(cg('memory', id, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(128 * 1024 * 1024));
     const r = { memory: { limit: 96 * 1024 * 1024 } };
