@@ -2,6 +2,7 @@
 // container may use (as runc allows them), normalised for both the v1
 // devices.allow/deny files and the v2 eBPF program.
 import type { DeviceCgroup } from '../spec/types.js';
+import { validateDeviceRules } from '../spec/validate.js';
 
 export interface DeviceRule {
   allow: boolean;
@@ -28,34 +29,20 @@ export const DEFAULT_ALLOWED: DeviceRule[] = [
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // tun
 ];
 
-function normType(t: string | undefined, field: string): DeviceRule['type'] {
-  if (t === undefined || t === 'a') return 'a';
-  if (t === 'c' || t === 'b') return t;
-  throw new Error(`${field}: unknown device type ${JSON.stringify(t)} (a, c or b)`);
-}
-
-function normAccess(a: string | undefined, field: string): string {
-  const access = a ?? 'rwm';
-  if (!/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length) throw new Error(`${field}: access ${JSON.stringify(access)} must be made of r, w and m`);
-  return access;
-}
-
 /**
  * The spec's rules, then the defaults (which therefore win, as in runc). Nodes
  * listed in linux.devices get no rule of their own: the caller allows them
  * explicitly, as podman and containerd do.
  */
 export function deviceRules(spec: DeviceCgroup[] | undefined): DeviceRule[] {
-  const rules: DeviceRule[] = (spec ?? []).map((d, i) => {
-    const field = `linux.resources.devices[${i}]`;
-    return {
-      allow: !!d.allow,
-      type: normType(d.type, `${field}.type`),
-      major: d.major ?? -1,
-      minor: d.minor ?? -1,
-      access: normAccess(d.access, `${field}.access`),
-    };
-  });
+  validateDeviceRules(spec); // a rule written half-way would leave the cgroup between two policies
+  const rules: DeviceRule[] = (spec ?? []).map((d) => ({
+    allow: d.allow,
+    type: (d.type ?? 'a') as DeviceRule['type'],
+    major: d.major ?? -1,
+    minor: d.minor ?? -1,
+    access: d.access ?? 'rwm',
+  }));
   rules.push(...DEFAULT_ALLOWED);
   return rules;
 }

@@ -48,6 +48,15 @@ function checkLimit(v: unknown, field: string): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) throw new SpecError(field, `${JSON.stringify(v)} must be an integer, -1 for no limit`);
 }
 
+/** linux.resources.devices: the one check of device rules (the cgroup managers call it too). */
+export function validateDeviceRules(devices: Resources['devices']): void {
+  (devices ?? []).forEach((d, i) => {
+    if (d.type !== undefined && !['a', 'c', 'b'].includes(d.type)) throw new SpecError(`linux.resources.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)} (a, c or b)`);
+    if (d.access !== undefined && (!/^[rwm]{1,3}$/.test(d.access) || new Set(d.access).size !== d.access.length)) throw new SpecError(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} must be made of r, w and m`);
+    if (typeof d.allow !== 'boolean') throw new SpecError(`linux.resources.devices[${i}].allow`, 'must be a boolean');
+  });
+}
+
 /** linux.resources, from a config or from `update -r`: each bad field named. */
 export function validateResources(r: Resources | undefined): void {
   if (r === undefined) return;
@@ -63,11 +72,7 @@ export function validateResources(r: Resources | undefined): void {
     const v = r.cpu?.[k];
     if (v !== undefined && (typeof v !== 'string' || !/^(\d+(-\d+)?)?(,\d+(-\d+)?)*$/.test(v))) throw new SpecError(`linux.resources.cpu.${k}`, `${JSON.stringify(v)} is not a list like "0-2,4"`);
   }
-  (r.devices ?? []).forEach((d, i) => {
-    if (d.type !== undefined && !['a', 'c', 'b'].includes(d.type)) throw new SpecError(`linux.resources.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)} (a, c or b)`);
-    if (d.access !== undefined && (!/^[rwm]{1,3}$/.test(d.access) || new Set(d.access).size !== d.access.length)) throw new SpecError(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} must be made of r, w and m`);
-    if (typeof d.allow !== 'boolean') throw new SpecError(`linux.resources.devices[${i}].allow`, 'must be a boolean');
-  });
+  validateDeviceRules(r.devices);
   const n = r.network;
   if (n !== undefined) {
     if (n.classID !== undefined && !(isUint(n.classID) && n.classID <= 0xffffffff)) throw new SpecError('linux.resources.network.classID', 'must be a 32-bit unsigned integer (major << 16 | minor)');
