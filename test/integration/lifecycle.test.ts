@@ -67,12 +67,13 @@ describe.skipIf(lacks(isRoot))('lifecycle (root, real kernel)', () => {
     expectNothingLeft(sb, c.id);
   });
 
-  it.each(['KILL', 'SIGKILL', '9'])('kill accepts the signal as %s', (sig) => {
+  it.each(['KILL', 'SIGKILL', '9'])('kill accepts the signal as %s', async (sig) => {
     const c = runDetached(sb, 'sleep 30');
     const k = sb.tcr(['kill', c.id, sig]);
     expect(k.stderr).toBe('');
     expect(k.status).toBe(0);
-    expect(alive(c.pid)).toBe(false);
+    // kill(2) returns once the signal is sent; on a loaded machine the exit comes a little later
+    await waitFor(() => !alive(c.pid), 10_000, 'the init gone');
     // a plain delete succeeds only for a stopped container
     const d = sb.tcr(['delete', c.id]);
     expect(d.stderr).toBe('');
