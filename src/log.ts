@@ -1,7 +1,8 @@
 // tcr's own messages. Never through process.stdout/stderr: touching those
 // streams makes Node set O_NONBLOCK on descriptors the container shares
-// (DESIGN.md), so everything is written with fs.writeSync. With --log, records
-// go to that file in runc's shape ({"level","msg","time"}), which shims read.
+// (docs/ARCHITECTURE.md, "Security model", Node's stdio), so everything is
+// written with fs.writeSync. With --log, records go to that file in runc's
+// shape ({"level","msg","time"}), which shims read.
 import fs from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';

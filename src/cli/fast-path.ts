@@ -1,6 +1,6 @@
 // The per-container commands an engine runs (create, start, state, kill,
 // delete) and `run` (of a bundle or an image) parsed without commander: loading and setting up
-// commander was a third of such a command's own time (bench/run.js). The
+// commander is a large share of such a command's own time (bench/run.js). The
 // parser reads the same table as commander (src/cli/shapes.ts) and gives up on
 // anything it is not sure of (help, an unknown or combined flag, `--`, a
 // missing argument), which commander then parses and, if need be, explains.

@@ -28,7 +28,7 @@ export interface GlobalOptions {
 const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store']);
 const ALIASES: Record<string, string> = { ls: 'list' };
 
-/** The sub-command argv names, found without commander (whose set-up is half of a command's time). */
+/** The sub-command argv names, found without commander (whose set-up is a large share of a command's time). */
 export function commandName(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

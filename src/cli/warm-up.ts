@@ -2,7 +2,7 @@
 // (spec validation, the launch plan, its encoding) and the fast path's
 // parser. scripts/bundle.mjs calls it before it takes V8's code cache of the
 // bundle, so those functions arrive compiled instead of being compiled
-// lazily at each command (~5 ms).
+// lazily at each command.
 import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { encodePlan } from '../linux/plan.js';
 import { defaultSpec } from '../spec/defaults.js';

@@ -13,7 +13,7 @@ export const INIT_GONE = 'cannot start a container that has stopped (its init ex
  * and exit between a read that found nothing and the liveness check: its byte
  * then waits in the fifo (held open by the reader), so one more read decides,
  * and a byte it finds counts (a loop that read it and then read again saw end
- * of file and called a container that ran "stopped", once in ~500 starts).
+ * of file and called a container that ran "stopped").
  */
 export function awaitInitByte(readByte: () => boolean, initAlive: () => boolean, pause: () => void): void {
   for (;;) {

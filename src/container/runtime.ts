@@ -241,7 +241,7 @@ function listenFds(): number {
   return pid === undefined || Number(pid) === process.pid ? n : 0;
 }
 
-/** The user creating the container; root without an NSS lookup (node:os and getpwuid cost ~1 ms of every create). */
+/** The user creating the container; root without an NSS lookup (node:os and getpwuid would be loaded and called on every create). */
 function ownerName(): string {
   return process.getuid?.() === 0 ? 'root' : os.userInfo().username;
 }

@@ -49,8 +49,9 @@ export function writeFileAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, text);
   // Replacing a file by rename makes ext4 (auto_da_alloc) write the new one
-  // out first: ~4 ms per state update where the state root is on disk. Swapping
-  // the two names (RENAME_EXCHANGE) is as atomic for readers and skips that.
+  // out first: a flush on every state update where the state root is on disk.
+  // Swapping the two names (RENAME_EXCHANGE) is as atomic for readers and
+  // skips that.
   if (fs.existsSync(file)) {
     let swapped = false;
     try {

@@ -1,9 +1,9 @@
 // From an image source (a registry, an OCI layout, an archive) into the
-// store, with every check of DESIGN.md "Images": the manifest against the
-// index or reference, the config and each blob against their digests while
-// they stream, each unpacked layer against the config's rootfs.diff_ids, and
-// their count against the manifest's layers. A failed import leaves no image
-// entry and no layer that it made.
+// store, with every check of docs/ARCHITECTURE.md "Images": the manifest
+// against the index or reference, the config and each blob against their
+// digests while they stream, each unpacked layer against the config's
+// rootfs.diff_ids, and their count against the manifest's layers. A failed
+// import leaves no image entry and no layer that it made.
 import fs from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
@@ -185,9 +185,9 @@ type Wanted = PreparedImage['layers'][number] & { what: string; /** diffIDs belo
  * Brings every layer of `images` into the store (pushing the diffIDs it
  * created onto `created`). A layer is unpacked with the layers below it
  * present, since a hard link in it may name a file of a lower layer
- * (DESIGN.md, Images): one whose lowers are still on their way is first
- * downloaded (and checked) into a staging file, and unpacked once they are
- * in. Downloads still run `concurrency` at a time.
+ * (docs/ARCHITECTURE.md, "Images"): one whose lowers are still on their way
+ * is first downloaded (and checked) into a staging file, and unpacked once
+ * they are in. Downloads still run `concurrency` at a time.
  */
 async function fetchLayers(store: ImageStore, source: ImageSource, images: PreparedImage[], opts: ImportOptions, created: string[]): Promise<void> {
   const progress = opts.progress ?? quietProgress;

@@ -133,7 +133,7 @@ class TtyProgress implements Progress {
 /**
  * A bar on a terminal, plain lines otherwise, nothing when quiet. Which one
  * is decided at the first report: a run of a present image reports nothing
- * and so never loads node:tty (~3 ms).
+ * and so never loads node:tty.
  */
 export function makeProgress(opts: { quiet?: boolean } = {}): Progress {
   if (opts.quiet) return quietProgress;

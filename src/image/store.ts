@@ -138,7 +138,7 @@ export class ImageStore {
     const file = this.files.blobPath(checkDigest(digest, 'blob'));
     // Verified when it was stored (pull, load, import: src/image/digest.ts)
     // and written atomically into a root-only store; not hashed again at each
-    // read, which would load node:crypto (~5 ms) into every `tcr run`.
+    // read, which would load node:crypto into every `tcr run`.
     return fs.readFileSync(file);
   }
 

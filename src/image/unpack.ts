@@ -1,9 +1,9 @@
 // Unpacks one image layer (a tar, plain, gzip or zstd) into a fresh
 // directory in overlayfs form, checking its diffID while it streams. The
 // layer is hostile input: see layer-writer.ts for how writes stay inside the
-// directory, and DESIGN.md ("Images") for the whiteout and hard-link rules.
-// On any failure the directory is removed and the error names the layer,
-// the entry and the reason.
+// directory, and docs/ARCHITECTURE.md ("Images", the layer unpacker) for
+// the whiteout and hard-link rules. On any failure the directory is removed
+// and the error names the layer, the entry and the reason.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';

@@ -1,13 +1,13 @@
 // Compiled seccomp filters, cached by the profile's content: loading koffi
-// and libseccomp costs ~20 ms, more than the rest of a create, and
-// orchestrators send the same profile for every container. The cache lives
+// and libseccomp is slow, and orchestrators send the same profile for every
+// container. The cache lives
 // in /run/tcr-cache (root-only, gone at reboot; $TCR_CACHE_DIR elsewhere), not
 // in the state root, which an engine owns and expects empty once its
 // containers are gone (containerd's, podman's); a filter is keyed by the
 // profile and by the libseccomp library file, so an upgrade recompiles.
 // The file name is a fast hash of that key and the file holds the key itself,
 // compared in full on a hit: a collision costs a compile, never a wrong
-// filter, and no create loads node:crypto (~5 ms) for a hash.
+// filter, and no create loads node:crypto for a hash.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Seccomp } from '../spec/types.js';

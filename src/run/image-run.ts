@@ -31,7 +31,7 @@ export function logFile(store: ImageStore, id: string): string {
   return path.join(containerDir(store, id), 'container.log');
 }
 
-/** 12 hex digits, as docker shows ids; read from the kernel's random pool rather than through node:crypto (~5 ms to load). */
+/** 12 hex digits, as docker shows ids; read from the kernel's random pool rather than through node:crypto, one more module to load. */
 function randomId(): string {
   const fd = fs.openSync('/dev/urandom', 'r');
   try {

@@ -1,7 +1,7 @@
 // errno numbers to names and text, for messages like "mount /proc: EPERM".
 import os from 'node:os';
 
-// built at the first lookup: most commands never name an errno, and node:os costs ~1 ms to load
+// built at the first lookup: most commands never name an errno, and node:os would be one more module to load
 let names: Map<number, string> | undefined;
 function nameTable(): Map<number, string> {
   if (!names) {

@@ -9,7 +9,7 @@ import { errnoName } from './errno.js';
 import type { Timespec } from './time.js';
 
 // Bound on first use: an image run of a present image reaches this module
-// (through the unpacker) without calling it, and loading koffi is ~15 ms.
+// (through the unpacker) without calling it, and loading koffi is slow.
 let bound: ReturnType<typeof bind> | undefined;
 const c = () => (bound ??= bind());
 function bind() {

@@ -3,11 +3,11 @@
 // every Debian (dpkg depends on it), it decodes at native speed, and it
 // refuses frames whose window exceeds 128 MiB (ZSTD_WINDOWLOG_LIMIT_DEFAULT),
 // so a hostile layer cannot make it allocate gigabytes. The pure-JS decoder
-// we measured (fzstd 0.1.1) ran 6x slower than the zstd CLI on a level-3
-// layer and took 160 s on a --long=27 one (it moves its whole window per
-// block), and would allocate whatever window a frame header asks for (up to
-// 2 GiB); the native npm bindings fetch prebuilt binaries at install time,
-// which a machine with only the npm registry cannot do.
+// we tried (fzstd 0.1.1) was much slower than the zstd CLI, worst on
+// long-window frames (it moves its whole window per block), and would
+// allocate whatever window a frame header asks for (up to 2 GiB); the native
+// npm bindings fetch prebuilt binaries at install time, which a machine with
+// only the npm registry cannot do.
 import koffi from 'koffi';
 import { TcrError } from '../errors.js';
 

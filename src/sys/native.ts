@@ -36,7 +36,7 @@ let addon: NativeAddon | undefined;
 
 /** Loaded on first use so commands that never launch a process skip it. */
 export function native(): NativeAddon {
-  // process.dlopen, not require: the module resolver's path searching cost ~2 ms of every command
+  // process.dlopen, not require: require's module resolution searches paths on every command
   if (!addon) {
     const m = { exports: {} as NativeAddon };
     process.dlopen(m, path.join(releaseDir(), 'tcr_native.node'));

@@ -1,5 +1,6 @@
-// DESIGN.md, Crash safety: `tcr create` killed -9 at any instant, then
-// `tcr delete --force`, must leave no cgroup, state, mount or process.
+// docs/ARCHITECTURE.md, "Crash safety": `tcr create` killed -9 at any
+// instant, then `tcr delete --force`, must leave no cgroup, state, mount or
+// process.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
