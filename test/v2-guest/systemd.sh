@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The systemd cgroup driver (--systemd-cgroup), for tcr and for runc as the
+# control lane. Runs INSIDE the v2 guest booted with systemd as pid 1:
+#   V2_GUEST_SYSTEMD=1 test/v2-guest/run.sh -- test/v2-guest/systemd.sh
+# A plain script, like enforce.sh (node starts slowly under emulation).
+# Prints "PASS lane: check" / "FAIL lane: check (why)", then a table of both
+# lanes; exit status: the number of failures (both lanes count).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+TCR="$PWD/bin/tcr"
+WORK=$(mktemp -d /tmp/tcr-systemd.XXXXXX)
+LANES=${SYSTEMD_LANES:-tcr runc}
+failures=0
+declare -A RESULT=()
+CHECKS=()
+check_name() { local n; for n in "${CHECKS[@]}"; do [ "$n" = "$1" ] && return; done; CHECKS+=("$1"); }
+pass() { check_name "$2"; RESULT[$1/$2]=pass; echo "PASS $1: $2"; }
+fail() { check_name "$2"; RESULT[$1/$2]=FAIL; failures=$((failures + 1)); echo "FAIL $1: $2 ($3)"; }
+# ok LANE CHECK WHY COMMAND...: pass if the command succeeds
+ok() { local lane=$1 name=$2 why=$3; shift 3; if "$@"; then pass "$lane" "$name"; else fail "$lane" "$name" "$why"; fi; }
+
+[ -d /run/systemd/system ] || { echo "systemd is not running here (run.sh with V2_GUEST_SYSTEMD=1)"; exit 1; }
+[ -f /sys/fs/cgroup/cgroup.controllers ] || { echo "not a cgroup v2 host"; exit 1; }
+echo "systemd $(systemctl --version | head -1 | cut -d' ' -f2), runc $(runc --version | head -1 | cut -d' ' -f3)"
+
+cleanup() {
+  local lane
+  for lane in $LANES; do
+    for id in $(ls "/run/sd-$lane" 2>/dev/null); do rt "$lane" delete --force "$id" >/dev/null 2>&1; done
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The runtimes, each with a state root of its own.
+rt() {
+  local lane=$1; shift
+  case $lane in
+    tcr) "$TCR" --root /run/sd-tcr --systemd-cgroup "$@" ;;
+    runc) runc --root /run/sd-runc --systemd-cgroup "$@" ;;
+  esac
+}
+
+# Bundles: one rootfs, a config per case (written by one node process: each start costs seconds here).
+cp -a demo/busybox/rootfs "$WORK/rootfs"
+node -e '
+  const fs = require("fs"); const [src, work, ...lanes] = process.argv.slice(1);
+  const base = JSON.parse(fs.readFileSync(src, "utf8"));
+  const cases = {
+    limits: (l) => ({ path: `system.slice:tcr-test:${l}-a`, resources: { memory: { limit: 67108864 }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 64 } } }),
+    nested: (l) => ({ path: `kubepods-besteffort.slice:cri-containerd:${l}-b` }),
+    killed: (l) => ({ path: `system.slice:tcr-test:${l}-k` }),
+    plainpath: () => ({ path: "/tcr-test/plain" }),
+    badslice: (l) => ({ path: `bad--name.slice:tcr-test:${l}-x` }),
+    notslice: (l) => ({ path: `system:tcr-test:${l}-y` }),
+  };
+  for (const lane of lanes) for (const [name, make] of Object.entries(cases)) {
+    const c = JSON.parse(JSON.stringify(base)), k = make(lane);
+    c.process.args = ["sleep", "1000"]; c.process.terminal = false;
+    c.root = { path: `${work}/rootfs`, readonly: false };
+    c.linux.cgroupsPath = k.path;
+    c.linux.resources = { ...c.linux.resources, ...(k.resources ?? {}) };
+    fs.mkdirSync(`${work}/${lane}-${name}`);
+    fs.writeFileSync(`${work}/${lane}-${name}/config.json`, JSON.stringify(c));
+  }
+' demo/busybox/config.json "$WORK" $LANES
+
+# prop UNIT NAME: one property of a unit, as systemctl shows it
+prop() { systemctl show "$1" -p "$2" --value 2>/dev/null; }
+# unit_gone UNIT: systemd no longer lists it (loaded or not)
+unit_gone() { ! systemctl list-units --all --no-legend --plain "$1" 2>/dev/null | grep -q .; }
+cg_file() { local v; read -r v < "/sys/fs/cgroup$1/$2" 2>/dev/null; echo "$v"; }
+init_cgroup() { local pid; pid=$(rt "$1" state "$2" | sed -n 's/^ *"pid": \([0-9]*\).*/\1/p'); local l; read -r l < "/proc/$pid/cgroup"; echo "${l#0::}"; }
+
+for lane in $LANES; do
+  echo "--- $lane"
+  # 1. a scope in system.slice with the spec's limits as unit properties and in the files
+  unit=tcr-test-$lane-a.scope cg=/system.slice/$unit id=$lane-a
+  if rt "$lane" run --detach --bundle "$WORK/$lane-limits" "$id" > "$WORK/out" 2>&1; then
+    pass "$lane" "run --detach in system.slice:tcr-test:NAME"
+    got=$(init_cgroup "$lane" "$id")
+    ok "$lane" "init in /system.slice/tcr-test-NAME.scope" "it is in $got" [ "$got" = "$cg" ]
+    ok "$lane" "unit active" "ActiveState=$(prop $unit ActiveState)" [ "$(prop $unit ActiveState)" = active ]
+    ok "$lane" "Delegate=yes" "Delegate=$(prop $unit Delegate)" [ "$(prop $unit Delegate)" = yes ]
+    ok "$lane" "MemoryMax property" "MemoryMax=$(prop $unit MemoryMax)" [ "$(prop $unit MemoryMax)" = 67108864 ]
+    ok "$lane" "CPUQuota property (50%)" "CPUQuotaPerSecUSec=$(prop $unit CPUQuotaPerSecUSec)" [ "$(prop $unit CPUQuotaPerSecUSec)" = 500ms ]
+    ok "$lane" "TasksMax property" "TasksMax=$(prop $unit TasksMax)" [ "$(prop $unit TasksMax)" = 64 ]
+    ok "$lane" "memory.max file" "memory.max=$(cg_file $cg memory.max)" [ "$(cg_file $cg memory.max)" = 67108864 ]
+    ok "$lane" "cpu.max file" "cpu.max=$(cg_file $cg cpu.max)" [ "$(cg_file $cg cpu.max)" = "50000 100000" ]
+    ok "$lane" "pids.max file" "pids.max=$(cg_file $cg pids.max)" [ "$(cg_file $cg pids.max)" = 64 ]
+    # 2. pause/resume through cgroup.freeze
+    rt "$lane" pause "$id"
+    ok "$lane" "pause: cgroup.freeze=1, state paused" "freeze=$(cg_file $cg cgroup.freeze)" \
+      eval '[ "$(cg_file $cg cgroup.freeze)" = 1 ] && rt $lane state $id | grep -q "\"status\": \"paused\""'
+    rt "$lane" resume "$id"
+    ok "$lane" "resume: cgroup.freeze=0, state running" "freeze=$(cg_file $cg cgroup.freeze)" \
+      eval '[ "$(cg_file $cg cgroup.freeze)" = 0 ] && rt $lane state $id | grep -q "\"status\": \"running\""'
+    # 3. update --memory: the unit property and the file
+    rt "$lane" update --memory 134217728 "$id"
+    ok "$lane" "update --memory: MemoryMax and memory.max" "MemoryMax=$(prop $unit MemoryMax) memory.max=$(cg_file $cg memory.max)" \
+      eval '[ "$(prop $unit MemoryMax)" = 134217728 ] && [ "$(cg_file $cg memory.max)" = 134217728 ]'
+    # 4. delete removes the unit and its cgroup
+    rt "$lane" delete --force "$id"
+    ok "$lane" "delete: unit gone, no directory" "unit: $(prop $unit ActiveState), dir: $(ls -d /sys/fs/cgroup$cg 2>&1)" \
+      eval 'unit_gone $unit && [ ! -e /sys/fs/cgroup$cg ]'
+  else
+    fail "$lane" "run --detach in system.slice:tcr-test:NAME" "$(tail -3 "$WORK/out")"
+  fi
+
+  # 5. a nested slice that does not exist yet: systemd makes kubepods.slice and kubepods-besteffort.slice
+  unit=cri-containerd-$lane-b.scope cg=/kubepods.slice/kubepods-besteffort.slice/$unit id=$lane-b
+  if rt "$lane" run --detach --bundle "$WORK/$lane-nested" "$id" > "$WORK/out" 2>&1; then
+    got=$(init_cgroup "$lane" "$id")
+    ok "$lane" "nested slice: init in its scope, unit active" "in $got, $(prop $unit ActiveState), slice $(prop $unit Slice)" \
+      eval '[ "$got" = "$cg" ] && [ "$(prop $unit ActiveState)" = active ] && [ "$(prop $unit Slice)" = kubepods-besteffort.slice ]'
+    rt "$lane" delete --force "$id"
+    ok "$lane" "nested slice: delete removes unit and directory" "$(ls -d /sys/fs/cgroup$cg 2>&1)" eval 'unit_gone $unit && [ ! -e /sys/fs/cgroup$cg ]'
+  else
+    fail "$lane" "nested slice: init in its scope, unit active" "$(tail -3 "$WORK/out")"
+  fi
+
+  # 6. create killed -9 at spread-out moments: delete --force undoes it all
+  unit=tcr-test-$lane-k.scope cg=/system.slice/$unit id=$lane-k
+  left=
+  for delay in 0.5 1.5 3; do
+    rt "$lane" create --bundle "$WORK/$lane-killed" "$id" > /dev/null 2>&1 &
+    pid=$!
+    sleep "$delay"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rt "$lane" delete --force "$id" > "$WORK/out" 2>&1
+    unit_gone "$unit" || left+=" [after ${delay}s: unit $(prop $unit ActiveState)]"
+    [ -e "/sys/fs/cgroup$cg" ] && left+=" [after ${delay}s: $cg]"
+    [ -e "/run/sd-$lane/$id" ] && left+=" [after ${delay}s: state $(cat "$WORK/out")]"
+    # the unit's name is free for the next round
+  done
+  ok "$lane" "create killed -9 (0.5, 1.5, 3 s): delete --force leaves nothing" "left:$left" [ -z "$left" ]
+
+  # 7. bad paths: a clear error, nothing made
+  for c in plainpath badslice notslice; do
+    if rt "$lane" create --bundle "$WORK/$lane-$c" "$lane-$c" > "$WORK/out" 2>&1; then
+      fail "$lane" "error: $c (nothing left)" "create succeeded"
+    else
+      msg=$(tail -1 "$WORK/out")
+      leftover=$( { ls "/run/sd-$lane" 2>/dev/null | grep -x "$lane-$c"; ls -d /sys/fs/cgroup/tcr-test* /sys/fs/cgroup/system.slice/tcr-test-$lane-[xy].scope 2>/dev/null; systemctl list-units --all --no-legend --plain "tcr-test-$lane-*" 2>/dev/null; } | tr '\n' ' ')
+      echo "  $lane $c: $msg"
+      ok "$lane" "error: $c (nothing left)" "left: $leftover" [ -z "$leftover" ]
+    fi
+  done
+done
+
+# The two lanes side by side.
+echo
+printf '%-58s' check; for lane in $LANES; do printf ' %-5s' "$lane"; done; echo
+for n in "${CHECKS[@]}"; do
+  printf '%-58s' "$n"; for lane in $LANES; do printf ' %-5s' "${RESULT[$lane/$n]:--}"; done; echo
+done
+echo "$failures failed"
+exit "$failures"
