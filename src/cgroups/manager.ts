@@ -54,7 +54,7 @@ export interface CgroupManager {
   unifiedDir(): string | undefined;
 }
 
-/** cgroupsPath → a path inside each hierarchy. Relative paths hang under the runtime's own cgroup. */
+/** cgroupsPath → a path inside each hierarchy. Relative paths hang under the runtime's own cgroup (v2: its parent, as in runc). */
 export function resolveCgroupsPath(cgroupsPath: string | undefined, id: string, systemdRuns = fs.existsSync('/run/systemd/system')): string {
   if (!cgroupsPath) return `/tcr/${id}`;
   const slice = /^([^:/]*):([^:]*):([^:]*)$/.exec(cgroupsPath);

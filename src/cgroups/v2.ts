@@ -32,7 +32,9 @@ export class V2Manager implements CgroupManager {
   constructor(readonly record: CgroupRecord) {}
 
   static forPath(cgroupPath: string): V2Manager {
-    const base = cgroupPath.startsWith('/') ? '/' : ownCgroup();
+    // as runc's fs2: a relative path hangs under the parent of the runtime's own cgroup, which (being
+    // a leaf with processes, a systemd service or session scope) could not enable controllers for it
+    const base = cgroupPath.startsWith('/') ? '/' : path.posix.dirname(ownCgroup());
     return new V2Manager({ kind: 'v2', path: cgroupPath, dirs: [path.join(MOUNT, base, cgroupPath)] });
   }
 

@@ -15,6 +15,8 @@ declare -A RESULT=()
 CHECKS=()
 check_name() { local n; for n in "${CHECKS[@]}"; do [ "$n" = "$1" ] && return; done; CHECKS+=("$1"); }
 pass() { check_name "$2"; RESULT[$1/$2]=pass; echo "PASS $1: $2"; }
+# skip LANE CHECK...: checks that could not run (what they needed has failed already)
+skip() { local lane=$1 n; shift; for n in "$@"; do check_name "$n"; RESULT[$lane/$n]=skip; done; }
 fail() { check_name "$2"; RESULT[$1/$2]=FAIL; failures=$((failures + 1)); echo "FAIL $1: $2 ($3)"; }
 # ok LANE CHECK WHY COMMAND...: pass if the command succeeds
 ok() { local lane=$1 name=$2 why=$3; shift 3; if "$@"; then pass "$lane" "$name"; else fail "$lane" "$name" "$why"; fi; }
@@ -41,6 +43,14 @@ rt() {
   esac
 }
 
+rt_plain() {
+  local lane=$1; shift
+  case $lane in
+    tcr) "$TCR" --root /run/sd-tcr "$@" ;;
+    runc) runc --root /run/sd-runc "$@" ;;
+  esac
+}
+
 # Bundles: one rootfs, a config per case (written by one node process: each start costs seconds here).
 cp -a demo/busybox/rootfs "$WORK/rootfs"
 node -e '
@@ -53,6 +63,7 @@ node -e '
     plainpath: () => ({ path: "/tcr-test/plain" }),
     badslice: (l) => ({ path: `bad--name.slice:tcr-test:${l}-x` }),
     notslice: (l) => ({ path: `system:tcr-test:${l}-y` }),
+    noflag: (l) => ({ path: `system.slice:tcr-test:${l}-p` }),
   };
   for (const lane of lanes) for (const [name, make] of Object.entries(cases)) {
     const c = JSON.parse(JSON.stringify(base)), k = make(lane);
@@ -69,8 +80,13 @@ node -e '
 prop() { systemctl show "$1" -p "$2" --value 2>/dev/null; }
 # unit_gone UNIT: systemd no longer lists it (loaded or not)
 unit_gone() { ! systemctl list-units --all --no-legend --plain "$1" 2>/dev/null | grep -q .; }
+# wait_for SECONDS TEST-ARGS...: polls a test(1) until it holds
+wait_for() { local n=$(( $1 * 20 )); shift; while [ $n -gt 0 ] && ! [ "$@" ]; do sleep 0.05; n=$((n - 1)); done; [ "$@" ]; }
 cg_file() { local v; read -r v < "/sys/fs/cgroup$1/$2" 2>/dev/null; echo "$v"; }
-init_cgroup() { local pid; pid=$(rt "$1" state "$2" | sed -n 's/^ *"pid": \([0-9]*\).*/\1/p'); local l; read -r l < "/proc/$pid/cgroup"; echo "${l#0::}"; }
+cgroup_of() { local l; read -r l < "/proc/$1/cgroup"; echo "${l#0::}"; }
+pid_of() { sed -n 's/^ *"pid": \([0-9]*\).*/\1/p'; }
+init_cgroup() { cgroup_of "$(rt "$1" state "$2" | pid_of)"; }
+init_cgroup_plain() { cgroup_of "$(rt_plain "$1" state "$2" | pid_of)"; }
 
 for lane in $LANES; do
   echo "--- $lane"
@@ -105,6 +121,9 @@ for lane in $LANES; do
       eval 'unit_gone $unit && [ ! -e /sys/fs/cgroup$cg ]'
   else
     fail "$lane" "run --detach in system.slice:tcr-test:NAME" "$(tail -3 "$WORK/out")"
+    skip "$lane" "init in /system.slice/tcr-test-NAME.scope" "unit active" "Delegate=yes" "MemoryMax property" "CPUQuota property (50%)" \
+      "TasksMax property" "memory.max file" "cpu.max file" "pids.max file" "pause: cgroup.freeze=1, state paused" \
+      "resume: cgroup.freeze=0, state running" "update --memory: MemoryMax and memory.max" "delete: unit gone, no directory"
   fi
 
   # 5. a nested slice that does not exist yet: systemd makes kubepods.slice and kubepods-besteffort.slice
@@ -117,24 +136,29 @@ for lane in $LANES; do
     ok "$lane" "nested slice: delete removes unit and directory" "$(ls -d /sys/fs/cgroup$cg 2>&1)" eval 'unit_gone $unit && [ ! -e /sys/fs/cgroup$cg ]'
   else
     fail "$lane" "nested slice: init in its scope, unit active" "$(tail -3 "$WORK/out")"
+    skip "$lane" "nested slice: delete removes unit and directory"
   fi
 
-  # 6. create killed -9 at spread-out moments: delete --force undoes it all
+  # 6. create killed -9 at moments spread over it: early (0.3 s), once its state is recorded, once
+  # its scope exists (systemd made the directory: the files are being written); delete --force undoes it
   unit=tcr-test-$lane-k.scope cg=/system.slice/$unit id=$lane-k
   left=
-  for delay in 0.5 1.5 3; do
+  for moment in early recorded scope; do
     rt "$lane" create --bundle "$WORK/$lane-killed" "$id" > /dev/null 2>&1 &
     pid=$!
-    sleep "$delay"
+    case $moment in
+      early) sleep 0.3 ;;
+      recorded) wait_for 20 -e "/run/sd-$lane/$id" || left+=" [$moment: never seen]" ;;
+      scope) wait_for 20 -d "/sys/fs/cgroup$cg" || left+=" [$moment: never seen]" ;;
+    esac
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     rt "$lane" delete --force "$id" > "$WORK/out" 2>&1
-    unit_gone "$unit" || left+=" [after ${delay}s: unit $(prop $unit ActiveState)]"
-    [ -e "/sys/fs/cgroup$cg" ] && left+=" [after ${delay}s: $cg]"
-    [ -e "/run/sd-$lane/$id" ] && left+=" [after ${delay}s: state $(cat "$WORK/out")]"
-    # the unit's name is free for the next round
+    unit_gone "$unit" || left+=" [$moment: unit $(prop $unit ActiveState)]"
+    [ -e "/sys/fs/cgroup$cg" ] && left+=" [$moment: $cg]"
+    [ -e "/run/sd-$lane/$id" ] && left+=" [$moment: state $(cat "$WORK/out")]"
   done
-  ok "$lane" "create killed -9 (0.5, 1.5, 3 s): delete --force leaves nothing" "left:$left" [ -z "$left" ]
+  ok "$lane" "create killed -9 (early, recorded, scope made): delete --force leaves nothing" "left:$left" [ -z "$left" ]
 
   # 7. bad paths: a clear error, nothing made
   for c in plainpath badslice notslice; do
@@ -147,13 +171,25 @@ for lane in $LANES; do
       ok "$lane" "error: $c (nothing left)" "left: $leftover" [ -z "$leftover" ]
     fi
   done
+
+  # 8. without --systemd-cgroup (systemd runs): "slice:prefix:name" is a plain relative path, as runc
+  # takes it: a directory of that name beside the runtime's own cgroup (its parent's child)
+  own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  cg=${own%/*}/system.slice:tcr-test:$lane-p id=$lane-p
+  if rt_plain "$lane" run --detach --bundle "$WORK/$lane-noflag" "$id" > "$WORK/out" 2>&1; then
+    got=$(init_cgroup_plain "$lane" "$id")
+    ok "$lane" "no --systemd-cgroup: a plain path beside its own cgroup" "it is in $got, not $cg" [ "$got" = "$cg" ]
+    rt_plain "$lane" delete --force "$id"
+  else
+    fail "$lane" "no --systemd-cgroup: a plain path beside its own cgroup" "$(tail -3 "$WORK/out")"
+  fi
 done
 
 # The two lanes side by side.
 echo
-printf '%-58s' check; for lane in $LANES; do printf ' %-5s' "$lane"; done; echo
+printf '%-76s' check; for lane in $LANES; do printf ' %-5s' "$lane"; done; echo
 for n in "${CHECKS[@]}"; do
-  printf '%-58s' "$n"; for lane in $LANES; do printf ' %-5s' "${RESULT[$lane/$n]:--}"; done; echo
+  printf '%-76s' "$n"; for lane in $LANES; do printf ' %-5s' "${RESULT[$lane/$n]:--}"; done; echo
 done
 echo "$failures failed"
 exit "$failures"
