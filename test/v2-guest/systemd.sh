@@ -27,6 +27,7 @@ echo "systemd $(systemctl --version | head -1 | cut -d' ' -f2), runc $(runc --ve
 
 cleanup() {
   local lane
+  [ -n "${CTRD:-}" ] && systemctl stop "$CTRD" > /dev/null 2>&1
   for lane in $LANES; do
     for id in $(ls "/run/sd-$lane" 2>/dev/null); do rt "$lane" delete --force "$id" >/dev/null 2>&1; done
   done
@@ -87,6 +88,28 @@ cgroup_of() { local l; read -r l < "/proc/$1/cgroup"; echo "${l#0::}"; }
 pid_of() { sed -n 's/^ *"pid": \([0-9]*\).*/\1/p'; }
 init_cgroup() { cgroup_of "$(rt "$1" state "$2" | pid_of)"; }
 init_cgroup_plain() { cgroup_of "$(rt_plain "$1" state "$2" | pid_of)"; }
+
+# containerd for check 9 (skipped where it is not installed): a private one, as a transient service
+CTRD= CTR=
+if command -v containerd > /dev/null && command -v ctr > /dev/null; then
+  mkdir -p "$WORK/ctrd"
+  cat > "$WORK/ctrd/config.toml" <<TOML
+version = 2
+root = "/var/lib/tcr-sd-containerd"
+state = "/run/tcr-sd-containerd"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "/run/tcr-sd-containerd/containerd.sock"
+[ttrpc]
+  address = "/run/tcr-sd-containerd/containerd.sock.ttrpc"
+TOML
+  systemd-run --quiet --unit=tcr-test-containerd -p Delegate=yes -p KillMode=process "$(command -v containerd)" --config "$WORK/ctrd/config.toml"
+  if wait_for 60 -S /run/tcr-sd-containerd/containerd.sock; then
+    CTRD=tcr-test-containerd.service CTR="ctr --address /run/tcr-sd-containerd/containerd.sock --namespace tcr-test"
+  else
+    echo "containerd did not start: $(systemctl status tcr-test-containerd --no-pager 2>&1 | tail -5)"
+  fi
+fi
 
 for lane in $LANES; do
   echo "--- $lane"
@@ -182,6 +205,28 @@ for lane in $LANES; do
     rt_plain "$lane" delete --force "$id"
   else
     fail "$lane" "no --systemd-cgroup: a plain path beside its own cgroup" "$(tail -3 "$WORK/out")"
+  fi
+
+  # 9. containerd with SystemdCgroup (ctr --runc-systemd-cgroup): its runc shim drives the runtime
+  # with --systemd-cgroup; containerd itself runs as a systemd service with Delegate=yes, as packaged
+  if [ -n "$CTRD" ]; then
+    id=$lane-c unit=tcr-ctr-$lane-c.scope cg=/system.slice/tcr-ctr-$lane-c.scope
+    bin=$TCR; [ "$lane" = runc ] && bin=$(command -v runc)
+    if $CTR run -d --null-io --runc-binary "$bin" --runc-systemd-cgroup --cgroup "system.slice:tcr-ctr:$id" \
+        --rootfs "$WORK/rootfs" "$id" sleep 1000 > "$WORK/out" 2>&1; then
+      pid=$($CTR task ls | awk -v id="$id" '$1 == id { print $2 }')
+      got=$(cgroup_of "$pid")
+      ok "$lane" "containerd (SystemdCgroup): task in its scope, unit active" "pid $pid in $got, $(prop $unit ActiveState)" \
+        eval '[ "$got" = "$cg" ] && [ "$(prop $unit ActiveState)" = active ]'
+      $CTR task kill -s KILL "$id" > /dev/null 2>&1
+      wait_for 20 ! -e "/proc/$pid"
+      $CTR task delete "$id" > /dev/null 2>&1; $CTR container delete "$id" > /dev/null 2>&1
+      ok "$lane" "containerd (SystemdCgroup): task delete removes the unit" "unit $(prop $unit ActiveState), $(ls -d /sys/fs/cgroup$cg 2>&1)" \
+        eval 'unit_gone $unit && [ ! -e /sys/fs/cgroup$cg ]'
+    else
+      fail "$lane" "containerd (SystemdCgroup): task in its scope, unit active" "$(tail -3 "$WORK/out")"
+      skip "$lane" "containerd (SystemdCgroup): task delete removes the unit"
+    fi
   fi
 done
 
