@@ -1,7 +1,9 @@
 // The systemd driver's pure parts: cgroupsPath → unit, slice and cgroup path
 // (runc's rules), and linux.resources → unit properties (as runc converts).
 import { describe, expect, it } from 'vitest';
+import { cgroupLayout } from '../../src/cgroups/detect.js';
 import { deviceRules } from '../../src/cgroups/devices.js';
+import { managerFor } from '../../src/cgroups/manager.js';
 import { v2Writes } from '../../src/cgroups/resources.js';
 import { expandSlice, systemdUnitPath } from '../../src/cgroups/systemd-path.js';
 import { deviceProperties, INFINITY, rangeToBits, unitResources, type UnitProperty } from '../../src/cgroups/systemd-props.js';
@@ -40,6 +42,18 @@ describe('cgroupsPath → systemd unit', () => {
     expect(() => systemdUnitPath('system.slice:p:n m', 'x')).toThrow(/" " is not allowed/);
     // runc would make a slice unit for the container, which systemd cannot put a process in
     expect(() => systemdUnitPath('system.slice:p:pod.slice', 'x')).toThrow(/names a slice \(pod\.slice\), and systemd puts no process in a slice/);
+  });
+});
+
+describe('--systemd-cgroup', () => {
+  it.runIf(!cgroupLayout().unified)('is refused on v1/hybrid hosts, naming the flag and the reason', () => {
+    expect(() => managerFor('system.slice:p:n', 'x', true)).toThrow(/--systemd-cgroup: .*needs cgroup v2.*v1 or hybrid/);
+  });
+
+  it.runIf(cgroupLayout().unified)('records the scope unit before anything is made', () => {
+    const m = managerFor('system.slice:p:n', 'x', true);
+    expect(m.record).toEqual({ kind: 'systemd', path: '/system.slice/p-n.scope', dirs: ['/sys/fs/cgroup/system.slice/p-n.scope'], unit: 'p-n.scope', slice: 'system.slice' });
+    expect(m.unifiedDir()).toBeUndefined();
   });
 });
 

@@ -44,6 +44,13 @@ rt() {
   esac
 }
 
+exec_rt() {
+  local lane=$1; shift
+  case $lane in
+    tcr) exec "$TCR" --root /run/sd-tcr --systemd-cgroup "$@" ;;
+    runc) exec runc --root /run/sd-runc --systemd-cgroup "$@" ;;
+  esac
+}
 rt_plain() {
   local lane=$1; shift
   case $lane in
@@ -81,8 +88,8 @@ node -e '
 prop() { systemctl show "$1" -p "$2" --value 2>/dev/null; }
 # unit_gone UNIT: systemd no longer lists it (loaded or not)
 unit_gone() { ! systemctl list-units --all --no-legend --plain "$1" 2>/dev/null | grep -q .; }
-# wait_for SECONDS TEST-ARGS...: polls a test(1) until it holds
-wait_for() { local n=$(( $1 * 20 )); shift; while [ $n -gt 0 ] && ! [ "$@" ]; do sleep 0.05; n=$((n - 1)); done; [ "$@" ]; }
+# wait_for SECONDS TEST-ARGS...: polls a test(1) until it holds (a deadline: an exec of sleep takes longer than it sleeps here)
+wait_for() { local end=$((SECONDS + $1)); shift; while [ $SECONDS -lt $end ] && ! [ "$@" ]; do sleep 0.05; done; [ "$@" ]; }
 cg_file() { local v; read -r v < "/sys/fs/cgroup$1/$2" 2>/dev/null; echo "$v"; }
 cgroup_of() { local l; read -r l < "/proc/$1/cgroup"; echo "${l#0::}"; }
 pid_of() { sed -n 's/^ *"pid": \([0-9]*\).*/\1/p'; }
@@ -103,7 +110,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
 [ttrpc]
   address = "/run/tcr-sd-containerd/containerd.sock.ttrpc"
 TOML
-  systemd-run --quiet --unit=tcr-test-containerd -p Delegate=yes -p KillMode=process "$(command -v containerd)" --config "$WORK/ctrd/config.toml"
+  systemd-run --quiet --unit=tcr-test-containerd -p DefaultDependencies=no -p Delegate=yes -p KillMode=process "$(command -v containerd)" --config "$WORK/ctrd/config.toml"
   if wait_for 60 -S /run/tcr-sd-containerd/containerd.sock; then
     CTRD=tcr-test-containerd.service CTR="ctr --address /run/tcr-sd-containerd/containerd.sock --namespace tcr-test"
   else
@@ -167,7 +174,8 @@ for lane in $LANES; do
   unit=tcr-test-$lane-k.scope cg=/system.slice/$unit id=$lane-k
   left=
   for moment in early recorded scope; do
-    rt "$lane" create --bundle "$WORK/$lane-killed" "$id" > /dev/null 2>&1 &
+    # exec: $! is then the runtime itself, not a subshell around it
+    ( exec_rt "$lane" create --bundle "$WORK/$lane-killed" "$id" > /dev/null 2>&1 ) &
     pid=$!
     case $moment in
       early) sleep 0.3 ;;
@@ -213,7 +221,7 @@ for lane in $LANES; do
     id=$lane-c unit=tcr-ctr-$lane-c.scope cg=/system.slice/tcr-ctr-$lane-c.scope
     bin=$TCR; [ "$lane" = runc ] && bin=$(command -v runc)
     if $CTR run -d --null-io --runc-binary "$bin" --runc-systemd-cgroup --cgroup "system.slice:tcr-ctr:$id" \
-        --rootfs "$WORK/rootfs" "$id" sleep 1000 > "$WORK/out" 2>&1; then
+        --env PATH=/bin:/usr/bin --rootfs "$WORK/rootfs" "$id" /bin/sleep 1000 > "$WORK/out" 2>&1; then
       pid=$($CTR task ls | awk -v id="$id" '$1 == id { print $2 }')
       got=$(cgroup_of "$pid")
       ok "$lane" "containerd (SystemdCgroup): task in its scope, unit active" "pid $pid in $got, $(prop $unit ActiveState)" \
