@@ -1,5 +1,6 @@
 // The few calls of systemd's D-Bus API (org.freedesktop.systemd1.Manager)
-// that the systemd cgroup driver makes, on the system bus. Each job a call
+// that the systemd cgroup driver makes, on the system bus (or systemd's
+// private socket where there is none). Each job a call
 // queues is waited for through the JobRemoved signal, with a timeout, and
 // every failure names the call, the unit and systemd's error. Loaded only
 // for --systemd-cgroup containers: it is a bundle of its own
@@ -18,6 +19,7 @@ const MANAGER = 'org.freedesktop.systemd1.Manager';
 /** runc waits as long for a unit to start or stop */
 export const JOB_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 10_000;
+const PRIVATE_SOCKET = 'unix:path=/run/systemd/private';
 
 function busAddress(): string {
   return process.env.DBUS_SYSTEM_BUS_ADDRESS || 'unix:path=/run/dbus/system_bus_socket';
@@ -47,15 +49,37 @@ export class Systemd {
     });
   }
 
+  /**
+   * The system bus; where it cannot be reached, root falls back to
+   * systemd's private socket, as runc (go-systemd) does: a direct connection
+   * to systemd without a bus daemon (no Hello, no match rules: systemd sends
+   * the signals of a subscribed peer straight to it).
+   */
   static async connect(): Promise<Systemd> {
-    const address = busAddress();
+    try {
+      return await Systemd.open(busAddress(), false);
+    } catch (e) {
+      if (process.getuid?.() !== 0 || process.env.DBUS_SYSTEM_BUS_ADDRESS) throw e;
+      try {
+        return await Systemd.open(PRIVATE_SOCKET, true);
+      } catch {
+        throw e; // the system bus's error says more
+      }
+    }
+  }
+
+  private static async open(address: string, direct: boolean): Promise<Systemd> {
     const bus = dbus.sessionBus({ busAddress: address });
     // its typings list no 'error' event, which it emits for a socket that fails
     const events = bus as unknown as EventEmitter;
-    const where = `--systemd-cgroup: the system bus (${address})`;
+    const where = `--systemd-cgroup: ${direct ? "systemd's private socket" : 'the system bus'} (${address})`;
     await withTimeout(new Promise<void>((resolve, reject) => {
       bus.once('connect', () => resolve());
-      events.once('error', (e: Error) => reject(new TcrError(`${where}: ${e.message} (is dbus running?)`)));
+      events.once('error', (e: Error) => {
+        // systemd itself is no bus: it refuses the bus daemon's Hello, and then answers as usual
+        if (direct && e instanceof dbus.DBusError) resolve();
+        else reject(new TcrError(`${where}: ${e.message} (is dbus running?)`));
+      });
     }), CONNECT_TIMEOUT_MS, () => `${where}: no answer in ${CONNECT_TIMEOUT_MS / 1000} s`).catch((e) => {
       bus.disconnect();
       throw e;
@@ -63,8 +87,9 @@ export class Systemd {
     events.on('error', () => {}); // a later socket error fails the pending call instead
     const sd = new Systemd(bus);
     try {
-      await sd.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's',
-        [`type='signal',sender='${DEST}',interface='${MANAGER}',member='JobRemoved'`]);
+      if (!direct)
+        await sd.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's',
+          [`type='signal',sender='${DEST}',interface='${MANAGER}',member='JobRemoved'`]);
       // systemd sends its signals only while some client has subscribed
       await sd.manager('Subscribe', '', []);
     } catch (e) {

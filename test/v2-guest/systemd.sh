@@ -72,6 +72,7 @@ node -e '
     badslice: (l) => ({ path: `bad--name.slice:tcr-test:${l}-x` }),
     notslice: (l) => ({ path: `system:tcr-test:${l}-y` }),
     noflag: (l) => ({ path: `system.slice:tcr-test:${l}-p` }),
+    nobus: (l) => ({ path: `system.slice:tcr-test:${l}-d` }),
   };
   for (const lane of lanes) for (const [name, make] of Object.entries(cases)) {
     const c = JSON.parse(JSON.stringify(base)), k = make(lane);
@@ -235,6 +236,20 @@ for lane in $LANES; do
       fail "$lane" "containerd (SystemdCgroup): task in its scope, unit active" "$(tail -3 "$WORK/out")"
       skip "$lane" "containerd (SystemdCgroup): task delete removes the unit"
     fi
+  fi
+done
+
+# 10. without the system bus (dbus stopped): both fall back to systemd's private socket
+systemctl stop dbus.socket dbus.service
+for lane in $LANES; do
+  unit=tcr-test-$lane-d.scope id=$lane-d
+  if rt "$lane" run --detach --bundle "$WORK/$lane-nobus" "$id" > "$WORK/out" 2>&1; then
+    ok "$lane" "no system bus (systemd's private socket): unit active" "$(prop $unit ActiveState)" [ "$(prop $unit ActiveState)" = active ]
+    rt "$lane" delete --force "$id"
+    ok "$lane" "no system bus: delete removes the unit" "$(prop $unit ActiveState)" unit_gone "$unit"
+  else
+    fail "$lane" "no system bus (systemd's private socket): unit active" "$(tail -3 "$WORK/out")"
+    skip "$lane" "no system bus: delete removes the unit"
   fi
 done
 
