@@ -60,7 +60,7 @@ export class SystemdManager implements CgroupManager {
   /** systemd accepted this process's StartTransientUnit: the unit is this container's to stop */
   private asked = false;
 
-  /** `unit` is given for a container being created; a manager from a record has a unit that may already run. */
+  /** `creating`: a container being created (its scope is started by applyInit); without it, a recorded one whose unit may run. */
   constructor(readonly record: CgroupRecord, private readonly creating?: SystemdUnitPath) {
     this.files = new V2Manager({ kind: 'v2', path: record.path, dirs: record.dirs });
   }
