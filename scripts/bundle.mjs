@@ -42,6 +42,20 @@ const pullApart = {
   },
 };
 
+// The systemd cgroup driver's D-Bus side (src/cgroups/systemd-bus.ts and the
+// D-Bus library, ~120 KB) is a bundle of its own, dist/tcr-systemd.cjs,
+// reached through the systemd manager's dynamic imports: only
+// --systemd-cgroup containers load it.
+const systemdApart = {
+  name: 'systemd-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/systemd-bus\.js$/ }, (args) => {
+      if (!/\/src\/cgroups\//.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+      return { path: './tcr-systemd.cjs', external: true };
+    });
+  },
+};
+
 // commander is a fourth bundle, dist/commander.cjs, required on first use:
 // the per-container commands an engine runs are parsed without it
 // (src/cli/fast-path.ts), and it is 120 KB of the CLI's code.
@@ -73,7 +87,8 @@ const common = {
   },
 };
 const out = 'dist/tcr.cjs';
-await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: out, plugins: [imagesApart, commanderApart] });
+await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: out, plugins: [imagesApart, commanderApart, systemdApart] });
+await build({ ...common, entryPoints: ['src/cgroups/systemd-bus.ts'], outfile: 'dist/tcr-systemd.cjs' });
 await build({ ...common, entryPoints: ['src/bundles/images.ts'], outfile: 'dist/tcr-images.cjs', plugins: [pullApart, commanderApart] });
 await build({ ...common, entryPoints: ['src/bundles/pull.ts'], outfile: 'dist/tcr-pull.cjs', plugins: [commanderApart] });
 await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfile: 'dist/commander.cjs' });
@@ -85,7 +100,7 @@ await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfi
 // process stay eager: Node has loaded them before any user code runs.
 // koffi (~15 ms) is treated the same: modules that bind C functions do so on first call.
 const LAZY_BUILTINS = /^(node:(child_process|crypto|os|tty|net|stream|stream\/promises|zlib|http|https|readline|dns|worker_threads|url|util)|koffi)$/;
-for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs']) {
+for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs']) {
   let text = fs.readFileSync(file, 'utf8');
   text = text.replace(/__toESM\(require\("(node:[a-z_/]+|koffi)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
   text = text.replace(/(?<![\w.])require\("(node:[a-z_/]+|koffi)"\)/g, (whole, id) => (LAZY_BUILTINS.test(id) ? `__tcrLazy("${id}")` : whole));
@@ -110,5 +125,6 @@ execFileSync(process.execPath, ['-e', `
   cli.warmUp();
   loadBundle(path.join(dist, 'tcr-images.cjs'), scripts).normalizeName('busybox');
   loadBundle(path.join(dist, 'tcr-pull.cjs'), scripts);
+  loadBundle(path.join(dist, 'tcr-systemd.cjs'), scripts);
   for (const [file, script] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
 `]);

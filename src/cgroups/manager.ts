@@ -7,23 +7,35 @@ import { TcrError } from '../errors.js';
 import type { Resources } from '../spec/types.js';
 import { cgroupLayout } from './detect.js';
 import type { Stats } from './stats.js';
+import { SystemdManager } from './systemd.js';
+import { expandSlice, systemdUnitPath } from './systemd-path.js';
 import { V1Manager } from './v1.js';
 import { V2Manager } from './v2.js';
 
 export interface CgroupRecord {
-  kind: 'v1' | 'v2';
+  kind: 'v1' | 'v2' | 'systemd';
   /** the container's cgroup path inside each hierarchy, e.g. /tcr/ID */
   path: string;
   /** every directory this container's cgroup consists of (leaf per hierarchy) */
   dirs: string[];
+  /** systemd: the scope unit, recorded before it is asked for */
+  unit?: string;
+  /** systemd: the slice the scope is in */
+  slice?: string;
 }
 
 export interface CgroupManager {
   readonly record: CgroupRecord;
   /** makes the directories (and enables what the resources need) */
   create(): void;
-  /** moves a process in, before it runs anything of the container's */
+  /** moves a process in, before it runs anything of the container's (exec's processes) */
   apply(pid: number): void;
+  /**
+   * the init's first sync point, while it waits for the runtime: the cgroup
+   * is ready for it afterwards (cgroupfs: apply(pid); systemd: the scope is
+   * started with it, see systemd.ts for that order)
+   */
+  applyInit(pid: number): Promise<void>;
   set(resources: Resources): Promise<void>;
   procs(): number[];
   freeze(): void;
@@ -34,22 +46,21 @@ export interface CgroupManager {
   stats(): Stats;
   /** how many processes the OOM killer has killed in this cgroup */
   oomKills(): number;
-  /** removes the directories; the cgroup must be empty */
-  destroy(): void;
+  /** removes the directories (and a systemd unit); the cgroup must be empty */
+  destroy(): Promise<void>;
   /** directory bind-mounted at /sys/fs/cgroup[/NAME] in the container (without a cgroup namespace) */
   mountSources(): Map<string, string>;
   /** a cgroup2 directory the init can be cloned straight into (CLONE_INTO_CGROUP) */
   unifiedDir(): string | undefined;
 }
 
-/** cgroupsPath → a path inside each hierarchy. Relative paths hang under the runtime's own cgroup. */
-export function resolveCgroupsPath(cgroupsPath: string | undefined, id: string): string {
+/** cgroupsPath → a path inside each hierarchy. Relative paths hang under the runtime's own cgroup (v2: its parent, as in runc). */
+export function resolveCgroupsPath(cgroupsPath: string | undefined, id: string, systemdRuns = fs.existsSync('/run/systemd/system')): string {
   if (!cgroupsPath) return `/tcr/${id}`;
   const slice = /^([^:/]*):([^:]*):([^:]*)$/.exec(cgroupsPath);
-  if (slice) {
-    // systemd's "slice:prefix:name", used without systemd: a plain path like runc's fallback
-    if (fs.existsSync('/run/systemd/system'))
-      throw new TcrError(`linux.cgroupsPath: ${JSON.stringify(cgroupsPath)} is a systemd path; the systemd cgroup manager is not supported yet`);
+  // systemd's "slice:prefix:name" without --systemd-cgroup: where systemd runs it is a plain
+  // (relative) path, as runc takes it; where it does not, the scope's path systemd would give it
+  if (slice && !systemdRuns) {
     const [, sliceName, prefix, name] = slice;
     const slicePath = expandSlice(sliceName || 'system.slice');
     return path.posix.join(slicePath, `${prefix ? prefix + '-' : ''}${name || id}.scope`);
@@ -58,18 +69,13 @@ export function resolveCgroupsPath(cgroupsPath: string | undefined, id: string):
   return path.posix.normalize(cgroupsPath);
 }
 
-/** "a-b-c.slice" → /a.slice/a-b.slice/a-b-c.slice, as systemd nests slices. */
-function expandSlice(slice: string): string {
-  if (!slice.endsWith('.slice')) throw new TcrError(`linux.cgroupsPath: ${JSON.stringify(slice)} is not a slice name`);
-  const parts = slice.slice(0, -'.slice'.length).split('-');
-  if (parts.length === 1 && parts[0] === '') return '/';
-  let acc = '';
-  const out: string[] = [];
-  for (const p of parts) {
-    acc = acc ? `${acc}-${p}` : p;
-    out.push(`${acc}.slice`);
-  }
-  return '/' + out.join('/');
+/** The manager for a new container: `systemd` is the --systemd-cgroup flag. */
+export function managerFor(cgroupsPath: string | undefined, id: string, systemd = false): CgroupManager {
+  if (!systemd) return newManager(resolveCgroupsPath(cgroupsPath, id));
+  const layout = cgroupLayout();
+  if (!layout.unified)
+    throw new TcrError('--systemd-cgroup: tcr\'s systemd cgroup driver needs cgroup v2 (a unified /sys/fs/cgroup), and this host mounts v1 or hybrid cgroups; use the default cgroupfs driver (without --systemd-cgroup) here');
+  return SystemdManager.forUnit(systemdUnitPath(cgroupsPath, id));
 }
 
 export function newManager(cgroupPath: string): CgroupManager {
@@ -80,5 +86,6 @@ export function newManager(cgroupPath: string): CgroupManager {
 }
 
 export function managerFromRecord(rec: CgroupRecord): CgroupManager {
+  if (rec.kind === 'systemd') return new SystemdManager(rec);
   return rec.kind === 'v2' ? new V2Manager(rec) : new V1Manager(rec, cgroupLayout());
 }

@@ -80,6 +80,10 @@ export class V1Manager implements CgroupManager {
     for (const dir of this.dirByName.values()) writeCgroupFile(dir, 'cgroup.procs', String(pid));
   }
 
+  async applyInit(pid: number): Promise<void> {
+    this.apply(pid);
+  }
+
   async set(resources: Resources): Promise<void> {
     const memDir = this.dir('memory');
     const hasSwap = !!memDir && fs.existsSync(path.join(memDir, 'memory.memsw.limit_in_bytes'));
@@ -159,7 +163,7 @@ export class V1Manager implements CgroupManager {
     return dir ? readKeyValues(dir, 'memory.oom_control').oom_kill ?? 0 : 0;
   }
 
-  destroy(): void {
+  async destroy(): Promise<void> {
     for (const dir of [...this.dirByName.values()].reverse()) removeCgroupDir(dir);
   }
 

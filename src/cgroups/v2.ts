@@ -11,7 +11,7 @@ import { deviceProgram } from './device-bpf.js';
 import { deviceRules } from './devices.js';
 import { readCgroupFile, readKeyValues, readPids, removeCgroupDir, writeCgroupFile } from './files.js';
 import type { CgroupManager, CgroupRecord } from './manager.js';
-import { controllersFor, v2Writes } from './resources.js';
+import { controllersFor, v2Writes, type CgroupWrite } from './resources.js';
 import { signalEachFrozen } from './signal-all.js';
 import { v2Stats, type Stats } from './stats.js';
 
@@ -22,11 +22,19 @@ function ownCgroup(): string {
   return line?.slice(3) ?? '/';
 }
 
+/** As runc: net_cls and net_prio exist only in v1; packets are classified by cgroup path on v2 (nftables, BPF). */
+export function warnV1Only(resources: Resources): void {
+  if (resources.network && (resources.network.classID !== undefined || resources.network.priorities?.length))
+    log.warn('linux.resources.network: ignored on cgroup v2, which has no net_cls or net_prio controller (match the cgroup path in nftables or a BPF program instead)');
+}
+
 export class V2Manager implements CgroupManager {
   constructor(readonly record: CgroupRecord) {}
 
   static forPath(cgroupPath: string): V2Manager {
-    const base = cgroupPath.startsWith('/') ? '/' : ownCgroup();
+    // as runc's fs2: a relative path hangs under the parent of the runtime's own cgroup, which (being
+    // a leaf with processes, a systemd service or session scope) could not enable controllers for it
+    const base = cgroupPath.startsWith('/') ? '/' : path.posix.dirname(ownCgroup());
     return new V2Manager({ kind: 'v2', path: cgroupPath, dirs: [path.join(MOUNT, base, cgroupPath)] });
   }
 
@@ -58,17 +66,23 @@ export class V2Manager implements CgroupManager {
     writeCgroupFile(this.dir, 'cgroup.procs', String(pid));
   }
 
+  async applyInit(pid: number): Promise<void> {
+    this.apply(pid);
+  }
+
   async set(resources: Resources): Promise<void> {
-    // as runc: net_cls and net_prio exist only in v1; packets are classified by cgroup path on v2 (nftables, BPF)
-    if (resources.network && (resources.network.classID !== undefined || resources.network.priorities?.length))
-      log.warn('linux.resources.network: ignored on cgroup v2, which has no net_cls or net_prio controller (match the cgroup path in nftables or a BPF program instead)');
-    const writes = v2Writes(resources);
+    warnV1Only(resources);
+    await this.write(v2Writes(resources), resources.devices);
+  }
+
+  /** Carries out v2Writes (the systemd manager's, adjusted to its unit, too) and programs the devices. */
+  async write(writes: CgroupWrite[], devices: Resources['devices']): Promise<void> {
     this.enable(controllersFor(writes));
     for (const x of writes) writeCgroupFile(this.dir, x.file, x.value);
-    if (resources.devices) {
+    if (devices) {
       let rules;
       try {
-        rules = deviceRules(resources.devices);
+        rules = deviceRules(devices);
       } catch (e) {
         throw new TcrError((e as Error).message);
       }
@@ -108,7 +122,7 @@ export class V2Manager implements CgroupManager {
     return readKeyValues(this.dir, 'memory.events').oom_kill ?? 0;
   }
 
-  destroy(): void {
+  async destroy(): Promise<void> {
     removeCgroupDir(this.dir);
   }
 

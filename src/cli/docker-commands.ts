@@ -45,7 +45,7 @@ export function isBundleRun(bundleGiven: boolean, command: string[]): boolean {
 async function imageContext(g: GlobalOptions) {
   // the image store and its registry client load only for image commands
   const { ImageStore } = await import('../image/store.js');
-  return { runtime: new Runtime({ root: g.root }), store: new ImageStore({ root: g.store }) };
+  return { runtime: new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup }), store: new ImageStore({ root: g.store }) };
 }
 
 export async function runImageCommand(g: GlobalOptions, image: string, command: string[], f: ImageRunFlags): Promise<number> {
@@ -124,10 +124,10 @@ export function registerContainerCommands(program: Command): void {
 
   program.command('rm').description('remove containers (and their root filesystems)').argument('<id...>')
     .option('-f, --force', 'kill running containers first')
-    .action((ids: string[], o: { force?: boolean }, cmd: Command) => {
+    .action(async (ids: string[], o: { force?: boolean }, cmd: Command) => {
       const rt = new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
       for (const id of ids) {
-        rt.container(id).delete(!!o.force);
+        await rt.container(id).delete(!!o.force);
         out(`${id}\n`);
       }
     });

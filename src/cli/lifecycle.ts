@@ -28,7 +28,7 @@ function createOptions(o: CreateFlags) {
   return { bundle: o.bundle, pidFile: o.pidFile, noPivot: o.pivot === false, noNewKeyring: o.newKeyring === false, preserveFds: preserve, trace: o.trace, consoleSocket: o.consoleSocket };
 }
 
-const runtime = (g: GlobalOptions) => new Runtime({ root: g.root });
+const runtime = (g: GlobalOptions) => new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup });
 
 /**
  * What each lifecycle command does, given the parsed global options,
@@ -57,11 +57,11 @@ export const lifecycleActions = {
   kill(g: GlobalOptions, [id, signal]: string[], o: { all?: boolean }): void {
     runtime(g).container(id).kill(signal ?? 'SIGTERM', !!o.all);
   },
-  delete(g: GlobalOptions, ids: string[], o: { force?: boolean }): void {
+  async delete(g: GlobalOptions, ids: string[], o: { force?: boolean }): Promise<void> {
     const rt = runtime(g);
     for (const id of ids) {
       if (o.force && !rt.store.exists(id) && !rt.store.ids().includes(id)) continue; // runc: force ignores missing
-      rt.container(id).delete(!!o.force);
+      await rt.container(id).delete(!!o.force);
     }
   },
 };

@@ -23,15 +23,21 @@ const KILL_WAIT_MS = 10_000;
 export class Container {
   constructor(readonly id: string, private readonly store: StateStore) {}
 
+  /** Runs fn under the container's lock; a promise keeps the lock until it settles. */
   private locked<T>(fn: () => T): T {
     this.store.read(this.id); // a clear error when there is no such container
     const lock = ContainerLock.acquire(this.store.dir(this.id));
     if (!lock) throw new TcrError(`container ${this.id} does not exist`);
+    let result: T;
     try {
-      return fn();
-    } finally {
+      result = fn();
+    } catch (e) {
       lock.release();
+      throw e;
     }
+    if (result instanceof Promise) return result.finally(() => lock.release()) as T;
+    lock.release();
+    return result;
   }
 
   record(): ContainerRecord {
@@ -164,7 +170,7 @@ export class Container {
   }
 
   /** Removes the container; a running one only with force. Poststop hooks run for created containers. */
-  delete(force = false): void {
+  async delete(force = false): Promise<void> {
     let rec: ContainerRecord;
     try {
       rec = this.record();
@@ -173,12 +179,12 @@ export class Container {
       if (force && fs.existsSync(this.store.dir(this.id))) return this.store.remove(this.id);
       throw e;
     }
-    this.locked(() => {
+    await this.locked(async () => {
       const status = deriveStatus(rec, this.store);
       if ((status === 'running' || status === 'paused') && !force)
         throw new TcrError(`cannot delete container ${this.id} that is not stopped: ${status}`);
       if (status !== 'stopped') this.killAndWait(rec);
-      if (rec.cgroup) this.emptyAndRemoveCgroup(rec);
+      if (rec.cgroup) await this.emptyAndRemoveCgroup(rec);
       if (rec.hostCleanup) undoHostMounts(rec.hostCleanup);
       if (rec.phase === 'created') {
         try {
@@ -192,14 +198,14 @@ export class Container {
   }
 
   /** Kills what is left in the container's cgroup (a half-made create's too) and removes it. */
-  private emptyAndRemoveCgroup(rec: ContainerRecord): void {
+  private async emptyAndRemoveCgroup(rec: ContainerRecord): Promise<void> {
     const cg = managerFromRecord(rec.cgroup!);
     if (cg.isFrozen()) cg.thaw();
     for (let i = 0; i < 500 && cg.procs().length; i++) {
       cg.signalAll(9);
       sleepMs(2);
     }
-    cg.destroy();
+    await cg.destroy();
   }
 
   private killAndWait(rec: ContainerRecord): void {

@@ -55,7 +55,7 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
   try {
     launch = new Launch(plan, { trace: o.trace, stdio: o.stdio, onConsole });
     const cgroup = rec.cgroup ? managerFromRecord(rec.cgroup) : undefined;
-    launch.follow((point, pid) => {
+    await launch.follow((point, pid) => {
       if (point === SyncPoint.start) cgroup?.apply(pid);
       if (point === SyncPoint.ready && o.pidFile) writeFileAtomic(o.pidFile, String(pid));
     }, true);

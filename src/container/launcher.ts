@@ -9,7 +9,7 @@ import { CLONE_NEW } from '../linux/namespaces.js';
 import { errnoName, errnoText } from '../sys/errno.js';
 import { executorPath, native, shellStatus } from '../sys/native.js';
 
-export type SyncHandler = (point: SyncPoint, pid: number) => Buffer | string | void;
+export type SyncHandler = (point: SyncPoint, pid: number) => Buffer | string | void | Promise<Buffer | string | void>;
 
 export interface LaunchOptions {
   trace?: boolean;
@@ -71,7 +71,7 @@ export class Launch {
    * Follows the init until it reports ready (or, with untilExec, until it has
    * exec'd the process). Throws a StepError naming the failed step.
    */
-  follow(onSync: SyncHandler, untilExec: boolean): void {
+  async follow(onSync: SyncHandler, untilExec: boolean): Promise<void> {
     for (;;) {
       // recvmsg, not read: a record may carry an fd (the pty master)
       const { data, fd } = native().recv(this.sock, RECORD_SIZE);
@@ -95,7 +95,7 @@ export class Launch {
         if (this.opts.trace) this.traceLine(rec.step, 'waiting for the runtime', 0n, rec.pid);
         let payload: Buffer | string | void;
         try {
-          payload = onSync(point, this.pid);
+          payload = await onSync(point, this.pid);
         } catch (e) {
           this.answer(SYNC_ABORT);
           this.reap();

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { TcrError } from '../errors.js';
 import { cgroupLayout } from '../cgroups/detect.js';
-import { newManager, resolveCgroupsPath, type CgroupManager } from '../cgroups/manager.js';
+import { managerFor, type CgroupManager } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
 import { withHome } from './passwd.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
@@ -52,9 +52,12 @@ export interface RunOptions extends CreateOptions {
 
 export class Runtime {
   readonly store: StateStore;
+  /** new containers get systemd scopes (runc's --systemd-cgroup) */
+  readonly systemdCgroup: boolean;
 
-  constructor(opts: { root?: string } = {}) {
+  constructor(opts: { root?: string; systemdCgroup?: boolean } = {}) {
     this.store = new StateStore(opts.root ?? DEFAULT_ROOT);
+    this.systemdCgroup = !!opts.systemdCgroup;
   }
 
   container(id: string): Container {
@@ -81,7 +84,7 @@ export class Runtime {
     const bundle = loadBundle(bundleDir);
     refuseUngrantableCaps(bundle.spec);
     const id = opts.id ?? 'dry-run';
-    const cgroup = newManager(resolveCgroupsPath(bundle.spec.linux?.cgroupsPath, id));
+    const cgroup = managerFor(bundle.spec.linux?.cgroupsPath, id, this.systemdCgroup);
     return this.buildPlan(bundle, id, opts, this.store.fifo(id), cgroup);
   }
 
@@ -128,7 +131,7 @@ export class Runtime {
     container.runPoststart(this.store.read(id));
     if (!attach) return 0;
     const status = await attach.wait(launch.pid);
-    if (!opts.keep) container.delete(true);
+    if (!opts.keep) await container.delete(true);
     else if (opts.overlay) undoHostMounts({ unmount: [opts.overlay.target], remove: [] }); // kept: its upper layer stays, unmounted until rm
     return status;
   }
@@ -167,7 +170,7 @@ export class Runtime {
     try {
       const spec = bundle.spec;
       const rec = newRecord(id, bundle);
-      cgroup = newManager(resolveCgroupsPath(spec.linux?.cgroupsPath, id));
+      cgroup = managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup);
       rec.cgroup = cgroup.record;
       rec.hostCleanup = hostCleanup;
       this.store.write(rec); // the intent is recorded before anything is made
@@ -190,13 +193,13 @@ export class Runtime {
       const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
       launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir(), slotPath: fifo, onConsole });
       const cg = cgroup;
-      launch.follow((point, pid) => {
+      await launch.follow(async (point, pid) => {
         if (point === SyncPoint.start) {
           rec.pid = pid;
           rec.startTime = procStat(pid)?.startTime ?? '';
           if (spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path)) rec.pidNamespace = namespaceId(pid, 'pid');
           this.store.write(rec);
-          cg.apply(pid); // before the init runs a single step of the container's
+          await cg.applyInit(pid); // before the init runs a single step of the container's (a systemd scope starts here)
           writeIdMaps(spec, pid);
           return JSON.stringify(ociState(rec, 'creating'));
         }
@@ -216,7 +219,7 @@ export class Runtime {
     } catch (e) {
       launch?.abort();
       try {
-        cgroup?.destroy();
+        await cgroup?.destroy();
         if (hostCleanup) undoHostMounts(hostCleanup);
       } finally {
         this.store.remove(id);

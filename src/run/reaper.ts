@@ -39,7 +39,7 @@ export async function reap(rt: Runtime, id: string): Promise<void> {
     await native().waitExitAsync(c.state().pid as number);
   }
   try {
-    rt.container(id).delete(true);
+    await rt.container(id).delete(true);
   } catch (e) {
     if (rt.store.exists(id)) throw e; // a tcr rm that won the race is not an error
   }

@@ -138,8 +138,12 @@ describe('cgroupsPath', () => {
   });
 
   it('maps systemd slice:prefix:name to a plain path when systemd does not run', () => {
-    expect(resolveCgroupsPath('system.slice:tcr:abc', 'abc')).toBe('/system.slice/tcr-abc.scope');
-    expect(resolveCgroupsPath('user-1000.slice:p:n', 'n')).toBe('/user.slice/user-1000.slice/p-n.scope');
+    expect(resolveCgroupsPath('system.slice:tcr:abc', 'abc', false)).toBe('/system.slice/tcr-abc.scope');
+    expect(resolveCgroupsPath('user-1000.slice:p:n', 'n', false)).toBe('/user.slice/user-1000.slice/p-n.scope');
+  });
+
+  it('keeps slice:prefix:name as a plain relative path where systemd runs, as runc does without --systemd-cgroup', () => {
+    expect(resolveCgroupsPath('system.slice:tcr:abc', 'abc', true)).toBe('system.slice:tcr:abc');
   });
 });
 

@@ -4,7 +4,8 @@
 # guest's root with tmpfs on /tmp, /run, /var/tmp and /var/lib, a pure cgroup2
 # hierarchy at /sys/fs/cgroup with every controller enabled for its children,
 # runs /xfer/cmd.sh there (stdout/stderr on the virtio-serial ports "stdout"
-# and "stderr"), writes the exit status to /xfer/status and powers off.
+# and "stderr"), writes the exit status to /xfer/status and powers off; with
+# v2systemd=1 it hands the same root to systemd instead (see below).
 /bin/busybox --install -s /bin
 export PATH=/bin
 # run.sh puts v2trace=1 on the kernel command line when V2_GUEST_DEBUG=1.
@@ -29,7 +30,15 @@ mount -t 9p -o "$P9" xfer /xfer || fail "cannot mount the xfer share"
 mount -t 9p -o "$P9,ro,cache=loose" hostroot /host || fail "cannot mount the host's /"
 
 R=/newroot
-mount --bind /host $R
+if [ "$v2systemd" = 1 ]; then
+  # systemd takes a /.dockerenv (this host's root has one) for a container and would then ignore
+  # the kernel command line: the root is an overlay on the host's, without that file
+  mkdir -p /upper && mount -t tmpfs -o mode=755 tmpfs /upper && mkdir -p /upper/u /upper/w
+  mount -t overlay -o lowerdir=/host,upperdir=/upper/u,workdir=/upper/w overlay $R || fail "cannot overlay the host's /"
+  rm -f $R/.dockerenv
+else
+  mount --bind /host $R
+fi
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
@@ -74,6 +83,53 @@ for p in /sys/class/virtio-ports/*; do
   esac
 done
 [ -n "$OUT" ] && [ -n "$ERR" ] || fail "virtio-serial ports not found"
+
+# v2systemd=1 (V2_GUEST_SYSTEMD=1): systemd 252 boots as pid 1 and runs the
+# command as v2-guest.service (systemd.unit= on the kernel command line). Its
+# unit path holds only that unit and the D-Bus system bus (dbus.socket,
+# dbus.service), which skip systemd's default dependencies (sysinit.target and
+# all it pulls in); the generators are masked (each exec costs a tenth of a
+# second under emulation).
+if [ "$v2systemd" = 1 ]; then
+  X=/run/v2-guest
+  U=/run/v2-guest-units
+  mkdir -p $R$X $R$U/dbus.socket.d $R$U/dbus.service.d $R/run/systemd/system-generators
+  mount --move /xfer $R$X || fail "cannot move the xfer share"
+  for g in /host/lib/systemd/system-generators/*; do
+    ln -sf /dev/null "$R/run/systemd/system-generators/${g##*/}"
+  done
+  cp /host/lib/systemd/system/dbus.socket /host/lib/systemd/system/dbus.service $R$U/ || fail "no dbus units (install dbus)"
+  printf '[Unit]\nDefaultDependencies=no\n' > $R$U/dbus.socket.d/v2-guest.conf
+  printf '[Unit]\nDefaultDependencies=no\n' > $R$U/dbus.service.d/v2-guest.conf
+  cat > $R$U/v2-guest.service <<UNIT
+[Unit]
+Description=the v2 guest's command
+DefaultDependencies=no
+Wants=dbus.service
+After=dbus.service
+
+[Service]
+Type=simple
+ExecStart=/bin/busybox sh /run/v2-guest-run.sh
+StandardInput=null
+StandardOutput=file:$OUT
+StandardError=file:$ERR
+UNIT
+  # the command's status and uptimes go back as in the plain mode; power-off at once after
+  cat > $R/run/v2-guest-run.sh <<'WRAP'
+read -r UP0 _ < /proc/uptime
+/bin/bash -c "$(cat /run/v2-guest/cmd.sh)" < /dev/null
+rc=$?
+read -r UP1 _ < /proc/uptime
+echo "$UP0 $UP1" > /run/v2-guest/times
+echo "$rc" > /run/v2-guest/status
+sync
+/bin/busybox poweroff -f
+WRAP
+  # systemd reads only these units: loading the host's hundreds over 9p took ~10 s of the boot
+  export SYSTEMD_UNIT_PATH=$U
+  exec switch_root $R /lib/systemd/systemd
+fi
 
 read -r UP0 _ < /proc/uptime
 # (A subshell, so that ash's "Killed" notice goes to the console, not $ERR.)

@@ -20,6 +20,8 @@
 #                          (default /var/cache/tcr-v2-guest)
 #   V2_GUEST_CPU=max       QEMU -cpu model
 #   V2_GUEST_TIMING=1      print boot/command timings on stderr
+#   V2_GUEST_SYSTEMD=1     boot systemd as pid 1 (with the D-Bus system bus) and
+#                          run the command as its unit v2-guest.service
 # Exit status: the command's; 124 on timeout; 125 if the guest failed to report.
 set -euo pipefail
 
@@ -67,6 +69,11 @@ dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
 command -v xz >/dev/null || need_pkgs+=(xz-utils)
 command -v zstd >/dev/null || need_pkgs+=(zstd)
+SYSTEMD=${V2_GUEST_SYSTEMD:-0}
+if [ "$SYSTEMD" = 1 ]; then
+  [ -x /lib/systemd/systemd ] || need_pkgs+=(systemd)
+  [ -x /usr/bin/dbus-daemon ] || need_pkgs+=(dbus)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "v2-guest: installing ${need_pkgs[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -213,6 +220,10 @@ cat "$XFER/err" >&2 & CAT_PIDS+=($!)
 
 APPEND="console=ttyS0 panic=-1 oops=panic rdinit=/init tsc=reliable no_timer_check"
 APPEND+=" cryptomgr.notests random.trust_cpu=on mitigations=off"
+if [ "$SYSTEMD" = 1 ]; then
+  APPEND+=" v2systemd=1 systemd.unit=v2-guest.service systemd.show_status=0 systemd.unified_cgroup_hierarchy=1"
+  [ "$DEBUG" = 1 ] || APPEND+=" systemd.log_level=warning"
+fi
 if [ "$DEBUG" = 1 ]; then
   APPEND+=" loglevel=7 v2trace=1 ${V2_GUEST_APPEND:-}"
   SERIAL=(-chardev stdio,id=con,signal=off -serial chardev:con)
