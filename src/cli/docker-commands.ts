@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import fs from 'node:fs';
 import { Runtime } from '../container/runtime.js';
 import { StepError, TcrError, errorMessage } from '../errors.js';
-import { PlanOp } from '../linux/plan.js';
+import { PlanOp } from '../linux/plan-steps.js';
 import { out } from '../log.js';
 import type { ImageRunOptions } from '../run/options.js';
 import { parseBytes } from './units.js';

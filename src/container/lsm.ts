@@ -2,7 +2,7 @@
 // /proc/self/attr at exec when the host runs that LSM, skipped with a warning
 // otherwise (as a container must still start on a host without it).
 import fs from 'node:fs';
-import { PlanOp, type PlanStep } from '../linux/plan.js';
+import { Step, type PlanStep } from '../linux/plan-steps.js';
 import { log } from '../log.js';
 import type { Spec } from '../spec/types.js';
 
@@ -24,14 +24,14 @@ export function lsmSteps(spec: Spec): PlanStep[] {
   if (profile) {
     if (apparmorEnabled()) {
       const attr = fs.existsSync('/proc/self/attr/apparmor/exec') ? '/proc/self/attr/apparmor/exec' : '/proc/self/attr/exec';
-      steps.push({ op: PlanOp.writeFile, s: [attr, `exec ${profile}`], label: `apparmor profile ${profile} at exec` });
+      steps.push(Step.writeFile({ path: attr, content: `exec ${profile}`, label: `apparmor profile ${profile} at exec` }));
     } else {
       log.warn(`process.apparmorProfile ${JSON.stringify(profile)} ignored: AppArmor is not enabled on this host`);
     }
   }
   const label = spec.process?.selinuxLabel;
   if (label) {
-    if (selinuxEnabled()) steps.push({ op: PlanOp.writeFile, s: ['/proc/self/attr/exec', label], label: `selinux label ${label} at exec` });
+    if (selinuxEnabled()) steps.push(Step.writeFile({ path: '/proc/self/attr/exec', content: label, label: `selinux label ${label} at exec` }));
     else log.warn(`process.selinuxLabel ${JSON.stringify(label)} ignored: SELinux is not enabled on this host`);
   }
   return steps;

@@ -3,7 +3,7 @@
 // allowed, so nodes are bind-mounted from the host's /dev instead, as runc does.
 import type { Device, Spec } from '../spec/types.js';
 import { MS } from './mounts.js';
-import { PlanOp, StepFlag, type PlanStep } from './plan.js';
+import { Step, StepFlag, type PlanStep } from './plan-steps.js';
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -42,23 +42,23 @@ export function deviceSteps(spec: Spec, userns: boolean): PlanStep[] {
   const parents = new Set<string>();
   for (const d of wanted.values()) {
     if (userns && d.type !== 'p') {
-      steps.push({ op: PlanOp.mkfile, s: [d.path], n: [0o644], label: `create file ${d.path} (bind target)` });
-      steps.push({ op: PlanOp.mount, s: [d.path, d.path, null, null], n: [MS.BIND], flags: StepFlag.targetInRoot, label: `bind host ${d.path} on ${d.path} (no mknod in a user namespace)` });
+      steps.push(Step.mkfile({ path: d.path, mode: 0o644, label: `create file ${d.path} (bind target)` }));
+      steps.push(Step.mount({ source: d.path, target: d.path, mountFlags: MS.BIND, inRoot: true, label: `bind host ${d.path} on ${d.path} (no mknod in a user namespace)` }));
       continue;
     }
     const mode = typeBits(d.type) | ((d.fileMode ?? 0o666) & 0o7777);
     const owner = (BigInt(d.uid ?? 0) << 32n) | BigInt(d.gid ?? 0);
     const parent = d.path.slice(0, d.path.lastIndexOf('/')) || '/';
-    if (!parents.has(parent)) steps.push({ op: PlanOp.mkdir, s: [parent], n: [0o755], label: `mkdir ${parent}` });
+    if (!parents.has(parent)) steps.push(Step.mkdir({ path: parent, mode: 0o755, label: `mkdir ${parent}` }));
     parents.add(parent);
-    steps.push({
-      op: PlanOp.mknod, s: [d.path], n: [mode, d.major ?? 0, d.minor ?? 0, owner], flags: StepFlag.ignoreEexist,
+    steps.push(Step.mknod({
+      path: d.path, mode, major: d.major ?? 0, minor: d.minor ?? 0, owner, flags: StepFlag.ignoreEexist,
       label: `mknod ${d.path} ${d.type} ${d.major ?? 0}:${d.minor ?? 0} mode ${(mode & 0o7777).toString(8)} owner ${d.uid ?? 0}:${d.gid ?? 0}`,
-    });
+    }));
   }
   for (const [target, link] of DEV_LINKS)
-    steps.push({ op: PlanOp.symlink, s: [target, link], flags: StepFlag.ignoreEexist, label: `symlink ${link} -> ${target}` });
+    steps.push(Step.symlink({ target, linkpath: link, flags: StepFlag.ignoreEexist, label: `symlink ${link} -> ${target}` }));
   const hasPts = (spec.mounts ?? []).some((m) => m.destination === '/dev/pts');
-  if (hasPts) steps.push({ op: PlanOp.symlink, s: ['pts/ptmx', '/dev/ptmx'], flags: StepFlag.ignoreEexist, label: 'symlink /dev/ptmx -> pts/ptmx' });
+  if (hasPts) steps.push(Step.symlink({ target: 'pts/ptmx', linkpath: '/dev/ptmx', flags: StepFlag.ignoreEexist, label: 'symlink /dev/ptmx -> pts/ptmx' }));
   return steps;
 }

@@ -5,7 +5,8 @@
 // user, no_new_privs, seccomp, exec.
 import type { Process, Spec } from '../spec/types.js';
 import { CLONE_NEW, NS_PROC_NAME } from './namespaces.js';
-import { PlanOp, SyncPoint, type Plan, type PlanStep } from './plan.js';
+import { SyncPoint, type Plan } from './plan.js';
+import { Step, type PlanStep } from './plan-steps.js';
 import { execCandidates, PR, processSteps, type ProcessOptions } from './process.js';
 import { SIGKILL } from './launch-plan.js';
 
@@ -14,34 +15,34 @@ const JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'm
 export function buildExecPlan(container: Spec, proc: Process, initPid: number, o: ProcessOptions): Plan {
   const have = new Set((container.linux?.namespaces ?? []).map((n) => n.type));
   const steps: PlanStep[] = [
-    { op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (before entering the container)' },
+    Step.prctl({ option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, label: 'prctl PR_SET_DUMPABLE 0 (before entering the container)' }),
   ];
   for (const t of JOIN_ORDER) {
     if (!have.has(t)) continue;
     const p = `/proc/${initPid}/ns/${NS_PROC_NAME[t]}`;
-    steps.push({ op: PlanOp.setns, s: [p], n: [CLONE_NEW[t]], label: `setns ${t} ${p}` });
+    steps.push(Step.setns({ path: p, nstype: CLONE_NEW[t], label: `setns ${t} ${p}` }));
   }
   const stage1Steps = steps.length;
   // a container without a mount namespace shares the host's: setns gave no root, the init's is taken by its /proc link
-  if (!have.has('mount')) steps.push({ op: PlanOp.chroot, s: [`/proc/${initPid}/root`], n: [0], label: `chroot /proc/${initPid}/root (the container has no mount namespace)` });
-  const pdeath: PlanStep = { op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, SIGKILL, 0], label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until started)' };
+  if (!have.has('mount')) steps.push(Step.chroot({ root: `/proc/${initPid}/root`, moveMount: false, label: `chroot /proc/${initPid}/root (the container has no mount namespace)` }));
+  const pdeath: PlanStep = Step.prctl({ option: PR.SET_PDEATHSIG, arg2: SIGKILL, arg3: 0, label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until started)' });
   steps.push(pdeath);
-  steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0' });
-  steps.push({ op: PlanOp.sync, n: [SyncPoint.start], label: "wait for the runtime (join the container's cgroup)" });
+  steps.push(Step.prctl({ option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, label: 'prctl PR_SET_DUMPABLE 0' }));
+  steps.push(Step.sync({ point: SyncPoint.start, label: "wait for the runtime (join the container's cgroup)" }));
   if (have.has('user')) {
-    steps.push({ op: PlanOp.setuser, n: [0, 0], label: 'become root of the user namespace' });
+    steps.push(Step.setuser({ uid: 0, gid: 0, label: 'become root of the user namespace' }));
     steps.push(pdeath);
   }
-  steps.push({ op: PlanOp.chdir, s: [proc.cwd], label: `chdir ${proc.cwd}` });
+  steps.push(Step.chdir({ path: proc.cwd, label: `chdir ${proc.cwd}` }));
   if (proc.terminal) {
     const size = proc.consoleSize;
-    steps.push({ op: PlanOp.setsid, label: 'setsid (a session for the terminal)' });
-    steps.push({ op: PlanOp.console, n: [size?.height ?? 0, size?.width ?? 0], s: [null], label: "open a pty in the container's devpts: slave as stdio and controlling terminal; master to the runtime" });
+    steps.push(Step.setsid({ label: 'setsid (a session for the terminal)' }));
+    steps.push(Step.console({ rows: size?.height ?? 0, cols: size?.width ?? 0, label: "open a pty in the container's devpts: slave as stdio and controlling terminal; master to the runtime" }));
   }
-  steps.push({ op: PlanOp.findExec, s: [execCandidates(proc.args![0], proc.env)], label: `look up ${JSON.stringify(proc.args![0])} in the container`, failure: `exec: ${JSON.stringify(proc.args![0])}: executable file not found in $PATH or not executable` });
+  steps.push(Step.findExec({ candidates: execCandidates(proc.args![0], proc.env), label: `look up ${JSON.stringify(proc.args![0])} in the container`, failure: `exec: ${JSON.stringify(proc.args![0])}: executable file not found in $PATH or not executable` }));
   // cleared before the sync, as in the init's plan (launch-plan.ts): a runtime killed before its answer ends the process there
-  steps.push({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0], label: 'prctl PR_SET_PDEATHSIG 0' });
-  steps.push({ op: PlanOp.sync, n: [SyncPoint.ready], label: 'tell the runtime the process is ready' });
+  steps.push(Step.prctl({ option: PR.SET_PDEATHSIG, arg2: 0, arg3: 0, label: 'prctl PR_SET_PDEATHSIG 0' }));
+  steps.push(Step.sync({ point: SyncPoint.ready, label: 'tell the runtime the process is ready' }));
   steps.push(...processSteps({ ...container, process: proc }, o));
   return { steps, stage1Steps, cloneFlags: 0, keepFds: 3 + o.preserveFds };
 }

@@ -4,7 +4,8 @@ import type { Spec } from '../spec/types.js';
 import { deviceSteps } from './devices.js';
 import { MS, mountSteps, protectPathSteps, rootPropagationAfter, rootPropagationBefore, rootStaysShared, flagNames, type MountContext } from './mounts.js';
 import { planNamespaces } from './namespaces.js';
-import { PlanOp, SyncPoint, type Plan, type PlanStep } from './plan.js';
+import { SyncPoint, type Plan } from './plan.js';
+import { Step, type PlanStep } from './plan-steps.js';
 import { execCandidates, hookStep, preparationSteps, privilegeSteps, PR, type ProcessOptions } from './process.js';
 
 export interface LaunchPlanOptions extends ProcessOptions {
@@ -29,28 +30,28 @@ const FIFO_SLOT = 0;
 export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   const ns = planNamespaces(spec);
   const steps: PlanStep[] = [];
-  const pdeath: PlanStep = { op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, SIGKILL, 0], label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until created)' };
+  const pdeath: PlanStep = Step.prctl({ option: PR.SET_PDEATHSIG, arg2: SIGKILL, arg3: 0, label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until created)' });
 
   // stage 1, the executor before it clones the init, has steps only when joining namespaces: become part of them
   if (ns.joinSteps.length) {
-    steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (before entering the container)' });
+    steps.push(Step.prctl({ option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, label: 'prctl PR_SET_DUMPABLE 0 (before entering the container)' }));
     steps.push(...ns.joinSteps);
   }
   const stage1Steps = steps.length;
 
   steps.push(pdeath);
-  steps.push({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0], label: 'prctl PR_SET_DUMPABLE 0 (its /proc files stay host root\'s, no ptrace from the container)' });
-  steps.push({ op: PlanOp.sync, n: [SyncPoint.start], label: 'wait for the runtime (id maps, cgroup, state)' });
+  steps.push(Step.prctl({ option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, label: 'prctl PR_SET_DUMPABLE 0 (its /proc files stay host root\'s, no ptrace from the container)' }));
+  steps.push(Step.sync({ point: SyncPoint.start, label: 'wait for the runtime (id maps, cgroup, state)' }));
   if (ns.newUser || ns.joinedUser) {
-    steps.push({ op: PlanOp.setuser, n: [0, 0], label: 'become root of the user namespace' });
+    steps.push(Step.setuser({ uid: 0, gid: 0, label: 'become root of the user namespace' }));
     steps.push(pdeath); // a change of credentials clears the parent-death signal
   }
   steps.push(...ns.afterStart);
   if (!o.noNewKeyring)
-    steps.push({ op: PlanOp.joinKeyring, s: [`_ses.${o.containerId}`], label: `join a new session keyring _ses.${o.containerId}` });
-  if (spec.hostname !== undefined && ns.has('uts')) steps.push({ op: PlanOp.sethostname, s: [spec.hostname], label: `sethostname ${JSON.stringify(spec.hostname)}` });
-  if (spec.domainname !== undefined && ns.has('uts')) steps.push({ op: PlanOp.setdomainname, s: [spec.domainname], label: `setdomainname ${JSON.stringify(spec.domainname)}` });
-  if (ns.isNew('network')) steps.push({ op: PlanOp.loopbackUp, label: 'bring up lo in the new network namespace' });
+    steps.push(Step.joinKeyring({ name: `_ses.${o.containerId}`, label: `join a new session keyring _ses.${o.containerId}` }));
+  if (spec.hostname !== undefined && ns.has('uts')) steps.push(Step.sethostname({ hostname: spec.hostname, label: `sethostname ${JSON.stringify(spec.hostname)}` }));
+  if (spec.domainname !== undefined && ns.has('uts')) steps.push(Step.setdomainname({ domainname: spec.domainname, label: `setdomainname ${JSON.stringify(spec.domainname)}` }));
+  if (ns.isNew('network')) steps.push(Step.loopbackUp({ label: 'bring up lo in the new network namespace' }));
 
   // Without a mount namespace the container shares the runtime's (the spec's word): its mounts
   // are made in the host's, under the rootfs, and delete undoes them (HostCleanup.madeUnder);
@@ -58,60 +59,60 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   const mountNs = ns.has('mount');
   if (mountNs) {
     const before = rootPropagationBefore(spec);
-    steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [before], label: `make / ${flagNames(before)} (${rootStaysShared(spec) ? 'rootfsPropagation: shared volumes stay peers of the host' : 'nothing propagates back to the host'})` });
+    steps.push(Step.mount({ target: '/', mountFlags: before, label: `make / ${flagNames(before)} (${rootStaysShared(spec) ? 'rootfsPropagation: shared volumes stay peers of the host' : 'nothing propagates back to the host'})` }));
     if (rootStaysShared(spec)) {
       // pivot_root refuses a shared parent, and the rootfs' own mounts must not reach the host
       const holder = o.rootfsMount ?? '/';
-      steps.push({ op: PlanOp.mount, s: [null, holder, null, null], n: [MS.PRIVATE], label: `make ${holder}, the mount holding the rootfs, private (its mounts stay in the container)` });
+      steps.push(Step.mount({ target: holder, mountFlags: MS.PRIVATE, label: `make ${holder}, the mount holding the rootfs, private (its mounts stay in the container)` }));
     }
-    steps.push({ op: PlanOp.mount, s: [o.rootfs, o.rootfs, null, null], n: [MS.BIND | MS.REC], label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)` });
+    steps.push(Step.mount({ source: o.rootfs, target: o.rootfs, mountFlags: MS.BIND | MS.REC, label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)` }));
   }
-  steps.push({ op: PlanOp.setRoot, s: [o.rootfs], label: `resolve container paths inside ${o.rootfs}` });
+  steps.push(Step.setRoot({ path: o.rootfs, label: `resolve container paths inside ${o.rootfs}` }));
   const ctx: MountContext = { bundle: o.bundle, userns: ns.newUser, cgroupV2: o.cgroupV2, cgroupSources: o.cgroupSources, cgroupNs: ns.has('cgroup') };
   (spec.mounts ?? []).forEach((m, i) => steps.push(...mountSteps(m, i, ctx)));
   steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser));
   const cwd = spec.process!.cwd;
-  steps.push({ op: PlanOp.mkdir, s: [cwd], n: [0o755], label: `mkdir ${cwd} (the process' working directory)` });
+  steps.push(Step.mkdir({ path: cwd, mode: 0o755, label: `mkdir ${cwd} (the process' working directory)` }));
 
   const hooks = spec.hooks ?? {};
   if (hooks.prestart?.length || hooks.createRuntime?.length)
-    steps.push({ op: PlanOp.sync, n: [SyncPoint.runtimeHooks], label: 'wait for the runtime to run prestart and createRuntime hooks' });
+    steps.push(Step.sync({ point: SyncPoint.runtimeHooks, label: 'wait for the runtime to run prestart and createRuntime hooks' }));
   (hooks.createContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'createContainer', i)));
 
   if (mountNs && o.noPivot) {
-    steps.push({ op: PlanOp.chroot, s: [o.rootfs], n: [1], label: `move the rootfs to / and chroot (--no-pivot)` });
+    steps.push(Step.chroot({ root: o.rootfs, moveMount: true, label: `move the rootfs to / and chroot (--no-pivot)` }));
   } else if (mountNs) {
-    steps.push({ op: PlanOp.pivotRoot, s: [o.rootfs], label: `pivot_root ${o.rootfs}, detach the old root` });
+    steps.push(Step.pivotRoot({ root: o.rootfs, label: `pivot_root ${o.rootfs}, detach the old root` }));
   } else {
-    steps.push({ op: PlanOp.chroot, s: [o.rootfs], n: [0], label: `chroot ${o.rootfs} (no mount namespace: the host's, shared; no mount is moved)` });
+    steps.push(Step.chroot({ root: o.rootfs, moveMount: false, label: `chroot ${o.rootfs} (no mount namespace: the host's, shared; no mount is moved)` }));
   }
-  steps.push({ op: PlanOp.setRoot, s: ['/'], label: 'resolve container paths inside the new /' });
+  steps.push(Step.setRoot({ path: '/', label: 'resolve container paths inside the new /' }));
   const after = rootPropagationAfter(spec);
-  if (mountNs && after !== undefined) steps.push({ op: PlanOp.mount, s: [null, '/', null, null], n: [after], label: `make / ${flagNames(after)} (rootfsPropagation)` });
+  if (mountNs && after !== undefined) steps.push(Step.mount({ target: '/', mountFlags: after, label: `make / ${flagNames(after)} (rootfsPropagation)` }));
   // sysctls before readonlyPaths (which usually hold /proc/sys), as runc orders them
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {}))
-    steps.push({ op: PlanOp.writeFile, s: [`/proc/sys/${key.replace(/\./g, '/')}`, value], label: `sysctl ${key}=${value}` });
+    steps.push(Step.writeFile({ path: `/proc/sys/${key.replace(/\./g, '/')}`, content: value, label: `sysctl ${key}=${value}` }));
   steps.push(...protectPathSteps(spec));
-  if (mountNs && spec.root?.readonly) steps.push({ op: PlanOp.remountRo, s: ['/'], label: 'remount / read-only (root.readonly)' });
-  steps.push({ op: PlanOp.chdir, s: [cwd], label: `chdir ${cwd}` });
-  steps.push({ op: PlanOp.setsid, label: 'setsid (a session of its own)' });
+  if (mountNs && spec.root?.readonly) steps.push(Step.remountRo({ path: '/', label: 'remount / read-only (root.readonly)' }));
+  steps.push(Step.chdir({ path: cwd, label: `chdir ${cwd}` }));
+  steps.push(Step.setsid({ label: 'setsid (a session of its own)' }));
   if (spec.process!.terminal) {
     const size = spec.process!.consoleSize;
-    steps.push({
-      op: PlanOp.console, n: [size?.height ?? 0, size?.width ?? 0], s: ['/dev/console'],
+    steps.push(Step.console({
+      rows: size?.height ?? 0, cols: size?.width ?? 0, path: '/dev/console',
       label: `open a pty in the container's devpts: slave as stdio, controlling terminal and /dev/console; master to the runtime${size ? ` (${size.width}x${size.height})` : ''}`,
-    });
+    }));
   }
   const args0 = spec.process!.args![0];
-  steps.push({ op: PlanOp.findExec, s: [execCandidates(args0, spec.process!.env)], label: `look up ${JSON.stringify(args0)} in the container`, failure: `exec: ${JSON.stringify(args0)}: executable file not found in $PATH or not executable` });
+  steps.push(Step.findExec({ candidates: execCandidates(args0, spec.process!.env), label: `look up ${JSON.stringify(args0)} in the container`, failure: `exec: ${JSON.stringify(args0)}: executable file not found in $PATH or not executable` }));
 
   steps.push(...preparationSteps(spec, o));
   // before the ready sync, never after: `create` exits as soon as it has answered, and a
   // parent-death signal still set then would kill a container already reported created.
   // A runtime killed before answering still ends the init: its sync reads EOF.
-  steps.push({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0], label: 'prctl PR_SET_PDEATHSIG 0 (the container will outlive the runtime; a runtime killed before its answer still ends it at the next step)' });
-  steps.push({ op: PlanOp.sync, n: [SyncPoint.ready, o.execFifo ? 1 : 0], label: o.execFifo ? 'tell the runtime the container is created (its last answer: the socket closes)' : 'tell the runtime the container is created' });
-  if (o.execFifo) steps.push({ op: PlanOp.fifoWait, n: [FIFO_SLOT], label: `wait on the exec fifo ${o.execFifo} until \`start\` (opened by the runtime, handed over as slot ${FIFO_SLOT})` });
+  steps.push(Step.prctl({ option: PR.SET_PDEATHSIG, arg2: 0, arg3: 0, label: 'prctl PR_SET_PDEATHSIG 0 (the container will outlive the runtime; a runtime killed before its answer still ends it at the next step)' }));
+  steps.push(Step.sync({ point: SyncPoint.ready, last: !!o.execFifo, label: o.execFifo ? 'tell the runtime the container is created (its last answer: the socket closes)' : 'tell the runtime the container is created' }));
+  if (o.execFifo) steps.push(Step.fifoWait({ slot: FIFO_SLOT, label: `wait on the exec fifo ${o.execFifo} until \`start\` (opened by the runtime, handed over as slot ${FIFO_SLOT})` }));
   (hooks.startContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'startContainer', i)));
   steps.push(...privilegeSteps(spec, o));
 

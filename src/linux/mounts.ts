@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SpecError } from '../errors.js';
 import type { Mount, Spec } from '../spec/types.js';
-import { PlanOp, StepFlag, type PlanStep } from './plan.js';
+import { Step, StepFlag, type PlanStep } from './plan-steps.js';
 
 export const MS = {
   RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64, DIRSYNC: 128,
@@ -98,7 +98,6 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): PlanStep
   const dest = cleanDest(m.destination);
   const steps: PlanStep[] = [];
   const field = `mounts[${index}]`;
-  const inRoot = StepFlag.targetInRoot;
   if (isBind(m, opts)) {
     const source = path.resolve(ctx.bundle, m.source ?? '');
     let st: fs.Stats;
@@ -108,15 +107,15 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): PlanStep
       throw new SpecError(`${field}.source`, `bind source ${source} does not exist`);
     }
     steps.push(st.isDirectory()
-      ? { op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` }
-      : { op: PlanOp.mkfile, s: [dest], n: [0o644], label: `create file ${dest} (bind target)` });
+      ? Step.mkdir({ path: dest, mode: 0o755, label: `mkdir ${dest}` })
+      : Step.mkfile({ path: dest, mode: 0o644, label: `create file ${dest} (bind target)` }));
     const bindFlags = MS.BIND | (opts.flags & MS.REC);
-    steps.push({ op: PlanOp.mount, s: [source, dest, null, null], n: [bindFlags], flags: inRoot, label: `bind ${source} on ${dest}${bindFlags & MS.REC ? ' (recursive)' : ''}` });
+    steps.push(Step.mount({ source, target: dest, mountFlags: bindFlags, inRoot: true, label: `bind ${source} on ${dest}${bindFlags & MS.REC ? ' (recursive)' : ''}` }));
     // a bind mount takes its flags only from a remount of it
     const extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (extra) {
       const flags = MS.BIND | MS.REMOUNT | extra;
-      steps.push({ op: PlanOp.mount, s: [null, dest, null, null], n: [flags], flags: inRoot | StepFlag.retryLocked, label: `remount ${dest} ${flagNames(extra)}` });
+      steps.push(Step.mount({ target: dest, mountFlags: flags, inRoot: true, retryLocked: true, label: `remount ${dest} ${flagNames(extra)}` }));
     }
   } else if (m.type === 'cgroup') {
     steps.push(...cgroupMountSteps(dest, opts, ctx));
@@ -128,45 +127,44 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): PlanStep
     // mode unless a mode= option says otherwise or the executor had to make
     // the directory (then the tmpfs keeps its 1777, as under runc).
     const copyup = type === 'tmpfs' && opts.data.includes('tmpcopyup');
-    if (!copyup) steps.push({ op: PlanOp.mkdir, s: [dest], n: [0o755], label: `mkdir ${dest}` });
+    if (!copyup) steps.push(Step.mkdir({ path: dest, mode: 0o755, label: `mkdir ${dest}` }));
     const data = opts.data.filter((o) => !(copyup && o === 'tmpcopyup')).join(',');
     if (copyup) {
-      const keepMode = opts.data.some((o) => o.startsWith('mode=')) ? 0 : 1;
-      steps.push({
-        op: PlanOp.tmpfsCopyup, s: [m.source ?? type, dest, type, data || null], n: [opts.flags, keepMode],
+      const keepMode = !opts.data.some((o) => o.startsWith('mode='));
+      steps.push(Step.tmpfsCopyup({
+        source: m.source ?? type, target: dest, fstype: type, data: data || undefined, mountFlags: opts.flags, keepMode,
         label: `mount tmpfs on ${dest}${opts.flags || data ? ` (${[flagNames(opts.flags), data].filter(Boolean).join(',')})` : ''} holding a copy of what it covers (tmpcopyup)`,
-      });
-    } else steps.push({
-      op: PlanOp.mount, s: [m.source ?? type, dest, type, data || null], n: [opts.flags], flags: inRoot,
+      }));
+    } else steps.push(Step.mount({
+      source: m.source ?? type, target: dest, fstype: type, data: data || undefined, mountFlags: opts.flags, inRoot: true,
       label: `mount ${type} on ${dest}${opts.flags || data ? ` (${[flagNames(opts.flags), data].filter(Boolean).join(',')})` : ''}`,
-    });
+    }));
   }
   for (const p of opts.propagation)
-    steps.push({ op: PlanOp.mount, s: [null, dest, null, null], n: [p], flags: inRoot, label: `make ${dest} ${flagNames(p)}` });
+    steps.push(Step.mount({ target: dest, mountFlags: p, inRoot: true, label: `make ${dest} ${flagNames(p)}` }));
   return steps;
 }
 
 function cgroupMountSteps(dest: string, opts: ParsedOptions, ctx: MountContext): PlanStep[] {
-  const inRoot = StepFlag.targetInRoot;
   const flags = opts.flags | MS.NOSUID | MS.NODEV | MS.NOEXEC;
-  const ro = (target: string): PlanStep[] => (opts.flags & MS.RDONLY ? [{ op: PlanOp.remountRo, s: [target], label: `remount ${target} read-only` }] : []);
-  const mkdir = (d: string): PlanStep => ({ op: PlanOp.mkdir, s: [d], n: [0o755], label: `mkdir ${d}` });
+  const ro = (target: string): PlanStep[] => (opts.flags & MS.RDONLY ? [Step.remountRo({ path: target, label: `remount ${target} read-only` })] : []);
+  const mkdir = (d: string): PlanStep => Step.mkdir({ path: d, mode: 0o755, label: `mkdir ${d}` });
   // without a cgroup namespace the container sees only its own cgroup, bound from the host (as runc does);
   // inside one, the kernel shows the namespace's root, the container's cgroup, by itself
   const bind = (source: string, target: string): PlanStep[] => [
     mkdir(target),
-    { op: PlanOp.mount, s: [source, target, null, null], n: [MS.BIND], flags: inRoot, label: `bind the container's cgroup ${source} on ${target}` },
-    { op: PlanOp.mount, s: [null, target, null, null], n: [MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NODEV | MS.NOEXEC | (opts.flags & MS.RDONLY)], flags: inRoot | StepFlag.retryLocked, label: `remount ${target} ${flagNames(MS.NOSUID | MS.NODEV | MS.NOEXEC | (opts.flags & MS.RDONLY))}` },
+    Step.mount({ source, target, mountFlags: MS.BIND, inRoot: true, label: `bind the container's cgroup ${source} on ${target}` }),
+    Step.mount({ target, mountFlags: MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NODEV | MS.NOEXEC | (opts.flags & MS.RDONLY), inRoot: true, retryLocked: true, label: `remount ${target} ${flagNames(MS.NOSUID | MS.NODEV | MS.NOEXEC | (opts.flags & MS.RDONLY))}` }),
   ];
   if (ctx.cgroupV2) {
     const source = ctx.cgroupSources.get('');
     if (!ctx.cgroupNs && source) return bind(source, dest);
-    return [mkdir(dest), { op: PlanOp.mount, s: ['cgroup', dest, 'cgroup2', null], n: [flags], flags: inRoot, label: `mount cgroup2 on ${dest}` }];
+    return [mkdir(dest), Step.mount({ source: 'cgroup', target: dest, fstype: 'cgroup2', mountFlags: flags, inRoot: true, label: `mount cgroup2 on ${dest}` })];
   }
   // v1 and hybrid hosts: a tmpfs holding one mount per hierarchy
   const steps: PlanStep[] = [
     mkdir(dest),
-    { op: PlanOp.mount, s: ['tmpfs', dest, 'tmpfs', 'mode=755'], n: [MS.NOSUID | MS.NODEV | MS.NOEXEC], flags: inRoot, label: `mount tmpfs on ${dest} (for the cgroup v1 hierarchies)` },
+    Step.mount({ source: 'tmpfs', target: dest, fstype: 'tmpfs', data: 'mode=755', mountFlags: MS.NOSUID | MS.NODEV | MS.NOEXEC, inRoot: true, label: `mount tmpfs on ${dest} (for the cgroup v1 hierarchies)` }),
   ];
   for (const [name, source] of ctx.cgroupSources) {
     const sub = `${dest}/${name}`;
@@ -175,8 +173,8 @@ function cgroupMountSteps(dest: string, opts: ParsedOptions, ctx: MountContext):
       continue;
     }
     const type = name === 'unified' ? 'cgroup2' : 'cgroup';
-    const data = name === 'unified' ? null : name === 'systemd' ? 'none,name=systemd' : name;
-    steps.push(mkdir(sub), { op: PlanOp.mount, s: ['cgroup', sub, type, data], n: [flags], flags: inRoot, label: `mount ${type}${data ? ' ' + data : ''} on ${sub}` });
+    const data = name === 'unified' ? undefined : name === 'systemd' ? 'none,name=systemd' : name;
+    steps.push(mkdir(sub), Step.mount({ source: 'cgroup', target: sub, fstype: type, data, mountFlags: flags, inRoot: true, label: `mount ${type}${data ? ' ' + data : ''} on ${sub}` }));
   }
   steps.push(...ro(dest));
   return steps;
@@ -187,11 +185,11 @@ export function protectPathSteps(spec: Spec): PlanStep[] {
   const steps: PlanStep[] = [];
   const skip = StepFlag.ignoreEnoent;
   for (const p of spec.linux?.readonlyPaths ?? []) {
-    steps.push({ op: PlanOp.mount, s: [p, p, null, null], n: [MS.BIND | MS.REC], flags: StepFlag.targetInRoot | StepFlag.sourceInRoot | skip, label: `bind ${p} on itself` });
-    steps.push({ op: PlanOp.remountRo, s: [p], flags: skip, label: `remount ${p} read-only` });
+    steps.push(Step.mount({ source: p, target: p, mountFlags: MS.BIND | MS.REC, inRoot: true, sourceInRoot: true, flags: skip, label: `bind ${p} on itself` }));
+    steps.push(Step.remountRo({ path: p, flags: skip, label: `remount ${p} read-only` }));
   }
   for (const p of spec.linux?.maskedPaths ?? [])
-    steps.push({ op: PlanOp.mask, s: [p], flags: skip, label: `mask ${p}` });
+    steps.push(Step.mask({ path: p, flags: skip, label: `mask ${p}` }));
   return steps;
 }
 

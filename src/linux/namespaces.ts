@@ -2,7 +2,7 @@
 // joined by setns in a first stage, or (cgroup, time) unshared once the init
 // has been placed in its cgroup and given its clock offsets.
 import type { Spec, NamespaceType } from '../spec/types.js';
-import { PlanOp, type PlanStep } from './plan.js';
+import { Step, type PlanStep } from './plan-steps.js';
 
 export const CLONE_NEW: Record<NamespaceType, number> = {
   mount: 0x00020000,
@@ -45,7 +45,7 @@ export function planNamespaces(spec: Spec): NamespacePlan {
   const ordered = [...list].sort((a, b) => Number(b.type === 'user') - Number(a.type === 'user'));
   for (const ns of ordered) {
     if (ns.path) {
-      joinSteps.push({ op: PlanOp.setns, s: [ns.path], n: [CLONE_NEW[ns.type]], label: `setns ${ns.type} ${ns.path}` });
+      joinSteps.push(Step.setns({ path: ns.path, nstype: CLONE_NEW[ns.type], label: `setns ${ns.type} ${ns.path}` }));
     } else if (ns.type !== 'cgroup' && ns.type !== 'time') {
       cloneFlags |= CLONE_NEW[ns.type];
     }
@@ -54,16 +54,16 @@ export function planNamespaces(spec: Spec): NamespacePlan {
   if (time && !time.path) {
     // offsets can only be written before any process lives in the namespace:
     // unshare makes it for our children, then we enter it ourselves
-    afterStart.push({ op: PlanOp.unshare, n: [CLONE_NEW.time], label: 'unshare time namespace' });
+    afterStart.push(Step.unshare({ cloneFlags: CLONE_NEW.time, label: 'unshare time namespace' }));
     const offsets = Object.entries(spec.linux?.timeOffsets ?? {})
       .filter(([clock]) => clock in TIME_CLOCKS)
       .map(([clock, o]) => `${TIME_CLOCKS[clock]} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
       .join('');
-    if (offsets) afterStart.push({ op: PlanOp.writeFile, s: ['/proc/self/timens_offsets', offsets], label: `write timens_offsets: ${offsets.trim().replace(/\n/g, ', ')}` });
-    afterStart.push({ op: PlanOp.setns, s: ['/proc/self/ns/time_for_children'], n: [CLONE_NEW.time], label: 'enter the new time namespace' });
+    if (offsets) afterStart.push(Step.writeFile({ path: '/proc/self/timens_offsets', content: offsets, label: `write timens_offsets: ${offsets.trim().replace(/\n/g, ', ')}` }));
+    afterStart.push(Step.setns({ path: '/proc/self/ns/time_for_children', nstype: CLONE_NEW.time, label: 'enter the new time namespace' }));
   }
   const cgroup = byType.get('cgroup');
-  if (cgroup && !cgroup.path) afterStart.push({ op: PlanOp.unshare, n: [CLONE_NEW.cgroup], label: 'unshare cgroup namespace (rooted at the container cgroup)' });
+  if (cgroup && !cgroup.path) afterStart.push(Step.unshare({ cloneFlags: CLONE_NEW.cgroup, label: 'unshare cgroup namespace (rooted at the container cgroup)' }));
   const user = byType.get('user');
   return {
     cloneFlags,

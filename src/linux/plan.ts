@@ -2,55 +2,7 @@
 // the container's init, in order. Every decision is taken here, in
 // TypeScript; the C side only executes. A plan is a value: it can be printed
 // (dry run), traced step by step, and unit-tested without root.
-
-/** Mirrors enum plan_op in native/plan.h. The numbers are the wire format: 28, an op since removed, is not reused. */
-export enum PlanOp {
-  prctl = 1,
-  sync = 2,
-  setns = 3,
-  unshare = 4,
-  mount = 5,
-  mkdir = 6,
-  mkfile = 7,
-  mknod = 8,
-  symlink = 9,
-  setRoot = 10,
-  pivotRoot = 11,
-  chroot = 12,
-  mask = 13,
-  remountRo = 14,
-  sethostname = 15,
-  setdomainname = 16,
-  writeFile = 17,
-  loopbackUp = 18,
-  chdir = 19,
-  umask = 20,
-  setsid = 21,
-  setuser = 22,
-  capBounding = 23,
-  capset = 24,
-  capAmbient = 25,
-  rlimit = 26,
-  seccomp = 27,
-  fifoWait = 29,
-  hook = 30,
-  findExec = 31,
-  fds = 32,
-  exec = 33,
-  joinKeyring = 34,
-  console = 35,
-  tmpfsCopyup = 36,
-}
-
-/** Mirrors the STEP_* flags in native/plan.h. */
-export const StepFlag = {
-  ignoreEnoent: 1,
-  ignoreEexist: 2,
-  ignoreErrors: 4,
-  targetInRoot: 8,
-  retryLocked: 16,
-  sourceInRoot: 32,
-} as const;
+import { layoutOf, operandValue, type PlanStep, type SlotType } from './plan-steps.js';
 
 /** Why the init pauses and asks the runtime to act (OP_SYNC ids). */
 export enum SyncPoint {
@@ -60,21 +12,6 @@ export enum SyncPoint {
   runtimeHooks = 2,
   /** the init is ready; the runtime records the container as created */
   ready = 3,
-}
-
-export type PlanString = string | Buffer | string[] | null;
-
-export interface PlanStep {
-  op: PlanOp;
-  flags?: number;
-  n?: [number | bigint, number | bigint, number | bigint, number | bigint] | (number | bigint)[];
-  s?: PlanString[];
-  /** what a person reads in the trace and the dry run */
-  label: string;
-  /** what the error says first when this step fails, before the step itself */
-  failure?: string;
-  /** runs under the container's seccomp filter: a denial there is the profile's */
-  afterFilter?: boolean;
 }
 
 export interface Plan {
@@ -93,37 +30,57 @@ export const PLAN_TRACE = 1;
 const HEADER_SIZE = 40;
 const STEP_SIZE = 88;
 const NONE = 0xffffffff;
+const PLAN_STRINGS = 6;
 export const RECORD_SIZE = 32;
 
-/** Bytes a plan string takes in the arena, without its final NUL (a list: each entry NUL-ended, as C splits it). */
-function byteLength(v: Exclude<PlanString, null>): number {
-  if (Buffer.isBuffer(v)) return v.length;
-  if (Array.isArray(v)) return v.reduce((n, x) => n + Buffer.byteLength(x) + 1, 0);
-  return Buffer.byteLength(v);
+type ArenaValue = string | string[] | number[] | Buffer;
+
+/** Bytes an operand takes in the arena, without its final NUL (a list: each entry NUL-ended, as C splits it). */
+function byteLength(v: ArenaValue, type: SlotType): number {
+  if (type === 'bytes') return (v as Buffer).length;
+  if (type === 'u32') return 4 * (v as number[]).length;
+  if (type === 'list') return (v as string[]).reduce((n, x) => n + Buffer.byteLength(x) + 1, 0);
+  return Buffer.byteLength(v as string);
 }
 
-/** Writes a plan string at `at`; returns the bytes written (the buffer is zero-filled, so NULs are already there). */
-function writeString(buf: Buffer, at: number, v: Exclude<PlanString, null>): number {
-  if (Buffer.isBuffer(v)) return v.copy(buf, at);
-  if (!Array.isArray(v)) return buf.write(v, at);
+/** Writes an operand at `at`; returns the bytes written (the buffer is zero-filled, so NULs are already there). */
+function writeString(buf: Buffer, at: number, v: ArenaValue, type: SlotType): number {
+  if (type === 'bytes') return (v as Buffer).copy(buf, at);
+  if (type === 'u32') {
+    (v as number[]).forEach((x, i) => buf.writeUInt32LE(x, at + 4 * i));
+    return 4 * (v as number[]).length;
+  }
+  if (type !== 'list') return buf.write(v as string, at);
   let o = at;
-  for (const x of v) o += buf.write(x, o) + 1;
+  for (const x of v as string[]) o += buf.write(x, o) + 1;
   return o - at;
+}
+
+function writeNumber(buf: Buffer, at: number, v: number | bigint | boolean): void {
+  const n = typeof v === 'boolean' ? Number(v) : v;
+  // small numbers without a BigInt; asIntN keeps the bits of unsigned 64-bit ones (RLIM_INFINITY = 2^64-1)
+  if (typeof n === 'number' && Number.isSafeInteger(n)) {
+    buf.writeUInt32LE(n >>> 0, at);
+    buf.writeInt32LE(Math.floor(n / 2 ** 32), at + 4);
+  } else {
+    buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(n)), at);
+  }
 }
 
 /**
  * Serialises a plan into the buffer native/plan.h describes: header, steps,
- * then the arena of NUL-ended strings. Strings are measured, then written
- * straight into the one buffer: no per-string allocation on the create path.
+ * then the arena of NUL-ended strings. Each operand goes where STEP_FIELDS
+ * puts it. Strings are measured, then written straight into the one buffer:
+ * no per-string allocation on the create path.
  */
 export function encodePlan(plan: Plan, flags = 0): Buffer {
   const { steps } = plan;
   // every string ends in NUL so C can use it directly; one more NUL because offsets are checked strictly below the arena's end
   let arenaLen = 1;
   for (const step of steps) {
-    for (let k = 0; k < 6; k++) {
-      const v = step.s?.[k];
-      if (v !== undefined && v !== null) arenaLen += byteLength(v) + 1;
+    for (const o of layoutOf(step.op).strings) {
+      const v = operandValue(step, o);
+      if (v !== undefined) arenaLen += byteLength(v as ArenaValue, o.type) + 1;
     }
   }
   const stepsAt = HEADER_SIZE;
@@ -140,27 +97,24 @@ export function encodePlan(plan: Plan, flags = 0): Buffer {
   let used = 0;
   steps.forEach((step, i) => {
     const base = stepsAt + i * STEP_SIZE;
+    const layout = layoutOf(step.op);
+    let stepFlags = step.flags ?? 0;
+    for (const o of layout.flags) if (operandValue(step, o)) stepFlags |= o.at;
     buf.writeUInt32LE(step.op, base);
-    buf.writeUInt32LE(step.flags ?? 0, base + 4);
-    for (let k = 0; k < 4; k++) {
-      const n = step.n?.[k] ?? 0;
-      // small numbers without a BigInt; asIntN keeps the bits of unsigned 64-bit ones (RLIM_INFINITY = 2^64-1)
-      if (typeof n === 'number' && Number.isSafeInteger(n)) {
-        buf.writeUInt32LE(n >>> 0, base + 8 + k * 8);
-        buf.writeInt32LE(Math.floor(n / 2 ** 32), base + 12 + k * 8);
-      } else {
-        buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(n)), base + 8 + k * 8);
-      }
+    buf.writeUInt32LE(stepFlags, base + 4);
+    // an n slot left out stays 0, as the buffer is zero-filled
+    for (const o of layout.nums) {
+      const v = operandValue(step, o);
+      if (v !== undefined) writeNumber(buf, base + 8 + o.at * 8, v as number | bigint | boolean);
     }
-    for (let k = 0; k < 6; k++) {
-      const v = step.s?.[k];
-      if (v === undefined || v === null) {
-        buf.writeUInt32LE(NONE, base + 40 + k * 4);
-        continue;
-      }
-      const len = writeString(buf, arenaAt + used, v);
-      buf.writeUInt32LE(used, base + 40 + k * 4);
-      buf.writeUInt32LE(len, base + 64 + k * 4);
+    for (let k = 0; k < PLAN_STRINGS; k++) buf.writeUInt32LE(NONE, base + 40 + k * 4);
+    // in slot order: the arena must not depend on the order STEP_FIELDS lists the operands in
+    for (const o of layout.strings) {
+      const v = operandValue(step, o);
+      if (v === undefined) continue;
+      const len = writeString(buf, arenaAt + used, v as ArenaValue, o.type);
+      buf.writeUInt32LE(used, base + 40 + o.at * 4);
+      buf.writeUInt32LE(len, base + 64 + o.at * 4);
       used += len + 1;
     }
   });

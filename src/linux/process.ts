@@ -4,7 +4,7 @@
 import path from 'node:path';
 import type { Hook, Spec } from '../spec/types.js';
 import { capMask, kernelLastCap, capNames } from './capabilities.js';
-import { PlanOp, type PlanStep } from './plan.js';
+import { PlanOp, Step, type PlanStep } from './plan-steps.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
 
 export const PR = {
@@ -22,12 +22,10 @@ export function execCandidates(args0: string, env: string[] = []): string[] {
 
 export function hookStep(h: Hook, kind: string, i: number): PlanStep {
   const argv = h.args?.length ? h.args : [h.path];
-  return {
-    op: PlanOp.hook,
-    s: [h.path, argv, h.env ?? []],
-    n: [(h.timeout ?? 0) * 1000],
+  return Step.hook({
+    path: h.path, argv, env: h.env ?? [], timeoutMs: (h.timeout ?? 0) * 1000,
     label: `run ${kind} hook ${i} (${h.path}): ${argv.join(' ')}${h.timeout ? ` (timeout ${h.timeout}s)` : ''}`,
-  };
+  });
 }
 
 export interface ProcessOptions {
@@ -65,13 +63,13 @@ export function preparationSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
   const p = spec.process!;
   const steps: PlanStep[] = [];
   for (const r of p.rlimits ?? [])
-    steps.push({ op: PlanOp.rlimit, n: [RLIMITS[r.type], rlimitValue(r.soft), rlimitValue(r.hard)], label: `setrlimit ${r.type} soft=${r.soft} hard=${r.hard}` });
+    steps.push(Step.rlimit({ resource: RLIMITS[r.type], soft: rlimitValue(r.soft), hard: rlimitValue(r.hard), label: `setrlimit ${r.type} soft=${r.soft} hard=${r.hard}` }));
   if (p.oomScoreAdj !== undefined)
-    steps.push({ op: PlanOp.writeFile, s: ['/proc/self/oom_score_adj', String(p.oomScoreAdj)], label: `oom_score_adj ${p.oomScoreAdj}` });
+    steps.push(Step.writeFile({ path: '/proc/self/oom_score_adj', content: String(p.oomScoreAdj), label: `oom_score_adj ${p.oomScoreAdj}` }));
   steps.push(...opts.lsmSteps);
-  if (p.user.umask !== undefined) steps.push({ op: PlanOp.umask, n: [p.user.umask], label: `umask ${p.user.umask.toString(8).padStart(4, '0')}` });
+  if (p.user.umask !== undefined) steps.push(Step.umask({ mask: p.user.umask, label: `umask ${p.user.umask.toString(8).padStart(4, '0')}` }));
   const keep = 3 + opts.preserveFds;
-  steps.push({ op: PlanOp.fds, n: [keep], label: `keep fds 0-${keep - 1}, close-on-exec for every other fd` });
+  steps.push(Step.fds({ keep, label: `keep fds 0-${keep - 1}, close-on-exec for every other fd` }));
   return steps;
 }
 
@@ -81,33 +79,32 @@ export function privilegeSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
   const steps: PlanStep[] = [];
   const nnp = p.noNewPrivileges === true;
   const seccomp = opts.seccomp;
-  const seccompStep: PlanStep | undefined = seccomp && {
-    op: PlanOp.seccomp, s: [seccomp.filter], n: [seccomp.flags],
+  const seccompStep: PlanStep | undefined = seccomp && Step.seccomp({
+    filter: seccomp.filter, filterFlags: seccomp.flags,
     label: `seccomp filter: ${seccomp.description}`,
-  };
+  });
   // without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we still have it
   if (seccompStep && !nnp) steps.push(seccompStep);
 
   const caps = p.capabilities ?? {};
   const bounding = capMask(caps.bounding);
-  steps.push({ op: PlanOp.capBounding, n: [bounding, kernelLastCap()], label: `bounding set ${hex(bounding)} (${capNames(bounding).join(',') || 'none'})` });
-  steps.push({ op: PlanOp.prctl, n: [PR.SET_KEEPCAPS, 1, 0], label: 'prctl PR_SET_KEEPCAPS 1 (keep permitted caps across setuid)' });
-  const groups = Buffer.alloc(4 * (p.user.additionalGids?.length ?? 0));
-  (p.user.additionalGids ?? []).forEach((g, i) => groups.writeUInt32LE(g, i * 4));
-  steps.push({
-    op: PlanOp.setuser, n: [p.user.uid, p.user.gid], s: [groups],
-    label: `setgroups [${(p.user.additionalGids ?? []).join(',')}], setresgid ${p.user.gid}, setresuid ${p.user.uid}`,
-  });
+  steps.push(Step.capBounding({ keep: bounding, lastCap: kernelLastCap(), label: `bounding set ${hex(bounding)} (${capNames(bounding).join(',') || 'none'})` }));
+  steps.push(Step.prctl({ option: PR.SET_KEEPCAPS, arg2: 1, arg3: 0, label: 'prctl PR_SET_KEEPCAPS 1 (keep permitted caps across setuid)' }));
+  const groups = p.user.additionalGids ?? [];
+  steps.push(Step.setuser({
+    uid: p.user.uid, gid: p.user.gid, groups,
+    label: `setgroups [${groups.join(',')}], setresgid ${p.user.gid}, setresuid ${p.user.uid}`,
+  }));
   const eff = capMask(caps.effective), perm = capMask(caps.permitted), inh = capMask(caps.inheritable), amb = capMask(caps.ambient);
-  steps.push({ op: PlanOp.capset, n: [eff, perm, inh], label: `capset effective ${hex(eff)} permitted ${hex(perm)} inheritable ${hex(inh)}` });
-  steps.push({ op: PlanOp.prctl, n: [PR.SET_KEEPCAPS, 0, 0], label: 'prctl PR_SET_KEEPCAPS 0' });
+  steps.push(Step.capset({ effective: eff, permitted: perm, inheritable: inh, label: `capset effective ${hex(eff)} permitted ${hex(perm)} inheritable ${hex(inh)}` }));
+  steps.push(Step.prctl({ option: PR.SET_KEEPCAPS, arg2: 0, arg3: 0, label: 'prctl PR_SET_KEEPCAPS 0' }));
   // ambient caps must be both permitted and inheritable; the kernel refuses others
   const ambOk = amb & perm & inh;
-  steps.push({ op: PlanOp.capAmbient, n: [ambOk], label: `ambient set ${hex(ambOk)}` });
-  if (nnp) steps.push({ op: PlanOp.prctl, n: [PR.SET_NO_NEW_PRIVS, 1, 0], label: 'prctl PR_SET_NO_NEW_PRIVS 1' });
+  steps.push(Step.capAmbient({ ambient: ambOk, label: `ambient set ${hex(ambOk)}` }));
+  if (nnp) steps.push(Step.prctl({ option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, label: 'prctl PR_SET_NO_NEW_PRIVS 1' }));
   if (seccompStep && nnp) steps.push(seccompStep);
   const args = p.args!;
-  steps.push({ op: PlanOp.exec, s: [execCandidates(args[0], p.env), args, p.env ?? []], label: `execve ${args.map((a) => JSON.stringify(a)).join(' ')}` });
+  steps.push(Step.exec({ candidates: execCandidates(args[0], p.env), argv: args, env: p.env ?? [], label: `execve ${args.map((a) => JSON.stringify(a)).join(' ')}` }));
   if (seccompStep) blameFilter(steps, steps.indexOf(seccompStep));
   return steps;
 }

@@ -8,7 +8,8 @@ import { buildExecPlan } from '../../src/linux/exec-plan.js';
 import { buildLaunchPlan, type LaunchPlanOptions } from '../../src/linux/launch-plan.js';
 import { MS } from '../../src/linux/mounts.js';
 import { CLONE_NEW } from '../../src/linux/namespaces.js';
-import { PlanOp, StepFlag, SyncPoint, encodePlan, formatPlan, type Plan, type PlanStep } from '../../src/linux/plan.js';
+import { SyncPoint, encodePlan, formatPlan, type Plan } from '../../src/linux/plan.js';
+import { PlanOp, StepFlag, type PlanStep, type StepOf } from '../../src/linux/plan-steps.js';
 import { PR } from '../../src/linux/process.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
 import type { Spec } from '../../src/spec/types.js';
@@ -47,22 +48,32 @@ function plan(s: Spec, extra: Partial<LaunchPlanOptions> = {}): Plan {
 }
 
 type Pred = (s: PlanStep) => boolean;
+type Is<S extends PlanStep> = (s: PlanStep) => s is S;
+type Mount = StepOf<PlanOp.mount>;
 const first = (p: Plan, pred: Pred) => p.steps.findIndex(pred);
 const last = (p: Plan, pred: Pred) => p.steps.findLastIndex(pred);
 const all = (p: Plan, pred: Pred) => p.steps.flatMap((s, i) => (pred(s) ? [i] : []));
-const n0 = (s: PlanStep) => BigInt(s.n?.[0] ?? 0);
+const stepsOf = <S extends PlanStep>(p: Plan, pred: Is<S>): S[] => p.steps.filter(pred);
+const mountFlags = (s: Mount) => BigInt(s.mountFlags);
 
-const isOp = (op: PlanOp): Pred => (s) => s.op === op;
-const isSync = (point: SyncPoint): Pred => (s) => s.op === PlanOp.sync && Number(s.n?.[0]) === point;
-const isPrctl = (option: number, arg?: number): Pred => (s) => s.op === PlanOp.prctl && Number(s.n?.[0]) === option && (arg === undefined || Number(s.n?.[1]) === arg);
-const isMountOn = (target: string): Pred => (s) => s.op === PlanOp.mount && s.s?.[1] === target;
-const isUnshare = (flag: number): Pred => (s) => s.op === PlanOp.unshare && n0(s) === BigInt(flag);
+const isOp = <O extends PlanOp>(op: O): Is<StepOf<O>> => (s): s is StepOf<O> => s.op === op;
+/** a step of `op` that passes `test` */
+const isStep = <O extends PlanOp>(op: O, test: (s: StepOf<O>) => boolean): Is<StepOf<O>> => (s): s is StepOf<O> => s.op === op && test(s as StepOf<O>);
+const isSync = (point: SyncPoint) => isStep(PlanOp.sync, (s) => s.point === point);
+const isPrctl = (option: number, arg?: number) => isStep(PlanOp.prctl, (s) => s.option === option && (arg === undefined || s.arg2 === arg));
+const isMountOn = (target: string, test: (s: Mount) => boolean = () => true) => isStep(PlanOp.mount, (s) => s.target === target && test(s));
+const isUnshare = (flag: number) => isStep(PlanOp.unshare, (s) => BigInt(s.cloneFlags) === BigInt(flag));
 
 /** Index of a step that must exist. */
 function at(p: Plan, pred: Pred, what: string): number {
   const i = first(p, pred);
   if (i < 0) throw new Error(`no step for ${what} in plan:\n${formatPlan(p)}`);
   return i;
+}
+
+/** The step that must exist, as its op's type. */
+function stepAt<S extends PlanStep>(p: Plan, pred: Is<S>, what: string): S {
+  return p.steps[at(p, pred, what)] as S;
 }
 
 describe('buildLaunchPlan on the default spec', () => {
@@ -83,7 +94,7 @@ describe('buildLaunchPlan on the default spec', () => {
   });
 
   it('sets the parent-death signal first', () => {
-    expect(p.steps[0]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 9, 0] });
+    expect(p.steps[0]).toMatchObject({ op: PlanOp.prctl, option: PR.SET_PDEATHSIG, arg2: 9, arg3: 0 });
   });
 
   it('makes itself non-dumpable before the start sync', () => {
@@ -96,22 +107,22 @@ describe('buildLaunchPlan on the default spec', () => {
   });
 
   it('makes / rslave before it binds the rootfs', () => {
-    const slave = at(p, (s) => isMountOn('/')(s) && s.s?.[0] === null && n0(s) === BigInt(MS.SLAVE | MS.REC), '/ rslave');
-    const bind = at(p, (s) => s.op === PlanOp.mount && s.s?.[0] === rootfs && s.s?.[1] === rootfs, 'rootfs bind');
-    expect(n0(p.steps[bind])).toBe(BigInt(MS.BIND | MS.REC));
+    const slave = at(p, isMountOn('/', (s) => s.source === undefined && mountFlags(s) === BigInt(MS.SLAVE | MS.REC)), '/ rslave');
+    const bind = at(p, isMountOn(rootfs, (s) => s.source === rootfs), 'rootfs bind');
+    expect(mountFlags(p.steps[bind] as Mount)).toBe(BigInt(MS.BIND | MS.REC));
     expect(slave).toBeLessThan(bind);
-    expect(bind).toBeLessThan(at(p, (s) => s.op === PlanOp.setRoot && s.s?.[0] === rootfs, 'set root'));
+    expect(bind).toBeLessThan(at(p, isStep(PlanOp.setRoot, (s) => s.path === rootfs), 'set root'));
   });
 
   it('makes every spec mount before pivot_root, flagged targetInRoot', () => {
     for (const m of spec().mounts!) {
       const i = at(p, isMountOn(m.destination), `mount on ${m.destination}`);
       expect(i).toBeLessThan(pivot);
-      expect(p.steps[i].flags! & StepFlag.targetInRoot).toBeTruthy();
+      expect((p.steps[i] as Mount).inRoot).toBe(true);
     }
     // all mounts inside the rootfs come after the root resolves there
-    const setRoot = at(p, (s) => s.op === PlanOp.setRoot && s.s?.[0] === rootfs, 'set root');
-    for (const i of all(p, (s) => s.op === PlanOp.mount && !!((s.flags ?? 0) & StepFlag.targetInRoot))) expect(i).toBeGreaterThan(setRoot);
+    const setRoot = at(p, isStep(PlanOp.setRoot, (s) => s.path === rootfs), 'set root');
+    for (const i of all(p, isStep(PlanOp.mount, (s) => s.inRoot === true))) expect(i).toBeGreaterThan(setRoot);
   });
 
   it('mounts the spec mounts in the spec order', () => {
@@ -120,72 +131,71 @@ describe('buildLaunchPlan on the default spec', () => {
   });
 
   it('binds the container\'s own cgroup of each v1 hierarchy under a tmpfs (no cgroup namespace)', () => {
-    const tmpfs = at(p, (s) => isMountOn('/sys/fs/cgroup')(s) && s.s?.[2] === 'tmpfs', 'cgroup tmpfs');
+    const tmpfs = at(p, isMountOn('/sys/fs/cgroup', (s) => s.fstype === 'tmpfs'), 'cgroup tmpfs');
     for (const [name, source] of V1_SOURCES) {
       const target = `/sys/fs/cgroup/${name}`;
       const mounts = all(p, isMountOn(target));
       expect(mounts.length, target).toBeGreaterThanOrEqual(2);
-      const [bind, remount] = mounts.map((i) => p.steps[i]);
-      expect(bind.s?.[0]).toBe(source);
-      expect(n0(bind) & BigInt(MS.BIND)).toBeTruthy();
-      expect(n0(remount) & BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC)).toBe(BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC));
+      const [bind, remount] = stepsOf(p, isMountOn(target));
+      expect(bind.source).toBe(source);
+      expect(mountFlags(bind) & BigInt(MS.BIND)).toBeTruthy();
+      expect(mountFlags(remount) & BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC)).toBe(BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC));
       expect(mounts[0]).toBeGreaterThan(tmpfs);
       expect(mounts.at(-1)!).toBeLessThan(pivot);
     }
     // never a fresh cgroup mount, which would show the host's whole tree
-    expect(first(p, (s) => s.op === PlanOp.mount && (s.s?.[2] === 'cgroup' || s.s?.[2] === 'cgroup2'))).toBe(-1);
-    expect(at(p, (s) => s.op === PlanOp.remountRo && s.s?.[0] === '/sys/fs/cgroup', 'cgroup ro')).toBeLessThan(pivot);
+    expect(first(p, isStep(PlanOp.mount, (s) => s.fstype === 'cgroup' || s.fstype === 'cgroup2'))).toBe(-1);
+    expect(at(p, isStep(PlanOp.remountRo, (s) => s.path === '/sys/fs/cgroup'), 'cgroup ro')).toBeLessThan(pivot);
   });
 
   it('mounts fresh v1 hierarchies inside a cgroup namespace', () => {
     const q = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })));
-    expect(q.steps[at(q, isMountOn('/sys/fs/cgroup/memory'), 'memory')].s?.slice(2)).toEqual(['cgroup', 'memory']);
-    expect(q.steps[at(q, isMountOn('/sys/fs/cgroup/systemd'), 'systemd')].s?.[3]).toBe('none,name=systemd');
-    expect(q.steps[at(q, isMountOn('/sys/fs/cgroup/unified'), 'unified')].s?.[2]).toBe('cgroup2');
+    expect(stepAt(q, isMountOn('/sys/fs/cgroup/memory'), 'memory')).toMatchObject({ fstype: 'cgroup', data: 'memory' });
+    expect(stepAt(q, isMountOn('/sys/fs/cgroup/systemd'), 'systemd').data).toBe('none,name=systemd');
+    expect(stepAt(q, isMountOn('/sys/fs/cgroup/unified'), 'unified').fstype).toBe('cgroup2');
     // the namespace is made (after the start sync) before the hierarchies are mounted
     expect(at(q, isUnshare(CLONE_NEW.cgroup), 'unshare cgroup')).toBeLessThan(at(q, isMountOn('/sys/fs/cgroup/memory'), 'memory'));
   });
 
   it('on a v2 host binds the container\'s cgroup, or mounts cgroup2 in a cgroup namespace', () => {
     const v2 = plan(spec(), { cgroupV2: true, cgroupSources: V2_SOURCES });
-    const i = at(v2, isMountOn('/sys/fs/cgroup'), 'cgroup bind');
-    expect(v2.steps[i].s?.[0]).toBe('/sys/fs/cgroup/tcr/c1');
-    expect(first(v2, (s) => isMountOn('/sys/fs/cgroup')(s) && s.s?.[2] === 'tmpfs')).toBe(-1);
+    expect(stepAt(v2, isMountOn('/sys/fs/cgroup'), 'cgroup bind').source).toBe('/sys/fs/cgroup/tcr/c1');
+    expect(first(v2, isMountOn('/sys/fs/cgroup', (s) => s.fstype === 'tmpfs'))).toBe(-1);
     const ns = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })), { cgroupV2: true, cgroupSources: V2_SOURCES });
-    expect(ns.steps[at(ns, isMountOn('/sys/fs/cgroup'), 'cgroup2')].s?.[2]).toBe('cgroup2');
+    expect(stepAt(ns, isMountOn('/sys/fs/cgroup'), 'cgroup2').fstype).toBe('cgroup2');
   });
 
   it('masks and protects paths after pivot_root', () => {
     const s = spec();
     for (const m of s.linux!.maskedPaths!) {
-      const i = at(p, (x) => x.op === PlanOp.mask && x.s?.[0] === m, `mask ${m}`);
+      const i = at(p, isStep(PlanOp.mask, (x) => x.path === m), `mask ${m}`);
       expect(i).toBeGreaterThan(pivot);
       expect(p.steps[i].flags! & StepFlag.ignoreEnoent).toBeTruthy();
     }
     for (const r of s.linux!.readonlyPaths!) {
       const bind = at(p, isMountOn(r), `bind ${r}`);
-      const ro = at(p, (x) => x.op === PlanOp.remountRo && x.s?.[0] === r, `ro ${r}`);
+      const ro = at(p, isStep(PlanOp.remountRo, (x) => x.path === r), `ro ${r}`);
       expect(bind).toBeGreaterThan(pivot);
       expect(ro).toBeGreaterThan(bind);
     }
   });
 
   it('remounts / read-only after pivot_root (root.readonly)', () => {
-    expect(at(p, (s) => s.op === PlanOp.remountRo && s.s?.[0] === '/', 'ro /')).toBeGreaterThan(pivot);
+    expect(at(p, isStep(PlanOp.remountRo, (s) => s.path === '/'), 'ro /')).toBeGreaterThan(pivot);
   });
 
   it('waits on the exec fifo the runtime opened (slot 0) after the ready sync, its last', () => {
     // the init never opens the fifo: with a user namespace's credentials it may not search the state directory
     const wait = at(p, isOp(PlanOp.fifoWait), 'fifo wait');
     expect(wait).toBe(syncReady + 1);
-    expect(p.steps[wait].n?.[0]).toBe(0);
+    expect((p.steps[wait] as StepOf<PlanOp.fifoWait>).slot).toBe(0);
     expect(p.steps[wait].label).toContain(path.join(bundle, 'exec.fifo'));
-    expect(p.steps[syncReady].n).toEqual([SyncPoint.ready, 1]); // create returns: the socket closes
+    expect(p.steps[syncReady]).toMatchObject({ point: SyncPoint.ready, last: true }); // create returns: the socket closes
   });
 
   it('clears the parent-death signal just before the ready sync, never after it (create exits once answered)', () => {
     expect(at(p, isPrctl(PR.SET_PDEATHSIG, 0), 'clear pdeathsig')).toBe(syncReady - 1);
-    expect(plan(spec()).steps.find(isSync(SyncPoint.ready))!.n).toEqual([SyncPoint.ready, 0]); // run listens until the exec
+    expect(plan(spec()).steps.find(isSync(SyncPoint.ready))!.last).toBe(false); // run listens until the exec
   });
 
   it('has no fifo steps without an exec fifo (run)', () => {
@@ -194,26 +204,26 @@ describe('buildLaunchPlan on the default spec', () => {
   });
 
   it('sets hostname in the new uts namespace and brings up lo in the new network namespace', () => {
-    expect(p.steps[at(p, isOp(PlanOp.sethostname), 'hostname')].s).toEqual(['runc']);
+    expect(stepAt(p, isOp(PlanOp.sethostname), 'hostname').hostname).toBe('runc');
     expect(at(p, isOp(PlanOp.loopbackUp), 'lo')).toBeGreaterThan(syncStart);
   });
 
   it('joins a session keyring unless --no-new-keyring', () => {
-    expect(p.steps[at(p, isOp(PlanOp.joinKeyring), 'keyring')].s).toEqual(['_ses.c1']);
+    expect(stepAt(p, isOp(PlanOp.joinKeyring), 'keyring').name).toBe('_ses.c1');
     expect(first(plan(spec(), { noNewKeyring: true }), isOp(PlanOp.joinKeyring))).toBe(-1);
   });
 
   it('makes device nodes with mknod and the /dev symlinks (no user namespace)', () => {
-    const nul = at(p, (s) => s.op === PlanOp.mknod && s.s?.[0] === '/dev/null', 'mknod /dev/null');
-    expect(p.steps[nul].n?.slice(1, 3)).toEqual([1, 3]);
+    const nul = at(p, isStep(PlanOp.mknod, (s) => s.path === '/dev/null'), 'mknod /dev/null');
+    expect(p.steps[nul]).toMatchObject({ major: 1, minor: 3 });
     expect(nul).toBeGreaterThan(at(p, isMountOn('/dev'), '/dev tmpfs'));
     expect(nul).toBeLessThan(pivot);
-    expect(first(p, (s) => s.op === PlanOp.symlink && s.s?.[1] === '/dev/ptmx')).toBeGreaterThan(-1);
+    expect(first(p, isStep(PlanOp.symlink, (s) => s.linkpath === '/dev/ptmx'))).toBeGreaterThan(-1);
   });
 
   it('sets capabilities after setuser, then execs last', () => {
     const setuser = last(p, isOp(PlanOp.setuser));
-    expect(p.steps[setuser].n).toEqual([0, 0]);
+    expect(p.steps[setuser]).toMatchObject({ uid: 0, gid: 0 });
     const bounding = at(p, isOp(PlanOp.capBounding), 'bounding');
     const keep = at(p, isPrctl(PR.SET_KEEPCAPS, 1), 'keepcaps');
     const capset = at(p, isOp(PlanOp.capset), 'capset');
@@ -223,20 +233,20 @@ describe('buildLaunchPlan on the default spec', () => {
     expect(capset).toBeGreaterThan(setuser);
     expect(ambient).toBeGreaterThan(capset);
     expect(p.steps.at(-1)!.op).toBe(PlanOp.exec);
-    expect(p.steps[at(p, isOp(PlanOp.fds), 'fds')].n).toEqual([3]);
+    expect(stepAt(p, isOp(PlanOp.fds), 'fds').keep).toBe(3);
   });
 
   it('looks up the executable before the ready sync and execs with PATH candidates', () => {
     expect(at(p, isOp(PlanOp.findExec), 'find exec')).toBeLessThan(syncReady);
-    const exec = p.steps.at(-1)!;
-    expect(exec.s?.[0]).toContain('/bin/true');
-    expect(exec.s?.[1]).toEqual(['true']);
-    expect(exec.s?.[2]).toEqual(spec().process!.env);
+    const exec = p.steps.at(-1) as StepOf<PlanOp.exec>;
+    expect(exec.candidates).toContain('/bin/true');
+    expect(exec.argv).toEqual(['true']);
+    expect(exec.env).toEqual(spec().process!.env);
   });
 
   it('sets rlimits before dropping privileges', () => {
     const rl = at(p, isOp(PlanOp.rlimit), 'rlimit');
-    expect(p.steps[rl].n).toEqual([7, 1024n, 1024n]);
+    expect(p.steps[rl]).toMatchObject({ resource: 7, soft: 1024n, hard: 1024n });
     expect(rl).toBeLessThan(last(p, isOp(PlanOp.setuser)));
   });
 
@@ -255,8 +265,8 @@ describe('no_new_privs and seccomp', () => {
     const p = plan(spec(), { seccomp: SECCOMP });
     const ops = p.steps.slice(-3).map((s) => s.op);
     expect(ops).toEqual([PlanOp.prctl, PlanOp.seccomp, PlanOp.exec]);
-    expect(p.steps.at(-3)!.n).toEqual([PR.SET_NO_NEW_PRIVS, 1, 0]);
-    expect(p.steps.at(-2)!.s?.[0]).toBe(SECCOMP.filter);
+    expect(p.steps.at(-3)).toMatchObject({ option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0 });
+    expect((p.steps.at(-2) as StepOf<PlanOp.seccomp>).filter).toBe(SECCOMP.filter);
     expect(at(p, isOp(PlanOp.seccomp), 'seccomp')).toBeGreaterThan(at(p, isOp(PlanOp.capset), 'capset'));
   });
 
@@ -291,13 +301,13 @@ describe('no_new_privs and seccomp', () => {
     expect(first(p, isOp(PlanOp.seccomp))).toBe(-1);
     const q = plan(spec());
     expect(first(q, isOp(PlanOp.seccomp))).toBe(-1);
-    expect(q.steps.at(-2)).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_NO_NEW_PRIVS, 1, 0] });
+    expect(q.steps.at(-2)).toMatchObject({ op: PlanOp.prctl, option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0 });
   });
 
   it('keeps preserved fds', () => {
     const p = plan(spec(), { preserveFds: 2 });
     expect(p.keepFds).toBe(5);
-    expect(p.steps.find(isOp(PlanOp.fds))).toMatchObject({ op: PlanOp.fds, n: [5] });
+    expect(p.steps.find(isOp(PlanOp.fds))).toMatchObject({ op: PlanOp.fds, keep: 5 });
   });
 });
 
@@ -307,15 +317,15 @@ describe('namespaces', () => {
       s.linux!.namespaces = [{ type: 'pid' }, { type: 'network', path: '/proc/1/ns/net' }, { type: 'mount' }, { type: 'user', path: '/proc/1/ns/user' }, { type: 'uts' }];
     }));
     expect(p.stage1Steps).toBe(3);
-    expect(p.steps[0]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_DUMPABLE, 0, 0] });
-    expect(p.steps[1]).toMatchObject({ op: PlanOp.setns, s: ['/proc/1/ns/user'], n: [CLONE_NEW.user] });
-    expect(p.steps[2]).toMatchObject({ op: PlanOp.setns, s: ['/proc/1/ns/net'], n: [CLONE_NEW.network] });
+    expect(p.steps[0]).toMatchObject({ op: PlanOp.prctl, option: PR.SET_DUMPABLE, arg2: 0, arg3: 0 });
+    expect(p.steps[1]).toMatchObject({ op: PlanOp.setns, path: '/proc/1/ns/user', nstype: CLONE_NEW.user });
+    expect(p.steps[2]).toMatchObject({ op: PlanOp.setns, path: '/proc/1/ns/net', nstype: CLONE_NEW.network });
     expect(p.cloneFlags).toBe(CLONE_NEW.pid | CLONE_NEW.mount | CLONE_NEW.uts);
     // the init itself still starts with the parent-death signal
-    expect(p.steps[p.stage1Steps]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 9, 0] });
-    expect(formatPlan(p).split('\n')[1]).toContain('[stage1]');
+    expect(p.steps[p.stage1Steps]).toMatchObject({ op: PlanOp.prctl, option: PR.SET_PDEATHSIG, arg2: 9, arg3: 0 });
+    expect(formatPlan(p).split('\n').filter((l) => /^ *\d+ {2}/.test(l))[1]).toContain('[stage1]');
     // a joined user namespace: become its root, no lo (network joined)
-    expect(first(p, (s) => s.op === PlanOp.setuser && s.n?.[0] === 0 && s.s === undefined)).toBeGreaterThan(p.stage1Steps);
+    expect(first(p, isStep(PlanOp.setuser, (s) => s.uid === 0 && s.groups === undefined))).toBeGreaterThan(p.stage1Steps);
     expect(first(p, isOp(PlanOp.loopbackUp))).toBe(-1);
   });
 
@@ -333,17 +343,17 @@ describe('namespaces', () => {
     });
 
     it('becomes root of it right after the start sync, then re-arms the parent-death signal', () => {
-      expect(p.steps[syncStart + 1]).toMatchObject({ op: PlanOp.setuser, n: [0, 0] });
-      expect(p.steps[syncStart + 2]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 9, 0] });
+      expect(p.steps[syncStart + 1]).toMatchObject({ op: PlanOp.setuser, uid: 0, gid: 0 });
+      expect(p.steps[syncStart + 2]).toMatchObject({ op: PlanOp.prctl, option: PR.SET_PDEATHSIG, arg2: 9, arg3: 0 });
     });
 
     it('bind-mounts device nodes from the host instead of mknod', () => {
       expect(first(p, isOp(PlanOp.mknod))).toBe(-1);
       for (const dev of ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']) {
-        const file = at(p, (s) => s.op === PlanOp.mkfile && s.s?.[0] === dev, `mkfile ${dev}`);
-        const bind = at(p, (s) => isMountOn(dev)(s) && s.s?.[0] === dev, `bind ${dev}`);
-        expect(n0(p.steps[bind])).toBe(BigInt(MS.BIND));
-        expect(p.steps[bind].flags! & StepFlag.targetInRoot).toBeTruthy();
+        const file = at(p, isStep(PlanOp.mkfile, (s) => s.path === dev), `mkfile ${dev}`);
+        const bind = at(p, isMountOn(dev, (s) => s.source === dev), `bind ${dev}`);
+        expect(mountFlags(p.steps[bind] as Mount)).toBe(BigInt(MS.BIND));
+        expect((p.steps[bind] as Mount).inRoot).toBe(true);
         expect(file).toBeLessThan(bind);
         expect(bind).toBeLessThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
       }
@@ -358,19 +368,19 @@ describe('namespaces', () => {
     expect(p.cloneFlags & CLONE_NEW.time).toBe(0);
     const syncStart = at(p, isSync(SyncPoint.start), 'start sync');
     const unshare = at(p, isUnshare(CLONE_NEW.time), 'unshare time');
-    const write = at(p, (s) => s.op === PlanOp.writeFile && s.s?.[0] === '/proc/self/timens_offsets', 'timens_offsets');
-    const enter = at(p, (s) => s.op === PlanOp.setns && s.s?.[0] === '/proc/self/ns/time_for_children', 'enter time ns');
+    const write = at(p, isStep(PlanOp.writeFile, (s) => s.path === '/proc/self/timens_offsets'), 'timens_offsets');
+    const enter = at(p, isStep(PlanOp.setns, (s) => s.path === '/proc/self/ns/time_for_children'), 'enter time ns');
     expect(syncStart).toBeLessThan(unshare);
     expect(unshare).toBeLessThan(write);
     expect(write).toBeLessThan(enter);
-    expect(p.steps[write].s?.[1]).toBe('monotonic 86400 5\nboottime 3600 0\n');
-    expect(p.steps[enter].n).toEqual([CLONE_NEW.time]);
+    expect((p.steps[write] as StepOf<PlanOp.writeFile>).content).toBe('monotonic 86400 5\nboottime 3600 0\n');
+    expect((p.steps[enter] as StepOf<PlanOp.setns>).nstype).toBe(CLONE_NEW.time);
   });
 
   it('unshares a time namespace without offsets without writing them', () => {
     const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'time' })));
     expect(first(p, isUnshare(CLONE_NEW.time))).toBeGreaterThan(-1);
-    expect(first(p, (s) => s.op === PlanOp.writeFile && s.s?.[0] === '/proc/self/timens_offsets')).toBe(-1);
+    expect(first(p, isStep(PlanOp.writeFile, (s) => s.path === '/proc/self/timens_offsets'))).toBe(-1);
   });
 
   it('unshares the cgroup namespace after the start sync (once the init is in its cgroup)', () => {
@@ -384,7 +394,7 @@ describe('namespaces', () => {
   it('joins a cgroup namespace with a path in stage 1 instead', () => {
     const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' })));
     expect(first(p, isUnshare(CLONE_NEW.cgroup))).toBe(-1);
-    expect(p.steps.slice(0, p.stage1Steps).some((s) => s.op === PlanOp.setns && s.s?.[0] === '/proc/1/ns/cgroup')).toBe(true);
+    expect(p.steps.slice(0, p.stage1Steps).some(isStep(PlanOp.setns, (s) => s.path === '/proc/1/ns/cgroup'))).toBe(true);
   });
 });
 
@@ -393,7 +403,7 @@ describe('root', () => {
     const p = plan(spec(), { noPivot: true });
     expect(first(p, isOp(PlanOp.pivotRoot))).toBe(-1);
     const chroot = at(p, isOp(PlanOp.chroot), 'chroot');
-    expect(p.steps[chroot].s).toEqual([rootfs]);
+    expect((p.steps[chroot] as StepOf<PlanOp.chroot>).root).toBe(rootfs);
     expect(at(p, isOp(PlanOp.mask), 'mask')).toBeGreaterThan(chroot);
   });
 
@@ -401,22 +411,23 @@ describe('root', () => {
     const p = plan(spec((s) => (s.linux!.rootfsPropagation = 'shared')));
     // shared: as runc, the requested propagation from the first step (volumes stay peers of the host's
     // mounts), then the mount holding the rootfs made private (pivot_root, and nothing of the rootfs' own leaks)
-    const roots = all(p, (s) => isMountOn('/')(s) && s.s?.[0] === null);
-    expect(roots.map((i) => n0(p.steps[i]))).toEqual([BigInt(MS.SHARED), BigInt(MS.PRIVATE), BigInt(MS.SHARED)]);
-    expect(roots[1]).toBeLessThan(at(p, (x) => x.op === PlanOp.mount && x.s?.[1] === rootfs, 'self-bind'));
+    const onRoot = isMountOn('/', (s) => s.source === undefined);
+    const roots = all(p, onRoot);
+    expect(stepsOf(p, onRoot).map(mountFlags)).toEqual([BigInt(MS.SHARED), BigInt(MS.PRIVATE), BigInt(MS.SHARED)]);
+    expect(roots[1]).toBeLessThan(at(p, isMountOn(rootfs), 'self-bind'));
     expect(roots[2]).toBeGreaterThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
     const held = plan(spec((s) => (s.linux!.rootfsPropagation = 'rshared')), { rootfsMount: '/var/lib/x' });
-    expect(held.steps.find((x) => x.op === PlanOp.mount && x.s?.[1] === '/var/lib/x')).toMatchObject({ n: [MS.PRIVATE] });
+    expect(held.steps.find(isMountOn('/var/lib/x'))).toMatchObject({ mountFlags: MS.PRIVATE });
     const d = plan(spec());
-    expect(n0(d.steps[at(d, isMountOn('/'), '/')])).toBe(BigInt(MS.SLAVE | MS.REC));
+    expect(mountFlags(stepAt(d, isMountOn('/'), '/'))).toBe(BigInt(MS.SLAVE | MS.REC));
     const q = plan(spec((s) => (s.linux!.rootfsPropagation = 'rprivate')));
-    expect(n0(q.steps[at(q, isMountOn('/'), '/')])).toBe(BigInt(MS.PRIVATE | MS.REC));
+    expect(mountFlags(stepAt(q, isMountOn('/'), '/'))).toBe(BigInt(MS.PRIVATE | MS.REC));
   });
 
   it('writes sysctls under /proc/sys after pivot_root', () => {
     const p = plan(spec((s) => (s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' })));
-    const w = at(p, (s) => s.op === PlanOp.writeFile && s.s?.[0] === '/proc/sys/net/ipv4/ip_forward', 'sysctl');
-    expect(p.steps[w].s?.[1]).toBe('1');
+    const w = at(p, isStep(PlanOp.writeFile, (s) => s.path === '/proc/sys/net/ipv4/ip_forward'), 'sysctl');
+    expect((p.steps[w] as StepOf<PlanOp.writeFile>).content).toBe('1');
     expect(w).toBeGreaterThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
   });
 });
@@ -428,7 +439,7 @@ describe('hooks', () => {
     for (const kind of ['prestart', 'createRuntime'] as const) {
       const p = plan(spec((s) => (s.hooks = { [kind]: [hook(kind)] })));
       const sync = at(p, isSync(SyncPoint.runtimeHooks), 'runtime hooks sync');
-      expect(sync).toBeGreaterThan(last(p, (s) => s.op === PlanOp.mount && !!((s.flags ?? 0) & StepFlag.targetInRoot) && s.s?.[1]?.toString().startsWith('/dev') === true));
+      expect(sync).toBeGreaterThan(last(p, isStep(PlanOp.mount, (s) => s.inRoot === true && s.target.startsWith('/dev'))));
       expect(sync).toBeLessThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
       expect(first(p, isOp(PlanOp.hook))).toBe(-1); // the runtime runs these, not the init
     }
@@ -448,15 +459,15 @@ describe('hooks', () => {
     const hooks = all(p, isOp(PlanOp.hook));
     expect(hooks).toHaveLength(3);
     const [cc1, cc2, sc] = hooks;
+    const [cc1Step, cc2Step, scStep] = stepsOf(p, isOp(PlanOp.hook));
     const pivot = at(p, isOp(PlanOp.pivotRoot), 'pivot');
     expect(cc1).toBeLessThan(cc2);
     expect(cc2).toBeLessThan(pivot);
-    expect(p.steps[cc1].s).toEqual(['/usr/bin/cc1', ['cc1', 'arg'], []]);
-    expect(p.steps[cc2].s).toEqual(['/usr/bin/cc2', ['/usr/bin/cc2'], ['A=1']]);
-    expect(p.steps[cc2].n).toEqual([5000]);
+    expect(cc1Step).toMatchObject({ path: '/usr/bin/cc1', argv: ['cc1', 'arg'], env: [] });
+    expect(cc2Step).toMatchObject({ path: '/usr/bin/cc2', argv: ['/usr/bin/cc2'], env: ['A=1'], timeoutMs: 5000 });
     expect(sc).toBeGreaterThan(at(p, isOp(PlanOp.fifoWait), 'fifo wait'));
     expect(sc).toBeLessThan(last(p, isOp(PlanOp.setuser)));
-    expect(p.steps[sc].s?.[0]).toBe('/usr/bin/sc');
+    expect(scStep.path).toBe('/usr/bin/sc');
   });
 
   it('runs startContainer hooks after the ready sync for run (no fifo)', () => {
@@ -475,33 +486,33 @@ describe('bind mounts', () => {
   }));
 
   it('makes a directory target, binds recursively, remounts with the flags, then sets propagation', () => {
-    const mkdir = at(p, (s) => s.op === PlanOp.mkdir && s.s?.[0] === '/data', 'mkdir /data');
+    const mkdir = at(p, isStep(PlanOp.mkdir, (s) => s.path === '/data'), 'mkdir /data');
     const mounts = all(p, isMountOn('/data'));
     expect(mounts).toHaveLength(3);
-    const [bind, remount, prop] = mounts.map((i) => p.steps[i]);
+    const [bind, remount, prop] = stepsOf(p, isMountOn('/data'));
     expect(mkdir).toBeLessThan(mounts[0]);
-    expect(bind.s?.[0]).toBe(path.join(bundle, 'data'));
-    expect(n0(bind)).toBe(BigInt(MS.BIND | MS.REC));
-    expect(n0(remount)).toBe(BigInt(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID));
-    expect(remount.flags! & StepFlag.retryLocked).toBeTruthy();
-    expect(n0(prop)).toBe(BigInt(MS.PRIVATE | MS.REC));
-    for (const m of [bind, remount, prop]) expect(m.flags! & StepFlag.targetInRoot).toBeTruthy();
+    expect(bind.source).toBe(path.join(bundle, 'data'));
+    expect(mountFlags(bind)).toBe(BigInt(MS.BIND | MS.REC));
+    expect(mountFlags(remount)).toBe(BigInt(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID));
+    expect(remount.retryLocked).toBe(true);
+    expect(mountFlags(prop)).toBe(BigInt(MS.PRIVATE | MS.REC));
+    for (const m of [bind, remount, prop]) expect(m.inRoot).toBe(true);
     expect(mounts[2]).toBeLessThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
   });
 
   it('makes a file target for a file source, a plain bind without remount', () => {
-    const mkfile = at(p, (s) => s.op === PlanOp.mkfile && s.s?.[0] === '/etc/file.txt', 'mkfile');
+    const mkfile = at(p, isStep(PlanOp.mkfile, (s) => s.path === '/etc/file.txt'), 'mkfile');
     const mounts = all(p, isMountOn('/etc/file.txt'));
     expect(mounts).toHaveLength(1);
     expect(mkfile).toBeLessThan(mounts[0]);
-    expect(n0(p.steps[mounts[0]])).toBe(BigInt(MS.BIND));
-    expect(first(p, (s) => s.op === PlanOp.mkdir && s.s?.[0] === '/etc/file.txt')).toBe(-1);
+    expect(mountFlags(stepAt(p, isMountOn('/etc/file.txt'), 'bind'))).toBe(BigInt(MS.BIND));
+    expect(first(p, isStep(PlanOp.mkdir, (s) => s.path === '/etc/file.txt'))).toBe(-1);
   });
 
   it('cleans the destination and drops x- options', () => {
     const mounts = all(p, isMountOn('/dir'));
     expect(mounts).toHaveLength(1);
-    expect(p.steps[mounts[0]].s?.[3]).toBeNull();
+    expect(stepAt(p, isMountOn('/dir'), '/dir').data).toBeUndefined();
   });
 
   it('names the mount when a bind source does not exist', () => {
@@ -529,7 +540,7 @@ describe('without a mount namespace', () => {
     }));
     expect(first(p, isOp(PlanOp.mount))).toBe(-1);
     expect(first(p, isOp(PlanOp.pivotRoot))).toBe(-1);
-    expect(p.steps[at(p, isOp(PlanOp.chroot), 'chroot')]).toMatchObject({ s: [rootfs], n: [0] }); // no mount is moved in the host's namespace
+    expect(stepAt(p, isOp(PlanOp.chroot), 'chroot')).toMatchObject({ root: rootfs, moveMount: false }); // no mount is moved in the host's namespace
   });
 
   it("makes the spec's mounts under the rootfs, in the host's namespace, but never touches the host's /", () => {
@@ -537,22 +548,22 @@ describe('without a mount namespace', () => {
       s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
       s.root!.readonly = false;
     }));
-    const mounts = p.steps.filter(isOp(PlanOp.mount));
+    const mounts = stepsOf(p, isOp(PlanOp.mount));
     expect(mounts.length).toBeGreaterThan(3);
     // no propagation change of / and no self-bind of the rootfs: every mount targets a path inside the root
-    expect(mounts.every((m) => m.s?.[1] !== '/' && m.s?.[1] !== rootfs && (m.flags ?? 0) & StepFlag.targetInRoot)).toBe(true);
-    expect(p.steps.some((x) => x.op === PlanOp.remountRo && x.s?.[0] === '/')).toBe(false);
+    expect(mounts.every((m) => m.target !== '/' && m.target !== rootfs && m.inRoot)).toBe(true);
+    expect(p.steps.some(isStep(PlanOp.remountRo, (x) => x.path === '/'))).toBe(false);
     expect(at(p, isOp(PlanOp.mask), 'masked paths')).toBeGreaterThan(at(p, isOp(PlanOp.chroot), 'chroot'));
   });
 
   it('--no-pivot in a mount namespace still moves the mount', () => {
-    expect(plan(spec(), { noPivot: true }).steps.find(isOp(PlanOp.chroot))).toMatchObject({ n: [1] });
+    expect(plan(spec(), { noPivot: true }).steps.find(isOp(PlanOp.chroot))).toMatchObject({ moveMount: true });
   });
 
   it("exec chroots into the init's root, which setns did not give", () => {
     const s = spec((x) => (x.linux!.namespaces = x.linux!.namespaces!.filter((n) => n.type !== 'mount')));
     const e = buildExecPlan(s, { ...s.process!, args: ['sh'] }, 4242, { preserveFds: 0, lsmSteps: [] });
-    expect(e.steps.find(isOp(PlanOp.chroot))).toMatchObject({ s: ['/proc/4242/root'], n: [0] });
+    expect(e.steps.find(isOp(PlanOp.chroot))).toMatchObject({ root: '/proc/4242/root', moveMount: false });
     expect(buildExecPlan(spec(), { ...s.process!, args: ['sh'] }, 4242, { preserveFds: 0, lsmSteps: [] }).steps.find(isOp(PlanOp.chroot))).toBeUndefined();
   });
 });
@@ -563,7 +574,7 @@ describe('the plan of exec', () => {
 
   it('clears the parent-death signal just before the ready sync, as the init does', () => {
     const ready = at(p, isSync(SyncPoint.ready), 'ready sync');
-    expect(p.steps[ready - 1]).toMatchObject({ op: PlanOp.prctl, n: [PR.SET_PDEATHSIG, 0, 0] });
+    expect(p.steps[ready - 1]).toMatchObject({ op: PlanOp.prctl, option: PR.SET_PDEATHSIG, arg2: 0, arg3: 0 });
     expect(p.steps.slice(ready + 1).some(isPrctl(PR.SET_PDEATHSIG))).toBe(false);
   });
 

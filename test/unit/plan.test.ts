@@ -6,7 +6,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, lacks } from '../helpers.js';
-import { PLAN_TRACE, PlanOp, RECORD_SIZE, RecordKind, StepFlag, decodeRecord, encodePlan, formatPlan, planLayout, type Plan } from '../../src/linux/plan.js';
+import { PLAN_TRACE, RECORD_SIZE, RecordKind, decodeRecord, encodePlan, formatPlan, planLayout, type Plan } from '../../src/linux/plan.js';
+import { PlanOp, Step, StepFlag } from '../../src/linux/plan-steps.js';
 
 const HEADER = fs.readFileSync(path.join(REPO, 'native', 'plan.h'), 'utf8');
 const NONE = 0xffffffff;
@@ -108,13 +109,14 @@ describe('encodePlan', () => {
     cloneFlags: 0x20000000 | 0x00020000,
     keepFds: 5,
     steps: [
-      { op: PlanOp.setns, s: ['/proc/1/ns/net'], n: [0x40000000], label: 'setns' },
-      { op: PlanOp.mount, flags: StepFlag.targetInRoot | StepFlag.ignoreEnoent, s: [null, '/dev', 'tmpfs', 'mode=755'], n: [6], label: 'mount' },
-      { op: PlanOp.exec, s: [['/bin/sh', '/usr/bin/sh'], ['sh', '-c', 'echo hi'], []], label: 'exec' },
-      { op: PlanOp.mknod, s: ['/dev/null'], n: [0o20666, 1, 3, (1000n << 32n) | 1001n], label: 'mknod' },
-      { op: PlanOp.rlimit, n: [7, 0xffffffffffffffffn, -1], label: 'rlimit' },
-      { op: PlanOp.setuser, s: [Buffer.from([1, 0, 0, 0, 2, 0, 0, 0])], n: [0, 0], label: 'setuser' },
-      { op: PlanOp.setsid, label: 'setsid' },
+      Step.setns({ path: '/proc/1/ns/net', nstype: 0x40000000, label: 'setns' }),
+      Step.mount({ target: '/dev', fstype: 'tmpfs', data: 'mode=755', mountFlags: 6, inRoot: true, flags: StepFlag.ignoreEnoent, label: 'mount' }),
+      Step.exec({ candidates: ['/bin/sh', '/usr/bin/sh'], argv: ['sh', '-c', 'echo hi'], env: [], label: 'exec' }),
+      Step.mknod({ path: '/dev/null', mode: 0o20666, major: 1, minor: 3, owner: (1000n << 32n) | 1001n, label: 'mknod' }),
+      Step.rlimit({ resource: 7, soft: 0xffffffffffffffffn, hard: -1, label: 'rlimit' }),
+      Step.setuser({ uid: 0, gid: 0, groups: [1, 2], label: 'setuser' }),
+      Step.setsid({ label: 'setsid' }),
+      Step.seccomp({ filter: Buffer.from([6, 0, 0, 0, 0, 0, 0xff, 0x7f]), filterFlags: 0, label: 'seccomp' }),
     ],
   };
   const buf = encodePlan(plan, PLAN_TRACE);
@@ -192,12 +194,13 @@ describe('encodePlan', () => {
     expect(step(2).off[2]).not.toBe(NONE);
   });
 
-  it('stores buffers as raw bytes', () => {
+  it('stores u32 lists as little-endian words and buffers as raw bytes', () => {
     expect([...bytes(5, 0)]).toEqual([1, 0, 0, 0, 2, 0, 0, 0]);
+    expect([...bytes(7, 0)]).toEqual([6, 0, 0, 0, 0, 0, 0xff, 0x7f]);
   });
 
   it('handles multi-byte UTF-8 by byte length', () => {
-    const b = encodePlan({ steps: [{ op: PlanOp.sethostname, s: ['hé☃'], label: 'x' }], stage1Steps: 0, cloneFlags: 0, keepFds: 3 });
+    const b = encodePlan({ steps: [Step.sethostname({ hostname: 'hé☃', label: 'x' })], stage1Steps: 0, cloneFlags: 0, keepFds: 3 });
     expect(b.readUInt32LE(H + 64)).toBe(Buffer.byteLength('hé☃'));
     expect(b.subarray(H + S, H + S + b.readUInt32LE(H + 64)).toString()).toBe('hé☃');
   });
@@ -223,7 +226,7 @@ describe('decodeRecord and formatPlan', () => {
   });
 
   it('numbers the steps and marks stage 1', () => {
-    const text = formatPlan({ steps: [{ op: PlanOp.setns, label: 'a' }, { op: PlanOp.exec, label: 'b' }], stage1Steps: 1, cloneFlags: 0, keepFds: 3 });
+    const text = formatPlan({ steps: [Step.setns({ path: '/a', nstype: 0, label: 'a' }), Step.setsid({ label: 'b' })], stage1Steps: 1, cloneFlags: 0, keepFds: 3 });
     expect(text).toBe('  0  [stage1] a\n  1  b\n');
   });
 });

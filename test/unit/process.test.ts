@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execCandidates, hookStep } from '../../src/linux/process.js';
-import { PlanOp } from '../../src/linux/plan.js';
+import { PlanOp } from '../../src/linux/plan-steps.js';
 
 const DEFAULT = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -36,7 +36,7 @@ describe('execCandidates', () => {
 describe('hookStep', () => {
   it('passes path, argv (or the path alone), env and the timeout in ms', () => {
     expect(hookStep({ path: '/h', args: ['h', '-v'], env: ['A=1'], timeout: 2 }, 'createContainer', 0))
-      .toMatchObject({ op: PlanOp.hook, s: ['/h', ['h', '-v'], ['A=1']], n: [2000] });
-    expect(hookStep({ path: '/h' }, 'startContainer', 1)).toMatchObject({ s: ['/h', ['/h'], []], n: [0] });
+      .toMatchObject({ op: PlanOp.hook, path: '/h', argv: ['h', '-v'], env: ['A=1'], timeoutMs: 2000 });
+    expect(hookStep({ path: '/h' }, 'startContainer', 1)).toMatchObject({ path: '/h', argv: ['/h'], env: [], timeoutMs: 0 });
   });
 });
