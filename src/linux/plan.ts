@@ -2,7 +2,7 @@
 // the container's init, in order. Every decision is taken here, in
 // TypeScript; the C side only executes. A plan is a value: it can be printed
 // (dry run), traced step by step, and unit-tested without root.
-import { layoutOf, operandValue, type PlanStep, type SlotType } from './plan-steps.js';
+import { layoutOf, operands, operandValue, PlanOp, StepFlag, type OperandValue, type PlanStep, type SlotType } from './plan-steps.js';
 
 /** Why the init pauses and asks the runtime to act (OP_SYNC ids). */
 export enum SyncPoint {
@@ -151,8 +151,26 @@ export function decodeRecord(buf: Buffer): PlanRecord {
   };
 }
 
-/** The dry-run view of a plan: one numbered line per step. */
+function show(v: OperandValue, type: SlotType): string {
+  if (type === 'bytes') return `<${(v as Buffer).length} bytes>`;
+  if (type === 'hex') return `0x${(v as number | bigint).toString(16)}`;
+  if (type === 'oct') return `0o${(v as number | bigint).toString(8)}`;
+  if (typeof v === 'string' || Array.isArray(v)) return JSON.stringify(v);
+  return String(v);
+}
+
+/** What the executor is handed for a step: the op and its operands, named. */
+function describeStep(step: PlanStep): string {
+  const own = layoutOf(step.op).flags.reduce((bits, o) => bits | o.at, 0);
+  const flags = Object.entries(StepFlag).filter(([, bit]) => (step.flags ?? 0) & bit & ~own).map(([name]) => name);
+  return [
+    PlanOp[step.op],
+    ...operands(step).map(([o, v]) => `${o.name}=${show(v, o.type)}`),
+    ...(flags.length ? [`flags=${flags.join('|')}`] : []),
+  ].join(' ');
+}
+
+/** The dry-run view of a plan: each step numbered, its label, then under it its operands. */
 export function formatPlan(plan: Plan): string {
-  const lines = plan.steps.map((s, i) => `${String(i).padStart(3)}  ${i < plan.stage1Steps ? '[stage1] ' : ''}${s.label}`);
-  return lines.join('\n') + '\n';
+  return plan.steps.map((s, i) => `${String(i).padStart(3)}  ${i < plan.stage1Steps ? '[stage1] ' : ''}${s.label}\n       ${describeStep(s)}\n`).join('');
 }

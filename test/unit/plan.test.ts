@@ -225,8 +225,26 @@ describe('decodeRecord and formatPlan', () => {
     expect(decodeRecord(b)).toEqual({ kind: RecordKind.fail, step: 7, errno: 1, pid: 42, nanos: 12345n, aux: -1n });
   });
 
-  it('numbers the steps and marks stage 1', () => {
-    const text = formatPlan({ steps: [Step.setns({ path: '/a', nstype: 0, label: 'a' }), Step.setsid({ label: 'b' })], stage1Steps: 1, cloneFlags: 0, keepFds: 3 });
-    expect(text).toBe('  0  [stage1] a\n  1  b\n');
+  it('numbers the steps, marks stage 1 and names each operand under its label', () => {
+    const text = formatPlan({
+      steps: [
+        Step.setns({ path: '/proc/1/ns/net', nstype: 0x40000000, label: 'a' }),
+        Step.mount({ target: '/x', mountFlags: 0x1000, inRoot: true, flags: StepFlag.ignoreEnoent | StepFlag.ignoreEexist, label: 'b' }),
+        Step.setuser({ uid: 1, gid: 2, groups: [3], label: 'c' }),
+        Step.seccomp({ filter: Buffer.alloc(16), filterFlags: 0, label: 'd' }),
+        Step.mkdir({ path: '/d', mode: 0o755, label: 'e' }),
+        Step.exec({ candidates: ['/bin/sh'], argv: ['sh', '-c', 'echo "hi"'], env: [], label: 'f' }),
+      ],
+      stage1Steps: 1, cloneFlags: 0, keepFds: 3,
+    });
+    expect(text).toBe([
+      '  0  [stage1] a', '       setns path="/proc/1/ns/net" nstype=0x40000000',
+      '  1  b', '       mount target="/x" mountFlags=0x1000 inRoot=true flags=ignoreEnoent|ignoreEexist',
+      '  2  c', '       setuser uid=1 gid=2 groups=[3]',
+      '  3  d', '       seccomp filter=<16 bytes> filterFlags=0x0',
+      '  4  e', '       mkdir path="/d" mode=0o755',
+      '  5  f', '       exec candidates=["/bin/sh"] argv=["sh","-c","echo \\"hi\\""] env=[]',
+      '',
+    ].join('\n'));
   });
 });
