@@ -3,7 +3,10 @@
  * the executor, which native/spawn.c hands it to in a sealed memfd. A plan is
  * one buffer: a header, fixed-size steps, then an arena of strings and blobs
  * that steps point into by offset. Keep the numbers here in step with PlanOp
- * in TypeScript: the test suite checks them against each other.
+ * in TypeScript: the test suite checks them against each other. Each op's
+ * comment names the slots it reads (s0 path, n0 mode): STEP_FIELDS in
+ * src/linux/plan-steps.ts names the same slots, and the tests hold the two
+ * (and run_step's cases) to each other. The steps to add an op are there.
  */
 #ifndef TCR_PLAN_H
 #define TCR_PLAN_H

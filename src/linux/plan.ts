@@ -121,6 +121,52 @@ export function encodePlan(plan: Plan, flags = 0): Buffer {
   return buf;
 }
 
+function readString(buf: Buffer, at: number, len: number, type: SlotType): OperandValue {
+  const bytes = buf.subarray(at, at + len);
+  if (type === 'bytes') return Buffer.from(bytes);
+  if (type === 'u32') return Array.from({ length: len / 4 }, (_, i) => bytes.readUInt32LE(4 * i));
+  if (type === 'list') return len ? bytes.toString().split('\0').slice(0, -1) : [];
+  return bytes.toString();
+}
+
+/**
+ * Reads back what encodePlan wrote, by the same table: what the executor
+ * will see, operand by operand. Labels are not on the wire (they come back
+ * empty); numbers come back as numbers where they fit one exactly.
+ */
+export function decodePlan(buf: Buffer): Plan & { flags: number } {
+  const count = buf.readUInt32LE(12);
+  const arenaAt = HEADER_SIZE + count * STEP_SIZE;
+  const steps = Array.from({ length: count }, (_, i): PlanStep => {
+    const base = HEADER_SIZE + i * STEP_SIZE;
+    const op: PlanOp = buf.readUInt32LE(base);
+    const layout = layoutOf(op);
+    let flags = buf.readUInt32LE(base + 4);
+    const step: Record<string, unknown> = { op, label: '' };
+    for (const o of layout.flags) {
+      if (flags & o.at) step[o.name] = true;
+      flags &= ~o.at;
+    }
+    if (flags) step.flags = flags;
+    for (const o of layout.nums) {
+      const n = buf.readBigInt64LE(base + 8 + o.at * 8);
+      step[o.name] = o.type === 'bool' ? n !== 0n : Number.isSafeInteger(Number(n)) ? Number(n) : n;
+    }
+    for (const o of layout.strings) {
+      const off = buf.readUInt32LE(base + 40 + o.at * 4);
+      if (off !== NONE) step[o.name] = readString(buf, arenaAt + off, buf.readUInt32LE(base + 64 + o.at * 4), o.type);
+    }
+    return step as unknown as PlanStep;
+  });
+  return {
+    flags: buf.readUInt32LE(8),
+    steps,
+    stage1Steps: buf.readUInt32LE(16),
+    keepFds: buf.readUInt32LE(20),
+    cloneFlags: Number(buf.readBigUInt64LE(24)),
+  };
+}
+
 export const planLayout = { HEADER_SIZE, STEP_SIZE, RECORD_SIZE };
 
 export enum RecordKind {

@@ -6,8 +6,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, lacks } from '../helpers.js';
-import { PLAN_TRACE, RECORD_SIZE, RecordKind, decodeRecord, encodePlan, formatPlan, planLayout, type Plan } from '../../src/linux/plan.js';
-import { PlanOp, Step, StepFlag } from '../../src/linux/plan-steps.js';
+import { PLAN_TRACE, RECORD_SIZE, RecordKind, decodePlan, decodeRecord, encodePlan, formatPlan, planLayout, type Plan } from '../../src/linux/plan.js';
+import { layoutOf, OP_NAMES, PlanOp, STEP_FIELDS, Step, StepFlag, type OperandValue, type PlanStep, type SlotType } from '../../src/linux/plan-steps.js';
 
 const HEADER = fs.readFileSync(path.join(REPO, 'native', 'plan.h'), 'utf8');
 const NONE = 0xffffffff;
@@ -100,6 +100,75 @@ describe('plan.h and plan.ts agree', () => {
     expect(built!.headerSize).toBe(planLayout.HEADER_SIZE);
     expect(built!.stepSize).toBe(planLayout.STEP_SIZE);
     expect(built!.recordSize).toBe(planLayout.RECORD_SIZE);
+  });
+});
+
+/** Each op's comment in enum plan_op, which names the slots the executor reads. */
+function opComments(): Map<string, string> {
+  const body = /enum\s+plan_op\s*\{([^}]*)\}/.exec(HEADER)![1];
+  return new Map([...body.matchAll(/(OP_\w+)\s*=\s*\d+,?((?:\s*\/\*[\s\S]*?\*\/)*)/g)].map((m) => [m[1], m[2]]));
+}
+const slotsIn = (comment: string) => new Set([...comment.matchAll(/\b([ns][0-5])\b/g)].map((m) => m[1]));
+const EXECUTOR = ['executor.c', 'executor-fs.c', 'executor-process.c'].map((f) => fs.readFileSync(path.join(REPO, 'native', f), 'utf8')).join('\n');
+
+/** A value of each kind, distinct for each operand, so a swapped slot shows. */
+function sample(type: SlotType, name: string, i: number): OperandValue {
+  switch (type) {
+    case 'bool': return true;
+    case 'str': return `${name}-${i}`;
+    case 'list': return [name, String(i), ''];
+    case 'bytes': return Buffer.from(`${name}:${i}`);
+    case 'u32': return [i, 0x10000 + i];
+    default: return 1000 + i;
+  }
+}
+
+describe('STEP_FIELDS, plan.h and the executor agree (the checklist at STEP_FIELDS)', () => {
+  const comments = opComments();
+
+  it.each(OP_NAMES)('%s reads the slots that plan.h names for it', (name) => {
+    const layout = layoutOf(PlanOp[name]);
+    const slots = [...layout.nums, ...layout.strings].map((o) => `${o.slot}${o.at}`);
+    expect(new Set(slots).size, 'two operands in one slot').toBe(slots.length);
+    expect(new Set(slots)).toEqual(slotsIn(comments.get(`OP_${snake(name)}`) ?? ''));
+  });
+
+  it('gives each op-specific STEP_* flag to the ops its plan.h comment names', () => {
+    const flagComments = new Map([...HEADER.matchAll(/#define\s+STEP_(\w+)\s+\w+\s*\/\*([^*]*)\*\//g)].map((m) => [m[1], m[2]]));
+    for (const [flag, bit] of Object.entries(StepFlag)) {
+      const users = OP_NAMES.filter((n) => layoutOf(PlanOp[n]).flags.some((o) => o.at === bit)).map((n) => `OP_${snake(n)}`);
+      const named = [...(flagComments.get(snake(flag)) ?? '').matchAll(/\bOP_\w+/g)].map((m) => m[0]);
+      expect(users, flag).toEqual([...new Set(named)]);
+    }
+  });
+
+  it('has a case in the executor for every op and for no other', () => {
+    const cases = new Set([...EXECUTOR.matchAll(/case\s+(OP_\w+)\s*:/g)].map((m) => m[1]));
+    expect(cases).toEqual(new Set(OP_NAMES.map((n) => `OP_${snake(n)}`)));
+  });
+
+  it('names no operand as a field every step has', () => {
+    for (const fields of Object.values(STEP_FIELDS))
+      for (const name of Object.keys(fields)) expect(['op', 'flags', 'label', 'failure', 'afterFilter']).not.toContain(name);
+  });
+
+  it.each(OP_NAMES)('%s: each operand is encoded in its slot and decoded back', (name) => {
+    const op = PlanOp[name];
+    const layout = layoutOf(op);
+    const step = { op, label: '', ...Object.fromEntries(layout.all.map((o, i) => [o.name, sample(o.type, o.name, i)])) } as PlanStep;
+    const buf = encodePlan({ steps: [step], stage1Steps: 0, cloneFlags: 0, keepFds: 3 });
+    const H = 40, arena = H + 88;
+    layout.all.forEach((o, i) => {
+      const v = sample(o.type, o.name, i);
+      if (o.slot === 'flag') return expect(buf.readUInt32LE(H + 4) & o.at, o.name).toBe(o.at);
+      if (o.slot === 'n') return expect(buf.readBigInt64LE(H + 8 + o.at * 8), o.name).toBe(BigInt(v as number | boolean));
+      const at = buf.readUInt32LE(H + 40 + o.at * 4), len = buf.readUInt32LE(H + 64 + o.at * 4);
+      const bytes = buf.subarray(arena + at, arena + at + len);
+      const want = o.type === 'list' ? Buffer.from((v as string[]).map((x) => `${x}\0`).join(''))
+        : o.type === 'u32' ? Buffer.from(new Uint32Array(v as number[]).buffer) : Buffer.from(v as string | Buffer);
+      expect(bytes.equals(want), o.name).toBe(true);
+    });
+    expect(decodePlan(buf).steps).toEqual([step]);
   });
 });
 
@@ -197,6 +266,15 @@ describe('encodePlan', () => {
   it('stores u32 lists as little-endian words and buffers as raw bytes', () => {
     expect([...bytes(5, 0)]).toEqual([1, 0, 0, 0, 2, 0, 0, 0]);
     expect([...bytes(7, 0)]).toEqual([6, 0, 0, 0, 0, 0, 0xff, 0x7f]);
+  });
+
+  it('decodes to the steps it encoded, but for their labels', () => {
+    const back = decodePlan(buf);
+    expect(back).toMatchObject({ flags: PLAN_TRACE, stage1Steps: 1, keepFds: 5, cloneFlags: 0x20020000 });
+    expect(back.steps[1]).toEqual({ ...plan.steps[1], label: '' });
+    // RLIM_INFINITY and -1 are the same 64 bits
+    expect(back.steps[4]).toMatchObject({ soft: -1, hard: -1 });
+    expect(back.steps.map((s) => s.op)).toEqual(plan.steps.map((s) => s.op));
   });
 
   it('handles multi-byte UTF-8 by byte length', () => {
