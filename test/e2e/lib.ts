@@ -2,7 +2,7 @@
 // containerd): the two runtime lanes (tcr, and runc as the control), a
 // wrapper per lane that records every call the client makes, ttys through
 // script(1), and cleanup of what the clients leave on the host.
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncOptions } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -214,15 +214,19 @@ export function buildOciArchive(work: string, rootfs: string, image: string, out
   if (pack.status !== 0) throw new Error(`tar ${layout}: ${pack.stderr}`);
 }
 
-/** A private containerd's config: its own root, state, temp and sockets under `dir`, only the plugins ctr needs. */
-export function containerdConfig(dir: string, address: string): string {
+/**
+ * A private containerd's config: its own root, state, temp and sockets under
+ * `dir`, only the plugins ctr needs. `cri` (lines of TOML) enables the CRI
+ * plugin with those settings; without it the plugin is disabled.
+ */
+export function containerdConfig(dir: string, address: string, cri?: string[]): string {
   return [
     'version = 2',
     `root = "${dir}/root"`,
     `state = "${dir}/state"`,
     `temp = "${dir}/tmp"`,
     'disabled_plugins = [',
-    '  "io.containerd.grpc.v1.cri",',
+    ...(cri ? [] : ['  "io.containerd.grpc.v1.cri",']),
     '  "io.containerd.internal.v1.opt",',
     '  "io.containerd.internal.v1.restart",',
     '  "io.containerd.tracing.processor.v1.otlp",',
@@ -240,6 +244,52 @@ export function containerdConfig(dir: string, address: string): string {
     '  address = ""',
     '[metrics]',
     '  address = ""',
+    ...(cri ?? []),
     '',
   ].join('\n');
+}
+
+export interface Containerd {
+  dir: string;
+  address: string;
+  daemon: ChildProcess;
+}
+
+/**
+ * Starts a private containerd with `config` (written to dir/config.toml, its
+ * log to dir/containerd.log) and waits until it answers on `address`. The
+ * shims it starts inherit `env`.
+ */
+export function startContainerd(dir: string, address: string, config: string, env?: NodeJS.ProcessEnv): Containerd {
+  const ctr = which('ctr') ?? 'ctr';
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.toml'), config);
+  const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
+  const daemon = spawn(which('containerd') ?? 'containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', logFd, logFd], env });
+  fs.closeSync(logFd);
+  const up = waitFor(() => daemon.exitCode === null && fs.existsSync(address) && run(ctr, ['--address', address, 'version']).status === 0, 15_000, 100);
+  if (!up) {
+    if (daemon.exitCode === null) daemon.kill('SIGKILL');
+    throw new Error(`containerd did not come up:\n${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8')}`);
+  }
+  return { dir, address, daemon };
+}
+
+/** Stops the daemon by its pid (TERM, then KILL after 10 s), then the shims it started: their command line names its private socket. */
+export async function stopContainerd(c: Containerd | undefined): Promise<void> {
+  if (!c) return;
+  const { daemon } = c;
+  if (daemon.pid && daemon.exitCode === null && daemon.signalCode === null) {
+    const exited = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+  }
+  for (const pid of pidsMentioning(c.address)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }
