@@ -62,17 +62,36 @@ export function withTty(argv: string[], env?: NodeJS.ProcessEnv): Result {
  * A wrapper named like the lane's runtime (clients name a runtime by its
  * file name: podman looks it up in runtime_supports_json) that appends each
  * call's arguments to `log` and execs the real binary with `prefix` first.
+ * With `withStatus` it runs the binary as its child instead and appends the
+ * call once it has ended, as `ARGS => STATUS START_NS END_NS` (see
+ * statusOf and timeOf).
  */
-export function writeRuntimeWrapper(dir: string, lane: Lane, log: string, prefix: string[] = []): string {
+export function writeRuntimeWrapper(dir: string, lane: Lane, log: string, prefix: string[] = [], withStatus = false): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, lane.name);
+  const argv = [lane.bin, ...prefix].map(shellQuote).join(' ');
   fs.writeFileSync(file, [
     '#!/bin/sh',
-    `printf '%s\\n' "$*" >> ${shellQuote(log)}`,
-    `exec ${[lane.bin, ...prefix].map(shellQuote).join(' ')} "$@"`,
+    ...(withStatus
+      ? ['t0=$(date +%s%N)', `${argv} "$@"`, 'rc=$?', `printf '%s => %s %s %s\\n' "$*" "$rc" "$t0" "$(date +%s%N)" >> ${shellQuote(log)}`, 'exit $rc']
+      : [`printf '%s\\n' "$*" >> ${shellQuote(log)}`, `exec ${argv} "$@"`]),
     '',
   ].join('\n'), { mode: 0o755 });
   return file;
+}
+
+const STATUS = / => (\d+) (\d+) (\d+)$/;
+
+/** The exit status a status-recording wrapper logged for a call, or undefined. */
+export function statusOf(call: string): number | undefined {
+  const m = STATUS.exec(call);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** When a status-recording wrapper saw a call start (ms since the epoch) and how long it ran (ms). */
+export function timeOf(call: string): { start: number; ms: number } | undefined {
+  const m = STATUS.exec(call);
+  return m ? { start: Number(BigInt(m[2]) / 1000n) / 1000, ms: Number(BigInt(m[3]) - BigInt(m[2])) / 1e6 } : undefined;
 }
 
 /** The calls a wrapper recorded, one argument string per call. */
@@ -173,12 +192,23 @@ export function squeezeMap(text: string): string {
   return text.split('\n').map((l) => l.trim().split(/\s+/).join(' ')).filter(Boolean).join('\n');
 }
 
+/** The part of an OCI image config's `config` that the tests set. */
+export interface ImageConfig {
+  Env?: string[];
+  Entrypoint?: string[];
+  Cmd?: string[];
+  User?: string;
+  WorkingDir?: string;
+}
+
 /**
  * An OCI image archive (ctr image import's input) of `rootfs` as one
- * uncompressed layer, named `image`; `work` holds the layout while it is built.
+ * uncompressed layer, named `image`; `work` holds the layout while it is
+ * built. `config` replaces the default image config (PATH, `sh`).
  */
-export function buildOciArchive(work: string, rootfs: string, image: string, out: string): void {
+export function buildOciArchive(work: string, rootfs: string, image: string, out: string, config?: ImageConfig): void {
   const layout = path.join(work, 'layout');
+  fs.rmSync(layout, { recursive: true, force: true });
   const blobs = path.join(layout, 'blobs', 'sha256');
   fs.mkdirSync(blobs, { recursive: true });
   const put = (b: Buffer): string => {
@@ -191,14 +221,14 @@ export function buildOciArchive(work: string, rootfs: string, image: string, out
   if (tar.status !== 0) throw new Error(`tar ${rootfs}: ${tar.stderr}`);
   const layer = fs.readFileSync(layerFile);
   const layerDigest = put(layer);
-  const config = Buffer.from(JSON.stringify({
+  const imageConfig = Buffer.from(JSON.stringify({
     architecture: 'amd64', os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    config: config ?? { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
     rootfs: { type: 'layers', diff_ids: [layerDigest] },
   }));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(imageConfig), size: imageConfig.length },
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
   }));
   const index = {
