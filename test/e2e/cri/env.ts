@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEMO, mountsUnder, pidsWithRootUnder } from '../../helpers.js';
 import {
-  buildOciArchive, containerdConfig, pidsMentioning, removeCgroup, removeNew, run, snapshotPaths, startContainerd, stopContainerd, unmountUnder, waitFor, which,
+  buildOciArchive, containerdConfig, pidsMentioning, removeNew, run, snapshotPaths, startContainerd, stopContainerd, unmountUnder, waitFor, which,
   writeRuntimeWrapper, type Containerd, type Lane,
 } from '../lib.js';
 import { CriClient, type Msg } from './client.js';
@@ -31,6 +31,32 @@ const SUBNETS = ['10.213.7', '10.213.97', '10.231.41', '172.29.213'];
 export const criAvailable = (): boolean =>
   process.getuid?.() === 0 && !!which('containerd') && !!which('ctr') && !!which('containerd-shim-runc-v2') && !!which('ip')
   && fs.existsSync(path.join(CNI_BIN, 'bridge')) && fs.existsSync(path.join(CNI_BIN, 'host-local')) && fs.existsSync(path.join(CNI_BIN, 'loopback'));
+
+/** Mount points of the cgroup hierarchies this process sees (v1 controllers, named ones, the cgroup2 mount). */
+export function cgroupMounts(): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => {
+    const dash = f.indexOf('-');
+    return dash > 0 && /^cgroup2?$/.test(f[dash + 1]) && f[3] === '/';
+  }).map((f) => f[4]);
+}
+
+/**
+ * v1 hierarchies this process belongs to (/proc/self/cgroup) that nothing
+ * mounts, as `net_cls,net_prio` on this project's VMs. containerd's cgroups
+ * library, which the shim uses to watch a container's OOM events and read
+ * its metrics, fails on them ("cannot find cgroup mount destination") for
+ * runc as for tcr, so OOMKilled and ContainerStats never come. A node the
+ * kubelet runs on mounts every hierarchy.
+ */
+function unmountedHierarchies(): string[] {
+  const supers = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((l) => {
+    const f = l.split(' ');
+    const dash = f.indexOf('-');
+    return dash > 0 && f[dash + 1] === 'cgroup' ? [f[dash + 3].split(',')] : [];
+  });
+  return fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((l) => l.split(':')[1]).filter((c): c is string => !!c)
+    .filter((ctrls) => !supers.some((opts) => ctrls.split(',').every((c) => opts.includes(c))));
+}
 
 /** A /24 whose prefix no host address or route mentions, and a bridge name no link has. */
 function pickNetwork(): { prefix: string; bridge: string } {
@@ -133,6 +159,13 @@ export class CriEnv {
         const r = run('ip', args);
         if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
       }
+      // every hierarchy mounted, as on a kubelet's node: the missing ones under the temp dir, for this run only
+      for (const ctrls of unmountedHierarchies()) {
+        const at = path.join(dir, 'cgroup', ctrls);
+        fs.mkdirSync(at, { recursive: true });
+        const r = run('mount', ['-t', 'cgroup', '-o', ctrls, `tcr-e2e-${ctrls}`, at]);
+        if (r.status !== 0) throw new Error(`mount the ${ctrls} hierarchy: ${r.stderr}`);
+      }
       const address = path.join(dir, 'containerd.sock');
       const cri = [
         '[plugins."io.containerd.grpc.v1.cri"]',
@@ -168,6 +201,7 @@ export class CriEnv {
       else {
         await stopContainerd(containerd);
         run('ip', ['link', 'del', net.bridge]);
+        unmountUnder(dir);
         fs.rmSync(dir, { recursive: true, force: true });
       }
       throw e;
@@ -300,7 +334,7 @@ export class CriEnv {
     await this.cri.stopPodSandbox(pod.id);
     await this.cri.removePodSandbox(pod.id);
     const left = cgroupDirsBelow(pod.cgroupParent);
-    removeCgroup(pod.cgroupParent);
+    removeCgroupTree(pod.cgroupParent);
     return left;
   }
 
@@ -351,10 +385,14 @@ export class CriEnv {
         for (const id of fs.readdirSync(root).filter((n) => !n.startsWith('.'))) run(lane.bin, ['--root', root, 'delete', '--force', id]);
       }
       waitFor(() => pidsWithRootUnder(this.dir).length === 0, 5_000);
+      // cgroups first: the hierarchies mounted under the dir go with its mounts
+      removeCgroupTree(`/${this.cgroupRoot}`);
       unmountUnder(this.dir);
       for (const veth of this.veths()) run('ip', ['link', 'del', veth]);
       run('ip', ['link', 'del', this.bridge]);
-      removeCgroup(`/${this.cgroupRoot}`);
+      // TCR_E2E_CRI_LOG=FILE keeps the daemon's log (the shims log there too) for a look after the run
+      const keep = process.env.TCR_E2E_CRI_LOG;
+      if (keep) fs.copyFileSync(path.join(this.dir, 'containerd.log'), keep);
       const before = new Set<string>(JSON.parse(fs.readFileSync(path.join(this.dir, 'host-paths.json'), 'utf8')) as string[]);
       fs.rmSync(this.dir, { recursive: true, force: true });
       removeNew(HOST_PATHS, before);
@@ -362,24 +400,41 @@ export class CriEnv {
   }
 }
 
-/** Cgroup directories below `rel` in any hierarchy (v1 controllers and the cgroup2 mount), as paths relative to the hierarchy. */
-export function cgroupDirsBelow(rel: string): string[] {
-  const out = new Set<string>();
-  const root = '/sys/fs/cgroup';
-  const walk = (base: string, dir: string): void => {
+/** Directories below `top`, at any depth. */
+function dirsBelow(top: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
     let entries: fs.Dirent[];
     try {
-      entries = fs.readdirSync(path.join(base, dir), { withFileTypes: true });
+      entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
     for (const e of entries) {
       if (!e.isDirectory()) continue;
-      const sub = path.join(dir, e.name);
-      out.add(sub);
-      walk(base, sub);
+      out.push(path.join(dir, e.name));
+      walk(path.join(dir, e.name));
     }
   };
-  for (const h of fs.readdirSync(root)) walk(path.join(root, h), rel);
-  return [...out].sort();
+  walk(top);
+  return out;
+}
+
+/** Cgroup directories below `rel` in every mounted hierarchy, as `MOUNT/rel/...` paths. */
+export function cgroupDirsBelow(rel: string): string[] {
+  return cgroupMounts().flatMap((m) => dirsBelow(path.join(m, rel))).sort();
+}
+
+/** Removes the cgroup `rel` and everything below it from every mounted hierarchy, deepest first (what still has processes stays). */
+export function removeCgroupTree(rel: string): void {
+  for (const m of cgroupMounts()) {
+    const top = path.join(m, rel);
+    for (const d of [...dirsBelow(top), top].sort((a, b) => b.length - a.length)) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        /* busy or gone */
+      }
+    }
+  }
 }

@@ -123,7 +123,8 @@ export function namespaceScenarios(ctx: Ctx): void {
         const c = await env.startContainer(pod, 'vol', SLEEP, { mounts, security: { privileged: true } });
         const info = () => parseMountinfo(fs.readFileSync(`/proc/${c.pid}/mountinfo`, 'utf8'));
         const at = (p: string) => info().find((m) => m.point === p);
-        expect(at('/vol/private')!.optional.filter((o) => /^(shared|master):/.test(o))).toEqual([]);
+        // how the volumes relate to the host's peer group (a private one may be shared within the container,
+        // as after runc 1.4's recursive rootfsPropagation, but never with the host: the behaviour below)
         expect(at('/vol/h2c')!.optional.some((o) => o.startsWith('master:'))).toBe(true);
         expect(at('/vol/bidi')!.optional.some((o) => o.startsWith('shared:'))).toBe(true);
 
@@ -133,11 +134,12 @@ export function namespaceScenarios(ctx: Ctx): void {
         expect(at('/vol/h2c/sub')?.fstype).toBe('tmpfs');
         expect(at('/vol/bidi/sub')?.fstype).toBe('tmpfs');
 
-        const r = await env.cri.execSync(c.id, ['sh', '-c', 'mkdir -p /vol/bidi/from-ctr /vol/h2c/from-ctr && mount -t tmpfs ctr-bidi /vol/bidi/from-ctr && mount -t tmpfs ctr-h2c /vol/h2c/from-ctr && echo ok']);
+        const r = await env.cri.execSync(c.id, ['sh', '-c', 'for d in private h2c bidi; do mkdir -p /vol/$d/from-ctr && mount -t tmpfs ctr-$d /vol/$d/from-ctr || exit 1; done; echo ok']);
         expect(r.stdout).toBe('ok\n');
         const hostMounts = () => parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.point);
         expect(hostMounts()).toContain(path.join(host, 'bidi', 'from-ctr'));
         expect(hostMounts()).not.toContain(path.join(host, 'h2c', 'from-ctr'));
+        expect(hostMounts()).not.toContain(path.join(host, 'private', 'from-ctr'));
       });
     } finally {
       unmountUnder(host);
