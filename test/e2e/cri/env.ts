@@ -21,6 +21,7 @@ import { CriClient, type Msg } from './client.js';
 export const PAUSE_IMAGE = 'localhost/tcr-e2e/pause:1';
 export const BUSYBOX_IMAGE = 'localhost/tcr-e2e/busybox:1';
 const NAMESPACE = 'k8s.io';
+const DEFAULT_NAMESPACES = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' };
 const CNI_BIN = '/usr/lib/cni';
 // what containerd 1.6, its shims and the CNI plugins make on the host outside
 // the config's dirs; each removed afterwards when it did not exist before
@@ -261,7 +262,8 @@ export class CriEnv {
       labels: { lane, 'tcr-e2e': 'yes' },
       linux: {
         cgroup_parent: `/${this.cgroupRoot}/${lane}/pod${uid}`,
-        security_context: opts.security ?? {},
+        // the kubelet's default: a PID namespace per container (the enum's zero is POD, so it is sent)
+        security_context: { ...opts.security, namespace_options: { ...DEFAULT_NAMESPACES, ...opts.security?.namespace_options } },
         sysctls: opts.sysctls ?? {},
       },
     };
@@ -289,8 +291,11 @@ export class CriEnv {
     };
   }
 
+  /** As the kubelet does, the container's namespace options are the pod's unless `opts.security` gives its own. */
   async createContainer(pod: Pod, name: string, command: string[], opts: ContainerOptions = {}): Promise<string> {
-    return this.cri.createContainer(pod.id, this.containerConfig(name, command, opts), pod.config);
+    const namespaces = opts.security?.namespace_options ?? pod.config.linux.security_context.namespace_options;
+    const config = this.containerConfig(name, command, { ...opts, security: { ...opts.security, namespace_options: namespaces } });
+    return this.cri.createContainer(pod.id, config, pod.config);
   }
 
   /** Create + start, then waits until the CRI reports it running; returns its id and its init's pid. */
