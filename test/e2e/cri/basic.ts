@@ -83,18 +83,21 @@ export function basicScenarios(ctx: Ctx): void {
 
   it('ContainerStatus: reason OOMKilled, exit code 137, for a container over its memory limit (v1 memory cgroup)', async () => {
     const env = ctx.env();
-    await withPod(ctx, 'oom', {}, async (pod) => {
+    // the shim watches the OOM event through containerd's cgroup library, which needs every hierarchy mounted
+    await env.withAllHierarchies(() => withPod(ctx, 'oom', {}, async (pod) => {
       const limit = 32 << 20;
       const id = await env.createContainer(pod, 'hog', ['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; exec dd if=/dev/zero of=/dev/null bs=96M count=1'], {
         resources: { memory_limit_in_bytes: limit },
       });
       await env.cri.startContainer(id);
       expect(await env.waitState(id, 'CONTAINER_EXITED', 30_000)).toBe('CONTAINER_EXITED');
-      const st = await env.cri.containerStatus(id);
+      // the shim's OOM event and its exit event travel apart: the reason may follow the exit
+      let st = await env.cri.containerStatus(id);
+      await eventually(async () => (st = await env.cri.containerStatus(id)).reason === 'OOMKilled', 10_000);
       expect([st.exit_code, st.reason]).toEqual([137, 'OOMKilled']);
       // what the process saw as its limit
       expect(fs.readFileSync(env.logFile(pod, 'hog'), 'utf8')).toMatch(new RegExp(` stdout F ${limit}\\n`));
-    });
+    }));
   }, T);
 
   it('container logs in the CRI format: TIMESTAMP STREAM F|P LINE, stdout and stderr apart, in order', async () => {

@@ -160,13 +160,6 @@ export class CriEnv {
         const r = run('ip', args);
         if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
       }
-      // every hierarchy mounted, as on a kubelet's node: the missing ones under the temp dir, for this run only
-      for (const ctrls of unmountedHierarchies()) {
-        const at = path.join(dir, 'cgroup', ctrls);
-        fs.mkdirSync(at, { recursive: true });
-        const r = run('mount', ['-t', 'cgroup', '-o', ctrls, `tcr-e2e-${ctrls}`, at]);
-        if (r.status !== 0) throw new Error(`mount the ${ctrls} hierarchy: ${r.stderr}`);
-      }
       const address = path.join(dir, 'containerd.sock');
       const cri = [
         '[plugins."io.containerd.grpc.v1.cri"]',
@@ -319,6 +312,33 @@ export class CriEnv {
     return state;
   }
 
+  /**
+   * Runs `fn` with every cgroup hierarchy mounted, as on a kubelet's node:
+   * those this host leaves unmounted (see unmountedHierarchies) are mounted
+   * under the temp dir for `fn` only. The window is kept short because the
+   * mount is the host's: a runtime run beside the suite would use it too.
+   * `fn` must remove its pods: their cgroups in these hierarchies go before
+   * the mounts do.
+   */
+  async withAllHierarchies(fn: () => Promise<void>): Promise<void> {
+    const mounted: string[] = [];
+    try {
+      for (const ctrls of unmountedHierarchies()) {
+        const at = path.join(this.dir, 'cgroup', ctrls);
+        fs.mkdirSync(at, { recursive: true });
+        const r = run('mount', ['-t', 'cgroup', '-o', ctrls, `tcr-e2e-${ctrls}`, at]);
+        if (r.status !== 0) throw new Error(`mount the ${ctrls} hierarchy: ${r.stderr}`);
+        mounted.push(at);
+      }
+      await fn();
+    } finally {
+      for (const at of mounted) {
+        removeCgroupTree(`/${this.cgroupRoot}`, [at]);
+        run('umount', [at]);
+      }
+    }
+  }
+
   /** The pod's log file for a container (CRI format). */
   logFile(pod: Pod, name: string): string {
     return path.join(pod.config.log_directory as string, name, '0.log');
@@ -390,7 +410,6 @@ export class CriEnv {
         for (const id of fs.readdirSync(root).filter((n) => !n.startsWith('.'))) run(lane.bin, ['--root', root, 'delete', '--force', id]);
       }
       waitFor(() => pidsWithRootUnder(this.dir).length === 0, 5_000);
-      // cgroups first: the hierarchies mounted under the dir go with its mounts
       removeCgroupTree(`/${this.cgroupRoot}`);
       unmountUnder(this.dir);
       for (const veth of this.veths()) run('ip', ['link', 'del', veth]);
@@ -430,9 +449,9 @@ export function cgroupDirsBelow(rel: string): string[] {
   return cgroupMounts().flatMap((m) => dirsBelow(path.join(m, rel))).sort();
 }
 
-/** Removes the cgroup `rel` and everything below it from every mounted hierarchy, deepest first (what still has processes stays). */
-export function removeCgroupTree(rel: string): void {
-  for (const m of cgroupMounts()) {
+/** Removes the cgroup `rel` and everything below it from every mounted hierarchy (or those of `mounts`), deepest first (what still has processes stays). */
+export function removeCgroupTree(rel: string, mounts = cgroupMounts()): void {
+  for (const m of mounts) {
     const top = path.join(m, rel);
     for (const d of [...dirsBelow(top), top].sort((a, b) => b.length - a.length)) {
       try {

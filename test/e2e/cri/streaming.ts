@@ -79,7 +79,8 @@ export function streamingScenarios(ctx: Ctx): void {
 
   it('ContainerStats and ListContainerStats: CPU and memory from the container\'s cgroup, the writable layer', async () => {
     const env = ctx.env();
-    await withPod(ctx, 'stats', {}, async (pod) => {
+    // the shim reads the metrics through containerd's cgroup library, which needs every hierarchy mounted
+    await env.withAllHierarchies(() => withPod(ctx, 'stats', {}, async (pod) => {
       // some CPU time and some memory of its own before the numbers are read
       const c = await env.startContainer(pod, 'busy', ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; dd if=/dev/zero of=/tmp/f bs=1M count=4 2>/dev/null; echo done; exec sleep 1000']);
       let stats = await env.cri.containerStats(c.id);
@@ -96,6 +97,6 @@ export function streamingScenarios(ctx: Ctx): void {
       expect(list.map((s) => s.attributes.id)).toEqual([c.id]);
       const all = await env.cri.listContainerStats();
       expect(all.map((s) => s.attributes.id)).toContain(c.id);
-    });
+    }));
   }, T);
 }
