@@ -44,7 +44,7 @@ async function loadSuite() {
   const out = path.join(REPO, 'node_modules', '.cache', 'tcr-bench', 'cri-env.mjs');
   await build({
     stdin: {
-      contents: "export * from './cri/env.ts'; export { LANES, calls, commandOf, timeOf } from './lib.ts';",
+      contents: "export * from './cri/env.ts'; export { removeCgroupTree } from './cri/cgroups.ts'; export { LANES, calls, commandOf, timeOf } from './lib.ts';",
       resolveDir: path.join(REPO, 'test', 'e2e'),
       sourcefile: 'bench-pod-entry.ts',
       loader: 'ts',
