@@ -14,7 +14,9 @@ fi
 # docker-registry, skopeo and openssl: test/integration/registry.test.ts runs a
 # private registry (token auth signed with an openssl certificate) and pushes to it
 # musl-tools: the executor (native/executor.c) is a static program linked against musl (native/build-executor.sh)
-packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman conmon containerd docker-registry skopeo openssl)
+# containernetworking-plugins and iproute2: test/e2e/cri.test.ts gives containerd's CRI plugin a
+# bridge (made with ip) and the CNI bridge, host-local and loopback plugins from /usr/lib/cni
+packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman conmon containerd containernetworking-plugins iproute2 docker-registry skopeo openssl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

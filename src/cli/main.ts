@@ -131,7 +131,10 @@ export async function main(argv: string[]): Promise<number> {
     // an error that is not tcr's own is a bug: its stack helps (also when a TcrError only rewords it)
     const origin = e instanceof TcrError && e.cause !== undefined ? e.cause : e;
     if (!(origin instanceof TcrError)) log.debug((origin as Error).stack ?? '');
-    return e instanceof TcrError ? e.exitCode : 1;
+    const status = e instanceof TcrError ? e.exitCode : 1;
+    // runc's exec exits 255 when exec itself fails (a program not found, a stopped or unknown
+    // container), so its caller tells that from the process' own exit status 1
+    return status === 1 && commandName(argv) === 'exec' ? 255 : status;
   }
 }
 

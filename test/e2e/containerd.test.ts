@@ -9,14 +9,14 @@
 // use disabled; it is stopped by its pid afterwards. Each lane has its own
 // namespace (and so its own cgroup parent, /<namespace>), its own runtime
 // --root (--runc-root), and IO FIFOs in the temp dir (--fifo-dir).
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
-  LANES, RUNC, containerdConfig, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result,
+  LANES, RUNC, buildOciArchive, calls, commandOf, containerdConfig, removeCgroup, removeNew, run, snapshotPaths, startContainerd, stopContainerd, unmountUnder, waitFor, which, withTty,
+  writeRuntimeWrapper, type Containerd, type Result,
 } from './lib.js';
 
 const CONTAINERD = which('containerd');
@@ -29,7 +29,7 @@ const HOST_PATHS = ['/run/containerd', '/run/containerd/s', '/run/containerd/fif
 
 let dir = '';
 let address = '';
-let daemon: ChildProcess | undefined;
+let daemon: Containerd | undefined;
 let before = new Set<string>();
 
 const ctrAt = (ns: string) => (args: string[]): Result => run(CTR!, ['--address', address, '-n', ns, ...args]);
@@ -39,13 +39,7 @@ describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc
     before = snapshotPaths(HOST_PATHS);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-e2e-containerd-'));
     address = path.join(dir, 'containerd.sock');
-    fs.mkdirSync(path.join(dir, 'tmp'));
-    fs.writeFileSync(path.join(dir, 'config.toml'), containerdConfig(dir, address));
-    const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
-    daemon = spawn(CONTAINERD!, ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', logFd, logFd] });
-    fs.closeSync(logFd);
-    const up = waitFor(() => fs.existsSync(address) && run(CTR!, ['--address', address, 'version']).status === 0, 15_000, 100);
-    if (!up) throw new Error(`containerd did not come up:\n${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8')}`);
+    daemon = startContainerd(dir, address, containerdConfig(dir, address));
     buildOciArchive(dir, path.join(DEMO, 'rootfs'), IMAGE, path.join(dir, 'image.tar'));
   }, 60_000);
 
@@ -67,20 +61,7 @@ describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc
         removeCgroup(`/${ns}`);
       }
     } finally {
-      if (daemon?.pid && daemon.exitCode === null) {
-        const exited = new Promise((r) => daemon!.once('exit', r));
-        daemon.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
-      }
-      // shims this daemon started (their command line names its private socket)
-      for (const pid of pidsMentioning(address)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
+      await stopContainerd(daemon);
       unmountUnder(dir);
       fs.rmSync(dir, { recursive: true, force: true });
       removeNew(HOST_PATHS, before);

@@ -2,7 +2,7 @@
 // containerd): the two runtime lanes (tcr, and runc as the control), a
 // wrapper per lane that records every call the client makes, ttys through
 // script(1), and cleanup of what the clients leave on the host.
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncOptions } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -62,17 +62,36 @@ export function withTty(argv: string[], env?: NodeJS.ProcessEnv): Result {
  * A wrapper named like the lane's runtime (clients name a runtime by its
  * file name: podman looks it up in runtime_supports_json) that appends each
  * call's arguments to `log` and execs the real binary with `prefix` first.
+ * With `withStatus` it runs the binary as its child instead and appends the
+ * call once it has ended, as `ARGS => STATUS START_NS END_NS` (see
+ * statusOf and timeOf).
  */
-export function writeRuntimeWrapper(dir: string, lane: Lane, log: string, prefix: string[] = []): string {
+export function writeRuntimeWrapper(dir: string, lane: Lane, log: string, prefix: string[] = [], withStatus = false): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, lane.name);
+  const argv = [lane.bin, ...prefix].map(shellQuote).join(' ');
   fs.writeFileSync(file, [
     '#!/bin/sh',
-    `printf '%s\\n' "$*" >> ${shellQuote(log)}`,
-    `exec ${[lane.bin, ...prefix].map(shellQuote).join(' ')} "$@"`,
+    ...(withStatus
+      ? ['t0=$(date +%s%N)', `${argv} "$@"`, 'rc=$?', `printf '%s => %s %s %s\\n' "$*" "$rc" "$t0" "$(date +%s%N)" >> ${shellQuote(log)}`, 'exit $rc']
+      : [`printf '%s\\n' "$*" >> ${shellQuote(log)}`, `exec ${argv} "$@"`]),
     '',
   ].join('\n'), { mode: 0o755 });
   return file;
+}
+
+const STATUS = / => (\d+) (\d+) (\d+)$/;
+
+/** The exit status a status-recording wrapper logged for a call, or undefined. */
+export function statusOf(call: string): number | undefined {
+  const m = STATUS.exec(call);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** When a status-recording wrapper saw a call start (ms since the epoch) and how long it ran (ms). */
+export function timeOf(call: string): { start: number; ms: number } | undefined {
+  const m = STATUS.exec(call);
+  return m ? { start: Number(BigInt(m[2]) / 1000n) / 1000, ms: Number(BigInt(m[3]) - BigInt(m[2])) / 1e6 } : undefined;
 }
 
 /** The calls a wrapper recorded, one argument string per call. */
@@ -173,12 +192,23 @@ export function squeezeMap(text: string): string {
   return text.split('\n').map((l) => l.trim().split(/\s+/).join(' ')).filter(Boolean).join('\n');
 }
 
+/** The part of an OCI image config's `config` that the tests set. */
+export interface ImageConfig {
+  Env?: string[];
+  Entrypoint?: string[];
+  Cmd?: string[];
+  User?: string;
+  WorkingDir?: string;
+}
+
 /**
  * An OCI image archive (ctr image import's input) of `rootfs` as one
- * uncompressed layer, named `image`; `work` holds the layout while it is built.
+ * uncompressed layer, named `image`; `work` holds the layout while it is
+ * built. `config` replaces the default image config (PATH, `sh`).
  */
-export function buildOciArchive(work: string, rootfs: string, image: string, out: string): void {
+export function buildOciArchive(work: string, rootfs: string, image: string, out: string, config?: ImageConfig): void {
   const layout = path.join(work, 'layout');
+  fs.rmSync(layout, { recursive: true, force: true });
   const blobs = path.join(layout, 'blobs', 'sha256');
   fs.mkdirSync(blobs, { recursive: true });
   const put = (b: Buffer): string => {
@@ -191,14 +221,14 @@ export function buildOciArchive(work: string, rootfs: string, image: string, out
   if (tar.status !== 0) throw new Error(`tar ${rootfs}: ${tar.stderr}`);
   const layer = fs.readFileSync(layerFile);
   const layerDigest = put(layer);
-  const config = Buffer.from(JSON.stringify({
+  const imageConfig = Buffer.from(JSON.stringify({
     architecture: 'amd64', os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    config: config ?? { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
     rootfs: { type: 'layers', diff_ids: [layerDigest] },
   }));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(imageConfig), size: imageConfig.length },
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
   }));
   const index = {
@@ -214,15 +244,19 @@ export function buildOciArchive(work: string, rootfs: string, image: string, out
   if (pack.status !== 0) throw new Error(`tar ${layout}: ${pack.stderr}`);
 }
 
-/** A private containerd's config: its own root, state, temp and sockets under `dir`, only the plugins ctr needs. */
-export function containerdConfig(dir: string, address: string): string {
+/**
+ * A private containerd's config: its own root, state, temp and sockets under
+ * `dir`, only the plugins ctr needs. `cri` (lines of TOML) enables the CRI
+ * plugin with those settings; without it the plugin is disabled.
+ */
+export function containerdConfig(dir: string, address: string, cri?: string[]): string {
   return [
     'version = 2',
     `root = "${dir}/root"`,
     `state = "${dir}/state"`,
     `temp = "${dir}/tmp"`,
     'disabled_plugins = [',
-    '  "io.containerd.grpc.v1.cri",',
+    ...(cri ? [] : ['  "io.containerd.grpc.v1.cri",']),
     '  "io.containerd.internal.v1.opt",',
     '  "io.containerd.internal.v1.restart",',
     '  "io.containerd.tracing.processor.v1.otlp",',
@@ -240,6 +274,52 @@ export function containerdConfig(dir: string, address: string): string {
     '  address = ""',
     '[metrics]',
     '  address = ""',
+    ...(cri ?? []),
     '',
   ].join('\n');
+}
+
+export interface Containerd {
+  dir: string;
+  address: string;
+  daemon: ChildProcess;
+}
+
+/**
+ * Starts a private containerd with `config` (written to dir/config.toml, its
+ * log to dir/containerd.log) and waits until it answers on `address`. The
+ * shims it starts inherit `env`.
+ */
+export function startContainerd(dir: string, address: string, config: string, env?: NodeJS.ProcessEnv): Containerd {
+  const ctr = which('ctr') ?? 'ctr';
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.toml'), config);
+  const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
+  const daemon = spawn(which('containerd') ?? 'containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', logFd, logFd], env });
+  fs.closeSync(logFd);
+  const up = waitFor(() => daemon.exitCode === null && fs.existsSync(address) && run(ctr, ['--address', address, 'version']).status === 0, 15_000, 100);
+  if (!up) {
+    if (daemon.exitCode === null) daemon.kill('SIGKILL');
+    throw new Error(`containerd did not come up:\n${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8')}`);
+  }
+  return { dir, address, daemon };
+}
+
+/** Stops the daemon by its pid (TERM, then KILL after 10 s), then the shims it started: their command line names its private socket. */
+export async function stopContainerd(c: Containerd | undefined): Promise<void> {
+  if (!c) return;
+  const { daemon } = c;
+  if (daemon.pid && daemon.exitCode === null && daemon.signalCode === null) {
+    const exited = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+  }
+  for (const pid of pidsMentioning(c.address)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }

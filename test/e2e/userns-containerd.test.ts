@@ -21,15 +21,14 @@
 // The daemon's dirs are private to a temp dir, as in containerd.test.ts; the
 // temp dir is 0711 (as /run/containerd is) so the mapped root reaches its
 // rootfs under state/.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
-  LANES, RUNC, containerdConfig, buildOciArchive, calls, commandOf, pidsMentioning, removeCgroup, removeNew, run, shellQuote, snapshotPaths, squeezeMap,
-  unmountUnder, userNsOf, waitFor, which, withTty, type Result,
+  LANES, RUNC, buildOciArchive, calls, commandOf, containerdConfig, removeCgroup, removeNew, run, shellQuote, snapshotPaths, squeezeMap, startContainerd,
+  stopContainerd, unmountUnder, userNsOf, waitFor, which, withTty, type Containerd, type Result,
 } from './lib.js';
 
 const CONTAINERD = which('containerd');
@@ -43,7 +42,7 @@ const LOOP = 'trap "exit 0" TERM; while :; do sleep 0.1; done';
 
 let dir = '';
 let address = '';
-let daemon: ChildProcess | undefined;
+let daemon: Containerd | undefined;
 let before = new Set<string>();
 
 const nsOf = (lane: string): string => `${path.basename(dir)}-${lane}`;
@@ -78,16 +77,10 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
     fs.chmodSync(dir, 0o711);
     if (!fs.existsSync(RUNC_ROOT)) fs.mkdirSync(RUNC_ROOT, { recursive: true, mode: 0o700 });
     address = path.join(dir, 'containerd.sock');
-    fs.mkdirSync(path.join(dir, 'tmp'));
     writeDispatcher(path.join(dir, 'shim-path'));
-    fs.writeFileSync(path.join(dir, 'config.toml'), containerdConfig(dir, address));
-    const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
     // the shims inherit this PATH: their `runc` is the dispatcher
     const env = { ...process.env, PATH: `${path.join(dir, 'shim-path')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
-    daemon = spawn(CONTAINERD!, ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', logFd, logFd], env });
-    fs.closeSync(logFd);
-    const up = waitFor(() => fs.existsSync(address) && run(CTR!, ['--address', address, 'version']).status === 0, 15_000, 100);
-    if (!up) throw new Error(`containerd did not come up:\n${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8')}`);
+    daemon = startContainerd(dir, address, containerdConfig(dir, address), env);
     buildOciArchive(dir, path.join(DEMO, 'rootfs'), IMAGE, path.join(dir, 'image.tar'));
   }, 60_000);
 
@@ -108,19 +101,7 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
         removeCgroup(`/${ns}`);
       }
     } finally {
-      if (daemon?.pid && daemon.exitCode === null) {
-        const exited = new Promise((r) => daemon!.once('exit', r));
-        daemon.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
-      }
-      for (const pid of pidsMentioning(address)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
+      await stopContainerd(daemon);
       // what the runtimes still record in their roots (a test that failed half-way), deleted by the lane's own runtime
       for (const lane of LANES) {
         const root = path.join(RUNC_ROOT, nsOf(lane.name));

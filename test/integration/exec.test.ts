@@ -61,17 +61,26 @@ describe.skipIf(lacks(isRoot))('tcr exec', () => {
     expect(r.status).toBe(3);
   });
 
-  it('fails clearly for a missing command, and for a stopped container', () => {
+  it('fails clearly, with runc\'s exit status 255, for a missing command, a stopped and an unknown container', () => {
     const r = sb.tcr(['exec', id, 'no-such-command']);
-    expect(r.status).not.toBe(0);
+    expect(r.status).toBe(255);
     expect(r.stderr).toMatch(/exec: "no-such-command": executable file not found/);
+    // as containerd's shim calls it for the kubelet's ExecSync: --process FILE --detach --pid-file
+    const proc = path.join(sb.dir, 'exec-process.json');
+    fs.writeFileSync(proc, JSON.stringify({ args: ['/no/such/program'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }));
+    const shim = sb.tcr(['--log', path.join(sb.dir, 'exec-log.json'), '--log-format', 'json', 'exec', '--process', proc, '--detach', '--pid-file', path.join(sb.dir, 'exec.pid'), id], detached);
+    expect(shim.status).toBe(255);
+    expect(fs.readFileSync(path.join(sb.dir, 'exec-log.json'), 'utf8')).toMatch(/"level":"error".*no\/such\/program/);
     const b = sb.bundle('gone', (s) => {
       s.process!.args = ['true'];
     });
     expect(sb.tcr(['run', '--keep', '--bundle', b, 'gone']).status).toBe(0);
     const r2 = sb.tcr(['exec', 'gone', 'true']);
-    expect(r2.status).toBe(1);
+    expect(r2.status).toBe(255);
     expect(r2.stderr).toMatch(/cannot exec in a stopped container/);
+    expect(sb.tcr(['exec', 'no-such-container', 'true']).status).toBe(255);
+    // the process' own status 1 stays 1
+    expect(sb.tcr(['exec', id, 'sh', '-c', 'exit 1']).status).toBe(1);
   });
 
   it('joins a user namespace container as root of that namespace', () => {
