@@ -8,6 +8,7 @@
 // the processes inside see (/proc, mountinfo, cgroup files), not only what
 // the CRI answers.
 import { afterAll, beforeAll, describe } from 'vitest';
+import { lacks } from '../helpers.js';
 import { LANES, RUNC, which } from './lib.js';
 import { basicScenarios } from './cri/basic.js';
 import { CriEnv, criAvailable } from './cri/env.js';
@@ -23,7 +24,7 @@ const available = criAvailable() && !!RUNC && !!which('mount');
 
 let env: CriEnv | undefined;
 
-describe.skipIf(!available)('CRI (containerd 1.6 CRI plugin, runc v2 shim) with runtime handlers runc and tcr', () => {
+describe.skipIf(lacks(available))('CRI (containerd 1.6 CRI plugin, runc v2 shim) with runtime handlers runc and tcr', () => {
   beforeAll(async () => {
     env = await CriEnv.start(lanes);
   }, 120_000);

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TCR, mountsUnder } from '../helpers.js';
+import { removeCgroupTree } from './cri/cgroups.js';
 
 export interface Result {
   status: number | null;
@@ -115,25 +116,9 @@ export function unmountUnder(dir: string): void {
   for (const m of mountsUnder(dir).sort((a, b) => b.length - a.length)) run('umount', ['-l', m]);
 }
 
-/** Removes the cgroup `rel` (and everything below it) from every hierarchy. */
+/** Removes the cgroup `rel` (and everything below it) from every mounted hierarchy. */
 export function removeCgroup(rel: string): void {
-  const root = '/sys/fs/cgroup';
-  const rm = (dir: string): void => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) if (e.isDirectory()) rm(path.join(dir, e.name));
-    try {
-      fs.rmdirSync(dir);
-    } catch {
-      /* busy or gone: nothing more to do */
-    }
-  };
-  const hierarchies = fs.existsSync(path.join(root, 'cgroup.controllers')) ? [root] : fs.readdirSync(root).map((h) => path.join(root, h));
-  for (const h of hierarchies) rm(path.join(h, rel.replace(/^\/+/, '')));
+  removeCgroupTree(`/${rel.replace(/^\/+/, '')}`);
 }
 
 /** Directories a client may create on the host outside its private dirs. */
