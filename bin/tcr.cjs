@@ -22,7 +22,8 @@ function loadBundle(file, scripts) {
   if (loaded.has(file)) return loaded.get(file).exports;
   let cachedData;
   try {
-    cachedData = fs.readFileSync(`${file}.cache`);
+    // only a cache made after its bundle: V8 checks the bundle's length, not its text
+    if (fs.statSync(`${file}.cache`).mtimeMs >= fs.statSync(file).mtimeMs) cachedData = fs.readFileSync(`${file}.cache`);
   } catch {
     // no cache: V8 compiles the bundle itself
   }

@@ -114,6 +114,10 @@ for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/comma
 // of src/cli/warm-up.ts so the functions every command calls are in it.
 // bin/tcr.cjs uses them when they match the node that runs it (V8 checks,
 // and compiles afresh otherwise).
+// The caches of the last build go first: V8 takes a cache whose bundle has the
+// same length as the one it was made from, so the warm-up would load (and
+// write back) the old build's code after an edit that keeps the length.
+for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs']) fs.rmSync(`${file}.cache`, { force: true });
 const { execFileSync } = await import('node:child_process');
 execFileSync(process.execPath, ['-e', `
   const fs = require('fs'), path = require('path');
