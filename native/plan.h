@@ -30,7 +30,7 @@ struct plan_header {
   uint32_t keep_fds;     /* fds 0..keep_fds-1 survive the child's start-up */
   uint64_t clone_flags;  /* namespaces created by the clone of the init */
   uint32_t arena_len;
-  uint32_t reserved;
+  uint32_t late_exit;    /* a step failing once nobody reads records: exit with byte 2 if errno is byte 0 or 1, else byte 3 (src/linux/exit-status.ts) */
 };
 
 struct plan_step {

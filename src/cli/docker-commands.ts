@@ -11,6 +11,7 @@ import type { ImageRunOptions } from '../run/options.js';
 import { parseBytes } from './units.js';
 import type { GlobalOptions } from './main.js';
 import { table } from './table.js';
+import { execFailureStatus } from '../linux/exit-status.js';
 
 export interface ImageRunFlags {
   interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env: string[]; envFile: string[]; workdir?: string; user?: string;
@@ -67,7 +68,7 @@ export async function runImageCommand(g: GlobalOptions, image: string, command: 
  * executed, 125 for any other failure of the runtime's.
  */
 export function dockerStatus(e: unknown): number {
-  if (e instanceof StepError && (e.op === PlanOp.findExec || e.op === PlanOp.exec)) return e.errnoName === 'ENOENT' || e.errnoName === 'ENOTDIR' ? 127 : 126;
+  if (e instanceof StepError && (e.op === PlanOp.findExec || e.op === PlanOp.exec)) return execFailureStatus(e.errnoName);
   return 125;
 }
 

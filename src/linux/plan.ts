@@ -3,6 +3,7 @@
 // TypeScript; the C side only executes. A plan is a value: it can be printed
 // (dry run), traced step by step, and unit-tested without root.
 import { layoutOf, operands, operandValue, PlanOp, StepFlag, type OperandValue, type PlanStep, type SlotType } from './plan-steps.js';
+import { lateExitWord } from './exit-status.js';
 
 /** Why the init pauses and asks the runtime to act (OP_SYNC ids). */
 export enum SyncPoint {
@@ -94,6 +95,7 @@ export function encodePlan(plan: Plan, flags = 0): Buffer {
   buf.writeUInt32LE(plan.keepFds, 20);
   buf.writeBigUInt64LE(BigInt(plan.cloneFlags), 24);
   buf.writeUInt32LE(arenaLen, 32);
+  buf.writeUInt32LE(lateExitWord(), 36);
   let used = 0;
   steps.forEach((step, i) => {
     const base = stepsAt + i * STEP_SIZE;

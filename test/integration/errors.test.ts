@@ -119,6 +119,38 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
     expectNothingLeft(sb, id);
   });
 
+  it('an init whose program is gone by start exits 127, one whose startContainer hook fails 126 (the statuses the plan gives it)', () => {
+    // python3 is the subreaper that inherits the orphaned init (as conmon or the shim would) and reads its status
+    const statusAfterStart = (id: string, bundle: string, beforeStart: string): string => {
+      const script = [
+        'import ctypes, os, subprocess, sys',
+        'ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER',
+        `tcr = [${JSON.stringify(TCR)}, '--root', ${JSON.stringify(sb.root)}]`,
+        `out = open(${JSON.stringify(path.join(sb.dir, `${id}.out`))}, 'w')`,
+        `assert subprocess.run(tcr + ['create', '--bundle', ${JSON.stringify(bundle)}, ${JSON.stringify(id)}], stdout=out, stderr=out).returncode == 0`,
+        beforeStart,
+        `assert subprocess.run(tcr + ['start', ${JSON.stringify(id)}]).returncode == 0`,
+        'pid, status = os.wait()',
+        'print(os.waitstatus_to_exitcode(status))',
+      ].join('\n');
+      const r = spawnSync('python3', ['-c', script], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).toBe('');
+      return r.stdout.trim();
+    };
+    const gone = uniqueId('gone');
+    const goneBundle = sb.bundle(gone, (s) => (s.process!.args = ['/bin/prog']));
+    fs.copyFileSync(path.join(goneBundle, 'rootfs', 'bin', 'busybox'), path.join(goneBundle, 'rootfs', 'bin', 'prog'));
+    fs.chmodSync(path.join(goneBundle, 'rootfs', 'bin', 'prog'), 0o755);
+    expect(statusAfterStart(gone, goneBundle, `os.unlink(${JSON.stringify(path.join(goneBundle, 'rootfs', 'bin', 'prog'))})`)).toBe('127');
+    const hook = uniqueId('hookfail');
+    const hookBundle = shBundle(sb, hook, 'echo ran', (s) => (s.hooks = { startContainer: [{ path: '/bin/false' }] }));
+    expect(statusAfterStart(hook, hookBundle, 'pass')).toBe('126');
+    for (const id of [gone, hook]) {
+      expect(sb.tcr(['delete', '--force', id]).status).toBe(0);
+      expectNothingLeft(sb, id);
+    }
+  });
+
   it('uid mappings without a user namespace', () => {
     expectRefused((s) => (s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings: mappings are given but there is no user namespace/);
   });

@@ -213,7 +213,7 @@ describe('encodePlan', () => {
     expect(buf.readUInt32LE(16)).toBe(1);
     expect(buf.readUInt32LE(20)).toBe(5);
     expect(buf.readBigUInt64LE(24)).toBe(0x20020000n);
-    expect(buf.readUInt32LE(36)).toBe(0); // reserved
+    expect(buf.readUInt32LE(36)).toBe(0x7e7f1402); // late_exit: ENOENT 2, ENOTDIR 20 -> 127, else 126
     expect(buf.length).toBe(arenaStart + arenaLen);
   });
 
