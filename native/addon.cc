@@ -1,6 +1,6 @@
 // N-API face of the executor and the few syscalls every lifecycle command
-// needs. Loading this addon costs under a millisecond, unlike an FFI
-// library, so the hot create/start/run path uses it instead of koffi.
+// needs. Loading this addon is cheap, unlike an FFI library, so the hot
+// create/start/run path uses it instead of koffi.
 #include <napi.h>
 
 #include <cerrno>

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Builds the executor (native/executor*.c) as a small static program, against
 # musl: glibc's static start-up (CPU feature probing through cpuid, which traps
-# to the hypervisor in a VM, and two dozen page faults) cost ~0.8 ms more per
-# container here, and its binary is 700 KB against musl's 30 KB, copied into
-# a memfd for every container. The kernel's UAPI headers come from the system.
+# to the hypervisor in a VM, and page faults) costs more per container, and
+# its binary is many times musl's, copied into a memfd for every container
+# (the README's dependency notes have the figures). The kernel's UAPI headers come from the system.
 # Usage: sh native/build-executor.sh OUTPUT   (run by node-gyp, binding.gyp)
 set -eu
 out=$1

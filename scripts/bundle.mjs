@@ -4,7 +4,7 @@
 // One rewrite after esbuild: for every default import of a Node built-in
 // (`import fs from 'node:fs'`) esbuild emits __toESM(require('node:fs')),
 // which copies every property of the module into a fresh object, once per
-// importing file. Measured: 21 ms of a 35 ms start-up. A wrapper whose
+// importing file, most of the start-up of a command. A wrapper whose
 // prototype is the module gives the same `.default` and namespace reads for
 // nothing.
 import { build } from 'esbuild';
@@ -27,7 +27,7 @@ const imagesApart = {
 };
 
 // The fetching and unpacking half of the image side (registry, archives,
-// tar-stream, the unpacker: 170 KB of its 230) is a third bundle,
+// tar-stream, the unpacker: most of its code) is a third bundle,
 // dist/tcr-pull.cjs, reached through the image bundle's dynamic imports of
 // those modules: `tcr run` of an image already in the store does not load it.
 const pullApart = {
@@ -78,7 +78,7 @@ const common = {
   define: { 'import.meta.url': '__tcr_url' },
   banner: {
     js: [
-      // import.meta.url without node:url's pathToFileURL (~1 ms): a file URL of the bundle's absolute path
+      // import.meta.url without node:url's pathToFileURL (one more module to load): a file URL of the bundle's absolute path
       "var __tcr_url = 'file://' + encodeURI(__filename).replace(/[?#]/g, encodeURIComponent);",
       'var __tcrBuiltin = (m) => Object.create(m, { default: { value: m }, __esModule: { value: true } });',
       // a built-in that most commands never use is required on first use: see LAZY_BUILTINS
@@ -94,11 +94,11 @@ await build({ ...common, entryPoints: ['src/bundles/pull.ts'], outfile: 'dist/tc
 await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfile: 'dist/commander.cjs' });
 // Built-ins that cost a lifecycle command time to load and that most
 // commands never touch: child_process alone (pulled in by commander, which
-// needs it only for executable sub-commands) brings net and stream, ~13 ms;
-// crypto ~8 ms (only the seccomp cache key hashes). Their requires become a
+// needs it only for executable sub-commands) brings net and stream;
+// crypto (only the seccomp cache key hashes). Their requires become a
 // proxy that loads the module on first property read. fs, path, events and
 // process stay eager: Node has loaded them before any user code runs.
-// koffi (~15 ms) is treated the same: modules that bind C functions do so on first call.
+// koffi is treated the same: modules that bind C functions do so on first call.
 const LAZY_BUILTINS = /^(node:(child_process|crypto|os|tty|net|stream|stream\/promises|zlib|http|https|readline|dns|worker_threads|url|util)|koffi)$/;
 for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs']) {
   let text = fs.readFileSync(file, 'utf8');
