@@ -19,16 +19,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { die, median, quantile } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.BENCH_N ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(1);
-}
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${JSON.stringify(process.env.BENCH_N)}`);
 if (process.getuid() !== 0) die('pods need root: run as root (sudo node bench/pod.js)');
 for (const f of ['dist/tcr.cjs', 'build/Release/tcr_native.node', 'demo/busybox/config.json'])
@@ -69,15 +66,6 @@ async function loadSuite() {
   return import(pathToFileURL(out).href);
 }
 
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-};
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const f1 = (x) => (x === undefined || Number.isNaN(x) ? '' : x.toFixed(1));
 
 async function timed(fn) {

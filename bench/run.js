@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { die, median, quantile } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
@@ -23,10 +24,6 @@ const TIMEOUT_MS = 30_000;
 // what else the machine was doing: printed with the figures
 const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(1);
-}
 
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${JSON.stringify(process.env.BENCH_N)}`);
 if (process.getuid() !== 0) die('containers need root: run as root (sudo node bench/run.js)');
@@ -185,15 +182,6 @@ process.on('exit', cleanup);
 
 // ---- statistics and the report ---------------------------------------------
 
-function quantile(xs, q) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-}
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const ms = (x) => x.toFixed(1);
 
 async function main() {

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { die, median, quantile } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UNPACK_JS = path.join(REPO, 'dist', 'image', 'unpack.js');
@@ -25,10 +26,6 @@ const MIRROR = process.env.BENCH_MIRROR ?? 'http://deb.debian.org/debian';
 const N = Number(process.env.BENCH_N ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(1);
-}
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, ...opts });
   if (r.error) die(`${cmd}: ${r.error.message}`);
@@ -177,11 +174,6 @@ for (let i = 0; i < WARMUP + N; i++) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.ceil(0.9 * xs.length) - 1];
 const tarMedian = median(times.get('GNU tar -xzf'));
 const st = fs.statSync(LAYER);
 const entries = run('sh', ['-c', 'tar -tzf "$1" | wc -l', 'sh', LAYER]).trim();
@@ -190,6 +182,6 @@ console.log(`\nlayer: Debian bookworm minbase, ${(st.size / 2 ** 20).toFixed(1)}
   `${entries} entries; N=${N}, ${os.cpus().length} CPUs, node ${process.version}\n`);
 console.log('| unpacker | median ms | p90 ms | / GNU tar |');
 console.log('|---|---:|---:|---:|');
-for (const [name, xs] of times) console.log(`| ${name} | ${median(xs).toFixed(0)} | ${p90(xs).toFixed(0)} | ${(median(xs) / tarMedian).toFixed(2)} |`);
+for (const [name, xs] of times) console.log(`| ${name} | ${median(xs).toFixed(0)} | ${quantile(xs, 0.9).toFixed(0)} | ${(median(xs) / tarMedian).toFixed(2)} |`);
 const ok = median(times.get(contenders[0].name)) <= tarMedian;
 console.log(`\ntarget "unpack no slower than GNU tar" (in process): ${ok ? 'met' : 'NOT met'}`);
