@@ -271,11 +271,23 @@ export interface Containerd {
 }
 
 /**
+ * The environment a service manager gives a daemon: PATH and tcr's own
+ * settings, not the shell's. A shell here sets NODE_EXTRA_CA_CERTS, which
+ * makes every Node start parse a CA bundle (about 90 ms on this machine);
+ * containerd under systemd has no such variable, nor do the runtimes it calls.
+ */
+export function daemonEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  for (const [key, value] of Object.entries(process.env)) if (key.startsWith('TCR_')) env[key] = value;
+  return env;
+}
+
+/**
  * Starts a private containerd with `config` (written to dir/config.toml, its
  * log to dir/containerd.log) and waits until it answers on `address`. The
- * shims it starts inherit `env`.
+ * shims it starts inherit `env` (by default a daemon's, `daemonEnv()`).
  */
-export function startContainerd(dir: string, address: string, config: string, env?: NodeJS.ProcessEnv): Containerd {
+export function startContainerd(dir: string, address: string, config: string, env: NodeJS.ProcessEnv = daemonEnv()): Containerd {
   const ctr = which('ctr') ?? 'ctr';
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.toml'), config);

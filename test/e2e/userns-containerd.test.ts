@@ -27,7 +27,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
-  LANES, RUNC, buildOciArchive, calls, commandOf, containerdConfig, removeCgroup, removeNew, run, shellQuote, snapshotPaths, squeezeMap, startContainerd,
+  LANES, RUNC, buildOciArchive, calls, commandOf, containerdConfig, daemonEnv, removeCgroup, removeNew, run, shellQuote, snapshotPaths, squeezeMap, startContainerd,
   stopContainerd, unmountUnder, userNsOf, waitFor, which, withTty, type Containerd, type Result,
 } from './lib.js';
 
@@ -79,7 +79,7 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
     address = path.join(dir, 'containerd.sock');
     writeDispatcher(path.join(dir, 'shim-path'));
     // the shims inherit this PATH: their `runc` is the dispatcher
-    const env = { ...process.env, PATH: `${path.join(dir, 'shim-path')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+    const env = { ...daemonEnv(), PATH: `${path.join(dir, 'shim-path')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
     daemon = startContainerd(dir, address, containerdConfig(dir, address), env);
     buildOciArchive(dir, path.join(DEMO, 'rootfs'), IMAGE, path.join(dir, 'image.tar'));
   }, 60_000);
