@@ -61,10 +61,10 @@ class CommandError extends Error {}
 
 /** Runs argv to completion; returns milliseconds. stdio goes to the log, never
  * to a pipe: a created container's init holds its stdio open until start. */
-function timed(argv, { check = true } = {}) {
+function timed(argv, { check = true, env = process.env } = {}) {
   fs.writeSync(logFd, `$ ${argv.join(' ')}\n`);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', logFd, logFd], timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
+  const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ['ignore', logFd, logFd], timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (check && (r.status !== 0 || r.error)) {
     const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
@@ -110,9 +110,16 @@ function benchSequence(rt) {
   return { create, start, delete: del, total: create + start + del };
 }
 
-/** (c) the floor: starting node and doing nothing. */
+// bin/tcr starts a lifecycle command's node without NODE_EXTRA_CA_CERTS (it
+// makes node parse a CA file first): the floor is node's start without it
+const { NODE_EXTRA_CA_CERTS: extraCa, ...envWithoutCa } = process.env;
+
+/** (c) the floor: starting node and doing nothing, as bin/tcr starts it; and as this shell would, when it sets NODE_EXTRA_CA_CERTS. */
 function benchNode() {
-  return timed([process.execPath, '-e', '0']);
+  return {
+    floor: timed([process.execPath, '-e', '0'], { env: envWithoutCa }),
+    shell: extraCa === undefined ? undefined : timed([process.execPath, '-e', '0']),
+  };
 }
 
 // ---- cleanup, whatever happens ---------------------------------------------
@@ -185,7 +192,7 @@ process.on('exit', cleanup);
 const ms = (x) => x.toFixed(1);
 
 async function main() {
-  const samples = { node: [], run: { tcr: [], runc: [] }, seq: { tcr: [], runc: [] } };
+  const samples = { node: [], nodeShell: [], run: { tcr: [], runc: [] }, seq: { tcr: [], runc: [] } };
   const total = WARMUP + N;
   process.stderr.write(`bench: ${WARMUP} warm-up + ${N} iterations, tcr and runc interleaved\n`);
   for (let i = 0; i < total && !interrupted; i++) {
@@ -198,7 +205,8 @@ async function main() {
     for (const rt of order) run[rt] = benchRun(rt);
     for (const rt of [...order].reverse()) sq[rt] = benchSequence(rt);
     if (i < WARMUP) continue;
-    samples.node.push(node);
+    samples.node.push(node.floor);
+    if (node.shell !== undefined) samples.nodeShell.push(node.shell);
     for (const rt of order) {
       samples.run[rt].push(run[rt]);
       samples.seq[rt].push(sq[rt]);
@@ -236,7 +244,9 @@ function report(samples) {
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) console.log(r);
   console.log(`| bare \`node -e 0\` | ${ms(node)} | ${ms(quantile(samples.node, 0.9))} | | | | | |`);
-  console.log(`\n"tcr − node start-up" subtracts the median \`node -e 0\` once per tcr command (three for create + start + delete).`);
+  if (samples.nodeShell.length)
+    console.log(`| bare \`node -e 0\` with this shell's NODE_EXTRA_CA_CERTS=${extraCa} | ${ms(median(samples.nodeShell))} | ${ms(quantile(samples.nodeShell, 0.9))} | | | | | |`);
+  console.log(`\n"tcr − node start-up" subtracts the median \`node -e 0\` (without NODE_EXTRA_CA_CERTS, as bin/tcr starts node for these commands) once per tcr command (three for create + start + delete).`);
   if (process.env.BENCH_JSON) fs.writeFileSync(process.env.BENCH_JSON, JSON.stringify({ n: N, ...samples }, null, 2));
 }
 

@@ -1,8 +1,6 @@
 #!/usr/bin/env -S node --
 'use strict';
-// `node --`: Node 20 reads --env-file from anywhere on its command line, even after the
-// script, and would take `tcr run --env-file F` for its own option (exit 9 when F is missing)
-// The tcr command. It runs the CommonJS bundle of the CLI (dist/tcr.cjs):
+// The CLI's loader, run by bin/tcr. It runs the CommonJS bundle of the CLI (dist/tcr.cjs):
 // no ES module loader (not even an import() here, which would start it), and
 // each bundle compiled from V8's code cache (dist/<bundle>.cache, made by
 // scripts/bundle.mjs) when it matches this node. The bundle loads its
@@ -38,6 +36,15 @@ function loadBundle(file, scripts) {
   const require_ = (id) => (id.startsWith('./') && id.endsWith('.cjs') ? loadBundle(path.join(dist, id), scripts) : base(id));
   script.runInThisContext().call(module_.exports, module_.exports, require_, module_, file, dist);
   return module_.exports;
+}
+
+// bin/tcr started node without NODE_EXTRA_CA_CERTS (see there): the processes tcr starts get it
+// back, and the registry client learns that this node did not load it
+const deferredCa = process.env.TCR_NODE_EXTRA_CA_CERTS;
+if (deferredCa !== undefined) {
+  process.env.NODE_EXTRA_CA_CERTS = deferredCa;
+  delete process.env.TCR_NODE_EXTRA_CA_CERTS;
+  globalThis[Symbol.for('tcr.extraCaCertsNotLoaded')] = deferredCa;
 }
 
 if (require.main === module) {

@@ -117,6 +117,17 @@ export function basicHeader(c: Credentials): string {
  * basic credentials when there are some (anonymous otherwise, as for public
  * images on Docker Hub).
  */
+/**
+ * Refuses a TLS connection when this node did not load NODE_EXTRA_CA_CERTS:
+ * bin/tcr drops the variable for commands it does not expect to reach a
+ * registry, and bin/tcr.cjs says so. A certificate error would hide why.
+ */
+export function requireExtraCaCerts(url: string): void {
+  const file = (globalThis as Record<symbol, unknown>)[Symbol.for('tcr.extraCaCertsNotLoaded')];
+  if (typeof file === 'string' && url.startsWith('https:'))
+    throw new TcrError(`${url}: this tcr command started without NODE_EXTRA_CA_CERTS=${file} (bin/tcr keeps it only for pull, run, push, login and compose; add this command there)`);
+}
+
 export async function fetchToken(challenge: Challenge, scope: string, creds: Credentials | undefined, registry: string, insecureOk: boolean): Promise<string> {
   const realm = challenge.params.realm;
   if (!realm) throw new TcrError(`registry ${registry}: its Bearer challenge names no realm to get a token from`);
@@ -128,6 +139,7 @@ export async function fetchToken(challenge: Challenge, scope: string, creds: Cre
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && insecureOk))
     throw new TcrError(`registry ${registry}: refusing to send credentials to token realm ${realm} (not https)`);
+  requireExtraCaCerts(url.href);
   if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
   url.searchParams.set('scope', challenge.params.scope || scope);
   const headers: Record<string, string> = { 'User-Agent': 'tcr' };

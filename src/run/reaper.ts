@@ -17,7 +17,10 @@ function tcrScript(): string {
 /** Starts the reaper of container `id`; its output (only errors) goes to `logFd`. */
 export async function startReaper(stateRoot: string, id: string, logFd: number): Promise<void> {
   const { spawn } = await import('node:child_process');
+  // the reaper never reaches a registry: without NODE_EXTRA_CA_CERTS its node starts twice as fast (bin/tcr)
+  const { NODE_EXTRA_CA_CERTS: _unused, ...env } = process.env;
   const child = spawn(process.execPath, [tcrScript(), '--root', stateRoot, 'reap', id], {
+    env,
     detached: true,
     cwd: '/',
     stdio: ['ignore', logFd, logFd],
