@@ -3,6 +3,9 @@
 // when the store does not have the image, so a run of a present image does
 // not load it.
 import { TcrError } from '../errors.js';
+import { tcrLoader } from '../sys/package-root.js';
+import { extraCaCertsNotLoaded } from './extra-ca.js';
+import { formatPlatform } from './platform.js';
 import type { PullOptions } from './pull.js';
 import { parseImageRef } from './reference.js';
 import type { ImageStore } from './store.js';
@@ -27,7 +30,28 @@ export async function getImage(store: ImageStore, input: string, opts: PullOptio
     // looks like an image id: pulling "library/<id>" would only confuse
     throw new TcrError(`image ${input} is not in the image store ${store.root}`);
   }
+  if (r.transport === 'docker' && extraCaCertsNotLoaded() !== undefined) return pullInChild(store, input, opts);
   const { pullImage } = await import('./pull.js');
   const imgs = await pullImage(store, input, opts);
   return imgs[0];
+}
+
+/**
+ * `tcr pull` in a child node that loads NODE_EXTRA_CA_CERTS, which this one
+ * was started without (src/image/extra-ca.ts). Its progress goes to stderr,
+ * as an in-process pull's does; its stdout (the image id) is dropped: a run's
+ * stdout is its container's.
+ */
+async function pullInChild(store: ImageStore, input: string, opts: PullOptions): Promise<StoredImage> {
+  const { spawn } = await import('node:child_process');
+  const args = [tcrLoader(), '--store', store.root, 'pull', ...(opts.platform ? ['--platform', formatPlatform(opts.platform)] : []), ...(opts.progress ? [] : ['--quiet']), input];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 2] });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c, s) => resolve([c, s]));
+  });
+  if (code !== 0) throw new TcrError(`image ${input}: \`tcr pull\` ${signal ? `was killed by ${signal}` : `exited with status ${code}`} (its errors are above)`);
+  const img = store.resolve(input);
+  if (!img) throw new TcrError(`image ${input}: \`tcr pull\` succeeded but the image store ${store.root} does not have it`);
+  return img;
 }

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TcrError, errnoCode } from '../errors.js';
+import { requireExtraCaCerts } from './extra-ca.js';
 
 export interface Challenge {
   scheme: string;
@@ -117,17 +118,6 @@ export function basicHeader(c: Credentials): string {
  * basic credentials when there are some (anonymous otherwise, as for public
  * images on Docker Hub).
  */
-/**
- * Refuses a TLS connection when this node did not load NODE_EXTRA_CA_CERTS:
- * bin/tcr drops the variable for commands it does not expect to reach a
- * registry, and bin/tcr.cjs says so. A certificate error would hide why.
- */
-export function requireExtraCaCerts(url: string): void {
-  const file = (globalThis as Record<symbol, unknown>)[Symbol.for('tcr.extraCaCertsNotLoaded')];
-  if (typeof file === 'string' && url.startsWith('https:'))
-    throw new TcrError(`${url}: this tcr command started without NODE_EXTRA_CA_CERTS=${file} (bin/tcr keeps it only for pull, run, push, login and compose; add this command there)`);
-}
-
 export async function fetchToken(challenge: Challenge, scope: string, creds: Credentials | undefined, registry: string, insecureOk: boolean): Promise<string> {
   const realm = challenge.params.realm;
   if (!realm) throw new TcrError(`registry ${registry}: its Bearer challenge names no realm to get a token from`);

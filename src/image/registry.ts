@@ -10,7 +10,8 @@ import { log } from '../log.js';
 import { DigestMismatchError, readLimited, sha256 } from './digest.js';
 import { MAX_METADATA, spent, withRetries, type ImageSource } from './import.js';
 import { apiHost } from './reference.js';
-import { basicHeader, fetchToken, findCredentials, parseChallenges, requireExtraCaCerts, type Credentials } from './registry-auth.js';
+import { requireExtraCaCerts } from './extra-ca.js';
+import { basicHeader, fetchToken, findCredentials, parseChallenges, type Credentials } from './registry-auth.js';
 import { MEDIA, type Descriptor } from './types.js';
 
 const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerManifestList, MEDIA.dockerManifest].join(', ');

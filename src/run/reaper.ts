@@ -4,22 +4,16 @@
 // it waits for the container's init to end through a pidfd and then deletes
 // the container, its overlay and its directory. If it is killed, the
 // container stays, stopped, for `tcr rm`.
-import path from 'node:path';
 import type { Runtime } from '../container/runtime.js';
 import { native } from '../sys/native.js';
-import { packageRoot } from '../sys/package-root.js';
-
-/** The script that runs tcr. */
-function tcrScript(): string {
-  return path.join(packageRoot(), 'bin', 'tcr.cjs');
-}
+import { tcrLoader } from '../sys/package-root.js';
 
 /** Starts the reaper of container `id`; its output (only errors) goes to `logFd`. */
 export async function startReaper(stateRoot: string, id: string, logFd: number): Promise<void> {
   const { spawn } = await import('node:child_process');
   // the reaper never reaches a registry: without NODE_EXTRA_CA_CERTS its node starts twice as fast (bin/tcr)
   const { NODE_EXTRA_CA_CERTS: _unused, ...env } = process.env;
-  const child = spawn(process.execPath, [tcrScript(), '--root', stateRoot, 'reap', id], {
+  const child = spawn(process.execPath, [tcrLoader(), '--root', stateRoot, 'reap', id], {
     env,
     detached: true,
     cwd: '/',

@@ -18,3 +18,8 @@ export function packageRoot(): string {
   }
   return root;
 }
+
+/** The CLI's loader, which a child tcr process runs with `process.execPath` (not bin/tcr: no shell in between). */
+export function tcrLoader(): string {
+  return path.join(packageRoot(), 'bin', 'tcr.cjs');
+}

@@ -13,7 +13,8 @@ import { ImageStore } from '../../src/image/store.js';
 import { MEDIA } from '../../src/image/types.js';
 import { buildImage, buildIndex, listTree, testUnpack, writeLayout, type BuiltImage } from '../image-fixtures.js';
 import { TestRegistry, ensureRegistryTools, flakyProxy, freePort, type TokenAuth } from './registry-lib.js';
-import { lacks } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
+import { REPO, TCR, isRoot, lacks } from '../helpers.js';
 
 const missing = ensureRegistryTools();
 if (missing) console.warn(`registry tests skipped: ${missing}`);
@@ -178,5 +179,47 @@ describe.skipIf(lacks(!missing))('pull from a real registry', () => {
     fs.writeFileSync(wrong, JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${auth.user}:nope`).toString('base64') } } }));
     await expect(pullImage(store, `${secured.host}/private/img:1`, { registry: { env: env({ REGISTRY_AUTH_FILE: wrong }) } })).rejects.toThrow(/login refused for user "tcr" \(credentials from .*wrong.json\)/);
     expectEmpty(store);
+  });
+});
+
+// bin/tcr starts `run`'s node without NODE_EXTRA_CA_CERTS (it parses the CA
+// file at every start); a run that must pull does it in a child `tcr pull`,
+// whose node loads the file. A CA file that does not exist makes each node
+// that tries to load it warn once, so the warnings count the nodes that did.
+describe.skipIf(lacks(!missing && isRoot))('NODE_EXTRA_CA_CERTS and the commands that pull', () => {
+  const store = path.join(top, 'cli-store');
+  const stateRoot = path.join(top, 'cli-state');
+  const warning = /Warning: Ignoring extra certs from `\/nonexistent-ca.pem`/g;
+  const cli = (args: string[]) => {
+    const r = spawnSync(TCR, ['--root', stateRoot, '--store', store, ...args], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent-ca.pem' }, timeout: 120_000 });
+    return { ...r, warnings: (r.stderr.match(warning) ?? []).length };
+  };
+
+  beforeAll(async () => {
+    if (!reg.port) await reg.start();
+    await reg.push(path.join(REPO, 'demo', 'busybox-oci'), 'latest', 'demo/busybox:1');
+  }, 120_000);
+
+  it('a run that pulls loads the CA file in its child `tcr pull` only; a run of a present image never', () => {
+    const first = cli(['run', '--rm', `${reg.host}/demo/busybox:1`, 'echo', 'pulled and ran']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toBe('pulled and ran\n');
+    expect(first.warnings).toBe(1);
+    const again = cli(['run', '--rm', `${reg.host}/demo/busybox:1`, 'true']);
+    expect([again.status, again.warnings]).toEqual([0, 0]);
+    // `pull` itself keeps the variable: its own node loads the file
+    const pull = cli(['pull', '-q', `${reg.host}/demo/busybox:1`]);
+    expect([pull.status, pull.warnings]).toEqual([0, 1]);
+    // and a lifecycle command's node does not
+    const list = cli(['list']);
+    expect([list.status, list.warnings]).toEqual([0, 0]);
+  });
+
+  it('a failed pull in the child is the run\'s error, with nothing left behind', () => {
+    const r = cli(['run', '--rm', `${reg.host}/demo/absent:1`, 'true']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/absent/);
+    expect(r.stderr).toMatch(/`tcr pull` exited with status/);
+    expect(fs.existsSync(stateRoot) ? fs.readdirSync(stateRoot).filter((f) => !f.startsWith('.')) : []).toEqual([]);
   });
 });
