@@ -157,8 +157,8 @@ export function neutralisedLayers(S: string): NeutralisedLayer[] {
       ]),
       check: (root) => {
         const t = snapshot(root, lgetxattrs);
-        expect(t.d!.xattrs).toEqual({ 'user.ok': Buffer.from('1').toString('hex') });
-        expect(t.f!.xattrs).toEqual({});
+        expect(t.d.xattrs).toEqual({ 'user.ok': Buffer.from('1').toString('hex') });
+        expect(t.f.xattrs).toEqual({});
       },
     },
   ];

@@ -130,7 +130,7 @@ export function v2Stats(dir: string): Stats {
   for (const line of (readCgroupFile(dir, 'io.stat') ?? '').split('\n')) {
     const m = /^(\d+):(\d+) (.*)$/.exec(line.trim());
     if (!m) continue;
-    const kv = Object.fromEntries(m[3].split(' ').map((p) => p.split('=')));
+    const kv: Record<string, string> = Object.fromEntries(m[3].split(' ').map((p) => p.split('=') as [string, string]));
     const dev = { major: Number(m[1]), minor: Number(m[2]) };
     io.push({ ...dev, op: 'Read', value: Number(kv.rbytes ?? 0) }, { ...dev, op: 'Write', value: Number(kv.wbytes ?? 0) });
     ops.push({ ...dev, op: 'Read', value: Number(kv.rios ?? 0) }, { ...dev, op: 'Write', value: Number(kv.wios ?? 0) });

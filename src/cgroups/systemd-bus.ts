@@ -123,7 +123,8 @@ export class Systemd {
   async version(): Promise<number> {
     if (this.cachedVersion !== undefined) return this.cachedVersion;
     const [v] = await this.call(DEST, PATH, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [MANAGER, 'Version']);
-    const text = String((v as dbus.Variant).value ?? '');
+    const value: unknown = (v as dbus.Variant).value;
+    const text = typeof value === 'string' ? value : '';
     this.cachedVersion = Number(/^"?v?(\d+)/.exec(text)?.[1] ?? 0);
     return this.cachedVersion;
   }

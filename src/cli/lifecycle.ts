@@ -42,7 +42,7 @@ export const lifecycleActions = {
     await rt.create(id, createOptions(o));
   },
   async start(g: GlobalOptions, [id]: string[]): Promise<void> {
-    await runtime(g).container(id).start();
+    runtime(g).container(id).start();
   },
   /** runc's `run ID` of a bundle; the docker-style image run is image-run.ts's */
   async run(g: GlobalOptions, [id, ...command]: string[], o: BundleRunFlags): Promise<void> {
@@ -91,7 +91,7 @@ export function addFlags(c: Command, flags: FlagDef[]): Command {
 function call(action: (g: GlobalOptions, args: string[], o: never) => void | Promise<void>) {
   return (...a: unknown[]): void | Promise<void> => {
     const cmd = a[a.length - 1] as Command;
-    const positionals = a.slice(0, -2).flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])) as string[];
+    const positionals = a.slice(0, -2).flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? (v as unknown[]) : [v])) as string[];
     return action(cmd.optsWithGlobals() as GlobalOptions, positionals, cmd.opts() as never);
   };
 }

@@ -47,7 +47,7 @@ function onlyCommand(program: Command, only: string, matched: { yes: boolean }):
   const sink: unknown = new Proxy(() => sink, { get: () => () => sink });
   return new Proxy(program, {
     get(target, prop, receiver) {
-      if (prop !== 'command') return Reflect.get(target, prop, receiver);
+      if (prop !== 'command') return Reflect.get(target, prop, receiver) as unknown;
       return (nameAndArgs: string, ...rest: unknown[]) => {
         if (nameAndArgs.split(' ')[0] !== only) return sink;
         matched.yes = true;

@@ -1,7 +1,7 @@
 // Reading an OCI bundle: config.json parsed and validated, the rootfs found.
 import fs from 'node:fs';
 import path from 'node:path';
-import { SpecError, TcrError, errnoCode } from '../errors.js';
+import { SpecError, TcrError, errnoCode, errorMessage } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 import { validateSpec } from '../spec/validate.js';
 
@@ -19,7 +19,7 @@ export function loadBundle(dir: string): Bundle {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new TcrError(`${file}: cannot read: ${errnoCode(e) ?? e}`);
+    throw new TcrError(`${file}: cannot read: ${errnoCode(e) ?? errorMessage(e)}`);
   }
   let spec: unknown;
   try {

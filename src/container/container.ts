@@ -227,5 +227,5 @@ function mergeResources(old: Resources, upd: Resources): Resources {
     const prev = (old as Record<string, unknown>)[k];
     out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? { ...prev, ...v } : v;
   }
-  return out as Resources;
+  return out;
 }

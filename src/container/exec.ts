@@ -72,7 +72,7 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
 export function processFromFlags(base: Process, f: {
   args: string[]; env?: string[]; cwd?: string; user?: string; cap?: string[]; tty?: boolean; noNewPrivs?: boolean; apparmor?: string; processLabel?: string;
 }): Process {
-  const p: Process = JSON.parse(JSON.stringify(base));
+  const p = JSON.parse(JSON.stringify(base)) as Process;
   p.args = f.args;
   p.terminal = !!f.tty;
   delete p.consoleSize;

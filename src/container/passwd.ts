@@ -84,6 +84,6 @@ export function resolveUser(spec: string | undefined, layers: string[]): User {
       gid = e.id;
     }
   }
-  const additionalGids = name ? groups.filter((x) => x.members?.includes(name!)).map((x) => x.id).filter((x) => x !== gid) : [];
+  const additionalGids = name ? groups.filter((x) => x.members?.includes(name)).map((x) => x.id).filter((x) => x !== gid) : [];
   return { uid, gid: gid ?? 0, ...(additionalGids.length ? { additionalGids } : {}) };
 }

@@ -20,6 +20,7 @@ import { isUtf8 } from 'node:buffer';
 /** What Node's fs (and src/sys/fsops.ts) take as a path. */
 export type FsPath = string | Buffer;
 
+// eslint-disable-next-line no-control-regex -- the test is for every 7-bit byte, NUL included
 const ASCII = /^[\x00-\x7f]*$/;
 /** a low surrogate of the escaped range: a quick test before the exact one */
 const MAYBE_ESCAPED = /[\udc80-\udcff]/;
@@ -28,9 +29,9 @@ const ESCAPED = /(?<![\ud800-\udbff])[\udc80-\udcff]/g;
 
 /** The length of the well-formed UTF-8 sequence at b[i] (Unicode 15, table 3-7), or 0. */
 function sequenceLength(b: Uint8Array, i: number): number {
-  const c = b[i]!;
+  const c = b[i];
   if (c < 0x80) return 1;
-  const cont = (j: number, lo = 0x80, hi = 0xbf): boolean => j < b.length && b[j]! >= lo && b[j]! <= hi;
+  const cont = (j: number, lo = 0x80, hi = 0xbf): boolean => j < b.length && b[j] >= lo && b[j] <= hi;
   if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
   // E0 excludes overlong forms, ED the encoded surrogates
   if (c >= 0xe0 && c <= 0xef) return cont(i + 1, c === 0xe0 ? 0xa0 : 0x80, c === 0xed ? 0x9f : 0xbf) && cont(i + 2) ? 3 : 0;
@@ -51,7 +52,7 @@ export function nameFromBytes(b: Buffer): string {
       i += n;
       continue;
     }
-    out += b.toString('utf8', start, i) + String.fromCharCode(0xdc00 + b[i]!);
+    out += b.toString('utf8', start, i) + String.fromCharCode(0xdc00 + b[i]);
     start = ++i;
   }
   return out + b.toString('utf8', start);
@@ -72,7 +73,7 @@ export function nameBytes(name: string): Buffer {
   const parts: Buffer[] = [];
   let start = 0;
   for (const m of name.matchAll(ESCAPED)) {
-    const i = m.index!;
+    const i = m.index;
     parts.push(Buffer.from(name.slice(start, i), 'utf8'), Buffer.of(name.charCodeAt(i) - 0xdc00));
     start = i + 1;
   }

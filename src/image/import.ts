@@ -264,7 +264,7 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
   const ready = new Map<string, Promise<void>>();
   const settle = new Map<string, (e?: unknown) => void>();
   for (const d of wanted.keys()) {
-    const p = new Promise<void>((res, rej) => settle.set(d, (e) => (e === undefined ? res() : rej(e))));
+    const p = new Promise<void>((res, rej) => settle.set(d, (e) => (e === undefined ? res() : rej(e instanceof Error ? e : new Error(errorMessage(e))))));
     p.catch(() => {}); // a failure is reported by its own worker
     ready.set(d, p);
   }
@@ -283,7 +283,7 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
         } else {
           const file = await withRetries(async () => spool(layer, await source.fetchBlob(layer.desc)), retrying(layer));
           // lowers come earlier in the queue, so they are taken (or done) already: no deadlock
-          await Promise.all(layer.lowers.map((d) => ready.get(d)).filter(Boolean)).catch((e) => {
+          await Promise.all(layer.lowers.map((d) => ready.get(d)).filter((p) => p !== undefined)).catch((e) => {
             fs.rmSync(file, { force: true });
             throw e;
           });
@@ -302,7 +302,7 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
   const workers = Array.from({ length: Math.max(1, opts.concurrency ?? 3) }, () => worker());
   const results = await Promise.allSettled(workers);
   const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  if (failed) throw (failed).reason;
 }
 
 /**

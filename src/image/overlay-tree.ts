@@ -71,12 +71,12 @@ export function lookupMerged(layers: readonly string[], rel: string): Found | nu
     }
     if (next.length === 0) return null;
     if (last) {
-      const abs = path.join(next[0]!, prefix);
+      const abs = path.join(next[0], prefix);
       return { abs, st: fs.lstatSync(fsPath(abs)) };
     }
     active = next;
   }
-  if (parts.length === 0 && layers.length > 0) return { abs: layers[0]!, st: fs.lstatSync(fsPath(layers[0]!)) };
+  if (parts.length === 0 && layers.length > 0) return { abs: layers[0], st: fs.lstatSync(fsPath(layers[0])) };
   return null;
 }
 

@@ -41,8 +41,10 @@ export function cleanName(name: string): string {
 }
 
 /** Carries an error of an entry's consumer through the pass unchanged. */
-class ConsumerError {
-  constructor(readonly error: unknown) {}
+class ConsumerError extends Error {
+  constructor(readonly error: unknown) {
+    super('the consumer of a tar entry failed');
+  }
 }
 
 export class TarArchive {

@@ -143,9 +143,9 @@ export function toEntry(h: Header): LayerEntry {
   const xattrs = new Map<string, Buffer>();
   for (const key in pax) {
     // values of xattr records are byte strings (see patchPaxDecoding)
-    if (key.startsWith(XATTR_PREFIX)) xattrs.set(key.slice(XATTR_PREFIX.length), Buffer.from(pax[key]!, 'latin1'));
+    if (key.startsWith(XATTR_PREFIX)) xattrs.set(key.slice(XATTR_PREFIX.length), Buffer.from(pax[key], 'latin1'));
     else if (key.startsWith(LIBARCHIVE_XATTR))
-      xattrs.set(decodeURIComponent(key.slice(LIBARCHIVE_XATTR.length)), Buffer.from(pax[key]!, 'base64'));
+      xattrs.set(decodeURIComponent(key.slice(LIBARCHIVE_XATTR.length)), Buffer.from(pax[key], 'base64'));
     else if (key.startsWith('GNU.sparse.')) throw new EntryError('GNU sparse files are not supported');
   }
   for (const name of xattrs.keys())

@@ -49,7 +49,7 @@ export function compileSeccomp(profile: Seccomp): CompiledSeccomp {
     if (!(f in FLAGS)) throw new SpecError(`linux.seccomp.flags[${i}]`, `unknown flag ${JSON.stringify(f)}`);
     flags |= FLAGS[f];
   }
-  const ctx = seccomp.init(def);
+  const ctx: unknown = seccomp.init(def);
   if (!ctx) throw new SpecError('linux.seccomp.defaultAction', 'libseccomp refused the default action');
   let rules = 0;
   try {

@@ -3,7 +3,7 @@
 // WorkingDir, User, and the flags' mounts, limits and security settings.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError, errnoCode } from '../errors.js';
+import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import { CAPABILITIES, capNumber } from '../linux/capabilities.js';
 import { defaultSpec } from '../spec/defaults.js';
 import type { ImageConfig } from '../image/types.js';
@@ -31,7 +31,7 @@ export function mergeEnv(image: string[] | undefined, o: Pick<ImageRunOptions, '
     const i = e.indexOf('=');
     if (i === 0) throw new TcrError(`${where}: ${JSON.stringify(e)} has no variable name`);
     if (i < 0) {
-      if (process.env[e] !== undefined) env.set(e, process.env[e]!);
+      if (process.env[e] !== undefined) env.set(e, process.env[e]);
       return;
     }
     env.set(e.slice(0, i), e.slice(i + 1));
@@ -42,7 +42,7 @@ export function mergeEnv(image: string[] | undefined, o: Pick<ImageRunOptions, '
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      throw new TcrError(`--env-file ${file}: ${errnoCode(e) ?? e}`);
+      throw new TcrError(`--env-file ${file}: ${errnoCode(e) ?? errorMessage(e)}`);
     }
     text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).forEach((l) => put(l, `--env-file ${file}`));
   }

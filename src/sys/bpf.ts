@@ -25,7 +25,7 @@ function bpf(cmd: number, attr: Buffer): number {
 function cBytes(buf: Buffer): bigint {
   const p = koffi.alloc('uint8', buf.length);
   koffi.encode(p, koffi.array('uint8', buf.length), [...buf]);
-  return koffi.address(p) as bigint;
+  return koffi.address(p);
 }
 
 /** Loads the program and attaches it to the cgroup directory; returns nothing, the attachment holds it. */

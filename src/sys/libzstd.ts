@@ -48,7 +48,7 @@ export class ZstdDecoder {
     const sp = [srcPos];
     const r = decompressStep(this.ctx, dst, dst.length, dp, src, src.length, sp);
     const hint = check(r, 'corrupt zstd data');
-    return { srcPos: sp[0]!, written: dp[0]!, hint };
+    return { srcPos: sp[0], written: dp[0], hint };
   }
 
   free(): void {

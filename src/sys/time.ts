@@ -27,6 +27,6 @@ export function parseDecimalSeconds(value: string): Timespec | null {
   const m = /^(-?)(\d{1,15})(?:\.(\d*))?$/.exec(value);
   if (m === null) return null;
   const frac = (m[3] ?? '').padEnd(9, '0').slice(0, 9);
-  const ns = BigInt(m[2]!) * NS + BigInt(frac);
+  const ns = BigInt(m[2]) * NS + BigInt(frac);
   return timespecFromNs(m[1] === '-' ? -ns : ns);
 }

@@ -230,7 +230,7 @@ describe.skipIf(lacks(isRoot))('the container process (root, real kernel)', () =
   ])('create fails clearly for %s as args[0] and leaves nothing', (_what, args, message) => {
     const id = uniqueId('noexec');
     const b = sb.bundle(id, (spec) => {
-      spec.process!.args = args as string[];
+      spec.process!.args = args;
     });
     const r = sb.tcr(['create', '--bundle', b, id]);
     expect(r.status).not.toBe(0);

@@ -152,7 +152,9 @@ export class TestRegistry {
 export async function flakyProxy(upstream: string): Promise<{ host: string; hits: Map<string, number>; close: () => Promise<void> }> {
   const hits = new Map<string, number>();
   let cut = false;
-  const server = http.createServer(async (req, res) => {
+  // an upstream that cannot be reached ends the request, not the test run
+  const server = http.createServer((req, res) => void forward(req, res).catch(() => res.destroy()));
+  async function forward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const p = req.url ?? '/';
     const count = (hits.get(p) ?? 0) + 1;
     hits.set(p, count);
@@ -176,7 +178,7 @@ export async function flakyProxy(upstream: string): Promise<{ host: string; hits
       return;
     }
     res.writeHead(up.status, { ...out, 'content-length': String(body.length) }).end(body);
-  });
+  }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   return { host, hits, close: () => new Promise<void>((r) => server.close(() => r())) };

@@ -147,7 +147,7 @@ describe.skipIf(lacks(isRoot))('seccomp (root, real kernel)', () => {
   ])('refuses %s with exit 1, naming the field, leaving nothing', (_what, profile, message) => {
     const id = uniqueId('badsc');
     const b = shBundle(sb, id, 'echo ran', (s) => {
-      s.linux!.seccomp = profile as unknown as Seccomp;
+      s.linux!.seccomp = profile;
     });
     const r = sb.tcr(['create', '--bundle', b, id]);
     expect(r.status).toBe(1);

@@ -28,16 +28,16 @@ const noRegistry = isRoot ? ensureRegistryTools() : 'not root';
 function busyboxLayer(): LayerSpec {
   const blob = (d: string) => fs.readFileSync(path.join(OCI, 'blobs', 'sha256', d.slice(7)));
   const index = JSON.parse(fs.readFileSync(path.join(OCI, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const manifest = JSON.parse(blob(index.manifests[0]!.digest).toString()) as { config: { digest: string }; layers: { digest: string; mediaType: string }[] };
+  const manifest = JSON.parse(blob(index.manifests[0].digest).toString()) as { config: { digest: string }; layers: { digest: string; mediaType: string }[] };
   const config = JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { diff_ids: string[] } };
-  return { blob: blob(manifest.layers[0]!.digest), diffId: config.rootfs.diff_ids[0]!, mediaType: manifest.layers[0]!.mediaType };
+  return { blob: blob(manifest.layers[0].digest), diffId: config.rootfs.diff_ids[0], mediaType: manifest.layers[0].mediaType };
 }
 
 /** Every node below a rootfs as `stat -c '%n|%f|%s|%u|%g'` prints it in the container (directory sizes left out: they depend on the file system). */
 function listing(lines: string[]): string[] {
   return lines.map((l) => {
     const [name, mode, , uid, gid] = l.split('|');
-    return (Number.parseInt(mode!, 16) & 0o170000) === 0o040000 ? `${name}|${mode}|-|${uid}|${gid}` : l;
+    return (Number.parseInt(mode, 16) & 0o170000) === 0o040000 ? `${name}|${mode}|-|${uid}|${gid}` : l;
   }).sort();
 }
 const LIST = "find / \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -exec stat -c '%n|%f|%s|%u|%g' {} +";
@@ -263,7 +263,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
 
     it('for a corrupt layer blob or a layer that is not the one the config names', async () => {
       const corrupt = layout(ml);
-      const blobFile = path.join(corrupt, 'blobs', 'sha256', ml.layers[2]!.digest.slice(7));
+      const blobFile = path.join(corrupt, 'blobs', 'sha256', ml.layers[2].digest.slice(7));
       const b = fs.readFileSync(blobFile);
       b[b.length - 20] ^= 0xff;
       fs.writeFileSync(blobFile, b);
@@ -280,7 +280,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
         const tar = await makeTar([{ name: 'early', content: 'e' }, { name: 'big', content: Buffer.alloc(1 << 20, 1) }]);
         const img = await buildImage({ layers: [tar], compress: 'none' });
         const slow = layout(img);
-        const fifo = path.join(slow, 'blobs', 'sha256', img.layers[0]!.digest.slice(7));
+        const fifo = path.join(slow, 'blobs', 'sha256', img.layers[0].digest.slice(7));
         fs.rmSync(fifo);
         expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
         const { child, done } = spawnTcr(sb, ['--store', store, 'unpack', '-q', `oci:${slow}`, dir()]);

@@ -51,7 +51,12 @@ const tcr = (args, file = outFile) => {
 };
 
 function cleanup() {
-  for (const h of helpers) try { process.kill(h.pid, 'SIGKILL'); } catch {}
+  for (const h of helpers)
+    try {
+      process.kill(h.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   if (fs.existsSync(root)) for (const id of fs.readdirSync(root)) if (!id.startsWith('.')) spawnSync(TCR, ['--root', root, 'delete', '--force', id]);
   fs.rmSync(dir, { recursive: true, force: true });
 }

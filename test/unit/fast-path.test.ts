@@ -95,9 +95,9 @@ const LEFT_TO_COMMANDER: string[][] = [
 
 describe('fast path', () => {
   it.each(TAKEN.map((a) => [a.join(' '), a]))('parses `%s` as commander does', async (_, argv) => {
-    const fast = parseFastPath(argv as string[], bundleRun);
+    const fast = parseFastPath(argv, bundleRun);
     expect(fast).toBeDefined();
-    const slow = await viaCommander(argv as string[]);
+    const slow = await viaCommander(argv);
     expect(slow).not.toBeInstanceOf(Error);
     const s = slow as Parsed;
     expect(fast!.command).toBe(s.command);
@@ -108,7 +108,7 @@ describe('fast path', () => {
   });
 
   it.each(LEFT_TO_COMMANDER.map((a) => [a.join(' '), a]))('leaves `%s` to commander', (_, argv) => {
-    expect(parseFastPath(argv as string[], bundleRun)).toBeUndefined();
+    expect(parseFastPath(argv, bundleRun)).toBeUndefined();
   });
 
   it('asks whether a run without --bundle is a bundle run (config.json in the working directory)', () => {

@@ -38,7 +38,7 @@ describe('validateSpec accepts', () => {
       s.hooks = { prestart: [{ path: '/bin/true', args: ['true'], timeout: 3 }] };
       s.linux!.devices = [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229 }, { type: 'p', path: '/dev/fifo' }];
       s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' };
-      s.process!.rlimits!.push({ type: 'RLIMIT_CORE', soft: 0, hard: 18446744073709551615 });
+      s.process!.rlimits!.push({ type: 'RLIMIT_CORE', soft: 0, hard: Number('18446744073709551615') });
     }))).not.toThrow();
   });
 });

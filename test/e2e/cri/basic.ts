@@ -146,7 +146,7 @@ export function basicScenarios(ctx: Ctx): void {
       const before = Date.now();
       const timedOut = await env.cri.execSync(c.id, ['sleep', '30'], 1).catch((e: Error) => e);
       expect(timedOut).toBeInstanceOf(Error);
-      expect(String(timedOut)).toMatch(/timeout|deadline/i);
+      expect((timedOut as Error).message).toMatch(/timeout|deadline/i);
       expect(Date.now() - before).toBeLessThan(15_000);
       // the timed-out exec is gone from the container
       const ps = async () => (await env.cri.execSync(c.id, ['ps', '-o', 'args'])).stdout;
