@@ -81,27 +81,31 @@ Napi::Value WaitPid(const Napi::CallbackInfo &info) {
   bool nohang = info.Length() > 1 && info[1].ToBoolean();
   int status = 0;
   pid_t r;
-  do r = waitpid(pid, &status, nohang ? WNOHANG : 0); while (r < 0 && errno == EINTR);
+  do r = waitpid(pid, &status, nohang ? WNOHANG : 0);
+  while (r < 0 && errno == EINTR);
   if (r < 0) throw ErrnoError(env, errno, "waitpid");
   if (r == 0) return env.Null();
   return StatusObject(env, r, status);
 }
 
 class WaitWorker : public Napi::AsyncWorker {
- public:
+public:
   WaitWorker(Napi::Env env, pid_t pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     pid_t r;
-    do r = waitpid(pid_, &status_, 0); while (r < 0 && errno == EINTR);
+    do r = waitpid(pid_, &status_, 0);
+    while (r < 0 && errno == EINTR);
     if (r < 0) err_ = errno;
   }
   void OnOK() override {
-    if (err_) deferred_.Reject(ErrnoError(Env(), err_, "waitpid").Value());
-    else deferred_.Resolve(StatusObject(Env(), pid_, status_));
+    if (err_)
+      deferred_.Reject(ErrnoError(Env(), err_, "waitpid").Value());
+    else
+      deferred_.Resolve(StatusObject(Env(), pid_, status_));
   }
 
- private:
+private:
   pid_t pid_;
   int status_ = 0;
   int err_ = 0;
@@ -120,7 +124,7 @@ Napi::Value WaitAsync(const Napi::CallbackInfo &info) {
 // pidfd_open(2) then poll(2) until the pidfd turns readable. Resolves false
 // when the process had already gone (ESRCH).
 class ExitWorker : public Napi::AsyncWorker {
- public:
+public:
   ExitWorker(Napi::Env env, pid_t pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
@@ -131,17 +135,22 @@ class ExitWorker : public Napi::AsyncWorker {
     }
     struct pollfd p = {fd, POLLIN, 0};
     int r;
-    do r = poll(&p, 1, -1); while (r < 0 && errno == EINTR);
-    if (r < 0) err_ = errno;
-    else waited_ = true;
+    do r = poll(&p, 1, -1);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+      err_ = errno;
+    else
+      waited_ = true;
     close(fd);
   }
   void OnOK() override {
-    if (err_) deferred_.Reject(ErrnoError(Env(), err_, "pidfd_open/poll").Value());
-    else deferred_.Resolve(Napi::Boolean::New(Env(), waited_));
+    if (err_)
+      deferred_.Reject(ErrnoError(Env(), err_, "pidfd_open/poll").Value());
+    else
+      deferred_.Resolve(Napi::Boolean::New(Env(), waited_));
   }
 
- private:
+private:
   pid_t pid_;
   int err_ = 0;
   bool waited_ = false;
@@ -159,7 +168,8 @@ Napi::Value WaitExitAsync(const Napi::CallbackInfo &info) {
 // exchange(a, b): renameat2(RENAME_EXCHANGE), both names swapped atomically
 Napi::Value Exchange(const Napi::CallbackInfo &info) {
   std::string a = info[0].As<Napi::String>(), b = info[1].As<Napi::String>();
-  if (syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), 2 /* RENAME_EXCHANGE */) < 0) throw ErrnoError(info.Env(), errno, "renameat2");
+  if (syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), 2 /* RENAME_EXCHANGE */) < 0)
+    throw ErrnoError(info.Env(), errno, "renameat2");
   return info.Env().Undefined();
 }
 
@@ -176,7 +186,8 @@ Napi::Value Flock(const Napi::CallbackInfo &info) {
   int op = info[1].ToBoolean() ? LOCK_EX : LOCK_SH;
   if (info.Length() > 2 && info[2].ToBoolean()) op |= LOCK_NB;
   int r;
-  do r = flock(fd, op); while (r < 0 && errno == EINTR);
+  do r = flock(fd, op);
+  while (r < 0 && errno == EINTR);
   if (r < 0 && errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
   if (r < 0) throw ErrnoError(info.Env(), errno, "flock");
   return Napi::Boolean::New(info.Env(), true);
@@ -198,7 +209,8 @@ Napi::Value Recv(const Napi::CallbackInfo &info) {
   msg.msg_control = ctrl;
   msg.msg_controllen = sizeof ctrl;
   ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
   if (n < 0) throw ErrnoError(env, errno, "recvmsg");
   int fd = -1;
   for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
@@ -261,7 +273,8 @@ Napi::Value Mount(const Napi::CallbackInfo &info) {
   auto str = [&](size_t i) -> std::string { return info[i].IsString() ? std::string(info[i].As<Napi::String>()) : std::string(); };
   std::string src = str(0), target = str(1), type = str(2), data = str(4);
   unsigned long flags = (unsigned long)info[3].As<Napi::Number>().Int64Value();
-  if (mount(src.empty() ? nullptr : src.c_str(), target.c_str(), type.empty() ? nullptr : type.c_str(), flags, data.empty() ? nullptr : data.c_str()) < 0)
+  if (mount(src.empty() ? nullptr : src.c_str(), target.c_str(), type.empty() ? nullptr : type.c_str(), flags,
+            data.empty() ? nullptr : data.c_str()) < 0)
     throw ErrnoError(info.Env(), errno, "mount");
   return info.Env().Undefined();
 }
@@ -293,6 +306,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return exports;
 }
 
-}  // namespace
+} // namespace
 
 NODE_API_MODULE(tcr_native, Init)

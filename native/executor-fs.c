@@ -21,7 +21,10 @@ void fd_path(int fd, char buf[32]) {
   char digits[12];
   int n = 0;
   memcpy(buf, prefix, sizeof prefix - 1);
-  do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
+  do {
+    digits[n++] = (char)('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0);
   int o = sizeof prefix - 1;
   while (n > 0) buf[o++] = digits[--n];
   buf[o] = 0;
@@ -44,7 +47,10 @@ int open_in_root(const struct child *c, const char *path, uint64_t flags, uint64
 static int open_parent(const struct child *c, const char *path, char *parent, size_t cap, const char **name) {
   while (*path == '/') path++;
   const char *slash = strrchr(path, '/');
-  if (!slash) { *name = path; return open_in_root(c, ".", O_PATH | O_DIRECTORY, 0); }
+  if (!slash) {
+    *name = path;
+    return open_in_root(c, ".", O_PATH | O_DIRECTORY, 0);
+  }
   size_t n = (size_t)(slash - path);
   if (n >= cap) return -ENAMETOOLONG;
   memcpy(parent, path, n);
@@ -84,7 +90,10 @@ int mkdir_in_root(const struct child *c, const char *path, mode_t mode) {
 
 int mkfile_in_root(const struct child *c, const char *path, mode_t mode) {
   int fd = open_in_root(c, path, O_PATH, 0);
-  if (fd >= 0) { close(fd); return 0; }
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
   if (fd != -ENOENT) return fd;
   char parent[4096];
   const char *name;
@@ -148,13 +157,15 @@ int do_mount(struct child *c, const struct plan_step *s) {
   }
   if (s->flags & STEP_SOURCE_IN_ROOT) {
     sfd = open_in_root(c, src, O_PATH, 0);
-    if (sfd < 0) { if (tfd >= 0) close(tfd); return sfd; }
+    if (sfd < 0) {
+      if (tfd >= 0) close(tfd);
+      return sfd;
+    }
     fd_path(sfd, spath);
     src = spath;
   }
   r = mount(src, target, type, flags, data);
-  if (r < 0 && errno == EPERM && (s->flags & STEP_RETRY_LOCKED))
-    r = mount(src, target, type, flags | locked_flags(target), data);
+  if (r < 0 && errno == EPERM && (s->flags & STEP_RETRY_LOCKED)) r = mount(src, target, type, flags | locked_flags(target), data);
   r = r < 0 ? -errno : 0;
   if (tfd >= 0) close(tfd);
   if (sfd >= 0) close(sfd);
@@ -168,9 +179,12 @@ int do_mask(struct child *c, const char *path) {
   char p[32];
   fd_path(fd, p);
   int r;
-  if (fstat(fd, &st) < 0) r = -errno;
-  else if (S_ISDIR(st.st_mode)) r = mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k,nr_inodes=1");
-  else r = mount("/dev/null", p, NULL, MS_BIND, NULL);
+  if (fstat(fd, &st) < 0)
+    r = -errno;
+  else if (S_ISDIR(st.st_mode))
+    r = mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k,nr_inodes=1");
+  else
+    r = mount("/dev/null", p, NULL, MS_BIND, NULL);
   if (r < 0) r = -errno;
   close(fd);
   return r;
@@ -239,7 +253,11 @@ static int copy_entry(int src, int dst, const char *name, int depth) {
     int s = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (s < 0) return -errno;
     int d = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (d < 0) { r = -errno; close(s); return r; }
+    if (d < 0) {
+      r = -errno;
+      close(s);
+      return r;
+    }
     r = copy_tree(s, d, depth + 1);
     close(s);
     close(d);
@@ -247,7 +265,11 @@ static int copy_entry(int src, int dst, const char *name, int depth) {
     int s = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (s < 0) return -errno;
     int d = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (d < 0) { r = -errno; close(s); return r; }
+    if (d < 0) {
+      r = -errno;
+      close(s);
+      return r;
+    }
     r = copy_file_fd(s, d, st.st_size);
     close(s);
     close(d);
@@ -287,12 +309,21 @@ int do_tmpfs_copyup(struct child *c, const struct plan_step *s) {
   int neu = -1, r = 0;
   struct stat st;
   char p[32];
-  if (fstat(old, &st) < 0) { r = -errno; goto out; }
+  if (fstat(old, &st) < 0) {
+    r = -errno;
+    goto out;
+  }
   fd_path(old, p);
-  if (mount(src, p, type, (unsigned long)s->n[0], data) < 0) { r = -errno; goto out; }
+  if (mount(src, p, type, (unsigned long)s->n[0], data) < 0) {
+    r = -errno;
+    goto out;
+  }
   /* by its path again: the path now leads to the tmpfs mounted on top */
   neu = open_in_root(c, target, O_RDONLY | O_DIRECTORY, 0);
-  if (neu < 0) { r = neu; goto out; }
+  if (neu < 0) {
+    r = neu;
+    goto out;
+  }
   r = copy_tree(old, neu, 0);
   if (r == 0 && s->n[1] && !created && fchmod(neu, st.st_mode & 07777) < 0) r = -errno;
 out:
@@ -305,7 +336,11 @@ int do_pivot_root(const char *root) {
   int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (oldroot < 0) return -errno;
   int fd = open(root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-  if (fd < 0) { int e = errno; close(oldroot); return -e; }
+  if (fd < 0) {
+    int e = errno;
+    close(oldroot);
+    return -e;
+  }
   int r = fchdir(fd);
   close(fd);
   /* stack the old root on the new one, then detach it: no host path stays */
@@ -343,4 +378,3 @@ int do_write_file(const char *path, const char *content, size_t len) {
   if (w < 0) return -e;
   return (size_t)w == len ? 0 : -EIO;
 }
-

@@ -72,8 +72,7 @@ int do_capset(int64_t eff, int64_t perm, int64_t inh) {
 int do_cap_ambient(int64_t mask) {
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
   for (int cap = 0; cap < 64; cap++)
-    if ((mask & ((int64_t)1 << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-      return -errno;
+    if ((mask & ((int64_t)1 << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) return -errno;
   return 0;
 }
 
@@ -107,19 +106,31 @@ int do_console(struct child *c, const struct plan_step *s) {
   if (master < 0) return -errno;
   int unlock = 0, r = 0;
   int slave = -1;
-  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) { r = -errno; goto out; }
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) {
+    r = -errno;
+    goto out;
+  }
   /* the peer by fd, not by a /dev/pts path the container could swap */
   slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0) { r = -errno; goto out; }
+  if (slave < 0) {
+    r = -errno;
+    goto out;
+  }
   if (s->n[0] > 0 && s->n[1] > 0) {
     struct winsize ws = {(unsigned short)s->n[0], (unsigned short)s->n[1], 0, 0};
-    if (ioctl(slave, TIOCSWINSZ, &ws) < 0) { r = -errno; goto out; }
+    if (ioctl(slave, TIOCSWINSZ, &ws) < 0) {
+      r = -errno;
+      goto out;
+    }
   }
   const char *console = str(c, s, 0);
   if (console) {
     if ((r = mkfile_in_root(c, console, 0600)) < 0) goto out;
     int tfd = open_in_root(c, console, O_PATH | O_NOFOLLOW, 0);
-    if (tfd < 0) { r = tfd; goto out; }
+    if (tfd < 0) {
+      r = tfd;
+      goto out;
+    }
     char sp[32], tp[32];
     fd_path(slave, sp);
     fd_path(tfd, tp);
@@ -128,9 +139,15 @@ int do_console(struct child *c, const struct plan_step *s) {
     if (r < 0) goto out;
   }
   if ((r = send_fd_record(c, REC_CONSOLE, master)) < 0) goto out;
-  if (ioctl(slave, TIOCSCTTY, 0) < 0) { r = -errno; goto out; }
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) {
+    r = -errno;
+    goto out;
+  }
   for (int i = 0; i < 3; i++)
-    if (dup2(slave, i) < 0) { r = -errno; goto out; }
+    if (dup2(slave, i) < 0) {
+      r = -errno;
+      goto out;
+    }
 out:
   if (slave >= 0) close(slave);
   close(master);
@@ -152,7 +169,11 @@ int do_fifo_wait(struct child *c, int slot) {
   int e = errno;
   close(fd);
   if (high < 0) return -e;
-  if (write(high, "0", 1) != 1) { e = errno; close(high); return -e; }
+  if (write(high, "0", 1) != 1) {
+    e = errno;
+    close(high);
+    return -e;
+  }
   return 0;
 }
 
@@ -161,7 +182,8 @@ static int wait_with_timeout(pid_t pid, int64_t timeout_ms, int *status) {
   if (pfd >= 0 && timeout_ms > 0) {
     struct pollfd p = {pfd, POLLIN, 0};
     int r;
-    do r = poll(&p, 1, (int)timeout_ms); while (r < 0 && errno == EINTR);
+    do r = poll(&p, 1, (int)timeout_ms);
+    while (r < 0 && errno == EINTR);
     if (r == 0) {
       kill(pid, SIGKILL);
       waitpid(pid, status, 0);
@@ -182,7 +204,12 @@ int do_hook(struct child *c, const struct plan_step *s) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return -errno;
   pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) { int e = errno; close(p[0]); close(p[1]); return -e; }
+  if (pid < 0) {
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    return -e;
+  }
   if (pid == 0) {
     dup2(p[0], 0);
     execve(str(c, s, 0), argv, envp);
@@ -211,7 +238,10 @@ int do_find_exec(struct child *c, const struct plan_step *s) {
   int n = split_list(c, s, 0, paths), err = -ENOENT;
   for (int i = 0; i < n; i++) {
     int r = is_executable(paths[i]);
-    if (r == 0) { c->found_exec = i; return 0; }
+    if (r == 0) {
+      c->found_exec = i;
+      return 0;
+    }
     if (r != -ENOENT && r != -ENOTDIR) err = r;
   }
   return err;
@@ -237,8 +267,10 @@ int do_exec(struct child *c, const struct plan_step *s) {
   if (c->found_exec < 0) /* no OP_FIND_EXEC before: look up here */
     for (int i = 0; i < n && c->found_exec < 0; i++) {
       int r = is_executable(paths[i]);
-      if (r == 0) c->found_exec = i;
-      else if (r != -ENOENT && r != -ENOTDIR) err = -r;
+      if (r == 0)
+        c->found_exec = i;
+      else if (r != -ENOENT && r != -ENOTDIR)
+        err = -r;
     }
   if (c->found_exec >= 0 && c->found_exec < n) {
     execve(paths[c->found_exec], argv, envp);
@@ -251,4 +283,3 @@ int do_exec(struct child *c, const struct plan_step *s) {
   put_str(2, "\n");
   return -err;
 }
-

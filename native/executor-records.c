@@ -29,7 +29,8 @@ void put_str(int fd, const char *s) {
 void put_uint(int fd, uint32_t v) {
   char buf[12];
   int i = sizeof buf;
-  do buf[--i] = (char)('0' + v % 10); while ((v /= 10) && i > 0);
+  do buf[--i] = (char)('0' + v % 10);
+  while ((v /= 10) && i > 0);
   (void)!write(fd, buf + i, sizeof buf - (size_t)i);
 }
 
@@ -37,7 +38,10 @@ void put_uint(int fd, uint32_t v) {
 int split_list(const struct child *c, const struct plan_step *s, int i, char **out) {
   int n = 0;
   const char *p = str(c, s, i);
-  if (!p) { out[0] = NULL; return 0; }
+  if (!p) {
+    out[0] = NULL;
+    return 0;
+  }
   const char *end = p + s->len[i];
   while (p < end && n < MAX_LIST - 1) {
     out[n++] = (char *)p;

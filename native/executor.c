@@ -58,8 +58,7 @@ static void fail(struct child *c, int err) {
 static int run_step(struct child *c, const struct plan_step *s) {
   const char *s0 = str(c, s, 0), *s1 = str(c, s, 1);
   switch (s->op) {
-  case OP_PRCTL:
-    return prctl((int)s->n[0], (unsigned long)s->n[1], (unsigned long)s->n[2], 0, 0) < 0 ? -errno : 0;
+  case OP_PRCTL: return prctl((int)s->n[0], (unsigned long)s->n[1], (unsigned long)s->n[2], 0, 0) < 0 ? -errno : 0;
   case OP_SYNC: return do_sync(c, s->n[0], s->n[1]);
   case OP_SETNS: {
     int fd = open(s0, O_RDONLY | O_CLOEXEC);
@@ -118,8 +117,7 @@ static int run_step(struct child *c, const struct plan_step *s) {
     return prlimit(0, (int)s->n[0], &rl, NULL) < 0 ? -errno : 0;
   }
   case OP_SECCOMP: {
-    struct sock_fprog prog = {(unsigned short)(s->len[0] / sizeof(struct sock_filter)),
-                              (struct sock_filter *)s0};
+    struct sock_fprog prog = {(unsigned short)(s->len[0] / sizeof(struct sock_filter)), (struct sock_filter *)s0};
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->n[0], &prog) < 0 ? -errno : 0;
   }
   case OP_FIFO_WAIT:
@@ -205,14 +203,16 @@ static int parse_fd(const char *s) {
 /* Also what a container program that is a `#!/proc/self/exe` script gets:
  * its interpreter is this program (CVE-2019-5736), which does nothing. */
 static void refuse(void) {
-  put_str(2, "tcr-executor: refusing to run: this is the container runtime's launch-plan executor, started only by tcr (not by hand, nor as a script's interpreter)\n");
+  put_str(2, "tcr-executor: refusing to run: this is the container runtime's launch-plan executor, started only by tcr (not by hand, nor "
+             "as a script's interpreter)\n");
   _exit(126);
 }
 
 /* argv: tcr-executor SOCK PID-PIPE PLAN-MEMFD CGROUP-FD|-1 SLOT0-FD|-1 (native/spawn.c) */
 int main(int argc, char **argv) {
   if (argc != 6 || strcmp(argv[0], TCR_EXECUTOR_ARGV0) != 0) refuse();
-  int sock = parse_fd(argv[1]), pid_pipe = parse_fd(argv[2]), plan_fd = parse_fd(argv[3]), cgroup_fd = parse_fd(argv[4]), slot0 = parse_fd(argv[5]);
+  int sock = parse_fd(argv[1]), pid_pipe = parse_fd(argv[2]), plan_fd = parse_fd(argv[3]), cgroup_fd = parse_fd(argv[4]),
+      slot0 = parse_fd(argv[5]);
   if (sock < 3 || pid_pipe < 3 || plan_fd < 3 || cgroup_fd < -1 || slot0 < -1) refuse();
   struct stat st;
   if (fstat(plan_fd, &st) < 0 || st.st_size <= 0) refuse();

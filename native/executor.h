@@ -7,8 +7,8 @@
 #include <sys/types.h>
 #include "plan.h"
 
-#define MAX_LIST 512 /* argv/env entries a step may carry */
-#define MAX_SLOTS 8
+#define MAX_LIST         512 /* argv/env entries a step may carry */
+#define MAX_SLOTS        8
 #define SYNC_PAYLOAD_MAX 65536
 
 struct child {

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PLAN_MAGIC 0x50524354u /* "TCRP" */
+#define PLAN_MAGIC   0x50524354u /* "TCRP" */
 #define PLAN_VERSION 1u
 #define PLAN_STRINGS 6
 
@@ -30,7 +30,8 @@ struct plan_header {
   uint32_t keep_fds;     /* fds 0..keep_fds-1 survive the child's start-up */
   uint64_t clone_flags;  /* namespaces created by the clone of the init */
   uint32_t arena_len;
-  uint32_t late_exit;    /* a step failing once nobody reads records: exit with byte 2 if errno is byte 0 or 1, else byte 3 (src/linux/exit-status.ts) */
+  uint32_t late_exit; /* a step failing once nobody reads records: exit with byte 2 if errno is byte 0 or 1, else byte 3
+                         (src/linux/exit-status.ts) */
 };
 
 struct plan_step {
@@ -42,79 +43,79 @@ struct plan_step {
 };
 
 enum plan_op {
-  OP_PRCTL = 1,        /* n0 option, n1 arg2, n2 arg3 */
-  OP_SYNC = 2,         /* n0 sync id: ask the runtime, wait for its answer; n1 1: its last answer (close the socket) */
-  OP_SETNS = 3,        /* s0 path, n0 nstype */
-  OP_UNSHARE = 4,      /* n0 flags */
-  OP_MOUNT = 5,        /* s0 source, s1 target, s2 fstype, s3 data, n0 flags */
-  OP_MKDIR = 6,        /* s0 path (in root), n0 mode */
-  OP_MKFILE = 7,       /* s0 path (in root), n0 mode */
-  OP_MKNOD = 8,        /* s0 path (in root), n0 mode, n1 major, n2 minor, n3 uid<<32|gid */
-  OP_SYMLINK = 9,      /* s0 link text, s1 path (in root) */
-  OP_SET_ROOT = 10,    /* s0 directory that "in root" paths resolve against */
-  OP_PIVOT_ROOT = 11,  /* s0 new root */
-  OP_CHROOT = 12,      /* s0 new root; n0 1: move its mount onto / first (--no-pivot), 0: chroot only */
-  OP_MASK = 13,        /* s0 path (in root): tmpfs over a dir, /dev/null over a file */
-  OP_REMOUNT_RO = 14,  /* s0 path (in root), keeps the mount's other flags */
-  OP_SETHOSTNAME = 15, /* s0 */
+  OP_PRCTL = 1,          /* n0 option, n1 arg2, n2 arg3 */
+  OP_SYNC = 2,           /* n0 sync id: ask the runtime, wait for its answer; n1 1: its last answer (close the socket) */
+  OP_SETNS = 3,          /* s0 path, n0 nstype */
+  OP_UNSHARE = 4,        /* n0 flags */
+  OP_MOUNT = 5,          /* s0 source, s1 target, s2 fstype, s3 data, n0 flags */
+  OP_MKDIR = 6,          /* s0 path (in root), n0 mode */
+  OP_MKFILE = 7,         /* s0 path (in root), n0 mode */
+  OP_MKNOD = 8,          /* s0 path (in root), n0 mode, n1 major, n2 minor, n3 uid<<32|gid */
+  OP_SYMLINK = 9,        /* s0 link text, s1 path (in root) */
+  OP_SET_ROOT = 10,      /* s0 directory that "in root" paths resolve against */
+  OP_PIVOT_ROOT = 11,    /* s0 new root */
+  OP_CHROOT = 12,        /* s0 new root; n0 1: move its mount onto / first (--no-pivot), 0: chroot only */
+  OP_MASK = 13,          /* s0 path (in root): tmpfs over a dir, /dev/null over a file */
+  OP_REMOUNT_RO = 14,    /* s0 path (in root), keeps the mount's other flags */
+  OP_SETHOSTNAME = 15,   /* s0 */
   OP_SETDOMAINNAME = 16, /* s0 */
-  OP_WRITE_FILE = 17,  /* s0 path, s1 content */
+  OP_WRITE_FILE = 17,    /* s0 path, s1 content */
   OP_LOOPBACK_UP = 18,
-  OP_CHDIR = 19,       /* s0 */
-  OP_UMASK = 20,       /* n0 */
+  OP_CHDIR = 19, /* s0 */
+  OP_UMASK = 20, /* n0 */
   OP_SETSID = 21,
-  OP_SETUSER = 22,     /* n0 uid, n1 gid, s0 u32 groups */
+  OP_SETUSER = 22,      /* n0 uid, n1 gid, s0 u32 groups */
   OP_CAP_BOUNDING = 23, /* n0 mask of caps kept, n1 last cap */
-  OP_CAPSET = 24,      /* n0 effective, n1 permitted, n2 inheritable */
-  OP_CAP_AMBIENT = 25, /* n0 mask */
-  OP_RLIMIT = 26,      /* n0 resource, n1 soft, n2 hard */
-  OP_SECCOMP = 27,     /* s0 struct sock_filter[], n0 flags */
+  OP_CAPSET = 24,       /* n0 effective, n1 permitted, n2 inheritable */
+  OP_CAP_AMBIENT = 25,  /* n0 mask */
+  OP_RLIMIT = 26,       /* n0 resource, n1 soft, n2 hard */
+  OP_SECCOMP = 27,      /* s0 struct sock_filter[], n0 flags */
   /* 28 was OP_OPEN_PATH: the runtime now opens the exec fifo and hands it over as slot 0 */
-  OP_FIFO_WAIT = 29,   /* n0 slot: block until `start` opens the exec fifo */
-  OP_HOOK = 30,        /* s0 path, s1 argv, s2 env, n0 timeout ms; stdin = last sync answer */
-  OP_FIND_EXEC = 31,   /* s0 candidate paths */
-  OP_FDS = 32,         /* n0 fds kept open across exec (0..n0-1) */
-  OP_EXEC = 33,        /* s0 candidate paths, s1 argv, s2 env */
+  OP_FIFO_WAIT = 29,    /* n0 slot: block until `start` opens the exec fifo */
+  OP_HOOK = 30,         /* s0 path, s1 argv, s2 env, n0 timeout ms; stdin = last sync answer */
+  OP_FIND_EXEC = 31,    /* s0 candidate paths */
+  OP_FDS = 32,          /* n0 fds kept open across exec (0..n0-1) */
+  OP_EXEC = 33,         /* s0 candidate paths, s1 argv, s2 env */
   OP_JOIN_KEYRING = 34, /* s0 name: a new session keyring */
-  OP_CONSOLE = 35,     /* n0 rows, n1 cols, s0 console path (in root) to bind the slave on:
-                        * a pty from the container's devpts becomes its stdio and
-                        * controlling terminal; the master goes to the runtime (REC_CONSOLE) */
+  OP_CONSOLE = 35,      /* n0 rows, n1 cols, s0 console path (in root) to bind the slave on:
+                         * a pty from the container's devpts becomes its stdio and
+                         * controlling terminal; the master goes to the runtime (REC_CONSOLE) */
   OP_TMPFS_COPYUP = 36, /* s0 source, s1 target (in root), s2 fstype, s3 data, n0 flags,
-                        * n1 1 = the tmpfs root takes the covered directory's mode:
-                        * mount it over the directory and copy the directory's
-                        * contents into it (runc's "tmpcopyup") */
+                         * n1 1 = the tmpfs root takes the covered directory's mode:
+                         * mount it over the directory and copy the directory's
+                         * contents into it (runc's "tmpcopyup") */
   OP_MAX = 37
 };
 
 /* step flags */
-#define STEP_IGNORE_ENOENT 1u
-#define STEP_IGNORE_EEXIST 2u
-#define STEP_IGNORE_ERRORS 4u
+#define STEP_IGNORE_ENOENT  1u
+#define STEP_IGNORE_EEXIST  2u
+#define STEP_IGNORE_ERRORS  4u
 #define STEP_TARGET_IN_ROOT 8u  /* OP_MOUNT: s1 resolved inside the root */
-#define STEP_RETRY_LOCKED 16u   /* OP_MOUNT remount: retry keeping locked flags */
+#define STEP_RETRY_LOCKED   16u /* OP_MOUNT remount: retry keeping locked flags */
 #define STEP_SOURCE_IN_ROOT 32u /* OP_MOUNT bind: s0 resolved inside the root */
 
 /* records the child sends on its socket */
 enum record_kind {
-  REC_STEP = 1, /* step done (trace) */
-  REC_SYNC = 2, /* waiting for the runtime: aux = sync id */
-  REC_FAIL = 3,    /* step failed with err; the child exits */
-  REC_CONSOLE = 4  /* carries the pty master as SCM_RIGHTS */
+  REC_STEP = 1,   /* step done (trace) */
+  REC_SYNC = 2,   /* waiting for the runtime: aux = sync id */
+  REC_FAIL = 3,   /* step failed with err; the child exits */
+  REC_CONSOLE = 4 /* carries the pty master as SCM_RIGHTS */
 };
 
 struct plan_record {
   uint32_t kind;
   uint32_t step;
   int32_t err;
-  uint32_t pid;   /* the child's pid in its own namespace, for the trace */
-  int64_t nanos;  /* how long the step took */
+  uint32_t pid;  /* the child's pid in its own namespace, for the trace */
+  int64_t nanos; /* how long the step took */
   int64_t aux;
 };
 
 /* the runtime's answer to a REC_SYNC: one byte, then an optional payload
  * (the state JSON later hooks read on stdin) */
 #define SYNC_CONTINUE 0
-#define SYNC_ABORT 1
+#define SYNC_ABORT    1
 
 /* argv[0] the executor is started with, and refuses to run without */
 #define TCR_EXECUTOR_ARGV0 "tcr-executor"

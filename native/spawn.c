@@ -34,7 +34,11 @@ static int new_memfd(const char *name, unsigned exec_flag) {
 
 /* Seals a memfd against every change and moves it to `low` or above. */
 static int seal_and_raise(int fd, int low) {
-  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) { int e = errno; close(fd); return -e; }
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
   int high = fcntl(fd, F_DUPFD_CLOEXEC, low);
   int e = errno;
   close(fd);
@@ -46,12 +50,20 @@ int tcr_sealed_memfd(const char *name, const char *file, int low) {
   if (in < 0) return -errno;
   /* MFD_EXEC: executable even where vm.memfd_noexec defaults memfds to no-exec */
   int fd = new_memfd(name, 0x0010U /* MFD_EXEC */);
-  if (fd < 0) { close(in); return fd; }
+  if (fd < 0) {
+    close(in);
+    return fd;
+  }
   /* copied inside the kernel, from the page cache */
   for (;;) {
     ssize_t n = sendfile(fd, in, NULL, 1 << 30);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) { int e = errno; close(in); close(fd); return -e; }
+    if (n < 0) {
+      int e = errno;
+      close(in);
+      close(fd);
+      return -e;
+    }
     if (n == 0) break;
   }
   close(in);
@@ -66,7 +78,11 @@ static int sealed_memfd_of(const char *name, const void *data, size_t len, int l
   for (size_t off = 0; off < len;) {
     ssize_t n = write(fd, (const char *)data + off, len - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) { int e = n < 0 ? errno : EIO; close(fd); return -e; }
+    if (n <= 0) {
+      int e = n < 0 ? errno : EIO;
+      close(fd);
+      return -e;
+    }
     off += (size_t)n;
   }
   return seal_and_raise(fd, low);
@@ -133,7 +149,8 @@ fail:
   return 127;
 }
 
-int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int slot_fd, int exe_fd, const char *exe_path, pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
+int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int slot_fd, int exe_fd, const char *exe_path,
+              pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
   if (!plan_valid(plan, len)) return -EINVAL;
   const struct plan_header *hdr = plan;
   /* the executor's fds go just above the kept range; ours start above those, out of the way of every dup2 */
@@ -144,16 +161,28 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
   int sv[2] = {-1, -1}, pp[2] = {-1, -1}, r = 0;
   for (int i = 0; i < NFDS; i++) s.from[i] = -1;
   s.exe = -1;
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(pp, O_CLOEXEC) < 0) { r = -errno; goto out; }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(pp, O_CLOEXEC) < 0) {
+    r = -errno;
+    goto out;
+  }
   int plan_fd = sealed_memfd_of("tcr-plan", plan, len, low);
-  if (plan_fd < 0) { r = plan_fd; goto out; }
+  if (plan_fd < 0) {
+    r = plan_fd;
+    goto out;
+  }
   s.from[2] = plan_fd;
   int src[NFDS] = {sv[1], pp[1], -1, cgroup_fd, slot_fd};
   for (int i = 0; i < NFDS; i++) {
-    if (i != 2 && src[i] >= 0 && (s.from[i] = fcntl(src[i], F_DUPFD_CLOEXEC, low)) < 0) { r = -errno; goto out; }
+    if (i != 2 && src[i] >= 0 && (s.from[i] = fcntl(src[i], F_DUPFD_CLOEXEC, low)) < 0) {
+      r = -errno;
+      goto out;
+    }
     s.to[i] = want + i;
   }
-  if (exe_fd >= 0 && (s.exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, low)) < 0) { r = -errno; goto out; }
+  if (exe_fd >= 0 && (s.exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, low)) < 0) {
+    r = -errno;
+    goto out;
+  }
   memcpy(s.stdio, stdio, sizeof s.stdio);
   s.exe_path = exe_path;
   char num[NFDS][16];
@@ -171,10 +200,17 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
   int clone_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   /* the child's copies are the only ones left: the pid pipe reads EOF once stage 1 is gone */
-  for (int i = 0; i < NFDS; i++) if (s.from[i] >= 0) { close(s.from[i]); s.from[i] = -1; }
+  for (int i = 0; i < NFDS; i++)
+    if (s.from[i] >= 0) {
+      close(s.from[i]);
+      s.from[i] = -1;
+    }
   close(pp[1]);
   pp[1] = -1;
-  if (pid < 0) { r = -clone_err; goto out; }
+  if (pid < 0) {
+    r = -clone_err;
+    goto out;
+  }
   if (s.err) {
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
     r = -s.err;
@@ -182,14 +218,16 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
   }
   int32_t msg[2] = {-1, 0};
   ssize_t n;
-  do n = read(pp[0], msg, sizeof msg); while (n < 0 && errno == EINTR);
+  do n = read(pp[0], msg, sizeof msg);
+  while (n < 0 && errno == EINTR);
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
   *out_pid = n == (ssize_t)sizeof msg ? msg[0] : -1; /* -1: stage 1 failed, its record says why */
   *out_into_cgroup = n == (ssize_t)sizeof msg && msg[1];
   *out_sock = sv[0];
   sv[0] = -1;
 out:
-  for (int i = 0; i < NFDS; i++) if (s.from[i] >= 0) close(s.from[i]);
+  for (int i = 0; i < NFDS; i++)
+    if (s.from[i] >= 0) close(s.from[i]);
   if (s.exe >= 0) close(s.exe);
   if (sv[0] >= 0) close(sv[0]);
   if (sv[1] >= 0) close(sv[1]);

@@ -17,7 +17,8 @@ extern "C" {
  * out_into_cgroup when the kernel did). slot_fd >= 0: an fd the runtime
  * opened for the plan's steps (slot 0: the exec fifo, which an init with a
  * user namespace's credentials could not open). Returns -errno on failure. */
-int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int slot_fd, int exe_fd, const char *exe_path, pid_t *out_pid, int *out_sock, int *out_into_cgroup);
+int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int slot_fd, int exe_fd, const char *exe_path,
+              pid_t *out_pid, int *out_sock, int *out_into_cgroup);
 
 /* A read-only, sealed, close-on-exec memfd holding a copy of file, at fd `low` or above. */
 int tcr_sealed_memfd(const char *name, const char *file, int low);
