@@ -43,6 +43,18 @@ export function kernelRmdir(dir: string): void {
   fs.rmdirSync(dir);
 }
 
+/** What the kernel does when a process is reaped: it leaves every cgroup it was in. */
+export function leaveCgroups(root: string, pid: number): void {
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === 'cgroup.procs') writeFile(p, fs.readFileSync(p, 'utf8').split('\n').filter((l) => l && l !== String(pid)).join('\n'));
+    }
+  };
+  walk(root);
+}
+
 function fixture(lines: (root: string) => string[], files: Record<string, string>): CgroupFixture {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-cgroup-'));
   const mountinfo = ['22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw', mountLine(30, '/proc', 'proc'), ...lines(root), ''].join('\n');
