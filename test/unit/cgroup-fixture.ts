@@ -4,9 +4,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { parseCgroupLayout, type CgroupLayout } from '../../src/cgroups/detect.js';
-import type { CgroupSeams } from '../../src/cgroups/manager.js';
+import { newManager, type CgroupManager, type CgroupSeams } from '../../src/cgroups/manager.js';
 
 // taken before recordWrites can replace it, so the fixture's own writes are not recorded
 const writeFile = fs.writeFileSync;
@@ -119,4 +119,19 @@ export function recordWrites(root: string): { writes: [string, string][]; restor
     return writeFile(file, data, options);
   });
   return { writes, restore: () => spy.mockRestore() };
+}
+
+/** Per test: a fresh fixture, a manager for `cgroupPath` on it, and its writes recorded from then on. */
+export function managerPerTest(make: () => CgroupFixture, cgroupPath: string) {
+  const t = {} as { fx: CgroupFixture; cg: CgroupManager; rec: ReturnType<typeof recordWrites> };
+  beforeEach(() => {
+    t.fx = make();
+    t.cg = newManager(cgroupPath, t.fx.seams);
+    t.rec = recordWrites(t.fx.root);
+  });
+  afterEach(() => {
+    t.rec.restore();
+    t.fx.cleanup();
+  });
+  return t;
 }

@@ -1,55 +1,43 @@
 // The v1 manager on fixture hierarchies, as on a hybrid host (v1 controllers
 // and a cgroup2 mount at unified) and a pure v1 one.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { managerFromRecord, newManager, type CgroupManager } from '../../src/cgroups/manager.js';
+import { describe, expect, it } from 'vitest';
+import { managerFromRecord, newManager } from '../../src/cgroups/manager.js';
 import { v1Stats } from '../../src/cgroups/stats.js';
-import { hybridFixture, recordWrites, type CgroupFixture } from './cgroup-fixture.js';
+import { hybridFixture, managerPerTest } from './cgroup-fixture.js';
 
 const LEAVES = ['blkio/tcr/c1', 'cpu,cpuacct/tcr/c1', 'cpuset/tcr/c1', 'devices/tcr/c1', 'freezer/tcr/c1', 'memory/tcr/c1', 'pids/tcr/c1', 'unified/tcr/c1'];
 
-let fx: CgroupFixture;
-let cg: CgroupManager;
-let rec: ReturnType<typeof recordWrites>;
+const t = managerPerTest(hybridFixture, '/tcr/c1');
 
-beforeEach(() => {
-  fx = hybridFixture();
-  cg = newManager('/tcr/c1', fx.seams);
-  rec = recordWrites(fx.root);
-});
-afterEach(() => {
-  rec.restore();
-  fx.cleanup();
-});
-
-const leafWrites = (leaf: string) => rec.writes.filter(([f]) => f.startsWith(leaf + '/')).map(([f, v]) => [f.slice(leaf.length + 1), v]);
+const leafWrites = (leaf: string) => t.rec.writes.filter(([f]) => f.startsWith(leaf + '/')).map(([f, v]) => [f.slice(leaf.length + 1), v]);
 
 describe('V1Manager on a hybrid fixture', () => {
   it('creates a directory in every hierarchy, cpuset levels copying their parent\'s cpus and mems', () => {
-    cg.create();
-    expect(fx.dirs().filter((d) => d.endsWith('/c1'))).toEqual(LEAVES);
-    expect(rec.writes).toEqual([
+    t.cg.create();
+    expect(t.fx.dirs().filter((d) => d.endsWith('/c1'))).toEqual(LEAVES);
+    expect(t.rec.writes).toEqual([
       ['cpuset/tcr/cpuset.cpus', '0-3'], ['cpuset/tcr/cpuset.mems', '0'],
       ['cpuset/tcr/c1/cpuset.cpus', '0-3'], ['cpuset/tcr/c1/cpuset.mems', '0'],
     ]);
   });
 
   it('keeps a cpuset level that already has cpus', () => {
-    fx.put('cpuset/tcr/cpuset.cpus', '1\n');
-    fx.put('cpuset/tcr/cpuset.mems', '0\n');
-    cg.create();
-    expect(rec.writes).toEqual([['cpuset/tcr/c1/cpuset.cpus', '1'], ['cpuset/tcr/c1/cpuset.mems', '0']]);
+    t.fx.put('cpuset/tcr/cpuset.cpus', '1\n');
+    t.fx.put('cpuset/tcr/cpuset.mems', '0\n');
+    t.cg.create();
+    expect(t.rec.writes).toEqual([['cpuset/tcr/c1/cpuset.cpus', '1'], ['cpuset/tcr/c1/cpuset.mems', '0']]);
   });
 
   it('moves a process into every hierarchy, the cgroup2 mount too', () => {
-    cg.create();
-    cg.apply(4242);
-    for (const leaf of LEAVES) expect(fx.read(`${leaf}/cgroup.procs`)).toBe('4242');
+    t.cg.create();
+    t.cg.apply(4242);
+    for (const leaf of LEAVES) expect(t.fx.read(`${leaf}/cgroup.procs`)).toBe('4242');
   });
 
   it('writes each limit to its controller\'s hierarchy, in v1 units', async () => {
-    cg.create();
-    rec.writes.length = 0;
-    await cg.set({
+    t.cg.create();
+    t.rec.writes.length = 0;
+    await t.cg.set({
       memory: { limit: 104857600, reservation: 52428800, swappiness: 10 },
       cpu: { shares: 1024, quota: 50000, period: 100000, cpus: '0-1' },
       pids: { limit: -1 },
@@ -60,126 +48,126 @@ describe('V1Manager on a hybrid fixture', () => {
     expect(leafWrites('cpuset/tcr/c1')).toEqual([['cpuset.cpus', '0-1']]);
     expect(leafWrites('pids/tcr/c1')).toEqual([['pids.max', 'max']]);
     expect(leafWrites('blkio/tcr/c1')).toEqual([['blkio.weight', '500'], ['blkio.throttle.read_bps_device', '8:0 1000']]);
-    expect(rec.writes).toHaveLength(10);
+    expect(t.rec.writes).toHaveLength(10);
   });
 
   it('raises memsw before the limit and lowers it after, where the kernel accounts swap', async () => {
-    cg.create();
-    fx.put('memory/tcr/c1/memory.memsw.limit_in_bytes', '9223372036854771712\n');
-    rec.writes.length = 0;
-    await cg.set({ memory: { limit: 1 << 27, swap: 1 << 28 } });
+    t.cg.create();
+    t.fx.put('memory/tcr/c1/memory.memsw.limit_in_bytes', '9223372036854771712\n');
+    t.rec.writes.length = 0;
+    await t.cg.set({ memory: { limit: 1 << 27, swap: 1 << 28 } });
     expect(leafWrites('memory/tcr/c1').map(([f]) => f)).toEqual(['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes']);
-    fx.put('memory/tcr/c1/memory.memsw.limit_in_bytes', `${1 << 28}\n`);
-    rec.writes.length = 0;
-    await managerFromRecord(cg.record, fx.seams).set({ memory: { limit: 1 << 29, swap: 1 << 30 } });
+    t.fx.put('memory/tcr/c1/memory.memsw.limit_in_bytes', `${1 << 28}\n`);
+    t.rec.writes.length = 0;
+    await managerFromRecord(t.cg.record, t.fx.seams).set({ memory: { limit: 1 << 29, swap: 1 << 30 } });
     expect(leafWrites('memory/tcr/c1')).toEqual([['memory.memsw.limit_in_bytes', String(1 << 30)], ['memory.limit_in_bytes', String(1 << 29)]]);
   });
 
   it('leaves swap alone where the kernel has no memsw file', async () => {
-    cg.create();
-    await cg.set({ memory: { limit: 1 << 27, swap: 1 << 28 } });
-    expect(fx.read('memory/tcr/c1/memory.memsw.limit_in_bytes')).toBeUndefined();
+    t.cg.create();
+    await t.cg.set({ memory: { limit: 1 << 27, swap: 1 << 28 } });
+    expect(t.fx.read('memory/tcr/c1/memory.memsw.limit_in_bytes')).toBeUndefined();
   });
 
   it('denies every device, then allows the spec\'s and the defaults in order', async () => {
-    cg.create();
-    rec.writes.length = 0;
-    await cg.set({ devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }] });
+    t.cg.create();
+    t.rec.writes.length = 0;
+    await t.cg.set({ devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }] });
     const w = leafWrites('devices/tcr/c1');
     expect(w.slice(0, 4)).toEqual([['devices.deny', 'a'], ['devices.deny', 'a'], ['devices.allow', 'c 1:11 w'], ['devices.allow', 'c *:* m']]);
     expect(w.at(-1)).toEqual(['devices.allow', 'c 10:200 rwm']);
   });
 
   it('writes hugetlb to the cgroup2 mount where the host has it only there, enabling it down the path', async () => {
-    cg.create();
-    rec.writes.length = 0;
-    await cg.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4194304 }] });
-    expect(rec.writes).toEqual([['unified/cgroup.subtree_control', '+hugetlb'], ['unified/tcr/cgroup.subtree_control', '+hugetlb'], ['unified/tcr/c1/hugetlb.2MB.max', '4194304']]);
+    t.cg.create();
+    t.rec.writes.length = 0;
+    await t.cg.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4194304 }] });
+    expect(t.rec.writes).toEqual([['unified/cgroup.subtree_control', '+hugetlb'], ['unified/tcr/cgroup.subtree_control', '+hugetlb'], ['unified/tcr/c1/hugetlb.2MB.max', '4194304']]);
   });
 
   it('writes unified keys to the cgroup2 mount', async () => {
-    cg.create();
-    await cg.set({ unified: { 'hugetlb.1GB.max': '0' } });
-    expect(fx.read('unified/tcr/c1/hugetlb.1GB.max')).toBe('0');
+    t.cg.create();
+    await t.cg.set({ unified: { 'hugetlb.1GB.max': '0' } });
+    expect(t.fx.read('unified/tcr/c1/hugetlb.1GB.max')).toBe('0');
   });
 
   it('names the field whose controller is not mounted', async () => {
-    cg.create();
-    await expect(cg.set({ network: { classID: 0x100001 } })).rejects.toThrow('cgroup: linux.resources.network.classID needs the net_cls controller, which this host does not mount');
-    await expect(cg.set({ network: { priorities: [{ name: 'eth0', priority: 1 }] } })).rejects.toThrow('linux.resources.network.priorities[0] needs the net_prio controller');
+    t.cg.create();
+    await expect(t.cg.set({ network: { classID: 0x100001 } })).rejects.toThrow('cgroup: linux.resources.network.classID needs the net_cls controller, which this host does not mount');
+    await expect(t.cg.set({ network: { priorities: [{ name: 'eth0', priority: 1 }] } })).rejects.toThrow('linux.resources.network.priorities[0] needs the net_prio controller');
   });
 
   it('refuses a bad device rule before writing any', async () => {
-    cg.create();
-    rec.writes.length = 0;
-    await expect(cg.set({ devices: [{ allow: true, type: 'x' as 'c', access: 'rwm' }] })).rejects.toThrow(/linux\.resources\.devices\[0\]\.type/);
-    expect(rec.writes).toEqual([]);
+    t.cg.create();
+    t.rec.writes.length = 0;
+    await expect(t.cg.set({ devices: [{ allow: true, type: 'x' as 'c', access: 'rwm' }] })).rejects.toThrow(/linux\.resources\.devices\[0\]\.type/);
+    expect(t.rec.writes).toEqual([]);
   });
 
   it('pauses through the freezer', () => {
-    cg.create();
-    expect(cg.isFrozen()).toBe(false);
-    cg.freeze();
-    expect(fx.read('freezer/tcr/c1/freezer.state')).toBe('FROZEN');
-    expect(cg.isFrozen()).toBe(true);
-    cg.thaw();
-    expect(fx.read('freezer/tcr/c1/freezer.state')).toBe('THAWED');
-    expect(cg.isFrozen()).toBe(false);
+    t.cg.create();
+    expect(t.cg.isFrozen()).toBe(false);
+    t.cg.freeze();
+    expect(t.fx.read('freezer/tcr/c1/freezer.state')).toBe('FROZEN');
+    expect(t.cg.isFrozen()).toBe(true);
+    t.cg.thaw();
+    expect(t.fx.read('freezer/tcr/c1/freezer.state')).toBe('THAWED');
+    expect(t.cg.isFrozen()).toBe(false);
   });
 
   it('lists processes from the pids hierarchy', () => {
-    cg.create();
-    fx.put('pids/tcr/c1/cgroup.procs', '10\n11\n');
-    expect(cg.procs()).toEqual([10, 11]);
+    t.cg.create();
+    t.fx.put('pids/tcr/c1/cgroup.procs', '10\n11\n');
+    expect(t.cg.procs()).toEqual([10, 11]);
   });
 
   it('reads stats and OOM kills in runc\'s units', () => {
-    cg.create();
+    t.cg.create();
     const acct = 'cpu,cpuacct/tcr/c1';
-    fx.put(`${acct}/cpuacct.usage`, '123456\n');
-    fx.put(`${acct}/cpuacct.usage_percpu`, '100 200 \n');
-    fx.put(`${acct}/cpuacct.stat`, 'user 10\nsystem 5\n');
-    fx.put(`${acct}/cpu.stat`, 'nr_periods 4\nnr_throttled 1\nthrottled_time 99\n');
-    fx.put('memory/tcr/c1/memory.limit_in_bytes', '1048576\n');
-    fx.put('memory/tcr/c1/memory.usage_in_bytes', '4096\n');
-    fx.put('memory/tcr/c1/memory.stat', 'cache 8192\nrss 4096\n');
-    fx.put('memory/tcr/c1/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
-    fx.put('pids/tcr/c1/pids.current', '3\n');
-    fx.put('pids/tcr/c1/pids.max', 'max\n');
-    const s = cg.stats();
+    t.fx.put(`${acct}/cpuacct.usage`, '123456\n');
+    t.fx.put(`${acct}/cpuacct.usage_percpu`, '100 200 \n');
+    t.fx.put(`${acct}/cpuacct.stat`, 'user 10\nsystem 5\n');
+    t.fx.put(`${acct}/cpu.stat`, 'nr_periods 4\nnr_throttled 1\nthrottled_time 99\n');
+    t.fx.put('memory/tcr/c1/memory.limit_in_bytes', '1048576\n');
+    t.fx.put('memory/tcr/c1/memory.usage_in_bytes', '4096\n');
+    t.fx.put('memory/tcr/c1/memory.stat', 'cache 8192\nrss 4096\n');
+    t.fx.put('memory/tcr/c1/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
+    t.fx.put('pids/tcr/c1/pids.current', '3\n');
+    t.fx.put('pids/tcr/c1/pids.max', 'max\n');
+    const s = t.cg.stats();
     expect(s.cpu.usage).toMatchObject({ total: 123456, percpu: [100, 200], user: 100_000_000, kernel: 50_000_000 });
     expect(s.cpu.throttling).toEqual({ periods: 4, throttled_periods: 1, throttled_time: 99 });
     expect(s.memory.usage).toEqual({ limit: 1048576, usage: 4096, max: 0, failcnt: 0 });
     expect(s.memory.cache).toBe(8192);
     expect(s.pids).toEqual({ current: 3, limit: 2 ** 64 - 1 });
-    expect(cg.oomKills()).toBe(2);
+    expect(t.cg.oomKills()).toBe(2);
   });
 
   it('reads hugetlb from the v1 hierarchy, or the cgroup2 mount\'s files where it is only there', () => {
-    fx.put('unified/tcr/c1/hugetlb.2MB.current', '2097152\n');
-    fx.put('unified/tcr/c1/hugetlb.2MB.events', 'max 4\n');
-    fx.put('hugetlb/tcr/c1/hugetlb.2MB.usage_in_bytes', '1\n');
-    fx.put('hugetlb/tcr/c1/hugetlb.2MB.max_usage_in_bytes', '2\n');
-    fx.put('hugetlb/tcr/c1/hugetlb.2MB.failcnt', '3\n');
-    const dirs: Record<string, string> = { unified: `${fx.root}/unified/tcr/c1` };
+    t.fx.put('unified/tcr/c1/hugetlb.2MB.current', '2097152\n');
+    t.fx.put('unified/tcr/c1/hugetlb.2MB.events', 'max 4\n');
+    t.fx.put('hugetlb/tcr/c1/hugetlb.2MB.usage_in_bytes', '1\n');
+    t.fx.put('hugetlb/tcr/c1/hugetlb.2MB.max_usage_in_bytes', '2\n');
+    t.fx.put('hugetlb/tcr/c1/hugetlb.2MB.failcnt', '3\n');
+    const dirs: Record<string, string> = { unified: `${t.fx.root}/unified/tcr/c1` };
     expect(v1Stats((n) => dirs[n], () => ['2MB']).hugetlb).toEqual({ '2MB': { usage: 2097152, failcnt: 4 } });
-    dirs.hugetlb = `${fx.root}/hugetlb/tcr/c1`;
+    dirs.hugetlb = `${t.fx.root}/hugetlb/tcr/c1`;
     expect(v1Stats((n) => dirs[n], () => ['2MB']).hugetlb).toEqual({ '2MB': { usage: 1, max: 2, failcnt: 3 } });
   });
 
   it('removes its directory in every hierarchy, leaving the parents', async () => {
-    cg.create();
-    await cg.destroy();
-    expect(fx.dirs().filter((d) => d.endsWith('/c1'))).toEqual([]);
-    expect(fx.dirs()).toContain('memory/tcr');
+    t.cg.create();
+    await t.cg.destroy();
+    expect(t.fx.dirs().filter((d) => d.endsWith('/c1'))).toEqual([]);
+    expect(t.fx.dirs()).toContain('memory/tcr');
   });
 
   it('is rebuilt from its record with each directory in its hierarchy', async () => {
-    cg.create();
-    const again = managerFromRecord(JSON.parse(JSON.stringify(cg.record)), fx.seams);
+    t.cg.create();
+    const again = managerFromRecord(JSON.parse(JSON.stringify(t.cg.record)), t.fx.seams);
     await again.set({ pids: { limit: 20 } });
-    expect(fx.read('pids/tcr/c1/pids.max')).toBe('20');
-    expect(again.unifiedDir()).toBe(`${fx.root}/unified/tcr/c1`);
+    expect(t.fx.read('pids/tcr/c1/pids.max')).toBe('20');
+    expect(again.unifiedDir()).toBe(`${t.fx.root}/unified/tcr/c1`);
   });
 });
 
