@@ -193,9 +193,10 @@ describe('Runtime.launch, failing', () => {
   });
 
   it('leaves nothing when a prestart hook fails, naming the hook', async () => {
-    writeBundle((s) => (s.hooks = { prestart: [{ path: '/bin/false' }] }));
+    // it reads its stdin first: one that exits at once races the state being written to it (EPIPE)
+    writeBundle((s) => (s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; echo no >&2; exit 3'] }] }));
     const { executor, runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.runtimeHooks }]);
-    await expect(runtime.create(ID, { bundle, pidFile })).rejects.toThrow('prestart hook 0 (/bin/false): exit status 1');
+    await expect(runtime.create(ID, { bundle, pidFile })).rejects.toThrow('prestart hook 0 (/bin/sh): exit status 3: no');
     expect(executor.log).toEqual(['spawn', 'sync start', 'continue', 'sync runtimeHooks', 'abort', ...reaped]);
     expectNothingLeft(runtime);
   });
@@ -214,5 +215,13 @@ describe('Runtime.launch, failing', () => {
     const { runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.ready }, { fail: execStep, errno: 2 }]);
     await expect(runtime.run(ID, { bundle, detach: true, pidFile })).rejects.toThrow(/execve/);
     expect(fs.existsSync(pidFile)).toBe(false);
+  });
+
+  // Known gap, kept: the cleanup's own failure replaces the launch's error (and
+  // skips undoing host mounts, which come after the cgroup in the same try).
+  it.fails('keeps the launch\'s error when its cgroup cannot be removed', async () => {
+    const { runtime } = runtimeWith([{ eof: true }], { onReap: () => {} });
+    fx.seams.rmdir = () => { throw Object.assign(new Error('EBUSY'), { code: 'EBUSY' }); };
+    await expect(runtime.create(ID, { bundle })).rejects.toThrow('container init exited before it was ready');
   });
 });
