@@ -2,10 +2,15 @@
 // with an optional cgroup2 mount beside them (hybrid), as on these machines.
 import fs from 'node:fs';
 
+/** Where the host mounts its cgroup hierarchies. */
+export const CGROUP_ROOT = '/sys/fs/cgroup';
+
 export interface CgroupLayout {
-  /** /sys/fs/cgroup is itself a cgroup2 mount */
+  /** where the hierarchies are mounted: CGROUP_ROOT, or a fixture tree in unit tests */
+  root: string;
+  /** the root is itself a cgroup2 mount */
   unified: boolean;
-  /** v1 hierarchies (and "unified" for the hybrid cgroup2 mount), by directory name under /sys/fs/cgroup */
+  /** v1 hierarchies (and "unified" for the hybrid cgroup2 mount), by directory name under the root */
   v1Hierarchies: string[];
   /** absolute mount point of each hierarchy, by directory name */
   mountPoints: Map<string, string>;
@@ -13,19 +18,24 @@ export interface CgroupLayout {
 
 let cached: CgroupLayout | undefined;
 
+/** The host's layout, read once per process. */
 export function cgroupLayout(): CgroupLayout {
-  if (cached) return cached;
+  cached ??= parseCgroupLayout(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  return cached;
+}
+
+/** The layout a mountinfo text describes; `root` moves it off the host for tests. */
+export function parseCgroupLayout(mountinfo: string, root = CGROUP_ROOT): CgroupLayout {
   const mountPoints = new Map<string, string>();
   let unified = false;
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+  for (const line of mountinfo.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const mountPoint = line.split(' ')[4];
     const fstype = line.slice(sep + 3).split(' ')[0];
     if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    if (mountPoint === '/sys/fs/cgroup' && fstype === 'cgroup2') unified = true;
-    if (mountPoint.startsWith('/sys/fs/cgroup/')) mountPoints.set(mountPoint.slice('/sys/fs/cgroup/'.length), mountPoint);
+    if (mountPoint === root && fstype === 'cgroup2') unified = true;
+    if (mountPoint.startsWith(root + '/')) mountPoints.set(mountPoint.slice(root.length + 1), mountPoint);
   }
-  cached = { unified, v1Hierarchies: unified ? [] : [...mountPoints.keys()], mountPoints };
-  return cached;
+  return { root, unified, v1Hierarchies: unified ? [] : [...mountPoints.keys()], mountPoints };
 }

@@ -43,15 +43,19 @@ export function readKeyValues(dir: string, file: string): Record<string, number>
   return out;
 }
 
+export const readSelfCgroup = (): string => fs.readFileSync('/proc/self/cgroup', 'utf8');
+
 export function readPids(dir: string): number[] {
   return (readCgroupFile(dir, 'cgroup.procs') ?? '').split('\n').filter(Boolean).map(Number);
 }
 
+export type Rmdir = (dir: string) => void;
+
 /** rmdir with a few retries: a just-killed task may still be leaving the cgroup. */
-export function removeCgroupDir(dir: string): void {
+export function removeCgroupDir(dir: string, rmdir: Rmdir = fs.rmdirSync): void {
   for (let i = 0; ; i++) {
     try {
-      fs.rmdirSync(dir);
+      rmdir(dir);
       return;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

@@ -5,7 +5,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { TcrError } from '../errors.js';
 import type { Resources } from '../spec/types.js';
-import { cgroupLayout } from './detect.js';
+import { cgroupLayout, type CgroupLayout } from './detect.js';
+import type { Rmdir } from './files.js';
 import type { Stats } from './stats.js';
 import { SystemdManager } from './systemd.js';
 import { expandSlice, systemdUnitPath } from './systemd-path.js';
@@ -54,6 +55,22 @@ export interface CgroupManager {
   unifiedDir(): string | undefined;
 }
 
+/**
+ * What a manager reads of the host besides its own directories. Production
+ * passes none of these; unit tests point them at a fixture tree in a temp dir.
+ */
+export interface CgroupSeams {
+  /** default: cgroupLayout(), from /proc/self/mountinfo */
+  layout?: CgroupLayout;
+  /** the text of /proc/self/cgroup, for paths relative to the runtime's own cgroup */
+  selfCgroup?: () => string;
+  /**
+   * rmdir(2) of a cgroup directory. The kernel removes an empty cgroup with
+   * its control files in it; a fixture's plain files would make it ENOTEMPTY.
+   */
+  rmdir?: Rmdir;
+}
+
 /** cgroupsPath → a path inside each hierarchy. Relative paths hang under the runtime's own cgroup (v2: its parent, as in runc). */
 export function resolveCgroupsPath(cgroupsPath: string | undefined, id: string, systemdRuns = fs.existsSync('/run/systemd/system')): string {
   if (!cgroupsPath) return `/tcr/${id}`;
@@ -70,22 +87,23 @@ export function resolveCgroupsPath(cgroupsPath: string | undefined, id: string, 
 }
 
 /** The manager for a new container: `systemd` is the --systemd-cgroup flag. */
-export function managerFor(cgroupsPath: string | undefined, id: string, systemd = false): CgroupManager {
-  if (!systemd) return newManager(resolveCgroupsPath(cgroupsPath, id));
-  const layout = cgroupLayout();
+export function managerFor(cgroupsPath: string | undefined, id: string, systemd = false, seams: CgroupSeams = {}): CgroupManager {
+  if (!systemd) return newManager(resolveCgroupsPath(cgroupsPath, id), seams);
+  const layout = seams.layout ?? cgroupLayout();
   if (!layout.unified)
     throw new TcrError('--systemd-cgroup: tcr\'s systemd cgroup driver needs cgroup v2 (a unified /sys/fs/cgroup), and this host mounts v1 or hybrid cgroups; use the default cgroupfs driver (without --systemd-cgroup) here');
   return SystemdManager.forUnit(systemdUnitPath(cgroupsPath, id));
 }
 
-export function newManager(cgroupPath: string): CgroupManager {
-  const layout = cgroupLayout();
-  if (layout.unified) return V2Manager.forPath(cgroupPath);
-  if (layout.v1Hierarchies.length === 0) throw new TcrError('cgroup: no cgroup hierarchy is mounted under /sys/fs/cgroup');
-  return V1Manager.forPath(cgroupPath, layout);
+export function newManager(cgroupPath: string, seams: CgroupSeams = {}): CgroupManager {
+  const layout = seams.layout ?? cgroupLayout();
+  if (layout.unified) return V2Manager.forPath(cgroupPath, { ...seams, layout });
+  if (layout.v1Hierarchies.length === 0) throw new TcrError(`cgroup: no cgroup hierarchy is mounted under ${layout.root}`);
+  return V1Manager.forPath(cgroupPath, layout, seams);
 }
 
-export function managerFromRecord(rec: CgroupRecord): CgroupManager {
+export function managerFromRecord(rec: CgroupRecord, seams: CgroupSeams = {}): CgroupManager {
   if (rec.kind === 'systemd') return new SystemdManager(rec);
-  return rec.kind === 'v2' ? new V2Manager(rec) : new V1Manager(rec, cgroupLayout());
+  // a v2 record holds its directory: the layout is read only for v1's hierarchies
+  return rec.kind === 'v2' ? new V2Manager(rec, seams) : new V1Manager(rec, seams.layout ?? cgroupLayout(), seams);
 }

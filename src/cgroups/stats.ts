@@ -69,7 +69,7 @@ function pageSizes(): string[] {
   }
 }
 
-export function v1Stats(dirOf: (controller: string) => string | undefined): Stats {
+export function v1Stats(dirOf: (controller: string) => string | undefined, sizes: () => string[] = pageSizes): Stats {
   const acct = dirOf('cpuacct');
   const cpu = dirOf('cpu');
   const mem = dirOf('memory');
@@ -83,7 +83,7 @@ export function v1Stats(dirOf: (controller: string) => string | undefined): Stat
   const hugetlbDir = dirOf('hugetlb') ?? dirOf('unified');
   const hugetlb: Stats['hugetlb'] = {};
   if (hugetlbDir) {
-    for (const size of pageSizes()) {
+    for (const size of sizes()) {
       const v1 = dirOf('hugetlb') !== undefined;
       hugetlb[size] = v1
         ? { usage: readNumber(hugetlbDir, `hugetlb.${size}.usage_in_bytes`), max: readNumber(hugetlbDir, `hugetlb.${size}.max_usage_in_bytes`), failcnt: readNumber(hugetlbDir, `hugetlb.${size}.failcnt`) }
@@ -121,7 +121,7 @@ export function v1Stats(dirOf: (controller: string) => string | undefined): Stat
   };
 }
 
-export function v2Stats(dir: string): Stats {
+export function v2Stats(dir: string, sizes: () => string[] = pageSizes): Stats {
   const cpu = readKeyValues(dir, 'cpu.stat');
   const raw = readKeyValues(dir, 'memory.stat');
   const memEvents = readKeyValues(dir, 'memory.events');
@@ -136,7 +136,7 @@ export function v2Stats(dir: string): Stats {
     ops.push({ ...dev, op: 'Read', value: Number(kv.rios ?? 0) }, { ...dev, op: 'Write', value: Number(kv.wios ?? 0) });
   }
   const hugetlb: Stats['hugetlb'] = {};
-  for (const size of pageSizes())
+  for (const size of sizes())
     if (readCgroupFile(dir, `hugetlb.${size}.current`) !== undefined)
       hugetlb[size] = { usage: readNumber(dir, `hugetlb.${size}.current`), max: limitOf(dir, `hugetlb.${size}.max`), failcnt: readKeyValues(dir, `hugetlb.${size}.events`).max ?? 0 };
   return {

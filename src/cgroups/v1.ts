@@ -7,17 +7,17 @@ import { TcrError } from '../errors.js';
 import type { Resources } from '../spec/types.js';
 import type { CgroupLayout } from './detect.js';
 import { deviceRules } from './devices.js';
-import { readCgroupFile, readKeyValues, readPids, removeCgroupDir, writeCgroupFile } from './files.js';
-import type { CgroupManager, CgroupRecord } from './manager.js';
+import { readCgroupFile, readKeyValues, readPids, readSelfCgroup, removeCgroupDir, writeCgroupFile } from './files.js';
+import type { CgroupManager, CgroupRecord, CgroupSeams } from './manager.js';
 import { v1Writes, v2Writes } from './resources.js';
 import { signalEachFrozen } from './signal-all.js';
 import { v1Stats, type Stats } from './stats.js';
 import { sleepMs } from '../sys/time.js';
 
-/** The process's own cgroup in each hierarchy, from /proc/self/cgroup. */
-function ownCgroups(): Map<string, string> {
+/** The process's own cgroup in each hierarchy, from /proc/self/cgroup's text. */
+function ownCgroups(selfCgroup: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+  for (const line of selfCgroup.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line);
     if (!m) continue;
     if (m[1] === '') out.set('unified', m[2]);
@@ -29,7 +29,7 @@ function ownCgroups(): Map<string, string> {
 export class V1Manager implements CgroupManager {
   private readonly dirByName: Map<string, string>;
 
-  constructor(readonly record: CgroupRecord, private readonly layout: CgroupLayout) {
+  constructor(readonly record: CgroupRecord, private readonly layout: CgroupLayout, private readonly seams: CgroupSeams = {}) {
     this.dirByName = new Map();
     for (const dir of record.dirs) {
       const name = [...layout.mountPoints.entries()].find(([, mp]) => dir === mp || dir.startsWith(mp + '/'))?.[0];
@@ -37,14 +37,14 @@ export class V1Manager implements CgroupManager {
     }
   }
 
-  static forPath(cgroupPath: string, layout: CgroupLayout): V1Manager {
-    const own = cgroupPath.startsWith('/') ? undefined : ownCgroups();
+  static forPath(cgroupPath: string, layout: CgroupLayout, seams: CgroupSeams = {}): V1Manager {
+    const own = cgroupPath.startsWith('/') ? undefined : ownCgroups((seams.selfCgroup ?? readSelfCgroup)());
     const dirs = layout.v1Hierarchies.map((name) => {
       const mp = layout.mountPoints.get(name)!;
       const base = own ? own.get(name) ?? '/' : '/';
       return path.join(mp, base, cgroupPath);
     });
-    return new V1Manager({ kind: 'v1', path: cgroupPath, dirs }, layout);
+    return new V1Manager({ kind: 'v1', path: cgroupPath, dirs }, layout, seams);
   }
 
   /** A controller's directory, also where it shares a hierarchy (cpu in "cpu,cpuacct", net_cls in "net_cls,net_prio"). */
@@ -164,7 +164,7 @@ export class V1Manager implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    for (const dir of [...this.dirByName.values()].reverse()) removeCgroupDir(dir);
+    for (const dir of [...this.dirByName.values()].reverse()) removeCgroupDir(dir, this.seams.rmdir);
   }
 
   mountSources(): Map<string, string> {

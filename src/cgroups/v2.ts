@@ -9,16 +9,15 @@ import type { Resources } from '../spec/types.js';
 import { sleepMs } from '../sys/time.js';
 import { deviceProgram } from './device-bpf.js';
 import { deviceRules } from './devices.js';
-import { readCgroupFile, readKeyValues, readPids, removeCgroupDir, writeCgroupFile } from './files.js';
-import type { CgroupManager, CgroupRecord } from './manager.js';
+import { readCgroupFile, readKeyValues, readPids, readSelfCgroup, removeCgroupDir, writeCgroupFile } from './files.js';
+import { CGROUP_ROOT } from './detect.js';
+import type { CgroupManager, CgroupRecord, CgroupSeams } from './manager.js';
 import { controllersFor, v2Writes, type CgroupWrite } from './resources.js';
 import { signalEachFrozen } from './signal-all.js';
 import { v2Stats, type Stats } from './stats.js';
 
-const MOUNT = '/sys/fs/cgroup';
-
-function ownCgroup(): string {
-  const line = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+function ownCgroup(selfCgroup: string): string {
+  const line = selfCgroup.split('\n').find((l) => l.startsWith('0::'));
   return line?.slice(3) ?? '/';
 }
 
@@ -29,13 +28,17 @@ export function warnV1Only(resources: Resources): void {
 }
 
 export class V2Manager implements CgroupManager {
-  constructor(readonly record: CgroupRecord) {}
+  private readonly root: string;
 
-  static forPath(cgroupPath: string): V2Manager {
+  constructor(readonly record: CgroupRecord, private readonly seams: CgroupSeams = {}) {
+    this.root = seams.layout?.root ?? CGROUP_ROOT;
+  }
+
+  static forPath(cgroupPath: string, seams: CgroupSeams = {}): V2Manager {
     // as runc's fs2: a relative path hangs under the parent of the runtime's own cgroup, which (being
     // a leaf with processes, a systemd service or session scope) could not enable controllers for it
-    const base = cgroupPath.startsWith('/') ? '/' : path.posix.dirname(ownCgroup());
-    return new V2Manager({ kind: 'v2', path: cgroupPath, dirs: [path.join(MOUNT, base, cgroupPath)] });
+    const base = cgroupPath.startsWith('/') ? '/' : path.posix.dirname(ownCgroup((seams.selfCgroup ?? readSelfCgroup)()));
+    return new V2Manager({ kind: 'v2', path: cgroupPath, dirs: [path.join(seams.layout?.root ?? CGROUP_ROOT, base, cgroupPath)] }, seams);
   }
 
   private get dir(): string {
@@ -49,11 +52,11 @@ export class V2Manager implements CgroupManager {
   /** Enables the controllers a write needs in every ancestor's subtree_control. */
   private enable(controllers: string[]): void {
     if (!controllers.length) return;
-    const available = (readCgroupFile(MOUNT, 'cgroup.controllers') ?? '').split(/\s+/);
+    const available = (readCgroupFile(this.root, 'cgroup.controllers') ?? '').split(/\s+/);
     for (const c of controllers)
       if (!available.includes(c)) throw new TcrError(`cgroup: linux.resources needs the ${c} controller, which this host's cgroup v2 does not offer`);
-    const parts = path.relative(MOUNT, this.dir).split('/').filter(Boolean);
-    let cur = MOUNT;
+    const parts = path.relative(this.root, this.dir).split('/').filter(Boolean);
+    let cur = this.root;
     for (const p of parts) {
       const have = (readCgroupFile(cur, 'cgroup.subtree_control') ?? '').split(/\s+/);
       const missing = controllers.filter((c) => !have.includes(c));
@@ -123,7 +126,7 @@ export class V2Manager implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    removeCgroupDir(this.dir);
+    removeCgroupDir(this.dir, this.seams.rmdir);
   }
 
   mountSources(): Map<string, string> {

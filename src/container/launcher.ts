@@ -7,7 +7,8 @@ import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, SyncPoin
 import { log } from '../log.js';
 import { CLONE_NEW } from '../linux/namespaces.js';
 import { errnoName, errnoText } from '../sys/errno.js';
-import { executorPath, native, shellStatus } from '../sys/native.js';
+import { shellStatus } from '../sys/native.js';
+import { nativeExecutor, type Executor } from './executor.js';
 
 export type SyncHandler = (point: SyncPoint, pid: number) => Buffer | string | void | Promise<Buffer | string | void>;
 
@@ -21,6 +22,8 @@ export interface LaunchOptions {
   cgroupDir?: string;
   /** a file the runtime opens (O_PATH) for the plan's slot 0: the exec fifo, in a directory the init may not be able to search */
   slotPath?: string;
+  /** default: the native executor */
+  executor?: Executor;
 }
 
 const O_PATH = 0o10000000; // not in fs.constants; Linux's value on every architecture but alpha, parisc and sparc
@@ -47,14 +50,16 @@ export class Launch {
   private sock: number;
   private readonly t0 = process.hrtime.bigint();
   private ready = false;
+  private readonly executor: Executor;
 
   constructor(private readonly plan: Plan, private readonly opts: LaunchOptions = {}) {
+    this.executor = opts.executor ?? nativeExecutor;
     const buf = encodePlan(plan, opts.trace ? PLAN_TRACE : 0);
     const cgroupFd = opts.cgroupDir ? fs.openSync(opts.cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;
     let slotFd = -1;
     try {
       if (opts.slotPath) slotFd = fs.openSync(opts.slotPath, O_PATH);
-      const { pid, sock, intoCgroup } = native().spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, slotFd, executorPath());
+      const { pid, sock, intoCgroup } = this.executor.spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, slotFd);
       this.pid = pid;
       this.sock = sock;
       if (opts.trace) {
@@ -74,7 +79,7 @@ export class Launch {
   async follow(onSync: SyncHandler, untilExec: boolean): Promise<void> {
     for (;;) {
       // recvmsg, not read: a record may carry an fd (the pty master)
-      const { data, fd } = native().recv(this.sock, RECORD_SIZE);
+      const { data, fd } = this.executor.recv(this.sock, RECORD_SIZE);
       if (data.length === 0) {
         if (this.ready) return; // the exec closed the socket: the process runs
         throw new TcrError(`container init exited before it was ready${this.exitText()}`);
@@ -115,7 +120,7 @@ export class Launch {
   /** Reads until the init closes the socket (or is gone); records sent meanwhile are traced. */
   private awaitHangUp(): void {
     for (;;) {
-      const { data, fd } = native().recv(this.sock, RECORD_SIZE);
+      const { data, fd } = this.executor.recv(this.sock, RECORD_SIZE);
       if (fd >= 0) fs.closeSync(fd);
       if (data.length === 0) return;
       const rec = decodeRecord(data);
@@ -126,7 +131,7 @@ export class Launch {
   private answer(code: number, payload?: Buffer | string | void): void {
     const body = payload === undefined ? Buffer.alloc(0) : Buffer.from(payload);
     try {
-      fs.writeSync(this.sock, Buffer.concat([Buffer.from([code]), body]));
+      this.executor.send(this.sock, Buffer.concat([Buffer.from([code]), body]));
     } catch {
       // the init is gone; the next read reports it
     }
@@ -140,18 +145,18 @@ export class Launch {
     log.trace(`[${at.toFixed(3).padStart(9)} ms] pid ${pid} step ${String(index).padStart(3)} ${label}: ${result}${took}\n`);
   }
 
-  private exitStatus: ReturnType<ReturnType<typeof native>['waitpid']> = null;
+  private exitStatus: ReturnType<Executor['waitpid']> = null;
 
   /** Waits for a failed init so no zombie or half-made process stays. */
   private reap(): void {
     if (this.pid <= 0 || this.exitStatus) return;
     try {
-      process.kill(this.pid, 'SIGKILL');
+      this.executor.kill(this.pid, 'SIGKILL');
     } catch {
       // already gone
     }
     try {
-      this.exitStatus = native().waitpid(this.pid);
+      this.exitStatus = this.executor.waitpid(this.pid);
     } catch {
       // not our child (reaped elsewhere)
     }
@@ -169,7 +174,7 @@ export class Launch {
   }
 
   close(): void {
-    if (this.sock >= 0) fs.closeSync(this.sock);
+    if (this.sock >= 0) this.executor.close(this.sock);
     this.sock = -1;
   }
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { TcrError } from '../errors.js';
 import { cgroupLayout } from '../cgroups/detect.js';
-import { managerFor, type CgroupManager } from '../cgroups/manager.js';
+import { managerFor, type CgroupManager, type CgroupSeams } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
 import { withHome } from './passwd.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
@@ -19,6 +19,7 @@ import { OCI_VERSION } from '../spec/defaults.js';
 import { loadBundle, type Bundle } from './bundle.js';
 import { Container } from './container.js';
 import { runHooks } from './hooks.js';
+import type { Executor } from './executor.js';
 import { Launch } from './launcher.js';
 import { Attachment } from './attach.js';
 import { mountOverlay, mountPointOf, mountsAt, undoHostMounts, type HostCleanup, type OverlayRootfs } from './host-mounts.js';
@@ -54,10 +55,15 @@ export class Runtime {
   readonly store: StateStore;
   /** new containers get systemd scopes (runc's --systemd-cgroup) */
   readonly systemdCgroup: boolean;
+  /** the host's cgroupfs and the native executor unless given: unit tests pass a fixture tree and a scripted executor */
+  private readonly cgroupSeams: CgroupSeams;
+  private readonly executor: Executor | undefined;
 
-  constructor(opts: { root?: string; systemdCgroup?: boolean } = {}) {
+  constructor(opts: { root?: string; systemdCgroup?: boolean; cgroupSeams?: CgroupSeams; executor?: Executor } = {}) {
     this.store = new StateStore(opts.root ?? DEFAULT_ROOT);
     this.systemdCgroup = !!opts.systemdCgroup;
+    this.cgroupSeams = opts.cgroupSeams ?? {};
+    this.executor = opts.executor;
   }
 
   container(id: string): Container {
@@ -84,7 +90,7 @@ export class Runtime {
     const bundle = loadBundle(bundleDir);
     refuseUngrantableCaps(bundle.spec);
     const id = opts.id ?? 'dry-run';
-    const cgroup = managerFor(bundle.spec.linux?.cgroupsPath, id, this.systemdCgroup);
+    const cgroup = managerFor(bundle.spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams);
     return this.buildPlan(bundle, id, opts, this.store.fifo(id), cgroup);
   }
 
@@ -93,7 +99,7 @@ export class Runtime {
     const spec: Spec = { ...bundle.spec, process: { ...bundle.spec.process!, env: withHome(bundle.spec.process!.env, bundle.spec.process!.user.uid, [bundle.rootfs]) } };
     // compiled once per profile, then read from the cache (see seccomp-cache.ts)
     const seccomp = spec.linux?.seccomp ? await compileSeccompCached(spec.linux.seccomp, seccompCacheDir()) : undefined;
-    const layout = cgroupLayout();
+    const layout = this.cgroupSeams.layout ?? cgroupLayout();
     return buildLaunchPlan(spec, {
       bundle: bundle.dir,
       rootfs: bundle.rootfs,
@@ -170,7 +176,7 @@ export class Runtime {
     try {
       const spec = bundle.spec;
       const rec = newRecord(id, bundle);
-      cgroup = managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup);
+      cgroup = managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams);
       rec.cgroup = cgroup.record;
       rec.hostCleanup = hostCleanup;
       this.store.write(rec); // the intent is recorded before anything is made
@@ -191,7 +197,7 @@ export class Runtime {
         fs.chmodSync(fifo, 0o622);
       }
       const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
-      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir(), slotPath: fifo, onConsole });
+      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir(), slotPath: fifo, onConsole, executor: this.executor });
       const cg = cgroup;
       await launch.follow(async (point, pid) => {
         if (point === SyncPoint.start) {
