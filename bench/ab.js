@@ -20,7 +20,10 @@ if (!a || !b) {
   console.error('usage: node bench/ab.js A/bin/tcr B/bin/tcr');
   process.exit(2);
 }
-const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadBefore = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-ab-'));
 
 function ms(bin, steps) {
@@ -39,8 +42,12 @@ try {
       const bin = k === 'a' ? a : b;
       const id = `ab${k}${i}`;
       const run = ms(bin, [['run', '--bundle', BUNDLE, id]]);
-      const cycle = ms(bin, [['create', '--bundle', BUNDLE, `${id}c`], ['start', `${id}c`], ['delete', '--force', `${id}c`]]);
-      if (i >= WARMUP) samples[k].run.push(run), samples[k].cycle.push(cycle);
+      const cycle = ms(bin, [
+        ['create', '--bundle', BUNDLE, `${id}c`],
+        ['start', `${id}c`],
+        ['delete', '--force', `${id}c`],
+      ]);
+      if (i >= WARMUP) (samples[k].run.push(run), samples[k].cycle.push(cycle));
     }
   }
 } finally {
@@ -48,10 +55,19 @@ try {
 }
 const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 console.log(`### tcr A against tcr B (N=${N}, medians in ms)\n`);
-console.log(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, A ${a}, B ${b}, load average before ${loadBefore} / after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+console.log(
+  `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, A ${a}, B ${b}, load average before ${loadBefore} / after ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}\n`,
+);
 console.log('| | A | B | B − A |');
 console.log('|---|---:|---:|---:|');
-for (const [label, key] of [['`run` /bin/true', 'run'], ['create + start + delete', 'cycle']]) {
-  const x = median(samples.a[key]), y = median(samples.b[key]);
+for (const [label, key] of [
+  ['`run` /bin/true', 'run'],
+  ['create + start + delete', 'cycle'],
+]) {
+  const x = median(samples.a[key]),
+    y = median(samples.b[key]);
   console.log(`| ${label} | ${x.toFixed(1)} | ${y.toFixed(1)} | ${(y - x).toFixed(1)} |`);
 }

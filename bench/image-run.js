@@ -13,10 +13,26 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
 const N = Number(process.env.BENCH_N ?? 20);
 // what else the machine was doing: printed with the figures
-const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadBefore = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-img-'));
 // the runtime named explicitly: where crun is installed podman picks it, and crun refuses hybrid hosts
-const podmanArgs = ['--runtime', process.env.PODMAN_RUNTIME ?? 'runc', '--root', path.join(tmp, 'pstore'), '--runroot', path.join(tmp, 'prun'), '--tmpdir', path.join(tmp, 'ptmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
+const podmanArgs = [
+  '--runtime',
+  process.env.PODMAN_RUNTIME ?? 'runc',
+  '--root',
+  path.join(tmp, 'pstore'),
+  '--runroot',
+  path.join(tmp, 'prun'),
+  '--tmpdir',
+  path.join(tmp, 'ptmp'),
+  '--cgroup-manager',
+  'cgroupfs',
+  '--events-backend',
+  'none',
+];
 const tcrArgs = ['--root', path.join(tmp, 'state'), '--store', path.join(tmp, 'store')];
 // podman's locks and cgroup parent stay inside the benchmark too (not /dev/shm, not libpod_parent)
 const cgroupParent = `/tcr-bench-podman-${process.pid}`;
@@ -35,10 +51,30 @@ const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 try {
   execFileSync(TCR, [...tcrArgs, 'import', '-q', path.join(REPO, 'demo', 'busybox-oci'), 'busybox'], { stdio: 'ignore' });
   const tar = spawnSync('tar', ['-C', path.join(REPO, 'demo', 'busybox', 'rootfs'), '-c', '.'], { maxBuffer: 1 << 28 });
-  execFileSync('podman', [...podmanArgs, 'import', '--change', 'CMD ["sh"]', '-', 'localhost/busybox:latest'], { input: tar.stdout, stdio: ['pipe', 'ignore', 'ignore'] });
+  execFileSync('podman', [...podmanArgs, 'import', '--change', 'CMD ["sh"]', '-', 'localhost/busybox:latest'], {
+    input: tar.stdout,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   const runs = {
     tcr: [TCR, [...tcrArgs, 'run', '--rm', 'busybox', 'true']],
-    podman: ['podman', [...podmanArgs, 'run', '--rm', '--network', 'none', '--cgroup-parent', cgroupParent, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', 'localhost/busybox', 'true']],
+    podman: [
+      'podman',
+      [
+        ...podmanArgs,
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--cgroup-parent',
+        cgroupParent,
+        '--ulimit',
+        'nofile=1024:1024',
+        '--ulimit',
+        'nproc=1024:1024',
+        'localhost/busybox',
+        'true',
+      ],
+    ],
     // as bin/tcr starts node: without NODE_EXTRA_CA_CERTS (bin/tcr says why)
     'node -e 0': ['env', ['-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']],
   };
@@ -50,16 +86,26 @@ try {
       if (i >= 2) results[k].push(ms);
     }
   }
-  const t = median(results.tcr), p = median(results.podman), n = median(results['node -e 0']);
+  const t = median(results.tcr),
+    p = median(results.podman),
+    n = median(results['node -e 0']);
   console.log(`### tcr run vs podman run, image present (N=${N}, medians in ms)\n`);
-  console.log(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, podman --runtime ${podmanArgs[1]}, ${os.cpus().length} cores, load average before ${loadBefore} / after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)\n`);
-  console.log('| tcr run --rm busybox true | podman run --rm busybox true | tcr / podman | bare node -e 0 (no NODE_EXTRA_CA_CERTS) | target: tcr ≤ podman / 2 |');
+  console.log(
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, podman --runtime ${podmanArgs[1]}, ${os.cpus().length} cores, load average before ${loadBefore} / after ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (1, 5, 15 min)\n`,
+  );
+  console.log(
+    '| tcr run --rm busybox true | podman run --rm busybox true | tcr / podman | bare node -e 0 (no NODE_EXTRA_CA_CERTS) | target: tcr ≤ podman / 2 |',
+  );
   console.log('|---:|---:|---:|---:|---|');
   console.log(`| ${t.toFixed(1)} | ${p.toFixed(1)} | ${(t / p).toFixed(2)} | ${n.toFixed(1)} | ${t <= p / 2 ? 'met' : '**not met**'} |`);
 } finally {
   spawnSync('podman', [...podmanArgs, 'rm', '-a', '-f'], { stdio: 'ignore' });
   spawnSync('podman', [...podmanArgs, 'system', 'reset', '-f'], { stdio: 'ignore' });
-  for (const id of fs.existsSync(path.join(tmp, 'state')) ? fs.readdirSync(path.join(tmp, 'state')) : []) spawnSync(TCR, [...tcrArgs, 'delete', '--force', id]);
+  for (const id of fs.existsSync(path.join(tmp, 'state')) ? fs.readdirSync(path.join(tmp, 'state')) : [])
+    spawnSync(TCR, [...tcrArgs, 'delete', '--force', id]);
   spawnSync('umount', ['-R', path.join(tmp, 'pstore')], { stdio: 'ignore' });
   // podman leaves its empty per-container cgroups under the parent it was given
   const rmTree = (dir) => {

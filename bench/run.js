@@ -22,12 +22,19 @@ const N = Number(process.env.BENCH_N ?? 30);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const TIMEOUT_MS = 30_000;
 // what else the machine was doing: printed with the figures
-const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-
+const loadBefore = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
 
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${JSON.stringify(process.env.BENCH_N)}`);
 if (process.getuid() !== 0) die('containers need root: run as root (sudo node bench/run.js)');
-for (const f of [TCR, path.join(REPO, 'dist', 'tcr.cjs'), path.join(REPO, 'build', 'Release', 'tcr_native.node'), path.join(DEMO, 'config.json')])
+for (const f of [
+  TCR,
+  path.join(REPO, 'dist', 'tcr.cjs'),
+  path.join(REPO, 'build', 'Release', 'tcr_native.node'),
+  path.join(DEMO, 'config.json'),
+])
   if (!fs.existsSync(f)) die(`${path.relative(REPO, f)} is missing: run \`bash scripts/setup.sh\` first`);
 const runcVersion = spawnSync('runc', ['--version'], { encoding: 'utf8' });
 if (runcVersion.status !== 0) die('runc is not installed (apt-get install runc)');
@@ -201,7 +208,8 @@ async function main() {
     // alternate who goes first so neither always runs on a warmer cache
     const order = i % 2 ? ['runc', 'tcr'] : ['tcr', 'runc'];
     const node = benchNode();
-    const run = {}, sq = {};
+    const run = {},
+      sq = {};
     for (const rt of order) run[rt] = benchRun(rt);
     for (const rt of [...order].reverse()) sq[rt] = benchSequence(rt);
     if (i < WARMUP) continue;
@@ -226,9 +234,12 @@ function report(samples) {
   const rows = [];
   // `commands`: how many tcr processes (each paying node's start-up) the row is
   const row = (what, tcrXs, runcXs, commands) => {
-    const t = median(tcrXs), r = median(runcXs);
+    const t = median(tcrXs),
+      r = median(runcXs);
     const net = t - commands * node;
-    rows.push(`| ${what} | ${ms(t)} | ${ms(quantile(tcrXs, 0.9))} | ${ms(r)} | ${ms(quantile(runcXs, 0.9))} | ${(t / r).toFixed(2)} | ${ms(net)} | ${net <= r ? 'met' : `**not met** (+${ms(net - r)})`} |`);
+    rows.push(
+      `| ${what} | ${ms(t)} | ${ms(quantile(tcrXs, 0.9))} | ${ms(r)} | ${ms(quantile(runcXs, 0.9))} | ${(t / r).toFixed(2)} | ${ms(net)} | ${net <= r ? 'met' : `**not met** (+${ms(net - r)})`} |`,
+    );
   };
   row('`run` /bin/true', samples.run.tcr, samples.run.runc, 1);
   const part = (rt, k) => samples.seq[rt].map((s) => s[k]);
@@ -239,14 +250,23 @@ function report(samples) {
   const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
   const runcV = runcVersion.stdout.split('\n')[0].replace(/^runc version /, '');
   console.log(`### tcr vs runc (N=${N}, medians and p90 in ms)\n`);
-  console.log(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, runc ${runcV}, Linux ${kernel}, ${os.cpus().length} × ${cpu}, load average before ${loadBefore} / after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)\n`);
+  console.log(
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, runc ${runcV}, Linux ${kernel}, ${os.cpus().length} × ${cpu}, load average before ${loadBefore} / after ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (1, 5, 15 min)\n`,
+  );
   console.log('| | tcr median | tcr p90 | runc median | runc p90 | tcr / runc | tcr − node start-up | target: tcr − node ≤ runc |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) console.log(r);
   console.log(`| bare \`node -e 0\` | ${ms(node)} | ${ms(quantile(samples.node, 0.9))} | | | | | |`);
   if (samples.nodeShell.length)
-    console.log(`| bare \`node -e 0\` with this shell's NODE_EXTRA_CA_CERTS=${extraCa} | ${ms(median(samples.nodeShell))} | ${ms(quantile(samples.nodeShell, 0.9))} | | | | | |`);
-  console.log(`\n"tcr − node start-up" subtracts the median \`node -e 0\` (without NODE_EXTRA_CA_CERTS, as bin/tcr starts node for these commands) once per tcr command (three for create + start + delete).`);
+    console.log(
+      `| bare \`node -e 0\` with this shell's NODE_EXTRA_CA_CERTS=${extraCa} | ${ms(median(samples.nodeShell))} | ${ms(quantile(samples.nodeShell, 0.9))} | | | | | |`,
+    );
+  console.log(
+    `\n"tcr − node start-up" subtracts the median \`node -e 0\` (without NODE_EXTRA_CA_CERTS, as bin/tcr starts node for these commands) once per tcr command (three for create + start + delete).`,
+  );
   if (process.env.BENCH_JSON) fs.writeFileSync(process.env.BENCH_JSON, JSON.stringify({ n: N, ...samples }, null, 2));
 }
 

@@ -114,7 +114,8 @@ const contenders = [
   {
     name: 'tcr (new node process)',
     async run(dir) {
-      const script = `const {unpackLayer}=await import(${JSON.stringify(pathToFileURL(UNPACK_JS).href)});` +
+      const script =
+        `const {unpackLayer}=await import(${JSON.stringify(pathToFileURL(UNPACK_JS).href)});` +
         `await unpackLayer((await import('node:fs')).createReadStream(${JSON.stringify(LAYER)},{highWaterMark:1<<20}),${JSON.stringify(dir)},{compression:'gzip'});`;
       run(process.execPath, ['--input-type=module', '-e', script]);
       return dir;
@@ -178,10 +179,13 @@ const tarMedian = median(times.get('GNU tar -xzf'));
 const st = fs.statSync(LAYER);
 const entries = run('sh', ['-c', 'tar -tzf "$1" | wc -l', 'sh', LAYER]).trim();
 const bytes = Number(run('sh', ['-c', 'gzip -dc "$1" | wc -c', 'sh', LAYER]).trim());
-console.log(`\nlayer: Debian bookworm minbase, ${(st.size / 2 ** 20).toFixed(1)} MiB gzip, ${(bytes / 2 ** 20).toFixed(1)} MiB tar, ` +
-  `${entries} entries; N=${N}, ${os.cpus().length} CPUs, node ${process.version}\n`);
+console.log(
+  `\nlayer: Debian bookworm minbase, ${(st.size / 2 ** 20).toFixed(1)} MiB gzip, ${(bytes / 2 ** 20).toFixed(1)} MiB tar, ` +
+    `${entries} entries; N=${N}, ${os.cpus().length} CPUs, node ${process.version}\n`,
+);
 console.log('| unpacker | median ms | p90 ms | / GNU tar |');
 console.log('|---|---:|---:|---:|');
-for (const [name, xs] of times) console.log(`| ${name} | ${median(xs).toFixed(0)} | ${quantile(xs, 0.9).toFixed(0)} | ${(median(xs) / tarMedian).toFixed(2)} |`);
+for (const [name, xs] of times)
+  console.log(`| ${name} | ${median(xs).toFixed(0)} | ${quantile(xs, 0.9).toFixed(0)} | ${(median(xs) / tarMedian).toFixed(2)} |`);
 const ok = median(times.get(contenders[0].name)) <= tarMedian;
 console.log(`\ntarget "unpack no slower than GNU tar" (in process): ${ok ? 'met' : 'NOT met'}`);

@@ -48,9 +48,11 @@ if (deferredCa !== undefined) {
 }
 
 if (require.main === module) {
-  loadBundle(path.join(dist, 'tcr.cjs')).main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  loadBundle(path.join(dist, 'tcr.cjs'))
+    .main(process.argv.slice(2))
+    .then((code) => {
+      process.exitCode = code;
+    });
 } else {
   module.exports = { loadBundle, dist };
 }

@@ -47,24 +47,38 @@ const put = (b) => {
   return { digest: d, size: b.length };
 };
 const layer = put(gz);
-const config = Buffer.from(JSON.stringify({
-  created: '2026-01-01T00:00:00Z',
-  architecture: 'amd64',
-  os: 'linux',
-  config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-  rootfs: { type: 'layers', diff_ids: [sha(tar)] },
-  history: [{ created: '2026-01-01T00:00:00Z', created_by: "tcr's rootfs/make-demo-image.mjs from Debian's busybox-static" }],
-}));
+const config = Buffer.from(
+  JSON.stringify({
+    created: '2026-01-01T00:00:00Z',
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    rootfs: { type: 'layers', diff_ids: [sha(tar)] },
+    history: [{ created: '2026-01-01T00:00:00Z', created_by: "tcr's rootfs/make-demo-image.mjs from Debian's busybox-static" }],
+  }),
+);
 const cfg = put(config);
-const manifest = Buffer.from(JSON.stringify({
-  schemaVersion: 2,
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg },
-  layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-}));
+const manifest = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+  }),
+);
 const man = put(manifest);
 fs.writeFileSync(path.join(outDir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-fs.writeFileSync(path.join(outDir, 'index.json'), JSON.stringify({
-  schemaVersion: 2,
-  manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...man, annotations: { 'org.opencontainers.image.ref.name': 'latest' }, platform: { architecture: 'amd64', os: 'linux' } }],
-}));
+fs.writeFileSync(
+  path.join(outDir, 'index.json'),
+  JSON.stringify({
+    schemaVersion: 2,
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        ...man,
+        annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+        platform: { architecture: 'amd64', os: 'linux' },
+      },
+    ],
+  }),
+);

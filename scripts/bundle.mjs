@@ -99,11 +99,14 @@ await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfi
 // proxy that loads the module on first property read. fs, path, events and
 // process stay eager: Node has loaded them before any user code runs.
 // koffi is treated the same: modules that bind C functions do so on first call.
-const LAZY_BUILTINS = /^(node:(child_process|crypto|os|tty|net|stream|stream\/promises|zlib|http|https|readline|dns|worker_threads|url|util)|koffi)$/;
+const LAZY_BUILTINS =
+  /^(node:(child_process|crypto|os|tty|net|stream|stream\/promises|zlib|http|https|readline|dns|worker_threads|url|util)|koffi)$/;
 for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs']) {
   let text = fs.readFileSync(file, 'utf8');
   text = text.replace(/__toESM\(require\("(node:[a-z_/]+|koffi)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
-  text = text.replace(/(?<![\w.])require\("(node:[a-z_/]+|koffi)"\)/g, (whole, id) => (LAZY_BUILTINS.test(id) ? `__tcrLazy("${id}")` : whole));
+  text = text.replace(/(?<![\w.])require\("(node:[a-z_/]+|koffi)"\)/g, (whole, id) =>
+    LAZY_BUILTINS.test(id) ? `__tcrLazy("${id}")` : whole,
+  );
   text = text.replace(/(?<![\w.])require\("\.\/commander\.cjs"\)/g, '__tcrLazy("./commander.cjs")');
   // stored inside CommonJS's function wrapper, so bin/tcr.cjs compiles the file's text as read: wrapping it
   // there would make V8 flatten a second copy of every bundle (~400 KB) on each start
@@ -117,9 +120,12 @@ for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/comma
 // The caches of the last build go first: V8 takes a cache whose bundle has the
 // same length as the one it was made from, so the warm-up would load (and
 // write back) the old build's code after an edit that keeps the length.
-for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs']) fs.rmSync(`${file}.cache`, { force: true });
+for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs'])
+  fs.rmSync(`${file}.cache`, { force: true });
 const { execFileSync } = await import('node:child_process');
-execFileSync(process.execPath, ['-e', `
+execFileSync(process.execPath, [
+  '-e',
+  `
   const fs = require('fs'), path = require('path');
   const { loadBundle, dist } = require(path.resolve('bin/tcr.cjs'));
   const scripts = new Map();
@@ -131,4 +137,5 @@ execFileSync(process.execPath, ['-e', `
   loadBundle(path.join(dist, 'tcr-pull.cjs'), scripts);
   loadBundle(path.join(dist, 'tcr-systemd.cjs'), scripts);
   for (const [file, script] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
-`]);
+`,
+]);

@@ -16,7 +16,8 @@ fi
 # musl-tools: the executor (native/executor.c) is a static program linked against musl (native/build-executor.sh)
 # containernetworking-plugins and iproute2: test/e2e/cri.test.ts gives containerd's CRI plugin a
 # bridge (made with ip) and the CNI bridge, host-local and loopback plugins from /usr/lib/cni
-packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman conmon containerd containernetworking-plugins iproute2 docker-registry skopeo openssl)
+# clang-format: scripts/lint.sh checks native/'s style
+packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman conmon containerd containernetworking-plugins iproute2 docker-registry skopeo openssl clang-format)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,6 +29,12 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# the lint tools' own packages (tools/lint/eslint.config.js says why they are apart)
+if [ ! -d tools/lint/node_modules ] || [ tools/lint/package-lock.json -nt tools/lint/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci in tools/lint"
+  npm ci --prefix tools/lint --no-audit --no-fund --loglevel=error
 fi
 
 if [ ! -f build/Release/tcr_native.node ] || [ ! -f build/Release/tcr_executor ] || [ -n "$(find native binding.gyp -newer build/Release/tcr_native.node 2>/dev/null)" ]; then

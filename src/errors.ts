@@ -4,7 +4,11 @@
 const BRAND = Symbol.for('tcr.error');
 
 export class TcrError extends Error {
-  constructor(message: string, readonly exitCode = 1, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'TcrError';
   }
@@ -23,7 +27,10 @@ Object.defineProperty(TcrError.prototype, BRAND, { value: true });
 
 /** A config.json field that is missing or wrong: names the field's JSON path. */
 export class SpecError extends TcrError {
-  constructor(readonly field: string, readonly reason: string) {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
     super(`config.json: ${field}: ${reason}`);
     this.name = 'SpecError';
   }
@@ -32,7 +39,15 @@ export class SpecError extends TcrError {
 /** A launch-plan step the kernel refused, as the executor reported it. */
 export class StepError extends TcrError {
   /** `op`: the step's PlanOp, when known */
-  constructor(readonly step: number, readonly label: string, readonly errno: number, readonly errnoName: string, detail: string, failure?: string, readonly op?: number) {
+  constructor(
+    readonly step: number,
+    readonly label: string,
+    readonly errno: number,
+    readonly errnoName: string,
+    detail: string,
+    failure?: string,
+    readonly op?: number,
+  ) {
     const where = `step ${step} ${label}: ${errnoName}${detail ? ` (${detail})` : ''}`;
     super(failure ? `${failure} (${where})` : where);
     this.name = 'StepError';

@@ -33,9 +33,8 @@ function record(level: LogLevel, msg: string): void {
   const fd = state.fd;
   if (fd === undefined) return;
   const time = new Date().toISOString();
-  const line = config.format === 'json'
-    ? JSON.stringify({ level, msg, time }) + '\n'
-    : `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
+  const line =
+    config.format === 'json' ? JSON.stringify({ level, msg, time }) + '\n' : `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
   fs.writeSync(fd, line);
 }
 

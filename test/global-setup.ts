@@ -19,5 +19,6 @@ function newest(dir: string): number {
 export default function setup(): void {
   const bundle = path.join(repo, 'dist', 'tcr.cjs');
   const built = fs.statSync(bundle, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  if (newest(path.join(repo, 'src')) > built) execFileSync(process.execPath, [path.join(repo, 'scripts', 'bundle.mjs')], { cwd: repo, stdio: 'inherit' });
+  if (newest(path.join(repo, 'src')) > built)
+    execFileSync(process.execPath, [path.join(repo, 'scripts', 'bundle.mjs')], { cwd: repo, stdio: 'inherit' });
 }

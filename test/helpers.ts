@@ -81,7 +81,11 @@ export class Sandbox {
 
 /** Mount points below `dir` still present in the host's mount table. */
 export function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m && m.startsWith(dir));
 }
 
 /** Processes whose root is not the host's: something still lives in a container. */

@@ -44,32 +44,139 @@ export function refusedLayers(S: string): RefusedLayer[] {
   const cases: [string, TarEntry[], RegExp][] = [
     ['a .. name', [{ name: '../outside/file', content: 'pwned' }], /entry "..\/outside\/file": name .* has a '..' component/],
     ['a .. name deeper down', [{ name: 'a/b/../../../outside/x', content: 'pwned' }], /'\.\.' component/],
-    ['a write through an absolute symlink', [{ name: 'a', type: 'symlink', linkname: S }, { name: 'a/file', content: 'pwned' }], /entry "a\/file": parent "a" is a symlink in this layer/],
-    ['a write through a relative symlink', [{ name: 'a', type: 'symlink', linkname: '../../outside' }, { name: 'a/new', content: 'pwned' }], /parent "a" is a symlink/],
-    ['a write through a nested symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: '../../../outside' }, { name: 'd/l/sub/f', content: 'pwned' }], /parent "d\/l" is a symlink/],
-    ['a directory swapped for a symlink', [{ name: 'a/', type: 'directory' }, { name: 'a/ok', content: 'ok' }, { name: 'a', type: 'symlink', linkname: S }, { name: 'a/file', content: 'pwned' }], /parent "a" is a symlink/],
-    ['a directory entry through a symlink', [{ name: 'a', type: 'symlink', linkname: S }, { name: 'a/newdir/', type: 'directory' }], /parent "a" is a symlink/],
-    ['a write below a file', [{ name: 'f', content: 'x' }, { name: 'f/g', content: 'pwned' }], /parent "f" is not a directory/],
+    [
+      'a write through an absolute symlink',
+      [
+        { name: 'a', type: 'symlink', linkname: S },
+        { name: 'a/file', content: 'pwned' },
+      ],
+      /entry "a\/file": parent "a" is a symlink in this layer/,
+    ],
+    [
+      'a write through a relative symlink',
+      [
+        { name: 'a', type: 'symlink', linkname: '../../outside' },
+        { name: 'a/new', content: 'pwned' },
+      ],
+      /parent "a" is a symlink/,
+    ],
+    [
+      'a write through a nested symlink',
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/l', type: 'symlink', linkname: '../../../outside' },
+        { name: 'd/l/sub/f', content: 'pwned' },
+      ],
+      /parent "d\/l" is a symlink/,
+    ],
+    [
+      'a directory swapped for a symlink',
+      [
+        { name: 'a/', type: 'directory' },
+        { name: 'a/ok', content: 'ok' },
+        { name: 'a', type: 'symlink', linkname: S },
+        { name: 'a/file', content: 'pwned' },
+      ],
+      /parent "a" is a symlink/,
+    ],
+    [
+      'a directory entry through a symlink',
+      [
+        { name: 'a', type: 'symlink', linkname: S },
+        { name: 'a/newdir/', type: 'directory' },
+      ],
+      /parent "a" is a symlink/,
+    ],
+    [
+      'a write below a file',
+      [
+        { name: 'f', content: 'x' },
+        { name: 'f/g', content: 'pwned' },
+      ],
+      /parent "f" is not a directory/,
+    ],
     ['a hard link with ..', [{ name: 'h', type: 'link', linkname: '../outside/file' }], /hard link target .* has a '\.\.' component/],
-    ['a hard link to an absolute path', [{ name: 'h', type: 'link', linkname: path.join(S, 'file') }], /hard link target ".*outside\/file" is not in this layer/],
-    ['a hard link through a symlinked parent', [{ name: 'a', type: 'symlink', linkname: S }, { name: 'h', type: 'link', linkname: 'a/file' }], /hard link target "a\/file" is not in this layer/],
+    [
+      'a hard link to an absolute path',
+      [{ name: 'h', type: 'link', linkname: path.join(S, 'file') }],
+      /hard link target ".*outside\/file" is not in this layer/,
+    ],
+    [
+      'a hard link through a symlinked parent',
+      [
+        { name: 'a', type: 'symlink', linkname: S },
+        { name: 'h', type: 'link', linkname: 'a/file' },
+      ],
+      /hard link target "a\/file" is not in this layer/,
+    ],
     ['a whiteout with ..', [{ name: '../.wh.outside' }], /'\.\.' component/],
     ['a whiteout of ..', [{ name: 'a/.wh...' }], /whiteout names no valid entry/],
     ['a whiteout of the root', [{ name: '.wh.' }], /whiteout names no valid entry/],
     ['a whiteout through a symlink', [{ name: 'a', type: 'symlink', linkname: S }, { name: 'a/.wh.file' }], /parent "a" is a symlink/],
-    ['an opaque marker through a symlink', [{ name: 'a', type: 'symlink', linkname: S }, { name: 'a/.wh..wh..opq' }], /parent "a" is a symlink/],
-    ['a device through a symlink', [{ name: 'a', type: 'symlink', linkname: S }, { name: 'a/null', type: 'character-device', devmajor: 1, devminor: 3 }], /parent "a" is a symlink/],
-    ['a FIFO through a symlink', [{ name: 'a', type: 'symlink', linkname: S }, { name: 'a/p', type: 'fifo' }], /parent "a" is a symlink/],
+    [
+      'an opaque marker through a symlink',
+      [{ name: 'a', type: 'symlink', linkname: S }, { name: 'a/.wh..wh..opq' }],
+      /parent "a" is a symlink/,
+    ],
+    [
+      'a device through a symlink',
+      [
+        { name: 'a', type: 'symlink', linkname: S },
+        { name: 'a/null', type: 'character-device', devmajor: 1, devminor: 3 },
+      ],
+      /parent "a" is a symlink/,
+    ],
+    [
+      'a FIFO through a symlink',
+      [
+        { name: 'a', type: 'symlink', linkname: S },
+        { name: 'a/p', type: 'fifo' },
+      ],
+      /parent "a" is a symlink/,
+    ],
     ['a symlink as the layer root', [{ name: './', type: 'symlink', linkname: '/' }], /a symlink cannot replace the layer root/],
   ];
   // names that are not UTF-8 get the same checks: '/' and '.' are the same bytes in them
   const bytes: [string, Buffer, RegExp][] = [
-    ['a .. name after a byte that is not UTF-8', byteTar([{ name: 'ok\xfe', content: 'x' }, { name: '\xff/../../outside/file', content: 'pwned' }]), /entry "\\xff\/\.\.\/\.\.\/outside\/file": name .* has a '\.\.' component/],
-    ['a .. name in a raw PAX path record', byteTar([{ name: '\xfe/../../outside/file', content: 'pwned', paxPath: true }]), /entry "\\xfe\/\.\.\/.*'\.\.' component/],
-    ['a hard link with .. and bytes that are not UTF-8', byteTar([{ name: 'h\xfd', typeflag: '1', linkname: 'a\xff/../../outside/file' }]), /hard link target "a\\xff\/\.\..*'\.\.' component/],
-    ['a write through a symlink whose name is not UTF-8', byteTar([{ name: 'a\xff', typeflag: '2', linkname: S }, { name: 'a\xff/file', content: 'pwned' }]), /entry "a\\xff\/file": parent "a\\xff" is a symlink in this layer/],
-    ['a whiteout through a symlink whose name is not UTF-8', byteTar([{ name: 'a\xff', typeflag: '2', linkname: S }, { name: 'a\xff/.wh.file' }]), /parent "a\\xff" is a symlink/],
-    ['a hard link through a symlink whose name is not UTF-8', byteTar([{ name: 'a\xff', typeflag: '2', linkname: S }, { name: 'h', typeflag: '1', linkname: 'a\xff/file' }]), /hard link target "a\\xff\/file" is not in this layer/],
+    [
+      'a .. name after a byte that is not UTF-8',
+      byteTar([
+        { name: 'ok\xfe', content: 'x' },
+        { name: '\xff/../../outside/file', content: 'pwned' },
+      ]),
+      /entry "\\xff\/\.\.\/\.\.\/outside\/file": name .* has a '\.\.' component/,
+    ],
+    [
+      'a .. name in a raw PAX path record',
+      byteTar([{ name: '\xfe/../../outside/file', content: 'pwned', paxPath: true }]),
+      /entry "\\xfe\/\.\.\/.*'\.\.' component/,
+    ],
+    [
+      'a hard link with .. and bytes that are not UTF-8',
+      byteTar([{ name: 'h\xfd', typeflag: '1', linkname: 'a\xff/../../outside/file' }]),
+      /hard link target "a\\xff\/\.\..*'\.\.' component/,
+    ],
+    [
+      'a write through a symlink whose name is not UTF-8',
+      byteTar([
+        { name: 'a\xff', typeflag: '2', linkname: S },
+        { name: 'a\xff/file', content: 'pwned' },
+      ]),
+      /entry "a\\xff\/file": parent "a\\xff" is a symlink in this layer/,
+    ],
+    [
+      'a whiteout through a symlink whose name is not UTF-8',
+      byteTar([{ name: 'a\xff', typeflag: '2', linkname: S }, { name: 'a\xff/.wh.file' }]),
+      /parent "a\\xff" is a symlink/,
+    ],
+    [
+      'a hard link through a symlink whose name is not UTF-8',
+      byteTar([
+        { name: 'a\xff', typeflag: '2', linkname: S },
+        { name: 'h', typeflag: '1', linkname: 'a\xff/file' },
+      ]),
+      /hard link target "a\\xff\/file" is not in this layer/,
+    ],
   ];
   return [
     ...cases.map(([what, e, message]) => ({ what, tar: entries(e), message })),
@@ -82,7 +189,13 @@ export function truncatedLayers(): RefusedLayer[] {
   return [
     {
       what: 'an entry cut short by the end of the stream',
-      tar: async () => (await makeTar([{ name: 'ok', content: 'fine' }, { name: 'big', content: Buffer.alloc(3_000_000, 7) }])).subarray(0, 2_000_000),
+      tar: async () =>
+        (
+          await makeTar([
+            { name: 'ok', content: 'fine' },
+            { name: 'big', content: Buffer.alloc(3_000_000, 7) },
+          ])
+        ).subarray(0, 2_000_000),
       message: /entry "big": truncated/,
     },
     {
@@ -109,7 +222,11 @@ export function neutralisedLayers(S: string): NeutralisedLayer[] {
   return [
     {
       what: 'takes "..\\xff" and "\\xff.." as the names they are, inside the root',
-      tar: async () => byteTar([{ name: '/..\xff/x', content: 'a' }, { name: '\xff..', content: 'b' }]),
+      tar: async () =>
+        byteTar([
+          { name: '/..\xff/x', content: 'a' },
+          { name: '\xff..', content: 'b' },
+        ]),
       check: (root) => {
         expect(fs.readFileSync(at(root, '..\xff/x'), 'utf8')).toBe('a');
         expect(fs.readFileSync(at(root, '\xff..'), 'utf8')).toBe('b');
@@ -117,7 +234,10 @@ export function neutralisedLayers(S: string): NeutralisedLayer[] {
     },
     {
       what: 'neutralises absolute names: they land inside the root',
-      tar: entries([{ name: path.join(S, 'file'), content: 'pwned' }, { name: '/pwned', content: 'p' }]),
+      tar: entries([
+        { name: path.join(S, 'file'), content: 'pwned' },
+        { name: '/pwned', content: 'p' },
+      ]),
       check: (root) => {
         expect(fs.readFileSync(path.join(root, S, 'file'), 'utf8')).toBe('pwned');
         expect(fs.readFileSync(path.join(root, 'pwned'), 'utf8')).toBe('p');
@@ -125,7 +245,10 @@ export function neutralisedLayers(S: string): NeutralisedLayer[] {
     },
     {
       what: 'replaces a symlink by a file instead of writing through it',
-      tar: entries([{ name: 'f', type: 'symlink', linkname: path.join(S, 'file') }, { name: 'f', content: 'pwned' }]),
+      tar: entries([
+        { name: 'f', type: 'symlink', linkname: path.join(S, 'file') },
+        { name: 'f', content: 'pwned' },
+      ]),
       check: (root) => expect(fs.lstatSync(path.join(root, 'f')).isFile()).toBe(true),
     },
     {
@@ -143,7 +266,11 @@ export function neutralisedLayers(S: string): NeutralisedLayer[] {
     },
     {
       what: 'creates FIFOs without opening them, and replaces one by a file',
-      tar: entries([{ name: 'p', type: 'fifo' }, { name: 'q', type: 'fifo' }, { name: 'p', content: 'x' }]),
+      tar: entries([
+        { name: 'p', type: 'fifo' },
+        { name: 'q', type: 'fifo' },
+        { name: 'p', content: 'x' },
+      ]),
       check: (root) => {
         expect(fs.lstatSync(path.join(root, 'q')).isFIFO()).toBe(true);
         expect(fs.readFileSync(path.join(root, 'p'), 'utf8')).toBe('x');

@@ -24,7 +24,13 @@ export async function tarOf(files: FileSpec[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const f of files) {
     const type = f.type ?? 'file';
-    const header = { name: f.name, type, linkname: f.linkname, mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(1_700_000_000_000) };
+    const header = {
+      name: f.name,
+      type,
+      linkname: f.linkname,
+      mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      mtime: new Date(1_700_000_000_000),
+    };
     if (type === 'file') pack.entry(header, f.content ?? '');
     else pack.entry(header);
   }
@@ -78,7 +84,13 @@ export async function buildImage(o: BuildOptions): Promise<BuiltImage> {
     const plain = Buffer.isBuffer(spec) ? spec : await tarOf(spec);
     const gz = o.compress !== 'none';
     const blob = gz ? zlib.gzipSync(plain) : plain;
-    const mediaType = o.docker ? (gz ? MEDIA.dockerLayerGzip : 'application/vnd.docker.image.rootfs.diff.tar') : gz ? MEDIA.ociLayerGzip : MEDIA.ociLayer;
+    const mediaType = o.docker
+      ? gz
+        ? MEDIA.dockerLayerGzip
+        : 'application/vnd.docker.image.rootfs.diff.tar'
+      : gz
+        ? MEDIA.ociLayerGzip
+        : MEDIA.ociLayer;
     layers.push({ blob, digest: sha(blob), diffId: sha(plain), mediaType });
   }
   const configDoc: Record<string, unknown> = {
@@ -98,18 +110,28 @@ export async function buildImage(o: BuildOptions): Promise<BuiltImage> {
   };
   o.editManifest?.(manifestDoc);
   const manifest = Buffer.from(JSON.stringify(manifestDoc));
-  const blobs = new Map<string, Buffer>([[sha(config), config], [sha(manifest), manifest]]);
+  const blobs = new Map<string, Buffer>([
+    [sha(config), config],
+    [sha(manifest), manifest],
+  ]);
   for (const l of layers) blobs.set(l.digest, l.blob);
   return { manifest, manifestDigest: sha(manifest), config, configDigest: sha(config), layers, blobs };
 }
 
 /** An image index over several images, each with its platform. */
 export function buildIndex(entries: { img: BuiltImage; architecture: string; variant?: string }[]): { bytes: Buffer; digest: string } {
-  const bytes = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA.ociIndex,
-    manifests: entries.map((e) => ({ mediaType: MEDIA.ociManifest, digest: e.img.manifestDigest, size: e.img.manifest.length, platform: { os: 'linux', architecture: e.architecture, variant: e.variant } })),
-  }));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.ociIndex,
+      manifests: entries.map((e) => ({
+        mediaType: MEDIA.ociManifest,
+        digest: e.img.manifestDigest,
+        size: e.img.manifest.length,
+        platform: { os: 'linux', architecture: e.architecture, variant: e.variant },
+      })),
+    }),
+  );
   return { bytes, digest: sha(bytes) };
 }
 
@@ -183,7 +205,12 @@ export async function writeTar(file: string, entries: TarItem[], opts: { gzip?: 
  * configs (docker < 25), with a symlinked duplicate layer as docker writes;
  * blobs: blobs/sha256/HEX (docker 25+). Layers must be uncompressed, as docker writes them.
  */
-export async function writeDockerArchive(file: string, images: { img: BuiltImage; repoTags: string[] }[], format: 'legacy' | 'blobs' = 'legacy', opts: { gzip?: boolean; dropLayer?: boolean } = {}): Promise<void> {
+export async function writeDockerArchive(
+  file: string,
+  images: { img: BuiltImage; repoTags: string[] }[],
+  format: 'legacy' | 'blobs' = 'legacy',
+  opts: { gzip?: boolean; dropLayer?: boolean } = {},
+): Promise<void> {
   const entries: TarItem[] = [];
   const manifest = [];
   const seen = new Map<string, string>();

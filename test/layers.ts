@@ -68,7 +68,15 @@ export function rawPax(records: [string, Buffer][]): Buffer {
   return Buffer.concat([rawHeader({ name: 'PaxHeaders/x', typeflag: 'x', size: data.length }), pad(data)]);
 }
 
-const FLAGS: Record<TarType, string> = { file: '0', link: '1', symlink: '2', 'character-device': '3', 'block-device': '4', directory: '5', fifo: '6' };
+const FLAGS: Record<TarType, string> = {
+  file: '0',
+  link: '1',
+  symlink: '2',
+  'character-device': '3',
+  'block-device': '4',
+  directory: '5',
+  fifo: '6',
+};
 
 function gnuLongEntry(e: TarEntry): Buffer {
   const parts: Buffer[] = [];
@@ -80,7 +88,9 @@ function gnuLongEntry(e: TarEntry): Buffer {
   if (e.linkname !== undefined) longBlock('K', e.linkname);
   longBlock('L', e.name);
   const type = e.type ?? 'file';
-  parts.push(rawHeader({ name: e.name, typeflag: FLAGS[type], size: type === 'file' ? content.length : 0, mode: e.mode, linkname: e.linkname }));
+  parts.push(
+    rawHeader({ name: e.name, typeflag: FLAGS[type], size: type === 'file' ? content.length : 0, mode: e.mode, linkname: e.linkname }),
+  );
   if (type === 'file') parts.push(pad(content));
   return Buffer.concat(parts);
 }
@@ -169,7 +179,17 @@ export function snapshot(root: string, xattrsOf: (p: string) => Map<string, Buff
   const visit = (rel: string): void => {
     const abs = rel === '' ? root : path.join(root, rel);
     const st = fs.lstatSync(abs, { bigint: true });
-    const type: Node['type'] = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : st.isFIFO() ? 'fifo' : 'file';
+    const type: Node['type'] = st.isDirectory()
+      ? 'dir'
+      : st.isSymbolicLink()
+        ? 'symlink'
+        : st.isCharacterDevice()
+          ? 'char'
+          : st.isBlockDevice()
+            ? 'block'
+            : st.isFIFO()
+              ? 'fifo'
+              : 'file';
     const node: Node = {
       type,
       mode: Number(st.mode) & 0o7777,

@@ -25,10 +25,16 @@ export async function importOpened(store: ImageStore, opened: OpenedSource, opts
   return (await import('../image/pull.js')).importOpened(store, opened, opts);
 }
 
-export async function openLocalSource(input: string, opts?: Parameters<typeof import('../image/pull.js').openLocalSource>[1]): Promise<OpenedSource> {
+export async function openLocalSource(
+  input: string,
+  opts?: Parameters<typeof import('../image/pull.js').openLocalSource>[1],
+): Promise<OpenedSource> {
   return (await import('../image/pull.js')).openLocalSource(input, opts);
 }
 
-export async function openArchive(file: string, opts?: Parameters<typeof import('../image/archive.js').openArchive>[1]): Promise<OpenedSource> {
+export async function openArchive(
+  file: string,
+  opts?: Parameters<typeof import('../image/archive.js').openArchive>[1],
+): Promise<OpenedSource> {
   return (await import('../image/archive.js')).openArchive(file, opts);
 }

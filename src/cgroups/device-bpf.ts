@@ -16,7 +16,14 @@ function insn(code: number, dst: number, src: number, off: number, imm: number):
   return b;
 }
 
-const LDX_W = 0x61, AND32_K = 0x54, RSH32_K = 0x74, MOV32_X = 0xbc, MOV64_K = 0xb7, JNE_K = 0x55, JEQ_K = 0x15, EXIT = 0x95;
+const LDX_W = 0x61,
+  AND32_K = 0x54,
+  RSH32_K = 0x74,
+  MOV32_X = 0xbc,
+  MOV64_K = 0xb7,
+  JNE_K = 0x55,
+  JEQ_K = 0x15,
+  EXIT = 0x95;
 
 function accessMask(access: string): number {
   return [...access].reduce((m, c) => m | ACCESS[c as keyof typeof ACCESS], 0);

@@ -12,7 +12,8 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
     fs.writeFileSync(p, value);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new TcrError(`cgroup: ${p} does not exist: the kernel has no such control (value ${JSON.stringify(value)})`);
+    if (err.code === 'ENOENT')
+      throw new TcrError(`cgroup: ${p} does not exist: the kernel has no such control (value ${JSON.stringify(value)})`);
     const text = err.code ? errnoText((os.constants.errno as Record<string, number>)[err.code] ?? 0) : '';
     throw new TcrError(`cgroup: writing ${JSON.stringify(value)} to ${p}: ${err.code ?? err.message}${text ? ` (${text})` : ''}`);
   }

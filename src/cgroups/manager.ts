@@ -72,7 +72,11 @@ export interface CgroupSeams {
 }
 
 /** cgroupsPath → a path inside each hierarchy. Relative paths hang under the runtime's own cgroup (v2: its parent, as in runc). */
-export function resolveCgroupsPath(cgroupsPath: string | undefined, id: string, systemdRuns = fs.existsSync('/run/systemd/system')): string {
+export function resolveCgroupsPath(
+  cgroupsPath: string | undefined,
+  id: string,
+  systemdRuns = fs.existsSync('/run/systemd/system'),
+): string {
   if (!cgroupsPath) return `/tcr/${id}`;
   const slice = /^([^:/]*):([^:]*):([^:]*)$/.exec(cgroupsPath);
   // systemd's "slice:prefix:name" without --systemd-cgroup: where systemd runs it is a plain
@@ -91,7 +95,9 @@ export function managerFor(cgroupsPath: string | undefined, id: string, systemd 
   if (!systemd) return newManager(resolveCgroupsPath(cgroupsPath, id), seams);
   const layout = seams.layout ?? cgroupLayout();
   if (!layout.unified)
-    throw new TcrError('--systemd-cgroup: tcr\'s systemd cgroup driver needs cgroup v2 (a unified /sys/fs/cgroup), and this host mounts v1 or hybrid cgroups; use the default cgroupfs driver (without --systemd-cgroup) here');
+    throw new TcrError(
+      "--systemd-cgroup: tcr's systemd cgroup driver needs cgroup v2 (a unified /sys/fs/cgroup), and this host mounts v1 or hybrid cgroups; use the default cgroupfs driver (without --systemd-cgroup) here",
+    );
   return SystemdManager.forUnit(systemdUnitPath(cgroupsPath, id));
 }
 

@@ -13,7 +13,12 @@ export interface CgroupWrite {
   field?: string;
 }
 
-const w = (controller: string, file: string, value: string | number, field?: string): CgroupWrite => ({ controller, file, value: String(value), ...(field && { field }) });
+const w = (controller: string, file: string, value: string | number, field?: string): CgroupWrite => ({
+  controller,
+  file,
+  value: String(value),
+  ...(field && { field }),
+});
 
 /** v1 memory.limit_in_bytes and friends; -1 means unlimited there too. */
 export function v1Writes(r: Resources, opts: { hasSwapAccounting: boolean; currentMemsw?: number; devices?: DeviceRule[] }): CgroupWrite[] {
@@ -53,17 +58,21 @@ export function v1Writes(r: Resources, opts: { hasSwapAccounting: boolean; curre
       if (d.leafWeight) out.push(w('blkio', 'blkio.leaf_weight_device', `${d.major}:${d.minor} ${d.leafWeight}`));
     }
     const throttles: [keyof typeof b, string][] = [
-      ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'], ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
-      ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'], ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
+      ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
+      ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
+      ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'],
+      ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
     ];
     for (const [key, file] of throttles)
-      for (const d of (b[key] as { major: number; minor: number; rate: number }[] | undefined) ?? []) out.push(w('blkio', file, `${d.major}:${d.minor} ${d.rate}`));
+      for (const d of (b[key] as { major: number; minor: number; rate: number }[] | undefined) ?? [])
+        out.push(w('blkio', file, `${d.major}:${d.minor} ${d.rate}`));
   }
   for (const h of r.hugepageLimits ?? []) out.push(w('hugetlb', `hugetlb.${h.pageSize}.limit_in_bytes`, h.limit));
   // v1-only controllers (v2 has no net_cls or net_prio: see v2Writes)
   const n = r.network;
   if (n?.classID !== undefined) out.push(w('net_cls', 'net_cls.classid', n.classID, 'linux.resources.network.classID'));
-  for (const [i, p] of (n?.priorities ?? []).entries()) out.push(w('net_prio', 'net_prio.ifpriomap', `${p.name} ${p.priority}`, `linux.resources.network.priorities[${i}]`));
+  for (const [i, p] of (n?.priorities ?? []).entries())
+    out.push(w('net_prio', 'net_prio.ifpriomap', `${p.name} ${p.priority}`, `linux.resources.network.priorities[${i}]`));
   if (opts.devices) {
     // start from nothing, then apply the rules in order: the last matching rule wins
     out.push(w('devices', 'devices.deny', 'a'));
@@ -115,10 +124,14 @@ export function v2Writes(r: Resources): CgroupWrite[] {
     if (b.weight) u('io.weight', `default ${blkioToIoWeight(b.weight)}`);
     for (const d of b.weightDevice ?? []) if (d.weight) u('io.weight', `${d.major}:${d.minor} ${blkioToIoWeight(d.weight)}`);
     const keys: [keyof typeof b, string][] = [
-      ['throttleReadBpsDevice', 'rbps'], ['throttleWriteBpsDevice', 'wbps'], ['throttleReadIOPSDevice', 'riops'], ['throttleWriteIOPSDevice', 'wiops'],
+      ['throttleReadBpsDevice', 'rbps'],
+      ['throttleWriteBpsDevice', 'wbps'],
+      ['throttleReadIOPSDevice', 'riops'],
+      ['throttleWriteIOPSDevice', 'wiops'],
     ];
     for (const [key, name] of keys)
-      for (const d of (b[key] as { major: number; minor: number; rate: number }[] | undefined) ?? []) u('io.max', `${d.major}:${d.minor} ${name}=${d.rate === 0 ? 'max' : d.rate}`);
+      for (const d of (b[key] as { major: number; minor: number; rate: number }[] | undefined) ?? [])
+        u('io.max', `${d.major}:${d.minor} ${name}=${d.rate === 0 ? 'max' : d.rate}`);
   }
   for (const h of r.hugepageLimits ?? []) u(`hugetlb.${h.pageSize}.max`, h.limit);
   for (const [key, value] of Object.entries(r.unified ?? {})) u(key, value);

@@ -22,7 +22,14 @@ export interface Stats {
     usage: { total?: number; percpu?: number[]; percpu_kernel?: number[]; percpu_user?: number[]; kernel: number; user: number };
     throttling: { periods?: number; throttled_periods?: number; throttled_time?: number };
   };
-  memory: { cache?: number; usage: MemoryEntry; swap: MemoryEntry; kernel: MemoryEntry; kernelTCP: MemoryEntry; raw?: Record<string, number> };
+  memory: {
+    cache?: number;
+    usage: MemoryEntry;
+    swap: MemoryEntry;
+    kernel: MemoryEntry;
+    kernelTCP: MemoryEntry;
+    raw?: Record<string, number>;
+  };
   pids: { current?: number; limit?: number };
   blkio: { ioServiceBytesRecursive?: BlkioEntry[]; ioServicedRecursive?: BlkioEntry[] };
   hugetlb: Record<string, { usage?: number; max?: number; failcnt: number }>;
@@ -86,8 +93,15 @@ export function v1Stats(dirOf: (controller: string) => string | undefined, sizes
     for (const size of sizes()) {
       const v1 = dirOf('hugetlb') !== undefined;
       hugetlb[size] = v1
-        ? { usage: readNumber(hugetlbDir, `hugetlb.${size}.usage_in_bytes`), max: readNumber(hugetlbDir, `hugetlb.${size}.max_usage_in_bytes`), failcnt: readNumber(hugetlbDir, `hugetlb.${size}.failcnt`) }
-        : { usage: readNumber(hugetlbDir, `hugetlb.${size}.current`), failcnt: readKeyValues(hugetlbDir, `hugetlb.${size}.events`).max ?? 0 };
+        ? {
+            usage: readNumber(hugetlbDir, `hugetlb.${size}.usage_in_bytes`),
+            max: readNumber(hugetlbDir, `hugetlb.${size}.max_usage_in_bytes`),
+            failcnt: readNumber(hugetlbDir, `hugetlb.${size}.failcnt`),
+          }
+        : {
+            usage: readNumber(hugetlbDir, `hugetlb.${size}.current`),
+            failcnt: readKeyValues(hugetlbDir, `hugetlb.${size}.events`).max ?? 0,
+          };
     }
   }
   return {
@@ -138,15 +152,28 @@ export function v2Stats(dir: string, sizes: () => string[] = pageSizes): Stats {
   const hugetlb: Stats['hugetlb'] = {};
   for (const size of sizes())
     if (readCgroupFile(dir, `hugetlb.${size}.current`) !== undefined)
-      hugetlb[size] = { usage: readNumber(dir, `hugetlb.${size}.current`), max: limitOf(dir, `hugetlb.${size}.max`), failcnt: readKeyValues(dir, `hugetlb.${size}.events`).max ?? 0 };
+      hugetlb[size] = {
+        usage: readNumber(dir, `hugetlb.${size}.current`),
+        max: limitOf(dir, `hugetlb.${size}.max`),
+        failcnt: readKeyValues(dir, `hugetlb.${size}.events`).max ?? 0,
+      };
   return {
     cpu: {
       usage: { total: (cpu.usage_usec ?? 0) * 1000, kernel: (cpu.system_usec ?? 0) * 1000, user: (cpu.user_usec ?? 0) * 1000 },
-      throttling: { periods: cpu.nr_periods ?? 0, throttled_periods: cpu.nr_throttled ?? 0, throttled_time: (cpu.throttled_usec ?? 0) * 1000 },
+      throttling: {
+        periods: cpu.nr_periods ?? 0,
+        throttled_periods: cpu.nr_throttled ?? 0,
+        throttled_time: (cpu.throttled_usec ?? 0) * 1000,
+      },
     },
     memory: {
       cache: raw.file ?? 0,
-      usage: { limit: limitOf(dir, 'memory.max'), usage: readNumber(dir, 'memory.current'), max: readNumber(dir, 'memory.peak'), failcnt: memEvents.max ?? 0 },
+      usage: {
+        limit: limitOf(dir, 'memory.max'),
+        usage: readNumber(dir, 'memory.current'),
+        max: readNumber(dir, 'memory.peak'),
+        failcnt: memEvents.max ?? 0,
+      },
       swap: { limit: limitOf(dir, 'memory.swap.max'), usage: readNumber(dir, 'memory.swap.current'), failcnt: 0 },
       kernel: { limit: 0, failcnt: 0 },
       kernelTCP: { limit: 0, failcnt: 0 },

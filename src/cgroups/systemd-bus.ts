@@ -73,14 +73,18 @@ export class Systemd {
     // its typings list no 'error' event, which it emits for a socket that fails
     const events = bus as unknown as EventEmitter;
     const where = `--systemd-cgroup: ${direct ? "systemd's private socket" : 'the system bus'} (${address})`;
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      bus.once('connect', () => resolve());
-      events.once('error', (e: Error) => {
-        // systemd itself is no bus: it refuses the bus daemon's Hello, and then answers as usual
-        if (direct && e instanceof dbus.DBusError) resolve();
-        else reject(new TcrError(`${where}: ${e.message} (is dbus running?)`));
-      });
-    }), CONNECT_TIMEOUT_MS, () => `${where}: no answer in ${CONNECT_TIMEOUT_MS / 1000} s`).catch((e) => {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        bus.once('connect', () => resolve());
+        events.once('error', (e: Error) => {
+          // systemd itself is no bus: it refuses the bus daemon's Hello, and then answers as usual
+          if (direct && e instanceof dbus.DBusError) resolve();
+          else reject(new TcrError(`${where}: ${e.message} (is dbus running?)`));
+        });
+      }),
+      CONNECT_TIMEOUT_MS,
+      () => `${where}: no answer in ${CONNECT_TIMEOUT_MS / 1000} s`,
+    ).catch((e) => {
       bus.disconnect();
       throw e;
     });
@@ -88,8 +92,9 @@ export class Systemd {
     const sd = new Systemd(bus);
     try {
       if (!direct)
-        await sd.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's',
-          [`type='signal',sender='${DEST}',interface='${MANAGER}',member='JobRemoved'`]);
+        await sd.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [
+          `type='signal',sender='${DEST}',interface='${MANAGER}',member='JobRemoved'`,
+        ]);
       // systemd sends its signals only while some client has subscribed
       await sd.manager('Subscribe', '', []);
     } catch (e) {
@@ -103,10 +108,20 @@ export class Systemd {
     this.bus.disconnect();
   }
 
-  private async call(destination: string, path: string, iface: string, member: string, signature: string, body: unknown[]): Promise<unknown[]> {
+  private async call(
+    destination: string,
+    path: string,
+    iface: string,
+    member: string,
+    signature: string,
+    body: unknown[],
+  ): Promise<unknown[]> {
     try {
-      const reply = await withTimeout(this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body })), JOB_TIMEOUT_MS,
-        () => `systemd: ${member}: no answer in ${JOB_TIMEOUT_MS / 1000} s`);
+      const reply = await withTimeout(
+        this.bus.call(new dbus.Message({ destination, path, interface: iface, member, signature, body })),
+        JOB_TIMEOUT_MS,
+        () => `systemd: ${member}: no answer in ${JOB_TIMEOUT_MS / 1000} s`,
+      );
       return reply?.body ?? [];
     } catch (e) {
       if (e instanceof dbus.DBusError) throw new SystemdError(member, e.type, e.text);
@@ -134,13 +149,17 @@ export class Systemd {
     const [job] = (await start()) as [string];
     const early = this.finished.get(job);
     if (early !== undefined) return early;
-    return withTimeout(new Promise<string>((resolve) => this.waiters.set(job, resolve)), JOB_TIMEOUT_MS,
-      () => `systemd: ${what}: the job did not finish in ${JOB_TIMEOUT_MS / 1000} s`).finally(() => this.waiters.delete(job));
+    return withTimeout(
+      new Promise<string>((resolve) => this.waiters.set(job, resolve)),
+      JOB_TIMEOUT_MS,
+      () => `systemd: ${what}: the job did not finish in ${JOB_TIMEOUT_MS / 1000} s`,
+    ).finally(() => this.waiters.delete(job));
   }
 
   async startTransientUnit(unit: string, props: UnitProperty[]): Promise<void> {
     const properties = props.map((p) => [p.name, new dbus.Variant(p.signature, p.value)]);
-    const start = () => this.job(`starting ${unit}`, () => this.manager('StartTransientUnit', 'ssa(sv)a(sa(sv))', [unit, 'replace', properties, []]));
+    const start = () =>
+      this.job(`starting ${unit}`, () => this.manager('StartTransientUnit', 'ssa(sv)a(sa(sv))', [unit, 'replace', properties, []]));
     let result: string;
     try {
       result = await start();
@@ -185,7 +204,11 @@ export class Systemd {
 
 /** An error reply from systemd, with its D-Bus error name. */
 export class SystemdError extends TcrError {
-  constructor(readonly call: string, readonly type: string, text: string) {
+  constructor(
+    readonly call: string,
+    readonly type: string,
+    text: string,
+  ) {
     super(`systemd: ${call}: ${text} (${type})`);
   }
 }

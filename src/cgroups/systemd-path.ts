@@ -36,7 +36,10 @@ export function expandSlice(slice: string, field = FIELD): string {
 /** systemd's unit name alphabet (unit_name_is_valid): anything else is refused by StartTransientUnit. */
 function checkUnitChars(unit: string, field: string): void {
   const bad = /[^A-Za-z0-9:_.\\@-]/.exec(unit);
-  if (bad) throw new TcrError(`${field}: ${JSON.stringify(unit)} is not a systemd unit name: ${JSON.stringify(bad[0])} is not allowed (letters, digits and ":-_.\\@" only)`);
+  if (bad)
+    throw new TcrError(
+      `${field}: ${JSON.stringify(unit)} is not a systemd unit name: ${JSON.stringify(bad[0])} is not allowed (letters, digits and ":-_.\\@" only)`,
+    );
   if (unit.length > 255) throw new TcrError(`${field}: ${JSON.stringify(unit)} is not a systemd unit name: longer than 255 characters`);
 }
 
@@ -48,7 +51,9 @@ export function systemdUnitPath(cgroupsPath: string | undefined, id: string): Sy
   const spec = cgroupsPath || `system.slice:tcr:${id}`;
   const parts = spec.split(':');
   if (parts.length !== 3)
-    throw new TcrError(`${FIELD}: ${JSON.stringify(spec)} is not of the form "slice:prefix:name", which --systemd-cgroup needs (e.g. "system.slice:tcr:${id}")`);
+    throw new TcrError(
+      `${FIELD}: ${JSON.stringify(spec)} is not of the form "slice:prefix:name", which --systemd-cgroup needs (e.g. "system.slice:tcr:${id}")`,
+    );
   const [slicePart, prefix, name] = parts;
   const slice = slicePart || 'system.slice';
   const slicePath = expandSlice(slice);
@@ -56,7 +61,9 @@ export function systemdUnitPath(cgroupsPath: string | undefined, id: string): Sy
   // runc makes a name ending in .slice a slice unit of its own; systemd keeps processes out of
   // slices (a slice takes no PIDs), so a container there could never start: refused before anything is made
   if (name.endsWith('.slice'))
-    throw new TcrError(`${FIELD}: ${JSON.stringify(spec)} names a slice (${name}), and systemd puts no process in a slice: name a scope (without ".slice") for the container`);
+    throw new TcrError(
+      `${FIELD}: ${JSON.stringify(spec)} names a slice (${name}), and systemd puts no process in a slice: name a scope (without ".slice") for the container`,
+    );
   const unit = `${prefix}-${name}.scope`;
   checkUnitChars(unit, FIELD);
   return { slice, unit, path: `${slicePath === '/' ? '' : slicePath}/${unit}`, name };

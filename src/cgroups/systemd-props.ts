@@ -27,7 +27,8 @@ function fieldOf(x: CgroupWrite): string {
 }
 
 function uint(x: CgroupWrite, text: string): bigint {
-  if (!/^\d+$/.test(text)) throw new TcrError(`${fieldOf(x)}: ${JSON.stringify(x.value)} for ${x.file} is not a non-negative integer or "max"`);
+  if (!/^\d+$/.test(text))
+    throw new TcrError(`${fieldOf(x)}: ${JSON.stringify(x.value)} for ${x.file} is not a non-negative integer or "max"`);
   const n = BigInt(text);
   if (n > INFINITY) throw new TcrError(`${fieldOf(x)}: ${x.value} for ${x.file} is out of range`);
   return n;
@@ -42,7 +43,10 @@ export function rangeToBits(list: string, field: string): Buffer {
     while (bytes.length <= i >> 3) bytes.push(0);
     bytes[i >> 3] |= 1 << (i & 7);
   };
-  for (const part of list.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of list
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new TcrError(`${field}: ${JSON.stringify(list)}: ${JSON.stringify(part)} is not a number or a range N-M`);
     const lo = Number(m[1]);
@@ -66,7 +70,10 @@ export interface UnitResources {
  * an older systemd does not know are left to the files, as runc leaves them.
  * `starting`: OOMPolicy can only be given when the unit is started.
  */
-export function unitResources(writes: CgroupWrite[], opts: { version: number; devices?: DeviceRule[]; starting: boolean; warn?: (m: string) => void }): UnitResources {
+export function unitResources(
+  writes: CgroupWrite[],
+  opts: { version: number; devices?: DeviceRule[]; starting: boolean; warn?: (m: string) => void },
+): UnitResources {
   const props: UnitProperty[] = [];
   const out: CgroupWrite[] = [];
   const idle = writes.some((x) => x.file === 'cpu.idle' && x.value.trim() === '1') && opts.version >= 252;
@@ -74,11 +81,21 @@ export function unitResources(writes: CgroupWrite[], opts: { version: number; de
     const v = x.value.trim();
     let w = x;
     switch (x.file) {
-      case 'memory.max': props.push(prop('MemoryMax', 't', limit(x))); break;
-      case 'memory.low': props.push(prop('MemoryLow', 't', limit(x))); break;
-      case 'memory.high': props.push(prop('MemoryHigh', 't', limit(x))); break;
-      case 'memory.min': props.push(prop('MemoryMin', 't', limit(x))); break;
-      case 'memory.swap.max': props.push(prop('MemorySwapMax', 't', limit(x))); break;
+      case 'memory.max':
+        props.push(prop('MemoryMax', 't', limit(x)));
+        break;
+      case 'memory.low':
+        props.push(prop('MemoryLow', 't', limit(x)));
+        break;
+      case 'memory.high':
+        props.push(prop('MemoryHigh', 't', limit(x)));
+        break;
+      case 'memory.min':
+        props.push(prop('MemoryMin', 't', limit(x)));
+        break;
+      case 'memory.swap.max':
+        props.push(prop('MemorySwapMax', 't', limit(x)));
+        break;
       case 'pids.max': {
         const n = limit(x);
         props.push(prop('TasksMax', 't', n === 0n ? 1n : n)); // systemd refuses 0 tasks
@@ -122,7 +139,8 @@ export function unitResources(writes: CgroupWrite[], opts: { version: number; de
         break; // per-device weights name devices by path in systemd: left to the file
       }
       case 'memory.oom.group':
-        if (opts.starting && opts.version >= 253 && (v === '0' || v === '1')) props.push(prop('OOMPolicy', 's', v === '1' ? 'kill' : 'continue'));
+        if (opts.starting && opts.version >= 253 && (v === '0' || v === '1'))
+          props.push(prop('OOMPolicy', 's', v === '1' ? 'kill' : 'continue'));
         break;
       default:
         break; // no property for it (io.max by device number, hugetlb, rdma, ...): the file alone
@@ -151,7 +169,8 @@ export function deviceProperties(rules: DeviceRule[], warn: (m: string) => void 
   let allowAll = false;
   let denied = false;
   let allows: Allow[] = [];
-  const covers = (r: DeviceRule, a: Allow) => (r.type === 'a' || r.type === a.type) && (r.major < 0 || r.major === a.major) && (r.minor < 0 || r.minor === a.minor);
+  const covers = (r: DeviceRule, a: Allow) =>
+    (r.type === 'a' || r.type === a.type) && (r.major < 0 || r.major === a.major) && (r.minor < 0 || r.minor === a.minor);
   for (const r of rules) {
     const all = r.type === 'a' && r.major < 0 && r.minor < 0;
     if (all) {
@@ -179,7 +198,9 @@ export function deviceProperties(rules: DeviceRule[], warn: (m: string) => void 
   const reset = prop('DeviceAllow', 'a(ss)', []); // an empty list first clears what the unit had
   if (allowAll && !denied) return [reset, prop('DevicePolicy', 's', 'auto')];
   if (allowAll) {
-    warn('linux.resources.devices: systemd has no deny lists: the unit denies every device, and only tcr\'s own device program allows what the rules allow');
+    warn(
+      "linux.resources.devices: systemd has no deny lists: the unit denies every device, and only tcr's own device program allows what the rules allow",
+    );
     return [reset, prop('DevicePolicy', 's', 'strict')];
   }
   const entries: [string, string][] = [];

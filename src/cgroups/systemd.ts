@@ -61,7 +61,10 @@ export class SystemdManager implements CgroupManager {
   private asked = false;
 
   /** `creating`: a container being created (its scope is started by applyInit); without it, a recorded one whose unit may run. */
-  constructor(readonly record: CgroupRecord, private readonly creating?: SystemdUnitPath) {
+  constructor(
+    readonly record: CgroupRecord,
+    private readonly creating?: SystemdUnitPath,
+  ) {
     this.files = new V2Manager({ kind: 'v2', path: record.path, dirs: record.dirs });
   }
 

@@ -29,7 +29,11 @@ function ownCgroups(selfCgroup: string): Map<string, string> {
 export class V1Manager implements CgroupManager {
   private readonly dirByName: Map<string, string>;
 
-  constructor(readonly record: CgroupRecord, private readonly layout: CgroupLayout, private readonly seams: CgroupSeams = {}) {
+  constructor(
+    readonly record: CgroupRecord,
+    private readonly layout: CgroupLayout,
+    private readonly seams: CgroupSeams = {},
+  ) {
     this.dirByName = new Map();
     for (const dir of record.dirs) {
       const name = [...layout.mountPoints.entries()].find(([, mp]) => dir === mp || dir.startsWith(mp + '/'))?.[0];
@@ -41,7 +45,7 @@ export class V1Manager implements CgroupManager {
     const own = cgroupPath.startsWith('/') ? undefined : ownCgroups((seams.selfCgroup ?? readSelfCgroup)());
     const dirs = layout.v1Hierarchies.map((name) => {
       const mp = layout.mountPoints.get(name)!;
-      const base = own ? own.get(name) ?? '/' : '/';
+      const base = own ? (own.get(name) ?? '/') : '/';
       return path.join(mp, base, cgroupPath);
     });
     return new V1Manager({ kind: 'v1', path: cgroupPath, dirs }, layout, seams);
@@ -104,7 +108,8 @@ export class V1Manager implements CgroupManager {
         file = file.replace('.limit_in_bytes', '.max');
         this.enableUnified(['hugetlb']);
       }
-      if (!dir) throw new TcrError(`cgroup: ${x.field ?? 'linux.resources'} needs the ${x.controller} controller, which this host does not mount`);
+      if (!dir)
+        throw new TcrError(`cgroup: ${x.field ?? 'linux.resources'} needs the ${x.controller} controller, which this host does not mount`);
       writeCgroupFile(dir, file, x.value);
     }
     if (resources.unified && Object.keys(resources.unified).length) {
@@ -160,7 +165,7 @@ export class V1Manager implements CgroupManager {
 
   oomKills(): number {
     const dir = this.dir('memory');
-    return dir ? readKeyValues(dir, 'memory.oom_control').oom_kill ?? 0 : 0;
+    return dir ? (readKeyValues(dir, 'memory.oom_control').oom_kill ?? 0) : 0;
   }
 
   async destroy(): Promise<void> {

@@ -24,13 +24,18 @@ function ownCgroup(selfCgroup: string): string {
 /** As runc: net_cls and net_prio exist only in v1; packets are classified by cgroup path on v2 (nftables, BPF). */
 export function warnV1Only(resources: Resources): void {
   if (resources.network && (resources.network.classID !== undefined || resources.network.priorities?.length))
-    log.warn('linux.resources.network: ignored on cgroup v2, which has no net_cls or net_prio controller (match the cgroup path in nftables or a BPF program instead)');
+    log.warn(
+      'linux.resources.network: ignored on cgroup v2, which has no net_cls or net_prio controller (match the cgroup path in nftables or a BPF program instead)',
+    );
 }
 
 export class V2Manager implements CgroupManager {
   private readonly root: string;
 
-  constructor(readonly record: CgroupRecord, private readonly seams: CgroupSeams = {}) {
+  constructor(
+    readonly record: CgroupRecord,
+    private readonly seams: CgroupSeams = {},
+  ) {
     this.root = seams.layout?.root ?? CGROUP_ROOT;
   }
 
@@ -54,7 +59,8 @@ export class V2Manager implements CgroupManager {
     if (!controllers.length) return;
     const available = (readCgroupFile(this.root, 'cgroup.controllers') ?? '').split(/\s+/);
     for (const c of controllers)
-      if (!available.includes(c)) throw new TcrError(`cgroup: linux.resources needs the ${c} controller, which this host's cgroup v2 does not offer`);
+      if (!available.includes(c))
+        throw new TcrError(`cgroup: linux.resources needs the ${c} controller, which this host's cgroup v2 does not offer`);
     const parts = path.relative(this.root, this.dir).split('/').filter(Boolean);
     let cur = this.root;
     for (const p of parts) {

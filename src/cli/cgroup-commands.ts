@@ -13,7 +13,7 @@ import { listContainers } from './docker-commands.js';
 import { parseBytes } from './units.js';
 
 function runtimeOf(cmd: Command): Runtime {
-  return new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
+  return new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root });
 }
 
 function parseInteger(v: string, flag: string): number {
@@ -80,12 +80,22 @@ function parseInterval(v: string): number {
 }
 
 export function registerCgroupCommands(program: Command): void {
-  program.command('pause').description('freeze every process of the container').argument('<id>')
+  program
+    .command('pause')
+    .description('freeze every process of the container')
+    .argument('<id>')
     .action((id: string, _o: unknown, cmd: Command) => runtimeOf(cmd).container(id).pause());
-  program.command('resume').description('thaw a paused container').argument('<id>')
+  program
+    .command('resume')
+    .description('thaw a paused container')
+    .argument('<id>')
     .action((id: string, _o: unknown, cmd: Command) => runtimeOf(cmd).container(id).resume());
 
-  program.command('ps').description('the processes of a container (runc), or without an id the containers (docker)').argument('[id]').argument('[ps-args...]')
+  program
+    .command('ps')
+    .description('the processes of a container (runc), or without an id the containers (docker)')
+    .argument('[id]')
+    .argument('[ps-args...]')
     .option('-f, --format <format>', 'table or json', 'table')
     .option('-a, --all', 'without an id: stopped containers too')
     .action((id: string | undefined, psArgs: string[], o: { format: string; all?: boolean }, cmd: Command) => {
@@ -102,16 +112,31 @@ export function registerCgroupCommands(program: Command): void {
       out([lines[0], ...lines.slice(1).filter((l) => set.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n') + '\n');
     });
 
-  program.command('update').description('change the resource limits of a running container').argument('<id>')
+  program
+    .command('update')
+    .description('change the resource limits of a running container')
+    .argument('<id>')
     .option('-r, --resources <file>', 'a linux.resources JSON file ("-" for stdin)')
-    .option('--blkio-weight <n>').option('--cpu-period <us>').option('--cpu-quota <us>').option('--cpu-share <n>')
-    .option('--cpu-rt-period <us>').option('--cpu-rt-runtime <us>').option('--cpuset-cpus <list>').option('--cpuset-mems <list>')
-    .option('--memory <bytes>').option('--memory-reservation <bytes>').option('--memory-swap <bytes>').option('--pids-limit <n>')
+    .option('--blkio-weight <n>')
+    .option('--cpu-period <us>')
+    .option('--cpu-quota <us>')
+    .option('--cpu-share <n>')
+    .option('--cpu-rt-period <us>')
+    .option('--cpu-rt-runtime <us>')
+    .option('--cpuset-cpus <list>')
+    .option('--cpuset-mems <list>')
+    .option('--memory <bytes>')
+    .option('--memory-reservation <bytes>')
+    .option('--memory-swap <bytes>')
+    .option('--pids-limit <n>')
     .action(async (id: string, o: UpdateFlags, cmd: Command) => {
       await runtimeOf(cmd).container(id).update(resourcesFromFlags(o));
     });
 
-  program.command('events').description('print container events (OOM) and resource statistics as JSON').argument('<id>')
+  program
+    .command('events')
+    .description('print container events (OOM) and resource statistics as JSON')
+    .argument('<id>')
     .option('--interval <duration>', 'how often to print statistics', '5s')
     .option('--stats', 'print the statistics once and exit')
     .action(async (id: string, o: { interval: string; stats?: boolean }, cmd: Command) => {

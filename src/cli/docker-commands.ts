@@ -14,9 +14,27 @@ import { table } from './table.js';
 import { execFailureStatus } from '../linux/exit-status.js';
 
 export interface ImageRunFlags {
-  interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env: string[]; envFile: string[]; workdir?: string; user?: string;
-  entrypoint?: string; hostname?: string; volume: string[]; tmpfs: string[]; readOnly?: boolean; memory?: string; cpus?: string;
-  pidsLimit?: string; capAdd: string[]; capDrop: string[]; securityOpt: string[]; network: 'none' | 'host'; pull: 'missing' | 'always' | 'never';
+  interactive?: boolean;
+  tty?: boolean;
+  rm?: boolean;
+  name?: string;
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  volume: string[];
+  tmpfs: string[];
+  readOnly?: boolean;
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: string;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  network: 'none' | 'host';
+  pull: 'missing' | 'always' | 'never';
   detach?: boolean;
 }
 
@@ -24,16 +42,35 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
   const num = (v: string | undefined, flag: string, int: boolean) => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new TcrError(`${flag}: ${JSON.stringify(v)} is not a positive ${int ? 'integer' : 'number'}`);
+    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n)))
+      throw new TcrError(`${flag}: ${JSON.stringify(v)} is not a positive ${int ? 'integer' : 'number'}`);
     return n;
   };
   return {
-    image, command, name: f.name, interactive: f.interactive, tty: f.tty, detach: f.detach, rm: f.rm,
-    env: f.env, envFiles: f.envFile, workdir: f.workdir, user: f.user, entrypoint: f.entrypoint, hostname: f.hostname,
-    volumes: f.volume, tmpfs: f.tmpfs, readOnly: f.readOnly,
+    image,
+    command,
+    name: f.name,
+    interactive: f.interactive,
+    tty: f.tty,
+    detach: f.detach,
+    rm: f.rm,
+    env: f.env,
+    envFiles: f.envFile,
+    workdir: f.workdir,
+    user: f.user,
+    entrypoint: f.entrypoint,
+    hostname: f.hostname,
+    volumes: f.volume,
+    tmpfs: f.tmpfs,
+    readOnly: f.readOnly,
     memory: f.memory === undefined ? undefined : parseBytes(f.memory, '--memory'),
-    cpus: num(f.cpus, '--cpus', false), pidsLimit: num(f.pidsLimit, '--pids-limit', true),
-    capAdd: f.capAdd, capDrop: f.capDrop, securityOpt: f.securityOpt, network: f.network, pull: f.pull,
+    cpus: num(f.cpus, '--cpus', false),
+    pidsLimit: num(f.pidsLimit, '--pids-limit', true),
+    capAdd: f.capAdd,
+    capDrop: f.capDrop,
+    securityOpt: f.securityOpt,
+    network: f.network,
+    pull: f.pull,
   };
 }
 
@@ -73,10 +110,13 @@ export function dockerStatus(e: unknown): number {
 }
 
 export function registerContainerCommands(program: Command): void {
-  program.command('logs').description('print the output of a detached image container').argument('<id>')
+  program
+    .command('logs')
+    .description('print the output of a detached image container')
+    .argument('<id>')
     .option('-f, --follow', 'keep printing new output until the container stops')
     .action(async (id: string, o: { follow?: boolean }, cmd: Command) => {
-      const ctx = await imageContext(cmd.optsWithGlobals() as GlobalOptions);
+      const ctx = await imageContext(cmd.optsWithGlobals<GlobalOptions>());
       const { logFile } = await import('../run/image-run.js');
       const file = logFile(ctx.store, id);
       if (!fs.existsSync(file)) throw new TcrError(`container ${id} has no log (only containers started with tcr run -d IMAGE have one)`);
@@ -99,10 +139,13 @@ export function registerContainerCommands(program: Command): void {
       if (o.follow) dump();
     });
 
-  program.command('stop').description('stop containers: SIGTERM (or the image StopSignal), SIGKILL after the timeout').argument('<id...>')
+  program
+    .command('stop')
+    .description('stop containers: SIGTERM (or the image StopSignal), SIGKILL after the timeout')
+    .argument('<id...>')
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
     .action(async (ids: string[], o: { time: string }, cmd: Command) => {
-      const rt = new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
+      const rt = new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root });
       const wait = Number(o.time);
       if (!Number.isFinite(wait) || wait < 0) throw new TcrError(`--time: ${JSON.stringify(o.time)} is not a number of seconds`);
       for (const id of ids) {
@@ -117,16 +160,22 @@ export function registerContainerCommands(program: Command): void {
     });
 
   // started by `run -d --rm` (src/run/reaper.ts), not by people: hidden from help
-  program.command('reap', { hidden: true }).description('wait for a container to stop, then delete it').argument('<id>')
+  program
+    .command('reap', { hidden: true })
+    .description('wait for a container to stop, then delete it')
+    .argument('<id>')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const { reap } = await import('../run/reaper.js');
-      await reap(new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root }), id);
+      await reap(new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root }), id);
     });
 
-  program.command('rm').description('remove containers (and their root filesystems)').argument('<id...>')
+  program
+    .command('rm')
+    .description('remove containers (and their root filesystems)')
+    .argument('<id...>')
     .option('-f, --force', 'kill running containers first')
     .action(async (ids: string[], o: { force?: boolean }, cmd: Command) => {
-      const rt = new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
+      const rt = new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root });
       for (const id of ids) {
         await rt.container(id).delete(!!o.force);
         out(`${id}\n`);
@@ -141,7 +190,14 @@ export function listContainers(rt: Runtime, all: boolean): string {
     if (!all && s.status === 'stopped') continue;
     const rec = rt.container(s.id).record();
     const cmdline = (rec.config.process?.args ?? []).join(' ');
-    rows.push([s.id, rec.annotations?.['dev.tcr.image'] ?? '(bundle)', JSON.stringify(cmdline.length > 30 ? cmdline.slice(0, 27) + '...' : cmdline), String(s.created), s.status, String(s.pid)]);
+    rows.push([
+      s.id,
+      rec.annotations?.['dev.tcr.image'] ?? '(bundle)',
+      JSON.stringify(cmdline.length > 30 ? cmdline.slice(0, 27) + '...' : cmdline),
+      String(s.created),
+      s.status,
+      String(s.pid),
+    ]);
   }
   return table(rows);
 }

@@ -27,7 +27,11 @@ interface ExecFlags {
 }
 
 export function registerExec(program: Command): void {
-  program.command('exec').description('run a new process inside a running container').argument('<id>').argument('[command...]')
+  program
+    .command('exec')
+    .description('run a new process inside a running container')
+    .argument('<id>')
+    .argument('[command...]')
     .option('-p, --process <file>', 'the process as an OCI process JSON file')
     .option('-d, --detach', 'return once the process runs')
     .option('--pid-file <file>', 'write the process pid to this file')
@@ -44,7 +48,7 @@ export function registerExec(program: Command): void {
     .option('--trace', 'print each launch-plan step')
     .passThroughOptions()
     .action(async (id: string, command: string[], o: ExecFlags, cmd: Command) => {
-      const rt = new Runtime({ root: (cmd.optsWithGlobals() as GlobalOptions).root });
+      const rt = new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root });
       const rec = rt.container(id).record();
       let proc: Process;
       if (o.process) {
@@ -55,10 +59,28 @@ export function registerExec(program: Command): void {
         }
       } else {
         if (!command.length) throw new TcrError('exec: give a command, or --process FILE');
-        proc = processFromFlags(rec.config.process!, { args: command, env: o.env, cwd: o.cwd, user: o.user, cap: o.cap, tty: o.tty, noNewPrivs: o.noNewPrivs, apparmor: o.apparmor, processLabel: o.processLabel });
+        proc = processFromFlags(rec.config.process!, {
+          args: command,
+          env: o.env,
+          cwd: o.cwd,
+          user: o.user,
+          cap: o.cap,
+          tty: o.tty,
+          noNewPrivs: o.noNewPrivs,
+          apparmor: o.apparmor,
+          processLabel: o.processLabel,
+        });
       }
       const preserve = o.preserveFds === undefined ? 0 : Number(o.preserveFds);
-      if (!Number.isInteger(preserve) || preserve < 0) throw new TcrError(`--preserve-fds: ${JSON.stringify(o.preserveFds)} is not a count of fds`);
-      process.exitCode = await execInContainer(rt.store, id, { process: proc, detach: o.detach, pidFile: o.pidFile, consoleSocket: o.consoleSocket, preserveFds: preserve, trace: o.trace });
+      if (!Number.isInteger(preserve) || preserve < 0)
+        throw new TcrError(`--preserve-fds: ${JSON.stringify(o.preserveFds)} is not a count of fds`);
+      process.exitCode = await execInContainer(rt.store, id, {
+        process: proc,
+        detach: o.detach,
+        pidFile: o.pidFile,
+        consoleSocket: o.consoleSocket,
+        preserveFds: preserve,
+        trace: o.trace,
+      });
     });
 }

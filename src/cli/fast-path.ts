@@ -44,7 +44,14 @@ function table(defs: FlagDef[]): FlagTable {
  * first positional (the sub-command name) or the end. Undefined when
  * something is outside what this parser handles.
  */
-function readOptions(argv: string[], i: number, t: FlagTable, stopAtPositional: boolean, positionals: string[], passThrough = false): { opts: Record<string, unknown>; given: Set<string>; next: number } | undefined {
+function readOptions(
+  argv: string[],
+  i: number,
+  t: FlagTable,
+  stopAtPositional: boolean,
+  positionals: string[],
+  passThrough = false,
+): { opts: Record<string, unknown>; given: Set<string>; next: number } | undefined {
   const opts: Record<string, unknown> = { ...t.defaults };
   const given = new Set<string>();
   for (; i < argv.length; i++) {
@@ -104,6 +111,7 @@ export function parseFastPath(argv: string[], bundleRun: (bundleGiven: boolean, 
   const args: string[] = [];
   const c = readOptions(argv, g.next + 1, t, false, args, command === 'run');
   if (!c || !argsFit(shape, args)) return undefined;
-  if (command === 'run') return { command, bundleRun: bundleRun(c.given.has('bundle'), args.slice(1)), globals: g.opts, args, opts: c.opts };
+  if (command === 'run')
+    return { command, bundleRun: bundleRun(c.given.has('bundle'), args.slice(1)), globals: g.opts, args, opts: c.opts };
   return { command, globals: g.opts, args, opts: c.opts };
 }

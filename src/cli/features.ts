@@ -8,9 +8,35 @@ import { OCI_VERSION } from '../spec/defaults.js';
 import { NAMESPACE_TYPES } from '../spec/validate.js';
 import { VERSION } from './version.js';
 
-const SECCOMP_ACTIONS = ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP'];
+const SECCOMP_ACTIONS = [
+  'SCMP_ACT_ALLOW',
+  'SCMP_ACT_ERRNO',
+  'SCMP_ACT_KILL',
+  'SCMP_ACT_KILL_PROCESS',
+  'SCMP_ACT_KILL_THREAD',
+  'SCMP_ACT_LOG',
+  'SCMP_ACT_TRACE',
+  'SCMP_ACT_TRAP',
+];
 const SECCOMP_OPERATORS = ['SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_LE', 'SCMP_CMP_LT', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_NE'];
-const SECCOMP_ARCHS = ['AARCH64', 'ARM', 'MIPS', 'MIPS64', 'MIPS64N32', 'MIPSEL', 'MIPSEL64', 'MIPSEL64N32', 'PPC', 'PPC64', 'PPC64LE', 'S390', 'S390X', 'X32', 'X86', 'X86_64'].map((a) => `SCMP_ARCH_${a}`);
+const SECCOMP_ARCHS = [
+  'AARCH64',
+  'ARM',
+  'MIPS',
+  'MIPS64',
+  'MIPS64N32',
+  'MIPSEL',
+  'MIPSEL64',
+  'MIPSEL64N32',
+  'PPC',
+  'PPC64',
+  'PPC64LE',
+  'S390',
+  'S390X',
+  'X32',
+  'X86',
+  'X86_64',
+].map((a) => `SCMP_ARCH_${a}`);
 
 export async function features(): Promise<Record<string, unknown>> {
   let libseccomp: string | undefined;
@@ -47,6 +73,8 @@ export async function features(): Promise<Record<string, unknown>> {
 }
 
 export function registerFeatures(program: Command): void {
-  program.command('features').description('print what this runtime supports, as JSON')
+  program
+    .command('features')
+    .description('print what this runtime supports, as JSON')
     .action(async () => out(JSON.stringify(await features(), null, '    ') + '\n'));
 }

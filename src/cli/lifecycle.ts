@@ -24,8 +24,17 @@ type BundleRunFlags = CreateFlags & { detach?: boolean; keep?: boolean };
 
 function createOptions(o: CreateFlags) {
   const preserve = o.preserveFds === undefined ? 0 : Number(o.preserveFds);
-  if (!Number.isInteger(preserve) || preserve < 0) throw new TcrError(`--preserve-fds: ${JSON.stringify(o.preserveFds)} is not a count of fds`);
-  return { bundle: o.bundle, pidFile: o.pidFile, noPivot: o.pivot === false, noNewKeyring: o.newKeyring === false, preserveFds: preserve, trace: o.trace, consoleSocket: o.consoleSocket };
+  if (!Number.isInteger(preserve) || preserve < 0)
+    throw new TcrError(`--preserve-fds: ${JSON.stringify(o.preserveFds)} is not a count of fds`);
+  return {
+    bundle: o.bundle,
+    pidFile: o.pidFile,
+    noPivot: o.pivot === false,
+    noNewKeyring: o.newKeyring === false,
+    preserveFds: preserve,
+    trace: o.trace,
+    consoleSocket: o.consoleSocket,
+  };
 }
 
 const runtime = (g: GlobalOptions) => new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup });
@@ -55,7 +64,9 @@ export const lifecycleActions = {
     out(JSON.stringify(runtime(g).container(id).state(), null, '  ') + '\n');
   },
   kill(g: GlobalOptions, [id, signal]: string[], o: { all?: boolean }): void {
-    runtime(g).container(id).kill(signal ?? 'SIGTERM', !!o.all);
+    runtime(g)
+      .container(id)
+      .kill(signal ?? 'SIGTERM', !!o.all);
   },
   async delete(g: GlobalOptions, ids: string[], o: { force?: boolean }): Promise<void> {
     const rt = runtime(g);
@@ -92,7 +103,7 @@ function call(action: (g: GlobalOptions, args: string[], o: never) => void | Pro
   return (...a: unknown[]): void | Promise<void> => {
     const cmd = a[a.length - 1] as Command;
     const positionals = a.slice(0, -2).flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? (v as unknown[]) : [v])) as string[];
-    return action(cmd.optsWithGlobals() as GlobalOptions, positionals, cmd.opts() as never);
+    return action(cmd.optsWithGlobals<GlobalOptions>(), positionals, cmd.opts<never>());
   };
 }
 
@@ -102,7 +113,7 @@ export function registerLifecycle(program: Command): void {
   defineShape(program, SHAPES.run)
     .passThroughOptions()
     .action(async (target: string, command: string[], o: BundleRunFlags & ImageRunFlags, cmd: Command) => {
-      const g = cmd.optsWithGlobals() as GlobalOptions;
+      const g = cmd.optsWithGlobals<GlobalOptions>();
       if (isBundleRun(cmd.getOptionValueSource('bundle') === 'cli', command)) await lifecycleActions.run(g, [target, ...command], o);
       else process.exitCode = await runImageCommand(g, target, command, o);
     });
@@ -110,15 +121,21 @@ export function registerLifecycle(program: Command): void {
   defineShape(program, SHAPES.kill).action(call(lifecycleActions.kill));
   defineShape(program, SHAPES.delete).action(call(lifecycleActions.delete));
 
-  program.command('list').alias('ls').description('list containers')
+  program
+    .command('list')
+    .alias('ls')
+    .description('list containers')
     .option('-f, --format <format>', 'table or json', 'table')
     .option('-q, --quiet', 'print only the ids')
     .action((o: { format: string; quiet?: boolean }, cmd: Command) => {
-      const list = runtime(cmd.optsWithGlobals() as GlobalOptions).list();
+      const list = runtime(cmd.optsWithGlobals<GlobalOptions>()).list();
       if (o.quiet) return out(list.map((s) => s.id + '\n').join(''));
       if (o.format === 'json') return out(JSON.stringify(list) + '\n');
       if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);
-      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...list.map((s) => [s.id, String(s.pid), s.status, s.bundle, String(s.created), String(s.owner)])];
+      const rows = [
+        ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+        ...list.map((s) => [s.id, String(s.pid), s.status, s.bundle, String(s.created), String(s.owner)]),
+      ];
       out(table(rows, 12));
     });
 }

@@ -67,7 +67,7 @@ export function buildProgram(only?: string): Command {
     .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError(false);
-  program.hook('preAction', (thisCommand) => applyGlobals(thisCommand.opts() as GlobalOptions));
+  program.hook('preAction', (thisCommand) => applyGlobals(thisCommand.opts<GlobalOptions>()));
   const matched = { yes: false };
   const target = only ? onlyCommand(program, only, matched) : program;
   registerSpec(target);
@@ -117,7 +117,8 @@ export async function main(argv: string[]): Promise<number> {
     if (fast) {
       const g = fast.globals as unknown as GlobalOptions;
       applyGlobals(g);
-      if (fast.command === 'run' && !fast.bundleRun) process.exitCode = await runImageCommand(g, fast.args[0], fast.args.slice(1), fast.opts as never);
+      if (fast.command === 'run' && !fast.bundleRun)
+        process.exitCode = await runImageCommand(g, fast.args[0], fast.args.slice(1), fast.opts as never);
       else await (lifecycleActions[fast.command] as (g: GlobalOptions, args: string[], o: unknown) => unknown)(g, fast.args, fast.opts);
     } else {
       await buildProgram(commandName(argv)).parseAsync(argv, { from: 'user' });

@@ -72,7 +72,12 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--cap-add <cap>', description: 'add a capability (repeatable, ALL)', repeatable: true },
   { flags: '--cap-drop <cap>', description: 'drop a capability (repeatable, ALL)', repeatable: true },
   { flags: '--security-opt <opt>', description: 'no-new-privileges, seccomp=unconfined|FILE (repeatable)', repeatable: true },
-  { flags: '--network <mode>', description: 'network namespace: none (a private loopback) or host', choices: ['none', 'host'], default: 'none' },
+  {
+    flags: '--network <mode>',
+    description: 'network namespace: none (a private loopback) or host',
+    choices: ['none', 'host'],
+    default: 'none',
+  },
   { flags: '--pull <policy>', description: 'when to pull the image', choices: ['missing', 'always', 'never'], default: 'missing' },
 ];
 

@@ -11,7 +11,11 @@ import { parseFastPath } from './fast-path.js';
 
 export function warmUp(): void {
   for (const argv of [
-    ['--root', 'r', 'create', '--bundle', 'b', '--pid-file', 'p', 'id'], ['start', 'id'], ['state', 'id'], ['kill', 'id', '9'], ['delete', '-f', 'id'],
+    ['--root', 'r', 'create', '--bundle', 'b', '--pid-file', 'p', 'id'],
+    ['start', 'id'],
+    ['state', 'id'],
+    ['kill', 'id', '9'],
+    ['delete', '-f', 'id'],
     ['run', '--rm', '-e', 'A=1', 'busybox', 'true'],
   ])
     parseFastPath(argv, () => false);
@@ -20,6 +24,16 @@ export function warmUp(): void {
     spec.process!.args = ['true'];
     validateSpec(spec);
     const sources = new Map(cgroupV2 ? [['', '/sys/fs/cgroup/tcr/warm-up']] : [['memory', '/sys/fs/cgroup/memory/tcr/warm-up']]);
-    encodePlan(buildLaunchPlan(spec, { bundle: '/warm-up', rootfs: '/warm-up/rootfs', containerId: 'warm-up', preserveFds: 0, lsmSteps: [], cgroupV2, cgroupSources: sources }));
+    encodePlan(
+      buildLaunchPlan(spec, {
+        bundle: '/warm-up',
+        rootfs: '/warm-up/rootfs',
+        containerId: 'warm-up',
+        preserveFds: 0,
+        lsmSteps: [],
+        cgroupV2,
+        cgroupSources: sources,
+      }),
+    );
   }
 }

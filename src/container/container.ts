@@ -21,7 +21,10 @@ import { releaseExecFifo } from './exec-fifo.js';
 const KILL_WAIT_MS = 10_000;
 
 export class Container {
-  constructor(readonly id: string, private readonly store: StateStore) {}
+  constructor(
+    readonly id: string,
+    private readonly store: StateStore,
+  ) {}
 
   /** Runs fn under the container's lock; a promise keeps the lock until it settles. */
   private locked<T>(fn: () => T): T {
@@ -217,7 +220,8 @@ export class Container {
         // gone already
       }
     }
-    if (!waitGone(rec.pid, rec.startTime, KILL_WAIT_MS)) throw new TcrError(`container ${this.id}: init ${rec.pid} did not die after SIGKILL`);
+    if (!waitGone(rec.pid, rec.startTime, KILL_WAIT_MS))
+      throw new TcrError(`container ${this.id}: init ${rec.pid} did not die after SIGKILL`);
   }
 }
 

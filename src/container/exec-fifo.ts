@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import { TcrError, errnoCode } from '../errors.js';
 import { sleepMs } from '../sys/time.js';
 
-export const INIT_GONE = 'cannot start a container that has stopped (its init exited while start was releasing it, before it had taken the exec fifo)';
+export const INIT_GONE =
+  'cannot start a container that has stopped (its init exited while start was releasing it, before it had taken the exec fifo)';
 
 /**
  * Waits for the init's byte. A short command can take the fifo, write, run
@@ -41,7 +42,11 @@ export function releaseExecFifo(fifo: string, initAlive: () => boolean): void {
     }
   };
   try {
-    awaitInitByte(() => read() === 1, initAlive, () => sleepMs(0.1)); // the init writes as soon as it is scheduled
+    awaitInitByte(
+      () => read() === 1,
+      initAlive,
+      () => sleepMs(0.1),
+    ); // the init writes as soon as it is scheduled
     for (let wait = 0.05; read() !== 0; wait = Math.min(wait * 2, 5)) sleepMs(wait);
   } finally {
     fs.closeSync(fd);

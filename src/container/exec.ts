@@ -36,7 +36,8 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
   const proc = { ...o.process, env: withHome(o.process.env, o.process.user?.uid ?? 0, [rec.rootfs]) };
   if (!Array.isArray(proc.args) || proc.args.length === 0) throw new TcrError('exec: no command given (process.args is empty)');
   if (!proc.cwd?.startsWith('/')) throw new TcrError(`exec: cwd ${JSON.stringify(proc.cwd)} must be an absolute path`);
-  if (proc.terminal && !o.consoleSocket && o.detach) throw new TcrError('exec: a detached terminal process needs --console-socket to receive its terminal');
+  if (proc.terminal && !o.consoleSocket && o.detach)
+    throw new TcrError('exec: a detached terminal process needs --console-socket to receive its terminal');
   const ungrantable = refuseUngrantable(proc.capabilities);
   if (ungrantable) throw new TcrError(`exec: ${ungrantable}`);
   const seccomp = rec.config.linux?.seccomp ? await compileSeccompCached(rec.config.linux.seccomp, seccompCacheDir()) : undefined;
@@ -69,9 +70,20 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
 }
 
 /** The process runc builds for `exec ARGS...`: the container's, with the flags over it. */
-export function processFromFlags(base: Process, f: {
-  args: string[]; env?: string[]; cwd?: string; user?: string; cap?: string[]; tty?: boolean; noNewPrivs?: boolean; apparmor?: string; processLabel?: string;
-}): Process {
+export function processFromFlags(
+  base: Process,
+  f: {
+    args: string[];
+    env?: string[];
+    cwd?: string;
+    user?: string;
+    cap?: string[];
+    tty?: boolean;
+    noNewPrivs?: boolean;
+    apparmor?: string;
+    processLabel?: string;
+  },
+): Process {
   const p = JSON.parse(JSON.stringify(base)) as Process;
   p.args = f.args;
   p.terminal = !!f.tty;

@@ -24,7 +24,8 @@ export function runHooks(kind: HookName, hooks: Hook[] | undefined, state: OciSt
       if (code === 'ETIMEDOUT') throw new TcrError(`${what}: timed out after ${h.timeout}s`);
       throw new TcrError(`${what}: ${r.error.message}`);
     }
-    if (r.signal) throw new TcrError(`${what}: ${r.signal === 'SIGKILL' && h.timeout ? `timed out after ${h.timeout}s` : `killed by ${r.signal}`}`);
+    if (r.signal)
+      throw new TcrError(`${what}: ${r.signal === 'SIGKILL' && h.timeout ? `timed out after ${h.timeout}s` : `killed by ${r.signal}`}`);
     if (r.status !== 0) {
       const err = r.stderr.toString().trim();
       throw new TcrError(`${what}: exit status ${r.status}${err ? `: ${err}` : ''}`);

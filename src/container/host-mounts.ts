@@ -90,7 +90,8 @@ export async function mountOverlay(o: OverlayRootfs): Promise<'overlay' | 'copy'
     return 'overlay';
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code !== 'ENODEV' && code !== 'EINVAL' && code !== 'EOPNOTSUPP') throw new TcrError(`overlay root filesystem on ${o.target}: ${(e as Error).message}`);
+    if (code !== 'ENODEV' && code !== 'EINVAL' && code !== 'EOPNOTSUPP')
+      throw new TcrError(`overlay root filesystem on ${o.target}: ${(e as Error).message}`);
     await o.copyLayers([...o.lower].reverse(), o.target);
     return 'copy';
   }

@@ -28,16 +28,18 @@ export interface LaunchOptions {
 
 const O_PATH = 0o10000000; // not in fs.constants; Linux's value on every architecture but alpha, parisc and sparc
 
-
 const SYNC_CONTINUE = 0;
 const SYNC_ABORT = 1;
 
 function cloneFlagNames(plan: Plan): string {
-  const names = Object.entries(CLONE_NEW).filter(([, f]) => plan.cloneFlags & f).map(([t]) => `CLONE_NEW${t === 'mount' ? 'NS' : t === 'network' ? 'NET' : t.toUpperCase()}`);
+  const names = Object.entries(CLONE_NEW)
+    .filter(([, f]) => plan.cloneFlags & f)
+    .map(([t]) => `CLONE_NEW${t === 'mount' ? 'NS' : t === 'network' ? 'NET' : t.toUpperCase()}`);
   return (plan.stage1Steps ? ['(stage 1, then the init with)'] : []).concat(names).join('|') || '(no new namespaces)';
 }
 
-const EPERM = 1, ENOSYS = 38;
+const EPERM = 1,
+  ENOSYS = 38;
 
 /** What a denial after the seccomp filter most likely means. */
 function filterBlame(step: Plan['steps'][number] | undefined, errno: number): string | undefined {
@@ -52,7 +54,10 @@ export class Launch {
   private ready = false;
   private readonly executor: Executor;
 
-  constructor(private readonly plan: Plan, private readonly opts: LaunchOptions = {}) {
+  constructor(
+    private readonly plan: Plan,
+    private readonly opts: LaunchOptions = {},
+  ) {
     this.executor = opts.executor ?? nativeExecutor;
     const buf = encodePlan(plan, opts.trace ? PLAN_TRACE : 0);
     const cgroupFd = opts.cgroupDir ? fs.openSync(opts.cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;
@@ -64,7 +69,9 @@ export class Launch {
       this.sock = sock;
       if (opts.trace) {
         const at = (Number(process.hrtime.bigint() - this.t0) / 1e6).toFixed(3).padStart(9);
-        log.trace(`[${at} ms] executor started from a sealed memfd (native/executor.c); its stage 1 did ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}${intoCgroup ? ` CLONE_INTO_CGROUP ${opts.cgroupDir}` : ''} -> init pid ${pid}\n`);
+        log.trace(
+          `[${at} ms] executor started from a sealed memfd (native/executor.c); its stage 1 did ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}${intoCgroup ? ` CLONE_INTO_CGROUP ${opts.cgroupDir}` : ''} -> init pid ${pid}\n`,
+        );
       }
     } finally {
       if (cgroupFd >= 0) fs.closeSync(cgroupFd);
@@ -94,7 +101,15 @@ export class Launch {
       } else if (rec.kind === RecordKind.fail) {
         this.traceLine(rec.step, `FAILED ${errnoName(rec.errno)}`, 0n, rec.pid);
         this.reap();
-        throw new StepError(rec.step, step?.label ?? '?', rec.errno, errnoName(rec.errno), errnoText(rec.errno), step?.failure ?? filterBlame(step, rec.errno), step?.op);
+        throw new StepError(
+          rec.step,
+          step?.label ?? '?',
+          rec.errno,
+          errnoName(rec.errno),
+          errnoText(rec.errno),
+          step?.failure ?? filterBlame(step, rec.errno),
+          step?.op,
+        );
       } else if (rec.kind === RecordKind.sync) {
         const point = Number(rec.aux) as SyncPoint;
         if (this.opts.trace) this.traceLine(rec.step, 'waiting for the runtime', 0n, rec.pid);

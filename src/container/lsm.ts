@@ -31,7 +31,8 @@ export function lsmSteps(spec: Spec): PlanStep[] {
   }
   const label = spec.process?.selinuxLabel;
   if (label) {
-    if (selinuxEnabled()) steps.push(Step.writeFile({ path: '/proc/self/attr/exec', content: label, label: `selinux label ${label} at exec` }));
+    if (selinuxEnabled())
+      steps.push(Step.writeFile({ path: '/proc/self/attr/exec', content: label, label: `selinux label ${label} at exec` }));
     else log.warn(`process.selinuxLabel ${JSON.stringify(label)} ignored: SELinux is not enabled on this host`);
   }
   return steps;

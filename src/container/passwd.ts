@@ -36,12 +36,15 @@ function readFromLayers(layers: string[], file: string): string {
 
 function readDb(layers: string[], file: string, kind: 'passwd' | 'group'): Entry[] {
   const text = readFromLayers(layers, file);
-  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
-    const f = l.split(':');
-    return kind === 'passwd'
-      ? { name: f[0], id: Number(f[2]), gid: Number(f[3]), home: f[5] }
-      : { name: f[0], id: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) };
-  });
+  return text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const f = l.split(':');
+      return kind === 'passwd'
+        ? { name: f[0], id: Number(f[2]), gid: Number(f[3]), home: f[5] }
+        : { name: f[0], id: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) };
+    });
 }
 
 /**
@@ -84,6 +87,11 @@ export function resolveUser(spec: string | undefined, layers: string[]): User {
       gid = e.id;
     }
   }
-  const additionalGids = name ? groups.filter((x) => x.members?.includes(name)).map((x) => x.id).filter((x) => x !== gid) : [];
+  const additionalGids = name
+    ? groups
+        .filter((x) => x.members?.includes(name))
+        .map((x) => x.id)
+        .filter((x) => x !== gid)
+    : [];
   return { uid, gid: gid ?? 0, ...(additionalGids.length ? { additionalGids } : {}) };
 }

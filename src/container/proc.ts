@@ -46,7 +46,6 @@ export function pidsInNamespace(nsId: string): number[] {
   return out;
 }
 
-
 /** Waits until the process is gone or a zombie; false on timeout. */
 export function waitGone(pid: number, startTime: string, timeoutMs: number): boolean {
   const end = Date.now() + timeoutMs;

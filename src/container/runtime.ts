@@ -72,7 +72,7 @@ export class Runtime {
     return new Container(id, this.store);
   }
 
-  list(): (ReturnType<typeof ociState>)[] {
+  list(): ReturnType<typeof ociState>[] {
     const out: ReturnType<typeof ociState>[] = [];
     for (const id of this.store.ids()) {
       try {
@@ -96,7 +96,10 @@ export class Runtime {
 
   private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined, cgroup: CgroupManager): Promise<Plan> {
     // HOME is the runtime's to add, as runc does, when neither the image nor the engine gave one
-    const spec: Spec = { ...bundle.spec, process: { ...bundle.spec.process!, env: withHome(bundle.spec.process!.env, bundle.spec.process!.user.uid, [bundle.rootfs]) } };
+    const spec: Spec = {
+      ...bundle.spec,
+      process: { ...bundle.spec.process!, env: withHome(bundle.spec.process!.env, bundle.spec.process!.user.uid, [bundle.rootfs]) },
+    };
     // compiled once per profile, then read from the cache (see seccomp-cache.ts)
     const seccomp = spec.linux?.seccomp ? await compileSeccompCached(spec.linux.seccomp, seccompCacheDir()) : undefined;
     const layout = this.cgroupSeams.layout ?? cgroupLayout();
@@ -153,7 +156,9 @@ export class Runtime {
       opts = { ...opts, preserveFds: (opts.preserveFds ?? 0) + listen };
     }
     if (bundle.spec.process?.terminal && !opts.consoleSocket && (!run || opts.detach))
-      throw new TcrError('process.terminal: a container that tcr does not stay attached to (create, run --detach) needs --console-socket to receive its terminal');
+      throw new TcrError(
+        'process.terminal: a container that tcr does not stay attached to (create, run --detach) needs --console-socket to receive its terminal',
+      );
     if (opts.consoleSocket && !bundle.spec.process?.terminal)
       throw new TcrError('--console-socket: process.terminal is false, so there is no terminal to send');
     const onConsole = (master: number) => {
@@ -172,7 +177,8 @@ export class Runtime {
     const lock = ContainerLock.acquire(this.store.dir(id))!;
     let launch: Launch | undefined;
     let cgroup: CgroupManager | undefined;
-    let hostCleanup: HostCleanup | undefined = opts.overlay || opts.ownedDirs ? { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] } : undefined;
+    let hostCleanup: HostCleanup | undefined =
+      opts.overlay || opts.ownedDirs ? { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] } : undefined;
     try {
       const spec = bundle.spec;
       const rec = newRecord(id, bundle);
@@ -183,7 +189,12 @@ export class Runtime {
       if (opts.overlay) await mountOverlay(opts.overlay);
       if (!spec.linux?.namespaces?.some((n) => n.type === 'mount')) {
         // no mount namespace: the init mounts in the host's, under the rootfs; delete undoes all that was not there now
-        hostCleanup = { unmount: [], remove: [], ...hostCleanup, madeUnder: { dir: bundle.rootfs, keep: mountsAt(bundle.rootfs).map((m) => m.id) } };
+        hostCleanup = {
+          unmount: [],
+          remove: [],
+          ...hostCleanup,
+          madeUnder: { dir: bundle.rootfs, keep: mountsAt(bundle.rootfs).map((m) => m.id) },
+        };
         rec.hostCleanup = hostCleanup;
         this.store.write(rec);
       }
@@ -197,7 +208,14 @@ export class Runtime {
         fs.chmodSync(fifo, 0o622);
       }
       const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
-      launch = new Launch(plan, { trace: opts.trace, stdio: opts.stdio, cgroupDir: cgroup.unifiedDir(), slotPath: fifo, onConsole, executor: this.executor });
+      launch = new Launch(plan, {
+        trace: opts.trace,
+        stdio: opts.stdio,
+        cgroupDir: cgroup.unifiedDir(),
+        slotPath: fifo,
+        onConsole,
+        executor: this.executor,
+      });
       const cg = cgroup;
       await launch.follow(async (point, pid) => {
         if (point === SyncPoint.start) {
@@ -277,4 +295,3 @@ function writeIdMaps(spec: Spec, pid: number): void {
   fs.writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
   fs.writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
 }
-

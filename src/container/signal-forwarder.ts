@@ -3,7 +3,20 @@
 // while it starts is held and delivered once its pid is known, instead of
 // killing tcr with the default action and leaving the container behind.
 
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGWINCH', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'];
+const FORWARDED: NodeJS.Signals[] = [
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGALRM',
+  'SIGCONT',
+  'SIGWINCH',
+  'SIGTSTP',
+  'SIGTTIN',
+  'SIGTTOU',
+];
 
 export class SignalForwarder {
   private pid = 0;

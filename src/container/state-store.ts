@@ -123,7 +123,11 @@ export class StateStore {
   ids(): string[] {
     try {
       // dot-directories are the runtime's own (the seccomp cache), never containers
-      return fs.readdirSync(this.root, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
+      return fs
+        .readdirSync(this.root, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+        .map((d) => d.name)
+        .sort();
     } catch {
       return [];
     }

@@ -41,7 +41,12 @@ function parseJson<T>(data: Buffer, what: string): T {
 
 /** localhost/NAME:TAG from a directory or file name, when that makes a valid name. */
 function localName(file: string, tag = 'latest'): string | undefined {
-  const base = path.basename(file).replace(/\.(tar(\.gz)?|tgz|oci)$/, '').toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  const base = path
+    .basename(file)
+    .replace(/\.(tar(\.gz)?|tgz|oci)$/, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
   try {
     return normalizeName(`localhost/${base}:${tag}`);
   } catch {
@@ -66,7 +71,12 @@ function namesOf(desc: Descriptor, file: string): string[] {
 }
 
 /** The images an OCI layout's index.json offers, chosen by tag and platform, prepared. */
-async function layoutImages(source: ImageSource, readFile: (rel: string) => Buffer, file: string, opts: OpenOptions): Promise<PreparedImage[]> {
+async function layoutImages(
+  source: ImageSource,
+  readFile: (rel: string) => Buffer,
+  file: string,
+  opts: OpenOptions,
+): Promise<PreparedImage[]> {
   const what = source.description;
   const layout = parseJson<{ imageLayoutVersion?: string }>(readFile('oci-layout'), `${what}: oci-layout`);
   if (typeof layout.imageLayoutVersion !== 'string' || !layout.imageLayoutVersion.startsWith('1.'))
@@ -92,7 +102,10 @@ async function layoutImages(source: ImageSource, readFile: (rel: string) => Buff
   }
   const out: PreparedImage[] = [];
   for (const g of chosen) {
-    const desc = g.length === 1 ? g[0] : selectPlatform({ schemaVersion: 2, manifests: g }, opts.platform ?? { os: 'linux', architecture: 'amd64' }, what);
+    const desc =
+      g.length === 1
+        ? g[0]
+        : selectPlatform({ schemaVersion: 2, manifests: g }, opts.platform ?? { os: 'linux', architecture: 'amd64' }, what);
     checkDigest(desc?.digest, `${what}: index.json entry`);
     const top = await source.fetchManifest(desc);
     verifyBuffer(top, desc, `${what}: manifest ${desc.digest}`);
@@ -118,7 +131,11 @@ export async function openLayoutDir(dir: string, opts: OpenOptions = {}): Promis
       return fs.readFileSync(file(rel));
     } catch (e) {
       if (errnoCode(e) === 'ENOENT')
-        throw new TcrError(rel.startsWith('blobs/') ? `${what}: blob ${rel.slice(6).replace('/', ':')} is missing (${rel})` : `${what}: not an OCI image layout (no ${rel})`);
+        throw new TcrError(
+          rel.startsWith('blobs/')
+            ? `${what}: blob ${rel.slice(6).replace('/', ':')} is missing (${rel})`
+            : `${what}: not an OCI image layout (no ${rel})`,
+        );
       throw e;
     }
   };
@@ -198,9 +215,12 @@ async function dockerArchiveImages(archive: TarArchive, opts: OpenOptions): Prom
   if (opts.ref) {
     const want = `${repoName(opts.ref)}:${opts.ref.tag ?? 'latest'}`;
     chosen = entries.filter((e) => tagsOf(e).includes(want));
-    if (!chosen.length) throw new TcrError(`${what}: no image named ${want}; it has: ${entries.flatMap(tagsOf).join(', ') || '(untagged images)'}`);
+    if (!chosen.length)
+      throw new TcrError(`${what}: no image named ${want}; it has: ${entries.flatMap(tagsOf).join(', ') || '(untagged images)'}`);
   } else if (!opts.all && entries.length > 1) {
-    throw new TcrError(`${what}: holds ${entries.length} images; name one with docker-archive:FILE:NAME (names: ${entries.flatMap(tagsOf).join(', ') || 'none'})`);
+    throw new TcrError(
+      `${what}: holds ${entries.length} images; name one with docker-archive:FILE:NAME (names: ${entries.flatMap(tagsOf).join(', ') || 'none'})`,
+    );
   }
   const images: PreparedImage[] = [];
   for (const [i, e] of chosen.entries()) {
@@ -212,7 +232,7 @@ async function dockerArchiveImages(archive: TarArchive, opts: OpenOptions): Prom
     if (named) verifyBuffer(config, { digest: `sha256:${named[1]}` }, `${ew}: config ${e.Config}`);
     const configDigest = sha256(config);
     paths.set(configDigest, e.Config);
-    const diffIds = (parseJson<{ rootfs?: { diff_ids?: string[] } }>(config, `${ew}: config`).rootfs?.diff_ids ?? []);
+    const diffIds = parseJson<{ rootfs?: { diff_ids?: string[] } }>(config, `${ew}: config`).rootfs?.diff_ids ?? [];
     const layers = e.Layers.map((p, j): Descriptor => {
       const info = archive.resolve(p);
       if (!info) throw new TcrError(`${ew}: layer ${p} is missing from the archive`);
@@ -222,10 +242,21 @@ async function dockerArchiveImages(archive: TarArchive, opts: OpenOptions): Prom
       const digest = blob ? `sha256:${blob[1]}` : compressed ? info.digest! : diffIds[j];
       if (!digest) throw new TcrError(`${ew}: layer ${p} has no diff_id in the config`);
       paths.set(digest, info.name);
-      const mediaType = isGzip(info.magic) ? MEDIA.dockerLayerGzip : isZstd(info.magic) ? MEDIA.ociLayerZstd : 'application/vnd.docker.image.rootfs.diff.tar';
+      const mediaType = isGzip(info.magic)
+        ? MEDIA.dockerLayerGzip
+        : isZstd(info.magic)
+          ? MEDIA.ociLayerZstd
+          : 'application/vnd.docker.image.rootfs.diff.tar';
       return { mediaType, digest, size: info.size };
     });
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.dockerManifest, config: { mediaType: MEDIA.dockerConfig, digest: configDigest, size: config.length }, layers }));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.dockerManifest,
+        config: { mediaType: MEDIA.dockerConfig, digest: configDigest, size: config.length },
+        layers,
+      }),
+    );
     images.push(await prepareImage(source, manifest, { names: tagsOf(e), what, platform: opts.platform }));
   }
   return { source, images };
@@ -236,7 +267,10 @@ async function dockerArchiveImages(archive: TarArchive, opts: OpenOptions): Prom
  * manifest.json means docker-archive (docker 25+ writes both; docker load
  * reads manifest.json too), else index.json + oci-layout means oci-archive.
  */
-export async function openArchive(file: string, opts: OpenOptions & { format?: 'docker-archive' | 'oci-archive' } = {}): Promise<OpenedSource & { format: 'docker-archive' | 'oci-archive' }> {
+export async function openArchive(
+  file: string,
+  opts: OpenOptions & { format?: 'docker-archive' | 'oci-archive' } = {},
+): Promise<OpenedSource & { format: 'docker-archive' | 'oci-archive' }> {
   if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new TcrError(`${file}: no such file`);
   const archive = await TarArchive.open(file, file);
   const format = opts.format ?? (archive.has('manifest.json') ? 'docker-archive' : archive.has('index.json') ? 'oci-archive' : undefined);

@@ -36,8 +36,7 @@ function sequenceLength(b: Uint8Array, i: number): number {
   // E0 excludes overlong forms, ED the encoded surrogates
   if (c >= 0xe0 && c <= 0xef) return cont(i + 1, c === 0xe0 ? 0xa0 : 0x80, c === 0xed ? 0x9f : 0xbf) && cont(i + 2) ? 3 : 0;
   // F0 excludes overlong forms, F4 code points above U+10FFFF
-  if (c >= 0xf0 && c <= 0xf4)
-    return cont(i + 1, c === 0xf0 ? 0x90 : 0x80, c === 0xf4 ? 0x8f : 0xbf) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  if (c >= 0xf0 && c <= 0xf4) return cont(i + 1, c === 0xf0 ? 0x90 : 0x80, c === 0xf4 ? 0x8f : 0xbf) && cont(i + 2) && cont(i + 3) ? 4 : 0;
   return 0;
 }
 
@@ -46,7 +45,7 @@ export function nameFromBytes(b: Buffer): string {
   if (isUtf8(b)) return b.toString('utf8');
   let out = '';
   let start = 0; // the start of the run of valid sequences not yet decoded
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const n = sequenceLength(b, i);
     if (n > 0) {
       i += n;

@@ -18,7 +18,10 @@ export class DigestVerifier extends Transform {
   verified = false;
   onProgress?: (bytes: number) => void;
 
-  constructor(private expected: { digest: string; size?: number }, private what: string) {
+  constructor(
+    private expected: { digest: string; size?: number },
+    private what: string,
+  ) {
     super();
     checkDigest(expected.digest, what);
   }

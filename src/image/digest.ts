@@ -22,7 +22,11 @@ export function hexOf(digest: string): string {
 }
 
 export class DigestMismatchError extends TcrError {
-  constructor(readonly what: string, readonly expected: string, readonly actual: string) {
+  constructor(
+    readonly what: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
     super(`${what}: digest mismatch: expected ${expected}, got ${actual}; the data is corrupt or was tampered with, and was not stored`);
     this.name = 'DigestMismatchError';
   }
@@ -31,7 +35,9 @@ export class DigestMismatchError extends TcrError {
 /** Checks a whole buffer (a manifest, a config) against its descriptor. */
 export function verifyBuffer(data: Buffer, expected: { digest: string; size?: number }, what: string): void {
   if (expected.size !== undefined && data.length !== expected.size) {
-    throw new TcrError(`${what}: size mismatch: expected ${expected.size} bytes, got ${data.length}; the data is corrupt or was tampered with`);
+    throw new TcrError(
+      `${what}: size mismatch: expected ${expected.size} bytes, got ${data.length}; the data is corrupt or was tampered with`,
+    );
   }
   const actual = sha256(data);
   if (actual !== expected.digest) throw new DigestMismatchError(what, expected.digest, actual);

@@ -15,5 +15,7 @@ export function extraCaCertsNotLoaded(): string | undefined {
 export function requireExtraCaCerts(url: string): void {
   const file = extraCaCertsNotLoaded();
   if (file !== undefined && url.startsWith('https:'))
-    throw new TcrError(`${url}: this tcr command started without NODE_EXTRA_CA_CERTS=${file} (bin/tcr keeps it only for pull, push, login and compose; pull in a child \`tcr pull\`, as src/image/get-image.ts does)`);
+    throw new TcrError(
+      `${url}: this tcr command started without NODE_EXTRA_CA_CERTS=${file} (bin/tcr keeps it only for pull, push, login and compose; pull in a child \`tcr pull\`, as src/image/get-image.ts does)`,
+    );
 }

@@ -32,7 +32,6 @@ export interface FlattenOptions {
   lowerLinks?: readonly (readonly (readonly [string, string])[] | undefined)[];
 }
 
-
 class Flattener {
   /** each directory of dest → the layer directory whose metadata it gets (the topmost) */
   private readonly dirs = new Map<string, string>();

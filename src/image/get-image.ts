@@ -25,7 +25,8 @@ export async function getImage(store: ImageStore, input: string, opts: PullOptio
     const found = store.resolve(input);
     if (found) return found;
   }
-  if (r.transport === 'docker' && policy === 'never') throw new TcrError(`image ${input} is not in the image store ${store.root} (and --pull=never)`);
+  if (r.transport === 'docker' && policy === 'never')
+    throw new TcrError(`image ${input} is not in the image store ${store.root} (and --pull=never)`);
   if (r.transport === 'docker' && /^[a-f0-9]{12,64}$/.test(input) && !store.resolve(input)) {
     // looks like an image id: pulling "library/<id>" would only confuse
     throw new TcrError(`image ${input} is not in the image store ${store.root}`);
@@ -44,13 +45,24 @@ export async function getImage(store: ImageStore, input: string, opts: PullOptio
  */
 async function pullInChild(store: ImageStore, input: string, opts: PullOptions): Promise<StoredImage> {
   const { spawn } = await import('node:child_process');
-  const args = [tcrLoader(), '--store', store.root, 'pull', ...(opts.platform ? ['--platform', formatPlatform(opts.platform)] : []), ...(opts.progress ? [] : ['--quiet']), input];
+  const args = [
+    tcrLoader(),
+    '--store',
+    store.root,
+    'pull',
+    ...(opts.platform ? ['--platform', formatPlatform(opts.platform)] : []),
+    ...(opts.progress ? [] : ['--quiet']),
+    input,
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 2] });
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (c, s) => resolve([c, s]));
   });
-  if (code !== 0) throw new TcrError(`image ${input}: \`tcr pull\` ${signal ? `was killed by ${signal}` : `exited with status ${code}`} (its errors are above)`);
+  if (code !== 0)
+    throw new TcrError(
+      `image ${input}: \`tcr pull\` ${signal ? `was killed by ${signal}` : `exited with status ${code}`} (its errors are above)`,
+    );
   const img = store.resolve(input);
   if (!img) throw new TcrError(`image ${input}: \`tcr pull\` succeeded but the image store ${store.root} does not have it`);
   return img;

@@ -66,7 +66,8 @@ function checkDescriptor(d: unknown, what: string): Descriptor {
   const desc = d as Descriptor;
   if (!desc || typeof desc !== 'object') throw new TcrError(`${what}: missing descriptor`);
   checkDigest(desc.digest, `${what}: digest`);
-  if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw new TcrError(`${what}: size ${JSON.stringify(desc.size)} is not a byte count`);
+  if (!Number.isSafeInteger(desc.size) || desc.size < 0)
+    throw new TcrError(`${what}: size ${JSON.stringify(desc.size)} is not a byte count`);
   if (typeof desc.mediaType !== 'string') throw new TcrError(`${what}: no mediaType`);
   return desc;
 }
@@ -85,7 +86,12 @@ export function layerCompression(mediaType: string, what: string): Compression {
  * had a digest) → the manifest for this platform, checked against the
  * index's descriptor. Nested indexes are followed.
  */
-export async function resolveManifest(source: ImageSource, top: Buffer, what: string, platform: Platform = hostPlatform()): Promise<{ bytes: Buffer; digest: string }> {
+export async function resolveManifest(
+  source: ImageSource,
+  top: Buffer,
+  what: string,
+  platform: Platform = hostPlatform(),
+): Promise<{ bytes: Buffer; digest: string }> {
   let bytes = top;
   for (let depth = 0; depth < 4; depth++) {
     const doc = parseJson<ImageIndex & ImageManifest>(bytes, `${what}: manifest`);
@@ -100,13 +106,19 @@ export async function resolveManifest(source: ImageSource, top: Buffer, what: st
 }
 
 /** Checks a manifest, fetches and checks its config, pairs layers with diff_ids. */
-export async function prepareImage(source: ImageSource, manifestBytes: Buffer, opts: { names?: string[]; repoDigests?: string[]; what?: string; platform?: Platform; attempts?: number; backoff?: number } = {}): Promise<PreparedImage> {
+export async function prepareImage(
+  source: ImageSource,
+  manifestBytes: Buffer,
+  opts: { names?: string[]; repoDigests?: string[]; what?: string; platform?: Platform; attempts?: number; backoff?: number } = {},
+): Promise<PreparedImage> {
   const manifestDigest = sha256(manifestBytes);
   const what = opts.what ?? source.description;
   const m = parseJson<ImageManifest>(manifestBytes, `${what}: manifest ${manifestDigest}`);
   const mw = `${what}: manifest ${manifestDigest}`;
-  if (m.schemaVersion !== 2) throw new TcrError(`${mw}: schemaVersion ${JSON.stringify(m.schemaVersion)} is not supported (only 2: docker v2 schema 2 and OCI)`);
-  if (m.mediaType !== undefined && m.mediaType !== MEDIA.ociManifest && m.mediaType !== MEDIA.dockerManifest) throw new TcrError(`${mw}: mediaType ${JSON.stringify(m.mediaType)} is not an image manifest`);
+  if (m.schemaVersion !== 2)
+    throw new TcrError(`${mw}: schemaVersion ${JSON.stringify(m.schemaVersion)} is not supported (only 2: docker v2 schema 2 and OCI)`);
+  if (m.mediaType !== undefined && m.mediaType !== MEDIA.ociManifest && m.mediaType !== MEDIA.dockerManifest)
+    throw new TcrError(`${mw}: mediaType ${JSON.stringify(m.mediaType)} is not an image manifest`);
   const cdesc = checkDescriptor(m.config, `${mw}: config`);
   if (cdesc.mediaType !== MEDIA.ociConfig && cdesc.mediaType !== MEDIA.dockerConfig)
     throw new TcrError(`${mw}: config media type ${JSON.stringify(cdesc.mediaType)}: this is not a container image (an artifact?)`);
@@ -121,7 +133,9 @@ export async function prepareImage(source: ImageSource, manifestBytes: Buffer, o
   if (c.rootfs?.type !== 'layers' || !Array.isArray(diffIds)) throw new TcrError(`${cw}: no rootfs.diff_ids list`);
   diffIds.forEach((d, i) => checkDigest(d, `${cw}: rootfs.diff_ids[${i}]`));
   if (diffIds.length !== layerDescs.length)
-    throw new TcrError(`${what}: config lists ${diffIds.length} layer diff_ids but the manifest has ${layerDescs.length} layers; the image is malformed`);
+    throw new TcrError(
+      `${what}: config lists ${diffIds.length} layer diff_ids but the manifest has ${layerDescs.length} layers; the image is malformed`,
+    );
   const want = opts.platform ?? hostPlatform();
   if (c.os !== want.os || c.architecture !== want.architecture)
     log.warn(`${what}: image is for ${formatPlatform(c)}, this machine is ${formatPlatform(want)}; its programs may not run`);
@@ -130,7 +144,11 @@ export async function prepareImage(source: ImageSource, manifestBytes: Buffer, o
     manifest: manifestBytes,
     manifestDigest,
     config,
-    layers: layerDescs.map((desc, i) => ({ desc, diffId: diffIds[i], compression: layerCompression(desc.mediaType, `${what}: layers[${i}]`) })),
+    layers: layerDescs.map((desc, i) => ({
+      desc,
+      diffId: diffIds[i],
+      compression: layerCompression(desc.mediaType, `${what}: layers[${i}]`),
+    })),
     names: opts.names ?? [],
     repoDigests: opts.repoDigests ?? [],
   };
@@ -150,7 +168,10 @@ export function spent(e: unknown): unknown {
 }
 
 /** Runs `fn` again after a transient failure (a connection lost mid-way), with doubling waits. */
-export async function withRetries<T>(fn: () => Promise<T>, opts: { attempts?: number; backoff?: number; onRetry?: (e: unknown, wait: number, attempt: number) => void } = {}): Promise<T> {
+export async function withRetries<T>(
+  fn: () => Promise<T>,
+  opts: { attempts?: number; backoff?: number; onRetry?: (e: unknown, wait: number, attempt: number) => void } = {},
+): Promise<T> {
   const attempts = opts.attempts ?? 4;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -189,7 +210,13 @@ type Wanted = PreparedImage['layers'][number] & { what: string; /** diffIDs belo
  * is first downloaded (and checked) into a staging file, and unpacked once
  * they are in. Downloads still run `concurrency` at a time.
  */
-async function fetchLayers(store: ImageStore, source: ImageSource, images: PreparedImage[], opts: ImportOptions, created: string[]): Promise<void> {
+async function fetchLayers(
+  store: ImageStore,
+  source: ImageSource,
+  images: PreparedImage[],
+  opts: ImportOptions,
+  created: string[],
+): Promise<void> {
   const progress = opts.progress ?? quietProgress;
   const wanted = new Map<string, Wanted>();
   for (const img of images) {
@@ -202,11 +229,16 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
   const one = async (l: Wanted, open: () => Promise<Readable>): Promise<void> => {
     let check = () => {};
     // the unpacker wants the lowers top first, as overlayfs's lowerdir lists them
-    const r = await store.ensureLayer(l.diffId, async () => {
-      const v = verified(await open(), l.desc, l.what, progress);
-      check = v.check;
-      return v.stream;
-    }, l.compression, { lowerDirs: l.lowers.map((d) => store.layerDir(d)).reverse(), maxBytes: opts.maxLayerBytes, beforeCommit: () => check() });
+    const r = await store.ensureLayer(
+      l.diffId,
+      async () => {
+        const v = verified(await open(), l.desc, l.what, progress);
+        check = v.check;
+        return v.stream;
+      },
+      l.compression,
+      { lowerDirs: l.lowers.map((d) => store.layerDir(d)).reverse(), maxBytes: opts.maxLayerBytes, beforeCommit: () => check() },
+    );
     if (r.created) created.push(l.diffId);
     progress.done(l.desc.digest, 'Pull complete');
   };
@@ -237,13 +269,16 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
     const byDigest = new Map([...wanted.values()].map((l) => [l.desc.digest, l]));
     const waiting = new Map<string, string>();
     try {
-      await source.streamLayers([...byDigest.values()].map((l) => l.desc), async (desc, stream) => {
-        const l = byDigest.get(desc.digest);
-        if (!l || store.hasLayer(l.diffId)) return void stream.resume();
-        progress.start(desc.digest, desc.size);
-        if (lowersReady(l)) await one(l, async () => stream);
-        else waiting.set(l.diffId, await spool(l, stream));
-      });
+      await source.streamLayers(
+        [...byDigest.values()].map((l) => l.desc),
+        async (desc, stream) => {
+          const l = byDigest.get(desc.digest);
+          if (!l || store.hasLayer(l.diffId)) return void stream.resume();
+          progress.start(desc.digest, desc.size);
+          if (lowersReady(l)) await one(l, async () => stream);
+          else waiting.set(l.diffId, await spool(l, stream));
+        },
+      );
       for (const l of wanted.values()) {
         const file = waiting.get(l.diffId);
         if (file) {
@@ -264,13 +299,18 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
   const ready = new Map<string, Promise<void>>();
   const settle = new Map<string, (e?: unknown) => void>();
   for (const d of wanted.keys()) {
-    const p = new Promise<void>((res, rej) => settle.set(d, (e) => (e === undefined ? res() : rej(e instanceof Error ? e : new Error(errorMessage(e))))));
+    const p = new Promise<void>((res, rej) =>
+      settle.set(d, (e) => (e === undefined ? res() : rej(e instanceof Error ? e : new Error(errorMessage(e))))),
+    );
     p.catch(() => {}); // a failure is reported by its own worker
     ready.set(d, p);
   }
   const retrying = (layer: Wanted) => ({
     ...opts,
-    onRetry: (e: unknown, wait: number, attempt: number) => progress.note(`${layer.desc.digest.slice(7, 19)}: ${errorMessage(e)}; retrying in ${wait} ms (attempt ${attempt + 1} of ${opts.attempts ?? 4})`),
+    onRetry: (e: unknown, wait: number, attempt: number) =>
+      progress.note(
+        `${layer.desc.digest.slice(7, 19)}: ${errorMessage(e)}; retrying in ${wait} ms (attempt ${attempt + 1} of ${opts.attempts ?? 4})`,
+      ),
   });
   const queue = [...wanted.values()];
   const worker = async (): Promise<void> => {
@@ -302,19 +342,26 @@ async function fetchLayers(store: ImageStore, source: ImageSource, images: Prepa
   const workers = Array.from({ length: Math.max(1, opts.concurrency ?? 3) }, () => worker());
   const results = await Promise.allSettled(workers);
   const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed).reason;
+  if (failed) throw failed.reason;
 }
 
 /**
  * Fetches the layers of the prepared images and records them in the store,
  * all or nothing: on failure, the layers this import made are removed again.
  */
-export async function importImages(store: ImageStore, source: ImageSource, images: PreparedImage[], opts: ImportOptions = {}): Promise<StoredImage[]> {
+export async function importImages(
+  store: ImageStore,
+  source: ImageSource,
+  images: PreparedImage[],
+  opts: ImportOptions = {},
+): Promise<StoredImage[]> {
   const created: string[] = [];
   const release = store.beginImport();
   try {
     await fetchLayers(store, source, images, opts, created);
-    const out = images.map((img) => store.addImage({ manifest: img.manifest, config: img.config, names: img.names, repoDigests: img.repoDigests }));
+    const out = images.map((img) =>
+      store.addImage({ manifest: img.manifest, config: img.config, names: img.names, repoDigests: img.repoDigests }),
+    );
     release();
     return out;
   } catch (e) {

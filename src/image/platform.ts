@@ -9,7 +9,17 @@ export interface Platform {
   variant?: string;
 }
 
-const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', mips64el: 'mips64le', loong64: 'loong64' };
+const GOARCH: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  mips64el: 'mips64le',
+  loong64: 'loong64',
+};
 
 /** linux/amd64 on this machine; $TCR_PLATFORM (os/arch[/variant]) overrides it. */
 export function hostPlatform(env: NodeJS.ProcessEnv = process.env): Platform {
@@ -43,7 +53,9 @@ export function isIndex(mediaType: string | undefined, doc: { manifests?: unknow
 export function selectPlatform(index: ImageIndex, want: Platform, what: string): Descriptor {
   if (!Array.isArray(index.manifests) || index.manifests.length === 0) throw new TcrError(`${what}: the image index lists no manifests`);
   // docker buildx adds attestation manifests with platform unknown/unknown: never images
-  const images = index.manifests.filter((d) => d.platform?.os !== 'unknown' && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
+  const images = index.manifests.filter(
+    (d) => d.platform?.os !== 'unknown' && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest',
+  );
   const exact = images.filter((d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture);
   if (exact.length) {
     // prefer the exact variant, then one without a variant, then any

@@ -20,7 +20,12 @@ export interface PullOptions extends ImportOptions {
 /** Pulls one image from a registry into the store. */
 export async function pullFromRegistry(store: ImageStore, ref: RegistryRef, opts: PullOptions = {}): Promise<StoredImage> {
   const progress = opts.progress;
-  const client = new RegistryClient(ref.registry, { attempts: opts.attempts, backoff: opts.backoff, notify: progress ? (t) => progress.note(t) : undefined, ...opts.registry });
+  const client = new RegistryClient(ref.registry, {
+    attempts: opts.attempts,
+    backoff: opts.backoff,
+    notify: progress ? (t) => progress.note(t) : undefined,
+    ...opts.registry,
+  });
   const top = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest');
   // the reference's digest names exactly these bytes (an index or a manifest)
   if (ref.digest) verifyBuffer(top.bytes, { digest: ref.digest }, `manifest of ${formatRef(ref)}`);
@@ -30,14 +35,24 @@ export async function pullFromRegistry(store: ImageStore, ref: RegistryRef, opts
   const platform = opts.platform ?? hostPlatform();
   const m = await resolveManifest(source, top.bytes, what, platform);
   const names = opts.names ?? (ref.tag ? [`${repoName(ref)}:${ref.tag}`] : []);
-  const prepared = await prepareImage(source, m.bytes, { names, repoDigests: [`${repoName(ref)}@${top.digest}`], what, platform, attempts: opts.attempts, backoff: opts.backoff });
+  const prepared = await prepareImage(source, m.bytes, {
+    names,
+    repoDigests: [`${repoName(ref)}@${top.digest}`],
+    what,
+    platform,
+    attempts: opts.attempts,
+    backoff: opts.backoff,
+  });
   const [img] = await importImages(store, source, [prepared], opts);
   opts.progress?.note(`Digest: ${top.digest}`);
   return img;
 }
 
 /** Opens a non-registry source (layout dir or archive). */
-export async function openLocalSource(input: string, opts: { all?: boolean; platform?: PullOptions['platform'] } = {}): Promise<OpenedSource> {
+export async function openLocalSource(
+  input: string,
+  opts: { all?: boolean; platform?: PullOptions['platform'] } = {},
+): Promise<OpenedSource> {
   const r = parseImageRef(input);
   switch (r.transport) {
     case 'oci':

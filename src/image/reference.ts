@@ -52,7 +52,8 @@ export function parseRegistryRef(input: string, defaultRegistry = DEFAULT_REGIST
     rest = rest.slice(0, at);
     if (!/^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/.test(digest))
       throw bad(input, `${JSON.stringify(digest)} is not a digest (expected sha256:<64 hex digits>)`);
-    if (!DIGEST.test(digest)) throw bad(input, `only sha256 digests (64 lowercase hex digits) are supported, not ${JSON.stringify(digest)}`);
+    if (!DIGEST.test(digest))
+      throw bad(input, `only sha256 digests (64 lowercase hex digits) are supported, not ${JSON.stringify(digest)}`);
   }
   let tag: string | undefined;
   const slash = rest.lastIndexOf('/');
@@ -60,7 +61,11 @@ export function parseRegistryRef(input: string, defaultRegistry = DEFAULT_REGIST
   if (colon > slash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw bad(input, `${JSON.stringify(tag)} is not a valid tag (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`);
+    if (!TAG.test(tag))
+      throw bad(
+        input,
+        `${JSON.stringify(tag)} is not a valid tag (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`,
+      );
   }
   const parts = rest.split('/');
   let registry = defaultRegistry;
@@ -75,7 +80,11 @@ export function parseRegistryRef(input: string, defaultRegistry = DEFAULT_REGIST
   for (const p of parts) {
     if (p === '') throw bad(input, 'it has an empty path component');
     if (p !== p.toLowerCase()) throw bad(input, 'repository names must be lowercase');
-    if (!COMPONENT.test(p)) throw bad(input, `${JSON.stringify(p)} is not a valid name component (lowercase letters, digits, and separators '.', '_', '__', '-' between them)`);
+    if (!COMPONENT.test(p))
+      throw bad(
+        input,
+        `${JSON.stringify(p)} is not a valid name component (lowercase letters, digits, and separators '.', '_', '__', '-' between them)`,
+      );
   }
   let repository = parts.join('/');
   if (registry === DEFAULT_REGISTRY && parts.length === 1) repository = `library/${repository}`;
@@ -102,7 +111,7 @@ export function parseImageRef(input: string, defaultRegistry = searchRegistries(
   const path = colon >= 0 ? rest.slice(0, colon) : rest;
   const inner = colon >= 0 ? rest.slice(colon + 1) : undefined;
   if (path === '') throw bad(input, `${transport}: needs a path (${transport}:PATH[:${transport === 'docker-archive' ? 'REF' : 'TAG'}])`);
-  if (inner === '') throw bad(input, 'nothing after the second \':\'');
+  if (inner === '') throw bad(input, "nothing after the second ':'");
   if (transport === 'docker-archive') {
     return { transport, path, ref: inner === undefined ? undefined : parseRegistryRef(inner, defaultRegistry).ref };
   }
@@ -123,7 +132,8 @@ export function formatRef(r: RegistryRef): string {
 /** A short name as the user typed it, completed on one search registry. */
 export function qualify(r: RegistryRef, registry: string): RegistryRef {
   let repository = r.repository;
-  if (r.registry === DEFAULT_REGISTRY && repository.startsWith('library/') && registry !== DEFAULT_REGISTRY) repository = repository.slice(8);
+  if (r.registry === DEFAULT_REGISTRY && repository.startsWith('library/') && registry !== DEFAULT_REGISTRY)
+    repository = repository.slice(8);
   if (registry === DEFAULT_REGISTRY && !repository.includes('/')) repository = `library/${repository}`;
   return { ...r, registry, repository };
 }
@@ -135,14 +145,20 @@ export function searchRegistries(env: NodeJS.ProcessEnv = process.env, confFile 
     list = env.TCR_REGISTRIES.split(/[\s,]+/);
   } else {
     try {
-      list = fs.readFileSync(confFile, 'utf8').split('\n').map((l) => l.replace(/#.*/, ''));
+      list = fs
+        .readFileSync(confFile, 'utf8')
+        .split('\n')
+        .map((l) => l.replace(/#.*/, ''));
     } catch {
       // no file: docker.io alone
     }
   }
   list = list.map((s) => s.trim()).filter(Boolean);
   for (const r of list) {
-    if (!HOST.test(r)) throw new TcrError(`search registry ${JSON.stringify(r)} (from ${env.TCR_REGISTRIES !== undefined ? '$TCR_REGISTRIES' : confFile}) is not a host[:port]`);
+    if (!HOST.test(r))
+      throw new TcrError(
+        `search registry ${JSON.stringify(r)} (from ${env.TCR_REGISTRIES !== undefined ? '$TCR_REGISTRIES' : confFile}) is not a host[:port]`,
+      );
   }
   return list.length ? [...new Set(list)] : [DEFAULT_REGISTRY];
 }

@@ -41,7 +41,7 @@ export function parseChallenges(header: string): Challenge[] {
     while (header[i] === ' ') i++;
     let value = '';
     if (header[i] === '"') {
-      for (i++; i < header.length && header[i] !== '"'; i++) value += header[i] === '\\' ? header[++i] ?? '' : header[i];
+      for (i++; i < header.length && header[i] !== '"'; i++) value += header[i] === '\\' ? (header[++i] ?? '') : header[i];
       i++;
     } else {
       value = /^[^\s,]*/.exec(header.slice(i))![0];
@@ -118,7 +118,13 @@ export function basicHeader(c: Credentials): string {
  * basic credentials when there are some (anonymous otherwise, as for public
  * images on Docker Hub).
  */
-export async function fetchToken(challenge: Challenge, scope: string, creds: Credentials | undefined, registry: string, insecureOk: boolean): Promise<string> {
+export async function fetchToken(
+  challenge: Challenge,
+  scope: string,
+  creds: Credentials | undefined,
+  registry: string,
+  insecureOk: boolean,
+): Promise<string> {
   const realm = challenge.params.realm;
   if (!realm) throw new TcrError(`registry ${registry}: its Bearer challenge names no realm to get a token from`);
   let url: URL;
@@ -138,14 +144,18 @@ export async function fetchToken(challenge: Challenge, scope: string, creds: Cre
   try {
     res = await fetch(url, { headers });
   } catch (e) {
-    const err = new TcrError(`registry ${registry}: cannot reach its token service ${url.origin}: ${(e as { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    const err = new TcrError(
+      `registry ${registry}: cannot reach its token service ${url.origin}: ${(e as { cause?: Error }).cause?.message ?? (e as Error).message}`,
+    );
     (err as TcrError & { transient: boolean }).transient = true;
     throw err;
   }
   if (res.status === 401 || res.status === 403) {
-    throw new TcrError(creds
-      ? `registry ${registry}: login refused for user ${JSON.stringify(creds.username)} (credentials from ${creds.file})`
-      : `registry ${registry}: access needs a login; no credentials found for it in ${authFiles().join(', ')}`);
+    throw new TcrError(
+      creds
+        ? `registry ${registry}: login refused for user ${JSON.stringify(creds.username)} (credentials from ${creds.file})`
+        : `registry ${registry}: access needs a login; no credentials found for it in ${authFiles().join(', ')}`,
+    );
   }
   if (!res.ok) throw new TcrError(`registry ${registry}: token service ${url.origin} answered ${res.status} ${res.statusText}`);
   const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };

@@ -47,7 +47,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function networkReason(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code;
-  const words: Record<string, string> = { ECONNREFUSED: 'connection refused', ENOTFOUND: 'no such host', EAI_AGAIN: 'name lookup failed (no network?)', ETIMEDOUT: 'timed out', ECONNRESET: 'connection reset', EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable' };
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'no such host',
+    EAI_AGAIN: 'name lookup failed (no network?)',
+    ETIMEDOUT: 'timed out',
+    ECONNRESET: 'connection reset',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+  };
   return (code && words[code]) ?? cause?.message ?? errorMessage(e);
 }
 
@@ -57,7 +65,10 @@ export class RegistryClient {
   private creds: Credentials | undefined | null = null;
   private env: NodeJS.ProcessEnv;
 
-  constructor(readonly registry: string, private opts: RegistryOptions = {}) {
+  constructor(
+    readonly registry: string,
+    private opts: RegistryOptions = {},
+  ) {
     this.env = opts.env ?? process.env;
     this.base = `${isInsecure(registry, this.env) ? 'http' : 'https'}://${apiHost(registry)}`;
     requireExtraCaCerts(this.base);
@@ -100,7 +111,10 @@ export class RegistryClient {
       if (!failure && res) return this.checkStatus(res, repository, what);
       if (attempt >= attempts) throw spent(failure);
       const retryAfter = Number(res?.headers.get('retry-after'));
-      const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 30_000) : (this.opts.backoff ?? 500) * 2 ** (attempt - 1);
+      const wait =
+        Number.isFinite(retryAfter) && retryAfter > 0
+          ? Math.min(retryAfter * 1000, 30_000)
+          : (this.opts.backoff ?? 500) * 2 ** (attempt - 1);
       this.notify(`${failure!.message}; retrying in ${wait} ms (attempt ${attempt + 1} of ${attempts})`);
       await sleep(wait);
     }
@@ -112,9 +126,11 @@ export class RegistryClient {
     if (res.status === 404) throw new NotFoundError(`${what}: not found in registry ${this.registry}`);
     if (res.status === 401 || res.status === 403) {
       const creds = this.credentials(repository);
-      throw new NotFoundError(creds
-        ? `${what}: registry ${this.registry} refused access to ${repository} for user ${JSON.stringify(creds.username)} (from ${creds.file}): it does not exist or that user may not pull it`
-        : `${what}: registry ${this.registry} refused access to ${repository}: it does not exist, or it needs a login (no credentials for it were found)`);
+      throw new NotFoundError(
+        creds
+          ? `${what}: registry ${this.registry} refused access to ${repository} for user ${JSON.stringify(creds.username)} (from ${creds.file}): it does not exist or that user may not pull it`
+          : `${what}: registry ${this.registry} refused access to ${repository}: it does not exist, or it needs a login (no credentials for it were found)`,
+      );
     }
     throw new TcrError(`registry ${this.registry}: ${what}: server answered ${res.status} ${res.statusText}`);
   }
@@ -141,7 +157,8 @@ export class RegistryClient {
     const what = `manifest ${this.registry}/${repository}:${reference}`.replace(':sha256:', '@sha256:');
     return withRetries(() => this.getManifestOnce(repository, reference, what), {
       ...this.opts,
-      onRetry: (e, wait, attempt) => this.notify(`${errorMessage(e)}; retrying in ${wait} ms (attempt ${attempt + 1} of ${this.opts.attempts ?? 4})`),
+      onRetry: (e, wait, attempt) =>
+        this.notify(`${errorMessage(e)}; retrying in ${wait} ms (attempt ${attempt + 1} of ${this.opts.attempts ?? 4})`),
     });
   }
 
@@ -150,7 +167,11 @@ export class RegistryClient {
     else log.warn(text);
   }
 
-  private async getManifestOnce(repository: string, reference: string, what: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
+  private async getManifestOnce(
+    repository: string,
+    reference: string,
+    what: string,
+  ): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
     const res = await this.get(repository, `manifests/${reference}`, MANIFEST_ACCEPT, what);
     const declared = Number(res.headers.get('content-length'));
     if (declared > MAX_METADATA) {

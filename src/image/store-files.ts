@@ -33,7 +33,9 @@ export function isNoSpace(e: unknown): boolean {
 /** A message a person understands for a full disk, naming the store and what was being written. */
 export function storeError(e: unknown, root: string, what: string): Error {
   if (isNoSpace(e)) {
-    return new TcrError(`no space left on device while writing ${what} into the image store ${root}: free some space (tcr rmi) or use a store on a larger filesystem (--store DIR or TCR_STORE)`);
+    return new TcrError(
+      `no space left on device while writing ${what} into the image store ${root}: free some space (tcr rmi) or use a store on a larger filesystem (--store DIR or TCR_STORE)`,
+    );
   }
   return e instanceof Error ? e : new Error(String(e));
 }
@@ -80,7 +82,9 @@ export class StoreFiles {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM')
-        throw new TcrError(`image store ${this.root}: cannot create it (${err.code}): run as root or choose another with --store DIR / TCR_STORE`);
+        throw new TcrError(
+          `image store ${this.root}: cannot create it (${err.code}): run as root or choose another with --store DIR / TCR_STORE`,
+        );
       throw storeError(e, this.root, 'its directories');
     }
   }

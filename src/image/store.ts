@@ -93,7 +93,9 @@ export class ImageStore {
       for (const c of candidates(parsed.ref, parsed.short, regs)) {
         if (c.digest) {
           const rd = `${repoName(c)}@${c.digest}`;
-          const hit = images.find((i) => i.repoDigests?.includes(rd) || (i.manifestDigest === c.digest && i.names.some((n) => n.startsWith(repoName(c) + ':'))));
+          const hit = images.find(
+            (i) => i.repoDigests?.includes(rd) || (i.manifestDigest === c.digest && i.names.some((n) => n.startsWith(repoName(c) + ':'))),
+          );
           if (hit) return hit;
         } else {
           const name = formatRef(c);
@@ -105,7 +107,10 @@ export class ImageStore {
     const prefix = /^(?:sha256:)?([a-f0-9]{3,63})$/.exec(nameOrId);
     if (prefix) {
       const hits = images.filter((i) => i.configDigest.slice(7).startsWith(prefix[1]));
-      if (hits.length > 1) throw new TcrError(`image id prefix ${nameOrId} is ambiguous: it matches ${hits.map((h) => h.configDigest.slice(7, 19)).join(', ')}`);
+      if (hits.length > 1)
+        throw new TcrError(
+          `image id prefix ${nameOrId} is ambiguous: it matches ${hits.map((h) => h.configDigest.slice(7, 19)).join(', ')}`,
+        );
       return hits[0];
     }
     return undefined;
@@ -114,7 +119,10 @@ export class ImageStore {
   /** Like resolve, with an error that says where tcr looked. */
   require(nameOrId: string): StoredImage {
     const img = this.resolve(nameOrId);
-    if (!img) throw new TcrError(`image ${JSON.stringify(nameOrId)} is not in the image store ${this.root} (tcr pull it, or tcr load / tcr import it)`);
+    if (!img)
+      throw new TcrError(
+        `image ${JSON.stringify(nameOrId)} is not in the image store ${this.root} (tcr pull it, or tcr load / tcr import it)`,
+      );
     return img;
   }
 
@@ -129,7 +137,10 @@ export class ImageStore {
   /** The layer directories of an image, bottom first, each checked to be present. */
   layerDirs(img: StoredImage): string[] {
     return img.diffIds.map((d) => {
-      if (!this.hasLayer(d)) throw new TcrError(`image ${img.names[0] ?? img.configDigest}: layer ${d} is missing from ${this.root}; remove the image (tcr rmi) and pull it again`);
+      if (!this.hasLayer(d))
+        throw new TcrError(
+          `image ${img.names[0] ?? img.configDigest}: layer ${d} is missing from ${this.root}; remove the image (tcr rmi) and pull it again`,
+        );
       return this.layerDir(d);
     });
   }
@@ -177,7 +188,12 @@ export class ImageStore {
    * compressed blob's digest was wrong). `lowerDirs` (top first) are the
    * layers below it, where its hard links may point. Returns whether it was created.
    */
-  async ensureLayer(diffId: string, open: () => Readable | Promise<Readable>, compression: Compression, opts: { maxBytes?: number; lowerDirs?: string[]; beforeCommit?: () => void } = {}): Promise<{ created: boolean; size: number }> {
+  async ensureLayer(
+    diffId: string,
+    open: () => Readable | Promise<Readable>,
+    compression: Compression,
+    opts: { maxBytes?: number; lowerDirs?: string[]; beforeCommit?: () => void } = {},
+  ): Promise<{ created: boolean; size: number }> {
     checkDigest(diffId, 'layer diffID');
     const final = this.files.layerPath(diffId);
     if (fs.existsSync(final)) return { created: false, size: this.layerSize(diffId) };
@@ -192,14 +208,22 @@ export class ImageStore {
     try {
       const unpackLayer = this.opts.unpack ?? (await import('./unpack.js')).unpackLayer;
       input = await open();
-      const r = await unpackLayer(input, path.join(stage, 'diff'), { compression, expectedDiffId: diffId, maxBytes: opts.maxBytes, lowerDirs: opts.lowerDirs });
+      const r = await unpackLayer(input, path.join(stage, 'diff'), {
+        compression,
+        expectedDiffId: diffId,
+        maxBytes: opts.maxBytes,
+        lowerDirs: opts.lowerDirs,
+      });
       // the unpacker has the tar's end; read what follows so a digest check on the raw blob completes
       if (!input.readableEnded && !input.destroyed) {
         input.resume();
         await finished(input);
       }
       opts.beforeCommit?.();
-      writeAtomic(path.join(stage, 'layer.json'), JSON.stringify({ diffId, size: r.size, created: new Date().toISOString(), lowerLinks: r.lowerLinks }) + '\n');
+      writeAtomic(
+        path.join(stage, 'layer.json'),
+        JSON.stringify({ diffId, size: r.size, created: new Date().toISOString(), lowerLinks: r.lowerLinks }) + '\n',
+      );
       try {
         fs.renameSync(stage, final);
       } catch (e) {
@@ -227,10 +251,15 @@ export class ImageStore {
     const configDigest = sha256(img.config);
     const manifest = JSON.parse(img.manifest.toString('utf8')) as ImageManifest;
     const config = JSON.parse(img.config.toString('utf8')) as ImageConfig;
-    if (manifest.config?.digest !== configDigest) throw new TcrError(`manifest ${manifestDigest} names config ${manifest.config?.digest}, but the config given has digest ${configDigest}`);
+    if (manifest.config?.digest !== configDigest)
+      throw new TcrError(
+        `manifest ${manifestDigest} names config ${manifest.config?.digest}, but the config given has digest ${configDigest}`,
+      );
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (diffIds.length !== manifest.layers.length)
-      throw new TcrError(`image config ${configDigest} lists ${diffIds.length} layer diff_ids but manifest ${manifestDigest} has ${manifest.layers.length} layers`);
+      throw new TcrError(
+        `image config ${configDigest} lists ${diffIds.length} layer diff_ids but manifest ${manifestDigest} has ${manifest.layers.length} layers`,
+      );
     const size = [...new Set(diffIds)].reduce((n, d) => {
       if (!this.hasLayer(d)) throw new TcrError(`cannot record image ${configDigest}: its layer ${d} is not in the store`);
       return n + this.layerSize(d);
@@ -238,7 +267,10 @@ export class ImageStore {
     const names = img.names.map((n) => normalizeName(n));
     this.files.init();
     try {
-      for (const [digest, data] of [[manifestDigest, img.manifest], [configDigest, img.config]] as const) {
+      for (const [digest, data] of [
+        [manifestDigest, img.manifest],
+        [configDigest, img.config],
+      ] as const) {
         if (!fs.existsSync(this.files.blobPath(digest))) writeAtomic(this.files.blobPath(digest), data, 0o644);
       }
     } catch (e) {
@@ -293,7 +325,9 @@ export class ImageStore {
       return { untagged: [byName], deleted: [] };
     }
     if (!byName && img.names.length > 1 && !opts.force)
-      throw new TcrError(`image ${img.configDigest.slice(7, 19)} has several names (${img.names.join(', ')}): remove them one by one, or use --force`);
+      throw new TcrError(
+        `image ${img.configDigest.slice(7, 19)} has several names (${img.names.join(', ')}): remove them one by one, or use --force`,
+      );
     const user = this.opts.inUse?.(img);
     if (user) throw new TcrError(`image ${img.names[0] ?? img.configDigest.slice(7, 19)} is in use by ${user}: remove that first`);
     this.files.updateIndex((idx) => {
@@ -307,7 +341,9 @@ export class ImageStore {
     const img = this.resolve(input);
     if (!img) return undefined;
     const { ref, short } = parseRegistryRef(input);
-    return candidates(ref, short, [...searchRegistries(), 'localhost']).map(formatRef).find((n) => img.names.includes(n));
+    return candidates(ref, short, [...searchRegistries(), 'localhost'])
+      .map(formatRef)
+      .find((n) => img.names.includes(n));
   }
 
   /**

@@ -52,7 +52,10 @@ export class TarArchive {
   private kept = new Map<string, Buffer>();
 
   /** `what` names the archive in messages */
-  private constructor(readonly file: string, public what: string) {}
+  private constructor(
+    readonly file: string,
+    public what: string,
+  ) {}
 
   /** Opens the archive and makes the first pass. */
   static async open(file: string, what: string): Promise<TarArchive> {
@@ -172,7 +175,12 @@ export class TarArchive {
     try {
       for await (const entry of extract) {
         const h = entry.header;
-        const info: TarEntryInfo = { name: cleanName(h.name), type: h.type ?? 'file', size: h.size ?? 0, linkname: h.linkname ?? undefined };
+        const info: TarEntryInfo = {
+          name: cleanName(h.name),
+          type: h.type ?? 'file',
+          size: h.size ?? 0,
+          linkname: h.linkname ?? undefined,
+        };
         if (info.type === 'contiguous-file') info.type = 'file';
         try {
           await fn(info, entry as unknown as NodeJS.ReadableStream & { resume(): unknown });

@@ -200,7 +200,8 @@ export function patchPaxDecoding(extract: Extract): void {
   const ex = extract as unknown as Private;
   if (typeof ex._decodeLongHeader !== 'function' || !('_paxGlobal' in ex))
     throw new Error('tar-stream internals changed: review patchPaxDecoding');
-  if (ex._filenameEncoding !== 'latin1') throw new Error("the extractor must read names as bytes: tar.extract({ filenameEncoding: 'latin1' })");
+  if (ex._filenameEncoding !== 'latin1')
+    throw new Error("the extractor must read names as bytes: tar.extract({ filenameEncoding: 'latin1' })");
   const original = ex._decodeLongHeader.bind(ex);
   ex._decodeLongHeader = (buf: Buffer): void => {
     const type = ex._header.type;

@@ -31,7 +31,10 @@ function typeBits(t: Device['type']): number {
 
 /** True when spec.mounts binds the host's /dev wholesale (then nothing is made). */
 export function devIsBound(spec: Spec): boolean {
-  return (spec.mounts ?? []).some((m) => m.destination.replace(/\/+$/, '') === '/dev' && (m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind')));
+  return (spec.mounts ?? []).some(
+    (m) =>
+      m.destination.replace(/\/+$/, '') === '/dev' && (m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind')),
+  );
 }
 
 export function deviceSteps(spec: Spec, userns: boolean): PlanStep[] {
@@ -43,7 +46,15 @@ export function deviceSteps(spec: Spec, userns: boolean): PlanStep[] {
   for (const d of wanted.values()) {
     if (userns && d.type !== 'p') {
       steps.push(Step.mkfile({ path: d.path, mode: 0o644, label: `create file ${d.path} (bind target)` }));
-      steps.push(Step.mount({ source: d.path, target: d.path, mountFlags: MS.BIND, inRoot: true, label: `bind host ${d.path} on ${d.path} (no mknod in a user namespace)` }));
+      steps.push(
+        Step.mount({
+          source: d.path,
+          target: d.path,
+          mountFlags: MS.BIND,
+          inRoot: true,
+          label: `bind host ${d.path} on ${d.path} (no mknod in a user namespace)`,
+        }),
+      );
       continue;
     }
     const mode = typeBits(d.type) | ((d.fileMode ?? 0o666) & 0o7777);
@@ -51,14 +62,24 @@ export function deviceSteps(spec: Spec, userns: boolean): PlanStep[] {
     const parent = d.path.slice(0, d.path.lastIndexOf('/')) || '/';
     if (!parents.has(parent)) steps.push(Step.mkdir({ path: parent, mode: 0o755, label: `mkdir ${parent}` }));
     parents.add(parent);
-    steps.push(Step.mknod({
-      path: d.path, mode, major: d.major ?? 0, minor: d.minor ?? 0, owner, flags: StepFlag.ignoreEexist,
-      label: `mknod ${d.path} ${d.type} ${d.major ?? 0}:${d.minor ?? 0} mode ${(mode & 0o7777).toString(8)} owner ${d.uid ?? 0}:${d.gid ?? 0}`,
-    }));
+    steps.push(
+      Step.mknod({
+        path: d.path,
+        mode,
+        major: d.major ?? 0,
+        minor: d.minor ?? 0,
+        owner,
+        flags: StepFlag.ignoreEexist,
+        label: `mknod ${d.path} ${d.type} ${d.major ?? 0}:${d.minor ?? 0} mode ${(mode & 0o7777).toString(8)} owner ${d.uid ?? 0}:${d.gid ?? 0}`,
+      }),
+    );
   }
   for (const [target, link] of DEV_LINKS)
     steps.push(Step.symlink({ target, linkpath: link, flags: StepFlag.ignoreEexist, label: `symlink ${link} -> ${target}` }));
   const hasPts = (spec.mounts ?? []).some((m) => m.destination === '/dev/pts');
-  if (hasPts) steps.push(Step.symlink({ target: 'pts/ptmx', linkpath: '/dev/ptmx', flags: StepFlag.ignoreEexist, label: 'symlink /dev/ptmx -> pts/ptmx' }));
+  if (hasPts)
+    steps.push(
+      Step.symlink({ target: 'pts/ptmx', linkpath: '/dev/ptmx', flags: StepFlag.ignoreEexist, label: 'symlink /dev/ptmx -> pts/ptmx' }),
+    );
   return steps;
 }

@@ -24,8 +24,20 @@ export function buildExecPlan(container: Spec, proc: Process, initPid: number, o
   }
   const stage1Steps = steps.length;
   // a container without a mount namespace shares the host's: setns gave no root, the init's is taken by its /proc link
-  if (!have.has('mount')) steps.push(Step.chroot({ root: `/proc/${initPid}/root`, moveMount: false, label: `chroot /proc/${initPid}/root (the container has no mount namespace)` }));
-  const pdeath: PlanStep = Step.prctl({ option: PR.SET_PDEATHSIG, arg2: SIGKILL, arg3: 0, label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until started)' });
+  if (!have.has('mount'))
+    steps.push(
+      Step.chroot({
+        root: `/proc/${initPid}/root`,
+        moveMount: false,
+        label: `chroot /proc/${initPid}/root (the container has no mount namespace)`,
+      }),
+    );
+  const pdeath: PlanStep = Step.prctl({
+    option: PR.SET_PDEATHSIG,
+    arg2: SIGKILL,
+    arg3: 0,
+    label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until started)',
+  });
   steps.push(pdeath);
   steps.push(Step.prctl({ option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, label: 'prctl PR_SET_DUMPABLE 0' }));
   steps.push(Step.sync({ point: SyncPoint.start, label: "wait for the runtime (join the container's cgroup)" }));
@@ -37,9 +49,21 @@ export function buildExecPlan(container: Spec, proc: Process, initPid: number, o
   if (proc.terminal) {
     const size = proc.consoleSize;
     steps.push(Step.setsid({ label: 'setsid (a session for the terminal)' }));
-    steps.push(Step.console({ rows: size?.height ?? 0, cols: size?.width ?? 0, label: "open a pty in the container's devpts: slave as stdio and controlling terminal; master to the runtime" }));
+    steps.push(
+      Step.console({
+        rows: size?.height ?? 0,
+        cols: size?.width ?? 0,
+        label: "open a pty in the container's devpts: slave as stdio and controlling terminal; master to the runtime",
+      }),
+    );
   }
-  steps.push(Step.findExec({ candidates: execCandidates(proc.args![0], proc.env), label: `look up ${JSON.stringify(proc.args![0])} in the container`, failure: `exec: ${JSON.stringify(proc.args![0])}: executable file not found in $PATH or not executable` }));
+  steps.push(
+    Step.findExec({
+      candidates: execCandidates(proc.args![0], proc.env),
+      label: `look up ${JSON.stringify(proc.args![0])} in the container`,
+      failure: `exec: ${JSON.stringify(proc.args![0])}: executable file not found in $PATH or not executable`,
+    }),
+  );
   // cleared before the sync, as in the init's plan (launch-plan.ts): a runtime killed before its answer ends the process there
   steps.push(Step.prctl({ option: PR.SET_PDEATHSIG, arg2: 0, arg3: 0, label: 'prctl PR_SET_PDEATHSIG 0' }));
   steps.push(Step.sync({ point: SyncPoint.ready, label: 'tell the runtime the process is ready' }));

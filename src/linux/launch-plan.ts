@@ -2,7 +2,16 @@
 // the order of everything the executor does between clone() and execve().
 import type { Spec } from '../spec/types.js';
 import { deviceSteps } from './devices.js';
-import { MS, mountSteps, protectPathSteps, rootPropagationAfter, rootPropagationBefore, rootStaysShared, flagNames, type MountContext } from './mounts.js';
+import {
+  MS,
+  mountSteps,
+  protectPathSteps,
+  rootPropagationAfter,
+  rootPropagationBefore,
+  rootStaysShared,
+  flagNames,
+  type MountContext,
+} from './mounts.js';
 import { planNamespaces } from './namespaces.js';
 import { SyncPoint, type Plan } from './plan.js';
 import { Step, type PlanStep } from './plan-steps.js';
@@ -30,7 +39,12 @@ const FIFO_SLOT = 0;
 export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   const ns = planNamespaces(spec);
   const steps: PlanStep[] = [];
-  const pdeath: PlanStep = Step.prctl({ option: PR.SET_PDEATHSIG, arg2: SIGKILL, arg3: 0, label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until created)' });
+  const pdeath: PlanStep = Step.prctl({
+    option: PR.SET_PDEATHSIG,
+    arg2: SIGKILL,
+    arg3: 0,
+    label: 'prctl PR_SET_PDEATHSIG SIGKILL (die with the runtime until created)',
+  });
 
   // stage 1, the executor before it clones the init, has steps only when joining namespaces: become part of them
   if (ns.joinSteps.length) {
@@ -40,7 +54,14 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   const stage1Steps = steps.length;
 
   steps.push(pdeath);
-  steps.push(Step.prctl({ option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, label: 'prctl PR_SET_DUMPABLE 0 (its /proc files stay host root\'s, no ptrace from the container)' }));
+  steps.push(
+    Step.prctl({
+      option: PR.SET_DUMPABLE,
+      arg2: 0,
+      arg3: 0,
+      label: "prctl PR_SET_DUMPABLE 0 (its /proc files stay host root's, no ptrace from the container)",
+    }),
+  );
   steps.push(Step.sync({ point: SyncPoint.start, label: 'wait for the runtime (id maps, cgroup, state)' }));
   if (ns.newUser || ns.joinedUser) {
     steps.push(Step.setuser({ uid: 0, gid: 0, label: 'become root of the user namespace' }));
@@ -49,8 +70,10 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   steps.push(...ns.afterStart);
   if (!o.noNewKeyring)
     steps.push(Step.joinKeyring({ name: `_ses.${o.containerId}`, label: `join a new session keyring _ses.${o.containerId}` }));
-  if (spec.hostname !== undefined && ns.has('uts')) steps.push(Step.sethostname({ hostname: spec.hostname, label: `sethostname ${JSON.stringify(spec.hostname)}` }));
-  if (spec.domainname !== undefined && ns.has('uts')) steps.push(Step.setdomainname({ domainname: spec.domainname, label: `setdomainname ${JSON.stringify(spec.domainname)}` }));
+  if (spec.hostname !== undefined && ns.has('uts'))
+    steps.push(Step.sethostname({ hostname: spec.hostname, label: `sethostname ${JSON.stringify(spec.hostname)}` }));
+  if (spec.domainname !== undefined && ns.has('uts'))
+    steps.push(Step.setdomainname({ domainname: spec.domainname, label: `setdomainname ${JSON.stringify(spec.domainname)}` }));
   if (ns.isNew('network')) steps.push(Step.loopbackUp({ label: 'bring up lo in the new network namespace' }));
 
   // Without a mount namespace the container shares the runtime's (the spec's word): its mounts
@@ -59,16 +82,41 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   const mountNs = ns.has('mount');
   if (mountNs) {
     const before = rootPropagationBefore(spec);
-    steps.push(Step.mount({ target: '/', mountFlags: before, label: `make / ${flagNames(before)} (${rootStaysShared(spec) ? 'rootfsPropagation: shared volumes stay peers of the host' : 'nothing propagates back to the host'})` }));
+    steps.push(
+      Step.mount({
+        target: '/',
+        mountFlags: before,
+        label: `make / ${flagNames(before)} (${rootStaysShared(spec) ? 'rootfsPropagation: shared volumes stay peers of the host' : 'nothing propagates back to the host'})`,
+      }),
+    );
     if (rootStaysShared(spec)) {
       // pivot_root refuses a shared parent, and the rootfs' own mounts must not reach the host
       const holder = o.rootfsMount ?? '/';
-      steps.push(Step.mount({ target: holder, mountFlags: MS.PRIVATE, label: `make ${holder}, the mount holding the rootfs, private (its mounts stay in the container)` }));
+      steps.push(
+        Step.mount({
+          target: holder,
+          mountFlags: MS.PRIVATE,
+          label: `make ${holder}, the mount holding the rootfs, private (its mounts stay in the container)`,
+        }),
+      );
     }
-    steps.push(Step.mount({ source: o.rootfs, target: o.rootfs, mountFlags: MS.BIND | MS.REC, label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)` }));
+    steps.push(
+      Step.mount({
+        source: o.rootfs,
+        target: o.rootfs,
+        mountFlags: MS.BIND | MS.REC,
+        label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)`,
+      }),
+    );
   }
   steps.push(Step.setRoot({ path: o.rootfs, label: `resolve container paths inside ${o.rootfs}` }));
-  const ctx: MountContext = { bundle: o.bundle, userns: ns.newUser, cgroupV2: o.cgroupV2, cgroupSources: o.cgroupSources, cgroupNs: ns.has('cgroup') };
+  const ctx: MountContext = {
+    bundle: o.bundle,
+    userns: ns.newUser,
+    cgroupV2: o.cgroupV2,
+    cgroupSources: o.cgroupSources,
+    cgroupNs: ns.has('cgroup'),
+  };
   (spec.mounts ?? []).forEach((m, i) => steps.push(...mountSteps(m, i, ctx)));
   steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser));
   const cwd = spec.process!.cwd;
@@ -84,11 +132,18 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   } else if (mountNs) {
     steps.push(Step.pivotRoot({ root: o.rootfs, label: `pivot_root ${o.rootfs}, detach the old root` }));
   } else {
-    steps.push(Step.chroot({ root: o.rootfs, moveMount: false, label: `chroot ${o.rootfs} (no mount namespace: the host's, shared; no mount is moved)` }));
+    steps.push(
+      Step.chroot({
+        root: o.rootfs,
+        moveMount: false,
+        label: `chroot ${o.rootfs} (no mount namespace: the host's, shared; no mount is moved)`,
+      }),
+    );
   }
   steps.push(Step.setRoot({ path: '/', label: 'resolve container paths inside the new /' }));
   const after = rootPropagationAfter(spec);
-  if (mountNs && after !== undefined) steps.push(Step.mount({ target: '/', mountFlags: after, label: `make / ${flagNames(after)} (rootfsPropagation)` }));
+  if (mountNs && after !== undefined)
+    steps.push(Step.mount({ target: '/', mountFlags: after, label: `make / ${flagNames(after)} (rootfsPropagation)` }));
   // sysctls before readonlyPaths (which usually hold /proc/sys), as runc orders them
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {}))
     steps.push(Step.writeFile({ path: `/proc/sys/${key.replace(/\./g, '/')}`, content: value, label: `sysctl ${key}=${value}` }));
@@ -98,21 +153,53 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   steps.push(Step.setsid({ label: 'setsid (a session of its own)' }));
   if (spec.process!.terminal) {
     const size = spec.process!.consoleSize;
-    steps.push(Step.console({
-      rows: size?.height ?? 0, cols: size?.width ?? 0, path: '/dev/console',
-      label: `open a pty in the container's devpts: slave as stdio, controlling terminal and /dev/console; master to the runtime${size ? ` (${size.width}x${size.height})` : ''}`,
-    }));
+    steps.push(
+      Step.console({
+        rows: size?.height ?? 0,
+        cols: size?.width ?? 0,
+        path: '/dev/console',
+        label: `open a pty in the container's devpts: slave as stdio, controlling terminal and /dev/console; master to the runtime${size ? ` (${size.width}x${size.height})` : ''}`,
+      }),
+    );
   }
   const args0 = spec.process!.args![0];
-  steps.push(Step.findExec({ candidates: execCandidates(args0, spec.process!.env), label: `look up ${JSON.stringify(args0)} in the container`, failure: `exec: ${JSON.stringify(args0)}: executable file not found in $PATH or not executable` }));
+  steps.push(
+    Step.findExec({
+      candidates: execCandidates(args0, spec.process!.env),
+      label: `look up ${JSON.stringify(args0)} in the container`,
+      failure: `exec: ${JSON.stringify(args0)}: executable file not found in $PATH or not executable`,
+    }),
+  );
 
   steps.push(...preparationSteps(spec, o));
   // before the ready sync, never after: `create` exits as soon as it has answered, and a
   // parent-death signal still set then would kill a container already reported created.
   // A runtime killed before answering still ends the init: its sync reads EOF.
-  steps.push(Step.prctl({ option: PR.SET_PDEATHSIG, arg2: 0, arg3: 0, label: 'prctl PR_SET_PDEATHSIG 0 (the container will outlive the runtime; a runtime killed before its answer still ends it at the next step)' }));
-  steps.push(Step.sync({ point: SyncPoint.ready, last: !!o.execFifo, label: o.execFifo ? 'tell the runtime the container is created (its last answer: the socket closes)' : 'tell the runtime the container is created' }));
-  if (o.execFifo) steps.push(Step.fifoWait({ slot: FIFO_SLOT, label: `wait on the exec fifo ${o.execFifo} until \`start\` (opened by the runtime, handed over as slot ${FIFO_SLOT})` }));
+  steps.push(
+    Step.prctl({
+      option: PR.SET_PDEATHSIG,
+      arg2: 0,
+      arg3: 0,
+      label:
+        'prctl PR_SET_PDEATHSIG 0 (the container will outlive the runtime; a runtime killed before its answer still ends it at the next step)',
+    }),
+  );
+  steps.push(
+    Step.sync({
+      point: SyncPoint.ready,
+      last: !!o.execFifo,
+      label: o.execFifo
+        ? 'tell the runtime the container is created (its last answer: the socket closes)'
+        : 'tell the runtime the container is created',
+    }),
+  );
+  if (o.execFifo)
+    steps.push(
+      Step.fifoWait({
+        slot: FIFO_SLOT,
+        label: `wait on the exec fifo ${o.execFifo} until \`start\` (opened by the runtime, handed over as slot ${FIFO_SLOT})`,
+      }),
+    );
   (hooks.startContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'startContainer', i)));
   steps.push(...privilegeSteps(spec, o));
 

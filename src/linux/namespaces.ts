@@ -17,7 +17,14 @@ export const CLONE_NEW: Record<NamespaceType, number> = {
 
 /** The names /proc/PID/ns uses for each type. */
 export const NS_PROC_NAME: Record<NamespaceType, string> = {
-  mount: 'mnt', uts: 'uts', ipc: 'ipc', user: 'user', pid: 'pid', network: 'net', cgroup: 'cgroup', time: 'time',
+  mount: 'mnt',
+  uts: 'uts',
+  ipc: 'ipc',
+  user: 'user',
+  pid: 'pid',
+  network: 'net',
+  cgroup: 'cgroup',
+  time: 'time',
 };
 
 export interface NamespacePlan {
@@ -59,11 +66,19 @@ export function planNamespaces(spec: Spec): NamespacePlan {
       .filter(([clock]) => clock in TIME_CLOCKS)
       .map(([clock, o]) => `${TIME_CLOCKS[clock]} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
       .join('');
-    if (offsets) afterStart.push(Step.writeFile({ path: '/proc/self/timens_offsets', content: offsets, label: `write timens_offsets: ${offsets.trim().replace(/\n/g, ', ')}` }));
+    if (offsets)
+      afterStart.push(
+        Step.writeFile({
+          path: '/proc/self/timens_offsets',
+          content: offsets,
+          label: `write timens_offsets: ${offsets.trim().replace(/\n/g, ', ')}`,
+        }),
+      );
     afterStart.push(Step.setns({ path: '/proc/self/ns/time_for_children', nstype: CLONE_NEW.time, label: 'enter the new time namespace' }));
   }
   const cgroup = byType.get('cgroup');
-  if (cgroup && !cgroup.path) afterStart.push(Step.unshare({ cloneFlags: CLONE_NEW.cgroup, label: 'unshare cgroup namespace (rooted at the container cgroup)' }));
+  if (cgroup && !cgroup.path)
+    afterStart.push(Step.unshare({ cloneFlags: CLONE_NEW.cgroup, label: 'unshare cgroup namespace (rooted at the container cgroup)' }));
   const user = byType.get('user');
   return {
     cloneFlags,

@@ -57,9 +57,7 @@ type StrSlot = `s${0 | 1 | 2 | 3 | 4 | 5}`;
 /** the STEP_* bits that mean something to one op only; the others stay in a step's `flags` */
 type OpFlag = 'targetInRoot' | 'sourceInRoot' | 'retryLocked';
 export type Slot =
-  | NumSlot | `${NumSlot}:${'hex' | 'oct' | 'bool'}`
-  | `${StrSlot}${'' | ':list' | ':bytes' | ':u32'}${'' | '?'}`
-  | `flag:${OpFlag}`;
+  NumSlot | `${NumSlot}:${'hex' | 'oct' | 'bool'}` | `${StrSlot}${'' | ':list' | ':bytes' | ':u32'}${'' | '?'}` | `flag:${OpFlag}`;
 
 /**
  * Each op's operands, by name, and the slot of struct plan_step each one
@@ -87,8 +85,14 @@ export const STEP_FIELDS = {
   [PlanOp.setns]: { path: 's0', nstype: 'n0:hex' },
   [PlanOp.unshare]: { cloneFlags: 'n0:hex' },
   [PlanOp.mount]: {
-    source: 's0?', target: 's1', fstype: 's2?', data: 's3?', mountFlags: 'n0:hex',
-    inRoot: 'flag:targetInRoot', sourceInRoot: 'flag:sourceInRoot', retryLocked: 'flag:retryLocked',
+    source: 's0?',
+    target: 's1',
+    fstype: 's2?',
+    data: 's3?',
+    mountFlags: 'n0:hex',
+    inRoot: 'flag:targetInRoot',
+    sourceInRoot: 'flag:sourceInRoot',
+    retryLocked: 'flag:retryLocked',
   },
   [PlanOp.mkdir]: { path: 's0', mode: 'n0:oct' },
   [PlanOp.mkfile]: { path: 's0', mode: 'n0:oct' },
@@ -122,17 +126,21 @@ export const STEP_FIELDS = {
   [PlanOp.tmpfsCopyup]: { source: 's0', target: 's1', fstype: 's2', data: 's3?', mountFlags: 'n0:hex', keepMode: 'n1:bool' },
 } as const satisfies Record<PlanOp, Record<string, Slot>>;
 
-type Value<T> =
-  T extends `${string}:bool` | `flag:${string}` ? boolean
-  : T extends `n${string}` ? number | bigint
-  : T extends `${string}:list${string}` ? string[]
-  : T extends `${string}:bytes${string}` ? Buffer
-  : T extends `${string}:u32${string}` ? number[]
-  : string;
+type Value<T> = T extends `${string}:bool` | `flag:${string}`
+  ? boolean
+  : T extends `n${string}`
+    ? number | bigint
+    : T extends `${string}:list${string}`
+      ? string[]
+      : T extends `${string}:bytes${string}`
+        ? Buffer
+        : T extends `${string}:u32${string}`
+          ? number[]
+          : string;
 type Optional<T> = T extends `${string}?` | `${string}:bool` | `flag:${string}` ? true : false;
-type Operands<M> =
-  & { -readonly [K in keyof M as Optional<M[K]> extends true ? never : K]: Value<M[K]> }
-  & { -readonly [K in keyof M as Optional<M[K]> extends true ? K : never]?: Value<M[K]> };
+type Operands<M> = { -readonly [K in keyof M as Optional<M[K]> extends true ? never : K]: Value<M[K]> } & {
+  -readonly [K in keyof M as Optional<M[K]> extends true ? K : never]?: Value<M[K]>;
+};
 
 /** What a step carries besides its operands (none of it but `flags` reaches the executor). */
 export interface StepMeta {
@@ -183,12 +191,14 @@ function parseSlot(name: string, slot: Slot): Operand {
   return { name, slot: where[0] as 'n' | 's', at: Number(where.slice(1)), type };
 }
 
-const LAYOUT = new Map<PlanOp, OpLayout>(OP_NAMES.map((name) => {
-  const op = PlanOp[name];
-  const all = Object.entries(STEP_FIELDS[op] as Record<string, Slot>).map(([field, slot]) => parseSlot(field, slot));
-  const bySlot = (s: Operand['slot']) => all.filter((o) => o.slot === s).sort((a, b) => a.at - b.at);
-  return [op, { all, nums: bySlot('n'), strings: bySlot('s'), flags: bySlot('flag') }];
-}));
+const LAYOUT = new Map<PlanOp, OpLayout>(
+  OP_NAMES.map((name) => {
+    const op = PlanOp[name];
+    const all = Object.entries(STEP_FIELDS[op] as Record<string, Slot>).map(([field, slot]) => parseSlot(field, slot));
+    const bySlot = (s: Operand['slot']) => all.filter((o) => o.slot === s).sort((a, b) => a.at - b.at);
+    return [op, { all, nums: bySlot('n'), strings: bySlot('s'), flags: bySlot('flag') }];
+  }),
+);
 
 export function layoutOf(op: PlanOp): OpLayout {
   const layout = LAYOUT.get(op);

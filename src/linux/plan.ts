@@ -210,7 +210,9 @@ function show(v: OperandValue, type: SlotType): string {
 /** What the executor is handed for a step: the op and its operands, named. */
 function describeStep(step: PlanStep): string {
   const own = layoutOf(step.op).flags.reduce((bits, o) => bits | o.at, 0);
-  const flags = Object.entries(StepFlag).filter(([, bit]) => (step.flags ?? 0) & bit & ~own).map(([name]) => name);
+  const flags = Object.entries(StepFlag)
+    .filter(([, bit]) => (step.flags ?? 0) & bit & ~own)
+    .map(([name]) => name);
   return [
     PlanOp[step.op],
     ...operands(step).map(([o, v]) => `${o.name}=${show(v, o.type)}`),
@@ -220,5 +222,7 @@ function describeStep(step: PlanStep): string {
 
 /** The dry-run view of a plan: each step numbered, its label, then under it its operands. */
 export function formatPlan(plan: Plan): string {
-  return plan.steps.map((s, i) => `${String(i).padStart(3)}  ${i < plan.stage1Steps ? '[stage1] ' : ''}${s.label}\n       ${describeStep(s)}\n`).join('');
+  return plan.steps
+    .map((s, i) => `${String(i).padStart(3)}  ${i < plan.stage1Steps ? '[stage1] ' : ''}${s.label}\n       ${describeStep(s)}\n`)
+    .join('');
 }

@@ -57,7 +57,8 @@ export async function compileSeccompCached(profile: Seccomp, cacheDir: string): 
   const file = path.join(cacheDir, `seccomp-${fastHash(key)}.json`);
   try {
     const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheFile;
-    if (cached.key === key) return { filter: Buffer.from(cached.filter, 'base64'), flags: cached.flags, description: `${cached.description} (cached)` };
+    if (cached.key === key)
+      return { filter: Buffer.from(cached.filter, 'base64'), flags: cached.flags, description: `${cached.description} (cached)` };
   } catch {
     // not compiled yet (or unreadable): compile below
   }

@@ -18,7 +18,13 @@ const ACTIONS: Record<string, (ret: number) => number> = {
 };
 
 const COMPARE: Record<string, number> = {
-  SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
 };
 
 const FLAGS: Record<string, number> = {
@@ -56,7 +62,8 @@ export function compileSeccomp(profile: Seccomp): CompiledSeccomp {
     seccomp.attrSet(ctx, SCMP_FLTATR.CTL_NNP, 0); // no_new_privs is the plan's decision
     for (const [i, a] of (profile.architectures ?? []).entries()) {
       const token = seccomp.archResolveName(a.toLowerCase().replace(/^scmp_arch_/, '')) as number;
-      if (token === SCMP_ERROR || token === 0) throw new SpecError(`linux.seccomp.architectures[${i}]`, `unknown architecture ${JSON.stringify(a)}`);
+      if (token === SCMP_ERROR || token === 0)
+        throw new SpecError(`linux.seccomp.architectures[${i}]`, `unknown architecture ${JSON.stringify(a)}`);
       const r = seccomp.archAdd(ctx, token) as number;
       if (r < 0 && r !== -17) throw new SpecError(`linux.seccomp.architectures[${i}]`, `libseccomp refused ${a} (errno ${-r})`);
     }

@@ -51,7 +51,8 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   const config = ctx.store.config(img);
   const lower = ctx.store.layerDirs(img).reverse();
   const id = o.name ?? randomId();
-  if (ctx.runtime.store.exists(id) || fs.existsSync(ctx.runtime.store.dir(id))) throw new TcrError(`the container name ${JSON.stringify(id)} is already in use (tcr rm ${id})`);
+  if (ctx.runtime.store.exists(id) || fs.existsSync(ctx.runtime.store.dir(id)))
+    throw new TcrError(`the container name ${JSON.stringify(id)} is already in use (tcr rm ${id})`);
   const dir = containerDir(ctx.store, id);
   fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
   try {
@@ -86,7 +87,9 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       try {
         await startReaper(ctx.runtime.store.root, id, stdio![1]);
       } catch (e) {
-        log.warn(`--rm: could not start the process that removes container ${id} when it exits (${(e as Error).message}); remove it with tcr rm ${id}`);
+        log.warn(
+          `--rm: could not start the process that removes container ${id} when it exits (${(e as Error).message}); remove it with tcr rm ${id}`,
+        );
       }
     }
     return { id, status };

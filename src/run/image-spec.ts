@@ -16,9 +16,9 @@ const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 
 /** The process' argv: docker's rules for Entrypoint, Cmd and the command line. */
 export function processArgs(config: ImageConfig['config'], o: Pick<ImageRunOptions, 'entrypoint' | 'command'>, optional = false): string[] {
-  const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : config?.Entrypoint ?? [];
+  const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : (config?.Entrypoint ?? []);
   // a new entrypoint drops the image's Cmd, as in docker
-  const cmd = o.command.length ? o.command : o.entrypoint !== undefined ? [] : config?.Cmd ?? [];
+  const cmd = o.command.length ? o.command : o.entrypoint !== undefined ? [] : (config?.Cmd ?? []);
   const args = [...entrypoint, ...cmd];
   if (!args.length && !optional) throw new TcrError('no command: the image has no Entrypoint or Cmd, and none was given');
   return args;
@@ -44,7 +44,11 @@ export function mergeEnv(image: string[] | undefined, o: Pick<ImageRunOptions, '
     } catch (e) {
       throw new TcrError(`--env-file ${file}: ${errnoCode(e) ?? errorMessage(e)}`);
     }
-    text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).forEach((l) => put(l, `--env-file ${file}`));
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
+      .forEach((l) => put(l, `--env-file ${file}`));
   }
   for (const e of o.env) put(e, '--env');
   for (const e of extra) if (!env.has(e.split('=')[0])) put(e, 'tcr');
@@ -69,13 +73,15 @@ function capList(o: ImageRunOptions): string[] {
 /** -v HOST:CTR[:ro|rw,...] */
 export function volumeMount(v: string): Mount {
   const parts = v.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new TcrError(`-v ${JSON.stringify(v)}: give HOST:CONTAINER[:ro]`);
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
+    throw new TcrError(`-v ${JSON.stringify(v)}: give HOST:CONTAINER[:ro]`);
   const [host, ctr, mode = 'rw'] = parts;
   if (!path.isAbsolute(host)) throw new TcrError(`-v ${JSON.stringify(v)}: the host path must be absolute`);
   if (!path.isAbsolute(ctr)) throw new TcrError(`-v ${JSON.stringify(v)}: the container path must be absolute`);
   if (!fs.existsSync(host)) throw new TcrError(`-v ${JSON.stringify(v)}: ${host} does not exist`);
   const opts = mode.split(',');
-  for (const m of opts) if (!['ro', 'rw', 'z', 'Z'].includes(m)) throw new TcrError(`-v ${JSON.stringify(v)}: unknown option ${JSON.stringify(m)}`);
+  for (const m of opts)
+    if (!['ro', 'rw', 'z', 'Z'].includes(m)) throw new TcrError(`-v ${JSON.stringify(v)}: unknown option ${JSON.stringify(m)}`);
   return { destination: ctr, type: 'bind', source: host, options: ['rbind', 'rprivate', opts.includes('ro') ? 'ro' : 'rw'] };
 }
 
@@ -84,7 +90,13 @@ export function tmpfsMount(t: string): Mount {
   const i = t.indexOf(':');
   const dest = i < 0 ? t : t.slice(0, i);
   if (!path.isAbsolute(dest)) throw new TcrError(`--tmpfs ${JSON.stringify(t)}: the path must be absolute`);
-  const extra = i < 0 ? [] : t.slice(i + 1).split(',').filter(Boolean);
+  const extra =
+    i < 0
+      ? []
+      : t
+          .slice(i + 1)
+          .split(',')
+          .filter(Boolean);
   return { destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...extra] };
 }
 
@@ -114,7 +126,8 @@ export interface ImageSpecContext {
 
 export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec {
   for (const s of o.securityOpt)
-    if (!/^(no-new-privileges(:true|=true)?|seccomp[=:].+|label[=:].*|apparmor[=:].+)$/.test(s)) throw new TcrError(`--security-opt ${JSON.stringify(s)}: not understood (no-new-privileges, seccomp=unconfined|FILE)`);
+    if (!/^(no-new-privileges(:true|=true)?|seccomp[=:].+|label[=:].*|apparmor[=:].+)$/.test(s))
+      throw new TcrError(`--security-opt ${JSON.stringify(s)}: not understood (no-new-privileges, seccomp=unconfined|FILE)`);
   const img = ctx.config.config ?? {};
   const spec = defaultSpec();
   const hostname = o.hostname ?? ctx.id.slice(0, 12);

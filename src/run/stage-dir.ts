@@ -17,7 +17,10 @@ export function targetState(dir: string, target: string): fs.Stats | undefined {
     if (code === 'ENOENT') return undefined;
     throw new TcrError(`${dir}: ${code ?? (e as Error).message}`);
   }
-  if (!st.isDirectory()) throw new TcrError(`${dir} exists and is not a directory${st.isSymbolicLink() ? ' (it is a symlink)' : ''}: give a new or empty directory`);
+  if (!st.isDirectory())
+    throw new TcrError(
+      `${dir} exists and is not a directory${st.isSymbolicLink() ? ' (it is a symlink)' : ''}: give a new or empty directory`,
+    );
   if (fs.readdirSync(target).length > 0) throw new TcrError(`${dir} exists and is not empty: give a new or empty directory`);
   return st;
 }
@@ -48,7 +51,8 @@ export function commitStage(stage: string, target: string, dir: string, existing
     fs.renameSync(stage, target);
   } catch (e) {
     const code = errnoCode(e);
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new TcrError(`${dir} is not empty any more: something wrote into it while the image was unpacked`);
+    if (code === 'ENOTEMPTY' || code === 'EEXIST')
+      throw new TcrError(`${dir} is not empty any more: something wrote into it while the image was unpacked`);
     if (code === 'ENOTDIR') throw new TcrError(`${dir} was replaced by something that is not a directory while the image was unpacked`);
     throw new TcrError(`${dir}: renaming ${stage} into place: ${code ?? (e as Error).message}`);
   }

@@ -24,12 +24,29 @@ export interface UnpackImageOptions extends PullOptions {
 
 /** `tcr run IMAGE`'s options when no flag is given, as its CLI defaults them. */
 function defaultRunOptions(image: string, hostname: string): ImageRunOptions {
-  return { image, command: [], hostname, env: [], envFiles: [], volumes: [], tmpfs: [], capAdd: [], capDrop: [], securityOpt: [], network: 'none' };
+  return {
+    image,
+    command: [],
+    hostname,
+    env: [],
+    envFiles: [],
+    volumes: [],
+    tmpfs: [],
+    capAdd: [],
+    capDrop: [],
+    securityOpt: [],
+    network: 'none',
+  };
 }
 
 /** The bundle's host name: `tcr run` takes the container's id, which a bundle does not have yet; its directory's name stands in. */
 export function bundleHostname(dir: string): string {
-  const name = path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  const name = path
+    .basename(path.resolve(dir))
+    .replace(/[^A-Za-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
   return name || 'tcr';
 }
 
@@ -56,8 +73,15 @@ export async function unpackImage(store: ImageStore, image: string, dir: string,
     const layers = from.layerDirs(img);
     const hostname = bundleHostname(target);
     // before the rootfs is copied, so that a bad User fails early; /etc/passwd is read from the layers, as for `tcr run`
-    const spec = buildImageSpec(defaultRunOptions(image, hostname), { id: hostname, rootfs: 'rootfs', config: from.config(img), lookupRoot: [...layers].reverse(), commandOptional: true });
-    if (spec.process!.args!.length === 0) log.warn(`${image} has no Entrypoint or Cmd: set process.args in ${path.join(dir, 'config.json')} before running the bundle`);
+    const spec = buildImageSpec(defaultRunOptions(image, hostname), {
+      id: hostname,
+      rootfs: 'rootfs',
+      config: from.config(img),
+      lookupRoot: [...layers].reverse(),
+      commandOptional: true,
+    });
+    if (spec.process!.args!.length === 0)
+      log.warn(`${image} has no Entrypoint or Cmd: set process.args in ${path.join(dir, 'config.json')} before running the bundle`);
     const { flattenLayers } = await import('../image/flatten.js');
     // hard links to a lower layer's file are copies in the store's overlay form; in the rootfs they are links again
     flattenLayers(layers, path.join(stage, 'rootfs'), { lowerLinks: img.diffIds.map((d) => from.layerLinks(d)) });

@@ -37,22 +37,27 @@ function checkMappings(maps: IdMapping[] | undefined, field: string): void {
 
 function checkHook(h: Hook, field: string): void {
   if (!isObject(h)) throw new SpecError(field, 'must be an object');
-  if (typeof h.path !== 'string' || !path.isAbsolute(h.path)) throw new SpecError(`${field}.path`, `must be an absolute path, got ${JSON.stringify(h.path)}`);
+  if (typeof h.path !== 'string' || !path.isAbsolute(h.path))
+    throw new SpecError(`${field}.path`, `must be an absolute path, got ${JSON.stringify(h.path)}`);
   checkStringArray(h.args, `${field}.args`);
   checkStringArray(h.env, `${field}.env`);
-  if (h.timeout !== undefined && (!Number.isInteger(h.timeout) || h.timeout <= 0)) throw new SpecError(`${field}.timeout`, 'must be a positive number of seconds');
+  if (h.timeout !== undefined && (!Number.isInteger(h.timeout) || h.timeout <= 0))
+    throw new SpecError(`${field}.timeout`, 'must be a positive number of seconds');
 }
 
 function checkLimit(v: unknown, field: string): void {
   if (v === undefined) return;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) throw new SpecError(field, `${JSON.stringify(v)} must be an integer, -1 for no limit`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -1)
+    throw new SpecError(field, `${JSON.stringify(v)} must be an integer, -1 for no limit`);
 }
 
 /** linux.resources.devices: the one check of device rules (the cgroup managers call it too). */
 export function validateDeviceRules(devices: Resources['devices']): void {
   (devices ?? []).forEach((d, i) => {
-    if (d.type !== undefined && !['a', 'c', 'b'].includes(d.type)) throw new SpecError(`linux.resources.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)} (a, c or b)`);
-    if (d.access !== undefined && (!/^[rwm]{1,3}$/.test(d.access) || new Set(d.access).size !== d.access.length)) throw new SpecError(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} must be made of r, w and m`);
+    if (d.type !== undefined && !['a', 'c', 'b'].includes(d.type))
+      throw new SpecError(`linux.resources.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)} (a, c or b)`);
+    if (d.access !== undefined && (!/^[rwm]{1,3}$/.test(d.access) || new Set(d.access).size !== d.access.length))
+      throw new SpecError(`linux.resources.devices[${i}].access`, `${JSON.stringify(d.access)} must be made of r, w and m`);
     if (typeof d.allow !== 'boolean') throw new SpecError(`linux.resources.devices[${i}].allow`, 'must be a boolean');
   });
 }
@@ -66,18 +71,23 @@ export function validateResources(r: Resources | undefined): void {
   checkLimit(r.memory?.swap, 'linux.resources.memory.swap');
   checkLimit(r.pids?.limit, 'linux.resources.pids.limit');
   checkLimit(r.cpu?.quota, 'linux.resources.cpu.quota');
-  if (r.cpu?.shares !== undefined && !isUint(r.cpu.shares)) throw new SpecError('linux.resources.cpu.shares', 'must be a non-negative integer');
-  if (r.cpu?.period !== undefined && !isUint(r.cpu.period)) throw new SpecError('linux.resources.cpu.period', 'must be a non-negative integer');
+  if (r.cpu?.shares !== undefined && !isUint(r.cpu.shares))
+    throw new SpecError('linux.resources.cpu.shares', 'must be a non-negative integer');
+  if (r.cpu?.period !== undefined && !isUint(r.cpu.period))
+    throw new SpecError('linux.resources.cpu.period', 'must be a non-negative integer');
   for (const k of ['cpus', 'mems'] as const) {
     const v = r.cpu?.[k];
-    if (v !== undefined && (typeof v !== 'string' || !/^(\d+(-\d+)?)?(,\d+(-\d+)?)*$/.test(v))) throw new SpecError(`linux.resources.cpu.${k}`, `${JSON.stringify(v)} is not a list like "0-2,4"`);
+    if (v !== undefined && (typeof v !== 'string' || !/^(\d+(-\d+)?)?(,\d+(-\d+)?)*$/.test(v)))
+      throw new SpecError(`linux.resources.cpu.${k}`, `${JSON.stringify(v)} is not a list like "0-2,4"`);
   }
   validateDeviceRules(r.devices);
   const n = r.network;
   if (n !== undefined) {
-    if (n.classID !== undefined && !(isUint(n.classID) && n.classID <= 0xffffffff)) throw new SpecError('linux.resources.network.classID', 'must be a 32-bit unsigned integer (major << 16 | minor)');
+    if (n.classID !== undefined && !(isUint(n.classID) && n.classID <= 0xffffffff))
+      throw new SpecError('linux.resources.network.classID', 'must be a 32-bit unsigned integer (major << 16 | minor)');
     (n.priorities ?? []).forEach((p, i) => {
-      if (typeof p?.name !== 'string' || !/^[^\s/]{1,15}$/.test(p.name)) throw new SpecError(`linux.resources.network.priorities[${i}].name`, 'must be an interface name');
+      if (typeof p?.name !== 'string' || !/^[^\s/]{1,15}$/.test(p.name))
+        throw new SpecError(`linux.resources.network.priorities[${i}].name`, 'must be an interface name');
       if (!isUint(p.priority)) throw new SpecError(`linux.resources.network.priorities[${i}].priority`, 'must be a non-negative integer');
     });
   }
@@ -102,20 +112,23 @@ export function validateSpec(spec: unknown, forLaunch = true): asserts spec is S
     (p.env ?? []).forEach((e, i) => {
       if (!e.includes('=')) throw new SpecError(`process.env[${i}]`, `${JSON.stringify(e)} is not NAME=value`);
     });
-    if (typeof p.cwd !== 'string' || !path.isAbsolute(p.cwd)) throw new SpecError('process.cwd', `must be an absolute path, got ${JSON.stringify(p.cwd)}`);
+    if (typeof p.cwd !== 'string' || !path.isAbsolute(p.cwd))
+      throw new SpecError('process.cwd', `must be an absolute path, got ${JSON.stringify(p.cwd)}`);
     if (!isObject(p.user)) throw new SpecError('process.user', 'is required');
     if (!isUint(p.user.uid)) throw new SpecError('process.user.uid', 'must be a non-negative integer');
     if (!isUint(p.user.gid)) throw new SpecError('process.user.gid', 'must be a non-negative integer');
     (p.user.additionalGids ?? []).forEach((g, i) => {
       if (!isUint(g)) throw new SpecError(`process.user.additionalGids[${i}]`, 'must be a non-negative integer');
     });
-    if (p.user.umask !== undefined && (!isUint(p.user.umask) || p.user.umask > 0o777)) throw new SpecError('process.user.umask', 'must be between 0 and 0777');
+    if (p.user.umask !== undefined && (!isUint(p.user.umask) || p.user.umask > 0o777))
+      throw new SpecError('process.user.umask', 'must be between 0 and 0777');
     if (p.capabilities !== undefined) {
       for (const set of CAP_SETS) {
         const names = p.capabilities[set];
         checkStringArray(names, `process.capabilities.${set}`);
         (names ?? []).forEach((n, i) => {
-          if (capNumber(n) === undefined) throw new SpecError(`process.capabilities.${set}[${i}]`, `unknown capability ${JSON.stringify(n)}`);
+          if (capNumber(n) === undefined)
+            throw new SpecError(`process.capabilities.${set}[${i}]`, `unknown capability ${JSON.stringify(n)}`);
         });
       }
     }
@@ -138,7 +151,8 @@ export function validateSpec(spec: unknown, forLaunch = true): asserts spec is S
     checkStringArray(m.options, `mounts[${i}].options`);
     if (m.type !== undefined && typeof m.type !== 'string') throw new SpecError(`mounts[${i}].type`, 'must be a string');
     const bind = (m.options ?? []).some((o) => o === 'bind' || o === 'rbind') || m.type === 'bind';
-    if (bind && (typeof m.source !== 'string' || m.source === '')) throw new SpecError(`mounts[${i}].source`, 'a bind mount needs a source');
+    if (bind && (typeof m.source !== 'string' || m.source === ''))
+      throw new SpecError(`mounts[${i}].source`, 'a bind mount needs a source');
   });
 
   for (const name of HOOK_NAMES) {
@@ -151,7 +165,8 @@ export function validateSpec(spec: unknown, forLaunch = true): asserts spec is S
   const l = s.linux ?? {};
   const types = new Set<string>();
   (l.namespaces ?? []).forEach((ns, i) => {
-    if (!NAMESPACE_TYPES.includes(ns?.type)) throw new SpecError(`linux.namespaces[${i}].type`, `unknown namespace type ${JSON.stringify(ns?.type)}`);
+    if (!NAMESPACE_TYPES.includes(ns?.type))
+      throw new SpecError(`linux.namespaces[${i}].type`, `unknown namespace type ${JSON.stringify(ns?.type)}`);
     if (types.has(ns.type)) throw new SpecError(`linux.namespaces[${i}].type`, `namespace ${ns.type} is listed twice`);
     types.add(ns.type);
     if (ns.path !== undefined && (typeof ns.path !== 'string' || !path.isAbsolute(ns.path)))
@@ -168,7 +183,11 @@ export function validateSpec(spec: unknown, forLaunch = true): asserts spec is S
   if (s.domainname && !types.has('uts')) throw new SpecError('domainname', 'cannot be set without a uts namespace');
   if (l.timeOffsets && !types.has('time')) throw new SpecError('linux.timeOffsets', 'needs a time namespace');
   // without a mount namespace / is the host's mount: making it read-only would make the host's file system read-only
-  if (!types.has('mount') && s.root?.readonly) throw new SpecError('root.readonly', 'needs a mount namespace (without one the container shares the host\'s mounts, and the root would be remounted read-only for the host too)');
+  if (!types.has('mount') && s.root?.readonly)
+    throw new SpecError(
+      'root.readonly',
+      "needs a mount namespace (without one the container shares the host's mounts, and the root would be remounted read-only for the host too)",
+    );
   for (const key of Object.keys(l.sysctl ?? {})) {
     if (!/^[a-z0-9_.\-/]+$/i.test(key) || key.includes('..')) throw new SpecError(`linux.sysctl.${key}`, 'is not a sysctl name');
     if (key.startsWith('net.') && !types.has('network')) throw new SpecError(`linux.sysctl.${key}`, 'needs a network namespace');
@@ -176,9 +195,11 @@ export function validateSpec(spec: unknown, forLaunch = true): asserts spec is S
   if (l.rootfsPropagation !== undefined && !PROPAGATIONS.includes(l.rootfsPropagation))
     throw new SpecError('linux.rootfsPropagation', `unknown propagation ${JSON.stringify(l.rootfsPropagation)}`);
   (l.devices ?? []).forEach((d, i) => {
-    if (typeof d?.path !== 'string' || !path.isAbsolute(d.path)) throw new SpecError(`linux.devices[${i}].path`, 'must be an absolute path');
+    if (typeof d?.path !== 'string' || !path.isAbsolute(d.path))
+      throw new SpecError(`linux.devices[${i}].path`, 'must be an absolute path');
     if (!DEVICE_TYPES.includes(d.type)) throw new SpecError(`linux.devices[${i}].type`, `unknown device type ${JSON.stringify(d.type)}`);
-    if (d.type !== 'p' && (!isUint(d.major) || !isUint(d.minor))) throw new SpecError(`linux.devices[${i}]`, 'major and minor are required');
+    if (d.type !== 'p' && (!isUint(d.major) || !isUint(d.minor)))
+      throw new SpecError(`linux.devices[${i}]`, 'major and minor are required');
   });
   validateResources(l.resources);
   checkStringArray(l.maskedPaths, 'linux.maskedPaths');

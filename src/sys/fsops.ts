@@ -47,7 +47,12 @@ export const S_IFBLK = 0o060000;
 
 /** An errno from a call made here: `code` is the errno name, as Node's own fs errors carry it. */
 export class SysError extends Error {
-  constructor(readonly syscall: string, readonly errno: number, readonly code: string, readonly path: string) {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+    readonly code: string,
+    readonly path: string,
+  ) {
     super(`${syscall} ${path}: ${code}`);
     this.name = 'SysError';
   }
@@ -154,7 +159,11 @@ export function llistxattr(path: Path): string[] {
     const r = Number(c().llistxattr(cp, buf, size));
     if (r < 0 && errnoName(koffi.errno()) === 'ERANGE') continue; // grew meanwhile
     check(r, 'llistxattr', path);
-    return buf.subarray(0, r).toString('utf8').split('\0').filter((n) => n !== '');
+    return buf
+      .subarray(0, r)
+      .toString('utf8')
+      .split('\0')
+      .filter((n) => n !== '');
   }
 }
 

@@ -12,7 +12,13 @@ export interface WaitStatus {
 
 interface NativeAddon {
   /** Starts the executor program (native/executor.c) on a plan: the init's pid (-1: stage 1 failed) and the step socket. */
-  spawn(plan: Buffer, stdio: number[], cgroupFd: number, slotFd: number, executor: string): { pid: number; sock: number; intoCgroup: boolean };
+  spawn(
+    plan: Buffer,
+    stdio: number[],
+    cgroupFd: number,
+    slotFd: number,
+    executor: string,
+  ): { pid: number; sock: number; intoCgroup: boolean };
   waitpid(pid: number, nohang?: boolean): WaitStatus | null;
   waitAsync(pid: number): Promise<WaitStatus>;
   /** Waits for any process (not only a child) to end, through a pidfd; false if it had already gone. */

@@ -15,8 +15,25 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
-  LANES, RUNC, buildOciArchive, calls, commandOf, containerdConfig, removeCgroup, removeNew, run, snapshotPaths, startContainerd, stopContainerd, unmountUnder, waitFor, which, withTty,
-  writeRuntimeWrapper, type Containerd, type Result,
+  LANES,
+  RUNC,
+  buildOciArchive,
+  calls,
+  commandOf,
+  containerdConfig,
+  removeCgroup,
+  removeNew,
+  run,
+  snapshotPaths,
+  startContainerd,
+  stopContainerd,
+  unmountUnder,
+  waitFor,
+  which,
+  withTty,
+  writeRuntimeWrapper,
+  type Containerd,
+  type Result,
 } from './lib.js';
 
 const CONTAINERD = which('containerd');
@@ -32,9 +49,12 @@ let address = '';
 let daemon: Containerd | undefined;
 let before = new Set<string>();
 
-const ctrAt = (ns: string) => (args: string[]): Result => run(CTR!, ['--address', address, '-n', ns, ...args]);
+const ctrAt =
+  (ns: string) =>
+  (args: string[]): Result =>
+    run(CTR!, ['--address', address, '-n', ns, ...args]);
 
-describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc as the runc shim\'s binary', () => {
+describe.skipIf(lacks(available))("containerd (private daemon) with tcr and runc as the runc shim's binary", () => {
   beforeAll(async () => {
     before = snapshotPaths(HOST_PATHS);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-e2e-containerd-'));
@@ -52,7 +72,15 @@ describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc
         const ctr = ctrAt(ns);
         for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
           ctr(['task', 'kill', '-a', '-s', 'KILL', line]);
-          waitFor(() => !/RUNNING|PAUSED/.test(ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(line + ' ')) ?? ''), 5_000);
+          waitFor(
+            () =>
+              !/RUNNING|PAUSED/.test(
+                ctr(['task', 'ls'])
+                  .stdout.split('\n')
+                  .find((l) => l.startsWith(line + ' ')) ?? '',
+              ),
+            5_000,
+          );
           ctr(['task', 'delete', '-f', line]);
         }
         for (const c of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'delete', c]);
@@ -87,10 +115,25 @@ describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc
         expect(imp.status, imp.stderr).toBe(0);
       }, 30_000);
 
-      const taskStatus = (id: string): string => ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[2] ?? '';
-      const taskPid = (id: string): number => Number(ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[1]);
+      const taskStatus = (id: string): string =>
+        ctr(['task', 'ls'])
+          .stdout.split('\n')
+          .find((l) => l.startsWith(`${id} `))
+          ?.trim()
+          .split(/\s+/)[2] ?? '';
+      const taskPid = (id: string): number =>
+        Number(
+          ctr(['task', 'ls'])
+            .stdout.split('\n')
+            .find((l) => l.startsWith(`${id} `))
+            ?.trim()
+            .split(/\s+/)[1],
+        );
       const cgroupFile = (pid: number, controller: string, file: string): string => {
-        const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));
+        const line = fs
+          .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+          .split('\n')
+          .find((l) => l.split(':')[1]?.split(',').includes(controller));
         return fs.readFileSync(path.join('/sys/fs/cgroup', controller, line!.split(':')[2], file), 'utf8').trim();
       };
       const detached = (id: string, script: string, extra: string[] = []): void => {
@@ -114,12 +157,26 @@ describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc
       });
 
       it('--env and --cwd', () => {
-        const r = ctr(['run', ...runtime, ...fifo, '--rm', '--env', 'FOO=bar', '--cwd', '/tmp', IMAGE, 'r3', 'sh', '-c', 'echo "$FOO $(pwd)"']);
+        const r = ctr([
+          'run',
+          ...runtime,
+          ...fifo,
+          '--rm',
+          '--env',
+          'FOO=bar',
+          '--cwd',
+          '/tmp',
+          IMAGE,
+          'r3',
+          'sh',
+          '-c',
+          'echo "$FOO $(pwd)"',
+        ]);
         expect(r.stdout).toBe('bar /tmp\n');
         expect(r.status).toBe(0);
       });
 
-      it('a failed create: the shim reports the runtime\'s error from its log.json', () => {
+      it("a failed create: the shim reports the runtime's error from its log.json", () => {
         const r = ctr(['run', ...runtime, ...fifo, '--rm', IMAGE, 'n1', '/nonexistent']);
         expect(r.status).not.toBe(0);
         expect(r.stderr).toContain('OCI runtime create failed');
@@ -133,16 +190,50 @@ describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc
         const e = ctr(['task', 'exec', ...fifo, '--exec-id', 'e1', 'd1', 'sh', '-c', 'echo in-exec; exit 7']);
         expect(e.stdout).toBe('in-exec\n');
         expect(e.status).toBe(7);
-        const u = ctr(['task', 'exec', ...fifo, '--exec-id', 'e2', '--user', '1000', '--cwd', '/tmp', 'd1', 'sh', '-c', 'echo "$(id -u) $(pwd)"']);
+        const u = ctr([
+          'task',
+          'exec',
+          ...fifo,
+          '--exec-id',
+          'e2',
+          '--user',
+          '1000',
+          '--cwd',
+          '/tmp',
+          'd1',
+          'sh',
+          '-c',
+          'echo "$(id -u) $(pwd)"',
+        ]);
         expect(u.stdout).toBe('1000 /tmp\n');
-        const t = withTty([CTR!, '--address', address, '-n', ns, 'task', 'exec', ...fifo, '-t', '--exec-id', 'e3', 'd1', 'sh', '-c', 'tty; test -t 0 && echo isatty']);
+        const t = withTty([
+          CTR!,
+          '--address',
+          address,
+          '-n',
+          ns,
+          'task',
+          'exec',
+          ...fifo,
+          '-t',
+          '--exec-id',
+          'e3',
+          'd1',
+          'sh',
+          '-c',
+          'tty; test -t 0 && echo isatty',
+        ]);
         expect(t.stdout).toMatch(/\/dev\/pts\/\d+\r*\n/);
         expect(t.stdout).toMatch(/isatty\r*\n/);
         // a detached exec shows in `task ps` (the runtime's ps) next to the init
         expect(ctr(['task', 'exec', ...fifo, '--detach', '--exec-id', 'e4', 'd1', 'sleep', '30']).status).toBe(0);
         const ps = ctr(['task', 'ps', 'd1']);
         expect(ps.status).toBe(0);
-        const pids = ps.stdout.split('\n').slice(1).filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[0]));
+        const pids = ps.stdout
+          .split('\n')
+          .slice(1)
+          .filter(Boolean)
+          .map((l) => Number(l.trim().split(/\s+/)[0]));
         expect(pids).toContain(pid);
         expect(pids.length).toBeGreaterThanOrEqual(2);
 
@@ -168,8 +259,24 @@ describe.skipIf(lacks(available))('containerd (private daemon) with tcr and runc
         remove('m1');
       });
 
-      it('-t: the task gets a terminal (the shim\'s --console-socket)', () => {
-        const r = withTty([CTR!, '--address', address, '-n', ns, 'run', ...runtime, ...fifo, '--rm', '-t', IMAGE, 't1', 'sh', '-c', 'tty; test -t 0 && echo isatty; exit 4']);
+      it("-t: the task gets a terminal (the shim's --console-socket)", () => {
+        const r = withTty([
+          CTR!,
+          '--address',
+          address,
+          '-n',
+          ns,
+          'run',
+          ...runtime,
+          ...fifo,
+          '--rm',
+          '-t',
+          IMAGE,
+          't1',
+          'sh',
+          '-c',
+          'tty; test -t 0 && echo isatty; exit 4',
+        ]);
         expect(r.stdout).toMatch(/\/dev\/pts\/0\r*\n/);
         expect(r.stdout).toMatch(/isatty\r*\n/);
         expect(r.status).toBe(4);

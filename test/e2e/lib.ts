@@ -71,13 +71,23 @@ export function writeRuntimeWrapper(dir: string, lane: Lane, log: string, prefix
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, lane.name);
   const argv = [lane.bin, ...prefix].map(shellQuote).join(' ');
-  fs.writeFileSync(file, [
-    '#!/bin/sh',
-    ...(withStatus
-      ? ['t0=$(date +%s%N)', `${argv} "$@"`, 'rc=$?', `printf '%s => %s %s %s\\n' "$*" "$rc" "$t0" "$(date +%s%N)" >> ${shellQuote(log)}`, 'exit $rc']
-      : [`printf '%s\\n' "$*" >> ${shellQuote(log)}`, `exec ${argv} "$@"`]),
-    '',
-  ].join('\n'), { mode: 0o755 });
+  fs.writeFileSync(
+    file,
+    [
+      '#!/bin/sh',
+      ...(withStatus
+        ? [
+            't0=$(date +%s%N)',
+            `${argv} "$@"`,
+            'rc=$?',
+            `printf '%s => %s %s %s\\n' "$*" "$rc" "$t0" "$(date +%s%N)" >> ${shellQuote(log)}`,
+            'exit $rc',
+          ]
+        : [`printf '%s\\n' "$*" >> ${shellQuote(log)}`, `exec ${argv} "$@"`]),
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
   return file;
 }
 
@@ -174,7 +184,11 @@ export function userNsOf(pid: number | 'self'): string {
 
 /** A uid_map/gid_map with its columns' padding squeezed: one `inside host size` triple a line. */
 export function squeezeMap(text: string): string {
-  return text.split('\n').map((l) => l.trim().split(/\s+/).join(' ')).filter(Boolean).join('\n');
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).join(' '))
+    .filter(Boolean)
+    .join('\n');
 }
 
 /** The part of an OCI image config's `config` that the tests set. */
@@ -206,22 +220,32 @@ export function buildOciArchive(work: string, rootfs: string, image: string, out
   if (tar.status !== 0) throw new Error(`tar ${rootfs}: ${tar.stderr}`);
   const layer = fs.readFileSync(layerFile);
   const layerDigest = put(layer);
-  const imageConfig = Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux',
-    config: config ?? { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-    rootfs: { type: 'layers', diff_ids: [layerDigest] },
-  }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(imageConfig), size: imageConfig.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
-  }));
+  const imageConfig = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: config ?? { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+      rootfs: { type: 'layers', diff_ids: [layerDigest] },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(imageConfig), size: imageConfig.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
+    }),
+  );
   const index = {
     schemaVersion: 2,
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(manifest), size: manifest.length,
-      annotations: { 'io.containerd.image.name': image, 'org.opencontainers.image.ref.name': 'test' },
-    }],
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: put(manifest),
+        size: manifest.length,
+        annotations: { 'io.containerd.image.name': image, 'org.opencontainers.image.ref.name': 'test' },
+      },
+    ],
   };
   fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify(index));
   fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
@@ -292,9 +316,16 @@ export function startContainerd(dir: string, address: string, config: string, en
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.toml'), config);
   const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
-  const daemon = spawn(which('containerd') ?? 'containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', logFd, logFd], env });
+  const daemon = spawn(which('containerd') ?? 'containerd', ['--config', path.join(dir, 'config.toml')], {
+    stdio: ['ignore', logFd, logFd],
+    env,
+  });
   fs.closeSync(logFd);
-  const up = waitFor(() => daemon.exitCode === null && fs.existsSync(address) && run(ctr, ['--address', address, 'version']).status === 0, 15_000, 100);
+  const up = waitFor(
+    () => daemon.exitCode === null && fs.existsSync(address) && run(ctr, ['--address', address, 'version']).status === 0,
+    15_000,
+    100,
+  );
   if (!up) {
     if (daemon.exitCode === null) daemon.kill('SIGKILL');
     throw new Error(`containerd did not come up:\n${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8')}`);

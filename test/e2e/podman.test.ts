@@ -14,7 +14,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot, lacks } from '../helpers.js';
-import { LANES, RUNC, calls, commandOf, removeCgroup, removeNew, run, snapshotPaths, unmountUnder, waitFor, which, withTty, writeRuntimeWrapper, type Result } from './lib.js';
+import {
+  LANES,
+  RUNC,
+  calls,
+  commandOf,
+  removeCgroup,
+  removeNew,
+  run,
+  snapshotPaths,
+  unmountUnder,
+  waitFor,
+  which,
+  withTty,
+  writeRuntimeWrapper,
+  type Result,
+} from './lib.js';
 
 const PODMAN = which('podman');
 const available = isRoot && !!PODMAN && !!which('conmon') && !!RUNC && !!which('script');
@@ -59,17 +74,26 @@ for (const lane of LANES) {
       const wrapper = writeRuntimeWrapper(path.join(dir, 'bin'), lane, log, ['--root', path.join(dir, 'runtime-root')]);
       // runtime_supports_json: podman then passes --log FILE --log-format=json
       // and reads the runtime's errors from that file, as it does for runc
-      fs.writeFileSync(path.join(dir, 'containers.conf'), [
-        '[engine]',
-        'lock_type = "file"',
-        'runtime_supports_json = ["crun", "runc", "tcr"]',
-        '',
-      ].join('\n'));
+      fs.writeFileSync(
+        path.join(dir, 'containers.conf'),
+        ['[engine]', 'lock_type = "file"', 'runtime_supports_json = ["crun", "runc", "tcr"]', ''].join('\n'),
+      );
       env = { ...process.env, CONTAINERS_CONF: path.join(dir, 'containers.conf') };
       global = [
-        '--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'),
-        '--network-config-dir', path.join(dir, 'net'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'none',
-        '--runtime', wrapper,
+        '--root',
+        path.join(dir, 'storage'),
+        '--runroot',
+        path.join(dir, 'run'),
+        '--tmpdir',
+        path.join(dir, 'tmp'),
+        '--network-config-dir',
+        path.join(dir, 'net'),
+        '--cgroup-manager',
+        'cgroupfs',
+        '--events-backend',
+        'none',
+        '--runtime',
+        wrapper,
       ];
       // the image: the demo busybox rootfs, imported locally (no registry)
       const tarball = path.join(dir, 'rootfs.tar');
@@ -92,7 +116,10 @@ for (const lane of LANES) {
         unmountUnder(dir);
         removeCgroup(cgroupParent);
         fs.rmSync(dir, { recursive: true, force: true });
-        removeNew(HOST_PATHS.filter((p) => p.startsWith('/run/')), before);
+        removeNew(
+          HOST_PATHS.filter((p) => p.startsWith('/run/')),
+          before,
+        );
         removeNew(['/var/lib/containers'], before, true);
       }
     }, 60_000);
@@ -119,34 +146,86 @@ for (const lane of LANES) {
     });
 
     it('-e, -w, -u and --hostname', () => {
-      const r = podman(['run', '--rm', ...runFlags(), '-e', 'FOO=bar', '-w', '/tmp', '-u', '1000:1000', '--hostname', 'e2e-host',
-        IMAGE, 'sh', '-c', 'echo "$FOO $(pwd) $(id -u):$(id -g) $(hostname)"']);
+      const r = podman([
+        'run',
+        '--rm',
+        ...runFlags(),
+        '-e',
+        'FOO=bar',
+        '-w',
+        '/tmp',
+        '-u',
+        '1000:1000',
+        '--hostname',
+        'e2e-host',
+        IMAGE,
+        'sh',
+        '-c',
+        'echo "$FOO $(pwd) $(id -u):$(id -g) $(hostname)"',
+      ]);
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('bar /tmp 1000:1000 e2e-host\n');
     });
 
     it('--read-only: / refuses writes, the tmpfs podman puts on /tmp takes them', () => {
-      const r = podman(['run', '--rm', ...runFlags(), '--read-only', IMAGE, 'sh', '-c',
-        'touch /x 2>/dev/null && echo root-writable; echo t > /tmp/x && cat /tmp/x; grep " /tmp " /proc/self/mountinfo | cut -d" " -f9']);
+      const r = podman([
+        'run',
+        '--rm',
+        ...runFlags(),
+        '--read-only',
+        IMAGE,
+        'sh',
+        '-c',
+        'touch /x 2>/dev/null && echo root-writable; echo t > /tmp/x && cat /tmp/x; grep " /tmp " /proc/self/mountinfo | cut -d" " -f9',
+      ]);
       expect(r.stdout).toBe('t\ntmpfs\n');
       expect(r.status).toBe(0);
     });
 
     it('--tmpfs: a tmpfs that starts with a copy of the directory it covers (tmpcopyup)', () => {
-      const r = podman(['run', '--rm', ...runFlags(), '--tmpfs', '/etc', IMAGE, 'sh', '-c',
-        'grep "^root:" /etc/passwd | cut -d: -f1; grep " /etc " /proc/self/mountinfo | cut -d" " -f9; echo n > /etc/new && echo writable']);
+      const r = podman([
+        'run',
+        '--rm',
+        ...runFlags(),
+        '--tmpfs',
+        '/etc',
+        IMAGE,
+        'sh',
+        '-c',
+        'grep "^root:" /etc/passwd | cut -d: -f1; grep " /etc " /proc/self/mountinfo | cut -d" " -f9; echo n > /etc/new && echo writable',
+      ]);
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('root\ntmpfs\nwritable\n');
     });
 
-    it('-m and --pids-limit reach the container\'s cgroup', () => {
-      const r = podman(['run', '--rm', ...runFlags(), '-m', '64m', '--pids-limit', '50', IMAGE, 'sh', '-c',
-        'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max']);
+    it("-m and --pids-limit reach the container's cgroup", () => {
+      const r = podman([
+        'run',
+        '--rm',
+        ...runFlags(),
+        '-m',
+        '64m',
+        '--pids-limit',
+        '50',
+        IMAGE,
+        'sh',
+        '-c',
+        'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max',
+      ]);
       expect(r.stdout).toBe('67108864\n50\n');
       // and the limit holds: an inner shell forks sleepers until the kernel
       // refuses (then exits); the rest is shell builtins, which need no fork
-      const f = podman(['run', '--rm', ...runFlags(), '--pids-limit', '20', IMAGE, 'sh', '-c',
-        'sh -c "for i in \\$(seq 1 40); do sleep 5 & done" 2>/dev/null; read n < /sys/fs/cgroup/pids/pids.current; set -- /proc/[0-9]*; echo $n $#; kill -9 -1']);
+      const f = podman([
+        'run',
+        '--rm',
+        ...runFlags(),
+        '--pids-limit',
+        '20',
+        IMAGE,
+        'sh',
+        '-c',
+        'sh -c "for i in \\$(seq 1 40); do sleep 5 & done" 2>/dev/null; read n < /sys/fs/cgroup/pids/pids.current; set -- /proc/[0-9]*; echo $n $#; kill -9 -1',
+      ]);
       const [current, visible] = f.stdout.trim().split(' ').map(Number);
       expect(current).toBeGreaterThanOrEqual(15);
       expect(current).toBeLessThanOrEqual(20);
@@ -154,7 +233,10 @@ for (const lane of LANES) {
     });
 
     it('-t: the process gets a terminal (through conmon and --console-socket)', () => {
-      const r = withTty([PODMAN!, ...global, 'run', '--rm', '-t', ...runFlags(), IMAGE, 'sh', '-c', 'tty; test -t 0 && echo isatty; echo "$TERM"'], env);
+      const r = withTty(
+        [PODMAN!, ...global, 'run', '--rm', '-t', ...runFlags(), IMAGE, 'sh', '-c', 'tty; test -t 0 && echo isatty; echo "$TERM"'],
+        env,
+      );
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/\/dev\/pts\/0\r*\n/);
       expect(r.stdout).toMatch(/isatty\r*\n/);
@@ -211,10 +293,16 @@ for (const lane of LANES) {
       expect(seen.some((c) => /--log-format=json --log \S+ create /.test(c))).toBe(true);
       expect(seen.some((c) => commandOf(c) === 'exec' && / --detach /.test(c))).toBe(true);
       // nothing of the containers is left running
-      expect(waitFor(() => containersIn(path.join(dir, 'runtime-root')).every((id) => {
-        const s = run(lane.bin, ['--root', path.join(dir, 'runtime-root'), 'state', id]);
-        return s.status !== 0 || JSON.parse(s.stdout).status === 'stopped';
-      }), 5_000)).toBe(true);
+      expect(
+        waitFor(
+          () =>
+            containersIn(path.join(dir, 'runtime-root')).every((id) => {
+              const s = run(lane.bin, ['--root', path.join(dir, 'runtime-root'), 'state', id]);
+              return s.status !== 0 || JSON.parse(s.stdout).status === 'stopped';
+            }),
+          5_000,
+        ),
+      ).toBe(true);
     });
   });
 }

@@ -27,8 +27,28 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
-  LANES, RUNC, buildOciArchive, calls, commandOf, containerdConfig, daemonEnv, removeCgroup, removeNew, run, shellQuote, snapshotPaths, squeezeMap, startContainerd,
-  stopContainerd, unmountUnder, userNsOf, waitFor, which, withTty, type Containerd, type Result,
+  LANES,
+  RUNC,
+  buildOciArchive,
+  calls,
+  commandOf,
+  containerdConfig,
+  daemonEnv,
+  removeCgroup,
+  removeNew,
+  run,
+  shellQuote,
+  snapshotPaths,
+  squeezeMap,
+  startContainerd,
+  stopContainerd,
+  unmountUnder,
+  userNsOf,
+  waitFor,
+  which,
+  withTty,
+  type Containerd,
+  type Result,
 } from './lib.js';
 
 const CONTAINERD = which('containerd');
@@ -47,27 +67,36 @@ let before = new Set<string>();
 
 const nsOf = (lane: string): string => `${path.basename(dir)}-${lane}`;
 const logOf = (lane: string): string => path.join(dir, `${lane}-calls.log`);
-const ctrAt = (ns: string) => (args: string[]): Result => run(CTR!, ['--address', address, '-n', ns, ...args]);
+const ctrAt =
+  (ns: string) =>
+  (args: string[]): Result =>
+    run(CTR!, ['--address', address, '-n', ns, ...args]);
 const lines = (r: Result): string[] => r.stdout.split('\n').filter(Boolean);
 
 /** The shim's `runc`: the lane whose namespace --root names, runc for anything else. */
 function writeDispatcher(bin: string): void {
   fs.mkdirSync(bin, { recursive: true });
-  const cases = LANES.map((lane) => [
-    `  *" --root ${RUNC_ROOT}/${nsOf(lane.name)} "*)`,
-    `    printf '%s\\n' "$*" >> ${shellQuote(logOf(lane.name))}`,
-    `    exec ${shellQuote(lane.bin)} "$@";;`,
-  ].join('\n'));
-  fs.writeFileSync(path.join(bin, 'runc'), [
-    '#!/bin/sh',
-    'case " $* " in',
-    ...cases,
-    '  *)',
-    `    printf '%s\\n' "$*" >> ${shellQuote(path.join(dir, 'other-calls.log'))}`,
-    `    exec ${shellQuote(RUNC!)} "$@";;`,
-    'esac',
-    '',
-  ].join('\n'), { mode: 0o755 });
+  const cases = LANES.map((lane) =>
+    [
+      `  *" --root ${RUNC_ROOT}/${nsOf(lane.name)} "*)`,
+      `    printf '%s\\n' "$*" >> ${shellQuote(logOf(lane.name))}`,
+      `    exec ${shellQuote(lane.bin)} "$@";;`,
+    ].join('\n'),
+  );
+  fs.writeFileSync(
+    path.join(bin, 'runc'),
+    [
+      '#!/bin/sh',
+      'case " $* " in',
+      ...cases,
+      '  *)',
+      `    printf '%s\\n' "$*" >> ${shellQuote(path.join(dir, 'other-calls.log'))}`,
+      `    exec ${shellQuote(RUNC!)} "$@";;`,
+      'esac',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
 }
 
 describe.skipIf(lacks(available))('user namespaces through containerd (private daemon), the runc shim running tcr or runc', () => {
@@ -92,7 +121,15 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
         const ctr = ctrAt(ns);
         for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
           ctr(['task', 'kill', '-a', '-s', 'KILL', line]);
-          waitFor(() => !/RUNNING|PAUSED/.test(ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(line + ' ')) ?? ''), 5_000);
+          waitFor(
+            () =>
+              !/RUNNING|PAUSED/.test(
+                ctr(['task', 'ls'])
+                  .stdout.split('\n')
+                  .find((l) => l.startsWith(line + ' ')) ?? '',
+              ),
+            5_000,
+          );
           ctr(['task', 'delete', '-f', line]);
         }
         for (const c of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'delete', c]);
@@ -127,7 +164,12 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
         expect(imp.status, imp.stderr).toBe(0);
       }, 30_000);
 
-      const taskLine = (id: string): string[] => ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/) ?? [];
+      const taskLine = (id: string): string[] =>
+        ctr(['task', 'ls'])
+          .stdout.split('\n')
+          .find((l) => l.startsWith(`${id} `))
+          ?.trim()
+          .split(/\s+/) ?? [];
       const taskPid = (id: string): number => Number(taskLine(id)[1]);
       const detached = (id: string, extra: string[], script = LOOP): number => {
         const r = ctr(['run', ...fifo, '-d', ...MAP, ...extra, IMAGE, id, 'sh', '-c', script]);
@@ -143,11 +185,23 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
         expect(ctr(['container', 'delete', id]).status).toBe(0);
       };
       /** The runtime commands the shim ran for a container, in order. */
-      const commandsFor = (id: string): string[] => calls(logOf(lane.name)).filter((c) => c.endsWith(` ${id}`)).map(commandOf);
+      const commandsFor = (id: string): string[] =>
+        calls(logOf(lane.name))
+          .filter((c) => c.endsWith(` ${id}`))
+          .map(commandOf);
 
       it('ctr run --rm: root inside is host uid 100000, in a user namespace of its own; the exit code; the shim ran this lane', () => {
-        const r = ctr(['run', ...fifo, '--rm', ...MAP, IMAGE, 'r1', 'sh', '-c',
-          'id -u; id -g; cat /proc/self/uid_map; cat /proc/self/gid_map; readlink /proc/self/ns/user; touch /tmp/x; stat -c %u:%g /tmp/x /bin/busybox; exit 3']);
+        const r = ctr([
+          'run',
+          ...fifo,
+          '--rm',
+          ...MAP,
+          IMAGE,
+          'r1',
+          'sh',
+          '-c',
+          'id -u; id -g; cat /proc/self/uid_map; cat /proc/self/gid_map; readlink /proc/self/ns/user; touch /tmp/x; stat -c %u:%g /tmp/x /bin/busybox; exit 3',
+        ]);
         expect(r.stderr).toBe('');
         expect(r.status).toBe(3);
         const [uid, gid, uidMap, gidMap, ns, ...owners] = lines(r);
@@ -160,21 +214,61 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
         // the shim ran this lane's binary (not --runc-binary: ctr dropped it), with its default root
         const cmds = commandsFor('r1');
         expect(cmds.slice(0, 2)).toEqual(['create', 'start']);
-        expect(calls(logOf(lane.name)).some((c) => c.startsWith(`--root ${RUNC_ROOT}/${nsOf(lane.name)} `) && / create --bundle /.test(c))).toBe(true);
+        expect(
+          calls(logOf(lane.name)).some((c) => c.startsWith(`--root ${RUNC_ROOT}/${nsOf(lane.name)} `) && / create --bundle /.test(c)),
+        ).toBe(true);
       });
 
-      it('detached: files land as host uid 100000; ctr task exec (root, --user 1000, -t) joins the init\'s user namespace', () => {
+      it("detached: files land as host uid 100000; ctr task exec (root, --user 1000, -t) joins the init's user namespace", () => {
         const pid = detached('d1', [], `touch /tmp/from-init; ${LOOP}`);
         expect(squeezeMap(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8'))).toBe('0 100000 65536');
         const initNs = userNsOf(pid);
         expect(initNs).not.toBe(userNsOf('self'));
-        const e = ctr(['task', 'exec', ...fifo, '--exec-id', 'e1', 'd1', 'sh', '-c', 'id -u; readlink /proc/self/ns/user; touch /tmp/from-exec; exit 7']);
+        const e = ctr([
+          'task',
+          'exec',
+          ...fifo,
+          '--exec-id',
+          'e1',
+          'd1',
+          'sh',
+          '-c',
+          'id -u; readlink /proc/self/ns/user; touch /tmp/from-exec; exit 7',
+        ]);
         expect(e.stderr).toBe('');
         expect(e.status).toBe(7);
         expect(lines(e)).toEqual(['0', initNs]);
-        const u = ctr(['task', 'exec', ...fifo, '--exec-id', 'e2', '--user', '1000', 'd1', 'sh', '-c', 'id -u; readlink /proc/self/ns/user; touch /tmp/from-1000']);
+        const u = ctr([
+          'task',
+          'exec',
+          ...fifo,
+          '--exec-id',
+          'e2',
+          '--user',
+          '1000',
+          'd1',
+          'sh',
+          '-c',
+          'id -u; readlink /proc/self/ns/user; touch /tmp/from-1000',
+        ]);
         expect(u.stdout).toBe(`1000\n${initNs}\n`);
-        const t = withTty([CTR!, '--address', address, '-n', nsOf(lane.name), 'task', 'exec', ...fifo, '-t', '--exec-id', 'e3', 'd1', 'sh', '-c', 'test -t 0 && echo isatty; readlink /proc/self/ns/user']);
+        const t = withTty([
+          CTR!,
+          '--address',
+          address,
+          '-n',
+          nsOf(lane.name),
+          'task',
+          'exec',
+          ...fifo,
+          '-t',
+          '--exec-id',
+          'e3',
+          'd1',
+          'sh',
+          '-c',
+          'test -t 0 && echo isatty; readlink /proc/self/ns/user',
+        ]);
         expect(t.stdout).toMatch(/isatty\r*\n/);
         expect(t.stdout).toContain(initNs);
         // as the host sees them (the container's root: /proc/PID/root)
@@ -183,14 +277,34 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
           const st = fs.statSync(path.join(`/proc/${pid}/root`, f));
           return `${f} ${st.uid}:${st.gid}`;
         });
-        expect(owners).toEqual(['bin/busybox 100000:100000', 'tmp/from-init 100000:100000', 'tmp/from-exec 100000:100000', 'tmp/from-1000 101000:100000']);
+        expect(owners).toEqual([
+          'bin/busybox 100000:100000',
+          'tmp/from-init 100000:100000',
+          'tmp/from-exec 100000:100000',
+          'tmp/from-1000 101000:100000',
+        ]);
         remove('d1');
         expect(commandsFor('d1')).toContain('exec');
       });
 
-      it('-t: the task\'s terminal (the shim\'s console socket), owned by the container\'s root', () => {
-        const r = withTty([CTR!, '--address', address, '-n', nsOf(lane.name), 'run', ...fifo, '--rm', '-t', ...MAP, IMAGE, 't1', 'sh', '-c',
-          'tty; test -t 0 && echo isatty; stat -c %u $(tty); cat /proc/self/uid_map; exit 4']);
+      it("-t: the task's terminal (the shim's console socket), owned by the container's root", () => {
+        const r = withTty([
+          CTR!,
+          '--address',
+          address,
+          '-n',
+          nsOf(lane.name),
+          'run',
+          ...fifo,
+          '--rm',
+          '-t',
+          ...MAP,
+          IMAGE,
+          't1',
+          'sh',
+          '-c',
+          'tty; test -t 0 && echo isatty; stat -c %u $(tty); cat /proc/self/uid_map; exit 4',
+        ]);
         expect(r.status).toBe(4);
         expect(r.stdout).toMatch(/\/dev\/pts\/0\r*\n/);
         expect(r.stdout).toMatch(/isatty\r*\n/);
@@ -198,18 +312,34 @@ describe.skipIf(lacks(available))('user namespaces through containerd (private d
         expect(r.stdout).toMatch(/^\s*0\s+100000\s+65536\r*$/m);
       });
 
-      it('--with-ns user:/proc/PID/ns/user (and network): a task joins a running task\'s user namespace by path; exec into it', () => {
+      it("--with-ns user:/proc/PID/ns/user (and network): a task joins a running task's user namespace by path; exec into it", () => {
         const pid = detached('o1', []);
         const ownerNs = userNsOf(pid);
         const ownerNet = fs.readlinkSync(`/proc/${pid}/ns/net`);
-        const jpid = detached('j1', ['--with-ns', `user:/proc/${pid}/ns/user`, '--with-ns', `network:/proc/${pid}/ns/net`], `touch /tmp/from-joiner; ${LOOP}`);
+        const jpid = detached(
+          'j1',
+          ['--with-ns', `user:/proc/${pid}/ns/user`, '--with-ns', `network:/proc/${pid}/ns/net`],
+          `touch /tmp/from-joiner; ${LOOP}`,
+        );
         // what the runtime was asked: to join by path, not to make a namespace
-        const spec = JSON.parse(fs.readFileSync(path.join(dir, 'state', 'io.containerd.runtime.v2.task', nsOf(lane.name), 'j1', 'config.json'), 'utf8'));
+        const spec = JSON.parse(
+          fs.readFileSync(path.join(dir, 'state', 'io.containerd.runtime.v2.task', nsOf(lane.name), 'j1', 'config.json'), 'utf8'),
+        );
         expect(spec.linux.namespaces).toContainEqual({ type: 'user', path: `/proc/${pid}/ns/user` });
         expect(userNsOf(jpid)).toBe(ownerNs);
         expect(fs.readlinkSync(`/proc/${jpid}/ns/net`)).toBe(ownerNet);
         expect(fs.readlinkSync(`/proc/${jpid}/ns/mnt`)).not.toBe(fs.readlinkSync(`/proc/${pid}/ns/mnt`));
-        const e = ctr(['task', 'exec', ...fifo, '--exec-id', 'e1', 'j1', 'sh', '-c', 'id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/net; cat /proc/self/uid_map']);
+        const e = ctr([
+          'task',
+          'exec',
+          ...fifo,
+          '--exec-id',
+          'e1',
+          'j1',
+          'sh',
+          '-c',
+          'id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/net; cat /proc/self/uid_map',
+        ]);
         expect(e.stderr).toBe('');
         expect(e.status).toBe(0);
         expect(lines(e).slice(0, 3)).toEqual(['0', ownerNs, ownerNet]);

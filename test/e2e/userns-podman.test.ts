@@ -24,7 +24,22 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, isRoot, lacks } from '../helpers.js';
 import {
-  LANES, RUNC, calls, commandOf, removeCgroup, removeNew, run, sleep, snapshotPaths, squeezeMap, unmountUnder, userNsOf, which, withTty, writeRuntimeWrapper, type Result,
+  LANES,
+  RUNC,
+  calls,
+  commandOf,
+  removeCgroup,
+  removeNew,
+  run,
+  sleep,
+  snapshotPaths,
+  squeezeMap,
+  unmountUnder,
+  userNsOf,
+  which,
+  withTty,
+  writeRuntimeWrapper,
+  type Result,
 } from './lib.js';
 
 const PODMAN = which('podman');
@@ -48,7 +63,10 @@ let saved: SavedFile[] = [];
 
 /** The `containers` range of /etc/subuid (first host id and count), after ensureSubIds. */
 function containersRange(file: string): [number, number] {
-  const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('containers:'))!;
+  const line = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('containers:'))!;
   const [, start, count] = line.split(':');
   return [Number(start), Number(count)];
 }
@@ -132,7 +150,10 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         expect(r.status).toBe(0);
       };
       /** The runtime commands podman ran for a container, in order. */
-      const commandsFor = (id: string): string[] => calls(log).filter((c) => c.endsWith(` ${id}`)).map(commandOf);
+      const commandsFor = (id: string): string[] =>
+        calls(log)
+          .filter((c) => c.endsWith(` ${id}`))
+          .map(commandOf);
 
       beforeAll(() => {
         before = snapshotPaths(HOST_PATHS);
@@ -144,20 +165,34 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         log = path.join(dir, 'runtime-calls.log');
         cgroupParent = `/${path.basename(dir)}`;
         const wrapper = writeRuntimeWrapper(path.join(dir, 'bin'), lane, log, ['--root', runtimeRoot]);
-        fs.writeFileSync(path.join(dir, 'containers.conf'), [
-          '[containers]',
-          // the sandbox here cannot raise rlimits, and podman's defaults would (the pod's infra container too)
-          'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
-          '[engine]',
-          'lock_type = "file"',
-          'runtime_supports_json = ["crun", "runc", "tcr"]',
-          '',
-        ].join('\n'));
+        fs.writeFileSync(
+          path.join(dir, 'containers.conf'),
+          [
+            '[containers]',
+            // the sandbox here cannot raise rlimits, and podman's defaults would (the pod's infra container too)
+            'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
+            '[engine]',
+            'lock_type = "file"',
+            'runtime_supports_json = ["crun", "runc", "tcr"]',
+            '',
+          ].join('\n'),
+        );
         env = { ...process.env, CONTAINERS_CONF: path.join(dir, 'containers.conf') };
         global = [
-          '--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'),
-          '--network-config-dir', path.join(dir, 'net'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'none',
-          '--runtime', wrapper,
+          '--root',
+          path.join(dir, 'storage'),
+          '--runroot',
+          path.join(dir, 'run'),
+          '--tmpdir',
+          path.join(dir, 'tmp'),
+          '--network-config-dir',
+          path.join(dir, 'net'),
+          '--cgroup-manager',
+          'cgroupfs',
+          '--events-backend',
+          'none',
+          '--runtime',
+          wrapper,
         ];
         const tarball = path.join(dir, 'rootfs.tar');
         expect(run('tar', ['-C', path.join(DEMO, 'rootfs'), '--numeric-owner', '-cf', tarball, '.']).status).toBe(0);
@@ -173,20 +208,32 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
           podman(['rm', '-a', '-f', '-t', '0']);
           podman(['system', 'reset', '-f']);
           if (fs.existsSync(runtimeRoot)) {
-            for (const id of fs.readdirSync(runtimeRoot).filter((n) => !n.startsWith('.'))) run(lane.bin, ['--root', runtimeRoot, 'delete', '--force', id]);
+            for (const id of fs.readdirSync(runtimeRoot).filter((n) => !n.startsWith('.')))
+              run(lane.bin, ['--root', runtimeRoot, 'delete', '--force', id]);
           }
         } finally {
           unmountUnder(dir);
           removeCgroup(cgroupParent);
           fs.rmSync(dir, { recursive: true, force: true });
-          removeNew(HOST_PATHS.filter((p) => p.startsWith('/run/')), before);
+          removeNew(
+            HOST_PATHS.filter((p) => p.startsWith('/run/')),
+            before,
+          );
           removeNew(['/var/lib/containers'], before, true);
         }
       }, 60_000);
 
       it('run --uidmap/--gidmap: root inside, in a user namespace of its own with the mapping', () => {
-        const r = podman(['run', '--rm', ...flags(), ...MAP, IMAGE, 'sh', '-c',
-          'id -u; id -g; cat /proc/self/uid_map; cat /proc/self/gid_map; readlink /proc/self/ns/user; touch /tmp/x; stat -c %u:%g /tmp/x; exit 3']);
+        const r = podman([
+          'run',
+          '--rm',
+          ...flags(),
+          ...MAP,
+          IMAGE,
+          'sh',
+          '-c',
+          'id -u; id -g; cat /proc/self/uid_map; cat /proc/self/gid_map; readlink /proc/self/ns/user; touch /tmp/x; stat -c %u:%g /tmp/x; exit 3',
+        ]);
         expect(r.stderr).toBe('');
         expect(r.status).toBe(3);
         const [uid, gid, uidMap, gidMap, ns, owner] = lines(r);
@@ -198,24 +245,45 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         expect(owner).toBe('0:0');
       });
 
-      it('detached --uidmap: writes land as host uid 100000; podman exec (root, -u 1000, -t) joins the init\'s user namespace', () => {
+      it("detached --uidmap: writes land as host uid 100000; podman exec (root, -u 1000, -t) joins the init's user namespace", () => {
         detached('u1', MAP, `touch /tmp/from-init; ${LOOP}`);
         const pid = pidOf('u1');
         expect(squeezeMap(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8'))).toBe('0 100000 65536');
         expect(squeezeMap(fs.readFileSync(`/proc/${pid}/gid_map`, 'utf8'))).toBe('0 100000 65536');
         const initNs = userNsOf(pid);
         expect(initNs).not.toBe(userNsOf('self'));
-        const e = podman(['exec', 'u1', 'sh', '-c', 'id -u; readlink /proc/self/ns/user; cat /proc/self/uid_map; touch /tmp/from-exec; exit 7']);
+        const e = podman([
+          'exec',
+          'u1',
+          'sh',
+          '-c',
+          'id -u; readlink /proc/self/ns/user; cat /proc/self/uid_map; touch /tmp/from-exec; exit 7',
+        ]);
         expect(e.stderr).toBe('');
         expect(e.status).toBe(7);
         expect(lines(e).slice(0, 2)).toEqual(['0', initNs]);
         expect(squeezeMap(lines(e)[2])).toBe('0 100000 65536');
-        const u = podman(['exec', '-u', '1000:1000', 'u1', 'sh', '-c', 'echo $(id -u):$(id -g); readlink /proc/self/ns/user; touch /tmp/from-1000']);
+        const u = podman([
+          'exec',
+          '-u',
+          '1000:1000',
+          'u1',
+          'sh',
+          '-c',
+          'echo $(id -u):$(id -g); readlink /proc/self/ns/user; touch /tmp/from-1000',
+        ]);
         expect(u.stdout).toBe(`1000:1000\n${initNs}\n`);
-        const t = withTty([PODMAN!, ...global, 'exec', '-t', 'u1', 'sh', '-c', 'test -t 0 && echo isatty; readlink /proc/self/ns/user'], env);
+        const t = withTty(
+          [PODMAN!, ...global, 'exec', '-t', 'u1', 'sh', '-c', 'test -t 0 && echo isatty; readlink /proc/self/ns/user'],
+          env,
+        );
         expect(t.stdout).toMatch(/isatty\r*\n/);
         expect(t.stdout).toContain(initNs);
-        for (const [file, owner] of [['from-init', 100000], ['from-exec', 100000], ['from-1000', 101000]] as const) {
+        for (const [file, owner] of [
+          ['from-init', 100000],
+          ['from-exec', 100000],
+          ['from-1000', 101000],
+        ] as const) {
           const st = upper('u1', `tmp/${file}`);
           expect(`${file} ${st.uid}:${st.gid}`).toBe(`${file} ${owner}:${owner}`);
         }
@@ -224,9 +292,23 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         remove('u1');
       });
 
-      it('run -t --uidmap: the terminal is the container\'s, owned by its root', () => {
-        const r = withTty([PODMAN!, ...global, 'run', '--rm', '-t', ...flags(), ...MAP, IMAGE, 'sh', '-c',
-          'tty; test -t 0 && echo isatty; stat -c %u:%g $(tty); cat /proc/self/uid_map; exit 4'], env);
+      it("run -t --uidmap: the terminal is the container's, owned by its root", () => {
+        const r = withTty(
+          [
+            PODMAN!,
+            ...global,
+            'run',
+            '--rm',
+            '-t',
+            ...flags(),
+            ...MAP,
+            IMAGE,
+            'sh',
+            '-c',
+            'tty; test -t 0 && echo isatty; stat -c %u:%g $(tty); cat /proc/self/uid_map; exit 4',
+          ],
+          env,
+        );
         expect(r.status).toBe(4);
         expect(r.stdout).toMatch(/\/dev\/pts\/0\r*\n/);
         expect(r.stdout).toMatch(/isatty\r*\n/);
@@ -234,7 +316,7 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         expect(r.stdout).toMatch(/^\s*0\s+100000\s+65536\r*$/m);
       });
 
-      it('podman create + podman start -a with --uidmap: the runtime\'s create and start, the init waiting on the exec fifo in between', () => {
+      it("podman create + podman start -a with --uidmap: the runtime's create and start, the init waiting on the exec fifo in between", () => {
         const c = podman(['create', '--name', 'cs1', ...flags(), ...MAP, IMAGE, 'sh', '-c', 'id -u; cat /proc/self/uid_map; exit 5']);
         expect(c.stderr).toBe('');
         expect(c.status).toBe(0);
@@ -252,7 +334,9 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         const [start, count] = containersRange('/etc/subuid');
         detached('a1', ['--userns=auto'], `touch /tmp/from-init; ${LOOP}`);
         const pid = pidOf('a1');
-        const [inside, host, size] = squeezeMap(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8')).split(' ').map(Number);
+        const [inside, host, size] = squeezeMap(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8'))
+          .split(' ')
+          .map(Number);
         expect(inside).toBe(0);
         expect(host).toBeGreaterThanOrEqual(start);
         expect(host + size).toBeLessThanOrEqual(start + count);
@@ -279,7 +363,7 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         remove('a2');
       });
 
-      it('--userns container:NAME: the runtime joins the other container\'s user namespace by path', () => {
+      it("--userns container:NAME: the runtime joins the other container's user namespace by path", () => {
         detached('owner', MAP);
         const ownerPid = pidOf('owner');
         const ownerNs = userNsOf(ownerPid);
@@ -288,7 +372,17 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         const user = configOf(idOf('joiner')).linux.namespaces.find((n) => n.type === 'user');
         expect(user?.path).toBe(`/proc/${ownerPid}/ns/user`);
         expect(userNsOf(pidOf('joiner'))).toBe(ownerNs);
-        const r = podman(['run', '--rm', ...flags(), '--userns', 'container:owner', IMAGE, 'sh', '-c', 'id -u; readlink /proc/self/ns/user; cat /proc/self/uid_map']);
+        const r = podman([
+          'run',
+          '--rm',
+          ...flags(),
+          '--userns',
+          'container:owner',
+          IMAGE,
+          'sh',
+          '-c',
+          'id -u; readlink /proc/self/ns/user; cat /proc/self/uid_map',
+        ]);
         expect(r.stderr).toBe('');
         expect(r.status).toBe(0);
         expect(lines(r).slice(0, 2)).toEqual(['0', ownerNs]);
@@ -300,27 +394,39 @@ describe.skipIf(lacks(available))('user namespaces through podman', () => {
         remove('owner');
       });
 
-      it.skipIf(lacks(CATATONIT))('a pod with --userns=auto: the infra container makes the user namespace, the pod\'s containers join it (and its network) by path', () => {
-        const p = podman(['pod', 'create', '--name', 'pod1', '--network', 'none', '--cgroup-parent', cgroupParent, '--userns=auto']);
-        expect(p.stderr).toBe('');
-        expect(p.status).toBe(0);
-        const r = podman(['run', '--rm', '--pod', 'pod1', IMAGE, 'sh', '-c', 'id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/net; touch /tmp/x']);
-        expect(r.stderr).toBe('');
-        expect(r.status).toBe(0);
-        const infra = inspect(podman(['pod', 'inspect', '-f', '{{.InfraContainerID}}', 'pod1']).stdout.trim(), '{{.State.Pid}}');
-        const infraPid = Number(infra);
-        expect(infraPid).toBeGreaterThan(0);
-        expect(lines(r)).toEqual(['0', userNsOf(infraPid), fs.readlinkSync(`/proc/${infraPid}/ns/net`)]);
-        expect(userNsOf(infraPid)).not.toBe(userNsOf('self'));
-        // the same podman 4.3 flake as remove()'s, through the pod's containers: that error alone is retried
-        let rm = podman(['pod', 'rm', '-f', '-t', '0', 'pod1']);
-        for (let i = 0; i < 10 && rm.status !== 0 && /userdata\/shm: device or resource busy/.test(rm.stderr); i++) {
-          sleep(500);
-          rm = podman(['pod', 'rm', '-f', '-t', '0', 'pod1']);
-          if (rm.status !== 0 && /no pod with name or ID/.test(rm.stderr)) break;
-        }
-        expect(rm.status === 0 || /no pod with name or ID/.test(rm.stderr), rm.stderr).toBe(true);
-      });
+      it.skipIf(lacks(CATATONIT))(
+        "a pod with --userns=auto: the infra container makes the user namespace, the pod's containers join it (and its network) by path",
+        () => {
+          const p = podman(['pod', 'create', '--name', 'pod1', '--network', 'none', '--cgroup-parent', cgroupParent, '--userns=auto']);
+          expect(p.stderr).toBe('');
+          expect(p.status).toBe(0);
+          const r = podman([
+            'run',
+            '--rm',
+            '--pod',
+            'pod1',
+            IMAGE,
+            'sh',
+            '-c',
+            'id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/net; touch /tmp/x',
+          ]);
+          expect(r.stderr).toBe('');
+          expect(r.status).toBe(0);
+          const infra = inspect(podman(['pod', 'inspect', '-f', '{{.InfraContainerID}}', 'pod1']).stdout.trim(), '{{.State.Pid}}');
+          const infraPid = Number(infra);
+          expect(infraPid).toBeGreaterThan(0);
+          expect(lines(r)).toEqual(['0', userNsOf(infraPid), fs.readlinkSync(`/proc/${infraPid}/ns/net`)]);
+          expect(userNsOf(infraPid)).not.toBe(userNsOf('self'));
+          // the same podman 4.3 flake as remove()'s, through the pod's containers: that error alone is retried
+          let rm = podman(['pod', 'rm', '-f', '-t', '0', 'pod1']);
+          for (let i = 0; i < 10 && rm.status !== 0 && /userdata\/shm: device or resource busy/.test(rm.stderr); i++) {
+            sleep(500);
+            rm = podman(['pod', 'rm', '-f', '-t', '0', 'pod1']);
+            if (rm.status !== 0 && /no pod with name or ID/.test(rm.stderr)) break;
+          }
+          expect(rm.status === 0 || /no pod with name or ID/.test(rm.stderr), rm.stderr).toBe(true);
+        },
+      );
     });
   }
 });

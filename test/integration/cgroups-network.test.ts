@@ -18,30 +18,32 @@ function hostMountsNetCls(): boolean {
   return /\scgroup \S+ \S*\bnet_(cls|prio)\b/.test(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
-describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))('linux.resources.network (v1/hybrid host, root)', () => {
-  const sb = new Sandbox('tcr-cgnet');
-  afterAll(() => sb.cleanup());
+describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))(
+  'linux.resources.network (v1/hybrid host, root)',
+  () => {
+    const sb = new Sandbox('tcr-cgnet');
+    afterAll(() => sb.cleanup());
 
-  it.skipIf(fs.existsSync('/sys/fs/cgroup/net_cls'))('where the host has no net_cls: refused naming the field, nothing left', () => {
-    const id = uniqueId('nocls');
-    const b = sb.bundle(id, (s) => {
-      s.process!.args = ['true'];
-      s.linux!.resources = { network };
+    it.skipIf(fs.existsSync('/sys/fs/cgroup/net_cls'))('where the host has no net_cls: refused naming the field, nothing left', () => {
+      const id = uniqueId('nocls');
+      const b = sb.bundle(id, (s) => {
+        s.process!.args = ['true'];
+        s.linux!.resources = { network };
+      });
+      const r = sb.tcr(['run', '--bundle', b, id]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/linux\.resources\.network\.classID needs the net_cls controller, which this host does not mount/);
+      expectNothingLeft(sb, id);
     });
-    const r = sb.tcr(['run', '--bundle', b, id]);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/linux\.resources\.network\.classID needs the net_cls controller, which this host does not mount/);
-    expectNothingLeft(sb, id);
-  });
 
-  it.skipIf(hostMountsNetCls())('where net_cls,net_prio is mounted: the classid and the interface priority are set', () => {
-    const id = uniqueId('cls');
-    const b = sb.bundle(id, (s) => {
-      s.process!.args = ['sleep', '30'];
-      s.linux!.resources = { network };
-    });
-    const orig = path.join(sb.dir, 'cgroup-orig');
-    const script = `
+    it.skipIf(hostMountsNetCls())('where net_cls,net_prio is mounted: the classid and the interface priority are set', () => {
+      const id = uniqueId('cls');
+      const b = sb.bundle(id, (s) => {
+        s.process!.args = ['sleep', '30'];
+        s.linux!.resources = { network };
+      });
+      const orig = path.join(sb.dir, 'cgroup-orig');
+      const script = `
       set -e
       mkdir -p ${orig}
       mount --rbind /sys/fs/cgroup ${orig}
@@ -60,10 +62,11 @@ describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controller
       ${TCR} --root ${sb.root} delete --force ${id}
       test ! -e $dir && echo removed
     `;
-    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(`classid=${0x100001}\nlo=lo 7\nremoved\n`);
-    expect(r.status).toBe(0);
-    expectNothingLeft(sb, id);
-  });
-});
+      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`classid=${0x100001}\nlo=lo 7\nremoved\n`);
+      expect(r.status).toBe(0);
+      expectNothingLeft(sb, id);
+    });
+  },
+);

@@ -72,7 +72,10 @@ describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controller
     for (let i = 0; i < 300 && !out.includes('\n'); i++) await sleep(20);
     expect(sb.tcr(['start', id]).status).toBe(0);
     await done;
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0].type).toBe('stats');
     expect(lines.some((l) => l.type === 'oom' && l.id === id)).toBe(true);
   });
@@ -81,7 +84,8 @@ describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controller
     // the bomb runs in a child shell (a failed fork ends a shell); the count uses builtins only
     // counted a second after the bomb's shell died: forked children still on their way to exec `sleep`
     // (many, on a loaded machine) are counted as sleeps then, not as shells
-    const bomb = 'sh -c \'while :; do sleep 5 & done\' 2>/dev/null; sleep 1; n=0; for p in /proc/[0-9]*; do read c < $p/comm; [ "$c" = sleep ] && n=$((n+1)); done; echo $n';
+    const bomb =
+      'sh -c \'while :; do sleep 5 & done\' 2>/dev/null; sleep 1; n=0; for p in /proc/[0-9]*; do read c < $p/comm; [ "$c" = sleep ] && n=$((n+1)); done; echo $n';
     const { id, dir } = bundle(['sh', '-c', bomb], (s) => {
       s.linux!.resources = { pids: { limit: 12 } };
     });
@@ -122,7 +126,12 @@ describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controller
     expect(r1.stdout).not.toMatch(/written/);
     const allowed = bundle(script, (s) => {
       s.linux!.devices = [kmsg];
-      s.linux!.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }] };
+      s.linux!.resources = {
+        devices: [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', major: 1, minor: 11, access: 'w' },
+        ],
+      };
     });
     const r2 = sb.tcr(['run', '--bundle', allowed.dir, allowed.id]);
     expect(r2.stdout).toMatch(/written/);
@@ -130,7 +139,11 @@ describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controller
   });
 
   it('pause stops progress, resume continues it, state shows paused', async () => {
-    const { id, dir } = bundle(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; usleep 20000; done']);
+    const { id, dir } = bundle([
+      'sh',
+      '-c',
+      'i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; usleep 20000; done',
+    ]);
     expect(sb.tcr(['run', '--detach', '--bundle', dir, id], detached).status).toBe(0);
     // written by rename, so a read never sees a half-written file
     const count = () => Number(fs.readFileSync(path.join(dir, 'rootfs/tmp/count'), 'utf8'));
@@ -190,7 +203,9 @@ describe.skipIf(lacks(isRoot) || fs.existsSync('/sys/fs/cgroup/cgroup.controller
     expect(badCpus.stderr).toContain('cpuset.cpus');
     expect(sb.tcr(['update', '--pids-limit', '-5', id]).stderr).toContain('pids.limit: -5 must be an integer, -1 for no limit');
     // update -r is checked as create checks linux.resources: nothing of a bad file is applied
-    const badRules = sb.tcr(['update', '-r', '-', id], { input: JSON.stringify({ memory: { limit: 32 * 1024 * 1024 }, devices: [{ allow: true, type: 'x', access: 'rwm' }] }) });
+    const badRules = sb.tcr(['update', '-r', '-', id], {
+      input: JSON.stringify({ memory: { limit: 32 * 1024 * 1024 }, devices: [{ allow: true, type: 'x', access: 'rwm' }] }),
+    });
     expect(badRules.status).toBe(1);
     expect(badRules.stderr).toContain('--resources -: devices[0].type: unknown device type "x"');
     const badCpuList = sb.tcr(['update', '-r', '-', id], { input: JSON.stringify({ cpu: { cpus: 'zero' } }) });

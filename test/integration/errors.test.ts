@@ -30,19 +30,35 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
   }
 
   it('malformed JSON in config.json', () => {
-    expectRefused(() => {}, /config\.json: not valid JSON/, (b) => fs.writeFileSync(path.join(b, 'config.json'), '{"ociVersion": "1.0.2", "process": {'), ['create', 'run']);
+    expectRefused(
+      () => {},
+      /config\.json: not valid JSON/,
+      (b) => fs.writeFileSync(path.join(b, 'config.json'), '{"ociVersion": "1.0.2", "process": {'),
+      ['create', 'run'],
+    );
   });
 
   it('a bundle without config.json', () => {
-    expectRefused(() => {}, /config\.json: cannot read: ENOENT/, (b) => fs.rmSync(path.join(b, 'config.json')));
+    expectRefused(
+      () => {},
+      /config\.json: cannot read: ENOENT/,
+      (b) => fs.rmSync(path.join(b, 'config.json')),
+    );
   });
 
   it('a config.json that is not an object', () => {
-    expectRefused(() => {}, /config\.json: \(root\): must be a JSON object/, (b) => fs.writeFileSync(path.join(b, 'config.json'), '[1, 2]'));
+    expectRefused(
+      () => {},
+      /config\.json: \(root\): must be a JSON object/,
+      (b) => fs.writeFileSync(path.join(b, 'config.json'), '[1, 2]'),
+    );
   });
 
   it('an unknown namespace type', () => {
-    expectRefused((s) => s.linux!.namespaces!.push({ type: 'bogus' as never }), /linux\.namespaces\[5\]\.type: unknown namespace type "bogus"/);
+    expectRefused(
+      (s) => s.linux!.namespaces!.push({ type: 'bogus' as never }),
+      /linux\.namespaces\[5\]\.type: unknown namespace type "bogus"/,
+    );
   });
 
   it('a namespace listed twice', () => {
@@ -50,7 +66,12 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
   });
 
   it('a missing rootfs', () => {
-    expectRefused((s) => (s.root!.path = 'no-such-rootfs'), /root\.path: rootfs .*no-such-rootfs does not exist/, () => {}, ['create', 'run']);
+    expectRefused(
+      (s) => (s.root!.path = 'no-such-rootfs'),
+      /root\.path: rootfs .*no-such-rootfs does not exist/,
+      () => {},
+      ['create', 'run'],
+    );
   });
 
   it('a rootfs that is a file', () => {
@@ -58,15 +79,26 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
   });
 
   it('a relative mount destination', () => {
-    expectRefused((s) => s.mounts!.push({ destination: 'relative/dir', type: 'tmpfs', source: 'tmpfs' }), /mounts\[7\]\.destination: must be an absolute path, got "relative\/dir"/);
+    expectRefused(
+      (s) => s.mounts!.push({ destination: 'relative/dir', type: 'tmpfs', source: 'tmpfs' }),
+      /mounts\[7\]\.destination: must be an absolute path, got "relative\/dir"/,
+    );
   });
 
   it('a bind mount whose source does not exist', () => {
-    expectRefused((s) => s.mounts!.push({ destination: '/mnt', type: 'bind', source: '/no/such/source', options: ['bind'] }), /mounts\[7\]\.source: bind source \/no\/such\/source does not exist/);
+    expectRefused(
+      (s) => s.mounts!.push({ destination: '/mnt', type: 'bind', source: '/no/such/source', options: ['bind'] }),
+      /mounts\[7\]\.source: bind source \/no\/such\/source does not exist/,
+    );
   });
 
   it('a mount the kernel refuses (unknown filesystem type) names the step, and nothing stays mounted', () => {
-    expectRefused((s) => s.mounts!.push({ destination: '/weird', type: 'nosuchfs', source: 'none' }), /mount nosuchfs on \/weird.*ENODEV/, () => {}, ['create', 'run']);
+    expectRefused(
+      (s) => s.mounts!.push({ destination: '/weird', type: 'nosuchfs', source: 'none' }),
+      /mount nosuchfs on \/weird.*ENODEV/,
+      () => {},
+      ['create', 'run'],
+    );
   });
 
   it('missing or empty process.args', () => {
@@ -83,25 +115,44 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
   });
 
   it('an unknown capability', () => {
-    expectRefused((s) => s.process!.capabilities!.bounding!.push('CAP_FLY'), /process\.capabilities\.bounding\[3\]: unknown capability "CAP_FLY"/);
+    expectRefused(
+      (s) => s.process!.capabilities!.bounding!.push('CAP_FLY'),
+      /process\.capabilities\.bounding\[3\]: unknown capability "CAP_FLY"/,
+    );
   });
 
   it('an unknown rlimit', () => {
-    expectRefused((s) => s.process!.rlimits!.push({ type: 'RLIMIT_WISHES', soft: 1, hard: 1 }), /process\.rlimits\[1\]\.type: unknown rlimit "RLIMIT_WISHES"/);
+    expectRefused(
+      (s) => s.process!.rlimits!.push({ type: 'RLIMIT_WISHES', soft: 1, hard: 1 }),
+      /process\.rlimits\[1\]\.type: unknown rlimit "RLIMIT_WISHES"/,
+    );
   });
 
   // what would fail only after `start` (where nobody hears it) fails create instead, as in runc
   const hardNofile = Number(fs.readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+\d+\s+(\d+)/m)?.[1]);
-  const canRaiseLimits = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))!.slice(1).some((h) => (BigInt(`0x${h}`) >> 24n) & 1n);
+  const canRaiseLimits = /^CapEff:\s*([0-9a-f]+)$/m
+    .exec(fs.readFileSync('/proc/self/status', 'utf8'))!
+    .slice(1)
+    .some((h) => (BigInt(`0x${h}`) >> 24n) & 1n);
   it.skipIf(canRaiseLimits || !hardNofile)('an rlimit above the hard limit, without CAP_SYS_RESOURCE: create fails naming the step', () => {
-    expectRefused((s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: hardNofile + 1, hard: hardNofile + 1 }]), new RegExp(`setrlimit RLIMIT_NOFILE soft=${hardNofile + 1} hard=${hardNofile + 1}: EPERM`), () => {}, ['create', 'run']);
+    expectRefused(
+      (s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: hardNofile + 1, hard: hardNofile + 1 }]),
+      new RegExp(`setrlimit RLIMIT_NOFILE soft=${hardNofile + 1} hard=${hardNofile + 1}: EPERM`),
+      () => {},
+      ['create', 'run'],
+    );
   });
 
-  it.skipIf(canRaiseLimits)('a capability outside the runtime\'s bounding set: create fails before anything is made', () => {
-    expectRefused((s) => s.process!.capabilities!.permitted!.push('CAP_SYS_RESOURCE'), /process\.capabilities\.permitted: CAP_SYS_RESOURCE not in the runtime's own bounding set/, () => {}, ['create', 'run']);
+  it.skipIf(canRaiseLimits)("a capability outside the runtime's bounding set: create fails before anything is made", () => {
+    expectRefused(
+      (s) => s.process!.capabilities!.permitted!.push('CAP_SYS_RESOURCE'),
+      /process\.capabilities\.permitted: CAP_SYS_RESOURCE not in the runtime's own bounding set/,
+      () => {},
+      ['create', 'run'],
+    );
   });
 
-  it('what fails after start (a startContainer hook) is told on the container\'s stderr, with the step', () => {
+  it("what fails after start (a startContainer hook) is told on the container's stderr, with the step", () => {
     const id = uniqueId('late');
     const b = shBundle(sb, id, 'echo ran', (s) => {
       s.hooks = { startContainer: [{ path: '/bin/false' }] };
@@ -114,7 +165,9 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
       fs.closeSync(fd);
     }
     expect(sb.tcr(['start', id]).status).toBe(0);
-    expect(fs.readFileSync(out, 'utf8')).toMatch(/^tcr: the container's init failed after create had returned, at step \d+ of its launch plan \(`tcr create --dry-run` lists them\): /);
+    expect(fs.readFileSync(out, 'utf8')).toMatch(
+      /^tcr: the container's init failed after create had returned, at step \d+ of its launch plan \(`tcr create --dry-run` lists them\): /,
+    );
     expect(sb.tcr(['delete', '--force', id]).status).toBe(0);
     expectNothingLeft(sb, id);
   });
@@ -152,11 +205,17 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
   });
 
   it('uid mappings without a user namespace', () => {
-    expectRefused((s) => (s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings: mappings are given but there is no user namespace/);
+    expectRefused(
+      (s) => (s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]),
+      /linux\.uidMappings: mappings are given but there is no user namespace/,
+    );
   });
 
   it('a hostname without a uts namespace', () => {
-    expectRefused((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts')), /hostname: cannot be set without a uts namespace/);
+    expectRefused(
+      (s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts')),
+      /hostname: cannot be set without a uts namespace/,
+    );
   });
 
   it('a relative hook path', () => {
@@ -174,7 +233,16 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
 
   it.each(['../x', 'a/b', '..', 'with space'])('an invalid id %j', (id) => {
     const b = shBundle(sb, `badid-${uniqueId()}`, 'echo ran');
-    const cmds = id === '../x' ? [['create', '--bundle', b, id], ['run', '--bundle', b, id], ['state', id], ['delete', id], ['kill', id]] : [['create', '--bundle', b, id]];
+    const cmds =
+      id === '../x'
+        ? [
+            ['create', '--bundle', b, id],
+            ['run', '--bundle', b, id],
+            ['state', id],
+            ['delete', id],
+            ['kill', id],
+          ]
+        : [['create', '--bundle', b, id]];
     for (const cmd of cmds) {
       const r = sb.tcr(cmd);
       expect(r.status, cmd.join(' ')).toBe(1);
@@ -249,7 +317,12 @@ describe.skipIf(lacks(isRoot))('a user other than root', () => {
   const asNobody = (args: string[]) => spawnSync(TCR, args, { encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/' });
 
   it('is told tcr needs root, with docker exit codes for docker commands and runc codes for runc ones', () => {
-    for (const [args, code] of [[['images'], 125], [['run', '--rm', 'busybox', 'true'], 125], [['state', 'x'], 1], [['list'], 1]] as const) {
+    for (const [args, code] of [
+      [['images'], 125],
+      [['run', '--rm', 'busybox', 'true'], 125],
+      [['state', 'x'], 1],
+      [['list'], 1],
+    ] as const) {
       const r = asNobody([...args]);
       expect(r.status, args.join(' ')).toBe(code);
       expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^tcr: ${args[0]}: needs root \\(uid 0; this is uid 65534\\).*Run it as root`));
@@ -269,7 +342,7 @@ describe.skipIf(lacks(isRoot))('a user other than root', () => {
   });
 });
 
-describe.skipIf(lacks(isRoot))("flags Node itself knows", () => {
+describe.skipIf(lacks(isRoot))('flags Node itself knows', () => {
   it("--env-file reaches tcr, not Node's own option parser (which exited 9: `node: F: not found`)", () => {
     const r = spawnSync(TCR, ['run', '--rm', '--env-file', '/no/such/env-file', 'busybox', 'true'], { encoding: 'utf8' });
     expect(r.stderr).toMatch(/^tcr: --env-file \/no\/such\/env-file: /);

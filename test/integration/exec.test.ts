@@ -22,7 +22,13 @@ describe.skipIf(lacks(isRoot))('tcr exec', () => {
   afterAll(() => sb.cleanup());
 
   it("joins the container's namespaces and cgroup and returns the exit code", () => {
-    const r = sb.tcr(['exec', id, 'sh', '-c', 'echo pid=$$ host=$(hostname); for n in pid mnt net; do readlink /proc/self/ns/$n; done; cat /proc/self/cgroup; exit 42']);
+    const r = sb.tcr([
+      'exec',
+      id,
+      'sh',
+      '-c',
+      'echo pid=$$ host=$(hostname); for n in pid mnt net; do readlink /proc/self/ns/$n; done; cat /proc/self/cgroup; exit 42',
+    ]);
     expect(r.status).toBe(42);
     expect(r.stdout).toMatch(/^pid=\d+ host=tcr-demo$/m);
     expect(Number(/pid=(\d+)/.exec(r.stdout)![1])).toBeGreaterThan(1); // the init is 1
@@ -31,7 +37,19 @@ describe.skipIf(lacks(isRoot))('tcr exec', () => {
   });
 
   it("runs with the container's process settings, flags over them", () => {
-    const r = sb.tcr(['exec', '--user', '1000:1001', '--env', 'EXTRA=1', '--cwd', '/tmp', id, 'sh', '-c', 'id -u; id -g; pwd; echo $FROM_CONFIG $EXTRA; grep -E "^(CapEff|NoNewPrivs)" /proc/self/status']);
+    const r = sb.tcr([
+      'exec',
+      '--user',
+      '1000:1001',
+      '--env',
+      'EXTRA=1',
+      '--cwd',
+      '/tmp',
+      id,
+      'sh',
+      '-c',
+      'id -u; id -g; pwd; echo $FROM_CONFIG $EXTRA; grep -E "^(CapEff|NoNewPrivs)" /proc/self/status',
+    ]);
     expect(r.stdout.split('\n').slice(0, 4)).toEqual(['1000', '1001', '/tmp', 'yes 1']);
     expect(r.stdout).toMatch(/NoNewPrivs:\s+1/); // the demo config sets noNewPrivileges
     const withCap = sb.tcr(['exec', '--cap', 'CAP_NET_ADMIN', id, 'grep', 'CapEff', '/proc/self/status']);
@@ -40,7 +58,10 @@ describe.skipIf(lacks(isRoot))('tcr exec', () => {
 
   it('takes the whole process from --process', () => {
     const file = path.join(sb.dir, 'process.json');
-    fs.writeFileSync(file, JSON.stringify({ args: ['sh', '-c', 'echo $ONLY; pwd'], env: ['ONLY=this', 'PATH=/bin'], cwd: '/etc', user: { uid: 0, gid: 0 } }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ args: ['sh', '-c', 'echo $ONLY; pwd'], env: ['ONLY=this', 'PATH=/bin'], cwd: '/etc', user: { uid: 0, gid: 0 } }),
+    );
     const r = sb.tcr(['exec', '--process', file, id]);
     expect(r.stdout).toBe('this\n/etc\n');
   });
@@ -56,19 +77,37 @@ describe.skipIf(lacks(isRoot))('tcr exec', () => {
   });
 
   it('gives a terminal with --tty', () => {
-    const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} exec --tty ${id} sh -c 'tty; exit 3'`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} exec --tty ${id} sh -c 'tty; exit 3'`, '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
     expect(r.status).toBe(3);
   });
 
-  it('fails clearly, with runc\'s exit status 255, for a missing command, a stopped and an unknown container', () => {
+  it("fails clearly, with runc's exit status 255, for a missing command, a stopped and an unknown container", () => {
     const r = sb.tcr(['exec', id, 'no-such-command']);
     expect(r.status).toBe(255);
     expect(r.stderr).toMatch(/exec: "no-such-command": executable file not found/);
     // as containerd's shim calls it for the kubelet's ExecSync: --process FILE --detach --pid-file
     const proc = path.join(sb.dir, 'exec-process.json');
     fs.writeFileSync(proc, JSON.stringify({ args: ['/no/such/program'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }));
-    const shim = sb.tcr(['--log', path.join(sb.dir, 'exec-log.json'), '--log-format', 'json', 'exec', '--process', proc, '--detach', '--pid-file', path.join(sb.dir, 'exec.pid'), id], detached);
+    const shim = sb.tcr(
+      [
+        '--log',
+        path.join(sb.dir, 'exec-log.json'),
+        '--log-format',
+        'json',
+        'exec',
+        '--process',
+        proc,
+        '--detach',
+        '--pid-file',
+        path.join(sb.dir, 'exec.pid'),
+        id,
+      ],
+      detached,
+    );
     expect(shim.status).toBe(255);
     expect(fs.readFileSync(path.join(sb.dir, 'exec-log.json'), 'utf8')).toMatch(/"level":"error".*no\/such\/program/);
     const b = sb.bundle('gone', (s) => {

@@ -27,10 +27,15 @@ printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$name" "$state" "$(hostname)" "$(readlink /p
 function readLog(dir: string): Entry[] {
   const file = path.join(dir, 'hooks.log');
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
-    const [name, st, hostname, mntns, utsns] = l.split('\t');
-    return { name, state: JSON.parse(st), hostname, mntns, utsns };
-  });
+  return fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [name, st, hostname, mntns, utsns] = l.split('\t');
+      return { name, state: JSON.parse(st), hostname, mntns, utsns };
+    });
 }
 
 describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
@@ -100,11 +105,15 @@ describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
 
     function readLogSkippingProcess(dir: string): Entry[] {
       const file = path.join(dir, 'hooks.log');
-      return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
-        if (l.startsWith('process')) return { name: 'process', state: {}, hostname: '', mntns: '', utsns: '' };
-        const [name, st, hostname, mntns, utsns] = l.split('\t');
-        return { name, state: JSON.parse(st), hostname, mntns, utsns };
-      });
+      return fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          if (l.startsWith('process')) return { name: 'process', state: {}, hostname: '', mntns: '', utsns: '' };
+          const [name, st, hostname, mntns, utsns] = l.split('\t');
+          return { name, state: JSON.parse(st), hostname, mntns, utsns };
+        });
     }
 
     it('runs every hook once, in the order of the spec', () => {
@@ -132,7 +141,7 @@ describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
       expect(by.poststop.status).toBe('stopped');
     });
 
-    it('runs createRuntime, prestart, poststart and poststop in the runtime\'s namespaces', () => {
+    it("runs createRuntime, prestart, poststart and poststop in the runtime's namespaces", () => {
       for (const e of log.filter((x) => ['createRuntime', 'prestart', 'poststart', 'poststop'].includes(x.name))) {
         expect(e.hostname, e.name).toBe(os.hostname());
         expect(e.mntns, e.name).toBe(hostMnt);
@@ -140,7 +149,7 @@ describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
       }
     });
 
-    it('runs createContainer and startContainer in the container\'s namespaces', () => {
+    it("runs createContainer and startContainer in the container's namespaces", () => {
       for (const e of log.filter((x) => ['createContainer', 'startContainer'].includes(x.name))) {
         expect(e.hostname, e.name).toBe('hooked');
         expect(e.mntns, e.name).toBe(initMnt);
@@ -160,7 +169,11 @@ describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
     const r = sb.tcr(['run', '--bundle', b, id]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const names = fs.readFileSync(path.join(logDir, 'hooks.log'), 'utf8').trim().split('\n').map((l) => l.split('\t')[0]);
+    const names = fs
+      .readFileSync(path.join(logDir, 'hooks.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t')[0]);
     expect(names).toHaveLength(7);
     expect(names.slice(2, 4)).toEqual(['createContainer', 'startContainer']);
     expect(names.at(-1)).toBe('poststop');
@@ -235,21 +248,24 @@ describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
       fs.writeFileSync(slowHook, '#!/bin/sh\ncat >/dev/null\nexec sleep 20\n', { mode: 0o755 });
     });
 
-    it.each(['prestart', 'createContainer'] as const)('a %s hook that outlives its timeout fails create promptly and leaves nothing', (kind) => {
-      const id = uniqueId(`slow${kind}`);
-      const b = shBundle(sb, id, 'echo ran', (s) => {
-        s.hooks = { [kind]: [{ path: slowHook, args: ['slow-hook'], timeout: 1 }] };
-      });
-      const t0 = Date.now();
-      const r = tcrToFile(sb, ['create', '--bundle', b, id]);
-      const took = Date.now() - t0;
-      expect(r.status).toBe(1);
-      expect(r.stdout).toMatch(new RegExp(`${kind} hook 0`));
-      expect(r.stdout).toMatch(/timed out|ETIMEDOUT/);
-      expect(took).toBeGreaterThanOrEqual(900);
-      expect(took).toBeLessThan(8000);
-      expectNothingLeft(sb, id);
-    });
+    it.each(['prestart', 'createContainer'] as const)(
+      'a %s hook that outlives its timeout fails create promptly and leaves nothing',
+      (kind) => {
+        const id = uniqueId(`slow${kind}`);
+        const b = shBundle(sb, id, 'echo ran', (s) => {
+          s.hooks = { [kind]: [{ path: slowHook, args: ['slow-hook'], timeout: 1 }] };
+        });
+        const t0 = Date.now();
+        const r = tcrToFile(sb, ['create', '--bundle', b, id]);
+        const took = Date.now() - t0;
+        expect(r.status).toBe(1);
+        expect(r.stdout).toMatch(new RegExp(`${kind} hook 0`));
+        expect(r.stdout).toMatch(/timed out|ETIMEDOUT/);
+        expect(took).toBeGreaterThanOrEqual(900);
+        expect(took).toBeLessThan(8000);
+        expectNothingLeft(sb, id);
+      },
+    );
 
     it('a hook that finishes within its timeout is fine', () => {
       const id = uniqueId('fast');

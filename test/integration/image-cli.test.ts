@@ -25,7 +25,10 @@ interface Out {
 /** Runs tcr asynchronously (the registry's clients in this process must keep running). */
 function tcr(args: string[]): Promise<Out> {
   return new Promise((resolve) => {
-    const p = spawn(TCR, args, { env: { ...process.env, TCR_STORE: storeDir, TCR_REGISTRIES: 'docker.io' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(TCR, args, {
+      env: { ...process.env, TCR_STORE: storeDir, TCR_REGISTRIES: 'docker.io' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -76,7 +79,9 @@ describe('image commands', () => {
     expect((await tcr(['tag', 'alpha:1', 'localhost:5000/copy:2'])).status).toBe(0);
     expect((await tcr(['rmi', 'localhost:5000/copy:2'])).stdout).toBe('Untagged: localhost:5000/copy:2\n');
     const r = await tcr(['rmi', 'alpha:1', 'bee:v1']);
-    expect(r.stdout).toBe(`Untagged: docker.io/library/alpha:1\nDeleted: ${a.configDigest}\nUntagged: docker.io/library/bee:v1\nDeleted: ${b.configDigest}\n`);
+    expect(r.stdout).toBe(
+      `Untagged: docker.io/library/alpha:1\nDeleted: ${a.configDigest}\nUntagged: docker.io/library/bee:v1\nDeleted: ${b.configDigest}\n`,
+    );
     expect(listTree(path.join(storeDir, 'layers'))).toEqual(['sha256']);
   });
 

@@ -36,7 +36,11 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
     expect(rm.status).toBe(0);
     expect(rm.stdout).toMatch(/upperdir=/);
     // shown as `volatile`, or since Linux 6.x as `fsync=volatile`
-    const isVolatile = (options: string) => options.trim().split(',').some((o) => o === 'volatile' || o === 'fsync=volatile');
+    const isVolatile = (options: string) =>
+      options
+        .trim()
+        .split(',')
+        .some((o) => o === 'volatile' || o === 'fsync=volatile');
     expect(isVolatile(rm.stdout)).toBe(true);
     const kept = tcr(['run', '--name', 'not-volatile', 'busybox', 'sh', '-c', rootOptions]);
     try {
@@ -49,7 +53,24 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
   });
 
   it('merges env, workdir, user, hostname and entrypoint like docker', () => {
-    const r = tcr(['run', '--rm', '-e', 'A=1', '-e', 'PATH=/bin', '-w', '/tmp', '-u', 'nobody', '-h', 'box', 'busybox', 'sh', '-c', 'echo $A $PATH $HOSTNAME; pwd; id -u; id -g; hostname']);
+    const r = tcr([
+      'run',
+      '--rm',
+      '-e',
+      'A=1',
+      '-e',
+      'PATH=/bin',
+      '-w',
+      '/tmp',
+      '-u',
+      'nobody',
+      '-h',
+      'box',
+      'busybox',
+      'sh',
+      '-c',
+      'echo $A $PATH $HOSTNAME; pwd; id -u; id -g; hostname',
+    ]);
     expect(r.stdout).toBe('1 /bin box\n/tmp\n65534\n65534\nbox\n');
     const e = tcr(['run', '--rm', '--entrypoint', 'echo', 'busybox', 'from', 'entrypoint']);
     expect(e.stdout).toBe('from entrypoint\n');
@@ -73,8 +94,19 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
     const host = path.join(sb.dir, 'shared');
     fs.mkdirSync(host);
     fs.writeFileSync(path.join(host, 'f'), 'host file\n');
-    const r = tcr(['run', '--rm', '--read-only', '-v', `${host}:/data:ro`, '--tmpfs', '/scratch', 'busybox', 'sh', '-c',
-      'cat /data/f; touch /x 2>&1; touch /data/y 2>&1; touch /scratch/z && echo scratch-ok']);
+    const r = tcr([
+      'run',
+      '--rm',
+      '--read-only',
+      '-v',
+      `${host}:/data:ro`,
+      '--tmpfs',
+      '/scratch',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /data/f; touch /x 2>&1; touch /data/y 2>&1; touch /scratch/z && echo scratch-ok',
+    ]);
     expect(r.stdout).toMatch(/host file/);
     expect(r.stdout).toMatch(/touch: \/x: Read-only file system/);
     expect(r.stdout).toMatch(/touch: \/data\/y: Read-only file system/);
@@ -82,13 +114,39 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
   });
 
   it('applies -m, --cpus and --pids-limit to its cgroup', () => {
-    const r = tcr(['run', '--rm', '-m', '64m', '--cpus', '0.5', '--pids-limit', '20', 'busybox', 'sh', '-c',
-      'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max']);
+    const r = tcr([
+      'run',
+      '--rm',
+      '-m',
+      '64m',
+      '--cpus',
+      '0.5',
+      '--pids-limit',
+      '20',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max',
+    ]);
     expect(r.stdout).toBe(`${64 * 1024 * 1024}\n50000\n20\n`);
   });
 
   it('capabilities, no-new-privileges and the default seccomp profile', () => {
-    const caps = tcr(['run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', '--security-opt', 'no-new-privileges', 'busybox', 'grep', '-E', '^(CapEff|NoNewPrivs)', '/proc/self/status']);
+    const caps = tcr([
+      'run',
+      '--rm',
+      '--cap-drop',
+      'ALL',
+      '--cap-add',
+      'NET_ADMIN',
+      '--security-opt',
+      'no-new-privileges',
+      'busybox',
+      'grep',
+      '-E',
+      '^(CapEff|NoNewPrivs)',
+      '/proc/self/status',
+    ]);
     expect(caps.stdout).toMatch(/CapEff:\s+0000000000001000/);
     expect(caps.stdout).toMatch(/NoNewPrivs:\s+1/);
     const def = tcr(['run', '--rm', 'busybox', 'grep', 'CapEff', '/proc/self/status']);
@@ -97,12 +155,26 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
     const blocked = tcr(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'busybox', 'unshare', '-m', 'true']);
     expect(blocked.status).not.toBe(0);
     expect(blocked.stderr).toMatch(/Operation not permitted/);
-    const unconfined = tcr(['run', '--rm', '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined', 'busybox', 'unshare', '-m', 'true']);
+    const unconfined = tcr([
+      'run',
+      '--rm',
+      '--cap-add',
+      'SYS_ADMIN',
+      '--security-opt',
+      'seccomp=unconfined',
+      'busybox',
+      'unshare',
+      '-m',
+      'true',
+    ]);
     expect(unconfined.status).toBe(0);
   });
 
   it('-d with logs, ps, stop and rm', async () => {
-    const d = tcr(['run', '-d', '--name', 'bg', 'busybox', 'sh', '-c', 'trap "echo bye; exit 0" TERM; echo up; while :; do sleep 0.1; done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const d = tcr(
+      ['run', '-d', '--name', 'bg', 'busybox', 'sh', '-c', 'trap "echo bye; exit 0" TERM; echo up; while :; do sleep 0.1; done'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     expect(d.stdout).toBe('bg\n');
     for (let i = 0; i < 50 && !tcr(['logs', 'bg']).stdout.includes('up'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(tcr(['logs', 'bg']).stdout).toBe('up\n');
@@ -117,7 +189,8 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
 
   it('-d --rm: the container is removed when it exits, or when stopped, with no daemon', async () => {
     const gone = async (id: string) => {
-      for (let i = 0; i < 100 && (containers().includes(id) || tcr(['ps', '-a']).stdout.includes(id)); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && (containers().includes(id) || tcr(['ps', '-a']).stdout.includes(id)); i++)
+        await new Promise((r) => setTimeout(r, 100));
       expect(tcr(['ps', '-a']).stdout).not.toContain(id);
       expect(containers()).not.toContain(id);
       expect(mountsUnder(path.join(store, 'containers', id))).toEqual([]);
@@ -142,12 +215,16 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
   });
 
   it('-it gives a terminal', () => {
-    const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} --store ${store} run --rm -it busybox sh -c 'tty; exit 4'`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      'script',
+      ['-qec', `${TCR} --root ${sb.root} --store ${store} run --rm -it busybox sh -c 'tty; exit 4'`, '/dev/null'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     expect(r.stdout).toMatch(/\/dev\/pts\/0/);
     expect(r.status).toBe(4);
   });
 
-  it('an unknown image or a bad flag fails clearly, with docker\'s exit status 125, and leaves nothing', () => {
+  it("an unknown image or a bad flag fails clearly, with docker's exit status 125, and leaves nothing", () => {
     const r = tcr(['run', '--rm', '--pull', 'never', 'no-such-image', 'true']);
     expect(r.status).toBe(125);
     expect(r.stderr).toMatch(/no-such-image/);
@@ -161,7 +238,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
     expect(fs.readdirSync(sb.root)).toEqual([]);
   });
 
-  it('a command that is not there exits 127, one that cannot be executed 126, as with docker; the container\'s own status otherwise', () => {
+  it("a command that is not there exits 127, one that cannot be executed 126, as with docker; the container's own status otherwise", () => {
     const missing = tcr(['run', '--rm', 'busybox', '/no/such/program']);
     expect(missing.stderr).toMatch(/"\/no\/such\/program": executable file not found/);
     expect(missing.status).toBe(127);

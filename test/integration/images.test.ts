@@ -10,7 +10,17 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { openArchive, openLayoutDir } from '../../src/image/archive.js';
 import { importOpened, openLocalSource, pullImage } from '../../src/image/pull.js';
 import { ImageStore } from '../../src/image/store.js';
-import { buildImage, buildIndex, listTree, sha, tarDirectory, testUnpack, writeDockerArchive, writeLayout, type BuiltImage } from '../image-fixtures.js';
+import {
+  buildImage,
+  buildIndex,
+  listTree,
+  sha,
+  tarDirectory,
+  testUnpack,
+  writeDockerArchive,
+  writeLayout,
+  type BuiltImage,
+} from '../image-fixtures.js';
 import { isRoot, lacks } from '../helpers.js';
 
 const top = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-images-'));
@@ -28,12 +38,26 @@ beforeEach(() => {
   store = new ImageStore({ root: path.join(dir, 'store'), unpack: testUnpack });
 });
 
-const two = () => buildImage({ layers: [[{ name: 'etc/', type: 'directory' }, { name: 'etc/os-release', content: 'ID=test\n' }], [{ name: 'bin/', type: 'directory' }, { name: 'bin/hello', content: '#!/bin/sh\necho hi\n', mode: 0o755 }]] });
+const two = () =>
+  buildImage({
+    layers: [
+      [
+        { name: 'etc/', type: 'directory' },
+        { name: 'etc/os-release', content: 'ID=test\n' },
+      ],
+      [
+        { name: 'bin/', type: 'directory' },
+        { name: 'bin/hello', content: '#!/bin/sh\necho hi\n', mode: 0o755 },
+      ],
+    ],
+  });
 
 /** The store holds nothing but its bookkeeping: no image, layer, blob or staging leftovers. */
 function expectEmptyStore(s = store): void {
   expect(s.list()).toEqual([]);
-  const left = listTree(s.root).filter((f) => !['lock', 'gc.lock', 'images.json', 'blobs', 'blobs/sha256', 'layers', 'layers/sha256', 'tmp'].includes(f));
+  const left = listTree(s.root).filter(
+    (f) => !['lock', 'gc.lock', 'images.json', 'blobs', 'blobs/sha256', 'layers', 'layers/sha256', 'tmp'].includes(f),
+  );
   expect(left).toEqual([]);
 }
 
@@ -48,7 +72,13 @@ describe('OCI image layout', () => {
     const img = await two();
     const d = layout([{ img, refName: 'v1' }], 'myapp');
     const [stored] = await importOpened(store, await openLayoutDir(d));
-    expect(stored).toMatchObject({ configDigest: img.configDigest, manifestDigest: img.manifestDigest, names: ['localhost/myapp:v1'], diffIds: img.layers.map((l) => l.diffId), created: '2024-01-02T03:04:05Z' });
+    expect(stored).toMatchObject({
+      configDigest: img.configDigest,
+      manifestDigest: img.manifestDigest,
+      names: ['localhost/myapp:v1'],
+      diffIds: img.layers.map((l) => l.diffId),
+      created: '2024-01-02T03:04:05Z',
+    });
     expect(stored.size).toBeGreaterThan(0);
     expect(fs.readFileSync(path.join(store.layerDir(img.layers[0].diffId), 'etc/os-release'), 'utf8')).toBe('ID=test\n');
     expect(fs.readFileSync(path.join(store.layerDir(img.layers[1].diffId), 'bin/hello'), 'utf8')).toContain('echo hi');
@@ -68,7 +98,10 @@ describe('OCI image layout', () => {
   it('takes an image by tag, and asks for one when there are several', async () => {
     const a = await two();
     const b = await buildImage({ layers: [[{ name: 'b', content: 'b' }]] });
-    const d = layout([{ img: a, refName: 'a' }, { img: b, refName: 'docker.io/library/bee:2' }]);
+    const d = layout([
+      { img: a, refName: 'a' },
+      { img: b, refName: 'docker.io/library/bee:2' },
+    ]);
     await expect(openLayoutDir(d)).rejects.toThrow(/holds several images; name one with .*:TAG \(tags: a, docker.io\/library\/bee:2\)/);
     await expect(openLayoutDir(d, { tag: 'zzz' })).rejects.toThrow(/no image tagged "zzz"; it has: a, docker.io/);
     const [img] = await importOpened(store, await openLocalSource(`oci:${d}:docker.io/library/bee:2`));
@@ -81,7 +114,10 @@ describe('OCI image layout', () => {
   it('picks linux/amd64 from a multi-platform index, and names the platforms it has otherwise', async () => {
     const amd = await two();
     const arm = await buildImage({ layers: [[{ name: 'arm', content: 'arm' }]], architecture: 'arm64' });
-    const index = buildIndex([{ img: arm, architecture: 'arm64', variant: 'v8' }, { img: amd, architecture: 'amd64' }]);
+    const index = buildIndex([
+      { img: arm, architecture: 'arm64', variant: 'v8' },
+      { img: amd, architecture: 'amd64' },
+    ]);
     const d = layout([{ index, images: [amd, arm], refName: 'multi' }]);
     const [img] = await importOpened(store, await openLayoutDir(d));
     expect(img.configDigest).toBe(amd.configDigest);
@@ -114,15 +150,33 @@ describe('archives', () => {
 
   for (const format of ['legacy', 'blobs'] as const) {
     it(`loads a ${format} docker-archive with several images and a shared layer`, async () => {
-      const a = await buildImage({ compress: 'none', docker: true, layers: [[{ name: 'base', content: 'base' }], [{ name: 'a', content: 'a' }]] });
-      const b = await buildImage({ compress: 'none', docker: true, layers: [[{ name: 'base', content: 'base' }], [{ name: 'b', content: 'b' }]] });
+      const a = await buildImage({
+        compress: 'none',
+        docker: true,
+        layers: [[{ name: 'base', content: 'base' }], [{ name: 'a', content: 'a' }]],
+      });
+      const b = await buildImage({
+        compress: 'none',
+        docker: true,
+        layers: [[{ name: 'base', content: 'base' }], [{ name: 'b', content: 'b' }]],
+      });
       expect(a.layers[0].diffId).toBe(b.layers[0].diffId);
       const file = path.join(dir, 'save.tar');
-      await writeDockerArchive(file, [{ img: a, repoTags: ['alpha:1', 'alpha:latest'] }, { img: b, repoTags: ['localhost:5000/beta:2'] }], format);
+      await writeDockerArchive(
+        file,
+        [
+          { img: a, repoTags: ['alpha:1', 'alpha:latest'] },
+          { img: b, repoTags: ['localhost:5000/beta:2'] },
+        ],
+        format,
+      );
       const opened = await openArchive(file, { all: true });
       expect(opened.format).toBe('docker-archive');
       const imgs = await importOpened(store, opened);
-      expect(imgs.map((i) => i.names)).toEqual([['docker.io/library/alpha:1', 'docker.io/library/alpha:latest'], ['localhost:5000/beta:2']]);
+      expect(imgs.map((i) => i.names)).toEqual([
+        ['docker.io/library/alpha:1', 'docker.io/library/alpha:latest'],
+        ['localhost:5000/beta:2'],
+      ]);
       expect(imgs.map((i) => i.configDigest)).toEqual([a.configDigest, b.configDigest]);
       expect(fs.readdirSync(path.join(store.root, 'layers', 'sha256'))).toHaveLength(3);
       expect(fs.readFileSync(path.join(store.layerDir(b.layers[1].diffId), 'b'), 'utf8')).toBe('b');
@@ -143,7 +197,10 @@ describe('archives', () => {
 
   it('unpacks each layer over its lowers, whatever order the archive holds them in', async () => {
     // blobs/sha256/ is in digest order, not layer order; a hard link in an upper layer names a lower file
-    const layers = Array.from({ length: 6 }, (_, i) => [{ name: `l${i}`, content: `layer ${i}` }, ...(i > 0 ? [{ name: `link${i}`, type: 'link' as const, linkname: 'l0' }] : [])]);
+    const layers = Array.from({ length: 6 }, (_, i) => [
+      { name: `l${i}`, content: `layer ${i}` },
+      ...(i > 0 ? [{ name: `link${i}`, type: 'link' as const, linkname: 'l0' }] : []),
+    ]);
     const img = await buildImage({ layers });
     const file = path.join(dir, 'many.tar');
     await tarDirectory(layout([{ img, refName: 'docker.io/library/many:1' }]), file);
@@ -165,16 +222,31 @@ describe('archives', () => {
 
 describe('broken images are refused and leave nothing behind', () => {
   const cases: [string, (d: string, img: BuiltImage) => void | Promise<void>, RegExp][] = [
-    ['a layer blob whose bytes do not match its digest', (d, img) => {
-      const f = path.join(d, 'blobs/sha256', img.layers[1].digest.slice(7));
-      const b = fs.readFileSync(f);
-      b[b.length - 5] ^= 0xff; // in the gzip trailer: the inflated bytes stay the same
-      fs.writeFileSync(f, b);
-    }, /digest mismatch|crc|incorrect|corrupt|invalid/i],
-    ['a missing layer blob', (d, img) => fs.rmSync(path.join(d, 'blobs/sha256', img.layers[1].digest.slice(7))), /blob sha256:[a-f0-9]{64} is missing/],
-    ['a missing config blob', (d, img) => fs.rmSync(path.join(d, 'blobs/sha256', img.configDigest.slice(7))), /blob sha256:[a-f0-9]{64} is missing/],
-    ['a manifest changed after the index named it', (d, img) => fs.appendFileSync(path.join(d, 'blobs/sha256', img.manifestDigest.slice(7)), ' '),
-      /manifest sha256:[a-f0-9]{64}: size mismatch|digest mismatch/],
+    [
+      'a layer blob whose bytes do not match its digest',
+      (d, img) => {
+        const f = path.join(d, 'blobs/sha256', img.layers[1].digest.slice(7));
+        const b = fs.readFileSync(f);
+        b[b.length - 5] ^= 0xff; // in the gzip trailer: the inflated bytes stay the same
+        fs.writeFileSync(f, b);
+      },
+      /digest mismatch|crc|incorrect|corrupt|invalid/i,
+    ],
+    [
+      'a missing layer blob',
+      (d, img) => fs.rmSync(path.join(d, 'blobs/sha256', img.layers[1].digest.slice(7))),
+      /blob sha256:[a-f0-9]{64} is missing/,
+    ],
+    [
+      'a missing config blob',
+      (d, img) => fs.rmSync(path.join(d, 'blobs/sha256', img.configDigest.slice(7))),
+      /blob sha256:[a-f0-9]{64} is missing/,
+    ],
+    [
+      'a manifest changed after the index named it',
+      (d, img) => fs.appendFileSync(path.join(d, 'blobs/sha256', img.manifestDigest.slice(7)), ' '),
+      /manifest sha256:[a-f0-9]{64}: size mismatch|digest mismatch/,
+    ],
   ];
   for (const [name, corrupt, msg] of cases) {
     it(name, async () => {
@@ -187,15 +259,44 @@ describe('broken images are refused and leave nothing behind', () => {
   }
 
   const built: [string, Parameters<typeof buildImage>[0], RegExp][] = [
-    ['fewer diff_ids than layers', { layers: [[{ name: 'a' }], [{ name: 'b' }]], editConfig: (c) => (c.rootfs as { diff_ids: string[] }).diff_ids.pop() },
-      /config lists 1 layer diff_ids but the manifest has 2 layers/],
-    ['a diff_id that does not match the layer', { layers: [[{ name: 'a' }], [{ name: 'b' }]], editConfig: (c) => ((c.rootfs as { diff_ids: string[] }).diff_ids[1] = sha('other')) },
-      /digest|mismatch/i],
-    ['manifest schemaVersion 1', { layers: [[{ name: 'a' }]], editManifest: (m) => (m.schemaVersion = 1) }, /schemaVersion 1 is not supported/],
-    ['a config that is an artifact', { layers: [[{ name: 'a' }]], editManifest: (m) => ((m.config as { mediaType: string }).mediaType = 'application/vnd.cncf.helm.config.v1+json') }, /not a container image/],
-    ['a layer that is no tar layer', { layers: [[{ name: 'a' }]], editManifest: (m) => ((m.layers as { mediaType: string }[])[0].mediaType = 'text/plain') }, /"text\/plain" is not a container image layer/],
-    ['a digest that is a path', { layers: [[{ name: 'a' }]], editManifest: (m) => ((m.layers as { digest: string }[])[0].digest = 'sha256:../../../etc/passwd') }, /not a supported digest/],
-    ['a layer size that lies', { layers: [[{ name: 'a' }]], editManifest: (m) => ((m.layers as { size: number }[])[0].size = 10) }, /more data than the 10 bytes/],
+    [
+      'fewer diff_ids than layers',
+      { layers: [[{ name: 'a' }], [{ name: 'b' }]], editConfig: (c) => (c.rootfs as { diff_ids: string[] }).diff_ids.pop() },
+      /config lists 1 layer diff_ids but the manifest has 2 layers/,
+    ],
+    [
+      'a diff_id that does not match the layer',
+      { layers: [[{ name: 'a' }], [{ name: 'b' }]], editConfig: (c) => ((c.rootfs as { diff_ids: string[] }).diff_ids[1] = sha('other')) },
+      /digest|mismatch/i,
+    ],
+    [
+      'manifest schemaVersion 1',
+      { layers: [[{ name: 'a' }]], editManifest: (m) => (m.schemaVersion = 1) },
+      /schemaVersion 1 is not supported/,
+    ],
+    [
+      'a config that is an artifact',
+      {
+        layers: [[{ name: 'a' }]],
+        editManifest: (m) => ((m.config as { mediaType: string }).mediaType = 'application/vnd.cncf.helm.config.v1+json'),
+      },
+      /not a container image/,
+    ],
+    [
+      'a layer that is no tar layer',
+      { layers: [[{ name: 'a' }]], editManifest: (m) => ((m.layers as { mediaType: string }[])[0].mediaType = 'text/plain') },
+      /"text\/plain" is not a container image layer/,
+    ],
+    [
+      'a digest that is a path',
+      { layers: [[{ name: 'a' }]], editManifest: (m) => ((m.layers as { digest: string }[])[0].digest = 'sha256:../../../etc/passwd') },
+      /not a supported digest/,
+    ],
+    [
+      'a layer size that lies',
+      { layers: [[{ name: 'a' }]], editManifest: (m) => ((m.layers as { size: number }[])[0].size = 10) },
+      /more data than the 10 bytes/,
+    ],
   ];
   for (const [name, opts, msg] of built) {
     it(name, async () => {
@@ -210,13 +311,22 @@ describe('broken images are refused and leave nothing behind', () => {
     const d = layout([{ img }]);
     const bad = Buffer.from('{not json');
     fs.writeFileSync(path.join(d, 'blobs/sha256', sha(bad).slice(7)), bad);
-    fs.writeFileSync(path.join(d, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(bad), size: bad.length }] }));
+    fs.writeFileSync(
+      path.join(d, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(bad), size: bad.length }],
+      }),
+    );
     await expect(openLayoutDir(d)).rejects.toThrow(/manifest.*not valid JSON/);
     expectEmptyStore();
   });
 
   it('a docker-archive that lacks a layer, and one cut short', async () => {
-    const img = await buildImage({ compress: 'none', layers: [[{ name: 'a', content: 'a'.repeat(5000) }], [{ name: 'b', content: 'b'.repeat(5000) }]] });
+    const img = await buildImage({
+      compress: 'none',
+      layers: [[{ name: 'a', content: 'a'.repeat(5000) }], [{ name: 'b', content: 'b'.repeat(5000) }]],
+    });
     const file = path.join(dir, 'drop.tar');
     await writeDockerArchive(file, [{ img, repoTags: ['drop:1'] }], 'legacy', { dropLayer: true });
     await expect(openArchive(file)).rejects.toThrow(/layer .*layer.tar is missing from the archive/);
@@ -224,7 +334,9 @@ describe('broken images are refused and leave nothing behind', () => {
     await writeDockerArchive(whole, [{ img, repoTags: ['cut:1'] }]);
     const cut = path.join(dir, 'cut.tar');
     fs.writeFileSync(cut, fs.readFileSync(whole).subarray(0, 7000));
-    await expect(openArchive(cut).then((o) => importOpened(store, o))).rejects.toThrow(/cut.tar.*(damaged or cut short|not a readable tar)/);
+    await expect(openArchive(cut).then((o) => importOpened(store, o))).rejects.toThrow(
+      /cut.tar.*(damaged or cut short|not a readable tar)/,
+    );
     expectEmptyStore();
   });
 
@@ -233,8 +345,12 @@ describe('broken images are refused and leave nothing behind', () => {
     fs.mkdirSync(tiny, { recursive: true });
     expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', tiny]).status).toBe(0);
     const s = new ImageStore({ root: path.join(tiny, 'store'), unpack: testUnpack });
-    const big = await buildImage({ layers: [[{ name: 'big', content: Array.from({ length: 40000 }, (_, i) => `${i * 7919}`).join(',') }]] });
-    await expect(openLayoutDir(layout([{ img: big }])).then((o) => importOpened(s, o))).rejects.toThrow(/no space left on device while writing layer sha256:[a-f0-9]{64} into the image store .*tiny\/store/);
+    const big = await buildImage({
+      layers: [[{ name: 'big', content: Array.from({ length: 40000 }, (_, i) => `${i * 7919}`).join(',') }]],
+    });
+    await expect(openLayoutDir(layout([{ img: big }])).then((o) => importOpened(s, o))).rejects.toThrow(
+      /no space left on device while writing layer sha256:[a-f0-9]{64} into the image store .*tiny\/store/,
+    );
     expectEmptyStore(s);
   });
 });
@@ -243,7 +359,16 @@ describe('store operations', () => {
   it('tags, untags, removes and collects what no image uses', async () => {
     const a = await buildImage({ layers: [[{ name: 'base', content: 'base' }], [{ name: 'a', content: 'a' }]] });
     const b = await buildImage({ layers: [[{ name: 'base', content: 'base' }], [{ name: 'b', content: 'b' }]] });
-    await importOpened(store, await openLayoutDir(layout([{ img: a, refName: 'docker.io/library/a:1' }, { img: b, refName: 'docker.io/library/b:1' }]), { all: true }));
+    await importOpened(
+      store,
+      await openLayoutDir(
+        layout([
+          { img: a, refName: 'docker.io/library/a:1' },
+          { img: b, refName: 'docker.io/library/b:1' },
+        ]),
+        { all: true },
+      ),
+    );
     expect(store.list()).toHaveLength(2);
     store.tag('a:1', 'localhost:5000/again:x');
     expect(store.resolve('localhost:5000/again:x')?.configDigest).toBe(a.configDigest);

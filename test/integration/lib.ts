@@ -40,7 +40,12 @@ export function tcrToFile(sb: Sandbox, args: string[], file = path.join(sb.dir, 
 }
 
 /** `tcr create` of `sh -c script`; returns the id and the output file. */
-export function createContainer(sb: Sandbox, script: string, edit: (s: Spec) => void = () => {}, extra: string[] = []): { id: string; bundle: string; file: string; result: Result } {
+export function createContainer(
+  sb: Sandbox,
+  script: string,
+  edit: (s: Spec) => void = () => {},
+  extra: string[] = [],
+): { id: string; bundle: string; file: string; result: Result } {
   const id = uniqueId();
   const bundle = shBundle(sb, id, script, edit);
   const r = tcrToFile(sb, ['create', '--bundle', bundle, ...extra, id]);
@@ -48,7 +53,11 @@ export function createContainer(sb: Sandbox, script: string, edit: (s: Spec) => 
 }
 
 /** `tcr run --detach --pid-file` of `sh -c script`; fails the test if it does not start. */
-export function runDetached(sb: Sandbox, script: string, edit: (s: Spec) => void = () => {}): { id: string; pid: number; bundle: string; file: string } {
+export function runDetached(
+  sb: Sandbox,
+  script: string,
+  edit: (s: Spec) => void = () => {},
+): { id: string; pid: number; bundle: string; file: string } {
   const id = uniqueId();
   const bundle = shBundle(sb, id, script, edit);
   const pidFile = path.join(sb.dir, `${id}.pid`);
@@ -76,7 +85,11 @@ export interface AsyncResult {
 }
 
 /** Starts tcr without waiting; `done` resolves when it exits. */
-export function spawnTcr(sb: Sandbox, args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']): { child: ChildProcess; done: Promise<AsyncResult> } {
+export function spawnTcr(
+  sb: Sandbox,
+  args: string[],
+  stdio: StdioOptions = ['ignore', 'pipe', 'pipe'],
+): { child: ChildProcess; done: Promise<AsyncResult> } {
   const child = spawn(TCR, ['--root', sb.root, ...args], { stdio });
   let stdout = '';
   let stderr = '';

@@ -119,7 +119,7 @@ describe.skipIf(lacks(isRoot))('lifecycle (root, real kernel)', () => {
     expectNothingLeft(sb, id);
   });
 
-  it('delete of a running container without --force fails with runc\'s message; --force kills and deletes', () => {
+  it("delete of a running container without --force fails with runc's message; --force kills and deletes", () => {
     const c = runDetached(sb, 'sleep 30');
     const d = sb.tcr(['delete', c.id]);
     expect(d.status).toBe(1);
@@ -146,7 +146,12 @@ describe.skipIf(lacks(isRoot))('lifecycle (root, real kernel)', () => {
   });
 
   it('state, kill, start and delete of a missing container fail with a message', () => {
-    for (const args of [['state', 'nosuch'], ['kill', 'nosuch', 'KILL'], ['start', 'nosuch'], ['delete', 'nosuch']]) {
+    for (const args of [
+      ['state', 'nosuch'],
+      ['kill', 'nosuch', 'KILL'],
+      ['start', 'nosuch'],
+      ['delete', 'nosuch'],
+    ]) {
       const r = sb.tcr(args);
       expect(r.status, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toMatch(/container nosuch does not exist/);
@@ -371,13 +376,17 @@ describe.skipIf(lacks(isRoot))('lifecycle (root, real kernel)', () => {
     });
     await waitFor(() => !alive(c.pid), 5000, 'init exit');
     expect(state(sb, c.id).status).toBe('stopped');
-    const left = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cmdline(Number(p)) === 'sleep 33').map(Number).filter((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(c.id); // still in the container's cgroup
-      } catch {
-        return false;
-      }
-    });
+    const left = fs
+      .readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p) && cmdline(Number(p)) === 'sleep 33')
+      .map(Number)
+      .filter((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(c.id); // still in the container's cgroup
+        } catch {
+          return false;
+        }
+      });
     expect(left).toHaveLength(1);
     const k = sb.tcr(['kill', '--all', c.id, '9']);
     expect(k.stderr).toBe('');

@@ -32,24 +32,27 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
     let r: Result;
     let v: Record<string, string>;
     beforeAll(() => {
-      r = sb.run([
-        'echo pid=$$',
-        'echo ps=$(ps -o pid= 2>/dev/null | tr -d " " | tr "\\n" ,)',
-        'echo hostname=$(hostname)',
-        'echo domainname=$(cat /proc/sys/kernel/domainname)',
-        'for n in ipc uts mnt net pid user cgroup; do echo ns_$n=$(readlink /proc/self/ns/$n); done',
-        'echo netdev=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\\n" ,)',
-        'echo sysnet=$(ls /sys/class/net | tr "\\n" ,)',
-        'echo loflags=$(cat /sys/class/net/lo/flags)',
-        'echo iplink=$(ip link show lo | head -n 1)',
-        'ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1; echo ping=$?',
-      ].join('; '), (s) => {
-        s.hostname = 'tcr-ns-host';
-        s.domainname = 'example.org';
-        // ping needs a raw socket
-        const caps = s.process!.capabilities!;
-        for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_NET_RAW'];
-      });
+      r = sb.run(
+        [
+          'echo pid=$$',
+          'echo ps=$(ps -o pid= 2>/dev/null | tr -d " " | tr "\\n" ,)',
+          'echo hostname=$(hostname)',
+          'echo domainname=$(cat /proc/sys/kernel/domainname)',
+          'for n in ipc uts mnt net pid user cgroup; do echo ns_$n=$(readlink /proc/self/ns/$n); done',
+          'echo netdev=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\\n" ,)',
+          'echo sysnet=$(ls /sys/class/net | tr "\\n" ,)',
+          'echo loflags=$(cat /sys/class/net/lo/flags)',
+          'echo iplink=$(ip link show lo | head -n 1)',
+          'ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1; echo ping=$?',
+        ].join('; '),
+        (s) => {
+          s.hostname = 'tcr-ns-host';
+          s.domainname = 'example.org';
+          // ping needs a raw socket
+          const caps = s.process!.capabilities!;
+          for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_NET_RAW'];
+        },
+      );
       v = kv(r.stdout);
     });
 
@@ -69,7 +72,7 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
       expect(v.domainname).toBe('example.org');
     });
 
-    it('lives in its own ipc, uts, mount, network and pid namespaces, and the host\'s user and cgroup namespaces', () => {
+    it("lives in its own ipc, uts, mount, network and pid namespaces, and the host's user and cgroup namespaces", () => {
       for (const n of ['ipc', 'uts', 'mnt', 'net', 'pid']) {
         expect(v[`ns_${n}`], n).toMatch(new RegExp(`^${n}:\\[\\d+\\]$`));
         expect(v[`ns_${n}`], n).not.toBe(hostNs(n));
@@ -91,19 +94,24 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
     // the mapped root is an unprivileged user on the host: it must be able to reach the rootfs
     fs.chmodSync(sb.dir, 0o755);
     const id = uniqueId('userns');
-    const b = shBundle(sb, id, [
-      'echo uid_map=$(cat /proc/self/uid_map)',
-      'echo gid_map=$(cat /proc/self/gid_map)',
-      'echo id=$(id -u):$(id -g)',
-      'touch /data/made-inside && echo touched=$?',
-      'echo owner=$(stat -c %u:%g /data/made-inside)',
-      'echo outside_owner=$(stat -c %u /bin/busybox)',
-    ].join('; '), (s) => {
-      s.linux!.namespaces!.push({ type: 'user' });
-      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      s.root!.readonly = false;
-    });
+    const b = shBundle(
+      sb,
+      id,
+      [
+        'echo uid_map=$(cat /proc/self/uid_map)',
+        'echo gid_map=$(cat /proc/self/gid_map)',
+        'echo id=$(id -u):$(id -g)',
+        'touch /data/made-inside && echo touched=$?',
+        'echo owner=$(stat -c %u:%g /data/made-inside)',
+        'echo outside_owner=$(stat -c %u /bin/busybox)',
+      ].join('; '),
+      (s) => {
+        s.linux!.namespaces!.push({ type: 'user' });
+        s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.root!.readonly = false;
+      },
+    );
     const data = path.join(b, 'rootfs', 'data');
     fs.mkdirSync(data);
     fs.chownSync(data, 100000, 100000);
@@ -142,14 +150,24 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
     expectNothingLeft(sb, c.id);
   });
 
-  it('a container joins another container\'s network and ipc namespaces by path', () => {
+  it("a container joins another container's network and ipc namespaces by path", () => {
     const a = runDetached(sb, 'sleep 30');
     try {
       const id = uniqueId('join');
-      const b = shBundle(sb, id, 'echo net=$(readlink /proc/self/ns/net); echo ipc=$(readlink /proc/self/ns/ipc); echo uts=$(readlink /proc/self/ns/uts)', (s) => {
-        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
-          n.type === 'network' ? { type: 'network', path: `/proc/${a.pid}/ns/net` } : n.type === 'ipc' ? { type: 'ipc', path: `/proc/${a.pid}/ns/ipc` } : n);
-      });
+      const b = shBundle(
+        sb,
+        id,
+        'echo net=$(readlink /proc/self/ns/net); echo ipc=$(readlink /proc/self/ns/ipc); echo uts=$(readlink /proc/self/ns/uts)',
+        (s) => {
+          s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+            n.type === 'network'
+              ? { type: 'network', path: `/proc/${a.pid}/ns/net` }
+              : n.type === 'ipc'
+                ? { type: 'ipc', path: `/proc/${a.pid}/ns/ipc` }
+                : n,
+          );
+        },
+      );
       const r = sb.tcr(['run', '--bundle', b, id]);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
@@ -169,7 +187,9 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
   it('joining a namespace path that does not exist fails create and leaves nothing', () => {
     const id = uniqueId('joinbad');
     const b = shBundle(sb, id, 'true', (s) => {
-      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/proc/999999999/ns/net' } : n));
+      s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+        n.type === 'network' ? { type: 'network', path: '/proc/999999999/ns/net' } : n,
+      );
     });
     const r = sb.tcr(['create', '--bundle', b, id]);
     expect(r.status).toBe(1);
@@ -177,7 +197,7 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
     expectNothingLeft(sb, id);
   });
 
-  it('a cgroup namespace shows the container\'s cgroups as the root', () => {
+  it("a cgroup namespace shows the container's cgroups as the root", () => {
     const r = sb.run('echo ns=$(readlink /proc/self/ns/cgroup); cat /proc/self/cgroup', (s) => {
       s.linux!.namespaces!.push({ type: 'cgroup' });
     });
@@ -193,10 +213,13 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
 
   it.skipIf(!hasTimeNs)('a time namespace applies linux.timeOffsets to boottime and monotonic', () => {
     const tenDays = 10 * 86400;
-    const r = sb.run('echo ns=$(readlink /proc/self/ns/time); cat /proc/self/timens_offsets; echo uptime=$(cut -d" " -f1 /proc/uptime)', (s) => {
-      s.linux!.namespaces!.push({ type: 'time' });
-      s.linux!.timeOffsets = { boottime: { secs: tenDays, nanosecs: 0 }, monotonic: { secs: 3600, nanosecs: 500 } };
-    });
+    const r = sb.run(
+      'echo ns=$(readlink /proc/self/ns/time); cat /proc/self/timens_offsets; echo uptime=$(cut -d" " -f1 /proc/uptime)',
+      (s) => {
+        s.linux!.namespaces!.push({ type: 'time' });
+        s.linux!.timeOffsets = { boottime: { secs: tenDays, nanosecs: 0 }, monotonic: { secs: 3600, nanosecs: 500 } };
+      },
+    );
     const hostUptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -222,7 +245,11 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
       try {
         expect(fs.readlinkSync(`/proc/${c.pid}/ns/mnt`)).toBe(hostNs('mnt'));
         expect(fs.readlinkSync(`/proc/${c.pid}/root`)).toBe(path.join(c.bundle, 'rootfs'));
-        const made = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(path.join(c.bundle, 'rootfs') + '/'));
+        const made = fs
+          .readFileSync('/proc/self/mountinfo', 'utf8')
+          .split('\n')
+          .map((l) => l.split(' ')[4])
+          .filter((m) => m?.startsWith(path.join(c.bundle, 'rootfs') + '/'));
         expect(made).toEqual(expect.arrayContaining(['/proc', '/dev', '/sys'].map((d) => path.join(c.bundle, 'rootfs', d))));
         // exec has no mount namespace to join: it takes the init's root
         const e = sb.tcr(['exec', c.id, 'sh', '-c', 'wc -c < /proc/keys; ls /bin/busybox']);
@@ -264,7 +291,7 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
       expectNothingLeft(sb, id);
     });
 
-    it('a read-only root without a mount namespace is refused (it would be the host\'s mount)', () => {
+    it("a read-only root without a mount namespace is refused (it would be the host's mount)", () => {
       const id = uniqueId('nomntro');
       const b = shBundle(sb, id, 'true', (s) => {
         noMountNs(s);
@@ -277,7 +304,7 @@ describe.skipIf(lacks(isRoot))('namespaces (root, real kernel)', () => {
     });
   });
 
-  it('without a time namespace, uptime is the host\'s', () => {
+  it("without a time namespace, uptime is the host's", () => {
     const r = sb.run('cut -d" " -f1 /proc/uptime');
     const host = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     expect(r.status).toBe(0);

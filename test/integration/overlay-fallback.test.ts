@@ -20,7 +20,13 @@ describe.skipIf(lacks(isRoot))('mountOverlay', () => {
     const d = (...p: string[]) => path.join(dir, ...p);
     for (const x of ['l1', 'l2', 'base/lower', 'base/upper', 'base/work', 'base/merged']) fs.mkdirSync(d(x), { recursive: true });
     // an overlay to hold the next overlay's upper: overlayfs refuses that upper
-    native().mount('overlay', d('base/merged'), 'overlay', 0, `lowerdir=${d('base/lower')},upperdir=${d('base/upper')},workdir=${d('base/work')}`);
+    native().mount(
+      'overlay',
+      d('base/merged'),
+      'overlay',
+      0,
+      `lowerdir=${d('base/lower')},upperdir=${d('base/upper')},workdir=${d('base/work')}`,
+    );
     mounted.push(d('base/merged'));
     const calls: { bottomFirst: string[]; target: string }[] = [];
     const how = await mountOverlay({

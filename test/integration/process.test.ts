@@ -146,8 +146,11 @@ describe.skipIf(lacks(isRoot))('the container process (root, real kernel)', () =
       expect(s.limits).toMatch(/^Max core file size\s+0\s+4096\s+bytes/m);
     });
 
-    it('has exactly the configured environment (nothing of the runtime\'s)', () => {
-      const env = s.env.split('\n').filter((l) => !/^(PWD|SHLVL|OLDPWD)=/.test(l)).sort();
+    it("has exactly the configured environment (nothing of the runtime's)", () => {
+      const env = s.env
+        .split('\n')
+        .filter((l) => !/^(PWD|SHLVL|OLDPWD)=/.test(l))
+        .sort();
       // HOME added as runc adds it: uid 1000 has no entry in the demo's /etc/passwd, so /
       expect(env).toEqual(['EMPTY=', 'FOO=bar baz', 'HOME=/', 'PATH=/bin:/usr/bin']);
     });
@@ -161,7 +164,7 @@ describe.skipIf(lacks(isRoot))('the container process (root, real kernel)', () =
     });
   });
 
-  it('as root without no_new_privs, the kernel gives the process the bounding set at exec (root\'s implicit file capabilities)', () => {
+  it("as root without no_new_privs, the kernel gives the process the bounding set at exec (root's implicit file capabilities)", () => {
     const r = sb.run('grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status', (spec) => {
       spec.process!.noNewPrivileges = false;
       spec.process!.capabilities = { bounding: ['CAP_CHOWN', 'CAP_NET_RAW'], effective: [], permitted: [], inheritable: [], ambient: [] };
@@ -173,7 +176,13 @@ describe.skipIf(lacks(isRoot))('the container process (root, real kernel)', () =
   it('as root with no_new_privs, exec gains nothing beyond the permitted set', () => {
     const r = sb.run('grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status', (spec) => {
       spec.process!.noNewPrivileges = true;
-      spec.process!.capabilities = { bounding: ['CAP_CHOWN', 'CAP_NET_RAW'], effective: ['CAP_CHOWN'], permitted: ['CAP_CHOWN'], inheritable: [], ambient: [] };
+      spec.process!.capabilities = {
+        bounding: ['CAP_CHOWN', 'CAP_NET_RAW'],
+        effective: ['CAP_CHOWN'],
+        permitted: ['CAP_CHOWN'],
+        inheritable: [],
+        ambient: [],
+      };
     });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('CapPrm:\t0000000000000001\nCapEff:\t0000000000000001\nCapBnd:\t0000000000002001\n');
@@ -182,13 +191,19 @@ describe.skipIf(lacks(isRoot))('the container process (root, real kernel)', () =
   it('a non-root user without ambient capabilities has none', () => {
     const r = sb.run('grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status', (spec) => {
       spec.process!.user = { uid: 1000, gid: 1000 };
-      spec.process!.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable: [], ambient: [] };
+      spec.process!.capabilities = {
+        bounding: ['CAP_KILL'],
+        effective: ['CAP_KILL'],
+        permitted: ['CAP_KILL'],
+        inheritable: [],
+        ambient: [],
+      };
     });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000020\n');
   });
 
-  it('does not leak the runtime\'s environment into the container', () => {
+  it("does not leak the runtime's environment into the container", () => {
     const id = uniqueId('env');
     const b = shBundle(sb, id, 'env');
     const r = sb.tcr(['run', '--bundle', b, id], { env: { ...process.env, TCR_TEST_LEAK: 'leaked' } });

@@ -19,11 +19,21 @@ function has(cmd: string): boolean {
 
 /** Installs docker-registry, skopeo and openssl if missing; returns why not when that fails. */
 export function ensureRegistryTools(): string | undefined {
-  const need = [['docker-registry', 'docker-registry'], ['skopeo', 'skopeo'], ['openssl', 'openssl']].filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+  const need = [
+    ['docker-registry', 'docker-registry'],
+    ['skopeo', 'skopeo'],
+    ['openssl', 'openssl'],
+  ]
+    .filter(([cmd]) => !has(cmd))
+    .map(([, pkg]) => pkg);
   if (need.length === 0) return undefined;
   if (process.getuid?.() !== 0) return `${need.join(', ')} not installed and not root to install them`;
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 300_000 });
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', ...need], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: 'ignore', timeout: 600_000 });
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', ...need], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    stdio: 'ignore',
+    timeout: 600_000,
+  });
   if (r.status !== 0 || need.some((p) => !has(p))) return `apt-get install ${need.join(' ')} failed`;
   return undefined;
 }
@@ -52,7 +62,10 @@ export class TestRegistry {
   port = 0;
   log: string;
 
-  constructor(readonly dir: string, readonly auth?: TokenAuth) {
+  constructor(
+    readonly dir: string,
+    readonly auth?: TokenAuth,
+  ) {
     fs.mkdirSync(dir, { recursive: true });
     this.log = path.join(dir, 'registry.log');
   }
@@ -72,7 +85,10 @@ export class TestRegistry {
       authYaml = `auth:\n  token:\n    realm: http://127.0.0.1:${tokenPort}/token\n    service: tcr-test\n    issuer: tcr-test-issuer\n    rootcertbundle: ${path.join(this.dir, 'cert.pem')}\n`;
     }
     const config = path.join(this.dir, 'config.yml');
-    fs.writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${this.storage}\n  delete:\n    enabled: true\nhttp:\n  addr: ${this.host}\n${authYaml}`);
+    fs.writeFileSync(
+      config,
+      `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${this.storage}\n  delete:\n    enabled: true\nhttp:\n  addr: ${this.host}\n${authYaml}`,
+    );
     const out = fs.openSync(this.log, 'a');
     this.proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', out, out] });
     fs.closeSync(out);
@@ -93,7 +109,11 @@ export class TestRegistry {
   private async startTokenServer(): Promise<number> {
     const key = path.join(this.dir, 'key.pem');
     const cert = path.join(this.dir, 'cert.pem');
-    spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=tcr-test-token'], { stdio: 'ignore' });
+    spawnSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=tcr-test-token'],
+      { stdio: 'ignore' },
+    );
     const privateKey = crypto.createPrivateKey(fs.readFileSync(key));
     const der = new crypto.X509Certificate(fs.readFileSync(cert)).raw.toString('base64');
     const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -101,7 +121,9 @@ export class TestRegistry {
     this.tokenServer = http.createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       auth.requests.push(url.search);
-      const given = req.headers.authorization?.startsWith('Basic ') ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString() : undefined;
+      const given = req.headers.authorization?.startsWith('Basic ')
+        ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString()
+        : undefined;
       if (given !== `${auth.user}:${auth.password}`) {
         res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
         return;
@@ -113,9 +135,22 @@ export class TestRegistry {
       });
       const now = Math.floor(Date.now() / 1000);
       const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [der] }));
-      const claims = b64url(JSON.stringify({ iss: 'tcr-test-issuer', sub: auth.user, aud: url.searchParams.get('service'), exp: now + 300, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access }));
+      const claims = b64url(
+        JSON.stringify({
+          iss: 'tcr-test-issuer',
+          sub: auth.user,
+          aud: url.searchParams.get('service'),
+          exp: now + 300,
+          nbf: now - 10,
+          iat: now,
+          jti: crypto.randomUUID(),
+          access,
+        }),
+      );
       const sig = b64url(crypto.sign('sha256', Buffer.from(`${header}.${claims}`), privateKey));
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: `${header}.${claims}.${sig}`, expires_in: 300 }));
+      res
+        .writeHead(200, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ token: `${header}.${claims}.${sig}`, expires_in: 300 }));
     });
     await new Promise<void>((r) => this.tokenServer!.listen(0, '127.0.0.1', r));
     return (this.tokenServer.address() as net.AddressInfo).port;
@@ -124,7 +159,20 @@ export class TestRegistry {
   /** skopeo copy from an OCI layout into this registry. */
   async push(layout: string, tag: string, dest: string, extra: string[] = []): Promise<void> {
     const creds = this.auth ? ['--dest-creds', `${this.auth.user}:${this.auth.password}`] : [];
-    await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', ...creds, ...extra, `oci:${layout}:${tag}`, `docker://${this.host}/${dest}`], { timeout: 60_000 });
+    await run(
+      'skopeo',
+      [
+        '--insecure-policy',
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        ...creds,
+        ...extra,
+        `oci:${layout}:${tag}`,
+        `docker://${this.host}/${dest}`,
+      ],
+      { timeout: 60_000 },
+    );
   }
 
   /** The file the registry serves a blob from. */

@@ -37,7 +37,11 @@ function expectEmpty(store: ImageStore): void {
   expect(listTree(store.root).filter((f) => /^(layers|blobs)\/sha256\/.|^tmp\/./.test(f))).toEqual([]);
 }
 
-const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ HOME: path.join(top, 'nohome'), XDG_RUNTIME_DIR: path.join(top, 'norun'), ...extra });
+const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  HOME: path.join(top, 'nohome'),
+  XDG_RUNTIME_DIR: path.join(top, 'norun'),
+  ...extra,
+});
 const quick = { attempts: 4, backoff: 10 };
 
 // at file level, so a skipped run cleans up too
@@ -49,12 +53,30 @@ afterAll(async () => {
 
 describe.skipIf(lacks(!missing))('pull from a real registry', () => {
   beforeAll(async () => {
-    img = await buildImage({ layers: [[{ name: 'etc/', type: 'directory' }, { name: 'etc/hostname', content: 'pulled\n' }], [{ name: 'bin/', type: 'directory' }, { name: 'bin/tool', content: 'x'.repeat(50_000) }]] });
+    img = await buildImage({
+      layers: [
+        [
+          { name: 'etc/', type: 'directory' },
+          { name: 'etc/hostname', content: 'pulled\n' },
+        ],
+        [
+          { name: 'bin/', type: 'directory' },
+          { name: 'bin/tool', content: 'x'.repeat(50_000) },
+        ],
+      ],
+    });
     arm = await buildImage({ layers: [[{ name: 'arm', content: 'arm64 only' }]], architecture: 'arm64' });
     layout = path.join(top, 'layout');
     writeLayout(layout, [
       { img, refName: 'one' },
-      { index: buildIndex([{ img: arm, architecture: 'arm64', variant: 'v8' }, { img, architecture: 'amd64' }]), images: [img, arm], refName: 'multi' },
+      {
+        index: buildIndex([
+          { img: arm, architecture: 'arm64', variant: 'v8' },
+          { img, architecture: 'amd64' },
+        ]),
+        images: [img, arm],
+        refName: 'multi',
+      },
       { index: buildIndex([{ img: arm, architecture: 'arm64', variant: 'v8' }]), images: [arm], refName: 'armonly' },
     ]);
     await Promise.all([reg.start(), secured.start()]);
@@ -64,7 +86,6 @@ describe.skipIf(lacks(!missing))('pull from a real registry', () => {
     await reg.push(layout, 'armonly', 'test/armonly:1', ['--all']);
     await secured.push(layout, 'one', 'private/img:1');
   }, 180_000);
-
 
   it('pulls an OCI image by tag, layers verified and unpacked', async () => {
     const store = freshStore();
@@ -94,18 +115,26 @@ describe.skipIf(lacks(!missing))('pull from a real registry', () => {
     const store = freshStore();
     const [s] = await pullImage(store, `${reg.host}/test/multi:1`, { registry: { env: env() } });
     expect(s.configDigest).toBe(img.configDigest);
-    const [a] = await pullImage(store, `${reg.host}/test/multi:1`, { registry: { env: env() }, platform: { os: 'linux', architecture: 'arm64' } });
+    const [a] = await pullImage(store, `${reg.host}/test/multi:1`, {
+      registry: { env: env() },
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
     expect(a.configDigest).toBe(arm.configDigest);
-    await expect(pullImage(freshStore(), `${reg.host}/test/armonly:1`, { registry: { env: env() } })).rejects.toThrow(/no image for linux\/amd64; the index has: linux\/arm64\/v8/);
+    await expect(pullImage(freshStore(), `${reg.host}/test/armonly:1`, { registry: { env: env() } })).rejects.toThrow(
+      /no image for linux\/amd64; the index has: linux\/arm64\/v8/,
+    );
   });
 
   it('says clearly what is not there', async () => {
     const store = freshStore();
-    await expect(pullImage(store, `${reg.host}/test/nothere:1`, { registry: { env: env() } })).rejects.toThrow(new RegExp(`manifest ${reg.host}/test/nothere:1: not found in registry ${reg.host}`));
+    await expect(pullImage(store, `${reg.host}/test/nothere:1`, { registry: { env: env() } })).rejects.toThrow(
+      new RegExp(`manifest ${reg.host}/test/nothere:1: not found in registry ${reg.host}`),
+    );
     await expect(pullImage(store, `${reg.host}/test/img:nope`, { registry: { env: env() } })).rejects.toThrow(/not found/);
     const closed = await freePort();
-    await expect(pullImage(store, `127.0.0.1:${closed}/x:1`, { registry: { env: env(), attempts: 2, backoff: 10 } }))
-      .rejects.toThrow(`cannot reach registry 127.0.0.1:${closed} (http://127.0.0.1:${closed}): connection refused`);
+    await expect(pullImage(store, `127.0.0.1:${closed}/x:1`, { registry: { env: env(), attempts: 2, backoff: 10 } })).rejects.toThrow(
+      `cannot reach registry 127.0.0.1:${closed} (http://127.0.0.1:${closed}): connection refused`,
+    );
     expectEmpty(store);
   });
 
@@ -134,7 +163,9 @@ describe.skipIf(lacks(!missing))('pull from a real registry', () => {
     bad[5] ^= 0x55;
     fs.writeFileSync(file, bad);
     try {
-      await expect(pullImage(store, `${reg.host}/test/bad:1`, { registry: { env: env() } })).rejects.toThrow(new RegExp(`layer ${img.layers[1].digest}: digest mismatch`));
+      await expect(pullImage(store, `${reg.host}/test/bad:1`, { registry: { env: env() } })).rejects.toThrow(
+        new RegExp(`layer ${img.layers[1].digest}: digest mismatch`),
+      );
       expectEmpty(store);
     } finally {
       fs.writeFileSync(file, good);
@@ -148,7 +179,9 @@ describe.skipIf(lacks(!missing))('pull from a real registry', () => {
     fs.writeFileSync(file, Buffer.concat([bytes.subarray(0, -1), Buffer.from(' }')]));
     const store = freshStore();
     try {
-      await expect(pullImage(store, `${reg.host}/test/badm@${digest}`, { registry: { env: env() } })).rejects.toThrow(new RegExp(`manifest (of )?${reg.host}/test/badm@${digest}: (digest|size) mismatch`));
+      await expect(pullImage(store, `${reg.host}/test/badm@${digest}`, { registry: { env: env() } })).rejects.toThrow(
+        new RegExp(`manifest (of )?${reg.host}/test/badm@${digest}: (digest|size) mismatch`),
+      );
       // by tag, the registry's Docker-Content-Digest header no longer matches what it sends
       await expect(pullImage(store, `${reg.host}/test/badm:1`, { registry: { env: env() } })).rejects.toThrow(/digest mismatch/);
       expectEmpty(store);
@@ -159,7 +192,10 @@ describe.skipIf(lacks(!missing))('pull from a real registry', () => {
 
   it('authenticates with a bearer token, credentials from auth.json', async () => {
     const authFile = path.join(top, 'auth.json');
-    fs.writeFileSync(authFile, JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${auth.user}:${auth.password}`).toString('base64') } } }));
+    fs.writeFileSync(
+      authFile,
+      JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${auth.user}:${auth.password}`).toString('base64') } } }),
+    );
     const store = freshStore();
     const [s] = await pullImage(store, `${secured.host}/private/img:1`, { registry: { env: env({ REGISTRY_AUTH_FILE: authFile }) } });
     expect(s.configDigest).toBe(img.configDigest);
@@ -174,10 +210,14 @@ describe.skipIf(lacks(!missing))('pull from a real registry', () => {
 
   it('says why when credentials are missing or wrong', async () => {
     const store = freshStore();
-    await expect(pullImage(store, `${secured.host}/private/img:1`, { registry: { env: env() } })).rejects.toThrow(new RegExp(`registry ${secured.host}: access needs a login; no credentials found`));
+    await expect(pullImage(store, `${secured.host}/private/img:1`, { registry: { env: env() } })).rejects.toThrow(
+      new RegExp(`registry ${secured.host}: access needs a login; no credentials found`),
+    );
     const wrong = path.join(top, 'wrong.json');
     fs.writeFileSync(wrong, JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${auth.user}:nope`).toString('base64') } } }));
-    await expect(pullImage(store, `${secured.host}/private/img:1`, { registry: { env: env({ REGISTRY_AUTH_FILE: wrong }) } })).rejects.toThrow(/login refused for user "tcr" \(credentials from .*wrong.json\)/);
+    await expect(
+      pullImage(store, `${secured.host}/private/img:1`, { registry: { env: env({ REGISTRY_AUTH_FILE: wrong }) } }),
+    ).rejects.toThrow(/login refused for user "tcr" \(credentials from .*wrong.json\)/);
     expectEmpty(store);
   });
 });
@@ -191,7 +231,11 @@ describe.skipIf(lacks(!missing && isRoot))('NODE_EXTRA_CA_CERTS and the commands
   const stateRoot = path.join(top, 'cli-state');
   const warning = /Warning: Ignoring extra certs from `\/nonexistent-ca.pem`/g;
   const cli = (args: string[]) => {
-    const r = spawnSync(TCR, ['--root', stateRoot, '--store', store, ...args], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent-ca.pem' }, timeout: 120_000 });
+    const r = spawnSync(TCR, ['--root', stateRoot, '--store', store, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent-ca.pem' },
+      timeout: 120_000,
+    });
     return { ...r, warnings: (r.stderr.match(warning) ?? []).length };
   };
 
@@ -215,7 +259,7 @@ describe.skipIf(lacks(!missing && isRoot))('NODE_EXTRA_CA_CERTS and the commands
     expect([list.status, list.warnings]).toEqual([0, 0]);
   });
 
-  it('a failed pull in the child is the run\'s error, with nothing left behind', () => {
+  it("a failed pull in the child is the run's error, with nothing left behind", () => {
     const r = cli(['run', '--rm', `${reg.host}/demo/absent:1`, 'true']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/absent/);

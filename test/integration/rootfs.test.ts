@@ -21,12 +21,23 @@ interface MountInfo {
 
 /** Parses /proc/PID/mountinfo text. */
 function mountinfo(text: string): MountInfo[] {
-  return text.split('\n').filter((l) => /^\d+ \d+ /.test(l)).map((l) => {
-    const [left, right] = l.split(' - ');
-    const f = left.split(' ');
-    const r = right.split(' ');
-    return { root: f[3], point: f[4], options: f[5].split(','), optional: f.slice(6), fstype: r[0], source: r[1], super: (r[2] ?? '').split(',') };
-  });
+  return text
+    .split('\n')
+    .filter((l) => /^\d+ \d+ /.test(l))
+    .map((l) => {
+      const [left, right] = l.split(' - ');
+      const f = left.split(' ');
+      const r = right.split(' ');
+      return {
+        root: f[3],
+        point: f[4],
+        options: f[5].split(','),
+        optional: f.slice(6),
+        fstype: r[0],
+        source: r[1],
+        super: (r[2] ?? '').split(','),
+      };
+    });
 }
 
 function lastAt(mounts: MountInfo[], point: string): MountInfo | undefined {
@@ -55,19 +66,21 @@ describe.skipIf(lacks(isRoot))('rootfs and mounts (root, real kernel)', () => {
     let s: Record<string, string>;
     let mi: MountInfo[];
     beforeAll(() => {
-      r = sb.run([
-        'echo "== mountinfo"; cat /proc/self/mountinfo',
-        'echo "== keys"; wc -c < /proc/keys',
-        'echo "== timer_list"; wc -c < /proc/timer_list',
-        'echo "== acpi"; ls -A /proc/acpi; echo "n=$(ls -A /proc/acpi | wc -l)"',
-        'echo "== acpiwrite"; touch /proc/acpi/x 2>&1; echo "rc=$?"',
-        'echo "== procsys"; echo x 2>&1 > /proc/sys/kernel/domainname; echo "rc=$?"',
-        'echo "== roottouch"; touch /x 2>&1; echo "rc=$?"',
-        'echo "== devs"; stat -c "%n %F %t:%T %a %u:%g" /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty',
-        'echo "== links"; for l in fd stdin stdout stderr ptmx; do echo "$l -> $(readlink /dev/$l)"; done',
-        'echo "== devnull"; echo discard > /dev/null; echo "rc=$?"; head -c 4 /dev/zero | od -An -tx1 | tr -d " "',
-        'echo "== end"',
-      ].join('; '));
+      r = sb.run(
+        [
+          'echo "== mountinfo"; cat /proc/self/mountinfo',
+          'echo "== keys"; wc -c < /proc/keys',
+          'echo "== timer_list"; wc -c < /proc/timer_list',
+          'echo "== acpi"; ls -A /proc/acpi; echo "n=$(ls -A /proc/acpi | wc -l)"',
+          'echo "== acpiwrite"; touch /proc/acpi/x 2>&1; echo "rc=$?"',
+          'echo "== procsys"; echo x 2>&1 > /proc/sys/kernel/domainname; echo "rc=$?"',
+          'echo "== roottouch"; touch /x 2>&1; echo "rc=$?"',
+          'echo "== devs"; stat -c "%n %F %t:%T %a %u:%g" /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty',
+          'echo "== links"; for l in fd stdin stdout stderr ptmx; do echo "$l -> $(readlink /dev/$l)"; done',
+          'echo "== devnull"; echo discard > /dev/null; echo "rc=$?"; head -c 4 /dev/zero | od -An -tx1 | tr -d " "',
+          'echo "== end"',
+        ].join('; '),
+      );
       s = sections(r.stdout);
       mi = mountinfo(s.mountinfo ?? '');
     });
@@ -176,19 +189,22 @@ describe.skipIf(lacks(isRoot))('rootfs and mounts (root, real kernel)', () => {
     fs.mkdirSync(rw);
     fs.writeFileSync(path.join(ro, 'hello'), 'hello from the host\n');
     fs.writeFileSync(file, 'a single file\n');
-    const r = sb.run([
-      'cat /mnt/ro/hello',
-      'touch /mnt/ro/x 2>&1; echo "rc=$?"',
-      'echo inside > /mnt/rw/made; echo "rc=$?"',
-      'cat /etc/extra/file.txt',
-      'grep -E " /mnt/(ro|rw) " /proc/self/mountinfo | cut -d" " -f5,6',
-    ].join('; '), (spec) => {
-      spec.mounts!.push(
-        { destination: '/mnt/ro', type: 'bind', source: ro, options: ['bind', 'ro', 'nosuid'] },
-        { destination: '/mnt/rw', type: 'bind', source: rw, options: ['rbind', 'rw', 'nodev'] },
-        { destination: '/etc/extra/file.txt', type: 'bind', source: file, options: ['bind', 'ro'] },
-      );
-    });
+    const r = sb.run(
+      [
+        'cat /mnt/ro/hello',
+        'touch /mnt/ro/x 2>&1; echo "rc=$?"',
+        'echo inside > /mnt/rw/made; echo "rc=$?"',
+        'cat /etc/extra/file.txt',
+        'grep -E " /mnt/(ro|rw) " /proc/self/mountinfo | cut -d" " -f5,6',
+      ].join('; '),
+      (spec) => {
+        spec.mounts!.push(
+          { destination: '/mnt/ro', type: 'bind', source: ro, options: ['bind', 'ro', 'nosuid'] },
+          { destination: '/mnt/rw', type: 'bind', source: rw, options: ['rbind', 'rw', 'nodev'] },
+          { destination: '/etc/extra/file.txt', type: 'bind', source: file, options: ['bind', 'ro'] },
+        );
+      },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -222,12 +238,16 @@ describe.skipIf(lacks(isRoot))('rootfs and mounts (root, real kernel)', () => {
 
   it('a tmpfs with tmpcopyup starts with a copy of the directory it covers (owners, modes, symlinks, nested dirs)', () => {
     const b = sb.bundle(uniqueId('copyup'), (spec) => {
-      spec.process!.args = ['sh', '-c', [
-        'grep " /data " /proc/self/mountinfo | cut -d" " -f9',
-        'stat -c "%n %a %u:%g %F" /data /data/file /data/sub /data/sub/deep /data/link',
-        'cat /data/sub/deep; readlink /data/link',
-        'echo new > /data/new && echo writable',
-      ].join('; ')];
+      spec.process!.args = [
+        'sh',
+        '-c',
+        [
+          'grep " /data " /proc/self/mountinfo | cut -d" " -f9',
+          'stat -c "%n %a %u:%g %F" /data /data/file /data/sub /data/sub/deep /data/link',
+          'cat /data/sub/deep; readlink /data/link',
+          'echo new > /data/new && echo writable',
+        ].join('; '),
+      ];
       spec.root!.readonly = true;
       spec.mounts!.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'tmpcopyup'] });
       spec.mounts!.push({ destination: '/fresh', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] });
@@ -307,7 +327,12 @@ describe.skipIf(lacks(isRoot))('rootfs and mounts (root, real kernel)', () => {
 
     it('nothing the container mounts propagates to the host', () => {
       rootLine('shared');
-      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`${rootfs}/`))).toEqual([]);
+      expect(
+        fs
+          .readFileSync('/proc/self/mountinfo', 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(`${rootfs}/`)),
+      ).toEqual([]);
     });
   });
 
@@ -343,7 +368,11 @@ describe.skipIf(lacks(isRoot))('rootfs and mounts (root, real kernel)', () => {
 
   it('--no-pivot runs the container chrooted into its rootfs', () => {
     const id = uniqueId('nopivot');
-    const b = shBundle(sb, id, 'echo pid=$$; ls /; test -e /proc/self/root/bin/busybox && echo busybox-at-root; grep -c . /proc/self/mountinfo >/dev/null && echo mountinfo-ok');
+    const b = shBundle(
+      sb,
+      id,
+      'echo pid=$$; ls /; test -e /proc/self/root/bin/busybox && echo busybox-at-root; grep -c . /proc/self/mountinfo >/dev/null && echo mountinfo-ok',
+    );
     const r = sb.tcr(['run', '--no-pivot', '--bundle', b, id]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -368,7 +397,10 @@ describe.skipIf(lacks(isRoot))("rshared volumes with rootfsPropagation rshared (
     expect(spawnSync('mount', ['-t', 'tmpfs', name, vol]).status).toBe(0);
     expect(spawnSync('mount', ['--make-shared', vol]).status).toBe(0);
     fs.mkdirSync(path.join(vol, 'inner'));
-    const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === vol)!;
+    const line = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[4] === vol)!;
     const group = /shared:(\d+)/.exec(line)![1];
     return { vol, group, release: () => void spawnSync('umount', ['-R', '-l', vol]) };
   }

@@ -39,11 +39,14 @@ describe.skipIf(lacks(isRoot))('tcr run (root, real kernel)', () => {
       s.process!.apparmorProfile = 'tcr-test-profile';
       s.process!.selinuxLabel = 'system_u:system_r:container_t:s0';
     });
-    const apparmor = fs.existsSync('/sys/module/apparmor/parameters/enabled') && fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+    const apparmor =
+      fs.existsSync('/sys/module/apparmor/parameters/enabled') &&
+      fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
     if (!apparmor) {
       expect(r.stdout).toBe('ran\n');
       expect(r.stderr).toMatch(/warning: process.apparmorProfile "tcr-test-profile" ignored: AppArmor is not enabled/);
     }
-    if (!fs.existsSync('/sys/fs/selinux/enforce')) expect(r.stderr).toMatch(/warning: process.selinuxLabel .* ignored: SELinux is not enabled/);
+    if (!fs.existsSync('/sys/fs/selinux/enforce'))
+      expect(r.stderr).toMatch(/warning: process.selinuxLabel .* ignored: SELinux is not enabled/);
   });
 });

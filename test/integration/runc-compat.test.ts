@@ -29,7 +29,9 @@ describe.skipIf(lacks(isRoot))('runc compatibility details', () => {
     const fd3 = fs.openSync(out3, 'w');
     const fd4 = fs.openSync('/dev/null', 'r');
     const r = spawnSync(TCR, ['--root', sb.root, 'run', '--bundle', b, 'listen'], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', fd3, fd4], env: { ...process.env, LISTEN_FDS: '2' },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe', fd3, fd4],
+      env: { ...process.env, LISTEN_FDS: '2' },
     });
     fs.closeSync(fd3);
     fs.closeSync(fd4);

@@ -77,7 +77,10 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
       try {
         expect(c.result.status).toBe(0);
         const pid = state(sb, c.id).pid as number;
-        const fds = fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
+        const fds = fs
+          .readdirSync(`/proc/${pid}/fd`)
+          .map(Number)
+          .sort((a, b) => a - b);
         const targets = fds.map((fd) => {
           try {
             return fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
@@ -91,7 +94,10 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
         // plan, pid pipe or cgroup handle
         expect(fds.slice(0, 3)).toEqual([0, 1, 2]);
         expect(targets.slice(0, 3)).toEqual(['/dev/null', c.file, c.file]);
-        const rest = targets.slice(3).map((t) => (t.startsWith('socket:') ? 'socket' : t)).sort();
+        const rest = targets
+          .slice(3)
+          .map((t) => (t.startsWith('socket:') ? 'socket' : t))
+          .sort();
         expect(rest).toEqual(['/', path.join(sb.root, c.id, 'exec.fifo')].sort());
         // all of them but 0-2 close when the container's program is executed
         const O_CLOEXEC = 0o2000000;
@@ -109,15 +115,14 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
     const node = fs.realpathSync(process.execPath);
     const watched = [node, fs.realpathSync(TCR), path.join(REPO, 'dist', 'cli', 'main.js')];
 
-    it('/proc/self/exe and /proc/1/exe cannot be opened for writing by the container\'s root', () => {
+    it("/proc/self/exe and /proc/1/exe cannot be opened for writing by the container's root", () => {
       const before = watched.map(sha256);
-      const r = sb.run([
-        'echo x >> /proc/self/exe; echo self=$?',
-        'echo x >> /proc/1/exe; echo one=$?',
-        'exec 3>>/proc/1/exe; echo fd3=$?',
-      ].join('; '), (s) => {
-        s.root!.readonly = false;
-      });
+      const r = sb.run(
+        ['echo x >> /proc/self/exe; echo self=$?', 'echo x >> /proc/1/exe; echo one=$?', 'exec 3>>/proc/1/exe; echo fd3=$?'].join('; '),
+        (s) => {
+          s.root!.readonly = false;
+        },
+      );
       expect(r.stdout).toBe('self=1\none=1\n');
       expect(r.status).not.toBe(0); // `exec 3>>` failing ends the shell
       expect(watched.map(sha256)).toEqual(before);
@@ -133,21 +138,33 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
         expect(fs.readlinkSync(`/proc/${initPid}/exe`)).toBe('/memfd:tcr-executor (deleted)');
         expect(fs.readFileSync(`/proc/${initPid}/comm`, 'utf8')).toBe('tcr-init\n');
         const id = uniqueId('peer');
-        const b = shBundle(sb, id, [
-          'echo comm=$(cat /proc/1/comm)',
-          'readlink /proc/1/exe >/dev/null 2>&1; echo readlink=$?',
-          'head -c 4 /proc/1/exe >/dev/null 2>&1; echo read=$?',
-          // opened read-write but never written: if this ever succeeded, the host's node would stay intact
-          '(exec 3<>/proc/1/exe) 2>/dev/null; echo write=$?',
-          '(exec 3<>/proc/1/root/proc/1/exe) 2>/dev/null; echo viaroot=$?',
-        ].join('; '), (s) => {
-          s.root!.readonly = false;
-          s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${initPid}/ns/pid` } : n));
-        });
+        const b = shBundle(
+          sb,
+          id,
+          [
+            'echo comm=$(cat /proc/1/comm)',
+            'readlink /proc/1/exe >/dev/null 2>&1; echo readlink=$?',
+            'head -c 4 /proc/1/exe >/dev/null 2>&1; echo read=$?',
+            // opened read-write but never written: if this ever succeeded, the host's node would stay intact
+            '(exec 3<>/proc/1/exe) 2>/dev/null; echo write=$?',
+            '(exec 3<>/proc/1/root/proc/1/exe) 2>/dev/null; echo viaroot=$?',
+          ].join('; '),
+          (s) => {
+            s.root!.readonly = false;
+            s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+              n.type === 'pid' ? { type: 'pid', path: `/proc/${initPid}/ns/pid` } : n,
+            );
+          },
+        );
         const r = sb.tcr(['run', '--bundle', b, id]);
         expect(r.stderr).toBe('');
         expect(r.status).toBe(0);
-        const v = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split('=')));
+        const v = Object.fromEntries(
+          r.stdout
+            .trim()
+            .split('\n')
+            .map((l) => l.split('=')),
+        );
         expect(v.comm).toBe('tcr-init'); // it is the created init, seen from the peer
         expect(v.readlink).not.toBe('0');
         expect(v.read).not.toBe('0');
@@ -159,7 +176,7 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
       expect(watched.map(sha256)).toEqual(before);
     });
 
-    it('even a fully privileged peer (CAP_SYS_PTRACE) cannot open the created init\'s exe for writing', () => {
+    it("even a fully privileged peer (CAP_SYS_PTRACE) cannot open the created init's exe for writing", () => {
       const before = watched.map(sha256);
       const a = createContainer(sb, 'sleep 30');
       try {
@@ -248,7 +265,11 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
         spawnSync(exe, [], { encoding: 'utf8' }),
         spawnSync(exe, ['5', '6', '7', '-1'], { encoding: 'utf8', argv0: 'tcr-executor' }),
         // the right shape, but fd 3 is not a launch plan
-        spawnSync(exe, ['4', '4', '3', '-1'], { encoding: 'utf8', argv0: 'tcr-executor', stdio: ['ignore', 'pipe', 'pipe', fs.openSync(plan, 'r'), 'pipe'] }),
+        spawnSync(exe, ['4', '4', '3', '-1'], {
+          encoding: 'utf8',
+          argv0: 'tcr-executor',
+          stdio: ['ignore', 'pipe', 'pipe', fs.openSync(plan, 'r'), 'pipe'],
+        }),
         // what the kernel passes an interpreter named by `#!/proc/self/exe`
         spawnSync(exe, ['/evil'], { encoding: 'utf8', argv0: '/proc/self/exe' }),
       ];
@@ -260,27 +281,30 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
     });
 
     // vm.memfd_noexec is per pid namespace: set to 2 in one of the test's own, it binds nothing else on the host
-    it.skipIf(!fs.existsSync('/proc/sys/vm/memfd_noexec'))('where the host forbids executable memfds (vm.memfd_noexec=2), the executor runs from its file', () => {
-      const id = uniqueId('noexec');
-      const b = shBundle(sb, id, 'echo inside');
-      const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
-      const tcr = `${q(TCR)} --root ${q(sb.root)}`;
-      const script = [
-        'echo 2 > /proc/sys/vm/memfd_noexec',
-        `${tcr} create --bundle ${q(b)} ${id} >/dev/null`,
-        `pid=$(${tcr} state ${id} | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')`,
-        'echo exe=$(readlink /proc/$pid/exe)',
-        `${tcr} start ${id}`,
-        `while [ "$(${tcr} state ${id} | grep -c '"stopped"')" = 0 ]; do sleep 0.05; done`,
-        `${tcr} delete ${id}`,
-        `${tcr} run --bundle ${q(b)} ${id}-run`,
-      ].join('\n');
-      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-ec', script], { encoding: 'utf8', timeout: 30_000 });
-      expect(r.stderr).toBe('');
-      expect(r.stdout).toBe(`exe=${path.join(REPO, 'build', 'Release', 'tcr_executor')}\ninside\n`);
-      expect(r.status).toBe(0);
-      expectNothingLeft(sb, id);
-    });
+    it.skipIf(!fs.existsSync('/proc/sys/vm/memfd_noexec'))(
+      'where the host forbids executable memfds (vm.memfd_noexec=2), the executor runs from its file',
+      () => {
+        const id = uniqueId('noexec');
+        const b = shBundle(sb, id, 'echo inside');
+        const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+        const tcr = `${q(TCR)} --root ${q(sb.root)}`;
+        const script = [
+          'echo 2 > /proc/sys/vm/memfd_noexec',
+          `${tcr} create --bundle ${q(b)} ${id} >/dev/null`,
+          `pid=$(${tcr} state ${id} | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')`,
+          'echo exe=$(readlink /proc/$pid/exe)',
+          `${tcr} start ${id}`,
+          `while [ "$(${tcr} state ${id} | grep -c '"stopped"')" = 0 ]; do sleep 0.05; done`,
+          `${tcr} delete ${id}`,
+          `${tcr} run --bundle ${q(b)} ${id}-run`,
+        ].join('\n');
+        const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-ec', script], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toBe(`exe=${path.join(REPO, 'build', 'Release', 'tcr_executor')}\ninside\n`);
+        expect(r.status).toBe(0);
+        expectNothingLeft(sb, id);
+      },
+    );
 
     it('the created init is not dumpable: in a user namespace its /proc files stay owned by host root', () => {
       fs.chmodSync(sb.dir, 0o755); // the mapped root must reach the rootfs
@@ -361,7 +385,7 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
   });
 
   describe('the working directory is inside the container', () => {
-    it('pwd and /proc/self/cwd show the container\'s directory, never a host one', () => {
+    it("pwd and /proc/self/cwd show the container's directory, never a host one", () => {
       const r = sb.run('pwd; ls /proc/self/cwd/; readlink /proc/self/cwd', (s) => {
         s.process!.cwd = '/usr';
       });

@@ -77,7 +77,9 @@ describe.skipIf(lacks(isRoot))('terminals', () => {
     const r2 = sb.tcr(['run', '--detach', '--bundle', b, 'noattach']);
     expect(r2.status).toBe(1);
     const plain = sb.bundle('plain', () => {});
-    expect(sb.tcr(['create', '--console-socket', path.join(sb.dir, 'x.sock'), '--bundle', plain, 'plain']).stderr).toMatch(/process.terminal is false/);
+    expect(sb.tcr(['create', '--console-socket', path.join(sb.dir, 'x.sock'), '--bundle', plain, 'plain']).stderr).toMatch(
+      /process.terminal is false/,
+    );
   });
 
   it('a foreground run proxies the terminal and exits with the process code', () => {
@@ -86,19 +88,25 @@ describe.skipIf(lacks(isRoot))('terminals', () => {
       s.process!.args = ['sh', '-c', 'tty; exit 7'];
     });
     // `script` gives tcr a terminal of its own, as a person's shell would
-    const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} run --bundle ${b} fg`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} run --bundle ${b} fg`, '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.stdout).toMatch(/\/dev\/pts\/0/);
     expect(r.status).toBe(7);
     expect(fs.existsSync(path.join(sb.root, 'fg'))).toBe(false);
   });
 
-  it('exits once the process has, not after the proxy\'s 2 s grace for late output (issue 14)', () => {
+  it("exits once the process has, not after the proxy's 2 s grace for late output (issue 14)", () => {
     const b = sb.bundle('quick', (s) => {
       s.process!.terminal = true;
       s.process!.args = ['true'];
     });
     const t0 = Date.now();
-    const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} run --bundle ${b} quick`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('script', ['-qec', `${TCR} --root ${sb.root} run --bundle ${b} quick`, '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(0);
     // not a speed target: the bug kept every such run alive for 2000 ms after the process ended
     expect(Date.now() - t0).toBeLessThan(1900);

@@ -16,7 +16,16 @@ import { lgetxattrs } from '../../src/sys/fsops.js';
 import { zstdCompress } from '../../src/sys/libzstd.js';
 import { REPO, Sandbox, isRoot, lacks } from '../helpers.js';
 import { bombChunks, neutralisedLayers, refusedLayers, truncatedLayers } from '../hostile-layers.js';
-import { type BuiltImage, type LayerSpec, buildImage, listTree, sha, tarDirectory, writeDockerArchive, writeLayout } from '../image-fixtures.js';
+import {
+  type BuiltImage,
+  type LayerSpec,
+  buildImage,
+  listTree,
+  sha,
+  tarDirectory,
+  writeDockerArchive,
+  writeLayout,
+} from '../image-fixtures.js';
 import { type Node, type TarEntry, makeTar, snapshot } from '../layers.js';
 import { spawnTcr, uniqueId, waitFor } from './lib.js';
 import { TestRegistry, ensureRegistryTools } from './registry-lib.js';
@@ -28,17 +37,22 @@ const noRegistry = isRoot ? ensureRegistryTools() : 'not root';
 function busyboxLayer(): LayerSpec {
   const blob = (d: string) => fs.readFileSync(path.join(OCI, 'blobs', 'sha256', d.slice(7)));
   const index = JSON.parse(fs.readFileSync(path.join(OCI, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const manifest = JSON.parse(blob(index.manifests[0].digest).toString()) as { config: { digest: string }; layers: { digest: string; mediaType: string }[] };
+  const manifest = JSON.parse(blob(index.manifests[0].digest).toString()) as {
+    config: { digest: string };
+    layers: { digest: string; mediaType: string }[];
+  };
   const config = JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { diff_ids: string[] } };
   return { blob: blob(manifest.layers[0].digest), diffId: config.rootfs.diff_ids[0], mediaType: manifest.layers[0].mediaType };
 }
 
 /** Every node below a rootfs as `stat -c '%n|%f|%s|%u|%g'` prints it in the container (directory sizes left out: they depend on the file system). */
 function listing(lines: string[]): string[] {
-  return lines.map((l) => {
-    const [name, mode, , uid, gid] = l.split('|');
-    return (Number.parseInt(mode, 16) & 0o170000) === 0o040000 ? `${name}|${mode}|-|${uid}|${gid}` : l;
-  }).sort();
+  return lines
+    .map((l) => {
+      const [name, mode, , uid, gid] = l.split('|');
+      return (Number.parseInt(mode, 16) & 0o170000) === 0o040000 ? `${name}|${mode}|-|${uid}|${gid}` : l;
+    })
+    .sort();
 }
 const LIST = "find / \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -exec stat -c '%n|%f|%s|%u|%g' {} +";
 function rootfsListing(rootfs: string): string[] {
@@ -46,13 +60,15 @@ function rootfsListing(rootfs: string): string[] {
   const visit = (rel: string): void => {
     const st = fs.lstatSync(path.join(rootfs, rel));
     lines.push(`${rel || '/'}|${st.mode.toString(16)}|${st.size}|${st.uid}|${st.gid}`);
-    if (st.isDirectory()) for (const n of fs.readdirSync(path.join(rootfs, rel))) if (!['/proc', '/sys', '/dev'].includes(`${rel}/${n}`)) visit(`${rel}/${n}`);
+    if (st.isDirectory())
+      for (const n of fs.readdirSync(path.join(rootfs, rel))) if (!['/proc', '/sys', '/dev'].includes(`${rel}/${n}`)) visit(`${rel}/${n}`);
   };
   visit('');
   return listing(lines);
 }
 
-const strip = (t: Record<string, Node>): Record<string, unknown> => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ...v, ino: 0 }]));
+const strip = (t: Record<string, Node>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ...v, ino: 0 }]));
 
 describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
   const sb = new Sandbox('tcr-unpack');
@@ -120,7 +136,9 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
     expect(text).not.toContain(store);
     expect(text).not.toMatch(/overlay|upperdir/);
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
-    const run = sb.tcr(['run', '--bundle', dir, uniqueId('u')], { input: 'echo hello from $(hostname) as $(id -u); head -1 /etc/passwd\n' });
+    const run = sb.tcr(['run', '--bundle', dir, uniqueId('u')], {
+      input: 'echo hello from $(hostname) as $(id -u); head -1 /etc/passwd\n',
+    });
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('hello from bb as 0\nroot:x:0:0:root:/root:/bin/sh\n');
     expect(run.status).toBe(0);
@@ -145,7 +163,10 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
     }
   });
 
-  for (const [what, image] of [['busybox', () => 'busybox'], ['a multi-layer image', () => `oci:${mlLayout}`]] as const) {
+  for (const [what, image] of [
+    ['busybox', () => 'busybox'],
+    ['a multi-layer image', () => `oci:${mlLayout}`],
+  ] as const) {
     it(`the rootfs is the tree a container of ${what} sees: names, types, modes, sizes, owners`, () => {
       const dir = path.join(out, 'tree');
       expect(tcr(['unpack', image(), dir]).status).toBe(0);
@@ -201,22 +222,26 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
     fs.rmSync(ref, { recursive: true });
   });
 
-  it.skipIf(lacks(!noRegistry))('pulls a registry image into the store, as `tcr run` does, and unpacks it', async () => {
-    const reg = new TestRegistry(path.join(sb.dir, 'registry'));
-    await reg.start();
-    try {
-      await reg.push(mlLayout, 'latest', 'unpack/ml:1');
-      const dir = path.join(out, 'reg');
-      const r = tcr(['unpack', '-q', `${reg.host}/unpack/ml:1`, dir]);
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
-      expect(tcr(['images', '-q', `${reg.host}/unpack/ml:1`]).stdout).toBe(`${ml.configDigest.slice(7, 19)}\n`);
-      expect(fs.statSync(path.join(dir, 'rootfs/data/orig')).nlink).toBe(3);
-      fs.rmSync(dir, { recursive: true });
-    } finally {
-      await reg.stop();
-    }
-  }, 120_000);
+  it.skipIf(lacks(!noRegistry))(
+    'pulls a registry image into the store, as `tcr run` does, and unpacks it',
+    async () => {
+      const reg = new TestRegistry(path.join(sb.dir, 'registry'));
+      await reg.start();
+      try {
+        await reg.push(mlLayout, 'latest', 'unpack/ml:1');
+        const dir = path.join(out, 'reg');
+        const r = tcr(['unpack', '-q', `${reg.host}/unpack/ml:1`, dir]);
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        expect(tcr(['images', '-q', `${reg.host}/unpack/ml:1`]).stdout).toBe(`${ml.configDigest.slice(7, 19)}\n`);
+        expect(fs.statSync(path.join(dir, 'rootfs/data/orig')).nlink).toBe(3);
+        fs.rmSync(dir, { recursive: true });
+      } finally {
+        await reg.stop();
+      }
+    },
+    120_000,
+  );
 
   it('refuses a DIR that exists and is not empty, naming it, and leaves it alone; an empty one is used and keeps its mode', () => {
     const full = path.join(out, 'full');
@@ -252,7 +277,9 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
       expect(bad.stderr).toMatch(/invalid image reference "Bad\/Name": repository names must be lowercase/);
       expect(bad.status).toBe(1);
       const missing = tcr(['unpack', '--pull', 'never', 'no-such-image', dir()]);
-      expect(missing.stderr).toBe(`tcr: unpacking no-such-image into ${dir()}: image no-such-image is not in the image store ${store} (and --pull=never)\n`);
+      expect(missing.stderr).toBe(
+        `tcr: unpacking no-such-image into ${dir()}: image no-such-image is not in the image store ${store} (and --pull=never)\n`,
+      );
       expect(missing.status).toBe(1);
       const noLayout = tcr(['unpack', `oci:${sb.dir}/nothing`, dir()]);
       expect(noLayout.stderr).toMatch(/OCI layout .*nothing: no such directory/);
@@ -270,14 +297,22 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
       const r = tcr(['unpack', '-q', `oci:${corrupt}`, dir()]);
       expect(r.stderr).toMatch(new RegExp(`unpacking oci:${corrupt} into ${dir()}: .*(digest|gzip)`));
       expect(r.status).toBe(1);
-      const lying = layout(await buildImage({ layers: [[{ name: 'f', content: 'x' }]], editConfig: (c) => ((c.rootfs as { diff_ids: string[] }).diff_ids = [sha('other')]) }));
+      const lying = layout(
+        await buildImage({
+          layers: [[{ name: 'f', content: 'x' }]],
+          editConfig: (c) => ((c.rootfs as { diff_ids: string[] }).diff_ids = [sha('other')]),
+        }),
+      );
       expect(tcr(['unpack', '-q', `oci:${lying}`, dir()]).stderr).toMatch(/diffID mismatch/);
     });
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       it(`when interrupted by ${signal} half-way through a layer`, async () => {
         // the layer's blob is a FIFO: tcr is inside the layer for as long as this test wants
-        const tar = await makeTar([{ name: 'early', content: 'e' }, { name: 'big', content: Buffer.alloc(1 << 20, 1) }]);
+        const tar = await makeTar([
+          { name: 'early', content: 'e' },
+          { name: 'big', content: Buffer.alloc(1 << 20, 1) },
+        ]);
         const img = await buildImage({ layers: [tar], compress: 'none' });
         const slow = layout(img);
         const fifo = path.join(slow, 'blobs', 'sha256', img.layers[0].digest.slice(7));
@@ -286,14 +321,18 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
         const { child, done } = spawnTcr(sb, ['--store', store, 'unpack', '-q', `oci:${slow}`, dir()]);
         let fd = -1;
         try {
-          await waitFor(() => {
-            try {
-              fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-              return true;
-            } catch {
-              return false;
-            }
-          }, 10_000, 'tcr to open the layer');
+          await waitFor(
+            () => {
+              try {
+                fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+                return true;
+              } catch {
+                return false;
+              }
+            },
+            10_000,
+            'tcr to open the layer',
+          );
           fs.writeSync(fd, tar.subarray(0, 8192));
           const early = (): boolean => {
             const stage = fs.readdirSync(out).find((e) => e.startsWith('.failed.tcr-unpack-'));
@@ -346,8 +385,18 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
 
     // what the layer unpacker's tests try on two layers (test/integration/unpack.test.ts)
     const twoLayers: [string, TarEntry[], TarEntry[], RegExp][] = [
-      ['a hard link whose target a lower layer reaches through a symlink', [{ name: 'a', type: 'symlink', linkname: S }], [{ name: 'h', type: 'link', linkname: 'a/file' }], /entry "h": hard link target "a\/file" is not in this layer or the layers below/],
-      ['a hard link to a name a lower layer has but this layer whited out', [{ name: 'f', content: 'x' }], [{ name: '.wh.f' }, { name: 'h', type: 'link', linkname: 'f' }], /hard link target "f" is not in this layer/],
+      [
+        'a hard link whose target a lower layer reaches through a symlink',
+        [{ name: 'a', type: 'symlink', linkname: S }],
+        [{ name: 'h', type: 'link', linkname: 'a/file' }],
+        /entry "h": hard link target "a\/file" is not in this layer or the layers below/,
+      ],
+      [
+        'a hard link to a name a lower layer has but this layer whited out',
+        [{ name: 'f', content: 'x' }],
+        [{ name: '.wh.f' }, { name: 'h', type: 'link', linkname: 'f' }],
+        /hard link target "f" is not in this layer/,
+      ],
     ];
     for (const [what, lower, upper, message] of twoLayers) {
       it(`refuses ${what}`, async () => {
@@ -357,8 +406,11 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
       });
     }
 
-    it('replaces a lower layer\'s symlink by an upper directory instead of writing through it', async () => {
-      const lower: TarEntry[] = [{ name: 'a', type: 'symlink', linkname: S }, { name: 'b', type: 'symlink', linkname: S }];
+    it("replaces a lower layer's symlink by an upper directory instead of writing through it", async () => {
+      const lower: TarEntry[] = [
+        { name: 'a', type: 'symlink', linkname: S },
+        { name: 'b', type: 'symlink', linkname: S },
+      ];
       const upper: TarEntry[] = [{ name: 'a/', type: 'directory' }, { name: 'a/file', content: 'pwned' }, { name: 'b/.wh.file' }];
       const r = unpack(await buildImage({ layers: [await makeTar(lower), await makeTar(upper)] }));
       expect(r.status).toBe(0);
@@ -386,7 +438,9 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
         let peak = rss0;
         const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
         try {
-          await expect(unpackImage(new ImageStore({ root: store }), source, dir(), { maxLayerBytes: 256 << 20 })).rejects.toThrow(/larger than the limit of 268435456 bytes/);
+          await expect(unpackImage(new ImageStore({ root: store }), source, dir(), { maxLayerBytes: 256 << 20 })).rejects.toThrow(
+            /larger than the limit of 268435456 bytes/,
+          );
         } finally {
           clearInterval(timer);
         }

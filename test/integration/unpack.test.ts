@@ -64,7 +64,11 @@ describe.skipIf(lacks(isRoot))('unpackLayer as root', () => {
     'usr/bin': { ...d(), mtime: TS },
     'usr/bin/su': { type: 'file', mode: 0o4755, uid: 0, gid: 0, sha256: fileSha('su'), xattrs: {} },
     'usr/bin/wall': { type: 'file', mode: 0o2755, gid: 5, sha256: fileSha('wall') },
-    'usr/bin/ping': { type: 'file', mode: 0o755, xattrs: { 'security.capability': CAP_NET_RAW.toString('hex'), 'user.note': Buffer.from('hi').toString('hex') } },
+    'usr/bin/ping': {
+      type: 'file',
+      mode: 0o755,
+      xattrs: { 'security.capability': CAP_NET_RAW.toString('hex'), 'user.note': Buffer.from('hi').toString('hex') },
+    },
     'usr/bin/sh': { type: 'symlink', target: 'dash', uid: 1000, gid: 1000, mtime: TS },
     tmp: { ...d(0o1777), mtime: TS },
     home: d(),
@@ -241,9 +245,9 @@ describe.skipIf(lacks(isRoot))('multi-layer images', () => {
     const lower = fresh();
     await unpackLayer(stream(await makeTar([{ name: 'a', type: 'symlink', linkname: '/etc' }])), lower);
     const dir = fresh();
-    await expect(unpackLayer(stream(await makeTar([{ name: 'h', type: 'link', linkname: 'a/passwd' }])), dir, { lowerDirs: [lower] })).rejects.toThrow(
-      /entry "h": hard link target "a\/passwd" is not in this layer or the layers below/,
-    );
+    await expect(
+      unpackLayer(stream(await makeTar([{ name: 'h', type: 'link', linkname: 'a/passwd' }])), dir, { lowerDirs: [lower] }),
+    ).rejects.toThrow(/entry "h": hard link target "a\/passwd" is not in this layer or the layers below/);
     expect(fs.existsSync(dir)).toBe(false);
   });
 
@@ -284,20 +288,37 @@ describe.skipIf(lacks(isRoot))('hard links across layers, flattened', () => {
     // the same names, types and contents as without the links
     const plain = fresh();
     flattenLayers(dirs, plain);
-    const strip = (t: Record<string, Node>): Record<string, unknown> => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ...v, ino: 0, nlink: 0 }]));
+    const strip = (t: Record<string, Node>): Record<string, unknown> =>
+      Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ...v, ino: 0, nlink: 0 }]));
     expect(strip(f)).toEqual(strip(tree(plain)));
   });
 
   it('stay copies when the same layer then replaces or deletes the target', async () => {
     const { dirs, links } = await unpackAll([
-      [{ name: 'f', content: 'one' }, { name: 'g', content: 'gee' }],
-      [{ name: 'h', type: 'link', linkname: 'f' }, { name: 'f', content: 'two' }, { name: 'k', type: 'link', linkname: 'g' }, { name: '.wh.g' }],
+      [
+        { name: 'f', content: 'one' },
+        { name: 'g', content: 'gee' },
+      ],
+      [
+        { name: 'h', type: 'link', linkname: 'f' },
+        { name: 'f', content: 'two' },
+        { name: 'k', type: 'link', linkname: 'g' },
+        { name: '.wh.g' },
+      ],
     ]);
-    expect(links[1]).toEqual([['h', 'f'], ['k', 'g']]);
+    expect(links[1]).toEqual([
+      ['h', 'f'],
+      ['k', 'g'],
+    ]);
     const flat = fresh();
     flattenLayers(dirs, flat, { lowerLinks: links });
     const f = tree(flat);
-    expectTree(f, { '': { type: 'dir' }, f: { sha256: fileSha('two'), nlink: 1 }, h: { sha256: fileSha('one'), nlink: 1 }, k: { sha256: fileSha('gee'), nlink: 1 } });
+    expectTree(f, {
+      '': { type: 'dir' },
+      f: { sha256: fileSha('two'), nlink: 1 },
+      h: { sha256: fileSha('one'), nlink: 1 },
+      k: { sha256: fileSha('gee'), nlink: 1 },
+    });
   });
 
   it('a forged record cannot link in a file from outside the rootfs', async () => {
@@ -305,11 +326,22 @@ describe.skipIf(lacks(isRoot))('hard links across layers, flattened', () => {
     fs.mkdirSync(outside);
     fs.writeFileSync(path.join(outside, 'file'), 'secret');
     const { dirs } = await unpackAll([
-      [{ name: 'a', type: 'symlink', linkname: outside }, { name: 'file', content: 'secret' }],
-      [{ name: 'h', content: 'secret' }, { name: 'i', content: 'secret' }, { name: 'j', content: 'secret' }],
+      [
+        { name: 'a', type: 'symlink', linkname: outside },
+        { name: 'file', content: 'secret' },
+      ],
+      [
+        { name: 'h', content: 'secret' },
+        { name: 'i', content: 'secret' },
+        { name: 'j', content: 'secret' },
+      ],
     ]);
     const flat = fresh();
-    const forged: [string, string][] = [['h', 'a/file'], ['i', `../${path.basename(outside)}/file`], ['j', path.join(outside, 'file')]];
+    const forged: [string, string][] = [
+      ['h', 'a/file'],
+      ['i', `../${path.basename(outside)}/file`],
+      ['j', path.join(outside, 'file')],
+    ];
     flattenLayers(dirs, flat, { lowerLinks: [undefined, forged] });
     const inode = fs.statSync(path.join(outside, 'file')).ino;
     for (const n of ['h', 'i', 'j']) {
@@ -328,9 +360,21 @@ describe.skipIf(lacks(isRoot))('flattenLayers', () => {
     fs.mkdirSync(outside);
     fs.writeFileSync(path.join(outside, 'file'), 'original');
     const lower = fresh();
-    await unpack(stream(await makeTar([{ name: 'a', type: 'symlink', linkname: outside }, { name: 'b', type: 'symlink', linkname: outside }])), lower);
+    await unpack(
+      stream(
+        await makeTar([
+          { name: 'a', type: 'symlink', linkname: outside },
+          { name: 'b', type: 'symlink', linkname: outside },
+        ]),
+      ),
+      lower,
+    );
     const upper = fresh();
-    await unpack(stream(await makeTar([{ name: 'a/', type: 'directory' }, { name: 'a/file', content: 'pwned' }, { name: 'b/.wh.file' }])), upper, { lowerDirs: [lower] });
+    await unpack(
+      stream(await makeTar([{ name: 'a/', type: 'directory' }, { name: 'a/file', content: 'pwned' }, { name: 'b/.wh.file' }])),
+      upper,
+      { lowerDirs: [lower] },
+    );
     const flat = fresh();
     flattenLayers([lower, upper], flat);
     expect(fs.readFileSync(path.join(outside, 'file'), 'utf8')).toBe('original');
@@ -351,7 +395,9 @@ describe.skipIf(lacks(isRoot))('flattenLayers', () => {
     const lower = fresh();
     await unpack(stream(await makeTar([{ name: 'f', content: 'x' }])), lower);
     const dest = fresh();
-    expect(() => flattenLayers([lower, path.join(scratch, 'missing')], dest)).toThrow(/flattening layer .*missing into .*: \/: (lstat|scandir): ENOENT/);
+    expect(() => flattenLayers([lower, path.join(scratch, 'missing')], dest)).toThrow(
+      /flattening layer .*missing into .*: \/: (lstat|scandir): ENOENT/,
+    );
     expect(fs.existsSync(dest)).toBe(false);
   });
 });
@@ -365,7 +411,11 @@ const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** `rel` (one char per byte) under `dir`, as a Buffer path */
 const at = (dir: string, rel: string): Buffer => Buffer.concat([Buffer.from(`${dir}/`), bytes(rel)]);
 /** the names in a directory, as bytes, one char per byte, sorted */
-const namesIn = (p: Buffer | string): string[] => fs.readdirSync(p, { encoding: 'buffer' }).map((b) => b.toString('latin1')).sort();
+const namesIn = (p: Buffer | string): string[] =>
+  fs
+    .readdirSync(p, { encoding: 'buffer' })
+    .map((b) => b.toString('latin1'))
+    .sort();
 const pad512 = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
 
 interface ByteEntry {

@@ -57,17 +57,35 @@ function cleanup() {
     } catch {
       // already gone
     }
-  if (fs.existsSync(root)) for (const id of fs.readdirSync(root)) if (!id.startsWith('.')) spawnSync(TCR, ['--root', root, 'delete', '--force', id]);
+  if (fs.existsSync(root))
+    for (const id of fs.readdirSync(root)) if (!id.startsWith('.')) spawnSync(TCR, ['--root', root, 'delete', '--force', id]);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 // handlers run between commands: each cycle yields to the event loop (tick below)
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 
 // load: busy loops on every core, and memory held and touched again and again
-for (let i = 0; i < BURNERS; i++) helpers.push(spawn('nice', ['-n', String(BURNER_NICE), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+for (let i = 0; i < BURNERS; i++)
+  helpers.push(spawn('nice', ['-n', String(BURNER_NICE), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
 if (HOG_MB > 0)
   // held and touched now and then, at nice 19 too: pressure on memory, not another CPU hog
-  helpers.push(spawn('nice', ['-n', '19', process.execPath, '-e', `const b=[];for(let i=0;i<${HOG_MB};i++)b.push(Buffer.alloc(1<<20,1));setInterval(()=>{for(const x of b)for(let o=0;o<x.length;o+=4096)x[o]^=1},2000)`], { stdio: 'ignore' }));
+  helpers.push(
+    spawn(
+      'nice',
+      [
+        '-n',
+        '19',
+        process.execPath,
+        '-e',
+        `const b=[];for(let i=0;i<${HOG_MB};i++)b.push(Buffer.alloc(1<<20,1));setInterval(()=>{for(const x of b)for(let o=0;o<x.length;o+=4096)x[o]^=1},2000)`,
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
 
 const tick = () => new Promise((r) => setImmediate(r));
 const failures = [];
@@ -89,12 +107,16 @@ try {
       const st = tcr(['state', id]);
       const pid = st.status === 0 ? JSON.parse(st.out).pid : '?';
       const s = tcr(['start', id]);
-      if (s.status !== 0) failures.push(`cycle ${i} start (init pid ${pid}, ${new Date().toISOString()}): ${s.out}; the init said: ${JSON.stringify(fs.readFileSync(initOut, 'utf8'))}`);
+      if (s.status !== 0)
+        failures.push(
+          `cycle ${i} start (init pid ${pid}, ${new Date().toISOString()}): ${s.out}; the init said: ${JSON.stringify(fs.readFileSync(initOut, 'utf8'))}`,
+        );
     }
     const d = tcr(['delete', '--force', id]);
     if (d.status !== 0) failures.push(`cycle ${i} delete: ${d.out}`);
     fs.rmSync(initOut, { force: true });
-    if ((i + 1) % 100 === 0) console.log(`create/start/delete: ${i + 1}/${CYCLES}, ${failures.length} failures, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    if ((i + 1) % 100 === 0)
+      console.log(`create/start/delete: ${i + 1}/${CYCLES}, ${failures.length} failures, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
   const long = bundle('long', ['sleep', '100000']);
   const r = tcr(['run', '--detach', '--bundle', long, 'target']);
@@ -114,5 +136,7 @@ try {
 } finally {
   cleanup();
 }
-console.log(`${new Date().toISOString()}: ${CYCLES} create/start/delete cycles and ${EXECS} execs at nice 19, ${BURNERS} busy loops at nice ${BURNER_NICE}, ${HOG_MB} MB held and touched: ${failures.length} failures (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+console.log(
+  `${new Date().toISOString()}: ${CYCLES} create/start/delete cycles and ${EXECS} execs at nice 19, ${BURNERS} busy loops at nice ${BURNER_NICE}, ${HOG_MB} MB held and touched: ${failures.length} failures (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+);
 process.exit(failures.length ? 1 : 0);

@@ -54,12 +54,26 @@ describe('bin/tcr', () => {
   });
 
   it('drops NODE_EXTRA_CA_CERTS for a command that reaches no registry, and hands its value on', () => {
-    for (const args of [['state', 'x'], ['--root', '/r', '--log', 'pull', '--log-format', 'json', 'create', '--bundle', 'b', 'x'], ['--root=/r', 'kill', 'x', '9'], ['--version'], [], ['run', '--bundle', 'b', 'x'], ['run', '--rm', 'busybox']])
+    for (const args of [
+      ['state', 'x'],
+      ['--root', '/r', '--log', 'pull', '--log-format', 'json', 'create', '--bundle', 'b', 'x'],
+      ['--root=/r', 'kill', 'x', '9'],
+      ['--version'],
+      [],
+      ['run', '--bundle', 'b', 'x'],
+      ['run', '--rm', 'busybox'],
+    ])
       expect(front(args, '/ca.pem'), args.join(' ')).toMatchObject({ ca: null, deferred: '/ca.pem' });
   });
 
   it('keeps NODE_EXTRA_CA_CERTS for the commands that exist to reach a registry', () => {
-    for (const args of [['pull', 'busybox'], ['--root', '/r', 'pull', '-q', 'busybox'], ['--debug', 'push', 'x'], ['login', 'r'], ['compose', 'up']])
+    for (const args of [
+      ['pull', 'busybox'],
+      ['--root', '/r', 'pull', '-q', 'busybox'],
+      ['--debug', 'push', 'x'],
+      ['login', 'r'],
+      ['compose', 'up'],
+    ])
       expect(front(args, '/ca.pem'), args.join(' ')).toMatchObject({ ca: '/ca.pem', deferred: null });
   });
 
@@ -70,15 +84,25 @@ describe('bin/tcr', () => {
   it('skips the values of exactly the global options that take one', () => {
     const text = fs.readFileSync(path.join(REPO, 'bin', 'tcr'), 'utf8');
     const skipped = /^\s*(--[a-z-]+(?:\|--[a-z-]+)*)\) value=1 ;;$/m.exec(text)?.[1].split('|').sort();
-    const withValue = buildProgram(undefined).options.filter((o) => o.required || o.optional).map((o) => o.long).sort();
+    const withValue = buildProgram(undefined)
+      .options.filter((o) => o.required || o.optional)
+      .map((o) => o.long)
+      .sort();
     expect(skipped).toEqual(withValue);
   });
 
   it('bin/tcr.cjs puts the variable back for the processes tcr starts', () => {
-    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(REPO, 'bin', 'tcr.cjs'))}); console.log(process.env.NODE_EXTRA_CA_CERTS, process.env.TCR_NODE_EXTRA_CA_CERTS, globalThis[Symbol.for('tcr.extraCaCertsNotLoaded')])`], {
-      env: { PATH: process.env.PATH, TCR_NODE_EXTRA_CA_CERTS: '/ca.pem' },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(path.join(REPO, 'bin', 'tcr.cjs'))}); console.log(process.env.NODE_EXTRA_CA_CERTS, process.env.TCR_NODE_EXTRA_CA_CERTS, globalThis[Symbol.for('tcr.extraCaCertsNotLoaded')])`,
+      ],
+      {
+        env: { PATH: process.env.PATH, TCR_NODE_EXTRA_CA_CERTS: '/ca.pem' },
+        encoding: 'utf8',
+      },
+    );
     expect(r.stdout.trim()).toBe('/ca.pem undefined /ca.pem');
   });
 

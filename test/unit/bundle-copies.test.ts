@@ -40,7 +40,11 @@ describe('modules shared by several bundles', () => {
     try {
       a.configureLog({ file, format: 'json' });
       b.log.info('from the image bundle');
-      const records = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
+      const records = fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { level: string; msg: string });
       expect(records).toEqual([expect.objectContaining({ level: 'info', msg: 'from the image bundle' })]);
     } finally {
       a.configureLog({ file: undefined, format: 'text' });

@@ -49,7 +49,15 @@ export function leaveCgroups(root: string, pid: number): void {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name === 'cgroup.procs') writeFile(p, fs.readFileSync(p, 'utf8').split('\n').filter((l) => l && l !== String(pid)).join('\n'));
+      else if (e.name === 'cgroup.procs')
+        writeFile(
+          p,
+          fs
+            .readFileSync(p, 'utf8')
+            .split('\n')
+            .filter((l) => l && l !== String(pid))
+            .join('\n'),
+        );
     }
   };
   walk(root);
@@ -57,7 +65,9 @@ export function leaveCgroups(root: string, pid: number): void {
 
 function fixture(lines: (root: string) => string[], files: Record<string, string>): CgroupFixture {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-cgroup-'));
-  const mountinfo = ['22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw', mountLine(30, '/proc', 'proc'), ...lines(root), ''].join('\n');
+  const mountinfo = ['22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw', mountLine(30, '/proc', 'proc'), ...lines(root), ''].join(
+    '\n',
+  );
   const layout = parseCgroupLayout(mountinfo, root);
   for (const mp of layout.mountPoints.values()) fs.mkdirSync(mp, { recursive: true });
   const put = (rel: string, content: string) => {
@@ -108,14 +118,18 @@ export function hybridFixture(opts: { unified?: boolean; hierarchies?: string[] 
 
 /** A pure cgroup2 host: the root is the one hierarchy. */
 export function v2Fixture(controllers = 'cpuset cpu io memory hugetlb pids'): CgroupFixture {
-  return fixture((root) => [mountLine(40, root, 'cgroup2', 'rw,nsdelegate')], { 'cgroup.controllers': `${controllers}\n`, 'cgroup.subtree_control': '\n' });
+  return fixture((root) => [mountLine(40, root, 'cgroup2', 'rw,nsdelegate')], {
+    'cgroup.controllers': `${controllers}\n`,
+    'cgroup.subtree_control': '\n',
+  });
 }
 
 /** Every cgroup file write under `root`, in order, as [path relative to root, value]. */
 export function recordWrites(root: string): { writes: [string, string][]; restore: () => void } {
   const writes: [string, string][] = [];
   const spy = vi.spyOn(fs, 'writeFileSync').mockImplementation((file, data, options) => {
-    if (typeof file === 'string' && file.startsWith(root + '/')) writes.push([path.relative(root, file), String(data)]);
+    if (typeof file === 'string' && file.startsWith(root + '/'))
+      writes.push([path.relative(root, file), typeof data === 'string' ? data : Buffer.from(data as Uint8Array).toString()]);
     return writeFile(file, data, options);
   });
   return { writes, restore: () => spy.mockRestore() };

@@ -23,15 +23,24 @@ describe('parseCgroupLayout', () => {
   });
 
   it('reads a hybrid host: the cgroup2 mount at unified is one more hierarchy', () => {
-    const l = parseCgroupLayout(text(mountLine(30, '/sys/fs/cgroup', 'tmpfs'), ...v1Lines, mountLine(60, '/sys/fs/cgroup/unified', 'cgroup2')));
+    const l = parseCgroupLayout(
+      text(mountLine(30, '/sys/fs/cgroup', 'tmpfs'), ...v1Lines, mountLine(60, '/sys/fs/cgroup/unified', 'cgroup2')),
+    );
     expect(l.unified).toBe(false);
     expect(l.v1Hierarchies).toEqual(['cpu,cpuacct', 'memory', 'pids', 'unified']);
     expect(l.mountPoints.get('unified')).toBe('/sys/fs/cgroup/unified');
   });
 
   it('ignores other file systems and cgroup mounts outside the root', () => {
-    const l = parseCgroupLayout(text(mountLine(30, '/sys/fs/cgroup', 'tmpfs'), mountLine(31, '/sys/fs/cgroup/bpf', 'bpf'),
-      mountLine(32, '/run/other/memory', 'cgroup', 'rw,memory'), mountLine(33, '/sys/fs/cgroupx/pids', 'cgroup', 'rw,pids'), 'no separator here'));
+    const l = parseCgroupLayout(
+      text(
+        mountLine(30, '/sys/fs/cgroup', 'tmpfs'),
+        mountLine(31, '/sys/fs/cgroup/bpf', 'bpf'),
+        mountLine(32, '/run/other/memory', 'cgroup', 'rw,memory'),
+        mountLine(33, '/sys/fs/cgroupx/pids', 'cgroup', 'rw,pids'),
+        'no separator here',
+      ),
+    );
     expect(l.v1Hierarchies).toEqual([]);
   });
 
@@ -43,7 +52,10 @@ describe('parseCgroupLayout', () => {
 
 describe('the manager a layout gets', () => {
   const v2 = parseCgroupLayout(text(mountLine(30, '/fx', 'cgroup2')), '/fx');
-  const hybrid = parseCgroupLayout(text(...['memory', 'pids'].map((h, i) => mountLine(41 + i, `/fx/${h}`, 'cgroup', `rw,${h}`)), mountLine(60, '/fx/unified', 'cgroup2')), '/fx');
+  const hybrid = parseCgroupLayout(
+    text(...['memory', 'pids'].map((h, i) => mountLine(41 + i, `/fx/${h}`, 'cgroup', `rw,${h}`)), mountLine(60, '/fx/unified', 'cgroup2')),
+    '/fx',
+  );
 
   it('is v2 on a unified root, one directory under it', () => {
     const m = newManager('/tcr/a', { layout: v2 });
@@ -60,24 +72,32 @@ describe('the manager a layout gets', () => {
     expect(managerFromRecord(m.record, { layout: hybrid }).mountSources()).toEqual(m.mountSources());
   });
 
-  it('puts relative paths under the runtime\'s own cgroup (v2: its parent)', () => {
+  it("puts relative paths under the runtime's own cgroup (v2: its parent)", () => {
     const selfCgroup = () => '0::/user.slice/session-3.scope\n';
     expect(newManager('pods/c', { layout: v2, selfCgroup }).record.dirs).toEqual(['/fx/user.slice/pods/c']);
     const v1Self = () => '5:memory:/mine\n4:pids:/\n0::/u\n';
-    expect(newManager('pods/c', { layout: hybrid, selfCgroup: v1Self }).record.dirs).toEqual(['/fx/memory/mine/pods/c', '/fx/pids/pods/c', '/fx/unified/u/pods/c']);
+    expect(newManager('pods/c', { layout: hybrid, selfCgroup: v1Self }).record.dirs).toEqual([
+      '/fx/memory/mine/pods/c',
+      '/fx/pids/pods/c',
+      '/fx/unified/u/pods/c',
+    ]);
   });
 
   // Known gap, kept (this change alters no behaviour): /proc/self/cgroup names a shared
   // hierarchy by each controller ("cpu", "cpuacct"), the layout by its directory
   // ("cpu,cpuacct"), so a relative path lands under that hierarchy's root instead.
-  it.fails('puts relative paths under the runtime\'s own cgroup in a shared hierarchy too', () => {
+  it.fails("puts relative paths under the runtime's own cgroup in a shared hierarchy too", () => {
     const shared = parseCgroupLayout(text(mountLine(41, '/fx/cpu,cpuacct', 'cgroup', 'rw,cpu,cpuacct')), '/fx');
-    expect(newManager('pods/c', { layout: shared, selfCgroup: () => '3:cpu,cpuacct:/mine\n' }).record.dirs).toEqual(['/fx/cpu,cpuacct/mine/pods/c']);
+    expect(newManager('pods/c', { layout: shared, selfCgroup: () => '3:cpu,cpuacct:/mine\n' }).record.dirs).toEqual([
+      '/fx/cpu,cpuacct/mine/pods/c',
+    ]);
   });
 
   it('refuses a host with no hierarchy, and systemd on v1, naming the root', () => {
     const none = parseCgroupLayout(text(mountLine(30, '/fx', 'tmpfs')), '/fx');
     expect(() => newManager('/tcr/x', { layout: none })).toThrow('cgroup: no cgroup hierarchy is mounted under /fx');
-    expect(() => managerFor(undefined, 'x', true, { layout: hybrid })).toThrow(/--systemd-cgroup: .*needs cgroup v2.*this host mounts v1 or hybrid/);
+    expect(() => managerFor(undefined, 'x', true, { layout: hybrid })).toThrow(
+      /--systemd-cgroup: .*needs cgroup v2.*this host mounts v1 or hybrid/,
+    );
   });
 });

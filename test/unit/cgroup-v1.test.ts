@@ -5,19 +5,30 @@ import { managerFromRecord, newManager } from '../../src/cgroups/manager.js';
 import { v1Stats } from '../../src/cgroups/stats.js';
 import { hybridFixture, managerPerTest } from './cgroup-fixture.js';
 
-const LEAVES = ['blkio/tcr/c1', 'cpu,cpuacct/tcr/c1', 'cpuset/tcr/c1', 'devices/tcr/c1', 'freezer/tcr/c1', 'memory/tcr/c1', 'pids/tcr/c1', 'unified/tcr/c1'];
+const LEAVES = [
+  'blkio/tcr/c1',
+  'cpu,cpuacct/tcr/c1',
+  'cpuset/tcr/c1',
+  'devices/tcr/c1',
+  'freezer/tcr/c1',
+  'memory/tcr/c1',
+  'pids/tcr/c1',
+  'unified/tcr/c1',
+];
 
 const t = managerPerTest(hybridFixture, '/tcr/c1');
 
 const leafWrites = (leaf: string) => t.rec.writes.filter(([f]) => f.startsWith(leaf + '/')).map(([f, v]) => [f.slice(leaf.length + 1), v]);
 
 describe('V1Manager on a hybrid fixture', () => {
-  it('creates a directory in every hierarchy, cpuset levels copying their parent\'s cpus and mems', () => {
+  it("creates a directory in every hierarchy, cpuset levels copying their parent's cpus and mems", () => {
     t.cg.create();
     expect(t.fx.dirs().filter((d) => d.endsWith('/c1'))).toEqual(LEAVES);
     expect(t.rec.writes).toEqual([
-      ['cpuset/tcr/cpuset.cpus', '0-3'], ['cpuset/tcr/cpuset.mems', '0'],
-      ['cpuset/tcr/c1/cpuset.cpus', '0-3'], ['cpuset/tcr/c1/cpuset.mems', '0'],
+      ['cpuset/tcr/cpuset.cpus', '0-3'],
+      ['cpuset/tcr/cpuset.mems', '0'],
+      ['cpuset/tcr/c1/cpuset.cpus', '0-3'],
+      ['cpuset/tcr/c1/cpuset.mems', '0'],
     ]);
   });
 
@@ -25,7 +36,10 @@ describe('V1Manager on a hybrid fixture', () => {
     t.fx.put('cpuset/tcr/cpuset.cpus', '1\n');
     t.fx.put('cpuset/tcr/cpuset.mems', '0\n');
     t.cg.create();
-    expect(t.rec.writes).toEqual([['cpuset/tcr/c1/cpuset.cpus', '1'], ['cpuset/tcr/c1/cpuset.mems', '0']]);
+    expect(t.rec.writes).toEqual([
+      ['cpuset/tcr/c1/cpuset.cpus', '1'],
+      ['cpuset/tcr/c1/cpuset.mems', '0'],
+    ]);
   });
 
   it('moves a process into every hierarchy, the cgroup2 mount too', () => {
@@ -34,7 +48,7 @@ describe('V1Manager on a hybrid fixture', () => {
     for (const leaf of LEAVES) expect(t.fx.read(`${leaf}/cgroup.procs`)).toBe('4242');
   });
 
-  it('writes each limit to its controller\'s hierarchy, in v1 units', async () => {
+  it("writes each limit to its controller's hierarchy, in v1 units", async () => {
     t.cg.create();
     t.rec.writes.length = 0;
     await t.cg.set({
@@ -43,11 +57,22 @@ describe('V1Manager on a hybrid fixture', () => {
       pids: { limit: -1 },
       blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }] },
     });
-    expect(leafWrites('memory/tcr/c1')).toEqual([['memory.limit_in_bytes', '104857600'], ['memory.soft_limit_in_bytes', '52428800'], ['memory.swappiness', '10']]);
-    expect(leafWrites('cpu,cpuacct/tcr/c1')).toEqual([['cpu.shares', '1024'], ['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', '50000']]);
+    expect(leafWrites('memory/tcr/c1')).toEqual([
+      ['memory.limit_in_bytes', '104857600'],
+      ['memory.soft_limit_in_bytes', '52428800'],
+      ['memory.swappiness', '10'],
+    ]);
+    expect(leafWrites('cpu,cpuacct/tcr/c1')).toEqual([
+      ['cpu.shares', '1024'],
+      ['cpu.cfs_period_us', '100000'],
+      ['cpu.cfs_quota_us', '50000'],
+    ]);
     expect(leafWrites('cpuset/tcr/c1')).toEqual([['cpuset.cpus', '0-1']]);
     expect(leafWrites('pids/tcr/c1')).toEqual([['pids.max', 'max']]);
-    expect(leafWrites('blkio/tcr/c1')).toEqual([['blkio.weight', '500'], ['blkio.throttle.read_bps_device', '8:0 1000']]);
+    expect(leafWrites('blkio/tcr/c1')).toEqual([
+      ['blkio.weight', '500'],
+      ['blkio.throttle.read_bps_device', '8:0 1000'],
+    ]);
     expect(t.rec.writes).toHaveLength(10);
   });
 
@@ -60,7 +85,10 @@ describe('V1Manager on a hybrid fixture', () => {
     t.fx.put('memory/tcr/c1/memory.memsw.limit_in_bytes', `${1 << 28}\n`);
     t.rec.writes.length = 0;
     await managerFromRecord(t.cg.record, t.fx.seams).set({ memory: { limit: 1 << 29, swap: 1 << 30 } });
-    expect(leafWrites('memory/tcr/c1')).toEqual([['memory.memsw.limit_in_bytes', String(1 << 30)], ['memory.limit_in_bytes', String(1 << 29)]]);
+    expect(leafWrites('memory/tcr/c1')).toEqual([
+      ['memory.memsw.limit_in_bytes', String(1 << 30)],
+      ['memory.limit_in_bytes', String(1 << 29)],
+    ]);
   });
 
   it('leaves swap alone where the kernel has no memsw file', async () => {
@@ -69,12 +97,22 @@ describe('V1Manager on a hybrid fixture', () => {
     expect(t.fx.read('memory/tcr/c1/memory.memsw.limit_in_bytes')).toBeUndefined();
   });
 
-  it('denies every device, then allows the spec\'s and the defaults in order', async () => {
+  it("denies every device, then allows the spec's and the defaults in order", async () => {
     t.cg.create();
     t.rec.writes.length = 0;
-    await t.cg.set({ devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }] });
+    await t.cg.set({
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 1, minor: 11, access: 'w' },
+      ],
+    });
     const w = leafWrites('devices/tcr/c1');
-    expect(w.slice(0, 4)).toEqual([['devices.deny', 'a'], ['devices.deny', 'a'], ['devices.allow', 'c 1:11 w'], ['devices.allow', 'c *:* m']]);
+    expect(w.slice(0, 4)).toEqual([
+      ['devices.deny', 'a'],
+      ['devices.deny', 'a'],
+      ['devices.allow', 'c 1:11 w'],
+      ['devices.allow', 'c *:* m'],
+    ]);
     expect(w.at(-1)).toEqual(['devices.allow', 'c 10:200 rwm']);
   });
 
@@ -82,7 +120,11 @@ describe('V1Manager on a hybrid fixture', () => {
     t.cg.create();
     t.rec.writes.length = 0;
     await t.cg.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4194304 }] });
-    expect(t.rec.writes).toEqual([['unified/cgroup.subtree_control', '+hugetlb'], ['unified/tcr/cgroup.subtree_control', '+hugetlb'], ['unified/tcr/c1/hugetlb.2MB.max', '4194304']]);
+    expect(t.rec.writes).toEqual([
+      ['unified/cgroup.subtree_control', '+hugetlb'],
+      ['unified/tcr/cgroup.subtree_control', '+hugetlb'],
+      ['unified/tcr/c1/hugetlb.2MB.max', '4194304'],
+    ]);
   });
 
   it('writes unified keys to the cgroup2 mount', async () => {
@@ -93,14 +135,20 @@ describe('V1Manager on a hybrid fixture', () => {
 
   it('names the field whose controller is not mounted', async () => {
     t.cg.create();
-    await expect(t.cg.set({ network: { classID: 0x100001 } })).rejects.toThrow('cgroup: linux.resources.network.classID needs the net_cls controller, which this host does not mount');
-    await expect(t.cg.set({ network: { priorities: [{ name: 'eth0', priority: 1 }] } })).rejects.toThrow('linux.resources.network.priorities[0] needs the net_prio controller');
+    await expect(t.cg.set({ network: { classID: 0x100001 } })).rejects.toThrow(
+      'cgroup: linux.resources.network.classID needs the net_cls controller, which this host does not mount',
+    );
+    await expect(t.cg.set({ network: { priorities: [{ name: 'eth0', priority: 1 }] } })).rejects.toThrow(
+      'linux.resources.network.priorities[0] needs the net_prio controller',
+    );
   });
 
   it('refuses a bad device rule before writing any', async () => {
     t.cg.create();
     t.rec.writes.length = 0;
-    await expect(t.cg.set({ devices: [{ allow: true, type: 'x' as 'c', access: 'rwm' }] })).rejects.toThrow(/linux\.resources\.devices\[0\]\.type/);
+    await expect(t.cg.set({ devices: [{ allow: true, type: 'x', access: 'rwm' }] })).rejects.toThrow(
+      /linux\.resources\.devices\[0\]\.type/,
+    );
     expect(t.rec.writes).toEqual([]);
   });
 
@@ -121,7 +169,7 @@ describe('V1Manager on a hybrid fixture', () => {
     expect(t.cg.procs()).toEqual([10, 11]);
   });
 
-  it('reads stats and OOM kills in runc\'s units', () => {
+  it("reads stats and OOM kills in runc's units", () => {
     t.cg.create();
     const acct = 'cpu,cpuacct/tcr/c1';
     t.fx.put(`${acct}/cpuacct.usage`, '123456\n');
@@ -143,16 +191,26 @@ describe('V1Manager on a hybrid fixture', () => {
     expect(t.cg.oomKills()).toBe(2);
   });
 
-  it('reads hugetlb from the v1 hierarchy, or the cgroup2 mount\'s files where it is only there', () => {
+  it("reads hugetlb from the v1 hierarchy, or the cgroup2 mount's files where it is only there", () => {
     t.fx.put('unified/tcr/c1/hugetlb.2MB.current', '2097152\n');
     t.fx.put('unified/tcr/c1/hugetlb.2MB.events', 'max 4\n');
     t.fx.put('hugetlb/tcr/c1/hugetlb.2MB.usage_in_bytes', '1\n');
     t.fx.put('hugetlb/tcr/c1/hugetlb.2MB.max_usage_in_bytes', '2\n');
     t.fx.put('hugetlb/tcr/c1/hugetlb.2MB.failcnt', '3\n');
     const dirs: Record<string, string> = { unified: `${t.fx.root}/unified/tcr/c1` };
-    expect(v1Stats((n) => dirs[n], () => ['2MB']).hugetlb).toEqual({ '2MB': { usage: 2097152, failcnt: 4 } });
+    expect(
+      v1Stats(
+        (n) => dirs[n],
+        () => ['2MB'],
+      ).hugetlb,
+    ).toEqual({ '2MB': { usage: 2097152, failcnt: 4 } });
     dirs.hugetlb = `${t.fx.root}/hugetlb/tcr/c1`;
-    expect(v1Stats((n) => dirs[n], () => ['2MB']).hugetlb).toEqual({ '2MB': { usage: 1, max: 2, failcnt: 3 } });
+    expect(
+      v1Stats(
+        (n) => dirs[n],
+        () => ['2MB'],
+      ).hugetlb,
+    ).toEqual({ '2MB': { usage: 1, max: 2, failcnt: 3 } });
   });
 
   it('removes its directory in every hierarchy, leaving the parents', async () => {
@@ -178,8 +236,12 @@ describe('V1Manager on a pure v1 fixture', () => {
       const m = newManager('/tcr/p', pure.seams);
       m.create();
       expect(m.unifiedDir()).toBeUndefined();
-      await expect(m.set({ unified: { 'memory.high': '1' } })).rejects.toThrow('linux.resources.unified: needs cgroup v2, and this host has only v1 hierarchies');
-      await expect(m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 1 }] })).rejects.toThrow('cgroup: linux.resources needs the hugetlb controller, which this host does not mount');
+      await expect(m.set({ unified: { 'memory.high': '1' } })).rejects.toThrow(
+        'linux.resources.unified: needs cgroup v2, and this host has only v1 hierarchies',
+      );
+      await expect(m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 1 }] })).rejects.toThrow(
+        'cgroup: linux.resources needs the hugetlb controller, which this host does not mount',
+      );
       expect(() => m.freeze()).toThrow('cgroup: pausing needs the freezer controller, which this host does not mount');
     } finally {
       pure.cleanup();

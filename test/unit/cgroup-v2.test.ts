@@ -16,7 +16,7 @@ describe('V2Manager on a fixture tree', () => {
     expect(t.cg.mountSources()).toEqual(new Map([['', `${t.fx.root}/tcr/c1`]]));
   });
 
-  it('enables what the limits need down the path, then writes them with runc\'s conversions', async () => {
+  it("enables what the limits need down the path, then writes them with runc's conversions", async () => {
     t.cg.create();
     await t.cg.set({
       memory: { limit: 104857600, swap: 209715200, reservation: 52428800 },
@@ -44,7 +44,10 @@ describe('V2Manager on a fixture tree', () => {
     t.fx.put('cgroup.subtree_control', 'cpu memory\n');
     t.cg.create();
     await t.cg.set({ memory: { limit: 1 << 20 }, pids: { limit: 10 } });
-    expect(t.rec.writes.slice(0, 2)).toEqual([['cgroup.subtree_control', '+pids'], ['tcr/cgroup.subtree_control', '+memory +pids']]);
+    expect(t.rec.writes.slice(0, 2)).toEqual([
+      ['cgroup.subtree_control', '+pids'],
+      ['tcr/cgroup.subtree_control', '+memory +pids'],
+    ]);
   });
 
   it('updates a container rebuilt from its record', async () => {
@@ -59,7 +62,9 @@ describe('V2Manager on a fixture tree', () => {
     try {
       const m = newManager('/tcr/c2', bare.seams);
       m.create();
-      await expect(m.set({ memory: { limit: 1 << 20 }, pids: { limit: 5 } })).rejects.toThrow("cgroup: linux.resources needs the pids controller, which this host's cgroup v2 does not offer");
+      await expect(m.set({ memory: { limit: 1 << 20 }, pids: { limit: 5 } })).rejects.toThrow(
+        "cgroup: linux.resources needs the pids controller, which this host's cgroup v2 does not offer",
+      );
       expect(bare.read('tcr/c2/memory.max')).toBeUndefined();
     } finally {
       bare.cleanup();
@@ -70,7 +75,9 @@ describe('V2Manager on a fixture tree', () => {
     t.cg.create();
     t.fx.put('tcr/c1/pids.max/x', ''); // a directory where the control file is: EISDIR
     await expect(t.cg.set({ pids: { limit: 7 } })).rejects.toThrow(`cgroup: writing "7" to ${t.fx.root}/tcr/c1/pids.max: EISDIR`);
-    expect(() => newManager('/tcr/none', t.fx.seams).apply(1)).toThrow(`cgroup: ${t.fx.root}/tcr/none/cgroup.procs does not exist: the kernel has no such control (value "1")`);
+    expect(() => newManager('/tcr/none', t.fx.seams).apply(1)).toThrow(
+      `cgroup: ${t.fx.root}/tcr/none/cgroup.procs does not exist: the kernel has no such control (value "1")`,
+    );
   });
 
   it('pauses through cgroup.freeze and kills through cgroup.kill', () => {
@@ -86,7 +93,7 @@ describe('V2Manager on a fixture tree', () => {
     expect(t.rec.writes.map(([f, v]) => `${f}=${v}`)).toEqual(['tcr/c1/cgroup.freeze=1', 'tcr/c1/cgroup.freeze=0', 'tcr/c1/cgroup.kill=1']);
   });
 
-  it('reads stats and OOM kills in runc\'s units', () => {
+  it("reads stats and OOM kills in runc's units", () => {
     t.cg.create();
     t.fx.put('tcr/c1/cpu.stat', 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 1\nthrottled_usec 7\n');
     t.fx.put('tcr/c1/memory.stat', 'anon 8192\nfile 4096\n');
@@ -97,11 +104,17 @@ describe('V2Manager on a fixture tree', () => {
     t.fx.put('tcr/c1/pids.max', '64\n');
     t.fx.put('tcr/c1/io.stat', '8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n');
     const s = t.cg.stats();
-    expect(s.cpu).toEqual({ usage: { total: 1_500_000, user: 1_000_000, kernel: 500_000 }, throttling: { periods: 4, throttled_periods: 1, throttled_time: 7000 } });
+    expect(s.cpu).toEqual({
+      usage: { total: 1_500_000, user: 1_000_000, kernel: 500_000 },
+      throttling: { periods: 4, throttled_periods: 1, throttled_time: 7000 },
+    });
     expect(s.memory.usage).toEqual({ limit: 2 ** 64 - 1, usage: 12288, max: 0, failcnt: 2 });
     expect(s.memory.cache).toBe(4096);
     expect(s.pids).toEqual({ current: 3, limit: 64 });
-    expect(s.blkio.ioServiceBytesRecursive).toEqual([{ major: 8, minor: 0, op: 'Read', value: 10 }, { major: 8, minor: 0, op: 'Write', value: 20 }]);
+    expect(s.blkio.ioServiceBytesRecursive).toEqual([
+      { major: 8, minor: 0, op: 'Read', value: 10 },
+      { major: 8, minor: 0, op: 'Write', value: 20 },
+    ]);
     expect(s.blkio.ioServicedRecursive?.map((e) => e.value)).toEqual([1, 2]);
     expect(t.cg.oomKills()).toBe(3);
   });
@@ -127,7 +140,13 @@ describe('V2Manager on a fixture tree', () => {
     t.cg.create();
     let calls = 0;
     const busy = Object.assign(new Error('EBUSY'), { code: 'EBUSY' });
-    const m = managerFromRecord(t.cg.record, { ...t.fx.seams, rmdir: (d) => { if (++calls < 3) throw busy; kernelRmdir(d); } });
+    const m = managerFromRecord(t.cg.record, {
+      ...t.fx.seams,
+      rmdir: (d) => {
+        if (++calls < 3) throw busy;
+        kernelRmdir(d);
+      },
+    });
     await m.destroy();
     expect(calls).toBe(3);
     expect(t.fx.dirs()).toEqual(['tcr']);

@@ -6,26 +6,47 @@ import { resolveCgroupsPath } from '../../src/cgroups/manager.js';
 
 /** Runs the device program the way the kernel would, for the instructions it uses. */
 function runProgram(prog: Buffer, type: 'c' | 'b', major: number, minor: number, access: string): number {
-  const ctx = [((access.includes('m') ? 1 : 0) | (access.includes('r') ? 2 : 0) | (access.includes('w') ? 4 : 0)) << 16 | (type === 'b' ? 1 : 2), major, minor];
+  const ctx = [
+    (((access.includes('m') ? 1 : 0) | (access.includes('r') ? 2 : 0) | (access.includes('w') ? 4 : 0)) << 16) | (type === 'b' ? 1 : 2),
+    major,
+    minor,
+  ];
   const r = new Array<number>(11).fill(0);
   let pc = 0;
   for (let steps = 0; steps < 10000; steps++) {
     const code = prog.readUInt8(pc * 8);
     const regs = prog.readUInt8(pc * 8 + 1);
-    const dst = regs & 0xf, src = regs >> 4;
+    const dst = regs & 0xf,
+      src = regs >> 4;
     const off = prog.readInt16LE(pc * 8 + 2);
     const imm = prog.readInt32LE(pc * 8 + 4);
     pc++;
     switch (code) {
-      case 0x61: r[dst] = ctx[off / 4]; break; // ldx w (r1 = ctx)
-      case 0x54: r[dst] = (r[dst] & imm) >>> 0; break;
-      case 0x74: r[dst] = r[dst] >>> imm; break;
-      case 0xbc: r[dst] = r[src]; break;
-      case 0xb7: r[dst] = imm; break;
-      case 0x55: if (r[dst] !== imm) pc += off; break;
-      case 0x15: if (r[dst] === imm) pc += off; break;
-      case 0x95: return r[0];
-      default: throw new Error(`unexpected opcode ${code.toString(16)}`);
+      case 0x61:
+        r[dst] = ctx[off / 4];
+        break; // ldx w (r1 = ctx)
+      case 0x54:
+        r[dst] = (r[dst] & imm) >>> 0;
+        break;
+      case 0x74:
+        r[dst] = r[dst] >>> imm;
+        break;
+      case 0xbc:
+        r[dst] = r[src];
+        break;
+      case 0xb7:
+        r[dst] = imm;
+        break;
+      case 0x55:
+        if (r[dst] !== imm) pc += off;
+        break;
+      case 0x15:
+        if (r[dst] === imm) pc += off;
+        break;
+      case 0x95:
+        return r[0];
+      default:
+        throw new Error(`unexpected opcode ${code.toString(16)}`);
     }
   }
   throw new Error('no exit');
@@ -45,7 +66,10 @@ describe('cgroup v2 device program', () => {
   });
 
   it('allows exactly the access a rule names', () => {
-    const p = rules([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }]);
+    const p = rules([
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 11, access: 'w' },
+    ]);
     expect(runProgram(p, 'c', 1, 11, 'w')).toBe(1);
     expect(runProgram(p, 'c', 1, 11, 'r')).toBe(0);
     expect(runProgram(p, 'c', 1, 11, 'rw')).toBe(0);
@@ -70,7 +94,10 @@ describe('cgroup v2 device program', () => {
     expect(p.readUInt8((n - 2) * 8)).toBe(0xb7);
     expect(p.readInt32LE((n - 2) * 8 + 4)).toBe(0);
     expect(p.readUInt8((n - 3) * 8)).toBe(0x95); // the block before it exits too: no epilogue after
-    const all = deviceProgram([{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 1, access: 'rwm' }]);
+    const all = deviceProgram([
+      { allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' },
+      { allow: false, type: 'c', major: 1, minor: 1, access: 'rwm' },
+    ]);
     expect(runProgram(all, 'c', 1, 1, 'r')).toBe(0);
     expect(runProgram(all, 'c', 1, 2, 'r')).toBe(1);
   });
@@ -89,11 +116,19 @@ describe('cgroup v2 device program', () => {
 
 describe('linux.resources → cgroup files', () => {
   it('maps v1 resources in a working order', () => {
-    const w = v1Writes({ memory: { limit: 1 << 26, swap: 1 << 27, reservation: 1 << 25 }, cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' }, pids: { limit: -1 } },
-      { hasSwapAccounting: true, currentMemsw: 1 << 24 });
+    const w = v1Writes(
+      {
+        memory: { limit: 1 << 26, swap: 1 << 27, reservation: 1 << 25 },
+        cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' },
+        pids: { limit: -1 },
+      },
+      { hasSwapAccounting: true, currentMemsw: 1 << 24 },
+    );
     const files = w.map((x) => `${x.controller}/${x.file}=${x.value}`);
     // raising: memsw first, or the kernel refuses a limit above it
-    expect(files.indexOf('memory/memory.memsw.limit_in_bytes=134217728')).toBeLessThan(files.indexOf('memory/memory.limit_in_bytes=67108864'));
+    expect(files.indexOf('memory/memory.memsw.limit_in_bytes=134217728')).toBeLessThan(
+      files.indexOf('memory/memory.limit_in_bytes=67108864'),
+    );
     expect(files).toContain('memory/memory.soft_limit_in_bytes=33554432');
     expect(files.indexOf('cpu/cpu.cfs_period_us=100000')).toBeLessThan(files.indexOf('cpu/cpu.cfs_quota_us=50000'));
     expect(files).toContain('cpu/cpu.shares=512');
@@ -107,8 +142,13 @@ describe('linux.resources → cgroup files', () => {
   });
 
   it('maps v2 resources with runc conversions', () => {
-    const w = v2Writes({ memory: { limit: 1 << 26, swap: 1 << 27 }, cpu: { shares: 1024, quota: 50000, period: 100000 }, pids: { limit: 10 },
-      blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }] }, unified: { 'memory.high': '1000000' } });
+    const w = v2Writes({
+      memory: { limit: 1 << 26, swap: 1 << 27 },
+      cpu: { shares: 1024, quota: 50000, period: 100000 },
+      pids: { limit: 10 },
+      blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }] },
+      unified: { 'memory.high': '1000000' },
+    });
     const files = Object.fromEntries(w.map((x) => [x.file, x.value]));
     expect(files['memory.max']).toBe(String(1 << 26));
     expect(files['memory.swap.max']).toBe(String((1 << 27) - (1 << 26)));
@@ -148,7 +188,13 @@ describe('cgroupsPath', () => {
 });
 
 describe('linux.resources.network', () => {
-  const network = { classID: 0x100001, priorities: [{ name: 'lo', priority: 1 }, { name: 'eth0', priority: 2 }] };
+  const network = {
+    classID: 0x100001,
+    priorities: [
+      { name: 'lo', priority: 1 },
+      { name: 'eth0', priority: 2 },
+    ],
+  };
 
   it('becomes net_cls.classid and one net_prio.ifpriomap write per interface on v1', () => {
     expect(v1Writes({ network }, { hasSwapAccounting: false })).toEqual([

@@ -64,7 +64,7 @@ function procState(pid: number): string {
 }
 
 describe('releaseExecFifo on a real fifo', () => {
-  it('a writer that wrote its byte and exited between start\'s read and its liveness check has started', () => {
+  it("a writer that wrote its byte and exited between start's read and its liveness check has started", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-fifo-'));
     const fifo = path.join(dir, 'exec.fifo');
     native().mkfifo(fifo, 0o600);

@@ -45,22 +45,41 @@ describe('digests', () => {
 });
 
 describe('platforms', () => {
-  const d = (architecture: string, variant?: string, os = 'linux'): Descriptor => ({ mediaType: 'm', digest: `sha256:${architecture}${variant ?? ''}`, size: 1, platform: { os, architecture, variant } });
+  const d = (architecture: string, variant?: string, os = 'linux'): Descriptor => ({
+    mediaType: 'm',
+    digest: `sha256:${architecture}${variant ?? ''}`,
+    size: 1,
+    platform: { os, architecture, variant },
+  });
   const index = (...m: Descriptor[]) => ({ schemaVersion: 2 as const, manifests: m });
-  it('takes this machine\'s entry', () => {
-    expect(selectPlatform(index(d('arm64', 'v8'), d('amd64'), d('unknown', undefined, 'unknown')), { os: 'linux', architecture: 'amd64' }, 'x').digest).toBe('sha256:amd64');
-    expect(selectPlatform(index(d('arm', 'v6'), d('arm', 'v7')), { os: 'linux', architecture: 'arm', variant: 'v7' }, 'x').digest).toBe('sha256:armv7');
-    expect(selectPlatform(index({ mediaType: 'm', digest: 'sha256:only', size: 1 }), { os: 'linux', architecture: 'amd64' }, 'x').digest).toBe('sha256:only');
+  it("takes this machine's entry", () => {
+    expect(
+      selectPlatform(index(d('arm64', 'v8'), d('amd64'), d('unknown', undefined, 'unknown')), { os: 'linux', architecture: 'amd64' }, 'x')
+        .digest,
+    ).toBe('sha256:amd64');
+    expect(selectPlatform(index(d('arm', 'v6'), d('arm', 'v7')), { os: 'linux', architecture: 'arm', variant: 'v7' }, 'x').digest).toBe(
+      'sha256:armv7',
+    );
+    expect(
+      selectPlatform(index({ mediaType: 'm', digest: 'sha256:only', size: 1 }), { os: 'linux', architecture: 'amd64' }, 'x').digest,
+    ).toBe('sha256:only');
   });
   it('lists what there is when nothing fits', () => {
-    expect(() => selectPlatform(index(d('arm64', 'v8'), d('s390x')), { os: 'linux', architecture: 'amd64' }, 'img')).toThrow('img: no image for linux/amd64; the index has: linux/arm64/v8, linux/s390x');
+    expect(() => selectPlatform(index(d('arm64', 'v8'), d('s390x')), { os: 'linux', architecture: 'amd64' }, 'img')).toThrow(
+      'img: no image for linux/amd64; the index has: linux/arm64/v8, linux/s390x',
+    );
   });
 });
 
 describe('registry auth', () => {
   it('parses WWW-Authenticate challenges', () => {
-    expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"')).toEqual([
-      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } },
+    expect(
+      parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'),
+    ).toEqual([
+      {
+        scheme: 'bearer',
+        params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' },
+      },
     ]);
     expect(parseChallenges('Basic realm="basic-realm"')).toEqual([{ scheme: 'basic', params: { realm: 'basic-realm' } }]);
     expect(parseChallenges('Bearer realm=http://x/t, error="insufficient_scope", Basic realm="a \\"q\\""')).toEqual([
@@ -73,17 +92,31 @@ describe('registry auth', () => {
     const podman = path.join(tmp, 'run', 'containers', 'auth.json');
     fs.mkdirSync(path.dirname(podman), { recursive: true });
     const b64 = (s: string) => Buffer.from(s).toString('base64');
-    fs.writeFileSync(podman, JSON.stringify({ auths: { 'reg.example:5000': { auth: b64('alice:pw:with:colons') }, 'reg.example:5000/team': { auth: b64('team:tpw') } } }));
+    fs.writeFileSync(
+      podman,
+      JSON.stringify({
+        auths: { 'reg.example:5000': { auth: b64('alice:pw:with:colons') }, 'reg.example:5000/team': { auth: b64('team:tpw') } },
+      }),
+    );
     const home = path.join(tmp, 'home');
     fs.mkdirSync(path.join(home, '.docker'), { recursive: true });
-    fs.writeFileSync(path.join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: b64('bob:hub') } } }));
+    fs.writeFileSync(
+      path.join(home, '.docker', 'config.json'),
+      JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: b64('bob:hub') } } }),
+    );
     const env = { XDG_RUNTIME_DIR: path.join(tmp, 'run'), HOME: home };
-    expect(findCredentials('reg.example:5000', 'other/app', env)).toMatchObject({ username: 'alice', password: 'pw:with:colons', file: podman });
+    expect(findCredentials('reg.example:5000', 'other/app', env)).toMatchObject({
+      username: 'alice',
+      password: 'pw:with:colons',
+      file: podman,
+    });
     expect(findCredentials('reg.example:5000', 'team/app', env)).toMatchObject({ username: 'team', password: 'tpw' });
     expect(findCredentials('docker.io', 'library/busybox', env)).toMatchObject({ username: 'bob', password: 'hub' });
     expect(findCredentials('quay.io', 'x/y', env)).toBeUndefined();
     fs.writeFileSync(path.join(tmp, 'bad.json'), '{');
-    expect(() => findCredentials('quay.io', 'x', { REGISTRY_AUTH_FILE: path.join(tmp, 'bad.json'), HOME: home })).toThrow(/credentials file .*bad.json/);
+    expect(() => findCredentials('quay.io', 'x', { REGISTRY_AUTH_FILE: path.join(tmp, 'bad.json'), HOME: home })).toThrow(
+      /credentials file .*bad.json/,
+    );
   });
 
   it('allows plain http only for localhost and listed registries', () => {
@@ -122,11 +155,31 @@ describe('tcr images output', () => {
     expect(timeAgo('2024-01-31T22:00:00Z', now)).toBe('2 hours ago');
     expect(timeAgo('2024-01-15T00:00:00Z', now)).toBe('2 weeks ago');
     expect(timeAgo(undefined, now)).toBe('N/A');
-    expect(table([['A', 'BB'], ['ccc', 'd']])).toBe('A     BB\nccc   d\n');
+    expect(
+      table([
+        ['A', 'BB'],
+        ['ccc', 'd'],
+      ]),
+    ).toBe('A     BB\nccc   d\n');
     // runc's list: tabwriter's minimum width 12; an empty last cell leaves no trailing spaces
-    expect(table([['ID', 'PID'], ['a', '']], 12)).toBe('ID          PID\na\n');
+    expect(
+      table(
+        [
+          ['ID', 'PID'],
+          ['a', ''],
+        ],
+        12,
+      ),
+    ).toBe('ID          PID\na\n');
     const text = await imagesTable([
-      { manifestDigest: 'sha256:m', configDigest: 'sha256:' + 'b'.repeat(64), names: ['docker.io/library/busybox:1', 'localhost:5000/x:y'], diffIds: [], size: 4_261_000, created: '2000-01-01T00:00:00Z' },
+      {
+        manifestDigest: 'sha256:m',
+        configDigest: 'sha256:' + 'b'.repeat(64),
+        names: ['docker.io/library/busybox:1', 'localhost:5000/x:y'],
+        diffIds: [],
+        size: 4_261_000,
+        created: '2000-01-01T00:00:00Z',
+      },
       { manifestDigest: 'sha256:n', configDigest: 'sha256:' + 'c'.repeat(64), names: [], diffIds: [], size: 10, created: undefined },
     ]);
     const lines = text.trimEnd().split('\n');

@@ -42,8 +42,14 @@ function spec(edit: (s: Spec) => void = () => {}): Spec {
 function plan(s: Spec, extra: Partial<LaunchPlanOptions> = {}): Plan {
   validateSpec(s);
   return buildLaunchPlan(s, {
-    bundle, rootfs, containerId: 'c1', preserveFds: 0, lsmSteps: [],
-    cgroupV2: false, cgroupSources: V1_SOURCES, ...extra,
+    bundle,
+    rootfs,
+    containerId: 'c1',
+    preserveFds: 0,
+    lsmSteps: [],
+    cgroupV2: false,
+    cgroupSources: V1_SOURCES,
+    ...extra,
   });
 }
 
@@ -56,9 +62,15 @@ const all = (p: Plan, pred: Pred) => p.steps.flatMap((s, i) => (pred(s) ? [i] : 
 const stepsOf = <S extends PlanStep>(p: Plan, pred: Is<S>): S[] => p.steps.filter(pred);
 const mountFlags = (s: Mount) => BigInt(s.mountFlags);
 
-const isOp = <O extends PlanOp>(op: O): Is<StepOf<O>> => (s): s is StepOf<O> => s.op === op;
+const isOp =
+  <O extends PlanOp>(op: O): Is<StepOf<O>> =>
+  (s): s is StepOf<O> =>
+    s.op === op;
 /** a step of `op` that passes `test` */
-const isStep = <O extends PlanOp>(op: O, test: (s: StepOf<O>) => boolean): Is<StepOf<O>> => (s): s is StepOf<O> => s.op === op && test(s as StepOf<O>);
+const isStep =
+  <O extends PlanOp>(op: O, test: (s: StepOf<O>) => boolean): Is<StepOf<O>> =>
+  (s): s is StepOf<O> =>
+    s.op === op && test(s as StepOf<O>);
 const isSync = (point: SyncPoint) => isStep(PlanOp.sync, (s) => s.point === point);
 const isPrctl = (option: number, arg?: number) => isStep(PlanOp.prctl, (s) => s.option === option && (arg === undefined || s.arg2 === arg));
 const isMountOn = (target: string, test: (s: Mount) => boolean = () => true) => isStep(PlanOp.mount, (s) => s.target === target && test(s));
@@ -107,11 +119,25 @@ describe('buildLaunchPlan on the default spec', () => {
   });
 
   it('makes / rslave before it binds the rootfs', () => {
-    const slave = at(p, isMountOn('/', (s) => s.source === undefined && mountFlags(s) === BigInt(MS.SLAVE | MS.REC)), '/ rslave');
-    const bind = at(p, isMountOn(rootfs, (s) => s.source === rootfs), 'rootfs bind');
+    const slave = at(
+      p,
+      isMountOn('/', (s) => s.source === undefined && mountFlags(s) === BigInt(MS.SLAVE | MS.REC)),
+      '/ rslave',
+    );
+    const bind = at(
+      p,
+      isMountOn(rootfs, (s) => s.source === rootfs),
+      'rootfs bind',
+    );
     expect(mountFlags(p.steps[bind] as Mount)).toBe(BigInt(MS.BIND | MS.REC));
     expect(slave).toBeLessThan(bind);
-    expect(bind).toBeLessThan(at(p, isStep(PlanOp.setRoot, (s) => s.path === rootfs), 'set root'));
+    expect(bind).toBeLessThan(
+      at(
+        p,
+        isStep(PlanOp.setRoot, (s) => s.path === rootfs),
+        'set root',
+      ),
+    );
   });
 
   it('makes every spec mount before pivot_root, flagged targetInRoot', () => {
@@ -121,8 +147,16 @@ describe('buildLaunchPlan on the default spec', () => {
       expect((p.steps[i] as Mount).inRoot).toBe(true);
     }
     // all mounts inside the rootfs come after the root resolves there
-    const setRoot = at(p, isStep(PlanOp.setRoot, (s) => s.path === rootfs), 'set root');
-    for (const i of all(p, isStep(PlanOp.mount, (s) => s.inRoot === true))) expect(i).toBeGreaterThan(setRoot);
+    const setRoot = at(
+      p,
+      isStep(PlanOp.setRoot, (s) => s.path === rootfs),
+      'set root',
+    );
+    for (const i of all(
+      p,
+      isStep(PlanOp.mount, (s) => s.inRoot === true),
+    ))
+      expect(i).toBeGreaterThan(setRoot);
   });
 
   it('mounts the spec mounts in the spec order', () => {
@@ -130,8 +164,12 @@ describe('buildLaunchPlan on the default spec', () => {
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 
-  it('binds the container\'s own cgroup of each v1 hierarchy under a tmpfs (no cgroup namespace)', () => {
-    const tmpfs = at(p, isMountOn('/sys/fs/cgroup', (s) => s.fstype === 'tmpfs'), 'cgroup tmpfs');
+  it("binds the container's own cgroup of each v1 hierarchy under a tmpfs (no cgroup namespace)", () => {
+    const tmpfs = at(
+      p,
+      isMountOn('/sys/fs/cgroup', (s) => s.fstype === 'tmpfs'),
+      'cgroup tmpfs',
+    );
     for (const [name, source] of V1_SOURCES) {
       const target = `/sys/fs/cgroup/${name}`;
       const mounts = all(p, isMountOn(target));
@@ -139,13 +177,26 @@ describe('buildLaunchPlan on the default spec', () => {
       const [bind, remount] = stepsOf(p, isMountOn(target));
       expect(bind.source).toBe(source);
       expect(mountFlags(bind) & BigInt(MS.BIND)).toBeTruthy();
-      expect(mountFlags(remount) & BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC)).toBe(BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC));
+      expect(mountFlags(remount) & BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC)).toBe(
+        BigInt(MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC),
+      );
       expect(mounts[0]).toBeGreaterThan(tmpfs);
       expect(mounts.at(-1)!).toBeLessThan(pivot);
     }
     // never a fresh cgroup mount, which would show the host's whole tree
-    expect(first(p, isStep(PlanOp.mount, (s) => s.fstype === 'cgroup' || s.fstype === 'cgroup2'))).toBe(-1);
-    expect(at(p, isStep(PlanOp.remountRo, (s) => s.path === '/sys/fs/cgroup'), 'cgroup ro')).toBeLessThan(pivot);
+    expect(
+      first(
+        p,
+        isStep(PlanOp.mount, (s) => s.fstype === 'cgroup' || s.fstype === 'cgroup2'),
+      ),
+    ).toBe(-1);
+    expect(
+      at(
+        p,
+        isStep(PlanOp.remountRo, (s) => s.path === '/sys/fs/cgroup'),
+        'cgroup ro',
+      ),
+    ).toBeLessThan(pivot);
   });
 
   it('mounts fresh v1 hierarchies inside a cgroup namespace', () => {
@@ -157,31 +208,53 @@ describe('buildLaunchPlan on the default spec', () => {
     expect(at(q, isUnshare(CLONE_NEW.cgroup), 'unshare cgroup')).toBeLessThan(at(q, isMountOn('/sys/fs/cgroup/memory'), 'memory'));
   });
 
-  it('on a v2 host binds the container\'s cgroup, or mounts cgroup2 in a cgroup namespace', () => {
+  it("on a v2 host binds the container's cgroup, or mounts cgroup2 in a cgroup namespace", () => {
     const v2 = plan(spec(), { cgroupV2: true, cgroupSources: V2_SOURCES });
     expect(stepAt(v2, isMountOn('/sys/fs/cgroup'), 'cgroup bind').source).toBe('/sys/fs/cgroup/tcr/c1');
-    expect(first(v2, isMountOn('/sys/fs/cgroup', (s) => s.fstype === 'tmpfs'))).toBe(-1);
-    const ns = plan(spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })), { cgroupV2: true, cgroupSources: V2_SOURCES });
+    expect(
+      first(
+        v2,
+        isMountOn('/sys/fs/cgroup', (s) => s.fstype === 'tmpfs'),
+      ),
+    ).toBe(-1);
+    const ns = plan(
+      spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })),
+      { cgroupV2: true, cgroupSources: V2_SOURCES },
+    );
     expect(stepAt(ns, isMountOn('/sys/fs/cgroup'), 'cgroup2').fstype).toBe('cgroup2');
   });
 
   it('masks and protects paths after pivot_root', () => {
     const s = spec();
     for (const m of s.linux!.maskedPaths!) {
-      const i = at(p, isStep(PlanOp.mask, (x) => x.path === m), `mask ${m}`);
+      const i = at(
+        p,
+        isStep(PlanOp.mask, (x) => x.path === m),
+        `mask ${m}`,
+      );
       expect(i).toBeGreaterThan(pivot);
       expect(p.steps[i].flags! & StepFlag.ignoreEnoent).toBeTruthy();
     }
     for (const r of s.linux!.readonlyPaths!) {
       const bind = at(p, isMountOn(r), `bind ${r}`);
-      const ro = at(p, isStep(PlanOp.remountRo, (x) => x.path === r), `ro ${r}`);
+      const ro = at(
+        p,
+        isStep(PlanOp.remountRo, (x) => x.path === r),
+        `ro ${r}`,
+      );
       expect(bind).toBeGreaterThan(pivot);
       expect(ro).toBeGreaterThan(bind);
     }
   });
 
   it('remounts / read-only after pivot_root (root.readonly)', () => {
-    expect(at(p, isStep(PlanOp.remountRo, (s) => s.path === '/'), 'ro /')).toBeGreaterThan(pivot);
+    expect(
+      at(
+        p,
+        isStep(PlanOp.remountRo, (s) => s.path === '/'),
+        'ro /',
+      ),
+    ).toBeGreaterThan(pivot);
   });
 
   it('waits on the exec fifo the runtime opened (slot 0) after the ready sync, its last', () => {
@@ -214,11 +287,20 @@ describe('buildLaunchPlan on the default spec', () => {
   });
 
   it('makes device nodes with mknod and the /dev symlinks (no user namespace)', () => {
-    const nul = at(p, isStep(PlanOp.mknod, (s) => s.path === '/dev/null'), 'mknod /dev/null');
+    const nul = at(
+      p,
+      isStep(PlanOp.mknod, (s) => s.path === '/dev/null'),
+      'mknod /dev/null',
+    );
     expect(p.steps[nul]).toMatchObject({ major: 1, minor: 3 });
     expect(nul).toBeGreaterThan(at(p, isMountOn('/dev'), '/dev tmpfs'));
     expect(nul).toBeLessThan(pivot);
-    expect(first(p, isStep(PlanOp.symlink, (s) => s.linkpath === '/dev/ptmx'))).toBeGreaterThan(-1);
+    expect(
+      first(
+        p,
+        isStep(PlanOp.symlink, (s) => s.linkpath === '/dev/ptmx'),
+      ),
+    ).toBeGreaterThan(-1);
   });
 
   it('sets capabilities after setuser, then execs last', () => {
@@ -273,10 +355,13 @@ describe('no_new_privs and seccomp', () => {
   // what a profile written for runc allows after the filter: prctl, capset, set*id/setgroups, execve
   const RUNC_AFTER_FILTER = new Set([PlanOp.prctl, PlanOp.capBounding, PlanOp.capset, PlanOp.capAmbient, PlanOp.setuser, PlanOp.exec]);
   it.each([true, false])('after the filter only runs steps runc also runs after its own (noNewPrivileges %s)', (nnp) => {
-    const p = plan(spec((s) => {
-      s.process!.noNewPrivileges = nnp;
-      s.process!.user.umask = 0o22;
-    }), { seccomp: SECCOMP, preserveFds: 1 });
+    const p = plan(
+      spec((s) => {
+        s.process!.noNewPrivileges = nnp;
+        s.process!.user.umask = 0o22;
+      }),
+      { seccomp: SECCOMP, preserveFds: 1 },
+    );
     const sc = at(p, isOp(PlanOp.seccomp), 'seccomp');
     const after = p.steps.slice(sc + 1);
     expect(after.filter((s) => !RUNC_AFTER_FILTER.has(s.op)).map((s) => s.label)).toEqual([]);
@@ -287,7 +372,10 @@ describe('no_new_privs and seccomp', () => {
   });
 
   it('loads seccomp before the capability drop when noNewPrivileges is false', () => {
-    const p = plan(spec((s) => (s.process!.noNewPrivileges = false)), { seccomp: SECCOMP });
+    const p = plan(
+      spec((s) => (s.process!.noNewPrivileges = false)),
+      { seccomp: SECCOMP },
+    );
     const sc = at(p, isOp(PlanOp.seccomp), 'seccomp');
     expect(sc).toBeLessThan(at(p, isOp(PlanOp.capBounding), 'bounding'));
     expect(sc).toBeLessThan(last(p, isOp(PlanOp.setuser)));
@@ -313,9 +401,17 @@ describe('no_new_privs and seccomp', () => {
 
 describe('namespaces', () => {
   it('joins namespaces with a path in stage 1, user first, and clones the rest', () => {
-    const p = plan(spec((s) => {
-      s.linux!.namespaces = [{ type: 'pid' }, { type: 'network', path: '/proc/1/ns/net' }, { type: 'mount' }, { type: 'user', path: '/proc/1/ns/user' }, { type: 'uts' }];
-    }));
+    const p = plan(
+      spec((s) => {
+        s.linux!.namespaces = [
+          { type: 'pid' },
+          { type: 'network', path: '/proc/1/ns/net' },
+          { type: 'mount' },
+          { type: 'user', path: '/proc/1/ns/user' },
+          { type: 'uts' },
+        ];
+      }),
+    );
     expect(p.stage1Steps).toBe(3);
     expect(p.steps[0]).toMatchObject({ op: PlanOp.prctl, option: PR.SET_DUMPABLE, arg2: 0, arg3: 0 });
     expect(p.steps[1]).toMatchObject({ op: PlanOp.setns, path: '/proc/1/ns/user', nstype: CLONE_NEW.user });
@@ -323,18 +419,29 @@ describe('namespaces', () => {
     expect(p.cloneFlags).toBe(CLONE_NEW.pid | CLONE_NEW.mount | CLONE_NEW.uts);
     // the init itself still starts with the parent-death signal
     expect(p.steps[p.stage1Steps]).toMatchObject({ op: PlanOp.prctl, option: PR.SET_PDEATHSIG, arg2: 9, arg3: 0 });
-    expect(formatPlan(p).split('\n').filter((l) => /^ *\d+ {2}/.test(l))[1]).toContain('[stage1]');
+    expect(
+      formatPlan(p)
+        .split('\n')
+        .filter((l) => /^ *\d+ {2}/.test(l))[1],
+    ).toContain('[stage1]');
     // a joined user namespace: become its root, no lo (network joined)
-    expect(first(p, isStep(PlanOp.setuser, (s) => s.uid === 0 && s.groups === undefined))).toBeGreaterThan(p.stage1Steps);
+    expect(
+      first(
+        p,
+        isStep(PlanOp.setuser, (s) => s.uid === 0 && s.groups === undefined),
+      ),
+    ).toBeGreaterThan(p.stage1Steps);
     expect(first(p, isOp(PlanOp.loopbackUp))).toBe(-1);
   });
 
   describe('a new user namespace', () => {
-    const p = plan(spec((s) => {
-      s.linux!.namespaces!.push({ type: 'user' });
-      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    }));
+    const p = plan(
+      spec((s) => {
+        s.linux!.namespaces!.push({ type: 'user' });
+        s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      }),
+    );
     const syncStart = at(p, isSync(SyncPoint.start), 'start sync');
 
     it('is created by the clone', () => {
@@ -350,8 +457,16 @@ describe('namespaces', () => {
     it('bind-mounts device nodes from the host instead of mknod', () => {
       expect(first(p, isOp(PlanOp.mknod))).toBe(-1);
       for (const dev of ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']) {
-        const file = at(p, isStep(PlanOp.mkfile, (s) => s.path === dev), `mkfile ${dev}`);
-        const bind = at(p, isMountOn(dev, (s) => s.source === dev), `bind ${dev}`);
+        const file = at(
+          p,
+          isStep(PlanOp.mkfile, (s) => s.path === dev),
+          `mkfile ${dev}`,
+        );
+        const bind = at(
+          p,
+          isMountOn(dev, (s) => s.source === dev),
+          `bind ${dev}`,
+        );
         expect(mountFlags(p.steps[bind] as Mount)).toBe(BigInt(MS.BIND));
         expect((p.steps[bind] as Mount).inRoot).toBe(true);
         expect(file).toBeLessThan(bind);
@@ -361,15 +476,25 @@ describe('namespaces', () => {
   });
 
   it('unshares a time namespace after the start sync, writes the offsets, then enters it', () => {
-    const p = plan(spec((s) => {
-      s.linux!.namespaces!.push({ type: 'time' });
-      s.linux!.timeOffsets = { monotonic: { secs: 86400, nanosecs: 5 }, boottime: { secs: 3600 } };
-    }));
+    const p = plan(
+      spec((s) => {
+        s.linux!.namespaces!.push({ type: 'time' });
+        s.linux!.timeOffsets = { monotonic: { secs: 86400, nanosecs: 5 }, boottime: { secs: 3600 } };
+      }),
+    );
     expect(p.cloneFlags & CLONE_NEW.time).toBe(0);
     const syncStart = at(p, isSync(SyncPoint.start), 'start sync');
     const unshare = at(p, isUnshare(CLONE_NEW.time), 'unshare time');
-    const write = at(p, isStep(PlanOp.writeFile, (s) => s.path === '/proc/self/timens_offsets'), 'timens_offsets');
-    const enter = at(p, isStep(PlanOp.setns, (s) => s.path === '/proc/self/ns/time_for_children'), 'enter time ns');
+    const write = at(
+      p,
+      isStep(PlanOp.writeFile, (s) => s.path === '/proc/self/timens_offsets'),
+      'timens_offsets',
+    );
+    const enter = at(
+      p,
+      isStep(PlanOp.setns, (s) => s.path === '/proc/self/ns/time_for_children'),
+      'enter time ns',
+    );
     expect(syncStart).toBeLessThan(unshare);
     expect(unshare).toBeLessThan(write);
     expect(write).toBeLessThan(enter);
@@ -380,7 +505,12 @@ describe('namespaces', () => {
   it('unshares a time namespace without offsets without writing them', () => {
     const p = plan(spec((s) => s.linux!.namespaces!.push({ type: 'time' })));
     expect(first(p, isUnshare(CLONE_NEW.time))).toBeGreaterThan(-1);
-    expect(first(p, isStep(PlanOp.writeFile, (s) => s.path === '/proc/self/timens_offsets'))).toBe(-1);
+    expect(
+      first(
+        p,
+        isStep(PlanOp.writeFile, (s) => s.path === '/proc/self/timens_offsets'),
+      ),
+    ).toBe(-1);
   });
 
   it('unshares the cgroup namespace after the start sync (once the init is in its cgroup)', () => {
@@ -416,7 +546,10 @@ describe('root', () => {
     expect(stepsOf(p, onRoot).map(mountFlags)).toEqual([BigInt(MS.SHARED), BigInt(MS.PRIVATE), BigInt(MS.SHARED)]);
     expect(roots[1]).toBeLessThan(at(p, isMountOn(rootfs), 'self-bind'));
     expect(roots[2]).toBeGreaterThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
-    const held = plan(spec((s) => (s.linux!.rootfsPropagation = 'rshared')), { rootfsMount: '/var/lib/x' });
+    const held = plan(
+      spec((s) => (s.linux!.rootfsPropagation = 'rshared')),
+      { rootfsMount: '/var/lib/x' },
+    );
     expect(held.steps.find(isMountOn('/var/lib/x'))).toMatchObject({ mountFlags: MS.PRIVATE });
     const d = plan(spec());
     expect(mountFlags(stepAt(d, isMountOn('/'), '/'))).toBe(BigInt(MS.SLAVE | MS.REC));
@@ -426,7 +559,11 @@ describe('root', () => {
 
   it('writes sysctls under /proc/sys after pivot_root', () => {
     const p = plan(spec((s) => (s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' })));
-    const w = at(p, isStep(PlanOp.writeFile, (s) => s.path === '/proc/sys/net/ipv4/ip_forward'), 'sysctl');
+    const w = at(
+      p,
+      isStep(PlanOp.writeFile, (s) => s.path === '/proc/sys/net/ipv4/ip_forward'),
+      'sysctl',
+    );
     expect((p.steps[w] as StepOf<PlanOp.writeFile>).content).toBe('1');
     expect(w).toBeGreaterThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
   });
@@ -439,23 +576,36 @@ describe('hooks', () => {
     for (const kind of ['prestart', 'createRuntime'] as const) {
       const p = plan(spec((s) => (s.hooks = { [kind]: [hook(kind)] })));
       const sync = at(p, isSync(SyncPoint.runtimeHooks), 'runtime hooks sync');
-      expect(sync).toBeGreaterThan(last(p, isStep(PlanOp.mount, (s) => s.inRoot === true && s.target.startsWith('/dev'))));
+      expect(sync).toBeGreaterThan(
+        last(
+          p,
+          isStep(PlanOp.mount, (s) => s.inRoot === true && s.target.startsWith('/dev')),
+        ),
+      );
       expect(sync).toBeLessThan(at(p, isOp(PlanOp.pivotRoot), 'pivot'));
       expect(first(p, isOp(PlanOp.hook))).toBe(-1); // the runtime runs these, not the init
     }
   });
 
   it('has no runtimeHooks sync for poststart, poststop, createContainer or startContainer hooks alone', () => {
-    const p = plan(spec((s) => (s.hooks = { poststart: [hook('a')], poststop: [hook('b')], createContainer: [hook('c')], startContainer: [hook('d')] })));
+    const p = plan(
+      spec((s) => (s.hooks = { poststart: [hook('a')], poststop: [hook('b')], createContainer: [hook('c')], startContainer: [hook('d')] })),
+    );
     expect(first(p, isSync(SyncPoint.runtimeHooks))).toBe(-1);
     expect(plan(spec((s) => (s.hooks = { prestart: [] }))).steps.some(isSync(SyncPoint.runtimeHooks))).toBe(false);
   });
 
   it('runs createContainer hooks in the init before pivot_root, startContainer after the fifo wait', () => {
-    const p = plan(spec((s) => (s.hooks = {
-      createContainer: [hook('cc1'), { path: '/usr/bin/cc2', timeout: 5, env: ['A=1'] }],
-      startContainer: [hook('sc')],
-    })), { execFifo: path.join(bundle, 'exec.fifo') });
+    const p = plan(
+      spec(
+        (s) =>
+          (s.hooks = {
+            createContainer: [hook('cc1'), { path: '/usr/bin/cc2', timeout: 5, env: ['A=1'] }],
+            startContainer: [hook('sc')],
+          }),
+      ),
+      { execFifo: path.join(bundle, 'exec.fifo') },
+    );
     const hooks = all(p, isOp(PlanOp.hook));
     expect(hooks).toHaveLength(3);
     const [cc1, cc2, sc] = hooks;
@@ -477,16 +627,22 @@ describe('hooks', () => {
 });
 
 describe('bind mounts', () => {
-  const p = plan(spec((s) => {
-    s.mounts!.push(
-      { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'nosuid', 'rprivate'] },
-      { destination: '/etc/file.txt', source: path.join(bundle, 'file.txt'), options: ['bind'] },
-      { destination: '//plain/../dir/', source: 'data', options: ['bind', 'x-systemd.automount'] },
-    );
-  }));
+  const p = plan(
+    spec((s) => {
+      s.mounts!.push(
+        { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'nosuid', 'rprivate'] },
+        { destination: '/etc/file.txt', source: path.join(bundle, 'file.txt'), options: ['bind'] },
+        { destination: '//plain/../dir/', source: 'data', options: ['bind', 'x-systemd.automount'] },
+      );
+    }),
+  );
 
   it('makes a directory target, binds recursively, remounts with the flags, then sets propagation', () => {
-    const mkdir = at(p, isStep(PlanOp.mkdir, (s) => s.path === '/data'), 'mkdir /data');
+    const mkdir = at(
+      p,
+      isStep(PlanOp.mkdir, (s) => s.path === '/data'),
+      'mkdir /data',
+    );
     const mounts = all(p, isMountOn('/data'));
     expect(mounts).toHaveLength(3);
     const [bind, remount, prop] = stepsOf(p, isMountOn('/data'));
@@ -501,12 +657,21 @@ describe('bind mounts', () => {
   });
 
   it('makes a file target for a file source, a plain bind without remount', () => {
-    const mkfile = at(p, isStep(PlanOp.mkfile, (s) => s.path === '/etc/file.txt'), 'mkfile');
+    const mkfile = at(
+      p,
+      isStep(PlanOp.mkfile, (s) => s.path === '/etc/file.txt'),
+      'mkfile',
+    );
     const mounts = all(p, isMountOn('/etc/file.txt'));
     expect(mounts).toHaveLength(1);
     expect(mkfile).toBeLessThan(mounts[0]);
     expect(mountFlags(stepAt(p, isMountOn('/etc/file.txt'), 'bind'))).toBe(BigInt(MS.BIND));
-    expect(first(p, isStep(PlanOp.mkdir, (s) => s.path === '/etc/file.txt'))).toBe(-1);
+    expect(
+      first(
+        p,
+        isStep(PlanOp.mkdir, (s) => s.path === '/etc/file.txt'),
+      ),
+    ).toBe(-1);
   });
 
   it('cleans the destination and drops x- options', () => {
@@ -516,14 +681,18 @@ describe('bind mounts', () => {
   });
 
   it('names the mount when a bind source does not exist', () => {
-    expect(() => plan(spec((s) => s.mounts!.push({ destination: '/x', type: 'bind', source: 'missing', options: ['bind'] })))).toThrow(/mounts\[7\]\.source/);
+    expect(() => plan(spec((s) => s.mounts!.push({ destination: '/x', type: 'bind', source: 'missing', options: ['bind'] })))).toThrow(
+      /mounts\[7\]\.source/,
+    );
   });
 
   it('makes no device nodes when /dev is bound from the host', () => {
-    const q = plan(spec((s) => {
-      s.mounts = s.mounts!.filter((m) => !m.destination.startsWith('/dev'));
-      s.mounts.push({ destination: '/dev', source: '/dev', options: ['rbind'] });
-    }));
+    const q = plan(
+      spec((s) => {
+        s.mounts = s.mounts!.filter((m) => !m.destination.startsWith('/dev'));
+        s.mounts.push({ destination: '/dev', source: '/dev', options: ['rbind'] });
+      }),
+    );
     expect(first(q, isOp(PlanOp.mknod))).toBe(-1);
     expect(first(q, isOp(PlanOp.symlink))).toBe(-1);
   });
@@ -531,23 +700,27 @@ describe('bind mounts', () => {
 
 describe('without a mount namespace', () => {
   it('chroots and makes no mounts', () => {
-    const p = plan(spec((s) => {
-      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
-      s.mounts = [];
-      s.linux!.maskedPaths = [];
-      s.linux!.readonlyPaths = [];
-      s.root!.readonly = false;
-    }));
+    const p = plan(
+      spec((s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+        s.mounts = [];
+        s.linux!.maskedPaths = [];
+        s.linux!.readonlyPaths = [];
+        s.root!.readonly = false;
+      }),
+    );
     expect(first(p, isOp(PlanOp.mount))).toBe(-1);
     expect(first(p, isOp(PlanOp.pivotRoot))).toBe(-1);
     expect(stepAt(p, isOp(PlanOp.chroot), 'chroot')).toMatchObject({ root: rootfs, moveMount: false }); // no mount is moved in the host's namespace
   });
 
   it("makes the spec's mounts under the rootfs, in the host's namespace, but never touches the host's /", () => {
-    const p = plan(spec((s) => {
-      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
-      s.root!.readonly = false;
-    }));
+    const p = plan(
+      spec((s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+        s.root!.readonly = false;
+      }),
+    );
     const mounts = stepsOf(p, isOp(PlanOp.mount));
     expect(mounts.length).toBeGreaterThan(3);
     // no propagation change of / and no self-bind of the rootfs: every mount targets a path inside the root
@@ -564,7 +737,9 @@ describe('without a mount namespace', () => {
     const s = spec((x) => (x.linux!.namespaces = x.linux!.namespaces!.filter((n) => n.type !== 'mount')));
     const e = buildExecPlan(s, { ...s.process!, args: ['sh'] }, 4242, { preserveFds: 0, lsmSteps: [] });
     expect(e.steps.find(isOp(PlanOp.chroot))).toMatchObject({ root: '/proc/4242/root', moveMount: false });
-    expect(buildExecPlan(spec(), { ...s.process!, args: ['sh'] }, 4242, { preserveFds: 0, lsmSteps: [] }).steps.find(isOp(PlanOp.chroot))).toBeUndefined();
+    expect(
+      buildExecPlan(spec(), { ...s.process!, args: ['sh'] }, 4242, { preserveFds: 0, lsmSteps: [] }).steps.find(isOp(PlanOp.chroot)),
+    ).toBeUndefined();
   });
 });
 
@@ -587,10 +762,13 @@ describe('the plan of exec', () => {
 
 describe('what can fail for reasons of the host comes before "created"', () => {
   it('rlimits, oom_score_adj, umask and fd hygiene precede the ready sync; capabilities, user and exec follow the fifo', () => {
-    const p = plan(spec((s) => {
-      s.process!.oomScoreAdj = 100;
-      s.process!.user.umask = 0o22;
-    }), { execFifo: path.join(bundle, 'exec.fifo') });
+    const p = plan(
+      spec((s) => {
+        s.process!.oomScoreAdj = 100;
+        s.process!.user.umask = 0o22;
+      }),
+      { execFifo: path.join(bundle, 'exec.fifo') },
+    );
     const ready = at(p, isSync(SyncPoint.ready), 'ready');
     for (const op of [PlanOp.rlimit, PlanOp.writeFile, PlanOp.umask, PlanOp.fds]) expect(last(p, isOp(op)), String(op)).toBeLessThan(ready);
     const wait = at(p, isOp(PlanOp.fifoWait), 'fifo');

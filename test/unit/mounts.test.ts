@@ -14,8 +14,9 @@ describe('parseMountOptions', () => {
     expect(parseMountOptions(['nosuid', 'nodev', 'noexec', 'ro']).flags).toBe(MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY);
     expect(parseMountOptions(['strictatime']).flags).toBe(MS.STRICTATIME);
     expect(parseMountOptions(['relatime', 'noatime', 'nodiratime']).flags).toBe(MS.RELATIME | MS.NOATIME | MS.NODIRATIME);
-    expect(parseMountOptions(['sync', 'dirsync', 'mand', 'lazytime', 'iversion', 'silent', 'nosymfollow']).flags)
-      .toBe(MS.SYNCHRONOUS | MS.DIRSYNC | MS.MANDLOCK | MS.LAZYTIME | MS.I_VERSION | MS.SILENT | MS.NOSYMFOLLOW);
+    expect(parseMountOptions(['sync', 'dirsync', 'mand', 'lazytime', 'iversion', 'silent', 'nosymfollow']).flags).toBe(
+      MS.SYNCHRONOUS | MS.DIRSYNC | MS.MANDLOCK | MS.LAZYTIME | MS.I_VERSION | MS.SILENT | MS.NOSYMFOLLOW,
+    );
     expect(parseMountOptions(['bind']).flags).toBe(MS.BIND);
     expect(parseMountOptions(['rbind']).flags).toBe(MS.BIND | MS.REC);
     expect(parseMountOptions(['remount']).flags).toBe(MS.REMOUNT);
@@ -37,8 +38,14 @@ describe('parseMountOptions', () => {
     const o = parseMountOptions(['rbind', 'rprivate', 'ro', 'shared']);
     expect(o.flags).toBe(MS.BIND | MS.REC | MS.RDONLY);
     expect(o.propagation).toEqual([MS.PRIVATE | MS.REC, MS.SHARED]);
-    expect(parseMountOptions(['slave', 'rslave', 'unbindable', 'runbindable', 'private', 'rshared']).propagation)
-      .toEqual([MS.SLAVE, MS.SLAVE | MS.REC, MS.UNBINDABLE, MS.UNBINDABLE | MS.REC, MS.PRIVATE, MS.SHARED | MS.REC]);
+    expect(parseMountOptions(['slave', 'rslave', 'unbindable', 'runbindable', 'private', 'rshared']).propagation).toEqual([
+      MS.SLAVE,
+      MS.SLAVE | MS.REC,
+      MS.UNBINDABLE,
+      MS.UNBINDABLE | MS.REC,
+      MS.PRIVATE,
+      MS.SHARED | MS.REC,
+    ]);
   });
 
   it('passes unknown options to the filesystem as data, in order', () => {
@@ -55,7 +62,16 @@ describe('parseMountOptions', () => {
 
 describe('propagation helpers', () => {
   it('maps every propagation name', () => {
-    expect(Object.keys(PROPAGATION).sort()).toEqual(['private', 'rprivate', 'rshared', 'rslave', 'runbindable', 'shared', 'slave', 'unbindable']);
+    expect(Object.keys(PROPAGATION).sort()).toEqual([
+      'private',
+      'rprivate',
+      'rshared',
+      'rslave',
+      'runbindable',
+      'shared',
+      'slave',
+      'unbindable',
+    ]);
   });
 
   it('makes / rslave first unless rootfsPropagation asks for private or shared (then that, as runc)', () => {

@@ -6,8 +6,28 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, lacks } from '../helpers.js';
-import { PLAN_TRACE, RECORD_SIZE, RecordKind, decodePlan, decodeRecord, encodePlan, formatPlan, planLayout, type Plan } from '../../src/linux/plan.js';
-import { layoutOf, OP_NAMES, PlanOp, STEP_FIELDS, Step, StepFlag, type OperandValue, type PlanStep, type SlotType } from '../../src/linux/plan-steps.js';
+import {
+  PLAN_TRACE,
+  RECORD_SIZE,
+  RecordKind,
+  decodePlan,
+  decodeRecord,
+  encodePlan,
+  formatPlan,
+  planLayout,
+  type Plan,
+} from '../../src/linux/plan.js';
+import {
+  layoutOf,
+  OP_NAMES,
+  PlanOp,
+  STEP_FIELDS,
+  Step,
+  StepFlag,
+  type OperandValue,
+  type PlanStep,
+  type SlotType,
+} from '../../src/linux/plan-steps.js';
 
 const HEADER = fs.readFileSync(path.join(REPO, 'native', 'plan.h'), 'utf8');
 const NONE = 0xffffffff;
@@ -109,17 +129,25 @@ function opComments(): Map<string, string> {
   return new Map([...body.matchAll(/(OP_\w+)\s*=\s*\d+,?((?:\s*\/\*[\s\S]*?\*\/)*)/g)].map((m) => [m[1], m[2]]));
 }
 const slotsIn = (comment: string) => new Set([...comment.matchAll(/\b([ns][0-5])\b/g)].map((m) => m[1]));
-const EXECUTOR = ['executor.c', 'executor-fs.c', 'executor-process.c'].map((f) => fs.readFileSync(path.join(REPO, 'native', f), 'utf8')).join('\n');
+const EXECUTOR = ['executor.c', 'executor-fs.c', 'executor-process.c']
+  .map((f) => fs.readFileSync(path.join(REPO, 'native', f), 'utf8'))
+  .join('\n');
 
 /** A value of each kind, distinct for each operand, so a swapped slot shows. */
 function sample(type: SlotType, name: string, i: number): OperandValue {
   switch (type) {
-    case 'bool': return true;
-    case 'str': return `${name}-${i}`;
-    case 'list': return [name, String(i), ''];
-    case 'bytes': return Buffer.from(`${name}:${i}`);
-    case 'u32': return [i, 0x10000 + i];
-    default: return 1000 + i;
+    case 'bool':
+      return true;
+    case 'str':
+      return `${name}-${i}`;
+    case 'list':
+      return [name, String(i), ''];
+    case 'bytes':
+      return Buffer.from(`${name}:${i}`);
+    case 'u32':
+      return [i, 0x10000 + i];
+    default:
+      return 1000 + i;
   }
 }
 
@@ -157,15 +185,21 @@ describe('STEP_FIELDS, plan.h and the executor agree (the checklist at STEP_FIEL
     const layout = layoutOf(op);
     const step = { op, label: '', ...Object.fromEntries(layout.all.map((o, i) => [o.name, sample(o.type, o.name, i)])) } as PlanStep;
     const buf = encodePlan({ steps: [step], stage1Steps: 0, cloneFlags: 0, keepFds: 3 });
-    const H = 40, arena = H + 88;
+    const H = 40,
+      arena = H + 88;
     layout.all.forEach((o, i) => {
       const v = sample(o.type, o.name, i);
       if (o.slot === 'flag') return expect(buf.readUInt32LE(H + 4) & o.at, o.name).toBe(o.at);
       if (o.slot === 'n') return expect(buf.readBigInt64LE(H + 8 + o.at * 8), o.name).toBe(BigInt(v as number | boolean));
-      const at = buf.readUInt32LE(H + 40 + o.at * 4), len = buf.readUInt32LE(H + 64 + o.at * 4);
+      const at = buf.readUInt32LE(H + 40 + o.at * 4),
+        len = buf.readUInt32LE(H + 64 + o.at * 4);
       const bytes = buf.subarray(arena + at, arena + at + len);
-      const want = o.type === 'list' ? Buffer.from((v as string[]).map((x) => `${x}\0`).join(''))
-        : o.type === 'u32' ? Buffer.from(new Uint32Array(v as number[]).buffer) : Buffer.from(v as string | Buffer);
+      const want =
+        o.type === 'list'
+          ? Buffer.from((v as string[]).map((x) => `${x}\0`).join(''))
+          : o.type === 'u32'
+            ? Buffer.from(new Uint32Array(v as number[]).buffer)
+            : Buffer.from(v as string | Buffer);
       expect(bytes.equals(want), o.name).toBe(true);
     });
     expect(decodePlan(buf).steps).toEqual([step]);
@@ -179,7 +213,15 @@ describe('encodePlan', () => {
     keepFds: 5,
     steps: [
       Step.setns({ path: '/proc/1/ns/net', nstype: 0x40000000, label: 'setns' }),
-      Step.mount({ target: '/dev', fstype: 'tmpfs', data: 'mode=755', mountFlags: 6, inRoot: true, flags: StepFlag.ignoreEnoent, label: 'mount' }),
+      Step.mount({
+        target: '/dev',
+        fstype: 'tmpfs',
+        data: 'mode=755',
+        mountFlags: 6,
+        inRoot: true,
+        flags: StepFlag.ignoreEnoent,
+        label: 'mount',
+      }),
       Step.exec({ candidates: ['/bin/sh', '/usr/bin/sh'], argv: ['sh', '-c', 'echo hi'], env: [], label: 'exec' }),
       Step.mknod({ path: '/dev/null', mode: 0o20666, major: 1, minor: 3, owner: (1000n << 32n) | 1001n, label: 'mknod' }),
       Step.rlimit({ resource: 7, soft: 0xffffffffffffffffn, hard: -1, label: 'rlimit' }),
@@ -189,7 +231,8 @@ describe('encodePlan', () => {
     ],
   };
   const buf = encodePlan(plan, PLAN_TRACE);
-  const H = 40, S = 88;
+  const H = 40,
+    S = 88;
   const arenaStart = H + plan.steps.length * S;
   const arenaLen = buf.readUInt32LE(32);
   const step = (i: number) => ({
@@ -313,16 +356,26 @@ describe('decodeRecord and formatPlan', () => {
         Step.mkdir({ path: '/d', mode: 0o755, label: 'e' }),
         Step.exec({ candidates: ['/bin/sh'], argv: ['sh', '-c', 'echo "hi"'], env: [], label: 'f' }),
       ],
-      stage1Steps: 1, cloneFlags: 0, keepFds: 3,
+      stage1Steps: 1,
+      cloneFlags: 0,
+      keepFds: 3,
     });
-    expect(text).toBe([
-      '  0  [stage1] a', '       setns path="/proc/1/ns/net" nstype=0x40000000',
-      '  1  b', '       mount target="/x" mountFlags=0x1000 inRoot=true flags=ignoreEnoent|ignoreEexist',
-      '  2  c', '       setuser uid=1 gid=2 groups=[3]',
-      '  3  d', '       seccomp filter=<16 bytes> filterFlags=0x0',
-      '  4  e', '       mkdir path="/d" mode=0o755',
-      '  5  f', '       exec candidates=["/bin/sh"] argv=["sh","-c","echo \\"hi\\""] env=[]',
-      '',
-    ].join('\n'));
+    expect(text).toBe(
+      [
+        '  0  [stage1] a',
+        '       setns path="/proc/1/ns/net" nstype=0x40000000',
+        '  1  b',
+        '       mount target="/x" mountFlags=0x1000 inRoot=true flags=ignoreEnoent|ignoreEexist',
+        '  2  c',
+        '       setuser uid=1 gid=2 groups=[3]',
+        '  3  d',
+        '       seccomp filter=<16 bytes> filterFlags=0x0',
+        '  4  e',
+        '       mkdir path="/d" mode=0o755',
+        '  5  f',
+        '       exec candidates=["/bin/sh"] argv=["sh","-c","echo \\"hi\\""] env=[]',
+        '',
+      ].join('\n'),
+    );
   });
 });

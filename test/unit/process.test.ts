@@ -35,8 +35,13 @@ describe('execCandidates', () => {
 
 describe('hookStep', () => {
   it('passes path, argv (or the path alone), env and the timeout in ms', () => {
-    expect(hookStep({ path: '/h', args: ['h', '-v'], env: ['A=1'], timeout: 2 }, 'createContainer', 0))
-      .toMatchObject({ op: PlanOp.hook, path: '/h', argv: ['h', '-v'], env: ['A=1'], timeoutMs: 2000 });
+    expect(hookStep({ path: '/h', args: ['h', '-v'], env: ['A=1'], timeout: 2 }, 'createContainer', 0)).toMatchObject({
+      op: PlanOp.hook,
+      path: '/h',
+      argv: ['h', '-v'],
+      env: ['A=1'],
+      timeoutMs: 2000,
+    });
     expect(hookStep({ path: '/h' }, 'startContainer', 1)).toMatchObject({ path: '/h', argv: ['/h'], env: [], timeoutMs: 0 });
   });
 });

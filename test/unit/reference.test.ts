@@ -3,7 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { candidates, formatRef, normalizeName, parseImageRef, parseRegistryRef, searchRegistries, splitName } from '../../src/image/reference.js';
+import {
+  candidates,
+  formatRef,
+  normalizeName,
+  parseImageRef,
+  parseRegistryRef,
+  searchRegistries,
+  splitName,
+} from '../../src/image/reference.js';
 
 const D = 'sha256:' + 'a'.repeat(64);
 
@@ -78,7 +86,11 @@ describe('search registries', () => {
     expect(searchRegistries({}, '/nonexistent')).toEqual(['docker.io']);
   });
   it('reads TCR_REGISTRIES before the file', () => {
-    expect(searchRegistries({ TCR_REGISTRIES: 'quay.io, 127.0.0.1:5000 docker.io' }, '/nonexistent')).toEqual(['quay.io', '127.0.0.1:5000', 'docker.io']);
+    expect(searchRegistries({ TCR_REGISTRIES: 'quay.io, 127.0.0.1:5000 docker.io' }, '/nonexistent')).toEqual([
+      'quay.io',
+      '127.0.0.1:5000',
+      'docker.io',
+    ]);
     expect(() => searchRegistries({ TCR_REGISTRIES: 'not a/host' }, '/x')).toThrow(/TCR_REGISTRIES/);
   });
   it('reads the conf file with comments', () => {
@@ -89,7 +101,10 @@ describe('search registries', () => {
   });
   it('completes short names on each registry, with library/ only on docker.io', () => {
     const { ref, short } = parseRegistryRef('busybox');
-    expect(candidates(ref, short, ['quay.io', 'docker.io']).map(formatRef)).toEqual(['quay.io/busybox:latest', 'docker.io/library/busybox:latest']);
+    expect(candidates(ref, short, ['quay.io', 'docker.io']).map(formatRef)).toEqual([
+      'quay.io/busybox:latest',
+      'docker.io/library/busybox:latest',
+    ]);
     const full = parseRegistryRef('quay.io/x/y');
     expect(candidates(full.ref, full.short, ['docker.io']).map(formatRef)).toEqual(['quay.io/x/y:latest']);
   });

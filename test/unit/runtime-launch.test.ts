@@ -134,36 +134,59 @@ const reaped = ['kill init SIGKILL', 'waitpid init', 'close sock'];
 
 const failures: FailureCase[] = [
   { name: 'the first record cannot be written', script: [], prepare: failStateWrite(1), error: 'state write 1: ENOSPC', log: [] },
-  { name: 'the executor cannot be spawned', script: [], exec: { spawnError: new Error('spawn: EAGAIN') }, error: 'spawn: EAGAIN', log: ['spawn'] },
   {
-    name: 'the init dies before its first sync', script: [{ eof: true }], exec: { exit: { pid: FAKE_PID, code: 1, signal: null } },
-    error: 'container init exited before it was ready (exit status 1)', log: ['spawn', 'eof', ...reaped],
+    name: 'the executor cannot be spawned',
+    script: [],
+    exec: { spawnError: new Error('spawn: EAGAIN') },
+    error: 'spawn: EAGAIN',
+    log: ['spawn'],
   },
   {
-    name: 'the init dies between start and ready', script: [{ sync: SyncPoint.start }, { eof: true }],
-    error: 'container init exited before it was ready (exit status 137)', log: ['spawn', 'sync start', 'continue', 'eof', ...reaped],
+    name: 'the init dies before its first sync',
+    script: [{ eof: true }],
+    exec: { exit: { pid: FAKE_PID, code: 1, signal: null } },
+    error: 'container init exited before it was ready (exit status 1)',
+    log: ['spawn', 'eof', ...reaped],
   },
   {
-    name: 'a step fails', script: [{ sync: SyncPoint.start }, { step: 3 }, { fail: procMount, errno: EPERM }],
-    error: /^step \d+ mount proc on \/proc\b.*: EPERM \(operation not permitted\)$/, log: ['spawn', 'sync start', 'continue', 'step 3', 'fail', ...reaped],
+    name: 'the init dies between start and ready',
+    script: [{ sync: SyncPoint.start }, { eof: true }],
+    error: 'container init exited before it was ready (exit status 137)',
+    log: ['spawn', 'sync start', 'continue', 'eof', ...reaped],
   },
   {
-    name: 'the pid cannot be recorded at the start sync', script: [{ sync: SyncPoint.start }], prepare: failStateWrite(2),
-    error: 'state write 2: ENOSPC', log: ['spawn', 'sync start', 'abort', ...reaped],
+    name: 'a step fails',
+    script: [{ sync: SyncPoint.start }, { step: 3 }, { fail: procMount, errno: EPERM }],
+    error: /^step \d+ mount proc on \/proc\b.*: EPERM \(operation not permitted\)$/,
+    log: ['spawn', 'sync start', 'continue', 'step 3', 'fail', ...reaped],
   },
   {
-    name: 'the init cannot join its cgroup', script: [{ sync: SyncPoint.start }],
+    name: 'the pid cannot be recorded at the start sync',
+    script: [{ sync: SyncPoint.start }],
+    prepare: failStateWrite(2),
+    error: 'state write 2: ENOSPC',
+    log: ['spawn', 'sync start', 'abort', ...reaped],
+  },
+  {
+    name: 'the init cannot join its cgroup',
+    script: [{ sync: SyncPoint.start }],
     exec: { watch: (e) => e === 'sync start' && fs.rmSync(path.join(fx.root, `memory/tcr/${ID}`), { recursive: true }) },
     error: /^cgroup: \S+\/memory\/tcr\/c1\/cgroup\.procs does not exist: the kernel has no such control \(value "4194305"\)$/,
     log: ['spawn', 'sync start', 'abort', ...reaped],
   },
   {
-    name: 'the created record cannot be written', script: [{ sync: SyncPoint.start }, { sync: SyncPoint.ready }], prepare: failStateWrite(3),
-    error: 'state write 3: ENOSPC', log: ['spawn', 'sync start', 'continue', 'sync ready', 'abort', ...reaped],
+    name: 'the created record cannot be written',
+    script: [{ sync: SyncPoint.start }, { sync: SyncPoint.ready }],
+    prepare: failStateWrite(3),
+    error: 'state write 3: ENOSPC',
+    log: ['spawn', 'sync start', 'continue', 'sync ready', 'abort', ...reaped],
   },
   {
-    name: 'the pid file cannot be written', script: [{ sync: SyncPoint.start }, { sync: SyncPoint.ready }], pidFile: '/nonexistent-dir/init.pid',
-    error: /ENOENT.*\/nonexistent-dir\/init\.pid/, log: ['spawn', 'sync start', 'continue', 'sync ready', 'abort', ...reaped],
+    name: 'the pid file cannot be written',
+    script: [{ sync: SyncPoint.start }, { sync: SyncPoint.ready }],
+    pidFile: '/nonexistent-dir/init.pid',
+    error: /ENOENT.*\/nonexistent-dir\/init\.pid/,
+    log: ['spawn', 'sync start', 'continue', 'sync ready', 'abort', ...reaped],
   },
 ];
 
@@ -187,7 +210,9 @@ describe('Runtime.launch, failing', () => {
   it('leaves nothing when the limits cannot be set, naming the field', async () => {
     writeBundle((s) => (s.linux!.resources = { network: { classID: 1 } }));
     const { executor, runtime } = runtimeWith([]);
-    await expect(runtime.create(ID, { bundle, pidFile })).rejects.toThrow('cgroup: linux.resources.network.classID needs the net_cls controller, which this host does not mount');
+    await expect(runtime.create(ID, { bundle, pidFile })).rejects.toThrow(
+      'cgroup: linux.resources.network.classID needs the net_cls controller, which this host does not mount',
+    );
     expect(executor.log).toEqual([]);
     expectNothingLeft(runtime);
   });
@@ -219,9 +244,11 @@ describe('Runtime.launch, failing', () => {
 
   // Known gap, kept: the cleanup's own failure replaces the launch's error (and
   // skips undoing host mounts, which come after the cgroup in the same try).
-  it.fails('keeps the launch\'s error when its cgroup cannot be removed', async () => {
+  it.fails("keeps the launch's error when its cgroup cannot be removed", async () => {
     const { runtime } = runtimeWith([{ eof: true }], { onReap: () => {} });
-    fx.seams.rmdir = () => { throw Object.assign(new Error('EBUSY'), { code: 'EBUSY' }); };
+    fx.seams.rmdir = () => {
+      throw Object.assign(new Error('EBUSY'), { code: 'EBUSY' });
+    };
     await expect(runtime.create(ID, { bundle })).rejects.toThrow('container init exited before it was ready');
   });
 });

@@ -58,7 +58,10 @@ export class ScriptedExecutor implements Executor {
    * `watch` runs at spawn and before each record is handed over, named as
    * the log names it, so a test can look at the state and cgroup dirs then.
    */
-  constructor(script: Scripted[], private readonly opts: ScriptOptions = {}) {
+  constructor(
+    script: Scripted[],
+    private readonly opts: ScriptOptions = {},
+  ) {
     this.script = [...script];
   }
 

@@ -7,7 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Seccomp } from '../../src/spec/types.js';
 import { lacks } from '../helpers.js';
 
-const haveLib = await import('../../src/linux/seccomp.js').then(() => true, () => false);
+const haveLib = await import('../../src/linux/seccomp.js').then(
+  () => true,
+  () => false,
+);
 const { compileSeccompCached } = await import('../../src/linux/seccomp-cache.js');
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-seccomp-cache-'));
@@ -39,10 +42,16 @@ describe.skipIf(lacks(haveLib))('compileSeccompCached', () => {
   it('recompiles when the file under the hash holds another key (a collision or a stale file)', async () => {
     const p = profile(5);
     const real = await compileSeccompCached(p, dir);
-    const file = fs.readdirSync(dir).map((f) => path.join(dir, f)).find((f) => JSON.parse(fs.readFileSync(f, 'utf8')).key.includes('"errnoRet":5'));
+    const file = fs
+      .readdirSync(dir)
+      .map((f) => path.join(dir, f))
+      .find((f) => JSON.parse(fs.readFileSync(f, 'utf8')).key.includes('"errnoRet":5'));
     expect(file).toBeDefined();
     const entry = JSON.parse(fs.readFileSync(file!, 'utf8'));
-    fs.writeFileSync(file!, JSON.stringify({ ...entry, key: entry.key.replace('"errnoRet":5', '"errnoRet":6'), filter: Buffer.from('bogus').toString('base64') }));
+    fs.writeFileSync(
+      file!,
+      JSON.stringify({ ...entry, key: entry.key.replace('"errnoRet":5', '"errnoRet":6'), filter: Buffer.from('bogus').toString('base64') }),
+    );
     const got = await compileSeccompCached(p, dir);
     expect(got.description).not.toMatch(/cached/);
     expect(got.filter.equals(real.filter)).toBe(true);

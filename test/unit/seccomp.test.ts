@@ -28,7 +28,14 @@ const PROFILE: Seccomp = {
   architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
   syscalls: [
     { names: ['read', 'write', 'exit_group', 'execve', 'no_such_syscall_xyz'], action: 'SCMP_ACT_ALLOW' },
-    { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0, op: 'SCMP_CMP_EQ' }, { index: 0, value: 8, op: 'SCMP_CMP_EQ' }] },
+    {
+      names: ['personality'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [
+        { index: 0, value: 0, op: 'SCMP_CMP_EQ' },
+        { index: 0, value: 8, op: 'SCMP_CMP_EQ' },
+      ],
+    },
     { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0x7e020000, op: 'SCMP_CMP_MASKED_EQ', valueTwo: 0 }] },
     { names: ['mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }, // same as the default: skipped
     { names: ['ptrace'], action: 'SCMP_ACT_KILL_PROCESS' },
@@ -64,13 +71,18 @@ describe.skipIf(lacks(mod))('compileSeccomp', () => {
   });
 
   it('skips unknown syscall names instead of failing', () => {
-    const c = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['definitely_not_a_syscall'], action: 'SCMP_ACT_ERRNO' }] });
+    const c = compileSeccomp({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['definitely_not_a_syscall'], action: 'SCMP_ACT_ERRNO' }],
+    });
     expect(c.description).toContain(', 0 rules,');
     expect(c.filter.length % 8).toBe(0);
   });
 
   it('uses the errno of a rule', () => {
-    const p = insns(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }).filter);
+    const p = insns(
+      compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }).filter,
+    );
     expect(p.some((i) => i.code === BPF_RET_K && i.k >>> 0 === (0x00050000 | 38))).toBe(true);
   });
 
@@ -100,7 +112,15 @@ describe.skipIf(lacks(mod))('compileSeccomp', () => {
       architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
       syscalls: [
         { names: ['read', 'socket', 'socketcall', '_llseek'], action: 'SCMP_ACT_ALLOW' },
-        { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 22, args: [{ index: 0, value: 16, op: 'SCMP_CMP_EQ' }, { index: 2, value: 9, op: 'SCMP_CMP_EQ' }] },
+        {
+          names: ['socket'],
+          action: 'SCMP_ACT_ERRNO',
+          errnoRet: 22,
+          args: [
+            { index: 0, value: 16, op: 'SCMP_CMP_EQ' },
+            { index: 2, value: 9, op: 'SCMP_CMP_EQ' },
+          ],
+        },
         { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 2, value: 9, op: 'SCMP_CMP_NE' }] },
         { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 16, op: 'SCMP_CMP_NE' }] },
       ],
@@ -113,23 +133,42 @@ describe.skipIf(lacks(mod))('compileSeccomp', () => {
   });
 
   it('rejects an unknown rule action', () => {
-    expect(fieldOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }, { names: ['write'], action: 'SCMP_ACT_BOGUS' }] }))
-      .toBe('linux.seccomp.syscalls[1].action');
+    expect(
+      fieldOf({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [
+          { names: ['read'], action: 'SCMP_ACT_ALLOW' },
+          { names: ['write'], action: 'SCMP_ACT_BOGUS' },
+        ],
+      }),
+    ).toBe('linux.seccomp.syscalls[1].action');
   });
 
   it('rejects SCMP_ACT_NOTIFY (no listener support)', () => {
-    expect(fieldOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOTIFY' }] })).toBe('linux.seccomp.syscalls[0].action');
+    expect(fieldOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOTIFY' }] })).toBe(
+      'linux.seccomp.syscalls[0].action',
+    );
   });
 
   it('rejects an unknown operator and a bad argument index', () => {
-    expect(fieldOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ALMOST' }] }] }))
-      .toBe('linux.seccomp.syscalls[0].args[0].op');
-    expect(fieldOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, value: 1, op: 'SCMP_CMP_EQ' }] }] }))
-      .toBe('linux.seccomp.syscalls[0].args[0].index');
+    expect(
+      fieldOf({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ALMOST' }] }],
+      }),
+    ).toBe('linux.seccomp.syscalls[0].args[0].op');
+    expect(
+      fieldOf({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, value: 1, op: 'SCMP_CMP_EQ' }] }],
+      }),
+    ).toBe('linux.seccomp.syscalls[0].args[0].index');
   });
 
   it('rejects an unknown architecture', () => {
-    expect(fieldOf({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_VAX'] })).toBe('linux.seccomp.architectures[1]');
+    expect(fieldOf({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_VAX'] })).toBe(
+      'linux.seccomp.architectures[1]',
+    );
   });
 
   it('rejects an unknown flag', () => {

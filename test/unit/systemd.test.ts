@@ -15,7 +15,12 @@ const byName = (list: UnitProperty[]) => Object.fromEntries(list.map((p) => [p.n
 
 describe('cgroupsPath → systemd unit', () => {
   it('slice:prefix:name is prefix-name.scope in that slice, at the path systemd gives it', () => {
-    expect(systemdUnitPath('system.slice:tcr-test:abc', 'x')).toEqual({ slice: 'system.slice', unit: 'tcr-test-abc.scope', path: '/system.slice/tcr-test-abc.scope', name: 'abc' });
+    expect(systemdUnitPath('system.slice:tcr-test:abc', 'x')).toEqual({
+      slice: 'system.slice',
+      unit: 'tcr-test-abc.scope',
+      path: '/system.slice/tcr-test-abc.scope',
+      name: 'abc',
+    });
     expect(systemdUnitPath('kubepods-besteffort-pod123.slice:cri-containerd:abc', 'x')).toEqual({
       slice: 'kubepods-besteffort-pod123.slice',
       unit: 'cri-containerd-abc.scope',
@@ -41,7 +46,9 @@ describe('cgroupsPath → systemd unit', () => {
     expect(() => systemdUnitPath('system.slice:p:', 'x')).toThrow(/empty name/);
     expect(() => systemdUnitPath('system.slice:p:n m', 'x')).toThrow(/" " is not allowed/);
     // runc would make a slice unit for the container, which systemd cannot put a process in
-    expect(() => systemdUnitPath('system.slice:p:pod.slice', 'x')).toThrow(/names a slice \(pod\.slice\), and systemd puts no process in a slice/);
+    expect(() => systemdUnitPath('system.slice:p:pod.slice', 'x')).toThrow(
+      /names a slice \(pod\.slice\), and systemd puts no process in a slice/,
+    );
   });
 });
 
@@ -52,16 +59,36 @@ describe('--systemd-cgroup', () => {
 
   it.runIf(cgroupLayout().unified)('records the scope unit before anything is made', () => {
     const m = managerFor('system.slice:p:n', 'x', true);
-    expect(m.record).toEqual({ kind: 'systemd', path: '/system.slice/p-n.scope', dirs: ['/sys/fs/cgroup/system.slice/p-n.scope'], unit: 'p-n.scope', slice: 'system.slice' });
+    expect(m.record).toEqual({
+      kind: 'systemd',
+      path: '/system.slice/p-n.scope',
+      dirs: ['/sys/fs/cgroup/system.slice/p-n.scope'],
+      unit: 'p-n.scope',
+      slice: 'system.slice',
+    });
     expect(m.unifiedDir()).toBeUndefined();
   });
 });
 
 describe('linux.resources → unit properties', () => {
   it('memory, pids and cpu weight, with -1 as infinity', () => {
-    const { properties } = props({ memory: { limit: 67108864, reservation: 1048576, swap: 134217728 }, pids: { limit: 64 }, cpu: { shares: 1024 } });
-    expect(byName(properties)).toEqual({ MemoryMax: 67108864n, MemoryLow: 1048576n, MemorySwapMax: 67108864n, TasksMax: 64n, CPUWeight: 39n });
-    expect(byName(props({ memory: { limit: -1, swap: -1 }, pids: { limit: -1 } }).properties)).toEqual({ MemoryMax: INFINITY, MemorySwapMax: INFINITY, TasksMax: INFINITY });
+    const { properties } = props({
+      memory: { limit: 67108864, reservation: 1048576, swap: 134217728 },
+      pids: { limit: 64 },
+      cpu: { shares: 1024 },
+    });
+    expect(byName(properties)).toEqual({
+      MemoryMax: 67108864n,
+      MemoryLow: 1048576n,
+      MemorySwapMax: 67108864n,
+      TasksMax: 64n,
+      CPUWeight: 39n,
+    });
+    expect(byName(props({ memory: { limit: -1, swap: -1 }, pids: { limit: -1 } }).properties)).toEqual({
+      MemoryMax: INFINITY,
+      MemorySwapMax: INFINITY,
+      TasksMax: INFINITY,
+    });
     expect(properties.every((p) => p.signature === 't')).toBe(true);
   });
 
@@ -78,8 +105,17 @@ describe('linux.resources → unit properties', () => {
   });
 
   it('cpusets as bitmasks (from systemd 244), io weight, memory.high and memory.oom.group from unified', () => {
-    const { properties } = props({ cpu: { cpus: '0-2,9', mems: '1' }, blockIO: { weight: 500 }, unified: { 'memory.high': '1000000', 'memory.oom.group': '1' } }, 253);
-    expect(byName(properties)).toEqual({ AllowedCPUs: Buffer.from([0x07, 0x02]), AllowedMemoryNodes: Buffer.from([0x02]), IOWeight: 4950n, MemoryHigh: 1000000n, OOMPolicy: 'kill' });
+    const { properties } = props(
+      { cpu: { cpus: '0-2,9', mems: '1' }, blockIO: { weight: 500 }, unified: { 'memory.high': '1000000', 'memory.oom.group': '1' } },
+      253,
+    );
+    expect(byName(properties)).toEqual({
+      AllowedCPUs: Buffer.from([0x07, 0x02]),
+      AllowedMemoryNodes: Buffer.from([0x02]),
+      IOWeight: 4950n,
+      MemoryHigh: 1000000n,
+      OOMPolicy: 'kill',
+    });
     expect(byName(props({ cpu: { cpus: '0-1' } }, 243).properties)).toEqual({});
     // OOMPolicy only when the unit starts (systemd refuses it later), and from 253
     expect(byName(props({ unified: { 'memory.oom.group': '1' } }, 253, false).properties)).toEqual({});
@@ -93,14 +129,21 @@ describe('linux.resources → unit properties', () => {
 
   it('bad values name their field', () => {
     expect(() => props({ unified: { 'memory.max': '12k' } })).toThrow(/memory\.max.*not a non-negative integer or "max"/);
-    expect(() => rangeToBits('3-1', 'linux.resources.cpu.cpus')).toThrow(/linux\.resources\.cpu\.cpus: "3-1": the range 3-1 runs backwards/);
+    expect(() => rangeToBits('3-1', 'linux.resources.cpu.cpus')).toThrow(
+      /linux\.resources\.cpu\.cpus: "3-1": the range 3-1 runs backwards/,
+    );
     expect(() => rangeToBits('a', 'f')).toThrow(/"a" is not a number or a range/);
   });
 });
 
 describe('devices → DevicePolicy / DeviceAllow', () => {
   it('a deny-all list with allows: strict, the allows as systemd spells them', () => {
-    const p = deviceProperties(deviceRules([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }]));
+    const p = deviceProperties(
+      deviceRules([
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' },
+      ]),
+    );
     expect(p[0]).toEqual({ name: 'DeviceAllow', signature: 'a(ss)', value: [] });
     expect(p[1]).toEqual({ name: 'DevicePolicy', signature: 's', value: 'strict' });
     const entries = p[2].value as [string, string][];
@@ -113,10 +156,17 @@ describe('devices → DevicePolicy / DeviceAllow', () => {
 
   it('allow-all is DevicePolicy=auto; allow-all with denies has no systemd form and denies all (as runc)', () => {
     expect(deviceProperties([{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }])).toEqual([
-      { name: 'DeviceAllow', signature: 'a(ss)', value: [] }, { name: 'DevicePolicy', signature: 's', value: 'auto' },
+      { name: 'DeviceAllow', signature: 'a(ss)', value: [] },
+      { name: 'DevicePolicy', signature: 's', value: 'auto' },
     ]);
     const warnings: string[] = [];
-    const p = deviceProperties([{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'rwm' }], (m) => warnings.push(m));
+    const p = deviceProperties(
+      [
+        { allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' },
+        { allow: false, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      ],
+      (m) => warnings.push(m),
+    );
     expect(byName(p)).toEqual({ DeviceAllow: [], DevicePolicy: 'strict' });
     expect(warnings[0]).toMatch(/no deny lists/);
   });

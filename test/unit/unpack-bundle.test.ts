@@ -73,7 +73,9 @@ describe('the target directory', () => {
     const existing = targetState('b', target);
     const stage = makeStage('b', target);
     fs.writeFileSync(path.join(target, 'theirs'), 'x');
-    expect(() => commitStage(stage, target, 'b', existing)).toThrow('b is not empty any more: something wrote into it while the image was unpacked');
+    expect(() => commitStage(stage, target, 'b', existing)).toThrow(
+      'b is not empty any more: something wrote into it while the image was unpacked',
+    );
     expect(fs.readdirSync(target)).toEqual(['theirs']);
   });
 
@@ -93,8 +95,15 @@ describe('unpackImage of an OCI layout', () => {
   it('writes config.json from the image config and rootfs from its layers', async () => {
     const d = fresh();
     const img = await buildImage({
-      layers: [[{ name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n' }, { name: 'a', content: '1' }], [{ name: 'b', content: '2' }, { name: '.wh.a' }]],
-      editConfig: (c) => Object.assign(c.config as object, { User: 'app', WorkingDir: '/srv', Entrypoint: ['/bin/app'], Cmd: ['--serve'], Env: ['A=1'] }),
+      layers: [
+        [
+          { name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n' },
+          { name: 'a', content: '1' },
+        ],
+        [{ name: 'b', content: '2' }, { name: '.wh.a' }],
+      ],
+      editConfig: (c) =>
+        Object.assign(c.config as object, { User: 'app', WorkingDir: '/srv', Entrypoint: ['/bin/app'], Cmd: ['--serve'], Env: ['A=1'] }),
     });
     writeLayout(path.join(d, 'layout'), [{ img }]);
     const out = path.join(d, 'bundle');
@@ -103,22 +112,38 @@ describe('unpackImage of an OCI layout', () => {
     const spec = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Spec;
     expect(spec.root).toEqual({ path: 'rootfs', readonly: false });
     expect(spec.hostname).toBe('bundle');
-    expect(spec.process).toMatchObject({ args: ['/bin/app', '--serve'], cwd: '/srv', user: { uid: 1000, gid: 1001 }, env: ['A=1', 'HOSTNAME=bundle', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] });
+    expect(spec.process).toMatchObject({
+      args: ['/bin/app', '--serve'],
+      cwd: '/srv',
+      user: { uid: 1000, gid: 1001 },
+      env: ['A=1', 'HOSTNAME=bundle', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    });
     expect(listTree(path.join(out, 'rootfs'))).toEqual(['b', 'etc', 'etc/passwd']);
   });
 
   it('takes an image without Entrypoint or Cmd, with empty process.args to fill in', async () => {
     const d = fresh();
-    writeLayout(path.join(d, 'layout'), [{ img: await buildImage({ layers: [[{ name: 'f', content: 'x' }]], editConfig: (c) => delete (c.config as { Cmd?: unknown }).Cmd }) }]);
+    writeLayout(path.join(d, 'layout'), [
+      { img: await buildImage({ layers: [[{ name: 'f', content: 'x' }]], editConfig: (c) => delete (c.config as { Cmd?: unknown }).Cmd }) },
+    ]);
     await unpackImage(store(), `oci:${path.join(d, 'layout')}`, path.join(d, 'bundle'));
     expect((JSON.parse(fs.readFileSync(path.join(d, 'bundle', 'config.json'), 'utf8')) as Spec).process!.args).toEqual([]);
   });
 
   it('leaves no DIR and no stage when the image is bad, and names the image, DIR and the reason', async () => {
     const d = fresh();
-    writeLayout(path.join(d, 'layout'), [{ img: await buildImage({ layers: [[{ name: 'f', content: 'x' }]], editConfig: (c) => ((c.config as { User?: string }).User = 'nobody') }) }]);
+    writeLayout(path.join(d, 'layout'), [
+      {
+        img: await buildImage({
+          layers: [[{ name: 'f', content: 'x' }]],
+          editConfig: (c) => ((c.config as { User?: string }).User = 'nobody'),
+        }),
+      },
+    ]);
     const dir = path.join(d, 'bundle');
-    await expect(unpackImage(store(), `oci:${path.join(d, 'layout')}`, dir)).rejects.toThrow(`unpacking oci:${path.join(d, 'layout')} into ${dir}: user "nobody": no such user in the image's /etc/passwd`);
+    await expect(unpackImage(store(), `oci:${path.join(d, 'layout')}`, dir)).rejects.toThrow(
+      `unpacking oci:${path.join(d, 'layout')} into ${dir}: user "nobody": no such user in the image's /etc/passwd`,
+    );
     await expect(unpackImage(store(), `oci:${path.join(d, 'missing')}`, dir)).rejects.toThrow(/OCI layout .*missing: no such directory/);
     expect(fs.readdirSync(d)).toEqual(['layout']);
   });

@@ -35,8 +35,7 @@ describe('normalizeName', () => {
     expect(normalizeName('///')).toBe('');
   });
   it('refuses any .. component', () => {
-    for (const bad of ['..', '../x', 'a/../../x', 'a/..', '/../etc'])
-      expect(() => normalizeName(bad)).toThrow(EntryError);
+    for (const bad of ['..', '../x', 'a/../../x', 'a/..', '/../etc']) expect(() => normalizeName(bad)).toThrow(EntryError);
     expect(normalizeName('a/..b/c..')).toBe('a/..b/c..');
   });
   it('takes its fast path only when that gives what the component-wise rule gives', () => {
@@ -47,7 +46,7 @@ describe('normalizeName', () => {
     };
     const atoms = ['a', 'b.c', '.', '..', '/', '.wh.x', '..x'];
     let seed = 42;
-    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     for (let i = 0; i < 5000; i++) {
       const name = Array.from({ length: 1 + rnd(6) }, () => atoms[rnd(atoms.length)]).join('');
       let got: string;
@@ -78,15 +77,37 @@ describe('PAX records', () => {
   });
   it('reads ids and nanosecond times from PAX records', () => {
     const e = toEntry({
-      name: './x', type: 'file', mode: 0o104755, uid: 1, gid: 2, size: 0, mtime: new Date(5000), linkname: '',
-      uname: '', gname: '', devmajor: 0, devminor: 0,
+      name: './x',
+      type: 'file',
+      mode: 0o104755,
+      uid: 1,
+      gid: 2,
+      size: 0,
+      mtime: new Date(5000),
+      linkname: '',
+      uname: '',
+      gname: '',
+      devmajor: 0,
+      devminor: 0,
       pax: { uid: '3000000000', gid: '7', mtime: '1700000000.123456789', 'SCHILY.xattr.user.a': 'b' },
     });
     expect(e).toMatchObject({ path: 'x', mode: 0o4755, uid: 3000000000, gid: 7, mtime: { sec: 1700000000, nsec: 123456789 } });
     expect(e.xattrs.get('user.a')).toEqual(Buffer.from('b'));
   });
   it('refuses GNU sparse files and unknown entry types', () => {
-    const base = { name: 'x', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: new Date(0), linkname: '', uname: '', gname: '', devmajor: 0, devminor: 0 };
+    const base = {
+      name: 'x',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: new Date(0),
+      linkname: '',
+      uname: '',
+      gname: '',
+      devmajor: 0,
+      devminor: 0,
+    };
     expect(() => toEntry({ ...base, type: 'file', pax: { 'GNU.sparse.major': '1' } })).toThrow(/sparse/);
     expect(() => toEntry({ ...base, type: null as never })).toThrow(/unsupported entry type/);
   });
@@ -174,18 +195,56 @@ describe('unpackLayer without root', () => {
   });
 
   const failures: [string, () => Promise<Buffer>, RegExp, object?][] = [
-    ['a name with ..', () => makeTar([{ name: 'ok' }, { name: 'a/../../evil', content: 'x' }]), /entry "a\/..\/..\/evil": name .* has a '\.\.' component/],
-    ['a truncated entry', async () => (await makeTar([{ name: 'big', content: Buffer.alloc(100_000, 1) }])).subarray(0, 50_000), /truncated/],
-    ['corrupt gzip', async () => Buffer.concat([gzip(await makeTar(entries)).subarray(0, 40), Buffer.alloc(200, 0x55)]), /corrupt gzip|truncated gzip/, { compression: 'gzip' }],
+    [
+      'a name with ..',
+      () => makeTar([{ name: 'ok' }, { name: 'a/../../evil', content: 'x' }]),
+      /entry "a\/..\/..\/evil": name .* has a '\.\.' component/,
+    ],
+    [
+      'a truncated entry',
+      async () => (await makeTar([{ name: 'big', content: Buffer.alloc(100_000, 1) }])).subarray(0, 50_000),
+      /truncated/,
+    ],
+    [
+      'corrupt gzip',
+      async () => Buffer.concat([gzip(await makeTar(entries)).subarray(0, 40), Buffer.alloc(200, 0x55)]),
+      /corrupt gzip|truncated gzip/,
+      { compression: 'gzip' },
+    ],
     ['truncated gzip', async () => gzip(await makeTar(entries)).subarray(0, 100), /truncated gzip/],
-    ['corrupt zstd', async () => { const z = zstdCompress(await makeTar(entries)); z.fill(0x55, 8, 40); return z; }, /zstd/],
+    [
+      'corrupt zstd',
+      async () => {
+        const z = zstdCompress(await makeTar(entries));
+        z.fill(0x55, 8, 40);
+        return z;
+      },
+      /zstd/,
+    ],
     ['truncated zstd', async () => zstdCompress(await makeTar(entries)).subarray(0, 60), /truncated zstd|zstd/],
     ['not a tar', async () => Buffer.alloc(2048, 0x41), /tar header/],
     ['a wrong diffID', () => makeTar(entries), /diffID mismatch/, { expectedDiffId: `sha256:${'0'.repeat(64)}` }],
-    ['more bytes than maxBytes', () => makeTar([{ name: 'f', content: Buffer.alloc(1 << 20) }]), /larger than the limit of 65536 bytes/, { maxBytes: 65536 }],
+    [
+      'more bytes than maxBytes',
+      () => makeTar([{ name: 'f', content: Buffer.alloc(1 << 20) }]),
+      /larger than the limit of 65536 bytes/,
+      { maxBytes: 65536 },
+    ],
     ['a name longer than PATH_MAX', () => makeTar([{ name: 'a/'.repeat(3000) + 'f', content: 'x' }]), /name longer than 4095 bytes/],
-    ['a hard link to a missing file', () => makeTar([{ name: 'h', type: 'link', linkname: 'nowhere' }]), /hard link target "nowhere" is not in this layer/],
-    ['a hard link to a directory', () => makeTar([{ name: 'd/', type: 'directory' }, { name: 'h', type: 'link', linkname: 'd' }]), /hard link to a directory/],
+    [
+      'a hard link to a missing file',
+      () => makeTar([{ name: 'h', type: 'link', linkname: 'nowhere' }]),
+      /hard link target "nowhere" is not in this layer/,
+    ],
+    [
+      'a hard link to a directory',
+      () =>
+        makeTar([
+          { name: 'd/', type: 'directory' },
+          { name: 'h', type: 'link', linkname: 'd' },
+        ]),
+      /hard link to a directory/,
+    ],
   ];
   for (const [what, blob, message, opts] of failures) {
     it(`refuses ${what}, names the layer and removes the partial directory`, async () => {

@@ -20,7 +20,10 @@ function layer(name: string, files: Record<string, string> = {}): string {
 }
 
 describe('resolveUser', () => {
-  const lower = layer('lower', { 'etc/passwd': 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n', 'etc/group': 'app:x:1000:\nextra:x:2000:app\n' });
+  const lower = layer('lower', {
+    'etc/passwd': 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n',
+    'etc/group': 'app:x:1000:\nextra:x:2000:app\n',
+  });
 
   it('takes names, groups and supplementary groups from the layers', () => {
     expect(resolveUser('app', [lower])).toEqual({ uid: 1000, gid: 1000, additionalGids: [2000] });
@@ -34,7 +37,7 @@ describe('resolveUser', () => {
   });
 
   it("does not follow a layer's etc symlink out of the image (to the host's /etc/passwd)", () => {
-    const outside = layer('outside', { 'passwd': 'evil:x:4242:4242::/:/bin/sh\n' });
+    const outside = layer('outside', { passwd: 'evil:x:4242:4242::/:/bin/sh\n' });
     const hostile = layer('hostile');
     fs.symlinkSync(outside, path.join(hostile, 'etc'));
     expect(() => resolveUser('evil', [hostile, lower])).toThrow(/no such user/);

@@ -28,18 +28,30 @@ describe('validateSpec accepts', () => {
   it('the default spec', () => expect(() => validateSpec(defaultSpec())).not.toThrow());
   it('the rootless default spec', () => expect(() => validateSpec(defaultSpec({ rootless: true }))).not.toThrow());
   it('a spec without process when not launching (e.g. state, delete)', () => {
-    expect(() => validateSpec(spec((s) => delete s.process), false)).not.toThrow();
+    expect(() =>
+      validateSpec(
+        spec((s) => delete s.process),
+        false,
+      ),
+    ).not.toThrow();
   });
   it('joined namespaces, a user namespace with mappings, hooks and devices', () => {
-    expect(() => validateSpec(spec((s) => {
-      s.linux!.namespaces!.push({ type: 'user' }, { type: 'cgroup', path: '/proc/1/ns/cgroup' });
-      s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
-      s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
-      s.hooks = { prestart: [{ path: '/bin/true', args: ['true'], timeout: 3 }] };
-      s.linux!.devices = [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229 }, { type: 'p', path: '/dev/fifo' }];
-      s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' };
-      s.process!.rlimits!.push({ type: 'RLIMIT_CORE', soft: 0, hard: Number('18446744073709551615') });
-    }))).not.toThrow();
+    expect(() =>
+      validateSpec(
+        spec((s) => {
+          s.linux!.namespaces!.push({ type: 'user' }, { type: 'cgroup', path: '/proc/1/ns/cgroup' });
+          s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+          s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+          s.hooks = { prestart: [{ path: '/bin/true', args: ['true'], timeout: 3 }] };
+          s.linux!.devices = [
+            { type: 'c', path: '/dev/fuse', major: 10, minor: 229 },
+            { type: 'p', path: '/dev/fifo' },
+          ];
+          s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' };
+          s.process!.rlimits!.push({ type: 'RLIMIT_CORE', soft: 0, hard: Number('18446744073709551615') });
+        }),
+      ),
+    ).not.toThrow();
   });
 });
 
@@ -74,35 +86,55 @@ describe('validateSpec names the field', () => {
     ['bind without source', 'mounts[7].source', (s) => s.mounts.push({ destination: '/data', options: ['rbind'] })],
     ['relative hook path', 'hooks.prestart[0].path', (s) => (s.hooks = { prestart: [{ path: 'bin/hook' }] })],
     ['hooks not an array', 'hooks.poststop', (s) => (s.hooks = { poststop: { path: '/bin/true' } })],
-    ['bad hook timeout', 'hooks.createContainer[1].timeout', (s) => (s.hooks = { createContainer: [{ path: '/a' }, { path: '/b', timeout: 0 }] })],
+    [
+      'bad hook timeout',
+      'hooks.createContainer[1].timeout',
+      (s) => (s.hooks = { createContainer: [{ path: '/a' }, { path: '/b', timeout: 0 }] }),
+    ],
     ['bad hook args', 'hooks.startContainer[0].args', (s) => (s.hooks = { startContainer: [{ path: '/a', args: 'a' }] })],
     ['unknown namespace type', 'linux.namespaces[0].type', (s) => (s.linux.namespaces[0].type = 'pids')],
     ['duplicate namespace', 'linux.namespaces[5].type', (s) => s.linux.namespaces.push({ type: 'pid' })],
     ['relative namespace path', 'linux.namespaces[1].path', (s) => (s.linux.namespaces[1].path = 'proc/1/ns/net')],
     ['user namespace without mappings', 'linux.uidMappings', (s) => s.linux.namespaces.push({ type: 'user' })],
     ['mappings without user namespace', 'linux.uidMappings', (s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }])],
-    ['mapping of size 0', 'linux.gidMappings[0].size', (s) => {
-      s.linux.namespaces.push({ type: 'user' });
-      s.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
-      s.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 0 }];
-    }],
+    [
+      'mapping of size 0',
+      'linux.gidMappings[0].size',
+      (s) => {
+        s.linux.namespaces.push({ type: 'user' });
+        s.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+        s.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 0 }];
+      },
+    ],
     ['mapping without hostID', 'linux.uidMappings[0].hostID', (s) => (s.linux.uidMappings = [{ containerID: 0, size: 1 }])],
     ['hostname without uts namespace', 'hostname', (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'uts'))],
-    ['domainname without uts namespace', 'domainname', (s) => {
-      delete s.hostname;
-      s.domainname = 'example.org';
-      s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'uts');
-    }],
+    [
+      'domainname without uts namespace',
+      'domainname',
+      (s) => {
+        delete s.hostname;
+        s.domainname = 'example.org';
+        s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'uts');
+      },
+    ],
     ['time offsets without time namespace', 'linux.timeOffsets', (s) => (s.linux.timeOffsets = { monotonic: { secs: 1 } })],
-    ['a read-only root without mount namespace (it would be the host\'s)', 'root.readonly', (s) => {
-      s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount');
-      s.root.readonly = true;
-    }],
+    [
+      "a read-only root without mount namespace (it would be the host's)",
+      'root.readonly',
+      (s) => {
+        s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount');
+        s.root.readonly = true;
+      },
+    ],
     ['bad sysctl name', 'linux.sysctl.kernel..x', (s) => (s.linux.sysctl = { 'kernel..x': '1' })],
-    ['net sysctl without network namespace', 'linux.sysctl.net.ipv4.ip_forward', (s) => {
-      s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'network');
-      s.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
-    }],
+    [
+      'net sysctl without network namespace',
+      'linux.sysctl.net.ipv4.ip_forward',
+      (s) => {
+        s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'network');
+        s.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+      },
+    ],
     ['unknown rootfsPropagation', 'linux.rootfsPropagation', (s) => (s.linux.rootfsPropagation = 'rwhatever')],
     ['relative device path', 'linux.devices[0].path', (s) => (s.linux.devices = [{ type: 'c', path: 'dev/x', major: 1, minor: 1 }])],
     ['unknown device type', 'linux.devices[0].type', (s) => (s.linux.devices = [{ type: 'x', path: '/dev/x', major: 1, minor: 1 }])],

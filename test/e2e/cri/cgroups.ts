@@ -6,10 +6,15 @@ import path from 'node:path';
 
 /** Mount points of the cgroup hierarchies this process sees (v1 controllers, named ones, the cgroup2 mount). */
 export function cgroupMounts(): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => {
-    const dash = f.indexOf('-');
-    return dash > 0 && /^cgroup2?$/.test(f[dash + 1]) && f[3] === '/';
-  }).map((f) => f[4]);
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => {
+      const dash = f.indexOf('-');
+      return dash > 0 && /^cgroup2?$/.test(f[dash + 1]) && f[3] === '/';
+    })
+    .map((f) => f[4]);
 }
 
 /**
@@ -21,12 +26,19 @@ export function cgroupMounts(): string[] {
  * kubelet runs on mounts every hierarchy.
  */
 export function unmountedHierarchies(): string[] {
-  const supers = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((l) => {
-    const f = l.split(' ');
-    const dash = f.indexOf('-');
-    return dash > 0 && f[dash + 1] === 'cgroup' ? [f[dash + 3].split(',')] : [];
-  });
-  return fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((l) => l.split(':')[1]).filter((c): c is string => !!c)
+  const supers = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .flatMap((l) => {
+      const f = l.split(' ');
+      const dash = f.indexOf('-');
+      return dash > 0 && f[dash + 1] === 'cgroup' ? [f[dash + 3].split(',')] : [];
+    });
+  return fs
+    .readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .map((l) => l.split(':')[1])
+    .filter((c): c is string => !!c)
     .filter((ctrls) => !supers.some((opts) => ctrls.split(',').every((c) => opts.includes(c))));
 }
 
@@ -52,7 +64,9 @@ export function dirsBelow(top: string): string[] {
 
 /** Cgroup directories below `rel` in every mounted hierarchy, as `MOUNT/rel/...` paths. */
 export function cgroupDirsBelow(rel: string): string[] {
-  return cgroupMounts().flatMap((m) => dirsBelow(path.join(m, rel))).sort();
+  return cgroupMounts()
+    .flatMap((m) => dirsBelow(path.join(m, rel)))
+    .sort();
 }
 
 /** Removes the cgroup `rel` and everything below it from every mounted hierarchy (or those of `mounts`), deepest first (what still has processes stays). */

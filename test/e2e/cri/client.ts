@@ -30,7 +30,10 @@ export class CriClient {
   private readonly runtime: grpc.Client;
   private readonly image: grpc.Client;
 
-  constructor(socket: string, private readonly deadlineMs = 120_000) {
+  constructor(
+    socket: string,
+    private readonly deadlineMs = 120_000,
+  ) {
     const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
     const pkg = grpc.loadPackageDefinition(def) as unknown as { runtime: { v1: Record<string, grpc.ServiceClientConstructor> } };
     const target = `unix://${socket}`;
@@ -119,7 +122,11 @@ export class CriClient {
   /** ExecSync; `timeout` in seconds, as the CRI takes it (0: none). */
   async execSync(id: string, cmd: string[], timeout = 0): Promise<{ stdout: string; stderr: string; exit_code: number }> {
     const r = await this.call('ExecSync', { container_id: id, cmd, timeout }, (timeout || 60) * 1000 + 30_000);
-    return { stdout: Buffer.from(r.stdout as Buffer).toString(), stderr: Buffer.from(r.stderr as Buffer).toString(), exit_code: r.exit_code as number };
+    return {
+      stdout: Buffer.from(r.stdout as Buffer).toString(),
+      stderr: Buffer.from(r.stderr as Buffer).toString(),
+      exit_code: r.exit_code as number,
+    };
   }
 
   async exec(req: Msg): Promise<string> {

@@ -13,8 +13,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEMO, mountsUnder, pidsWithRootUnder } from '../../helpers.js';
 import {
-  buildOciArchive, containerdConfig, pidsMentioning, removeNew, run, snapshotPaths, startContainerd, stopContainerd, unmountUnder, waitFor, which,
-  writeRuntimeWrapper, type Containerd, type Lane,
+  buildOciArchive,
+  containerdConfig,
+  pidsMentioning,
+  removeNew,
+  run,
+  snapshotPaths,
+  startContainerd,
+  stopContainerd,
+  unmountUnder,
+  waitFor,
+  which,
+  writeRuntimeWrapper,
+  type Containerd,
+  type Lane,
 } from '../lib.js';
 import { cgroupDirsBelow, removeCgroupTree, unmountedHierarchies } from './cgroups.js';
 import { CriClient, type Msg } from './client.js';
@@ -31,8 +43,14 @@ const HOST_PATHS = ['/run/containerd', '/run/containerd/s', '/var/lib/cni', '/va
 const SUBNETS = ['10.213.7', '10.213.97', '10.231.41', '172.29.213'];
 
 export const criAvailable = (): boolean =>
-  process.getuid?.() === 0 && !!which('containerd') && !!which('ctr') && !!which('containerd-shim-runc-v2') && !!which('ip')
-  && fs.existsSync(path.join(CNI_BIN, 'bridge')) && fs.existsSync(path.join(CNI_BIN, 'host-local')) && fs.existsSync(path.join(CNI_BIN, 'loopback'));
+  process.getuid?.() === 0 &&
+  !!which('containerd') &&
+  !!which('ctr') &&
+  !!which('containerd-shim-runc-v2') &&
+  !!which('ip') &&
+  fs.existsSync(path.join(CNI_BIN, 'bridge')) &&
+  fs.existsSync(path.join(CNI_BIN, 'host-local')) &&
+  fs.existsSync(path.join(CNI_BIN, 'loopback'));
 
 /** A /24 whose prefix no host address or route mentions, and a bridge name no link has. */
 function pickNetwork(): { prefix: string; bridge: string } {
@@ -83,7 +101,11 @@ export class CriEnv {
   readonly cgroupRoot: string;
   private seq = 0;
 
-  private constructor(readonly dir: string, readonly containerd: Containerd, net: { prefix: string; bridge: string }) {
+  private constructor(
+    readonly dir: string,
+    readonly containerd: Containerd,
+    net: { prefix: string; bridge: string },
+  ) {
     this.cri = new CriClient(containerd.address);
     this.prefix = net.prefix;
     this.bridge = net.bridge;
@@ -116,22 +138,44 @@ export class CriEnv {
         const wrapper = writeRuntimeWrapper(path.join(bin, lane.name), lane, path.join(dir, `${lane.name}-calls.log`), [], true);
         const t = `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${lane.name}]`;
         return [
-          t, '  runtime_type = "io.containerd.runc.v2"',
-          `${t.slice(0, -1)}.options]`, `  BinaryName = "${wrapper}"`, `  Root = "${path.join(dir, 'roots', lane.name)}"`, '  SystemdCgroup = false',
+          t,
+          '  runtime_type = "io.containerd.runc.v2"',
+          `${t.slice(0, -1)}.options]`,
+          `  BinaryName = "${wrapper}"`,
+          `  Root = "${path.join(dir, 'roots', lane.name)}"`,
+          '  SystemdCgroup = false',
         ];
       });
       const cniConf = path.join(dir, 'cni', 'conf');
       fs.mkdirSync(cniConf, { recursive: true });
-      fs.writeFileSync(path.join(cniConf, '10-tcr-e2e.conflist'), JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'tcr-e2e',
-        plugins: [{
-          type: 'bridge', bridge: net.bridge, isGateway: false, isDefaultGateway: false, ipMasq: false, hairpinMode: false,
-          ipam: { type: 'host-local', ranges: [[{ subnet: `${net.prefix}.0/24`, gateway: `${net.prefix}.1` }]], dataDir: path.join(dir, 'cni', 'ipam') },
-        }],
-      }));
+      fs.writeFileSync(
+        path.join(cniConf, '10-tcr-e2e.conflist'),
+        JSON.stringify({
+          cniVersion: '1.0.0',
+          name: 'tcr-e2e',
+          plugins: [
+            {
+              type: 'bridge',
+              bridge: net.bridge,
+              isGateway: false,
+              isDefaultGateway: false,
+              ipMasq: false,
+              hairpinMode: false,
+              ipam: {
+                type: 'host-local',
+                ranges: [[{ subnet: `${net.prefix}.0/24`, gateway: `${net.prefix}.1` }]],
+                dataDir: path.join(dir, 'cni', 'ipam'),
+              },
+            },
+          ],
+        }),
+      );
       // the bridge, with the address through which the host reaches its pods
-      for (const args of [['link', 'add', net.bridge, 'type', 'bridge'], ['addr', 'add', `${net.prefix}.1/24`, 'dev', net.bridge], ['link', 'set', net.bridge, 'up']]) {
+      for (const args of [
+        ['link', 'add', net.bridge, 'type', 'bridge'],
+        ['addr', 'add', `${net.prefix}.1/24`, 'dev', net.bridge],
+        ['link', 'set', net.bridge, 'up'],
+      ]) {
         const r = run('ip', args);
         if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
       }
@@ -183,7 +227,9 @@ export class CriEnv {
     const rootfs = path.join(DEMO, 'rootfs');
     const pause = path.join(this.dir, 'pause-rootfs');
     fs.cpSync(rootfs, pause, { recursive: true, verbatimSymlinks: true });
-    fs.writeFileSync(path.join(pause, 'pause'), '#!/bin/sh\ntrap "exit 0" TERM INT\nwhile :; do sleep 3600 & wait $!; done\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(pause, 'pause'), '#!/bin/sh\ntrap "exit 0" TERM INT\nwhile :; do sleep 3600 & wait $!; done\n', {
+      mode: 0o755,
+    });
     const images: [string, string, Parameters<typeof buildOciArchive>[4]][] = [
       [pause, PAUSE_IMAGE, { Entrypoint: ['/pause'], Env: ['PATH=/bin:/sbin:/usr/bin:/usr/sbin'] }],
       [rootfs, BUSYBOX_IMAGE, { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] }],
@@ -213,7 +259,9 @@ export class CriEnv {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`the CRI plugin did not become ready: ${last}\n${fs.readFileSync(path.join(this.dir, 'containerd.log'), 'utf8').slice(-4000)}`);
+    throw new Error(
+      `the CRI plugin did not become ready: ${last}\n${fs.readFileSync(path.join(this.dir, 'containerd.log'), 'utf8').slice(-4000)}`,
+    );
   }
 
   /** A PodSandboxConfig as the kubelet sends it: metadata with a uid, a log directory, a cgroup parent per pod (cgroupfs driver). */
@@ -346,10 +394,18 @@ export class CriEnv {
       mounts: mountsUnder(this.dir),
       netns: listDir(path.join(criState, 'netns')),
       processes: pidsWithRootUnder(this.dir).map(String),
-      shims: pidsMentioning(this.address).filter((p) => p !== this.containerd.daemon.pid).map(String),
+      shims: pidsMentioning(this.address)
+        .filter((p) => p !== this.containerd.daemon.pid)
+        .map(String),
       tasks: listDir(path.join(this.dir, 'state', 'io.containerd.runtime.v2.task', NAMESPACE)),
-      sandboxes: [...listDir(path.join(criState, 'sandboxes')), ...listDir(path.join(this.dir, 'root', 'io.containerd.grpc.v1.cri', 'sandboxes'))],
-      containers: [...listDir(path.join(criState, 'containers')), ...listDir(path.join(this.dir, 'root', 'io.containerd.grpc.v1.cri', 'containers'))],
+      sandboxes: [
+        ...listDir(path.join(criState, 'sandboxes')),
+        ...listDir(path.join(this.dir, 'root', 'io.containerd.grpc.v1.cri', 'sandboxes')),
+      ],
+      containers: [
+        ...listDir(path.join(criState, 'containers')),
+        ...listDir(path.join(this.dir, 'root', 'io.containerd.grpc.v1.cri', 'containers')),
+      ],
       veths: this.veths(),
       roots: lanes.flatMap((l) => listDir(this.runtimeRoot(l))),
       cgroups: lanes.flatMap((l) => cgroupDirsBelow(`/${this.cgroupRoot}/${l}`).filter((d) => !/\/pod[^/]+$/.test(d))),
@@ -358,7 +414,10 @@ export class CriEnv {
 
   /** Host ends of the veths on this env's bridge. */
   veths(): string[] {
-    return run('ip', ['-o', 'link', 'show', 'master', this.bridge]).stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1].trim().split('@')[0]);
+    return run('ip', ['-o', 'link', 'show', 'master', this.bridge])
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(':')[1].trim().split('@')[0]);
   }
 
   /** Everything, even after a failure: pods (and so containers), the daemon and its shims, stray runtime state, mounts, veths, the bridge, cgroups, the dir. */

@@ -25,7 +25,7 @@ export async function withPod(ctx: Ctx, name: string, opts: PodOptions, fn: (pod
     failed = false;
   } finally {
     const left = await env.removePod(pod);
-    if (!failed) expect(left, 'cgroups left below the pod\'s').toEqual([]);
+    if (!failed) expect(left, "cgroups left below the pod's").toEqual([]);
   }
 }
 
@@ -50,11 +50,47 @@ export function nsOf(pid: number | 'self', ns: string): string {
 /** The capability mask of names (CAP_ prefix optional), as /proc/PID/status prints it. */
 export function capMask(names: string[]): string {
   const bits: Record<string, number> = {
-    CHOWN: 0, DAC_OVERRIDE: 1, DAC_READ_SEARCH: 2, FOWNER: 3, FSETID: 4, KILL: 5, SETGID: 6, SETUID: 7, SETPCAP: 8, LINUX_IMMUTABLE: 9,
-    NET_BIND_SERVICE: 10, NET_BROADCAST: 11, NET_ADMIN: 12, NET_RAW: 13, IPC_LOCK: 14, IPC_OWNER: 15, SYS_MODULE: 16, SYS_RAWIO: 17,
-    SYS_CHROOT: 18, SYS_PTRACE: 19, SYS_PACCT: 20, SYS_ADMIN: 21, SYS_BOOT: 22, SYS_NICE: 23, SYS_RESOURCE: 24, SYS_TIME: 25,
-    SYS_TTY_CONFIG: 26, MKNOD: 27, LEASE: 28, AUDIT_WRITE: 29, AUDIT_CONTROL: 30, SETFCAP: 31, MAC_OVERRIDE: 32, MAC_ADMIN: 33,
-    SYSLOG: 34, WAKE_ALARM: 35, BLOCK_SUSPEND: 36, AUDIT_READ: 37, PERFMON: 38, BPF: 39, CHECKPOINT_RESTORE: 40,
+    CHOWN: 0,
+    DAC_OVERRIDE: 1,
+    DAC_READ_SEARCH: 2,
+    FOWNER: 3,
+    FSETID: 4,
+    KILL: 5,
+    SETGID: 6,
+    SETUID: 7,
+    SETPCAP: 8,
+    LINUX_IMMUTABLE: 9,
+    NET_BIND_SERVICE: 10,
+    NET_BROADCAST: 11,
+    NET_ADMIN: 12,
+    NET_RAW: 13,
+    IPC_LOCK: 14,
+    IPC_OWNER: 15,
+    SYS_MODULE: 16,
+    SYS_RAWIO: 17,
+    SYS_CHROOT: 18,
+    SYS_PTRACE: 19,
+    SYS_PACCT: 20,
+    SYS_ADMIN: 21,
+    SYS_BOOT: 22,
+    SYS_NICE: 23,
+    SYS_RESOURCE: 24,
+    SYS_TIME: 25,
+    SYS_TTY_CONFIG: 26,
+    MKNOD: 27,
+    LEASE: 28,
+    AUDIT_WRITE: 29,
+    AUDIT_CONTROL: 30,
+    SETFCAP: 31,
+    MAC_OVERRIDE: 32,
+    MAC_ADMIN: 33,
+    SYSLOG: 34,
+    WAKE_ALARM: 35,
+    BLOCK_SUSPEND: 36,
+    AUDIT_READ: 37,
+    PERFMON: 38,
+    BPF: 39,
+    CHECKPOINT_RESTORE: 40,
   };
   let m = 0n;
   for (const n of names) {
@@ -67,7 +103,20 @@ export function capMask(names: string[]): string {
 
 /** The capabilities containerd 1.6 gives a container that asks for none (its default spec). */
 export const DEFAULT_CAPS = [
-  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
 ];
 
 /** One line of /proc/PID/mountinfo: the mount point and its per-mount and super-block options. */
@@ -80,16 +129,28 @@ export interface MountLine {
 }
 
 export function parseMountinfo(text: string): MountLine[] {
-  return text.split('\n').filter(Boolean).map((l) => {
-    const f = l.split(' ');
-    const dash = f.indexOf('-');
-    return { point: f[4], opts: f[5].split(','), optional: f.slice(6, dash), fstype: f[dash + 1], superOpts: (f[dash + 3] ?? '').split(',') };
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const f = l.split(' ');
+      const dash = f.indexOf('-');
+      return {
+        point: f[4],
+        opts: f[5].split(','),
+        optional: f.slice(6, dash),
+        fstype: f[dash + 1],
+        superOpts: (f[dash + 3] ?? '').split(','),
+      };
+    });
 }
 
 /** The cgroup v1 directory of a process for one controller, on the host. */
 export function cgroupDir(pid: number, controller: string): string {
-  const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));
+  const line = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[1]?.split(',').includes(controller));
   if (!line) throw new Error(`pid ${pid} has no ${controller} cgroup`);
   return path.join('/sys/fs/cgroup', controller, line.split(':')[2]);
 }

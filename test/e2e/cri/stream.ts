@@ -56,7 +56,9 @@ export class Stream {
   /** Writes to the process's stdin (channel 0). */
   async send(text: string): Promise<void> {
     await this.opened;
-    await new Promise<void>((resolve, reject) => this.ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(text)]), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(text)]), (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   /** Polls until `check` holds for what arrived, or `ms` pass; returns whether it held. */
