@@ -1,6 +1,7 @@
 // What cgroup layout the host mounts: pure v2 (unified), or v1 controllers
 // with an optional cgroup2 mount beside them (hybrid), as on these machines.
 import fs from 'node:fs';
+import path from 'node:path';
 
 /** Where the host mounts its cgroup hierarchies. */
 export const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -38,4 +39,19 @@ export function parseCgroupLayout(mountinfo: string, root = CGROUP_ROOT): Cgroup
     if (mountPoint.startsWith(root + '/')) mountPoints.set(mountPoint.slice(root.length + 1), mountPoint);
   }
   return { root, unified, v1Hierarchies: unified ? [] : [...mountPoints.keys()], mountPoints };
+}
+
+/**
+ * Whether the host accounts swap per cgroup, which a memory-swap limit
+ * needs: v1's memory.memsw.* files (absent when the kernel runs with
+ * swapaccount=0), v2's memory.swap.max (present in every non-root cgroup
+ * when swap is accounted).
+ */
+export function hostHasSwapAccounting(cgroupRoot = '/sys/fs/cgroup'): boolean {
+  const v1 = path.join(cgroupRoot, 'memory');
+  if (fs.existsSync(path.join(v1, 'memory.limit_in_bytes'))) return fs.existsSync(path.join(v1, 'memory.memsw.limit_in_bytes'));
+  if (!fs.existsSync(path.join(cgroupRoot, 'cgroup.controllers'))) return false;
+  for (const d of fs.readdirSync(cgroupRoot, { withFileTypes: true }))
+    if (d.isDirectory() && fs.existsSync(path.join(cgroupRoot, d.name, 'memory.swap.max'))) return true;
+  return false;
 }

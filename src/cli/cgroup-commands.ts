@@ -93,11 +93,14 @@ export function registerCgroupCommands(program: Command): void {
 
   program
     .command('ps')
-    .description('the processes of a container (runc), or without an id the containers (docker)')
+    .description('list the containers (docker), or the processes of container ID (runc)')
     .argument('[id]')
     .argument('[ps-args...]')
-    .option('-f, --format <format>', 'table or json', 'table')
-    .option('-a, --all', 'without an id: stopped containers too')
+    .usage(
+      "[-a]                  (docker's: the containers)\n       tcr ps [-f table|json] ID [PS-ARGS...]   (runc's: the processes of ID)",
+    )
+    .option('-f, --format <format>', "with an ID (runc's form): table or json", 'table')
+    .option('-a, --all', "without an ID (docker's form): stopped containers too")
     .action((id: string | undefined, psArgs: string[], o: { format: string; all?: boolean }, cmd: Command) => {
       if (id === undefined) return out(listContainers(runtimeOf(cmd), !!o.all));
       const pids = runtimeOf(cmd).container(id).pids();
@@ -117,18 +120,18 @@ export function registerCgroupCommands(program: Command): void {
     .description('change the resource limits of a running container')
     .argument('<id>')
     .option('-r, --resources <file>', 'a linux.resources JSON file ("-" for stdin)')
-    .option('--blkio-weight <n>')
-    .option('--cpu-period <us>')
-    .option('--cpu-quota <us>')
-    .option('--cpu-share <n>')
-    .option('--cpu-rt-period <us>')
-    .option('--cpu-rt-runtime <us>')
-    .option('--cpuset-cpus <list>')
-    .option('--cpuset-mems <list>')
-    .option('--memory <bytes>')
-    .option('--memory-reservation <bytes>')
-    .option('--memory-swap <bytes>')
-    .option('--pids-limit <n>')
+    .option('--blkio-weight <n>', 'block IO weight (10-1000)')
+    .option('--cpu-period <us>', 'CFS period')
+    .option('--cpu-quota <us>', 'CFS quota per period (-1: none)')
+    .option('--cpu-share <n>', 'CPU shares (relative weight)')
+    .option('--cpu-rt-period <us>', 'realtime period')
+    .option('--cpu-rt-runtime <us>', 'realtime runtime per period')
+    .option('--cpuset-cpus <list>', 'CPUs allowed (0-3,5)')
+    .option('--cpuset-mems <list>', 'memory nodes allowed')
+    .option('--memory <bytes>', 'memory limit (512m; -1: none)')
+    .option('--memory-reservation <bytes>', 'memory soft limit')
+    .option('--memory-swap <bytes>', 'memory plus swap limit (-1: unlimited swap)')
+    .option('--pids-limit <n>', 'process count limit')
     .action(async (id: string, o: UpdateFlags, cmd: Command) => {
       await runtimeOf(cmd).container(id).update(resourcesFromFlags(o));
     });

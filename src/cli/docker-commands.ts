@@ -8,7 +8,7 @@ import { StepError, TcrError, errorMessage } from '../errors.js';
 import { PlanOp } from '../linux/plan-steps.js';
 import { out } from '../log.js';
 import type { ImageRunOptions } from '../run/options.js';
-import { parseBytes } from './units.js';
+import { checkName, memoryLimits, validName } from './run-checks.js';
 import type { GlobalOptions } from './main.js';
 import { table } from './table.js';
 import { execFailureStatus } from '../linux/exit-status.js';
@@ -28,6 +28,7 @@ export interface ImageRunFlags {
   tmpfs: string[];
   readOnly?: boolean;
   memory?: string;
+  memorySwap?: string;
   cpus?: string;
   pidsLimit?: string;
   capAdd: string[];
@@ -36,6 +37,11 @@ export interface ImageRunFlags {
   network: 'none' | 'host';
   pull: 'missing' | 'always' | 'never';
   detach?: boolean;
+}
+
+function memoryOptions(memory: string | undefined, memorySwap: string | undefined): Pick<ImageRunOptions, 'memory' | 'memorySwap'> {
+  const m = memoryLimits(memory, memorySwap);
+  return { memory: m.limit, memorySwap: m.swap };
 }
 
 export function imageRunOptions(image: string, command: string[], f: ImageRunFlags): ImageRunOptions {
@@ -49,7 +55,7 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
   return {
     image,
     command,
-    name: f.name,
+    name: checkName(f.name),
     interactive: f.interactive,
     tty: f.tty,
     detach: f.detach,
@@ -63,7 +69,7 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     volumes: f.volume,
     tmpfs: f.tmpfs,
     readOnly: f.readOnly,
-    memory: f.memory === undefined ? undefined : parseBytes(f.memory, '--memory'),
+    ...memoryOptions(f.memory, f.memorySwap),
     cpus: num(f.cpus, '--cpus', false),
     pidsLimit: num(f.pidsLimit, '--pids-limit', true),
     capAdd: f.capAdd,
@@ -72,12 +78,6 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     network: f.network,
     pull: f.pull,
   };
-}
-
-/** runc's `run ID` (with --bundle, or in a bundle directory) or docker's `run IMAGE [CMD...]`. */
-export function isBundleRun(bundleGiven: boolean, command: string[]): boolean {
-  if (bundleGiven) return true;
-  return command.length === 0 && fs.existsSync('config.json');
 }
 
 async function imageContext(g: GlobalOptions) {
@@ -175,9 +175,12 @@ export function registerContainerCommands(program: Command): void {
     .argument('<id...>')
     .option('-f, --force', 'kill running containers first')
     .action(async (ids: string[], o: { force?: boolean }, cmd: Command) => {
-      const rt = new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root });
+      const ctx = await imageContext(cmd.optsWithGlobals<GlobalOptions>());
+      const { removeLeftover } = await import('../run/image-run.js');
       for (const id of ids) {
-        await rt.container(id).delete(!!o.force);
+        const recorded = ctx.runtime.store.exists(id) || ctx.runtime.store.ids().includes(id);
+        if (recorded) await ctx.runtime.container(id).delete(!!o.force);
+        else if (!(validName(id) && removeLeftover(ctx.store, id))) await ctx.runtime.container(id).delete(!!o.force); // its "does not exist"
         out(`${id}\n`);
       }
     });

@@ -11,8 +11,8 @@ export type FastCommand = keyof typeof SHAPES;
 
 export interface FastParse {
   command: FastCommand;
-  /** run only: runc's run of a bundle (args: [id]) rather than docker's of an image (args: [image, ...command]) */
-  bundleRun?: boolean;
+  /** run only: the keys of the flags on the command line, which decide its form (src/cli/run-form.ts) */
+  given?: Set<string>;
   globals: Record<string, unknown>;
   args: string[];
   opts: Record<string, unknown>;
@@ -94,12 +94,8 @@ function argsFit(shape: CommandShape, args: string[]): boolean {
 const globalTable = table(GLOBAL_FLAGS);
 const commandTables = new Map<string, FlagTable>();
 
-/**
- * The command argv asks for, parsed as commander would, or undefined when
- * commander must do it. `bundleRun` says whether a `run` would run a bundle
- * (runc) rather than an image (docker), which only image-run.ts knows.
- */
-export function parseFastPath(argv: string[], bundleRun: (bundleGiven: boolean, command: string[]) => boolean): FastParse | undefined {
+/** The command argv asks for, parsed as commander would, or undefined when commander must do it. */
+export function parseFastPath(argv: string[]): FastParse | undefined {
   const g = readOptions(argv, 0, globalTable, true, []);
   if (!g || g.next >= argv.length) return undefined;
   const name = argv[g.next];
@@ -111,7 +107,6 @@ export function parseFastPath(argv: string[], bundleRun: (bundleGiven: boolean, 
   const args: string[] = [];
   const c = readOptions(argv, g.next + 1, t, false, args, command === 'run');
   if (!c || !argsFit(shape, args)) return undefined;
-  if (command === 'run')
-    return { command, bundleRun: bundleRun(c.given.has('bundle'), args.slice(1)), globals: g.opts, args, opts: c.opts };
+  if (command === 'run') return { command, given: c.given, globals: g.opts, args, opts: c.opts };
   return { command, globals: g.opts, args, opts: c.opts };
 }

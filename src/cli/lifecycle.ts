@@ -1,11 +1,13 @@
 // create, start, run, state, kill, delete, list: runc's lifecycle commands.
 import { Command, Option } from 'commander';
 import { Runtime } from '../container/runtime.js';
-import { TcrError } from '../errors.js';
+import { TcrError, errorMessage } from '../errors.js';
 import { formatPlan } from '../linux/plan.js';
 import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
-import { isBundleRun, runImageCommand, type ImageRunFlags } from './docker-commands.js';
+import { runImageCommand, type ImageRunFlags } from './docker-commands.js';
+import { hostProbe, runForm } from './run-form.js';
+import { RUN_RULE, RUN_USAGE } from './run-help.js';
 import { SHAPES, parseFlagDef, type CommandShape, type FlagDef } from './shapes.js';
 import { table } from './table.js';
 
@@ -77,6 +79,23 @@ export const lifecycleActions = {
   },
 };
 
+/** `tcr run`, parsed by commander or the fast path: runc's run of a bundle or docker's of an image (src/cli/run-form.ts). */
+export async function runCommand(
+  g: GlobalOptions,
+  args: string[],
+  o: BundleRunFlags & ImageRunFlags,
+  given: Iterable<string>,
+): Promise<void> {
+  let form;
+  try {
+    form = await runForm(given, args, hostProbe(g.store));
+  } catch (e) {
+    throw new TcrError(errorMessage(e), 125, { cause: e });
+  }
+  if (form === 'bundle') await lifecycleActions.run(g, args, o);
+  else process.exitCode = await runImageCommand(g, args[0], args.slice(1), o);
+}
+
 /** A commander command with a shape's arguments and flags. */
 export function defineShape(program: Command, shape: CommandShape): Command {
   const c = program.command(shape.name).description(shape.description);
@@ -91,6 +110,7 @@ export function addFlags(c: Command, flags: FlagDef[]): Command {
   for (const f of flags) {
     const option = new Option(f.flags, f.description);
     if (f.choices) option.choices(f.choices);
+    if (f.group) option.helpGroup(f.group);
     if (f.default !== undefined) option.default(f.default);
     if (f.repeatable) option.argParser((v: string, prev: string[] = []) => [...prev, v]).default([]);
     c.addOption(option);
@@ -111,11 +131,12 @@ export function registerLifecycle(program: Command): void {
   defineShape(program, SHAPES.create).action(call(lifecycleActions.create));
   defineShape(program, SHAPES.start).action(call(lifecycleActions.start));
   defineShape(program, SHAPES.run)
+    .usage(RUN_USAGE)
+    .addHelpText('after', RUN_RULE)
     .passThroughOptions()
     .action(async (target: string, command: string[], o: BundleRunFlags & ImageRunFlags, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>();
-      if (isBundleRun(cmd.getOptionValueSource('bundle') === 'cli', command)) await lifecycleActions.run(g, [target, ...command], o);
-      else process.exitCode = await runImageCommand(g, target, command, o);
+      const given = cmd.options.map((x) => x.attributeName()).filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      await runCommand(cmd.optsWithGlobals<GlobalOptions>(), [target, ...command], o, given);
     });
   defineShape(program, SHAPES.state).action(call(lifecycleActions.state));
   defineShape(program, SHAPES.kill).action(call(lifecycleActions.kill));

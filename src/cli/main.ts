@@ -10,9 +10,10 @@ import { registerExec } from './exec-command.js';
 import { registerFeatures } from './features.js';
 import { registerImageCommands } from './image-commands.js';
 import { parseFastPath } from './fast-path.js';
-import { isBundleRun, registerContainerCommands, runImageCommand } from './docker-commands.js';
-import { addFlags, lifecycleActions, registerLifecycle } from './lifecycle.js';
-import { GLOBAL_FLAGS } from './shapes.js';
+import { registerContainerCommands } from './docker-commands.js';
+import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
+import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
+import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
 
@@ -63,10 +64,16 @@ export function buildProgram(only?: string): Command {
   program.description('tcr: a runc-compatible OCI container runtime, written in TypeScript');
   addFlags(program, GLOBAL_FLAGS)
     .version(versionText().trimEnd(), '-v, --version', 'print the version')
-    .configureOutput({ writeOut: (s) => fs.writeSync(1, s), writeErr: (s) => fs.writeSync(2, s) })
+    .configureOutput({
+      writeOut: (s) => fs.writeSync(1, s),
+      writeErr: (s) => fs.writeSync(2, s),
+      outputError: (s, write) => write(parseErrorText(s, only, flagsOf(program, only))),
+    })
     .enablePositionalOptions()
     .exitOverride()
-    .showHelpAfterError(false);
+    .showHelpAfterError(false)
+    // its hints reach too far (--frce: --trace); parseErrorText gives closer ones
+    .showSuggestionAfterError(false);
   program.hook('preAction', (thisCommand) => applyGlobals(thisCommand.opts<GlobalOptions>()));
   const matched = { yes: false };
   const target = only ? onlyCommand(program, only, matched) : program;
@@ -82,6 +89,33 @@ export function buildProgram(only?: string): Command {
   return program;
 }
 
+/** The long flags of sub-command `name` (the global ones without a name). */
+function flagsOf(program: Command, name: string | undefined): string[] {
+  const c = name === undefined ? program : (program.commands.find((x) => x.name() === name) ?? program);
+  return c.options.flatMap((o) => (o.long ? [o.long] : []));
+}
+
+/** commander's "error: unknown option '--x'" in tcr's form: a hint only to a close flag of the same command, and where its flags are listed. */
+function parseErrorText(s: string, command: string | undefined, flags: string[]): string {
+  let text = s.trimEnd().replace(/^error: /, '');
+  const unknown = /^unknown option '(--[^'=]+)/.exec(text);
+  if (unknown) {
+    const close = closeCommands(
+      unknown[1].slice(2),
+      flags.map((f) => f.slice(2)),
+    ).map((f) => `--${f}`);
+    if (close.length) text += ` (did you mean ${close.join(' or ')}?)`;
+  }
+  return `tcr: ${text}\nSee 'tcr ${command ? `${command} ` : ''}--help'.\n`;
+}
+
+const GLOBAL_LONGS = new Set(['--help', '-h', '--version', '-v', ...GLOBAL_FLAGS.map((f) => parseFlagDef(f).long)]);
+
+/** Whether every flag before `name` is a global one: after an unknown flag, `name` may be its value, and commander names the flag instead. */
+function onlyGlobalsBefore(argv: string[], name: string): boolean {
+  return argv.slice(0, argv.indexOf(name)).every((a) => !a.startsWith('-') || GLOBAL_LONGS.has(a.split('=')[0]));
+}
+
 /** What the global options set up before any command runs. */
 function applyGlobals(g: GlobalOptions): void {
   configureLog({ file: g.log, format: g.logFormat, debug: !!g.debug });
@@ -89,45 +123,32 @@ function applyGlobals(g: GlobalOptions): void {
     throw new TcrError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs manager');
 }
 
-/** Commands that touch no state, store, namespace or cgroup: they work for any user. */
-const NEEDS_NO_ROOT = new Set(['spec', 'features', 'help']);
-
-/**
- * Refused up front for a user other than root, instead of failing later on
- * the first file of /run/tcr or /var/lib/tcr it cannot open (rootless use is
- * not built yet).
- */
-function requireRoot(argv: string[]): void {
-  if (process.getuid?.() === 0) return;
-  const name = commandName(argv);
-  if (name === undefined || NEEDS_NO_ROOT.has(name) || argv.includes('--help') || argv.includes('-h')) return;
-  throw new TcrError(
-    `${name}: needs root (uid 0; this is uid ${process.getuid?.()}): it makes namespaces, mounts and cgroups, and keeps its state in /run/tcr and its images in /var/lib/tcr. Run it as root (su -c '...', or sudo where installed); rootless use is not supported yet`,
-    name === 'run' || DOCKER_STYLE.has(name) ? 125 : 1,
-  );
-}
-
-/** docker's commands exit 125 for tcr's own failures; runc's exit 1. */
-const DOCKER_STYLE = new Set(['images', 'pull', 'load', 'import', 'rmi', 'ps', 'logs', 'stop', 'rm', 'reap', 'tag']);
-
 export async function main(argv: string[]): Promise<number> {
+  const name = commandName(argv);
   try {
-    requireRoot(argv);
-    const fast = parseFastPath(argv, isBundleRun);
+    const fast = parseFastPath(argv);
     if (fast) {
+      requireRoot(argv, name);
       const g = fast.globals as unknown as GlobalOptions;
       applyGlobals(g);
-      if (fast.command === 'run' && !fast.bundleRun)
-        process.exitCode = await runImageCommand(g, fast.args[0], fast.args.slice(1), fast.opts as never);
+      if (fast.command === 'run') await runCommand(g, fast.args, fast.opts as never, fast.given!);
       else await (lifecycleActions[fast.command] as (g: GlobalOptions, args: string[], o: unknown) => unknown)(g, fast.args, fast.opts);
     } else {
-      await buildProgram(commandName(argv)).parseAsync(argv, { from: 'user' });
+      const program = buildProgram(name);
+      const known = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+      if (name !== undefined && name !== 'help' && !known.includes(name) && onlyGlobalsBefore(argv, name))
+        throw unknownCommand(
+          name,
+          known.filter((c) => c !== 'reap'),
+        );
+      requireRoot(argv, name);
+      await program.parseAsync(argv, { from: 'user' });
     }
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
-    if (code?.startsWith('commander.')) return 1; // commander already printed the message
+    if (code?.startsWith('commander.')) return failureStatus(argv, name); // commander already printed the message
     log.error(errorMessage(e));
     // an error that is not tcr's own is a bug: its stack helps (also when a TcrError only rewords it)
     const origin = e instanceof TcrError && e.cause !== undefined ? e.cause : e;
@@ -135,7 +156,9 @@ export async function main(argv: string[]): Promise<number> {
     const status = e instanceof TcrError ? e.exitCode : 1;
     // runc's exec exits 255 when exec itself fails (a program not found, a stopped or unknown
     // container), so its caller tells that from the process' own exit status 1
-    return status === 1 && commandName(argv) === 'exec' ? 255 : status;
+    if (status === 1 && name === 'exec') return 255;
+    // run sets its own: 125 for an image run's failures, runc's 1 for a bundle run's
+    return name === 'run' ? status : failureStatus(argv, name, status);
   }
 }
 

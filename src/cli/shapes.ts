@@ -12,6 +12,8 @@ export interface FlagDef {
   choices?: string[];
   /** may be given again: the values collect into an array (default []) */
   repeatable?: boolean;
+  /** the heading --help lists it under (default: Options) */
+  group?: string;
 }
 
 export interface CommandShape {
@@ -46,16 +48,16 @@ export const CREATE_FLAGS: FlagDef[] = [
 /** The flags of `run` that a bundle run uses; docker's image flags come on top. */
 export const BUNDLE_RUN_FLAGS: FlagDef[] = [
   ...CREATE_FLAGS,
-  { flags: '-d, --detach', description: 'return once the container runs' },
-  { flags: '--keep', description: 'keep the container recorded after it exits (bundle run)' },
+  { flags: '-d, --detach', description: 'return once the container runs (an image run prints its id)' },
+  { flags: '--keep', description: "keep the container recorded after it exits (docker's form: without --rm)" },
 ];
 
 /** docker's `run` flags, for `tcr run IMAGE [CMD...]` (src/cli/docker-commands.ts). */
 export const IMAGE_RUN_FLAGS: FlagDef[] = [
-  { flags: '-i, --interactive', description: 'keep stdin open (image run)' },
-  { flags: '-t, --tty', description: 'give the process a terminal (image run)' },
-  { flags: '--rm', description: 'remove the container when it exits (image run)' },
-  { flags: '--name <name>', description: 'the container name (image run; default: a random id)' },
+  { flags: '-i, --interactive', description: 'keep stdin open' },
+  { flags: '-t, --tty', description: 'give the process a terminal' },
+  { flags: '--rm', description: 'remove the container when it exits' },
+  { flags: '--name <name>', description: 'the container name (default: a random id)' },
   { flags: '-e, --env <NAME=value>', description: 'set an environment variable (repeatable)', repeatable: true },
   { flags: '--env-file <file>', description: 'read NAME=value lines from a file (repeatable)', repeatable: true },
   { flags: '-w, --workdir <dir>', description: 'working directory in the container' },
@@ -66,7 +68,8 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '-v, --volume <host:ctr[:ro]>', description: 'bind-mount a host path (repeatable)', repeatable: true },
   { flags: '--tmpfs <path[:opts]>', description: 'mount a tmpfs (repeatable)', repeatable: true },
   { flags: '--read-only', description: 'make the root filesystem read-only' },
-  { flags: '-m, --memory <bytes>', description: 'memory limit (e.g. 512m)' },
+  { flags: '-m, --memory <bytes>', description: 'memory limit (e.g. 512m; at least 6m; 0: none)' },
+  { flags: '--memory-swap <bytes>', description: 'memory plus swap (default: twice --memory; -1: unlimited swap)' },
   { flags: '--cpus <n>', description: 'CPU limit (e.g. 0.5)' },
   { flags: '--pids-limit <n>', description: 'process count limit' },
   { flags: '--cap-add <cap>', description: 'add a capability (repeatable, ALL)', repeatable: true },
@@ -99,9 +102,19 @@ export const SHAPES = {
   },
   run: {
     name: 'run',
-    description: 'create and start a container and wait for it: `run [--bundle B] ID` (runc) or `run [flags] IMAGE [CMD...]` (docker)',
+    description: "create and start a container and wait for it: docker's run of an image, or runc's of a bundle",
     args: ['<id-or-image>', '[command...]'],
-    flags: [...BUNDLE_RUN_FLAGS, ...IMAGE_RUN_FLAGS],
+    // docker's first, as --help lists them (src/cli/run-help.ts)
+    flags: [
+      ...[BUNDLE_RUN_FLAGS.find((f) => f.flags.includes('--detach'))!, ...IMAGE_RUN_FLAGS].map((f) => ({
+        ...f,
+        group: "docker's flags (run IMAGE):",
+      })),
+      ...BUNDLE_RUN_FLAGS.filter((f) => !f.flags.includes('--detach')).map((f) => ({
+        ...f,
+        group: "runc's flags (run [--bundle DIR] ID; -d/--detach too):",
+      })),
+    ],
   },
 } satisfies Record<string, CommandShape>;
 

@@ -4,6 +4,7 @@
 //   ROOT/layers/sha256/HEX/diff a layer unpacked in overlay form, by diffID
 //   ROOT/layers/sha256/HEX/layer.json  its size, the hard links it holds as copies
 //   ROOT/tmp/                   staging: everything is built here, then renamed
+//   ROOT/containers/ID/         a `tcr run IMAGE` container's bundle; image.json: what it uses (image-users.ts)
 //   ROOT/lock, ROOT/gc.lock     flock files
 // A reader never takes a lock: images.json and every directory appear whole
 // (rename), so it sees the old state or the new one, never half of either.
@@ -112,10 +113,7 @@ export class StoreFiles {
    * lock, so two stores in one process cannot deadlock on it.
    */
   updateIndex<T>(fn: (idx: IndexFile) => T): T {
-    this.init();
-    const fd = fs.openSync(path.join(this.root, 'lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-    try {
-      native().flock(fd, true);
+    return this.withLock(() => {
       const idx = this.readIndex();
       const result = fn(idx);
       try {
@@ -124,6 +122,16 @@ export class StoreFiles {
         throw storeError(e, this.root, 'the image index');
       }
       return result;
+    });
+  }
+
+  /** Runs `fn` under the store's exclusive lock (the one updateIndex holds), synchronously for the same reason. */
+  withLock<T>(fn: () => T): T {
+    this.init();
+    const fd = fs.openSync(path.join(this.root, 'lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    try {
+      native().flock(fd, true);
+      return fn();
     } finally {
       fs.closeSync(fd);
     }

@@ -11,6 +11,7 @@ import { checkDigest, sha256 } from './digest.js';
 import { candidates, formatRef, normalizeName, parseRegistryRef, repoName, searchRegistries } from './reference.js';
 import { StoreFiles, defaultStoreRoot, storeError, writeAtomic } from './store-files.js';
 import type { ImageConfig, ImageManifest, StoredImage } from './types.js';
+import { inUseMessage, readImageUses, writeImageUse } from './image-users.js';
 
 export { defaultStoreRoot };
 
@@ -27,8 +28,6 @@ export interface StoreOptions {
   unpack?: UnpackFn;
   /** default: $TCR_STORE, else /var/lib/tcr */
   root?: string;
-  /** Who still uses an image (e.g. "container web1"), or undefined: `remove` refuses while it is used. */
-  inUse?: (image: StoredImage) => string | undefined;
 }
 
 export interface NewImage {
@@ -328,13 +327,46 @@ export class ImageStore {
       throw new TcrError(
         `image ${img.configDigest.slice(7, 19)} has several names (${img.names.join(', ')}): remove them one by one, or use --force`,
       );
-    const user = this.opts.inUse?.(img);
-    if (user) throw new TcrError(`image ${img.names[0] ?? img.configDigest.slice(7, 19)} is in use by ${user}: remove that first`);
-    this.files.updateIndex((idx) => {
+    // the check and the removal under the lock under which `tcr run` records a use (claim): neither can slip between
+    const result = this.files.updateIndex((idx): RemoveResult => {
+      const rec = idx.images.find((i) => i.configDigest === img.configDigest);
+      if (!rec) throw new TcrError(`image ${nameOrId} was removed meanwhile`);
+      const users = this.users(rec.configDigest);
+      if (users.length) {
+        if (!opts.force || !rec.names.length) throw new TcrError(inUseMessage(rec, users));
+        // docker's rmi -f of an image in use: the names go; the image stays, untagged, until its containers do
+        const untagged = rec.names;
+        rec.names = [];
+        return { untagged, deleted: [] };
+      }
       idx.images = idx.images.filter((i) => i.configDigest !== img.configDigest);
+      return { untagged: rec.names, deleted: [rec.configDigest] };
     });
-    this.gc();
-    return { untagged: img.names, deleted: [img.configDigest] };
+    if (result.deleted.length) this.gc();
+    return result;
+  }
+
+  /** The containers (ids) that use the image with this config digest. */
+  users(configDigest: string): string[] {
+    return readImageUses(this.root)
+      .filter((u) => u.live && u.image === configDigest)
+      .map((u) => u.container);
+  }
+
+  /**
+   * Records that the container directory `dir` (state directory `stateDir`) uses `img`, if the image is
+   * still there with all its layers: under the store lock, so that a
+   * concurrent rmi either sees the use or removed the image first (then
+   * this throws). From then on gc keeps its layers.
+   */
+  claim(img: StoredImage, dir: string, stateDir: string): string[] {
+    return this.files.withLock(() => {
+      const rec = this.get(img.configDigest);
+      if (!rec) throw new TcrError(`image ${img.names[0] ?? img.configDigest.slice(7, 19)} was removed while the container was being made`);
+      const dirs = this.layerDirs(rec);
+      writeImageUse(dir, { image: rec.configDigest, layers: rec.diffIds, state: stateDir });
+      return dirs;
+    });
   }
 
   private resolveName(input: string): string | undefined {
@@ -356,7 +388,9 @@ export class ImageStore {
     if (!release) return null;
     try {
       const images = this.list();
-      const layers = new Set(images.flatMap((i) => i.diffIds.map((d) => d.slice(7))));
+      // a container's layers stay while it exists, whether or not an image still names them
+      const used = [...images.flatMap((i) => i.diffIds), ...readImageUses(this.root).flatMap((u) => (u.live ? u.layers : []))];
+      const layers = new Set(used.map((d) => d.slice(7)));
       const blobs = new Set(images.flatMap((i) => [i.manifestDigest.slice(7), i.configDigest.slice(7)]));
       const result = { layers: 0, blobs: 0, tmp: 0 };
       const layerRoot = path.join(this.root, 'layers', 'sha256');
@@ -398,7 +432,10 @@ export class ImageStore {
     const release = this.files.tryCollect();
     if (!release) return;
     try {
-      const used = new Set(this.list().flatMap((i) => i.diffIds));
+      const used = new Set([
+        ...this.list().flatMap((i) => i.diffIds),
+        ...readImageUses(this.root).flatMap((u) => (u.live ? u.layers : [])),
+      ]);
       for (const d of diffIds) if (!used.has(d)) this.files.removeDir(this.files.layerPath(d));
     } finally {
       release();

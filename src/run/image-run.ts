@@ -9,6 +9,7 @@ import { log } from '../log.js';
 import { ImageStore } from '../image/store.js';
 import { getImage } from '../image/get-image.js';
 import { buildImageSpec } from './image-spec.js';
+import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { startReaper } from './reaper.js';
 import type { ImageRunOptions } from './options.js';
 
@@ -31,6 +32,27 @@ export function logFile(store: ImageStore, id: string): string {
   return path.join(containerDir(store, id), 'container.log');
 }
 
+/**
+ * `tcr rm` of a container whose state is gone (a reboot empties /run/tcr)
+ * but whose directory stayed in the store: the directory goes, unless
+ * something is still mounted in it. False when there is no such directory.
+ */
+export function removeLeftover(store: ImageStore, id: string): boolean {
+  const dir = containerDir(store, id);
+  if (!fs.existsSync(dir)) return false;
+  const mounted = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m && (m === dir || m.startsWith(dir + '/')));
+  if (mounted.length)
+    throw new TcrError(
+      `container ${id} has no state, but ${mounted.join(', ')} ${mounted.length > 1 ? 'are' : 'is'} still mounted: unmount, then tcr rm ${id} again`,
+    );
+  fs.rmSync(dir, { recursive: true, force: true });
+  return true;
+}
+
 /** 12 hex digits, as docker shows ids; read from the kernel's random pool rather than through node:crypto, one more module to load. */
 function randomId(): string {
   const fd = fs.openSync('/dev/urandom', 'r');
@@ -41,6 +63,15 @@ function randomId(): string {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** A memory-swap limit needs swap accounting: without it, as docker does, a warning and the memory limit alone. */
+function withSwapIfAccounted(o: ImageRunOptions): ImageRunOptions {
+  if (o.memorySwap === undefined || hostHasSwapAccounting()) return o;
+  log.warn(
+    'this kernel does not account swap per cgroup (no memory.memsw.limit_in_bytes or memory.swap.max): memory is limited without swap, --memory-swap is ignored',
+  );
+  return { ...o, memorySwap: undefined };
 }
 
 /** Resolves with the container id and its exit status (0 at once for --detach). */
@@ -54,6 +85,10 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   if (ctx.runtime.store.exists(id) || fs.existsSync(ctx.runtime.store.dir(id)))
     throw new TcrError(`the container name ${JSON.stringify(id)} is already in use (tcr rm ${id})`);
   const dir = containerDir(ctx.store, id);
+  const rootfs = path.join(dir, 'rootfs');
+  // the spec first: a bad flag it finds (a -v path, a capability) must leave nothing behind
+  // the user is looked up in the image's own /etc/passwd: read through a temporary view of the layers
+  const spec = buildImageSpec(withSwapIfAccounted(o), { id, rootfs, config, lookupRoot: lower });
   fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
@@ -63,10 +98,9 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   }
   let stdio: number[] | undefined;
   try {
-    const rootfs = path.join(dir, 'rootfs');
+    // from here until tcr rm, the store keeps the layers, and rmi refuses the image
+    ctx.store.claim(img, dir, ctx.runtime.store.dir(id));
     fs.mkdirSync(rootfs);
-    // the user is looked up in the image's own /etc/passwd: read through a temporary view of the layers
-    const spec = buildImageSpec(o, { id, rootfs: rootfs, config, lookupRoot: lower });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     if (o.detach) {
       const log = fs.openSync(logFile(ctx.store, id), 'a', 0o640);

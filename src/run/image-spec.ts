@@ -156,7 +156,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
   const resources: NonNullable<Spec['linux']>['resources'] = {
     devices: [{ allow: false, access: 'rwm' }],
   };
-  if (o.memory !== undefined) resources.memory = { limit: o.memory };
+  if (o.memory !== undefined) resources.memory = { limit: o.memory, ...(o.memorySwap !== undefined && { swap: o.memorySwap }) };
   if (o.cpus !== undefined) resources.cpu = { quota: Math.round(o.cpus * 100000), period: 100000 };
   if (o.pidsLimit !== undefined) resources.pids = { limit: o.pidsLimit };
   linux.resources = resources;

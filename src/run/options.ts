@@ -17,7 +17,10 @@ export interface ImageRunOptions {
   volumes: string[];
   tmpfs: string[];
   readOnly?: boolean;
+  /** bytes; undefined: no limit */
   memory?: number;
+  /** memory plus swap in bytes (-1: unlimited swap), docker's --memory-swap */
+  memorySwap?: number;
   cpus?: number;
   pidsLimit?: number;
   capAdd: string[];

@@ -303,11 +303,29 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
 
   it('an unknown command or flag', () => {
     const a = sb.tcr(['frobnicate']);
-    expect(a.status).toBe(1);
-    expect(a.stderr).toMatch(/^error: /);
+    expect(a).toMatchObject({ status: 1, stderr: 'tcr: unknown command "frobnicate"; tcr --help lists the commands\n' });
+    // docker's top is not tcr's stop: what does its job is named instead
+    const top = sb.tcr(['top', 'x']);
+    expect(top).toMatchObject({
+      status: 1,
+      stderr: 'tcr: unknown command "top" (tcr ps ID lists the processes of a container); tcr --help lists the commands\n',
+    });
+    expect(sb.tcr(['strat', 'x']).stderr).toMatch(/^tcr: unknown command "strat" \(did you mean start\?\)/);
+    // runc's commands keep runc's 1; a hint only to a close flag of that command
     const b = sb.tcr(['create', '--no-such-flag', 'x']);
-    expect(b.status).toBe(1);
-    expect(b.stderr).toMatch(/unknown option '--no-such-flag'/);
+    expect(b).toMatchObject({ status: 1, stderr: "tcr: unknown option '--no-such-flag'\nSee 'tcr create --help'.\n" });
+    expect(sb.tcr(['create', '--frce', 'x']).stderr).not.toMatch(/did you mean/); // not --trace
+    expect(sb.tcr(['delete', '--frce', 'x'])).toMatchObject({
+      status: 1,
+      stderr: expect.stringMatching(/^tcr: unknown option '--frce' \(did you mean --force\?\)/),
+    });
+    // docker's commands exit 125 for tcr's own failures
+    expect(sb.tcr(['rm', '--frce', 'x'])).toMatchObject({
+      status: 125,
+      stderr: expect.stringMatching(/\(did you mean --force\?\)\nSee 'tcr rm --help'/),
+    });
+    expect(sb.tcr(['run', '--no-such-flag', 'busybox']).status).toBe(125);
+    expect(sb.tcr(['run', '--bundle', '/nonexistent', '--no-such-flag', 'x']).status).toBe(1);
     expectNothingLeft(sb);
   });
 });
@@ -317,15 +335,21 @@ describe.skipIf(lacks(isRoot))('a user other than root', () => {
   const asNobody = (args: string[]) => spawnSync(TCR, args, { encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/' });
 
   it('is told tcr needs root, with docker exit codes for docker commands and runc codes for runc ones', () => {
-    for (const [args, code] of [
+    const cases = [
       [['images'], 125],
       [['run', '--rm', 'busybox', 'true'], 125],
+      [['run', '-h', 'box', 'busybox'], 125],
+      [['rmi', 'x'], 125],
       [['state', 'x'], 1],
       [['list'], 1],
-    ] as const) {
+      [['run', '--bundle', '/b', 'x'], 1],
+    ] as const;
+    for (const [args, code] of cases) {
       const r = asNobody([...args]);
       expect(r.status, args.join(' ')).toBe(code);
-      expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^tcr: ${args[0]}: needs root \\(uid 0; this is uid 65534\\).*Run it as root`));
+      expect(r.stderr, args.join(' ')).toMatch(
+        new RegExp(`^tcr: tcr ${args[0]} needs root \\(this is uid 65534; rootless use is not supported yet\\).*Run it as root`),
+      );
       expect(r.stderr, args.join(' ')).not.toMatch(/EACCES/);
     }
   });

@@ -86,13 +86,18 @@ describe('image commands', () => {
   });
 
   it('explains bad input', async () => {
+    // docker's commands: 125 for a failure of tcr's own, as docker and podman exit
     const bad = await tcr(['pull', 'Bad/Name']);
-    expect(bad.status).toBe(1);
+    expect(bad.status).toBe(125);
     expect(bad.stderr).toMatch(/tcr: invalid image reference "Bad\/Name": repository names must be lowercase/);
     const gone = await tcr(['rmi', 'nothere']);
     expect(gone.stderr).toMatch(/image "nothere" is not in the image store/);
+    expect(gone.status).toBe(125);
     const notar = await tcr(['load', '-i', path.join(top, 'none.tar')]);
     expect(notar.stderr).toMatch(/none.tar: no such file/);
+    expect(notar.status).toBe(125);
+    const flag = await tcr(['images', '--qiet']);
+    expect(flag).toMatchObject({ status: 125, stderr: "tcr: unknown option '--qiet' (did you mean --quiet?)\nSee 'tcr images --help'.\n" });
   });
 
   it.skipIf(lacks(!noRegistry))('pulls from a registry with plain progress lines off a terminal', async () => {

@@ -394,10 +394,51 @@ describe('store operations', () => {
 
   it('refuses to remove an image in use', async () => {
     const img = await two();
-    const s = new ImageStore({ root: store.root, unpack: testUnpack, inUse: () => 'container web1' });
-    await importOpened(s, await openLayoutDir(layout([{ img, refName: 'docker.io/library/used:1' }])));
-    expect(() => s.remove('used:1')).toThrow(/image docker.io\/library\/used:1 is in use by container web1: remove that first/);
+    const s = new ImageStore({ root: store.root, unpack: testUnpack });
+    const [used] = await importOpened(s, await openLayoutDir(layout([{ img, refName: 'docker.io/library/used:1' }])));
+    const dir = path.join(store.root, 'containers', 'web1');
+    fs.mkdirSync(dir, { recursive: true });
+    s.claim(used, dir, path.join(store.root, 'no-state'));
+    expect(() => s.remove('used:1')).toThrow(
+      /image docker.io\/library\/used:1 \([0-9a-f]{12}\) is in use by container web1: remove it first \(tcr rm -f web1\), or untag the image with rmi -f/,
+    );
     expect(s.list()).toHaveLength(1);
+    // -f untags; the layers stay while the container's record does, and go with the image once it is gone
+    expect(s.remove('used:1', { force: true })).toEqual({ untagged: ['docker.io/library/used:1'], deleted: [] });
+    expect(s.gc()).toEqual({ layers: 0, blobs: 0, tmp: 0 });
+    expect(used.diffIds.every((d) => s.hasLayer(d))).toBe(true);
+    expect(() => s.remove(used.configDigest)).toThrow(/has no names left and is in use by container web1/);
+    fs.rmSync(path.dirname(dir), { recursive: true }); // tcr rm takes the container's directory
+    expect(s.remove(used.configDigest).deleted).toEqual([used.configDigest]);
+    expectEmptyStore();
+  });
+
+  it('a use pins its image while its state exists or it was made in this boot; a claim of a removed image fails', async () => {
+    const img = await two();
+    const [im] = await importOpened(store, await openLayoutDir(layout([{ img, refName: 'docker.io/library/pinned:1' }])));
+    const use = (id: string, rec: object) => {
+      fs.mkdirSync(path.join(store.root, 'containers', id), { recursive: true });
+      fs.writeFileSync(
+        path.join(store.root, 'containers', id, 'image.json'),
+        JSON.stringify({ image: im.configDigest, layers: im.diffIds, ...rec }),
+      );
+    };
+    const state = path.join(dir, 'state-of-old');
+    fs.mkdirSync(state);
+    use('old', { state, boot: 'an earlier boot' });
+    expect(store.users(im.configDigest)).toEqual(['old']);
+    fs.rmSync(state, { recursive: true }); // a reboot emptied the state root
+    expect(store.users(im.configDigest)).toEqual([]);
+    use('stale', { state: path.join(dir, 'no-such-state'), boot: 'an earlier boot' });
+    expect(store.users(im.configDigest)).toEqual([]);
+    expect(store.remove('pinned:1').deleted).toEqual([im.configDigest]);
+    expect(im.diffIds.some((d) => store.hasLayer(d))).toBe(false); // stale uses pin no layer
+    const late = path.join(store.root, 'containers', 'late');
+    fs.mkdirSync(late);
+    expect(() => store.claim(im, late, path.join(dir, 'late-state'))).toThrow(/was removed while the container was being made/);
+    expect(fs.existsSync(path.join(late, 'image.json'))).toBe(false);
+    fs.rmSync(path.join(store.root, 'containers'), { recursive: true });
+    expectEmptyStore();
   });
 
   it('two imports of one image at once make one copy of each layer', async () => {

@@ -7,7 +7,7 @@ import { parseFastPath } from '../../src/cli/fast-path.js';
 
 interface Parsed {
   command: string;
-  bundleRun?: boolean;
+  given?: Set<string>;
   globals: Record<string, unknown>;
   args: string[];
   opts: Record<string, unknown>;
@@ -24,7 +24,8 @@ async function viaCommander(argv: string[]): Promise<Parsed | Error> {
       const cmd = a[a.length - 1] as Command;
       const args = a.slice(0, -2).flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])) as string[];
       parsed = { command: sub.name(), globals: program.opts(), args, opts: cmd.opts() };
-      if (sub.name() === 'run') parsed.bundleRun = bundleRun(cmd.getOptionValueSource('bundle') === 'cli');
+      if (sub.name() === 'run')
+        parsed.given = new Set(cmd.options.map((o) => o.attributeName()).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
     });
   }
   // no log set-up or systemd check in a unit test: drop main.ts's preAction hook
@@ -36,8 +37,6 @@ async function viaCommander(argv: string[]): Promise<Parsed | Error> {
   }
   return parsed ?? new Error('no action ran');
 }
-
-const bundleRun = (bundleGiven: boolean) => bundleGiven;
 
 const TAKEN: string[][] = [
   ['create', 'c1'],
@@ -114,7 +113,7 @@ const LEFT_TO_COMMANDER: string[][] = [
 
 describe('fast path', () => {
   it.each(TAKEN.map((a) => [a.join(' '), a]))('parses `%s` as commander does', async (_, argv) => {
-    const fast = parseFastPath(argv, bundleRun);
+    const fast = parseFastPath(argv);
     expect(fast).toBeDefined();
     const slow = await viaCommander(argv);
     expect(slow).not.toBeInstanceOf(Error);
@@ -123,21 +122,22 @@ describe('fast path', () => {
     expect(fast!.args).toEqual(s.args);
     expect(fast!.globals).toEqual(s.globals);
     expect(fast!.opts).toEqual(s.opts);
-    expect(fast!.bundleRun).toBe(s.bundleRun);
+    expect(fast!.given).toEqual(s.given);
   });
 
   it.each(LEFT_TO_COMMANDER.map((a) => [a.join(' '), a]))('leaves `%s` to commander', (_, argv) => {
-    expect(parseFastPath(argv, bundleRun)).toBeUndefined();
+    expect(parseFastPath(argv)).toBeUndefined();
   });
 
-  it('asks whether a run without --bundle is a bundle run (config.json in the working directory)', () => {
-    expect(parseFastPath(['run', 'c1'], () => true)?.bundleRun).toBe(true);
-    expect(parseFastPath(['run', 'c1'], () => false)?.bundleRun).toBe(false);
+  it('tells a run which flags were given, which decide its form (run-form.ts)', () => {
+    expect(parseFastPath(['run', '-b', '/b', '-d', 'c1'])?.given).toEqual(new Set(['bundle', 'detach']));
+    expect(parseFastPath(['run', '--no-pivot', 'c1'])?.given).toEqual(new Set(['pivot']));
+    expect(parseFastPath(['run', '--rm', '-e', 'A=1', 'busybox'])?.given).toEqual(new Set(['rm', 'env']));
   });
 
   it('gives each parse its own arrays for repeatable flags', () => {
-    const a = parseFastPath(['run', '-e', 'A=1', 'busybox'], bundleRun);
-    const b = parseFastPath(['run', 'busybox'], bundleRun);
+    const a = parseFastPath(['run', '-e', 'A=1', 'busybox']);
+    const b = parseFastPath(['run', 'busybox']);
     expect(a?.opts.env).toEqual(['A=1']);
     expect(b?.opts.env).toEqual([]);
   });
