@@ -56,7 +56,7 @@ try {
     stdio: ['pipe', 'ignore', 'ignore'],
   });
   const runs = {
-    tcr: [TCR, [...tcrArgs, 'run', '--rm', 'busybox', 'true']],
+    tcr: [TCR, [...tcrArgs, 'run', '--rm', '--network', 'none', 'busybox', 'true']],
     podman: [
       'podman',
       [

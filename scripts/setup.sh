@@ -15,9 +15,11 @@ fi
 # private registry (token auth signed with an openssl certificate) and pushes to it
 # musl-tools: the executor (native/executor.c) is a static program linked against musl (native/build-executor.sh)
 # containernetworking-plugins and iproute2: test/e2e/cri.test.ts gives containerd's CRI plugin a
-# bridge (made with ip) and the CNI bridge, host-local and loopback plugins from /usr/lib/cni
+# bridge (made with ip) and the CNI bridge, host-local and loopback plugins from /usr/lib/cni;
+# tcr run's own bridge networking (src/network/) uses the bridge, host-local, portmap and firewall
+# plugins, which call iptables, and ip for `tcr network rm`
 # clang-format: scripts/lint.sh checks native/'s style
-packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman conmon containerd containernetworking-plugins iproute2 docker-registry skopeo openssl clang-format)
+packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

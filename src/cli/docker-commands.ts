@@ -34,9 +34,16 @@ export interface ImageRunFlags {
   capAdd: string[];
   capDrop: string[];
   securityOpt: string[];
-  network: 'none' | 'host';
+  network: string;
   pull: 'missing' | 'always' | 'never';
   detach?: boolean;
+  publish: string[];
+  publishAll?: boolean;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
+  addHost: string[];
+  networkAlias: string[];
 }
 
 function memoryOptions(memory: string | undefined, memorySwap: string | undefined): Pick<ImageRunOptions, 'memory' | 'memorySwap'> {
@@ -77,6 +84,13 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     securityOpt: f.securityOpt,
     network: f.network,
     pull: f.pull,
+    publish: f.publish,
+    publishAll: f.publishAll,
+    dns: f.dns,
+    dnsSearch: f.dnsSearch,
+    dnsOption: f.dnsOption,
+    addHost: f.addHost,
+    networkAlias: f.networkAlias,
   };
 }
 
@@ -150,11 +164,26 @@ export function registerContainerCommands(program: Command): void {
       if (!Number.isFinite(wait) || wait < 0) throw new TcrError(`--time: ${JSON.stringify(o.time)} is not a number of seconds`);
       for (const id of ids) {
         const c = rt.container(id);
-        if (c.status() === 'stopped') continue;
+        // a -d --rm container's reaper may remove it as soon as it stops
+        const stopped = () => {
+          try {
+            return c.status() === 'stopped';
+          } catch (e) {
+            if (rt.store.exists(id)) throw e;
+            return true;
+          }
+        };
+        if (stopped()) {
+          await c.releaseNetwork(); // exited by itself: its address goes back too
+          continue;
+        }
         c.kill('SIGTERM');
         const end = Date.now() + wait * 1000;
-        while (c.status() !== 'stopped' && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-        if (c.status() !== 'stopped') c.kill('SIGKILL', true);
+        while (!stopped() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+        if (!stopped()) c.kill('SIGKILL', true);
+        const killed = Date.now() + 5000;
+        while (!stopped() && Date.now() < killed) await new Promise((r) => setTimeout(r, 20));
+        await c.releaseNetwork();
         out(`${id}\n`);
       }
     });

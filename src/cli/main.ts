@@ -9,6 +9,7 @@ import { registerCgroupCommands } from './cgroup-commands.js';
 import { registerExec } from './exec-command.js';
 import { registerFeatures } from './features.js';
 import { registerImageCommands } from './image-commands.js';
+import { registerNetworkCommands } from './network-commands.js';
 import { parseFastPath } from './fast-path.js';
 import { registerContainerCommands } from './docker-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
@@ -84,6 +85,7 @@ export function buildProgram(only?: string): Command {
   registerFeatures(target);
   registerContainerCommands(target);
   registerImageCommands(target);
+  registerNetworkCommands(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;

@@ -77,10 +77,20 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--security-opt <opt>', description: 'no-new-privileges, seccomp=unconfined|FILE (repeatable)', repeatable: true },
   {
     flags: '--network <mode>',
-    description: 'network namespace: none (a private loopback) or host',
-    choices: ['none', 'host'],
-    default: 'none',
+    description: 'bridge (NAT, the default), NAME (a tcr network create one), host, none (a private loopback), container:NAME',
+    default: 'bridge',
   },
+  {
+    flags: '-p, --publish <[ip:]host:ctr[/udp]>',
+    description: 'publish a container port on the host (repeatable; bridge networks)',
+    repeatable: true,
+  },
+  { flags: '-P, --publish-all', description: 'publish every port the image EXPOSEs on a free host port' },
+  { flags: '--network-alias <name>', description: 'another name of the container on a user network (repeatable)', repeatable: true },
+  { flags: '--dns <ip>', description: "a name server for /etc/resolv.conf (repeatable; default: the host's)", repeatable: true },
+  { flags: '--dns-search <domain>', description: 'a search domain for /etc/resolv.conf (repeatable)', repeatable: true },
+  { flags: '--dns-option <opt>', description: 'an option line entry for /etc/resolv.conf (repeatable)', repeatable: true },
+  { flags: '--add-host <name:ip>', description: 'a line of /etc/hosts (repeatable; ip host-gateway: the bridge)', repeatable: true },
   { flags: '--pull <policy>', description: 'when to pull the image', choices: ['missing', 'always', 'never'], default: 'missing' },
 ];
 

@@ -173,6 +173,27 @@ export class Container {
   }
 
   /** Removes the container; a running one only with force. Poststop hooks run for created containers. */
+  /**
+   * A stopped image container gives its address, ports and NAT rules back
+   * (docker does at stop): `run` without --rm after the exit, `tcr stop`.
+   * The record loses its network only once the DEL succeeded.
+   */
+  async releaseNetwork(): Promise<void> {
+    // a container removed meanwhile (by a -d --rm reaper, or rm) took its network with it
+    const lock = ContainerLock.acquire(this.store.dir(this.id));
+    if (!lock) return;
+    try {
+      if (!this.store.exists(this.id)) return;
+      const rec = this.record();
+      if (!rec.network || deriveStatus(rec, this.store) !== 'stopped') return;
+      await (await import('../network/attach.js')).detachNetwork(this.store, rec);
+      delete rec.network;
+      this.store.write(rec);
+    } finally {
+      lock.release();
+    }
+  }
+
   async delete(force = false): Promise<void> {
     let rec: ContainerRecord;
     try {
@@ -188,6 +209,8 @@ export class Container {
         throw new TcrError(`cannot delete container ${this.id} that is not stopped: ${status}`);
       if (status !== 'stopped') this.killAndWait(rec);
       if (rec.cgroup) await this.emptyAndRemoveCgroup(rec);
+      // its processes are gone; the namespace pin keeps what the CNI plugins' DEL must find
+      if (rec.network) await (await import('../network/attach.js')).detachNetwork(this.store, rec);
       if (rec.hostCleanup) undoHostMounts(rec.hostCleanup);
       if (rec.phase === 'created') {
         try {

@@ -3,7 +3,8 @@
 // orchestrators use it directly without paying Node's start-up per command.
 import fs from 'node:fs';
 import os from 'node:os';
-import { TcrError } from '../errors.js';
+import { TcrError, errorMessage } from '../errors.js';
+import { log } from '../log.js';
 import { cgroupLayout } from '../cgroups/detect.js';
 import { managerFor, type CgroupManager, type CgroupSeams } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
@@ -26,6 +27,7 @@ import { mountOverlay, mountPointOf, mountsAt, undoHostMounts, type HostCleanup,
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { namespaceId, procStat } from './proc.js';
+import type { NetworkRecord } from '../network/record.js';
 import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic, type ContainerRecord } from './state-store.js';
 import { deriveStatus, ociState } from './status.js';
 
@@ -44,6 +46,8 @@ export interface CreateOptions {
   overlay?: OverlayRootfs;
   /** directories that belong to the container and go with it (an image container's) */
   ownedDirs?: string[];
+  /** an image container's bridge networking, attached at the start sync (src/network/attach.ts); engines do their own */
+  network?: NetworkRecord;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -141,7 +145,10 @@ export class Runtime {
     if (!attach) return 0;
     const status = await attach.wait(launch.pid);
     if (!opts.keep) await container.delete(true);
-    else if (opts.overlay) undoHostMounts({ unmount: [opts.overlay.target], remove: [] }); // kept: its upper layer stays, unmounted until rm
+    else {
+      if (opts.overlay) undoHostMounts({ unmount: [opts.overlay.target], remove: [] }); // kept: its upper layer stays, unmounted until rm
+      if (opts.network) await container.releaseNetwork();
+    }
     return status;
   }
 
@@ -179,9 +186,9 @@ export class Runtime {
     let cgroup: CgroupManager | undefined;
     let hostCleanup: HostCleanup | undefined =
       opts.overlay || opts.ownedDirs ? { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] } : undefined;
+    const rec = newRecord(id, bundle);
     try {
       const spec = bundle.spec;
-      const rec = newRecord(id, bundle);
       cgroup = managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams);
       rec.cgroup = cgroup.record;
       rec.hostCleanup = hostCleanup;
@@ -222,9 +229,12 @@ export class Runtime {
           rec.pid = pid;
           rec.startTime = procStat(pid)?.startTime ?? '';
           if (spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path)) rec.pidNamespace = namespaceId(pid, 'pid');
+          rec.network = opts.network; // recorded before any of it is made
           this.store.write(rec);
           await cg.applyInit(pid); // before the init runs a single step of the container's (a systemd scope starts here)
           writeIdMaps(spec, pid);
+          // the init is in its new network namespace and runs nothing of the container's until this answer
+          if (rec.network) await (await import('../network/attach.js')).attachNetwork(this.store, rec, pid);
           return JSON.stringify(ociState(rec, 'creating'));
         }
         if (point === SyncPoint.runtimeHooks) {
@@ -242,11 +252,21 @@ export class Runtime {
       return launch;
     } catch (e) {
       launch?.abort();
+      // a network DEL that failed keeps the record, so `tcr rm` can try it again
+      let keepRecord = false;
+      if (rec.network) {
+        try {
+          await (await import('../network/attach.js')).detachNetwork(this.store, rec);
+        } catch (d) {
+          keepRecord = true;
+          log.warn(`${errorMessage(d)}; the container stays recorded: remove it with tcr rm ${id}`);
+        }
+      }
       try {
         await cgroup?.destroy();
         if (hostCleanup) undoHostMounts(hostCleanup);
       } finally {
-        this.store.remove(id);
+        if (!keepRecord) this.store.remove(id);
       }
       throw e;
     } finally {

@@ -7,6 +7,7 @@ import { TcrError, errnoCode } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
 import type { HostCleanup } from './host-mounts.js';
+import type { NetworkRecord } from '../network/record.js';
 import { removeTree } from '../sys/remove-tree.js';
 import { native } from '../sys/native.js';
 
@@ -34,6 +35,8 @@ export interface ContainerRecord {
   cgroup?: CgroupRecord;
   /** host mounts and directories of an image container, recorded before they are made */
   hostCleanup?: HostCleanup;
+  /** an image container's bridge networking (src/network/), recorded before it is made */
+  network?: NetworkRecord;
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;

@@ -8,9 +8,10 @@ import { TcrError, errnoCode } from '../errors.js';
 import { log } from '../log.js';
 import { ImageStore } from '../image/store.js';
 import { getImage } from '../image/get-image.js';
-import { buildImageSpec } from './image-spec.js';
+import { buildImageSpec, defaultHostname } from './image-spec.js';
 import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { startReaper } from './reaper.js';
+import { randomHex } from '../sys/random.js';
 import type { ImageRunOptions } from './options.js';
 
 /** The rootfs where overlayfs is unavailable: the layers copied (the unpacking bundle, loaded only then). */
@@ -53,18 +54,6 @@ export function removeLeftover(store: ImageStore, id: string): boolean {
   return true;
 }
 
-/** 12 hex digits, as docker shows ids; read from the kernel's random pool rather than through node:crypto, one more module to load. */
-function randomId(): string {
-  const fd = fs.openSync('/dev/urandom', 'r');
-  try {
-    const b = Buffer.alloc(6);
-    fs.readSync(fd, b);
-    return b.toString('hex');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** A memory-swap limit needs swap accounting: without it, as docker does, a warning and the memory limit alone. */
 function withSwapIfAccounted(o: ImageRunOptions): ImageRunOptions {
   if (o.memorySwap === undefined || hostHasSwapAccounting()) return o;
@@ -81,14 +70,15 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress() });
   const config = ctx.store.config(img);
   const lower = ctx.store.layerDirs(img).reverse();
-  const id = o.name ?? randomId();
+  const id = o.name ?? randomHex(6); // 12 hex digits, as docker shows ids
   if (ctx.runtime.store.exists(id) || fs.existsSync(ctx.runtime.store.dir(id)))
     throw new TcrError(`the container name ${JSON.stringify(id)} is already in use (tcr rm ${id})`);
   const dir = containerDir(ctx.store, id);
   const rootfs = path.join(dir, 'rootfs');
   // the spec first: a bad flag it finds (a -v path, a capability) must leave nothing behind
   // the user is looked up in the image's own /etc/passwd: read through a temporary view of the layers
-  const spec = buildImageSpec(withSwapIfAccounted(o), { id, rootfs, config, lookupRoot: lower });
+  const checked = withSwapIfAccounted(o);
+  buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower });
   fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
@@ -101,6 +91,18 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     // from here until tcr rm, the store keeps the layers, and rmi refuses the image
     ctx.store.claim(img, dir, ctx.runtime.store.dir(id));
     fs.mkdirSync(rootfs);
+    const { prepareNetwork } = await import('../network/prepare.js');
+    const network = await prepareNetwork(o, {
+      id,
+      hostname: defaultHostname(o, id),
+      dir,
+      storeRoot: ctx.store.root,
+      state: ctx.runtime.store,
+      exposed: config.config?.ExposedPorts,
+      dirOf: (other) => containerDir(ctx.store, other),
+    });
+    // again, now with the network's mounts and host name
+    const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     if (o.detach) {
       const log = fs.openSync(logFile(ctx.store, id), 'a', 0o640);
@@ -116,6 +118,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       stdio,
       overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs, volatile: o.rm, copyLayers },
       ownedDirs: [dir],
+      network: network.record,
     });
     if (o.detach && o.rm) {
       try {

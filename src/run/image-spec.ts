@@ -11,6 +11,7 @@ import type { Mount, Seccomp, Spec } from '../spec/types.js';
 import { defaultSeccomp } from './default-seccomp.js';
 import { DEFAULT_CAPS, type ImageRunOptions } from './options.js';
 import { resolveUser } from '../container/passwd.js';
+import type { PreparedNetwork } from '../network/prepare.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -122,6 +123,13 @@ export interface ImageSpecContext {
   /** no Entrypoint, Cmd or command gives empty process.args instead of an error: a bundle
    *  (tcr unpack) of a base image is still worth having, and is edited before it runs */
   commandOptional?: boolean;
+  /** the network namespace (default: one of its own, only lo) and the etc files mounted in (src/network/prepare.ts) */
+  network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname'>;
+}
+
+/** -h, else the first 12 characters of the id, as docker names a container's host. */
+export function defaultHostname(o: Pick<ImageRunOptions, 'hostname'>, id: string): string {
+  return o.hostname ?? id.slice(0, 12);
 }
 
 export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec {
@@ -130,7 +138,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
       throw new TcrError(`--security-opt ${JSON.stringify(s)}: not understood (no-new-privileges, seccomp=unconfined|FILE)`);
   const img = ctx.config.config ?? {};
   const spec = defaultSpec();
-  const hostname = o.hostname ?? ctx.id.slice(0, 12);
+  const hostname = ctx.network?.hostname ?? defaultHostname(o, ctx.id);
   const caps = capList(o);
   spec.root = { path: ctx.rootfs, readonly: !!o.readOnly };
   spec.hostname = hostname;
@@ -147,12 +155,15 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
   };
   if (!path.isAbsolute(spec.process.cwd)) throw new TcrError(`working directory ${JSON.stringify(spec.process.cwd)} must be absolute`);
   const mounts = spec.mounts!.filter((m) => !(o.readOnly === false && m.destination === '/sys'));
+  // before the user's: a -v over /etc/hosts wins, as in docker
+  mounts.push(...(ctx.network?.mounts ?? []));
   for (const v of o.volumes) mounts.push(volumeMount(v));
   for (const t of o.tmpfs) mounts.push(tmpfsMount(t));
   spec.mounts = mounts;
   const linux = spec.linux!;
   linux.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
-  if (o.network === 'none') linux.namespaces.push({ type: 'network' });
+  const ns = ctx.network?.namespace ?? 'new';
+  if (ns !== 'host') linux.namespaces.push(ns === 'new' ? { type: 'network' } : { type: 'network', path: ns.path });
   const resources: NonNullable<Spec['linux']>['resources'] = {
     devices: [{ allow: false, access: 'rwm' }],
   };

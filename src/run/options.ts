@@ -1,6 +1,8 @@
 // What `tcr run IMAGE [CMD...]` takes, the docker/podman way.
+import type { NetworkFlags } from '../network/prepare.js';
 
-export interface ImageRunOptions {
+/** The network flags (--network, -p, -P, --dns, --add-host, --network-alias) are src/network/'s. */
+export interface ImageRunOptions extends NetworkFlags {
   image: string;
   command: string[];
   name?: string;
@@ -26,7 +28,6 @@ export interface ImageRunOptions {
   capAdd: string[];
   capDrop: string[];
   securityOpt: string[];
-  network: 'none' | 'host';
   pull?: 'missing' | 'always' | 'never';
 }
 
@@ -47,3 +48,14 @@ export const DEFAULT_CAPS = [
   'CAP_KILL',
   'CAP_AUDIT_WRITE',
 ];
+
+/** No network flags: a private loopback (tcr unpack's bundles, which an engine networks itself). */
+export const NO_NETWORK: NetworkFlags = {
+  network: 'none',
+  publish: [],
+  dns: [],
+  dnsSearch: [],
+  dnsOption: [],
+  addHost: [],
+  networkAlias: [],
+};

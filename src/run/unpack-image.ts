@@ -13,7 +13,7 @@ import { parseImageRef } from '../image/reference.js';
 import { ImageStore } from '../image/store.js';
 import { buildImageSpec } from './image-spec.js';
 import { commitStage, makeStage, removeOnSignal, targetState } from './stage-dir.js';
-import type { ImageRunOptions } from './options.js';
+import { NO_NETWORK, type ImageRunOptions } from './options.js';
 
 export interface UnpackImageOptions extends PullOptions {
   /** for a registry name: when to pull it into the store (default: when missing, as `tcr run`) */
@@ -35,7 +35,7 @@ function defaultRunOptions(image: string, hostname: string): ImageRunOptions {
     capAdd: [],
     capDrop: [],
     securityOpt: [],
-    network: 'none',
+    ...NO_NETWORK,
   };
 }
 

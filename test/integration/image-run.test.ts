@@ -11,7 +11,10 @@ const OCI = path.join(REPO, 'demo', 'busybox-oci');
 describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
   const sb = new Sandbox('tcr-img');
   const store = path.join(sb.dir, 'store');
-  const tcr = (args: string[], opts = {}) => sb.tcr(['--store', store, ...args], opts);
+  // not about networking (network.test.ts is): a private loopback spares each run the bridge's CNI ADD and DEL
+  const offline = (args: string[]) =>
+    args[0] === 'run' && !args.includes('--network') ? ['run', '--network', 'none', ...args.slice(1)] : args;
+  const tcr = (args: string[], opts = {}) => sb.tcr(['--store', store, ...offline(args)], opts);
   beforeAll(() => {
     const r = tcr(['import', '-q', OCI, 'busybox']);
     expect(r.stderr).toBe('');

@@ -80,6 +80,23 @@ const TAKEN: string[][] = [
     'echo $A',
   ],
   ['run', '-h', 'box', '--network', 'host', '--pull=never', '--cap-add', 'NET_ADMIN', '--cap-drop=ALL', 'busybox'],
+  [
+    'run',
+    '--network',
+    'tcr-user',
+    '-p',
+    '127.0.0.1:8080:80',
+    '--publish',
+    '53:53/udp',
+    '-P',
+    '--dns',
+    '10.0.0.2',
+    '--add-host',
+    'db:10.0.0.3',
+    '--network-alias',
+    'web',
+    'busybox',
+  ],
   ['run', '-d', '-m', '64m', '--cpus', '0.5', '--pids-limit', '10', '--read-only', '--tmpfs', '/run', 'busybox', 'ls', '-l', '--', '-x'],
   ['run', '--security-opt', 'no-new-privileges', '--env-file', '/e', '-w', '/tmp', '-u', '1000:1000', '--entrypoint', '/bin/sh', 'busybox'],
   ['--store', '/s', 'run', '--rm', 'busybox'],
@@ -106,9 +123,9 @@ const LEFT_TO_COMMANDER: string[][] = [
   ['list'],
   ['exec', 'c1', 'true'],
   ['run', '--help'],
-  ['run', '--network', 'bridge', 'busybox'],
+  ['run', '--pull', 'sometimes', 'busybox'], // not one of the choices
   ['run', '--rm'],
-  ['run', '--publish', '80:80', 'busybox'],
+  ['run', '--expose-all', 'busybox'], // no such flag
 ];
 
 describe('fast path', () => {

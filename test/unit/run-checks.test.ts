@@ -64,6 +64,12 @@ describe('-m and --memory-swap', () => {
       capDrop: [],
       securityOpt: [],
       network: 'none',
+      publish: [],
+      dns: [],
+      dnsSearch: [],
+      dnsOption: [],
+      addHost: [],
+      networkAlias: [],
       pull: 'never',
     } as ImageRunFlags;
     const spec = (f: Partial<ImageRunFlags>) =>

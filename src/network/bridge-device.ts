@@ -1,0 +1,33 @@
+// The bridge device of a removed user network. The CNI bridge plugin makes a
+// network's bridge on its first ADD and never removes it (containers come
+// and go on it); `tcr network rm` does, with iproute2, once no interface is
+// left on it, and drops the network's empty lease directory.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError } from '../errors.js';
+import { IPAM_DIR, type NetworkDef } from './networks.js';
+
+/** Lease files are named by address; `lock` and `last_reserved_ip.N` are host-local's bookkeeping. */
+function holdsLeases(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).some((f) => f !== 'lock' && !f.startsWith('last_reserved_ip'));
+  } catch {
+    return false;
+  }
+}
+
+export async function removeBridge(def: NetworkDef): Promise<void> {
+  const sys = path.join('/sys/class/net', def.bridge);
+  if (fs.existsSync(sys)) {
+    const ports = fs.existsSync(path.join(sys, 'brif')) ? fs.readdirSync(path.join(sys, 'brif')) : [];
+    if (ports.length)
+      throw new TcrError(
+        `network ${def.name}: its bridge ${def.bridge} still has interfaces (${ports.join(', ')}): containers of another state root use it`,
+      );
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync('ip', ['link', 'delete', def.bridge, 'type', 'bridge'], { encoding: 'utf8' });
+    if (r.status !== 0 && fs.existsSync(sys)) throw new TcrError(`network ${def.name}: ip link delete ${def.bridge}: ${r.stderr.trim()}`);
+  }
+  const leases = path.join(IPAM_DIR, def.name);
+  if (fs.existsSync(leases) && !holdsLeases(leases)) fs.rmSync(leases, { recursive: true, force: true });
+}

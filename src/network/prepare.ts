@@ -1,0 +1,101 @@
+// What `tcr run --network MODE` needs before the container exists: the etc
+// files, how the network namespace is had (new, the host's, or another
+// container's), and for a bridge network the record that the runtime writes
+// into the container's state before the attach (attach.ts) makes anything.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TcrError } from '../errors.js';
+import type { StateStore } from '../container/state-store.js';
+import { deriveStatus } from '../container/status.js';
+import type { Mount } from '../spec/types.js';
+import { randomHex } from '../sys/random.js';
+import { etcMounts, writeEtcFiles } from './etc-files.js';
+import { conflistFor, forwardFiltered, readNetwork, SPECIAL } from './networks.js';
+import { exposedPorts, parsePublish, resolvePorts } from './ports.js';
+import type { NetworkRecord } from './record.js';
+
+export interface NetworkFlags {
+  /** bridge (default), host, none, container:NAME, or a network's name */
+  network: string;
+  publish: string[];
+  publishAll?: boolean;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
+  addHost: string[];
+  networkAlias: string[];
+}
+
+export interface NetworkContext {
+  id: string;
+  hostname: string;
+  /** the container's own directory, where its etc files go */
+  dir: string;
+  /** the image store's root (user networks are defined there) */
+  storeRoot: string;
+  state: StateStore;
+  /** the image's ExposedPorts, for -P */
+  exposed?: Record<string, object>;
+  /** the directory of another image container, for --network container:NAME */
+  dirOf: (id: string) => string;
+}
+
+export interface PreparedNetwork {
+  /** none: the host's network namespace; new: one of its own; else the path of the namespace to join */
+  namespace: 'host' | 'new' | { path: string };
+  mounts: Mount[];
+  /** a container that joins another's network takes its host name, as in docker */
+  hostname?: string;
+  record?: NetworkRecord;
+}
+
+function refuse(f: NetworkFlags, mode: string, what: string): void {
+  if (f.publish.length || f.publishAll)
+    throw new TcrError(`-p/-P: ports are published only on a bridge network; --network ${mode} has ${what}`);
+  if (f.networkAlias.length) throw new TcrError(`--network-alias: names are shared only on a user network; --network ${mode} is not one`);
+}
+
+function joinContainer(f: NetworkFlags, other: string, ctx: NetworkContext): PreparedNetwork {
+  refuse(f, `container:${other}`, "that container's ports");
+  if (f.dns.length || f.addHost.length)
+    throw new TcrError(`--dns/--add-host: --network container:${other} uses that container's /etc/resolv.conf and /etc/hosts`);
+  let rec;
+  try {
+    rec = ctx.state.read(other);
+  } catch {
+    throw new TcrError(`--network container:${other}: no such container`);
+  }
+  if (deriveStatus(rec, ctx.state) !== 'running') throw new TcrError(`--network container:${other}: the container is not running`);
+  const dir = ctx.dirOf(other);
+  const own = !fs.existsSync(path.join(dir, 'hosts')); // a bundle container has no etc files of tcr's
+  if (own) writeEtcFiles(ctx.dir, { mode: 'private', hostname: ctx.hostname, dns: [], dnsSearch: [], dnsOption: [], addHost: [] });
+  return { namespace: { path: `/proc/${rec.pid}/ns/net` }, mounts: etcMounts(own ? ctx.dir : dir), hostname: rec.config.hostname };
+}
+
+export async function prepareNetwork(f: NetworkFlags, ctx: NetworkContext): Promise<PreparedNetwork> {
+  const etc = { hostname: ctx.hostname, dns: f.dns, dnsSearch: f.dnsSearch, dnsOption: f.dnsOption, addHost: f.addHost };
+  if (f.network.startsWith('container:')) return joinContainer(f, f.network.slice('container:'.length), ctx);
+  if (SPECIAL.includes(f.network)) {
+    refuse(f, f.network, f.network === 'host' ? "the host's ports already" : 'no ports');
+    writeEtcFiles(ctx.dir, { ...etc, mode: f.network === 'host' ? 'host' : 'private' });
+    return { namespace: f.network === 'host' ? 'host' : 'new', mounts: etcMounts(ctx.dir) };
+  }
+  const def = readNetwork(ctx.storeRoot, f.network);
+  if (f.networkAlias.length && !def.shareNames)
+    throw new TcrError(
+      `--network-alias: names are shared only on a user network; ${def.name} is the default one (tcr network create NAME)`,
+    );
+  const base = writeEtcFiles(ctx.dir, { ...etc, mode: 'private', gateway: def.gateway });
+  const portMappings = await resolvePorts([...f.publish.flatMap(parsePublish), ...(f.publishAll ? exposedPorts(ctx.exposed) : [])]);
+  const record: NetworkRecord = {
+    network: def.name,
+    conflist: conflistFor(def, { publishes: portMappings.length > 0, firewall: await forwardFiltered() }),
+    cniId: `tcr-${ctx.id}-${randomHex(4)}`,
+    ifname: 'eth0',
+    netns: path.join(ctx.state.dir(ctx.id), 'netns'),
+    portMappings,
+    hosts: { file: path.join(ctx.dir, 'hosts'), base, names: [...new Set([ctx.hostname, ctx.id, ...f.networkAlias])] },
+    shareNames: def.shareNames,
+  };
+  return { namespace: 'new', mounts: etcMounts(ctx.dir), record };
+}
