@@ -171,7 +171,9 @@ export function registerImageCommands(program: Command): void {
 
   program
     .command('unpack')
-    .description('write an image as an OCI bundle: DIR/rootfs (its layers flattened), DIR/config.json (what tcr run IMAGE runs)')
+    .description(
+      'write an image as an OCI bundle: DIR/rootfs (its layers flattened), DIR/config.json (what tcr run --network none IMAGE runs, without the /etc files a run writes)',
+    )
     .argument(
       '<image>',
       'a store name or id, NAME[:TAG|@DIGEST] (pulled when missing), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME]',

@@ -6,6 +6,7 @@ import { TcrError } from '../errors.js';
 import { tcrLoader } from '../sys/package-root.js';
 import { extraCaCertsNotLoaded } from './extra-ca.js';
 import { formatPlatform } from './platform.js';
+import { quietProgress } from './progress.js';
 import type { PullOptions } from './pull.js';
 import { parseImageRef } from './reference.js';
 import type { ImageStore } from './store.js';
@@ -51,7 +52,7 @@ async function pullInChild(store: ImageStore, input: string, opts: PullOptions):
     store.root,
     'pull',
     ...(opts.platform ? ['--platform', formatPlatform(opts.platform)] : []),
-    ...(opts.progress ? [] : ['--quiet']),
+    ...(opts.progress && opts.progress !== quietProgress ? [] : ['--quiet']),
     input,
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 2] });
