@@ -216,7 +216,16 @@ int do_hook(struct child *c, const struct plan_step *s) {
     _exit(127);
   }
   close(p[0]);
+  /* A hook may exit without reading the state. The init keeps SIGPIPE at its
+   * default (reset_signals), which would kill it for the hook's choice: it is
+   * ignored for this write alone (the hook, cloned above, keeps the default),
+   * and the hook is then judged by its exit status. */
+  struct sigaction ign, old;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ign, &old);
   (void)!write(p[1], sync_payload, sync_payload_len);
+  sigaction(SIGPIPE, &old, NULL);
   close(p[1]);
   int status = 0;
   int r = wait_with_timeout(pid, s->n[0], &status);

@@ -15,6 +15,34 @@ export interface CgroupLayout {
   v1Hierarchies: string[];
   /** absolute mount point of each hierarchy, by directory name */
   mountPoints: Map<string, string>;
+  /**
+   * each hierarchy's controllers, by directory name, from its super options:
+   * what /proc/self/cgroup lists for it ("cpu", "cpuacct"; "name=systemd" for
+   * a named one), whatever its directory is called ("cpu,cpuacct", or "cpu"
+   * on a host that links the other name to it). Empty for a cgroup2 mount.
+   */
+  controllers: Map<string, Set<string>>;
+  /** the cgroup each mount shows at its mount point: "/" unless a sub-tree is mounted (a container's view) */
+  mountRoots: Map<string, string>;
+}
+
+/** Super options of a v1 cgroup mount that are flags, not controllers. */
+const V1_FLAGS = new Set([
+  'rw',
+  'ro',
+  'none',
+  'all',
+  'noprefix',
+  'clone_children',
+  'xattr',
+  'cpuset_v2_mode',
+  'favordynmods',
+  'nofavordynmods',
+]);
+
+function controllersOf(fstype: string, superOptions: string): Set<string> {
+  if (fstype === 'cgroup2') return new Set();
+  return new Set(superOptions.split(',').filter((o) => o && !V1_FLAGS.has(o) && (!o.includes('=') || o.startsWith('name='))));
 }
 
 let cached: CgroupLayout | undefined;
@@ -28,17 +56,24 @@ export function cgroupLayout(): CgroupLayout {
 /** The layout a mountinfo text describes; `root` moves it off the host for tests. */
 export function parseCgroupLayout(mountinfo: string, root = CGROUP_ROOT): CgroupLayout {
   const mountPoints = new Map<string, string>();
+  const controllers = new Map<string, Set<string>>();
+  const mountRoots = new Map<string, string>();
   let unified = false;
   for (const line of mountinfo.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
-    const mountPoint = line.split(' ')[4];
-    const fstype = line.slice(sep + 3).split(' ')[0];
+    const fields = line.split(' ');
+    const mountPoint = fields[4];
+    const [fstype, , superOptions = ''] = line.slice(sep + 3).split(' ');
     if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
     if (mountPoint === root && fstype === 'cgroup2') unified = true;
-    if (mountPoint.startsWith(root + '/')) mountPoints.set(mountPoint.slice(root.length + 1), mountPoint);
+    if (!mountPoint.startsWith(root + '/')) continue;
+    const name = mountPoint.slice(root.length + 1);
+    mountPoints.set(name, mountPoint);
+    controllers.set(name, controllersOf(fstype, superOptions));
+    mountRoots.set(name, fields[3]);
   }
-  return { root, unified, v1Hierarchies: unified ? [] : [...mountPoints.keys()], mountPoints };
+  return { root, unified, v1Hierarchies: unified ? [] : [...mountPoints.keys()], mountPoints, controllers, mountRoots };
 }
 
 /**

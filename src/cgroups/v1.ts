@@ -3,7 +3,7 @@
 // tracked there as runc does. Resources go to the hierarchy of their controller.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errorMessage } from '../errors.js';
 import type { Resources } from '../spec/types.js';
 import type { CgroupLayout } from './detect.js';
 import { deviceRules } from './devices.js';
@@ -14,16 +14,38 @@ import { signalEachFrozen } from './signal-all.js';
 import { v1Stats, type Stats } from './stats.js';
 import { sleepMs } from '../sys/time.js';
 
-/** The process's own cgroup in each hierarchy, from /proc/self/cgroup's text. */
-function ownCgroups(selfCgroup: string): Map<string, string> {
-  const out = new Map<string, string>();
+/** One line of /proc/self/cgroup: a hierarchy's controllers (none for cgroup2) and the process's cgroup in it. */
+interface OwnCgroup {
+  controllers: string[];
+  path: string;
+}
+
+function ownCgroups(selfCgroup: string): OwnCgroup[] {
+  const out: OwnCgroup[] = [];
   for (const line of selfCgroup.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (!m) continue;
-    if (m[1] === '') out.set('unified', m[2]);
-    for (const c of m[1].split(',')) out.set(c.replace(/^name=/, ''), m[2]);
+    if (m) out.push({ controllers: m[1] ? m[1].split(',') : [], path: m[2] });
   }
   return out;
+}
+
+/**
+ * Where a relative cgroupsPath hangs in one hierarchy: under the runtime's own
+ * cgroup there. /proc/self/cgroup names a hierarchy by its controllers
+ * ("cpu,cpuacct", in the kernel's order; "name=systemd"), never by the
+ * directory it is mounted on, so the two are matched by controller set. The
+ * result is relative to the mount's own root, which is not / where only a
+ * sub-tree is mounted. A hierarchy the runtime is not listed in gets its root.
+ */
+function ownBase(layout: CgroupLayout, name: string, own: OwnCgroup[]): string {
+  const mounted = layout.controllers.get(name) ?? new Set<string>();
+  const line =
+    mounted.size === 0
+      ? own.find((o) => o.controllers.length === 0)
+      : own.find((o) => o.controllers.length > 0 && o.controllers.every((c) => mounted.has(c)));
+  if (!line) return '/';
+  const rel = path.posix.relative(layout.mountRoots.get(name) ?? '/', line.path);
+  return rel.startsWith('..') ? '/' : `/${rel}`;
 }
 
 export class V1Manager implements CgroupManager {
@@ -45,30 +67,35 @@ export class V1Manager implements CgroupManager {
     const own = cgroupPath.startsWith('/') ? undefined : ownCgroups((seams.selfCgroup ?? readSelfCgroup)());
     const dirs = layout.v1Hierarchies.map((name) => {
       const mp = layout.mountPoints.get(name)!;
-      const base = own ? (own.get(name) ?? '/') : '/';
+      const base = own ? ownBase(layout, name, own) : '/';
       return path.join(mp, base, cgroupPath);
     });
     return new V1Manager({ kind: 'v1', path: cgroupPath, dirs }, layout, seams);
   }
 
-  /** A controller's directory, also where it shares a hierarchy (cpu in "cpu,cpuacct", net_cls in "net_cls,net_prio"). */
+  /**
+   * A controller's directory, also where it shares a hierarchy (cpu in "cpu,cpuacct", net_cls in
+   * "net_cls,net_prio"), by the hierarchy's controllers and not its directory's name, which may be
+   * either one; "unified" is the hybrid cgroup2 mount.
+   */
   private dir(name: string): string | undefined {
     const own = this.dirByName.get(name);
     if (own) return own;
-    for (const [hierarchy, dir] of this.dirByName) if (hierarchy.split(',').includes(name)) return dir;
+    for (const [hierarchy, dir] of this.dirByName)
+      if (this.layout.controllers.get(hierarchy)?.has(name) || hierarchy.split(',').includes(name)) return dir;
     return undefined;
   }
 
   create(): void {
     for (const [name, dir] of this.dirByName) {
-      if (name === 'cpuset') this.makeCpuset(dir);
+      if (this.layout.controllers.get(name)?.has('cpuset') || name === 'cpuset') this.makeCpuset(name, dir);
       else fs.mkdirSync(dir, { recursive: true });
     }
   }
 
   /** New cpuset cgroups start with no CPUs: each new level inherits its parent's. */
-  private makeCpuset(dir: string): void {
-    const mp = this.layout.mountPoints.get('cpuset')!;
+  private makeCpuset(hierarchy: string, dir: string): void {
+    const mp = this.layout.mountPoints.get(hierarchy)!;
     const parts = path.relative(mp, dir).split('/').filter(Boolean);
     let cur = mp;
     for (const p of parts) {
@@ -169,7 +196,16 @@ export class V1Manager implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    for (const dir of [...this.dirByName.values()].reverse()) removeCgroupDir(dir, this.seams.rmdir);
+    // every hierarchy is tried: one busy directory is no reason to leave the others behind
+    const failed: string[] = [];
+    for (const dir of [...this.dirByName.values()].reverse()) {
+      try {
+        removeCgroupDir(dir, this.seams.rmdir);
+      } catch (e) {
+        failed.push(errorMessage(e).replace(/^cgroup: /, ''));
+      }
+    }
+    if (failed.length) throw new TcrError(`cgroup: ${failed.join('; ')}`);
   }
 
   mountSources(): Map<string, string> {

@@ -15,6 +15,7 @@ import type { Process } from '../spec/types.js';
 import { Attachment } from './attach.js';
 import { Launch } from './launcher.js';
 import { lsmSteps } from './lsm.js';
+import { removeOwnPidFile, undoFailedLaunch } from './undo.js';
 import { writeFileAtomic, type StateStore } from './state-store.js';
 import { deriveStatus } from './status.js';
 
@@ -53,18 +54,29 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
     }
   };
   let launch: Launch | undefined;
+  let pidWritten = 0;
   try {
     launch = new Launch(plan, { trace: o.trace, stdio: o.stdio, onConsole });
     const cgroup = rec.cgroup ? managerFromRecord(rec.cgroup) : undefined;
     await launch.follow((point, pid) => {
       if (point === SyncPoint.start) cgroup?.apply(pid);
-      if (point === SyncPoint.ready && o.pidFile) writeFileAtomic(o.pidFile, String(pid));
+      if (point === SyncPoint.ready && o.pidFile) {
+        writeFileAtomic(o.pidFile, String(pid));
+        pidWritten = pid; // an exec that fails after this must not leave it naming a dead pid
+      }
     }, true);
     launch.close();
   } catch (e) {
-    launch?.abort();
-    attach?.abandon();
-    throw e;
+    throw await undoFailedLaunch(e, [
+      ['stop the process', () => launch?.abort()],
+      ['detach from its terminal', () => attach?.abandon()],
+      [
+        'remove --pid-file',
+        () => {
+          if (pidWritten) removeOwnPidFile(o.pidFile!, pidWritten);
+        },
+      ],
+    ]);
   }
   return attach ? attach.wait(launch.pid) : 0;
 }

@@ -19,7 +19,11 @@ export function runHooks(kind: HookName, hooks: Hook[] | undefined, state: OciSt
       maxBuffer: 1 << 20,
     });
     const what = `${kind} hook ${i} (${h.path})`;
-    if (r.error) {
+    // A hook may exit, or close its stdin, without reading the state: the rest
+    // of the write then fails with EPIPE. That is the hook's right (runc lets it
+    // be); what counts is how it exited, which spawnSync still reports.
+    const brokenPipe = errnoCode(r.error) === 'EPIPE' && (r.status !== null || r.signal !== null);
+    if (r.error && !brokenPipe) {
       const code = errnoCode(r.error);
       if (code === 'ETIMEDOUT') throw new TcrError(`${what}: timed out after ${h.timeout}s`);
       throw new TcrError(`${what}: ${r.error.message}`);

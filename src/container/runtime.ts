@@ -26,6 +26,7 @@ import { Attachment } from './attach.js';
 import { mountOverlay, mountPointOf, mountsAt, undoHostMounts, type HostCleanup, type OverlayRootfs } from './host-mounts.js';
 import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
+import { removeOwnPidFile, undoFailedLaunch } from './undo.js';
 import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
 import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic, type ContainerRecord } from './state-store.js';
@@ -184,6 +185,7 @@ export class Runtime {
     const lock = ContainerLock.acquire(this.store.dir(id))!;
     let launch: Launch | undefined;
     let cgroup: CgroupManager | undefined;
+    let pidWritten = 0;
     let hostCleanup: HostCleanup | undefined =
       opts.overlay || opts.ownedDirs ? { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] } : undefined;
     const rec = newRecord(id, bundle);
@@ -245,30 +247,53 @@ export class Runtime {
         }
         rec.phase = 'created';
         this.store.write(rec);
-        if (opts.pidFile) writeFileAtomic(opts.pidFile, String(pid));
+        if (opts.pidFile) {
+          writeFileAtomic(opts.pidFile, String(pid));
+          pidWritten = pid; // run: an exec that fails after this must not leave it naming a dead pid
+        }
         return JSON.stringify(ociState(rec, 'created'));
       }, run);
       launch.close();
       return launch;
     } catch (e) {
-      launch?.abort();
+      // each step runs whatever the others did, and the launch's own error is the one thrown
+      const made = hostCleanup;
       // a network DEL that failed keeps the record, so `tcr rm` can try it again
       let keepRecord = false;
-      if (rec.network) {
-        try {
-          await (await import('../network/attach.js')).detachNetwork(this.store, rec);
-        } catch (d) {
-          keepRecord = true;
-          log.warn(`${errorMessage(d)}; the container stays recorded: remove it with tcr rm ${id}`);
-        }
-      }
-      try {
-        await cgroup?.destroy();
-        if (hostCleanup) undoHostMounts(hostCleanup);
-      } finally {
-        if (!keepRecord) this.store.remove(id);
-      }
-      throw e;
+      throw await undoFailedLaunch(e, [
+        ['stop the init', () => launch?.abort()],
+        [
+          'detach the network',
+          async () => {
+            if (!rec.network) return;
+            try {
+              await (await import('../network/attach.js')).detachNetwork(this.store, rec);
+            } catch (d) {
+              keepRecord = true;
+              log.warn(`${errorMessage(d)}; the container stays recorded: remove it with tcr rm ${id}`);
+            }
+          },
+        ],
+        ['remove the cgroup', () => cgroup?.destroy()],
+        [
+          'undo the host mounts',
+          () => {
+            if (made) undoHostMounts(made);
+          },
+        ],
+        [
+          'remove --pid-file',
+          () => {
+            if (pidWritten) removeOwnPidFile(opts.pidFile!, pidWritten);
+          },
+        ],
+        [
+          'remove the state directory',
+          () => {
+            if (!keepRecord) this.store.remove(id);
+          },
+        ],
+      ]);
     } finally {
       lock.release();
     }

@@ -99,14 +99,21 @@ function fixture(lines: (root: string) => string[], files: Record<string, string
   };
 }
 
-/** This project's machines: v1 controllers, and a cgroup2 mount at unified with only hugetlb. */
-export function hybridFixture(opts: { unified?: boolean; hierarchies?: string[] } = {}): CgroupFixture {
+/**
+ * This project's machines: v1 controllers, and a cgroup2 mount at unified with only hugetlb.
+ * `options` gives a hierarchy super options other than its directory's name ("cpu" mounted
+ * with "cpu,cpuacct"); `links` adds symlinks beside the mounts, as hosts make for the other
+ * name of a shared hierarchy (cpuacct → cpu,cpuacct). mountinfo never lists a link.
+ */
+export function hybridFixture(
+  opts: { unified?: boolean; hierarchies?: string[]; options?: Record<string, string>; links?: Record<string, string> } = {},
+): CgroupFixture {
   const hierarchies = opts.hierarchies ?? ['cpu,cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids'];
   const unified = opts.unified ?? true;
-  return fixture(
+  const fx = fixture(
     (root) => [
       mountLine(40, root, 'tmpfs', 'rw,mode=755'),
-      ...hierarchies.map((h, i) => mountLine(41 + i, `${root}/${h}`, 'cgroup', `rw,${h}`)),
+      ...hierarchies.map((h, i) => mountLine(41 + i, `${root}/${h}`, 'cgroup', `rw,${opts.options?.[h] ?? h}`)),
       ...(unified ? [mountLine(60, `${root}/unified`, 'cgroup2', 'rw')] : []),
     ],
     {
@@ -114,6 +121,8 @@ export function hybridFixture(opts: { unified?: boolean; hierarchies?: string[] 
       ...(unified && { 'unified/cgroup.controllers': 'hugetlb\n', 'unified/cgroup.subtree_control': '\n' }),
     },
   );
+  for (const [link, target] of Object.entries(opts.links ?? {})) fs.symlinkSync(target, path.join(fx.root, link));
+  return fx;
 }
 
 /** A pure cgroup2 host: the root is the one hierarchy. */

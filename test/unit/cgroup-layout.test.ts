@@ -12,7 +12,14 @@ const v1Lines = ['cpu,cpuacct', 'memory', 'pids'].map((h, i) => mountLine(41 + i
 describe('parseCgroupLayout', () => {
   it('reads a pure v2 host: /sys/fs/cgroup is the cgroup2 mount', () => {
     const l = parseCgroupLayout(text(mountLine(30, '/sys/fs/cgroup', 'cgroup2', 'rw,nsdelegate')));
-    expect(l).toEqual({ root: CGROUP_ROOT, unified: true, v1Hierarchies: [], mountPoints: new Map() });
+    expect(l).toEqual({
+      root: CGROUP_ROOT,
+      unified: true,
+      v1Hierarchies: [],
+      mountPoints: new Map(),
+      controllers: new Map(),
+      mountRoots: new Map(),
+    });
   });
 
   it('reads a pure v1 host: each hierarchy by its directory name, shared ones whole', () => {
@@ -20,6 +27,30 @@ describe('parseCgroupLayout', () => {
     expect(l.unified).toBe(false);
     expect(l.v1Hierarchies).toEqual(['cpu,cpuacct', 'memory', 'pids']);
     expect(l.mountPoints.get('cpu,cpuacct')).toBe('/sys/fs/cgroup/cpu,cpuacct');
+  });
+
+  it("reads each hierarchy's controllers from its super options, without the flags, and the root it shows", () => {
+    const l = parseCgroupLayout(
+      text(
+        mountLine(30, '/sys/fs/cgroup', 'tmpfs', 'rw,mode=755'),
+        mountLine(41, '/sys/fs/cgroup/cpu', 'cgroup', 'rw,cpu,cpuacct'),
+        mountLine(42, '/sys/fs/cgroup/cpuset', 'cgroup', 'rw,cpuset,clone_children'),
+        mountLine(43, '/sys/fs/cgroup/systemd', 'cgroup', 'rw,xattr,release_agent=/lib/systemd/systemd-cgroups-agent,name=systemd'),
+        '44 31 0:44 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory',
+        mountLine(60, '/sys/fs/cgroup/unified', 'cgroup2', 'rw,nsdelegate'),
+      ),
+    );
+    expect(l.controllers).toEqual(
+      new Map([
+        ['cpu', new Set(['cpu', 'cpuacct'])],
+        ['cpuset', new Set(['cpuset'])],
+        ['systemd', new Set(['name=systemd'])],
+        ['memory', new Set(['memory'])],
+        ['unified', new Set()],
+      ]),
+    );
+    expect(l.mountRoots.get('memory')).toBe('/docker/abc');
+    expect(l.mountRoots.get('cpu')).toBe('/');
   });
 
   it('reads a hybrid host: the cgroup2 mount at unified is one more hierarchy', () => {
@@ -83,14 +114,36 @@ describe('the manager a layout gets', () => {
     ]);
   });
 
-  // Known gap, kept (this change alters no behaviour): /proc/self/cgroup names a shared
-  // hierarchy by each controller ("cpu", "cpuacct"), the layout by its directory
-  // ("cpu,cpuacct"), so a relative path lands under that hierarchy's root instead.
-  it.fails("puts relative paths under the runtime's own cgroup in a shared hierarchy too", () => {
-    const shared = parseCgroupLayout(text(mountLine(41, '/fx/cpu,cpuacct', 'cgroup', 'rw,cpu,cpuacct')), '/fx');
-    expect(newManager('pods/c', { layout: shared, selfCgroup: () => '3:cpu,cpuacct:/mine\n' }).record.dirs).toEqual([
-      '/fx/cpu,cpuacct/mine/pods/c',
-    ]);
+  // /proc/self/cgroup names a shared hierarchy by its controllers, comma-joined in the kernel's
+  // order ("cpu,cpuacct"); the layout by the directory it is mounted on, which may be spelled the
+  // same, the other way round, or after one controller (with the other name a symlink to it).
+  // Before hierarchies were matched by controller set, a relative path landed under the root.
+  for (const dir of ['cpu,cpuacct', 'cpuacct,cpu', 'cpu'])
+    it(`puts relative paths under the runtime's own cgroup in a shared hierarchy mounted on ${dir}`, () => {
+      const shared = parseCgroupLayout(
+        text(mountLine(41, `/fx/${dir}`, 'cgroup', 'rw,cpu,cpuacct'), mountLine(42, '/fx/systemd', 'cgroup', 'rw,xattr,name=systemd')),
+        '/fx',
+      );
+      const self = () => '9:name=systemd:/user.slice/s.scope\n3:cpu,cpuacct:/mine\n0::/\n';
+      expect(newManager('pods/c', { layout: shared, selfCgroup: self }).record.dirs).toEqual([
+        `/fx/${dir}/mine/pods/c`,
+        '/fx/systemd/user.slice/s.scope/pods/c',
+      ]);
+      expect(newManager('/pods/c', { layout: shared, selfCgroup: self }).record.dirs).toEqual([`/fx/${dir}/pods/c`, '/fx/systemd/pods/c']); // absolute: from the root
+    });
+
+  it("matches a named hierarchy by its name= whatever its directory, and takes a mounted sub-tree's root off", () => {
+    const l = parseCgroupLayout(
+      text(
+        mountLine(41, '/fx/elogind', 'cgroup', 'rw,name=elogind'),
+        '44 31 0:44 /docker/abc /fx/memory ro,nosuid - cgroup cgroup rw,memory',
+        '45 31 0:45 /docker /fx/pids ro - cgroup cgroup rw,pids',
+      ),
+      '/fx',
+    );
+    const self = () => '2:name=elogind:/e\n4:memory:/docker/abc/inner\n5:pids:/elsewhere\n';
+    // pids: the runtime's cgroup is outside what is mounted, so the mount's own top
+    expect(newManager('c', { layout: l, selfCgroup: self }).record.dirs).toEqual(['/fx/elogind/e/c', '/fx/memory/inner/c', '/fx/pids/c']);
   });
 
   it('refuses a host with no hierarchy, and systemd on v1, naming the root', () => {

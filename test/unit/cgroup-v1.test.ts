@@ -229,6 +229,41 @@ describe('V1Manager on a hybrid fixture', () => {
   });
 });
 
+// A shared hierarchy as hosts spell it: mounted on "cpu,cpuacct" with a "cpu" link to it, or on
+// "cpu" with a "cpuacct" link. /proc/self/cgroup says "cpu,cpuacct" either way.
+describe.each<{ dir: string; links: Record<string, string> }>([
+  { dir: 'cpu,cpuacct', links: { cpu: 'cpu,cpuacct', cpuacct: 'cpu,cpuacct' } },
+  { dir: 'cpu', links: { cpuacct: 'cpu' } },
+])('V1Manager with cpu and cpuacct shared, mounted on $dir', ({ dir, links }) => {
+  const hierarchies = [dir, 'cpuset', 'memory', 'pids'];
+  const self = () => '9:name=systemd:/\n5:pids:/mine\n4:memory:/mine\n3:cpuset:/\n2:cpu,cpuacct:/mine\n0::/\n';
+  const s = managerPerTest(() => {
+    const fx = hybridFixture({ hierarchies, options: { [dir]: 'cpu,cpuacct' }, links });
+    fx.seams.selfCgroup = self;
+    return fx;
+  }, 'pods/c1');
+
+  it("puts a relative path under the runtime's own cgroup in every hierarchy, the shared one too", () => {
+    expect(s.cg.record.dirs.map((d) => d.slice(s.fx.root.length + 1))).toEqual([
+      `${dir}/mine/pods/c1`,
+      'cpuset/pods/c1',
+      'memory/mine/pods/c1',
+      'pids/mine/pods/c1',
+      'unified/pods/c1',
+    ]);
+    s.cg.create();
+    expect(s.fx.dirs()).toContain(`${dir}/mine/pods/c1`);
+  });
+
+  it('writes cpu limits and reads cpuacct usage in the shared directory', async () => {
+    s.cg.create();
+    await s.cg.set({ cpu: { shares: 512 } });
+    expect(s.fx.read(`${dir}/mine/pods/c1/cpu.shares`)).toBe('512');
+    s.fx.put(`${dir}/mine/pods/c1/cpuacct.usage`, '777\n');
+    expect(s.cg.stats().cpu.usage.total).toBe(777);
+  });
+});
+
 describe('V1Manager on a pure v1 fixture', () => {
   it('has no cgroup2 directory, and refuses unified keys and hugetlb it cannot place', async () => {
     const pure = hybridFixture({ unified: false, hierarchies: ['memory', 'pids'] });

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ContainerRecord } from '../../src/container/state-store.js';
+import type { WithSuppressed } from '../../src/container/undo.js';
+import { StepError } from '../../src/errors.js';
 import { Runtime } from '../../src/container/runtime.js';
 import { PlanOp } from '../../src/linux/plan-steps.js';
 import { SyncPoint, type Plan } from '../../src/linux/plan.js';
@@ -218,8 +220,8 @@ describe('Runtime.launch, failing', () => {
   });
 
   it('leaves nothing when a prestart hook fails, naming the hook', async () => {
-    // it reads its stdin first: one that exits at once races the state being written to it (EPIPE)
-    writeBundle((s) => (s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; echo no >&2; exit 3'] }] }));
+    // it never reads its stdin: the state written to it is no part of its failure (test/unit/hooks.test.ts)
+    writeBundle((s) => (s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo no >&2; exit 3'] }] }));
     const { executor, runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.runtimeHooks }]);
     await expect(runtime.create(ID, { bundle, pidFile })).rejects.toThrow('prestart hook 0 (/bin/sh): exit status 3: no');
     expect(executor.log).toEqual(['spawn', 'sync start', 'continue', 'sync runtimeHooks', 'abort', ...reaped]);
@@ -233,22 +235,62 @@ describe('Runtime.launch, failing', () => {
     expectNothingLeft(runtime);
   });
 
-  // Known gap, kept as it is (this change alters no behaviour): the pid file is
-  // written at the ready sync, and a run whose exec fails after it keeps it.
-  // it.fails turns red once the failure path removes it.
-  it.fails('run: removes the pid file when the exec fails after ready', async () => {
-    const { runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.ready }, { fail: execStep, errno: 2 }]);
-    await expect(runtime.run(ID, { bundle, detach: true, pidFile })).rejects.toThrow(/execve/);
-    expect(fs.existsSync(pidFile)).toBe(false);
+  // The pid file is written at the ready sync; an exec that fails after it would
+  // otherwise leave it naming the dead init (runc leaves one then: tcr does not).
+  it('run: removes the pid file it wrote when the exec fails after ready', async () => {
+    let atFail: string | undefined;
+    const { runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.ready }, { fail: execStep, errno: 2 }], {
+      watch: (e) => e === 'fail' && (atFail = fs.readFileSync(pidFile, 'utf8')),
+    });
+    await expect(runtime.run(ID, { bundle, detach: true, pidFile })).rejects.toThrow(/^step \d+ execve "\/bin\/true": ENOENT/);
+    expect(atFail).toBe(String(FAKE_PID)); // it was there, naming the init, when the exec failed
+    expectNothingLeft(runtime);
   });
 
-  // Known gap, kept: the cleanup's own failure replaces the launch's error (and
-  // skips undoing host mounts, which come after the cgroup in the same try).
-  it.fails("keeps the launch's error when its cgroup cannot be removed", async () => {
-    const { runtime } = runtimeWith([{ eof: true }], { onReap: () => {} });
-    fx.seams.rmdir = () => {
-      throw Object.assign(new Error('EBUSY'), { code: 'EBUSY' });
+  it("run: leaves a pid file that no longer names its init (another writer's) where it is", async () => {
+    const { runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.ready }, { fail: execStep, errno: 2 }], {
+      watch: (e) => e === 'fail' && fs.writeFileSync(pidFile, '12345'),
+    });
+    await expect(runtime.run(ID, { bundle, detach: true, pidFile })).rejects.toThrow(/execve/);
+    expect(fs.readFileSync(pidFile, 'utf8')).toBe('12345');
+  });
+
+  it("keeps the launch's error when its cgroup cannot be removed, and still undoes the rest", async () => {
+    const owned = path.join(tmp, 'owned');
+    fs.mkdirSync(owned);
+    const { runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.ready }, { fail: execStep, errno: 2 }]);
+    const rmdir = fx.seams.rmdir!;
+    const memory = path.join(fx.root, `memory/tcr/${ID}`);
+    fx.seams.rmdir = (dir) => {
+      if (dir === memory) throw Object.assign(new Error(`EBUSY: rmdir ${dir}`), { code: 'EBUSY' });
+      rmdir(dir);
     };
-    await expect(runtime.create(ID, { bundle })).rejects.toThrow('container init exited before it was ready');
+    const err = await runtime.run(ID, { bundle, detach: true, pidFile, ownedDirs: [owned] }).then(
+      () => undefined,
+      (e: unknown) => e as Error & WithSuppressed,
+    );
+    expect(err).toBeInstanceOf(StepError); // the launch's own error, its type and exit code kept
+    expect(err!.message).toMatch(
+      /^step \d+ execve "\/bin\/true": ENOENT .*\(cleaning up also failed: remove the cgroup: cgroup: cannot remove \S+\/memory\/tcr\/c1: EBUSY\)$/,
+    );
+    expect(err!.suppressed).toHaveLength(1);
+    // every other hierarchy's directory went, and every later step ran: the host side (an owned directory here), the pid file, the state
+    expect(existingLeaves()).toEqual([`memory/tcr/${ID}`]);
+    expect(fs.existsSync(owned)).toBe(false);
+    expect(fs.existsSync(pidFile)).toBe(false);
+    expect(fs.existsSync(runtime.store.dir(ID))).toBe(false);
+  });
+
+  it("keeps the launch's error when nothing of the undo works", async () => {
+    const { runtime } = runtimeWith([{ eof: true }], { onReap: () => {} });
+    fx.seams.rmdir = (dir) => {
+      throw Object.assign(new Error(`EPERM: rmdir ${dir}`), { code: 'EPERM' });
+    }; // not retried, as EBUSY is
+    vi.spyOn(runtime.store, 'remove').mockImplementation(() => {
+      throw new Error('EROFS');
+    });
+    await expect(runtime.create(ID, { bundle })).rejects.toThrow(
+      /^container init exited before it was ready \(exit status 137\) \(cleaning up also failed: remove the cgroup: cgroup: cannot remove \S+\/unified\/tcr\/c1: EPERM; (cannot remove \S+: EPERM; ){7}remove the state directory: EROFS\)$/,
+    );
   });
 });
