@@ -201,21 +201,47 @@ int do_hook(struct child *c, const struct plan_step *s) {
   char *argv[MAX_LIST], *envp[MAX_LIST];
   split_list(c, s, 1, argv);
   split_list(c, s, 2, envp);
-  int p[2];
+  /* p: the state, to the hook's stdin. e: close-on-exec, so it reads end of
+   * file when execve succeeds, and the errno when it fails: the runtime
+   * learns why (ENOENT, EACCES, ...) from the errno itself, never from an
+   * exit status that a hook could also give. */
+  int p[2], e[2];
   if (pipe2(p, O_CLOEXEC) < 0) return -errno;
-  pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) {
-    int e = errno;
+  if (pipe2(e, O_CLOEXEC) < 0) {
+    int err = errno;
     close(p[0]);
     close(p[1]);
-    return -e;
+    return -err;
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    int err = errno;
+    close(p[0]);
+    close(p[1]);
+    close(e[0]);
+    close(e[1]);
+    return -err;
   }
   if (pid == 0) {
     dup2(p[0], 0);
     execve(str(c, s, 0), argv, envp);
+    int err = errno;
+    (void)!write(e[1], &err, sizeof err);
     _exit(127);
   }
   close(p[0]);
+  close(e[1]);
+  int exec_errno = 0;
+  ssize_t got;
+  do got = read(e[0], &exec_errno, sizeof exec_errno);
+  while (got < 0 && errno == EINTR);
+  close(e[0]);
+  if (got == (ssize_t)sizeof exec_errno) {
+    close(p[1]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return -exec_errno;
+  }
   /* A hook may exit without reading the state. The init keeps SIGPIPE at its
    * default (reset_signals), which would kill it for the hook's choice: it is
    * ignored for this write alone (the hook, cloned above, keeps the default),
@@ -231,8 +257,7 @@ int do_hook(struct child *c, const struct plan_step *s) {
   int r = wait_with_timeout(pid, s->n[0], &status);
   if (r < 0) return r;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return -ENOENT;
-  return -ECHILD; /* reported as "hook failed" by the runtime */
+  return -ECHILD; /* it ran and failed: reported as "hook failed" by the runtime */
 }
 
 static int is_executable(const char *path) {

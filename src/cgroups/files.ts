@@ -1,7 +1,7 @@
 // Reading and writing cgroup files with errors that name the file and value.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import os from 'node:os';
 import { errnoText } from '../sys/errno.js';
 import { sleepMs } from '../sys/time.js';
@@ -11,11 +11,11 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
   try {
     fs.writeFileSync(p, value);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT')
+    const code = errnoCode(e);
+    if (code === 'ENOENT')
       throw new TcrError(`cgroup: ${p} does not exist: the kernel has no such control (value ${JSON.stringify(value)})`);
-    const text = err.code ? errnoText((os.constants.errno as Record<string, number>)[err.code] ?? 0) : '';
-    throw new TcrError(`cgroup: writing ${JSON.stringify(value)} to ${p}: ${err.code ?? err.message}${text ? ` (${text})` : ''}`);
+    const text = code ? errnoText((os.constants.errno as Record<string, number>)[code] ?? 0) : '';
+    throw new TcrError(`cgroup: writing ${JSON.stringify(value)} to ${p}: ${code ?? errorMessage(e)}${text ? ` (${text})` : ''}`);
   }
 }
 
@@ -59,7 +59,7 @@ export function removeCgroupDir(dir: string, rmdir: Rmdir = fs.rmdirSync): void 
       rmdir(dir);
       return;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = errnoCode(e);
       if (code === 'ENOENT') return;
       if (code !== 'EBUSY' || i >= 200) throw new TcrError(`cgroup: cannot remove ${dir}: ${code}`);
       sleepMs(5);

@@ -3,7 +3,7 @@
 // process.stdout (see src/log.ts).
 import { Command } from 'commander';
 import fs from 'node:fs';
-import { TcrError, errorMessage } from '../errors.js';
+import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import { configureLog, log } from '../log.js';
 import { registerCgroupCommands } from './cgroup-commands.js';
 import { registerExec } from './exec-command.js';
@@ -148,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    const code = (e as { code?: string }).code;
+    const code = errnoCode(e);
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
     if (code?.startsWith('commander.')) return failureStatus(argv, name); // commander already printed the message
     log.error(errorMessage(e));

@@ -3,7 +3,7 @@
 // made (crash safety), so delete finds them whatever happened.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import { native } from '../sys/native.js';
 import { removeTree } from '../sys/remove-tree.js';
 
@@ -84,14 +84,14 @@ export async function mountOverlay(o: OverlayRootfs): Promise<'overlay' | 'copy'
       native().mount('overlay', o.target, 'overlay', 0, o.volatile ? `${data},volatile` : data);
     } catch (e) {
       // kernels before 5.10 do not know `volatile`: an ordinary overlay does the same job
-      if (!o.volatile || (e as { code?: string }).code !== 'EINVAL') throw e;
+      if (!o.volatile || errnoCode(e) !== 'EINVAL') throw e;
       native().mount('overlay', o.target, 'overlay', 0, data);
     }
     return 'overlay';
   } catch (e) {
-    const code = (e as { code?: string }).code;
+    const code = errnoCode(e);
     if (code !== 'ENODEV' && code !== 'EINVAL' && code !== 'EOPNOTSUPP')
-      throw new TcrError(`overlay root filesystem on ${o.target}: ${(e as Error).message}`);
+      throw new TcrError(`overlay root filesystem on ${o.target}: ${errorMessage(e)}`);
     await o.copyLayers([...o.lower].reverse(), o.target);
     return 'copy';
   }
@@ -111,7 +111,7 @@ function detach(m: string): void {
   try {
     native().umount(m, MNT_DETACH);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== 'EINVAL' && code !== 'ENOENT') throw new TcrError(`umount ${m}: ${(e as Error).message}`);
+    const code = errnoCode(e);
+    if (code !== 'EINVAL' && code !== 'ENOENT') throw new TcrError(`umount ${m}: ${errorMessage(e)}`);
   }
 }

@@ -27,8 +27,8 @@ export interface IndexFile {
 }
 
 export function isNoSpace(e: unknown): boolean {
-  const err = e as NodeJS.ErrnoException;
-  return err?.code === 'ENOSPC' || err?.code === 'EDQUOT' || /\bENOSPC\b|no space left on device/i.test(errorMessage(e));
+  const code = errnoCode(e);
+  return code === 'ENOSPC' || code === 'EDQUOT' || /\bENOSPC\b|no space left on device/i.test(errorMessage(e));
 }
 
 /** A message a person understands for a full disk, naming the store and what was being written. */
@@ -81,10 +81,10 @@ export class StoreFiles {
       fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
       for (const d of ['blobs/sha256', 'layers/sha256', 'tmp']) fs.mkdirSync(path.join(this.root, d), { recursive: true, mode: 0o700 });
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM')
+      const code = errnoCode(e);
+      if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM')
         throw new TcrError(
-          `image store ${this.root}: cannot create it (${err.code}): run as root or choose another with --store DIR / TCR_STORE`,
+          `image store ${this.root}: cannot create it (${code}): run as root or choose another with --store DIR / TCR_STORE`,
         );
       throw storeError(e, this.root, 'its directories');
     }

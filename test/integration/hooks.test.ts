@@ -216,6 +216,26 @@ describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
       expectNothingLeft(sb, id);
     });
 
+    it('a container-side hook that exits 127 is a failed hook, one that cannot be executed says why', () => {
+      // the executor reports execve's own errno; an exit status of 127 is only the hook's answer
+      const cases: [{ path: string; args?: string[] }, RegExp][] = [
+        [{ path: '/bin/sh', args: ['sh', '-c', 'exit 127'] }, /exited with a non-zero status/],
+        [{ path: '/nonexistent/hook' }, /ENOENT|no such file/i],
+        [{ path: '/etc/passwd' }, /EACCES|permission denied/i],
+      ];
+      for (const [hook, why] of cases) {
+        const id = uniqueId('ctrhook');
+        const b = shBundle(sb, id, 'echo ran', (s) => {
+          s.hooks = { createContainer: [hook] };
+        });
+        const r = tcrToFile(sb, ['create', '--bundle', b, id]);
+        expect(r.status, hook.path).toBe(1);
+        expect(r.stdout, hook.path).toMatch(why);
+        if (hook.path === '/bin/sh') expect(r.stdout).not.toMatch(/ENOENT|no such file/i);
+        expectNothingLeft(sb, id);
+      }
+    });
+
     it('a failing poststart hook only warns: run succeeds', () => {
       const id = uniqueId('poststart');
       const b = shBundle(sb, id, 'echo ran', (s) => {
