@@ -108,6 +108,8 @@ const KEYS: Record<string, 'bind' | 'volume' | 'tmpfs' | 'any'> = {
 export function parseMountFlag(m: string, cwd: string): MountRequest {
   const where = `--mount ${JSON.stringify(m)}`;
   const fields = new Map<string, string | undefined>();
+  // the key as the user spelled it (ro, dst, ...), for the messages
+  const spelled = new Map<string, string>();
   for (const field of m.split(',')) {
     if (field === '') continue;
     const eq = field.indexOf('=');
@@ -119,24 +121,25 @@ export function parseMountFlag(m: string, cwd: string): MountRequest {
       );
     if (fields.has(key)) throw new TcrError(`${where}: ${raw} given twice`);
     fields.set(key, eq < 0 ? undefined : field.slice(eq + 1));
+    spelled.set(key, raw);
   }
   const type = fields.get('type') ?? 'volume';
   if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs')
     throw new TcrError(`${where}: type=${type}: not a mount type tcr supports (bind, volume, tmpfs)`);
   for (const [key] of fields) {
     const only = KEYS[key];
-    if (only !== 'any' && only !== type) throw new TcrError(`${where}: ${key} is only for type=${only}, not type=${type}`);
+    if (only !== 'any' && only !== type) throw new TcrError(`${where}: ${spelled.get(key)} is only for type=${only}, not type=${type}`);
   }
   const value = (key: string): string | undefined => {
     if (!fields.has(key)) return undefined;
     const v = fields.get(key);
-    if (!v) throw new TcrError(`${where}: ${key} needs a value (${key}=...)`);
+    if (!v) throw new TcrError(`${where}: ${spelled.get(key)} needs a value (${spelled.get(key)}=...)`);
     return v;
   };
   const targetValue = value('target');
   if (targetValue === undefined) throw new TcrError(`${where}: target is required (target=/path, or dst=/path)`);
   const target = absoluteTarget(targetValue, where);
-  const readonly = fields.has('readonly') ? bool('readonly', fields.get('readonly'), where) : false;
+  const readonly = fields.has('readonly') ? bool(spelled.get('readonly')!, fields.get('readonly'), where) : false;
   const source = value('source');
   if (type === 'bind') {
     if (source === undefined) throw new TcrError(`${where}: source is required for type=bind (source=/host/path)`);
