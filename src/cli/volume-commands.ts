@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import { TcrError, errorMessage } from '../errors.js';
+import { dockerExit } from './cli-errors.js';
 import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
 import { table } from './table.js';
@@ -13,16 +14,6 @@ async function volumesOf(cmd: Command) {
   const { defaultStoreRoot } = await import('../image/store.js');
   const { VolumeStore } = await import('../volumes/store.js');
   return new VolumeStore(g.store ?? defaultStoreRoot());
-}
-
-function dockerExit<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a: A) => Promise<void> {
-  return async (...a: A) => {
-    try {
-      await fn(...a);
-    } catch (e) {
-      throw new TcrError(errorMessage(e), 125, { cause: e });
-    }
-  };
 }
 
 /** --label KEY=VALUE (or KEY: an empty value, as docker reads it). */

@@ -1,15 +1,14 @@
 // Volumes, docker's local driver's way, kept in the image store:
 //   STORE/volumes/NAME/_data        what containers mount (docker's /var/lib/docker/volumes/NAME/_data)
 //   STORE/volumes/NAME/volume.json  name, created-at, labels, anonymous or not
-//   STORE/volumes/lock              flock: create, remove and a run's claim never interleave
+//   STORE/volumes/.lock             flock (a dot-name: no volume can be called that): create, remove and a run's claim never interleave
 //   STORE/containers/ID/volumes.json  the volumes container ID mounts (written by its run, gone with tcr rm)
 // A volume is in use while any container directory names it, running or
 // stopped, as docker counts it: nothing a container may still need is removed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError, errnoCode } from '../errors.js';
-import { writeAtomic } from '../image/store-files.js';
-import { native } from '../sys/native.js';
+import { withFlock, writeAtomic } from '../image/store-files.js';
 import { randomHex } from '../sys/random.js';
 import { checkVolumeName } from './mount-flags.js';
 
@@ -49,13 +48,7 @@ export class VolumeStore {
   /** Runs `fn` under the volumes' lock; synchronous, so no await can slip between a check and what it guards. */
   withLock<T>(fn: () => T): T {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    const fd = fs.openSync(path.join(this.root, 'lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-    try {
-      native().flock(fd, true);
-      return fn();
-    } finally {
-      fs.closeSync(fd);
-    }
+    return withFlock(path.join(this.root, '.lock'), fn);
   }
 
   get(name: string): VolumeRecord | undefined {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, Sandbox, isRoot, lacks, mountsUnder } from '../helpers.js';
-import { buildImage, writeLayout } from '../image-fixtures.js';
+import { buildImage, layoutLayers, writeLayout } from '../image-fixtures.js';
 import { waitFor } from './lib.js';
 
 const OCI = path.join(REPO, 'demo', 'busybox-oci');
@@ -49,14 +49,7 @@ async function ownedTar(
 
 /** The demo busybox image with /srv/data in two layers on top. */
 async function dataImageLayout(dir: string): Promise<void> {
-  const read = (d: string) => fs.readFileSync(path.join(OCI, 'blobs', 'sha256', d.slice(7)));
-  const index = JSON.parse(fs.readFileSync(path.join(OCI, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const manifest = JSON.parse(read(index.manifests[0].digest).toString()) as {
-    config: { digest: string };
-    layers: { digest: string; mediaType: string }[];
-  };
-  const config = JSON.parse(read(manifest.config.digest).toString()) as { rootfs: { diff_ids: string[] } };
-  const base = manifest.layers.map((l, i) => ({ blob: read(l.digest), diffId: config.rootfs.diff_ids[i], mediaType: l.mediaType }));
+  const base = layoutLayers(OCI);
   const lower = await ownedTar([
     { name: 'srv/', type: 'directory', mode: 0o755 },
     { name: 'srv/data/', type: 'directory', mode: 0o750, uid: 1000, gid: 1000 },
