@@ -36,7 +36,8 @@ const pullApart = {
     // ./X.js from src/image, ../image/X.js from src/run (tcr unpack, the copy fallback) and src/bundles
     b.onResolve({ filter: /^(\.\/|\.\.\/image\/)(pull|archive|flatten|unpack)\.js$/ }, (args) => {
       const sibling = args.path.startsWith('./');
-      if (!(sibling ? /\/src\/image\// : /\/src\/(run|bundles)\//).test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+      if (!(sibling ? /\/src\/image\// : /\/src\/(run|bundles|volumes)\//).test(args.importer) || args.kind !== 'dynamic-import')
+        return undefined;
       return { path: './tcr-pull.cjs', external: true };
     });
   },

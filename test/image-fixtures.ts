@@ -64,6 +64,18 @@ export interface BuiltImage {
  */
 export type LayerSpec = FileSpec[] | Buffer | { blob: Buffer; diffId: string; mediaType: string };
 
+/** The layers of an OCI layout's first image (the demo busybox one, say), as layers of other test images. */
+export function layoutLayers(dir: string): LayerSpec[] {
+  const blob = (d: string) => fs.readFileSync(path.join(dir, 'blobs', 'sha256', d.slice(7)));
+  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(blob(index.manifests[0].digest).toString()) as {
+    config: { digest: string };
+    layers: { digest: string; mediaType: string }[];
+  };
+  const config = JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { diff_ids: string[] } };
+  return manifest.layers.map((l, i) => ({ blob: blob(l.digest), diffId: config.rootfs.diff_ids[i], mediaType: l.mediaType }));
+}
+
 export interface BuildOptions {
   layers: LayerSpec[];
   compress?: 'gzip' | 'none';

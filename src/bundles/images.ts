@@ -13,7 +13,7 @@ export { ImageStore, defaultStoreRoot } from '../image/store.js';
 export { humanSize, makeProgress } from '../image/progress.js';
 export { normalizeName, splitName } from '../image/reference.js';
 export { parsePlatform } from '../image/platform.js';
-export { logFile, removeLeftover, runImage } from '../run/image-run.js';
+export { containerDir, logFile, removeLeftover, runImage } from '../run/image-run.js';
 export { reap } from '../run/reaper.js';
 export { unpackImage } from '../run/unpack-image.js';
 

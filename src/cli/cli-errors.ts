@@ -2,7 +2,7 @@
 // status: docker's commands exit 125 when tcr itself fails (a bad flag or
 // value, a missing image, no root), as docker and podman do, so a script can
 // tell that from a container's own status; runc's commands keep runc's 1.
-import { TcrError } from '../errors.js';
+import { TcrError, errorMessage } from '../errors.js';
 
 /** Commands only docker has (runc has none of these names). */
 const DOCKER_COMMANDS = new Set(['images', 'pull', 'load', 'import', 'rmi', 'logs', 'stop', 'rm', 'reap', 'tag', 'network']);
@@ -89,4 +89,15 @@ export function unknownCommand(word: string, commands: string[]): TcrError {
   const close = closeCommands(word, commands);
   const hint = INSTEAD[word] ? ` (${INSTEAD[word]})` : close.length ? ` (did you mean ${close.join(' or ')}?)` : '';
   return new TcrError(`unknown command ${JSON.stringify(word)}${hint}; tcr --help lists the commands`);
+}
+
+/** docker's network and volume commands exit 125 when they fail: tcr's own errors keep their message, get that status. */
+export function dockerExit<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a: A) => Promise<void> {
+  return async (...a: A) => {
+    try {
+      await fn(...a);
+    } catch (e) {
+      throw new TcrError(errorMessage(e), 125, { cause: e });
+    }
+  };
 }

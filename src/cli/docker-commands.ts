@@ -25,6 +25,7 @@ export interface ImageRunFlags {
   entrypoint?: string;
   hostname?: string;
   volume: string[];
+  mount: string[];
   tmpfs: string[];
   readOnly?: boolean;
   memory?: string;
@@ -74,6 +75,7 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     entrypoint: f.entrypoint,
     hostname: f.hostname,
     volumes: f.volume,
+    mounts: f.mount,
     tmpfs: f.tmpfs,
     readOnly: f.readOnly,
     ...memoryOptions(f.memory, f.memorySwap),
@@ -195,7 +197,8 @@ export function registerContainerCommands(program: Command): void {
     .argument('<id>')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const { reap } = await import('../run/reaper.js');
-      await reap(new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root }), id);
+      const ctx = await imageContext(cmd.optsWithGlobals<GlobalOptions>());
+      await reap(ctx.runtime, id, ctx.store.root);
     });
 
   program
@@ -203,13 +206,17 @@ export function registerContainerCommands(program: Command): void {
     .description('remove containers (and their root filesystems)')
     .argument('<id...>')
     .option('-f, --force', 'kill running containers first')
-    .action(async (ids: string[], o: { force?: boolean }, cmd: Command) => {
+    .option('-v, --volumes', 'remove the anonymous volumes of the containers too (named ones stay)')
+    .action(async (ids: string[], o: { force?: boolean; volumes?: boolean }, cmd: Command) => {
       const ctx = await imageContext(cmd.optsWithGlobals<GlobalOptions>());
-      const { removeLeftover } = await import('../run/image-run.js');
+      const { removeLeftover, containerDir } = await import('../run/image-run.js');
+      const { VolumeStore, readVolumeUses } = await import('../volumes/store.js');
       for (const id of ids) {
+        const uses = validName(id) ? readVolumeUses(containerDir(ctx.store, id)) : [];
         const recorded = ctx.runtime.store.exists(id) || ctx.runtime.store.ids().includes(id);
         if (recorded) await ctx.runtime.container(id).delete(!!o.force);
         else if (!(validName(id) && removeLeftover(ctx.store, id))) await ctx.runtime.container(id).delete(!!o.force); // its "does not exist"
+        if (o.volumes) new VolumeStore(ctx.store.root).removeAnonymous(uses);
         out(`${id}\n`);
       }
     });

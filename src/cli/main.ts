@@ -10,6 +10,7 @@ import { registerExec } from './exec-command.js';
 import { registerFeatures } from './features.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerNetworkCommands } from './network-commands.js';
+import { registerVolumeCommands } from './volume-commands.js';
 import { parseFastPath } from './fast-path.js';
 import { registerContainerCommands } from './docker-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
@@ -86,6 +87,7 @@ export function buildProgram(only?: string): Command {
   registerContainerCommands(target);
   registerImageCommands(target);
   registerNetworkCommands(target);
+  registerVolumeCommands(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;

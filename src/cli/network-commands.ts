@@ -2,7 +2,8 @@
 // networks of src/network/networks.ts (kept in the image store).
 import type { Command } from 'commander';
 import { Runtime } from '../container/runtime.js';
-import { TcrError, errorMessage } from '../errors.js';
+import { TcrError } from '../errors.js';
+import { dockerExit } from './cli-errors.js';
 import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
 import { table } from './table.js';
@@ -14,17 +15,6 @@ async function context(cmd: Command) {
   const { membersOf } = await import('../network/hosts.js');
   const rt = new Runtime({ root: g.root });
   return { storeRoot: new ImageStore({ root: g.store }).root, net, members: (name: string) => membersOf(rt.store, name) };
-}
-
-/** docker's network commands exit 125 when they fail: tcr's own errors keep their message, get that status. */
-function dockerExit<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a: A) => Promise<void> {
-  return async (...a: A) => {
-    try {
-      await fn(...a);
-    } catch (e) {
-      throw new TcrError(errorMessage(e), 125, { cause: e });
-    }
-  };
 }
 
 export function registerNetworkCommands(program: Command): void {

@@ -65,7 +65,17 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--entrypoint <cmd>', description: 'replace the image entrypoint' },
   // -h is docker's --hostname: `run` has --help only
   { flags: '-h, --hostname <name>', description: 'container host name' },
-  { flags: '-v, --volume <host:ctr[:ro]>', description: 'bind-mount a host path (repeatable)', repeatable: true },
+  {
+    flags: '-v, --volume <[src:]ctr[:opts]>',
+    description: 'mount a volume (NAME:/path, made on first use; /path: an anonymous one) or a host path (/abs or ./rel) (repeatable)',
+    repeatable: true,
+  },
+  {
+    flags: '--mount <type=...,target=...>',
+    description:
+      'type=bind|volume|tmpfs,source=S,target=T[,readonly][,bind-propagation=P|volume-nocopy|tmpfs-size=N,tmpfs-mode=M] (repeatable)',
+    repeatable: true,
+  },
   { flags: '--tmpfs <path[:opts]>', description: 'mount a tmpfs (repeatable)', repeatable: true },
   { flags: '--read-only', description: 'make the root filesystem read-only' },
   { flags: '-m, --memory <bytes>', description: 'memory limit (e.g. 512m; at least 6m; 0: none)' },

@@ -80,6 +80,29 @@ export function lookupMerged(layers: readonly string[], rel: string): Found | nu
   return null;
 }
 
+/**
+ * The layers (top first) whose directory `rel` makes up the merged directory
+ * at `rel`, by the same rules as lookupMerged; null when `rel` is not a
+ * directory in the merged view. A volume's copy-up flattens just these.
+ */
+export function mergedDirLayers(layers: readonly string[], rel: string): string[] | null {
+  const found = lookupMerged(layers, rel);
+  if (found === null || !found.st.isDirectory()) return null;
+  if (rel === '') return [...layers];
+  const parent = rel.includes('/') ? mergedDirLayers(layers, rel.slice(0, rel.lastIndexOf('/'))) : [...layers];
+  if (parent === null) return null;
+  const out: string[] = [];
+  for (const layer of parent) {
+    const abs = path.join(layer, rel);
+    const st = lstatOrNull(abs);
+    if (st === null) continue;
+    if (isWhiteout(st) || !st.isDirectory()) break;
+    out.push(layer);
+    if (isOpaque(abs)) break;
+  }
+  return out.length ? out : null;
+}
+
 /** Applies owner, mode, xattrs and times of `src` to `dst` (which must not be a symlink unless src is one). */
 export function copyMetadata(src: string, dst: string, chown: boolean): void {
   const s = fsPath(src);

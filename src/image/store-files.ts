@@ -5,6 +5,7 @@
 //   ROOT/layers/sha256/HEX/layer.json  its size, the hard links it holds as copies
 //   ROOT/tmp/                   staging: everything is built here, then renamed
 //   ROOT/containers/ID/         a `tcr run IMAGE` container's bundle; image.json: what it uses (image-users.ts)
+//   ROOT/volumes/NAME/          a volume (src/volumes/store.ts); a container's volumes.json: the ones it mounts
 //   ROOT/lock, ROOT/gc.lock     flock files
 // A reader never takes a lock: images.json and every directory appear whole
 // (rename), so it sees the old state or the new one, never half of either.
@@ -56,6 +57,17 @@ export function writeAtomic(file: string, data: string | Buffer, mode = 0o600): 
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** Runs `fn` holding an exclusive flock of `file` (made if missing); synchronous, so no await slips between a check and what it guards. */
+export function withFlock<T>(file: string, fn: () => T): T {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    native().flock(fd, true);
+    return fn();
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -128,13 +140,7 @@ export class StoreFiles {
   /** Runs `fn` under the store's exclusive lock (the one updateIndex holds), synchronously for the same reason. */
   withLock<T>(fn: () => T): T {
     this.init();
-    const fd = fs.openSync(path.join(this.root, 'lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-    try {
-      native().flock(fd, true);
-      return fn();
-    } finally {
-      fs.closeSync(fd);
-    }
+    return withFlock(path.join(this.root, 'lock'), fn);
   }
 
   /**

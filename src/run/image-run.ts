@@ -13,6 +13,9 @@ import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { startReaper } from './reaper.js';
 import { randomHex } from '../sys/random.js';
 import type { ImageRunOptions } from './options.js';
+import { parseMountFlags } from '../volumes/mount-flags.js';
+import { VolumeStore } from '../volumes/store.js';
+import { attachVolumes, detachVolumes, nameVolumes, specMounts, type Attached } from '../volumes/attach.js';
 
 /** The rootfs where overlayfs is unavailable: the layers copied (the unpacking bundle, loaded only then). */
 async function copyLayers(bottomFirst: string[], target: string): Promise<void> {
@@ -78,7 +81,11 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   // the spec first: a bad flag it finds (a -v path, a capability) must leave nothing behind
   // the user is looked up in the image's own /etc/passwd: read through a temporary view of the layers
   const checked = withSwapIfAccounted(o);
-  buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower });
+  const volumes = new VolumeStore(ctx.store.root);
+  // anonymous volumes are named once, here: both builds of the spec mount the same ones
+  const requests = nameVolumes(parseMountFlags(o, process.cwd()));
+  const userMounts = specMounts(requests, volumes);
+  buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, userMounts });
   fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
@@ -87,9 +94,13 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     throw e;
   }
   let stdio: number[] | undefined;
+  let attached: Attached | undefined;
+  let launched = false;
   try {
     // from here until tcr rm, the store keeps the layers, and rmi refuses the image
     ctx.store.claim(img, dir, ctx.runtime.store.dir(id));
+    // and volume rm refuses its volumes
+    attached = await attachVolumes(volumes, dir, requests, lower);
     fs.mkdirSync(rootfs);
     const { prepareNetwork } = await import('../network/prepare.js');
     const network = await prepareNetwork(o, {
@@ -102,7 +113,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       dirOf: (other) => containerDir(ctx.store, other),
     });
     // again, now with the network's mounts and host name
-    const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network });
+    const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     if (o.detach) {
       const log = fs.openSync(logFile(ctx.store, id), 'a', 0o640);
@@ -111,6 +122,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     } else if (!o.interactive && !o.tty) {
       stdio = [fs.openSync('/dev/null', 'r'), -1, -1];
     }
+    launched = true;
     const status = await ctx.runtime.run(id, {
       bundle: dir,
       detach: o.detach,
@@ -120,9 +132,11 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       ownedDirs: [dir],
       network: network.record,
     });
+    // --rm removed the container: its anonymous volumes go with it, never its named ones (as docker's --rm)
+    if (o.rm && !o.detach) volumes.removeAnonymous(attached.uses);
     if (o.detach && o.rm) {
       try {
-        await startReaper(ctx.runtime.store.root, id, stdio![1]);
+        await startReaper(ctx.runtime.store.root, ctx.store.root, id, stdio![1]);
       } catch (e) {
         log.warn(
           `--rm: could not start the process that removes container ${id} when it exits (${(e as Error).message}); remove it with tcr rm ${id}`,
@@ -132,7 +146,14 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     return { id, status };
   } catch (e) {
     // a create that failed has undone itself; what was made before it is ours to remove
-    if (!ctx.runtime.store.exists(id)) fs.rmSync(dir, { recursive: true, force: true });
+    if (!ctx.runtime.store.exists(id)) {
+      // before the launch nothing but tcr touched the volumes: all it did is undone; after it (a failed create:
+      // no container is left) the anonymous ones it made are orphans, while a named one may hold what the user wants
+      if (attached && !launched) detachVolumes(volumes, attached);
+      else if (attached) volumes.withLock(() => fs.rmSync(path.join(dir, 'volumes.json'), { force: true }));
+      if (attached && launched) volumes.removeAnonymous(attached.uses);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     throw e;
   } finally {
     for (const fd of new Set(stdio ?? [])) if (fd > 2) fs.closeSync(fd);

@@ -71,36 +71,6 @@ function capList(o: ImageRunOptions): string[] {
   return caps.filter((c) => !drop.includes(c));
 }
 
-/** -v HOST:CTR[:ro|rw,...] */
-export function volumeMount(v: string): Mount {
-  const parts = v.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
-    throw new TcrError(`-v ${JSON.stringify(v)}: give HOST:CONTAINER[:ro]`);
-  const [host, ctr, mode = 'rw'] = parts;
-  if (!path.isAbsolute(host)) throw new TcrError(`-v ${JSON.stringify(v)}: the host path must be absolute`);
-  if (!path.isAbsolute(ctr)) throw new TcrError(`-v ${JSON.stringify(v)}: the container path must be absolute`);
-  if (!fs.existsSync(host)) throw new TcrError(`-v ${JSON.stringify(v)}: ${host} does not exist`);
-  const opts = mode.split(',');
-  for (const m of opts)
-    if (!['ro', 'rw', 'z', 'Z'].includes(m)) throw new TcrError(`-v ${JSON.stringify(v)}: unknown option ${JSON.stringify(m)}`);
-  return { destination: ctr, type: 'bind', source: host, options: ['rbind', 'rprivate', opts.includes('ro') ? 'ro' : 'rw'] };
-}
-
-/** --tmpfs PATH[:opts] */
-export function tmpfsMount(t: string): Mount {
-  const i = t.indexOf(':');
-  const dest = i < 0 ? t : t.slice(0, i);
-  if (!path.isAbsolute(dest)) throw new TcrError(`--tmpfs ${JSON.stringify(t)}: the path must be absolute`);
-  const extra =
-    i < 0
-      ? []
-      : t
-          .slice(i + 1)
-          .split(',')
-          .filter(Boolean);
-  return { destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...extra] };
-}
-
 function seccompFor(o: ImageRunOptions): Seccomp | undefined {
   const opt = o.securityOpt.find((s) => s.startsWith('seccomp=') || s.startsWith('seccomp:'));
   if (!opt) return defaultSeccomp();
@@ -125,6 +95,8 @@ export interface ImageSpecContext {
   commandOptional?: boolean;
   /** the network namespace (default: one of its own, only lo) and the etc files mounted in (src/network/prepare.ts) */
   network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname'>;
+  /** the mounts of -v, --mount and --tmpfs, resolved (src/volumes/attach.ts specMounts) */
+  userMounts: Mount[];
 }
 
 /** -h, else the first 12 characters of the id, as docker names a container's host. */
@@ -157,8 +129,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
   const mounts = spec.mounts!.filter((m) => !(o.readOnly === false && m.destination === '/sys'));
   // before the user's: a -v over /etc/hosts wins, as in docker
   mounts.push(...(ctx.network?.mounts ?? []));
-  for (const v of o.volumes) mounts.push(volumeMount(v));
-  for (const t of o.tmpfs) mounts.push(tmpfsMount(t));
+  mounts.push(...ctx.userMounts);
   spec.mounts = mounts;
   const linux = spec.linux!;
   linux.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];

@@ -17,6 +17,8 @@ export interface ImageRunOptions extends NetworkFlags {
   entrypoint?: string;
   hostname?: string;
   volumes: string[];
+  /** --mount values */
+  mounts: string[];
   tmpfs: string[];
   readOnly?: boolean;
   /** bytes; undefined: no limit */

@@ -31,6 +31,7 @@ function defaultRunOptions(image: string, hostname: string): ImageRunOptions {
     env: [],
     envFiles: [],
     volumes: [],
+    mounts: [],
     tmpfs: [],
     capAdd: [],
     capDrop: [],
@@ -79,6 +80,7 @@ export async function unpackImage(store: ImageStore, image: string, dir: string,
       config: from.config(img),
       lookupRoot: [...layers].reverse(),
       commandOptional: true,
+      userMounts: [],
     });
     if (spec.process!.args!.length === 0)
       log.warn(`${image} has no Entrypoint or Cmd: set process.args in ${path.join(dir, 'config.json')} before running the bundle`);

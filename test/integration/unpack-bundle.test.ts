@@ -18,8 +18,8 @@ import { REPO, Sandbox, isRoot, lacks } from '../helpers.js';
 import { bombChunks, neutralisedLayers, refusedLayers, truncatedLayers } from '../hostile-layers.js';
 import {
   type BuiltImage,
-  type LayerSpec,
   buildImage,
+  layoutLayers,
   listTree,
   sha,
   tarDirectory,
@@ -32,18 +32,6 @@ import { TestRegistry, ensureRegistryTools } from './registry-lib.js';
 
 const OCI = path.join(REPO, 'demo', 'busybox-oci');
 const noRegistry = isRoot ? ensureRegistryTools() : 'not root';
-
-/** The demo busybox image's one layer, as a layer of other test images. */
-function busyboxLayer(): LayerSpec {
-  const blob = (d: string) => fs.readFileSync(path.join(OCI, 'blobs', 'sha256', d.slice(7)));
-  const index = JSON.parse(fs.readFileSync(path.join(OCI, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const manifest = JSON.parse(blob(index.manifests[0].digest).toString()) as {
-    config: { digest: string };
-    layers: { digest: string; mediaType: string }[];
-  };
-  const config = JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { diff_ids: string[] } };
-  return { blob: blob(manifest.layers[0].digest), diffId: config.rootfs.diff_ids[0], mediaType: manifest.layers[0].mediaType };
-}
 
 /** Every node below a rootfs as `stat -c '%n|%f|%s|%u|%g'` prints it in the container (directory sizes left out: they depend on the file system). */
 /** What `tcr run` mounts into every container, as docker does; `tcr unpack` writes none of them. */
@@ -98,7 +86,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr unpack', () => {
     // busybox, then a layer with a hard link, then one that deletes, hides and links across layers
     ml = await buildImage({
       layers: [
-        busyboxLayer(),
+        ...layoutLayers(OCI),
         [
           { name: 'etc/gone', content: 'gone' },
           { name: 'opt/', type: 'directory' },

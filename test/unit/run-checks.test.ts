@@ -59,6 +59,7 @@ describe('-m and --memory-swap', () => {
       env: [],
       envFile: [],
       volume: [],
+      mount: [],
       tmpfs: [],
       capAdd: [],
       capDrop: [],
@@ -78,6 +79,7 @@ describe('-m and --memory-swap', () => {
         rootfs: '/r',
         config: { config: {} } as never,
         lookupRoot: [],
+        userMounts: [],
       }).linux!.resources!.memory;
     expect(spec({ memory: '64m' })).toEqual({ limit: 64 * MiB, swap: 128 * MiB });
     expect(spec({ memory: '64m', memorySwap: '-1' })).toEqual({ limit: 64 * MiB, swap: -1 });
