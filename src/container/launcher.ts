@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { StepError, TcrError } from '../errors.js';
 import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, SyncPoint, type Plan } from '../linux/plan.js';
+import { PlanOp } from '../linux/plan-steps.js';
 import { log } from '../log.js';
 import { CLONE_NEW } from '../linux/namespaces.js';
 import { errnoName, errnoText } from '../sys/errno.js';
@@ -29,6 +30,8 @@ export interface LaunchOptions {
 const O_PATH = 0o10000000; // not in fs.constants; Linux's value on every architecture but alpha, parisc and sparc
 
 const SYNC_CONTINUE = 0;
+/** native/executor.h SYNC_PAYLOAD_MAX: the init's buffer for an answer, its code byte included */
+export const SYNC_ANSWER_MAX = 65536;
 const SYNC_ABORT = 1;
 
 function cloneFlagNames(plan: Plan): string {
@@ -121,7 +124,13 @@ export class Launch {
           this.reap();
           throw e;
         }
-        this.answer(SYNC_CONTINUE, payload);
+        try {
+          this.answer(SYNC_CONTINUE, this.fitted(payload));
+        } catch (e) {
+          this.answer(SYNC_ABORT);
+          this.reap();
+          throw e;
+        }
         if (point === SyncPoint.ready) {
           this.ready = true;
           // the init closes its end once it has this last answer (launch-plan.ts): returning only
@@ -141,6 +150,21 @@ export class Launch {
       const rec = decodeRecord(data);
       if (rec.kind === RecordKind.step) this.traceLine(rec.step, 'ok', rec.nanos, rec.pid);
     }
+  }
+
+  /**
+   * The state goes to the init only for its container-side hooks (their
+   * stdin); without them it is left out. With them it must fit the init's
+   * buffer: a longer one would reach the hooks cut short.
+   */
+  private fitted(payload: Buffer | string | void): Buffer | string | void {
+    if (payload === undefined || !this.plan.steps.some((s) => s.op === PlanOp.hook)) return undefined;
+    const size = Buffer.byteLength(payload);
+    if (size + 1 > SYNC_ANSWER_MAX)
+      throw new TcrError(
+        `the container's state is ${size} bytes of JSON (its annotations, mostly): more than the ${SYNC_ANSWER_MAX - 1} its createContainer and startContainer hooks can be given on stdin`,
+      );
+    return payload;
   }
 
   private answer(code: number, payload?: Buffer | string | void): void {

@@ -379,3 +379,11 @@ describe('decodeRecord and formatPlan', () => {
     );
   });
 });
+
+describe('the init side of the sync protocol', () => {
+  it("SYNC_ANSWER_MAX is native/executor.h's SYNC_PAYLOAD_MAX", async () => {
+    const { SYNC_ANSWER_MAX } = await import('../../src/container/launcher.js');
+    const header = fs.readFileSync(path.join(REPO, 'native', 'executor.h'), 'utf8');
+    expect(Number(/#define SYNC_PAYLOAD_MAX\s+(\d+)/.exec(header)?.[1])).toBe(SYNC_ANSWER_MAX);
+  });
+});
