@@ -13,6 +13,7 @@ import { registerNetworkCommands } from './network-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
 import { parseFastPath } from './fast-path.js';
 import { registerContainerCommands } from './docker-commands.js';
+import { registerInspectCommands } from './inspect-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
 import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
@@ -85,6 +86,7 @@ export function buildProgram(only?: string): Command {
   registerExec(target);
   registerFeatures(target);
   registerContainerCommands(target);
+  registerInspectCommands(target);
   registerImageCommands(target);
   registerNetworkCommands(target);
   registerVolumeCommands(target);
