@@ -24,7 +24,7 @@ export function goPrint(v: unknown): string {
       .sort()
       .map((k) => `${k}:${goPrint((v as Record<string, unknown>)[k])}`)
       .join(' ')}]`;
-  return String(v as string | number | boolean);
+  return typeof v === 'string' ? v : JSON.stringify(v); // numbers and booleans print as in JSON
 }
 
 /** Applies `format` to `value`; a newline ends each result, as docker prints one per container. */

@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import path from 'node:path';
 import { Runtime } from '../container/runtime.js';
-import { readExitRecord } from '../container/exit-record.js';
+import { readExitRecord, type ExitRecord } from '../container/exit-record.js';
 import { TcrError } from '../errors.js';
 import { log, out } from '../log.js';
 import { native } from '../sys/native.js';
@@ -24,6 +24,23 @@ function missing(what: string, id: string): void {
 async function storeRoot(g: GlobalOptions): Promise<string> {
   const { ImageStore } = await import('../image/store.js');
   return new ImageStore({ root: g.store }).root;
+}
+
+/**
+ * The exit record of a stopped container. A foreground run writes it just
+ * after its wait for the init returned, so it may be a moment behind the
+ * init's end; a detached one never gets one.
+ */
+async function exitRecord(rt: Runtime, id: string): Promise<ExitRecord | undefined> {
+  const { runNote } = await import('../run/inspect.js');
+  const end = Date.now() + 5000;
+  for (;;) {
+    const exit = readExitRecord(rt.store.dir(id));
+    if (exit || !rt.store.exists(id) || Date.now() > end) return exit;
+    const note = runNote(rt.container(id).record());
+    if (!note || note.detached) return undefined;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function inspectAction(ids: string[], o: { format?: string }, cmd: Command): Promise<void> {
@@ -70,7 +87,7 @@ export function registerInspectCommands(program: Command): void {
         const c = rt.container(id);
         // status() compares the init's start time: a reused pid reads as stopped
         while (rt.store.exists(id) && c.status() !== 'stopped') await native().waitExitAsync(c.record().pid);
-        const exit = readExitRecord(rt.store.dir(id));
+        const exit = await exitRecord(rt, id);
         if (!exit)
           log.warn(`container ${id} stopped, but no tcr process waited for it (run -d): its exit status is unknown, printed as -1`);
         out(`${exit?.code ?? -1}\n`);
@@ -90,7 +107,7 @@ export function registerInspectCommands(program: Command): void {
         throw new TcrError(`${JSON.stringify(priv)}: not a port (PORT or PORT/tcp|udp)`);
       const lines = portLines(rt.container(id).record().network?.portMappings ?? [], priv);
       if (priv !== undefined && !lines.length) {
-        log.error(`no public port '${priv.includes('/') ? priv : `${priv}/tcp`}' published for ${id}`);
+        log.error(`No public port '${priv.includes('/') ? priv : `${priv}/tcp`}' published for ${id}`);
         process.exitCode = 1;
       }
       for (const l of lines) out(`${l}\n`);

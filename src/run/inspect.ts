@@ -18,6 +18,8 @@ interface RunNote {
   network: string;
   labels: Record<string, string>;
   user: string;
+  /** run -d: no tcr process stays to see the exit status */
+  detached?: boolean;
 }
 
 export interface InspectSource {
@@ -28,7 +30,7 @@ export interface InspectSource {
   volumesRoot: string;
 }
 
-function runNote(rec: ContainerRecord): RunNote | undefined {
+export function runNote(rec: ContainerRecord): RunNote | undefined {
   const text = rec.config.annotations?.['dev.tcr.run'];
   return text ? (JSON.parse(text) as RunNote) : undefined;
 }
