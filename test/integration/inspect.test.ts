@@ -3,6 +3,7 @@
 // port, and version/info, from a private state root and store.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, Sandbox, TCR, isRoot, lacks } from '../helpers.js';
@@ -22,6 +23,21 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr inspect, wait, port', 
     sb.cleanup();
   });
   const inspect = (...ids: string[]) => JSON.parse(tcr(['inspect', ...ids]).stdout) as Record<string, any>[];
+
+  it('prints version and info without any container', () => {
+    const v = tcr(['version', '--format', 'json']);
+    expect(v.status).toBe(0);
+    const parsed = JSON.parse(v.stdout) as { Runtime: { OciVersion: string; KernelVersion: string } };
+    expect(parsed.Runtime.KernelVersion).toBe(fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
+    expect(tcr(['version']).stdout).toMatch(/^Client:\n Version: +\S+\n Node version: +v\d+/);
+    const i = tcr(['info']);
+    expect([i.status, i.stderr]).toEqual([0, '']);
+    expect(i.stdout).toMatch(/^ Containers: +0$/m);
+    expect(i.stdout).toMatch(/^ Images: +1$/m);
+    expect(i.stdout).toContain(` Store Root:       ${store}\n`);
+    expect(i.stdout).toMatch(/^ Cgroup Version: +[12]$/m);
+    expect(i.stdout).toMatch(new RegExp(`^ CPUs: +${os.cpus().length}$`, 'm'));
+  });
 
   it("inspects a running container in docker's shape, and --format reads its fields", () => {
     const bind = path.join(sb.dir, 'bind');
@@ -65,6 +81,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr inspect, wait, port', 
       NetworkSettings: { IPAddress: '', Ports: {}, Networks: {} },
     });
     expect(c.Config.Env).toContain('A=1');
+    expect(tcr(['info', '-f', '{{.ContainersRunning}} {{.ContainersStopped}}']).stdout).toBe('1 0\n');
     // the pid is the init's, which ps shows too
     expect(tcr(['ps']).stdout).toMatch(new RegExp(`^up\\s.*running\\s+${c.State.Pid}$`, 'm'));
     const f = tcr(['inspect', '-f', '{{.State.Status}} {{.State.Pid}} {{json .Config.Cmd}}', 'up']);

@@ -2,6 +2,7 @@
 // docker port's lines: what needs no container.
 import { describe, expect, it } from 'vitest';
 import { applyTemplate, goPrint } from '../../src/cli/go-template.js';
+import { gib, keyValueText, versionInfo } from '../../src/cli/info-commands.js';
 import type { ContainerRecord } from '../../src/container/state-store.js';
 import type { NetworkRecord } from '../../src/network/record.js';
 import { inspectContainer, portLines, portMap } from '../../src/run/inspect.js';
@@ -114,5 +115,13 @@ describe('docker port lines', () => {
     expect(portLines(ports, '53/udp')).toEqual(['0.0.0.0:5353']);
     expect(portLines(ports, '53')).toEqual([]); // 53/tcp is not published
     expect(portMap([])).toEqual({});
+  });
+});
+
+describe('version and info text', () => {
+  it('aligns the values of a section under their title', () => {
+    expect(keyValueText({ A: { Version: '1', 'Long key': 2 }, B: { X: 'y' } })).toBe('A:\n Version:  1\n Long key: 2\nB:\n X: y\n');
+    expect(gib(4 * 2 ** 30 + 2 ** 29)).toBe('4.50GiB');
+    expect(versionInfo().Runtime.OciVersion).toMatch(/^1\.\d+\.\d+/);
   });
 });
