@@ -86,7 +86,15 @@ export function registerInspectCommands(program: Command): void {
         }
         const c = rt.container(id);
         // status() compares the init's start time: a reused pid reads as stopped
-        while (rt.store.exists(id) && c.status() !== 'stopped') await native().waitExitAsync(c.record().pid);
+        const running = () => {
+          try {
+            return c.status() !== 'stopped';
+          } catch (e) {
+            if (rt.store.exists(id)) throw e;
+            return false; // removed meanwhile (a -d --rm container's reaper, tcr rm)
+          }
+        };
+        while (running()) await native().waitExitAsync(c.record().pid);
         const exit = await exitRecord(rt, id);
         if (!exit)
           log.warn(`container ${id} stopped, but no tcr process waited for it (run -d): its exit status is unknown, printed as -1`);

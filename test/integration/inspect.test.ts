@@ -128,6 +128,23 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr inspect, wait, port', 
     expect([again.status, again.stdout]).toEqual([0, '7\n0\n']);
   });
 
+  it('waits for a -d container too, whose status no tcr process could read: -1, said on stderr', async () => {
+    expect(tcr(['run', '-d', '--network', 'none', '--name', 'bg', 'busybox', 'sleep', '60']).status).toBe(0);
+    const wait = spawn(TCR, ['--root', sb.root, 'wait', 'bg']);
+    let out = '';
+    let err = '';
+    wait.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    wait.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const end = new Promise<number | null>((r) => wait.on('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(wait.exitCode).toBeNull(); // still blocked on the running init
+    expect(tcr(['kill', 'bg', 'KILL']).status).toBe(0);
+    expect([await end, out]).toEqual([0, '-1\n']);
+    expect(err).toContain('its exit status is unknown');
+    expect(tcr(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'bg']).stdout).toBe('exited -1\n');
+    expect(tcr(['rm', 'bg']).status).toBe(0);
+  });
+
   it('names a container that is not there, exit 1, and still does the others', () => {
     const i = tcr(['inspect', 'w7', 'nosuch']);
     expect([i.status, i.stderr]).toEqual([1, 'tcr: No such object: nosuch\n']);
