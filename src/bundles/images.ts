@@ -15,6 +15,7 @@ export { normalizeName, splitName } from '../image/reference.js';
 export { parsePlatform } from '../image/platform.js';
 export { containerDir, logFile, removeLeftover, runImage } from '../run/image-run.js';
 export { reap } from '../run/reaper.js';
+export { inspectContainer, portLines, runNote } from '../run/inspect.js';
 export { unpackImage } from '../run/unpack-image.js';
 
 export async function pullImage(store: ImageStore, input: string, opts?: PullOptions): Promise<StoredImage[]> {

@@ -5,7 +5,23 @@
 import { TcrError, errorMessage } from '../errors.js';
 
 /** Commands only docker has (runc has none of these names). */
-const DOCKER_COMMANDS = new Set(['images', 'pull', 'load', 'import', 'rmi', 'logs', 'stop', 'rm', 'reap', 'tag', 'network']);
+const DOCKER_COMMANDS = new Set([
+  'images',
+  'pull',
+  'load',
+  'import',
+  'rmi',
+  'logs',
+  'stop',
+  'rm',
+  'reap',
+  'tag',
+  'network',
+  'inspect',
+  'container',
+  'wait',
+  'port',
+]);
 
 /** The positionals after the sub-command `name` in argv (flags and their values left out where known). */
 function after(argv: string[], name: string): string[] {

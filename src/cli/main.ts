@@ -13,6 +13,8 @@ import { registerNetworkCommands } from './network-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
 import { parseFastPath } from './fast-path.js';
 import { registerContainerCommands } from './docker-commands.js';
+import { registerInspectCommands } from './inspect-commands.js';
+import { registerInfoCommands } from './info-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
 import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
@@ -85,6 +87,8 @@ export function buildProgram(only?: string): Command {
   registerExec(target);
   registerFeatures(target);
   registerContainerCommands(target);
+  registerInspectCommands(target);
+  registerInfoCommands(target);
   registerImageCommands(target);
   registerNetworkCommands(target);
   registerVolumeCommands(target);

@@ -1,6 +1,7 @@
 // The library entry: a Runtime creates containers from bundles and finds
 // recorded ones. The CLI is a thin layer over it; tests and Node-based
 // orchestrators use it directly without paying Node's start-up per command.
+import { writeExitRecord } from './exit-record.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { TcrError, errorMessage } from '../errors.js';
@@ -147,6 +148,7 @@ export class Runtime {
     const status = await attach.wait(launch.pid);
     if (!opts.keep) await container.delete(true);
     else {
+      writeExitRecord(this.store.dir(id), status); // for wait and inspect, as docker keeps it
       if (opts.overlay) undoHostMounts({ unmount: [opts.overlay.target], remove: [] }); // kept: its upper layer stays, unmounted until rm
       if (opts.network) await container.releaseNetwork();
     }

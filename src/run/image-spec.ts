@@ -144,6 +144,17 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
   linux.resources = resources;
   const seccomp = seccompFor(o);
   if (seccomp) linux.seccomp = seccomp;
-  spec.annotations = { 'dev.tcr.image': o.image };
+  // what docker's inspect shows and the merged spec no longer tells apart (src/run/inspect.ts)
+  const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : (img.Entrypoint ?? []);
+  const cmd = o.command.length ? o.command : o.entrypoint !== undefined ? [] : (img.Cmd ?? []);
+  const run = {
+    entrypoint,
+    cmd,
+    network: o.network ?? 'bridge',
+    labels: img.Labels ?? {},
+    user: o.user ?? img.User ?? '',
+    detached: !!o.detach,
+  };
+  spec.annotations = { 'dev.tcr.image': o.image, 'dev.tcr.run': JSON.stringify(run) };
   return spec;
 }
