@@ -25,7 +25,6 @@ import type { Executor } from './executor.js';
 import { Launch } from './launcher.js';
 import { Attachment } from './attach.js';
 import { mountOverlay, mountPointOf, mountsAt, undoHostMounts, type HostCleanup, type OverlayRootfs } from './host-mounts.js';
-import { ContainerLock } from './lock.js';
 import { lsmSteps } from './lsm.js';
 import { removeOwnPidFile, undoFailedLaunch } from './undo.js';
 import { namespaceId, procStat } from './proc.js';
@@ -183,8 +182,7 @@ export class Runtime {
     };
     if (opts.preserveFds !== undefined && !(Number.isInteger(opts.preserveFds) && opts.preserveFds >= 0))
       throw new TcrError(`--preserve-fds: ${opts.preserveFds} is not a count of fds`);
-    this.store.claim(id);
-    const lock = ContainerLock.acquire(this.store.dir(id))!;
+    const lock = this.store.claim(id);
     let launch: Launch | undefined;
     let cgroup: CgroupManager | undefined;
     let pidWritten = 0;

@@ -10,6 +10,7 @@ import type { HostCleanup } from './host-mounts.js';
 import type { NetworkRecord } from '../network/record.js';
 import { removeTree } from '../sys/remove-tree.js';
 import { native } from '../sys/native.js';
+import { ContainerLock } from './lock.js';
 
 export const DEFAULT_ROOT = '/run/tcr';
 
@@ -40,6 +41,17 @@ export interface ContainerRecord {
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;
+/** A directory being removed: `.removing-PID-ID` (a dot-name: no container's) */
+const REMOVING = '.removing-';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoCode(e) !== 'ESRCH';
+  }
+}
 
 export function validateId(id: string): void {
   if (!id) throw new TcrError('container id cannot be empty');
@@ -86,15 +98,26 @@ export class StateStore {
     return path.join(this.dir(id), 'exec.fifo');
   }
 
-  /** Claims the id; fails if a container of that id exists. */
-  claim(id: string): void {
+  /**
+   * Claims the id and returns its lock, held; fails if a container of that id
+   * exists. A directory without a record (a create killed before its first
+   * write) is no container: it is taken over once its lock is ours, so a
+   * create still running, which holds that lock, is waited for first.
+   */
+  claim(id: string): ContainerLock {
     validateId(id);
     fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
-    try {
-      fs.mkdirSync(this.dir(id), { mode: 0o711 });
-    } catch (e) {
-      if (errnoCode(e) === 'EEXIST') throw new TcrError(`container with id ${id} already exists`);
-      throw e;
+    for (;;) {
+      try {
+        fs.mkdirSync(this.dir(id), { mode: 0o711 });
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') throw e;
+      }
+      const lock = ContainerLock.acquire(this.dir(id));
+      if (!lock) continue; // removed while we waited: make it anew
+      if (!this.exists(id)) return lock;
+      lock.release();
+      throw new TcrError(`container with id ${id} already exists`);
     }
   }
 
@@ -136,7 +159,25 @@ export class StateStore {
     }
   }
 
+  /**
+   * Removes the container's directory. It is renamed away first, in one
+   * step: a command that opens its lock meanwhile finds it gone, where
+   * emptying it in place let that open re-make `lock` before the rmdir and
+   * left the directory behind, holding only that. What a removal killed
+   * half-way left (its pid is gone) is removed by the next one.
+   */
   remove(id: string): void {
-    removeTree(this.dir(id));
+    const doomed = path.join(this.root, `${REMOVING}${process.pid}-${id}`);
+    try {
+      fs.renameSync(this.dir(id), doomed);
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw e;
+      return;
+    }
+    removeTree(doomed);
+    for (const name of fs.readdirSync(this.root)) {
+      const pid = name.startsWith(REMOVING) ? Number(name.slice(REMOVING.length).split('-')[0]) : 0;
+      if (pid > 0 && !pidAlive(pid)) removeTree(path.join(this.root, name));
+    }
   }
 }
