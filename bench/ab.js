@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadAverage, median } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = path.join(REPO, 'demo', 'busybox');
@@ -20,10 +21,7 @@ if (!a || !b) {
   console.error('usage: node bench/ab.js A/bin/tcr B/bin/tcr');
   process.exit(2);
 }
-const loadBefore = os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(' ');
+const loadBefore = loadAverage();
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-ab-'));
 
 function ms(bin, steps) {
@@ -53,13 +51,9 @@ try {
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
 }
-const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 console.log(`### tcr A against tcr B (N=${N}, medians in ms)\n`);
 console.log(
-  `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, A ${a}, B ${b}, load average before ${loadBefore} / after ${os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')}\n`,
+  `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, A ${a}, B ${b}, load average before ${loadBefore} / after ${loadAverage()}\n`,
 );
 console.log('| | A | B | B − A |');
 console.log('|---|---:|---:|---:|');

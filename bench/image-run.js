@@ -8,15 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadAverage, median } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
 const N = Number(process.env.BENCH_N ?? 20);
 // what else the machine was doing: printed with the figures
-const loadBefore = os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(' ');
+const loadBefore = loadAverage();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-img-'));
 // the runtime named explicitly: where crun is installed podman picks it, and crun refuses hybrid hosts
 const podmanArgs = [
@@ -47,7 +45,6 @@ function time(cmd, args) {
   return ms;
 }
 
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 try {
   execFileSync(TCR, [...tcrArgs, 'import', '-q', path.join(REPO, 'demo', 'busybox-oci'), 'busybox'], { stdio: 'ignore' });
   const tar = spawnSync('tar', ['-C', path.join(REPO, 'demo', 'busybox', 'rootfs'), '-c', '.'], { maxBuffer: 1 << 28 });
@@ -91,10 +88,7 @@ try {
     n = median(results['node -e 0']);
   console.log(`### tcr run vs podman run, image present (N=${N}, medians in ms)\n`);
   console.log(
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, podman --runtime ${podmanArgs[1]}, ${os.cpus().length} cores, load average before ${loadBefore} / after ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')} (1, 5, 15 min)\n`,
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, podman --runtime ${podmanArgs[1]}, ${os.cpus().length} cores, load average before ${loadBefore} / after ${loadAverage()} (1, 5, 15 min)\n`,
   );
   console.log(
     '| tcr run --rm busybox true | podman run --rm busybox true | tcr / podman | bare node -e 0 (no NODE_EXTRA_CA_CERTS) | target: tcr ≤ podman / 2 |',

@@ -8,15 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './stats.js';
+import { loadAverage, median } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
 const N = Number(process.env.BENCH_N ?? 20);
-const loadBefore = os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(' ');
+const loadBefore = loadAverage();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-net-'));
 const g = ['--root', path.join(tmp, 'state'), '--store', path.join(tmp, 'store')];
 
@@ -46,10 +43,7 @@ try {
   const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
   console.log(`### tcr run --rm busybox true by network mode (N=${N}, medians in ms)\n`);
   console.log(
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores, load average before ${loadBefore} / after ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}\n`,
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores, load average before ${loadBefore} / after ${loadAverage()}\n`,
   );
   console.log('| --network none | bridge (default) | bridge -p 127.0.0.1::80 | bridge − none |');
   console.log('|---:|---:|---:|---:|');

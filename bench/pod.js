@@ -19,15 +19,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { die, median, quantile } from './stats.js';
+import { die, loadAverage, median, quantile } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.BENCH_N ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
-const loadBefore = os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(' ');
+const loadBefore = loadAverage();
 
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${JSON.stringify(process.env.BENCH_N)}`);
 if (process.getuid() !== 0) die('pods need root: run as root (sudo node bench/pod.js)');
@@ -177,10 +174,7 @@ function report(samples, calls, node) {
   const ctrdV = spawnSync('containerd', ['--version'], { encoding: 'utf8' }).stdout.trim().split(' ')[2] ?? '?';
   console.log(`### Pod start and removal through containerd's CRI: tcr vs runc (N=${N}, medians and p90 in ms)\n`);
   console.log(
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, N=${N} pods per runtime (+${WARMUP} warm-up), containerd ${ctrdV}, runc ${runcV}, node ${process.version}, Linux ${os.release()}, ${os.cpus().length} CPUs, load average before ${loadBefore} / after ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')} (1, 5, 15 min)\n`,
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, N=${N} pods per runtime (+${WARMUP} warm-up), containerd ${ctrdV}, runc ${runcV}, node ${process.version}, Linux ${os.release()}, ${os.cpus().length} CPUs, load average before ${loadBefore} / after ${loadAverage()} (1, 5, 15 min)\n`,
   );
   console.log('| phase | tcr median | tcr p90 | runc median | runc p90 | tcr / runc |');
   console.log('|---|---:|---:|---:|---:|---:|');

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, median, quantile } from './stats.js';
+import { die, loadAverage, median, quantile } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
@@ -22,10 +22,7 @@ const N = Number(process.env.BENCH_N ?? 30);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const TIMEOUT_MS = 30_000;
 // what else the machine was doing: printed with the figures
-const loadBefore = os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(' ');
+const loadBefore = loadAverage();
 
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${JSON.stringify(process.env.BENCH_N)}`);
 if (process.getuid() !== 0) die('containers need root: run as root (sudo node bench/run.js)');
@@ -251,10 +248,7 @@ function report(samples) {
   const runcV = runcVersion.stdout.split('\n')[0].replace(/^runc version /, '');
   console.log(`### tcr vs runc (N=${N}, medians and p90 in ms)\n`);
   console.log(
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, runc ${runcV}, Linux ${kernel}, ${os.cpus().length} × ${cpu}, load average before ${loadBefore} / after ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')} (1, 5, 15 min)\n`,
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, runc ${runcV}, Linux ${kernel}, ${os.cpus().length} × ${cpu}, load average before ${loadBefore} / after ${loadAverage()} (1, 5, 15 min)\n`,
   );
   console.log('| | tcr median | tcr p90 | runc median | runc p90 | tcr / runc | tcr − node start-up | target: tcr − node ≤ runc |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
