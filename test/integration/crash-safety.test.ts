@@ -1,11 +1,11 @@
 // docs/ARCHITECTURE.md, "Crash safety": `tcr create` killed -9 at any
 // instant, then `tcr delete --force`, must leave no cgroup, state, mount or
 // process.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sandbox, TCR, isRoot, mountsUnder, pidsWithRootUnder, lacks } from '../helpers.js';
+import { Sandbox, isRoot, mountsUnder, pidsWithRootUnder, lacks } from '../helpers.js';
+import { killedAfter } from './lib.js';
 
 const CGROUP_PARENT = `tcr-crash-test-${process.pid}`;
 
@@ -53,23 +53,8 @@ describe.skipIf(lacks(isRoot))('crash safety', () => {
       const spec = JSON.parse(fs.readFileSync(config, 'utf8'));
       spec.linux.cgroupsPath = `/${CGROUP_PARENT}/${id}`;
       fs.writeFileSync(config, JSON.stringify(spec));
-      const child = spawn(TCR, ['--root', sb.root, 'create', '--bundle', bundle, id], { stdio: 'ignore' });
       // spread the kills over the whole create (node start-up included)
-      const delay = 40 + ((i * 37) % 120);
-      const exited = await new Promise<boolean>((resolve) => {
-        const t = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve(false);
-        }, delay);
-        child.on('exit', () => {
-          clearTimeout(t);
-          resolve(true);
-        });
-      });
-      if (!exited) {
-        killedMidway++;
-        await new Promise((r) => child.on('exit', r));
-      }
+      if (await killedAfter(['--root', sb.root, 'create', '--bundle', bundle, id], 40 + ((i * 37) % 120))) killedMidway++;
       const del = sb.tcr(['delete', '--force', id]);
       expect(del.stderr).toBe('');
       expect(fs.existsSync(path.join(sb.root, id))).toBe(false);

@@ -138,3 +138,20 @@ export function killPid(pid: number | undefined): void {
     // gone
   }
 }
+
+/** Runs tcr with `args`, SIGKILLed after `delay` ms unless it ended first; true if it was killed. The crash-safety tests' probe. */
+export async function killedAfter(args: string[], delay: number): Promise<boolean> {
+  const child = spawn(TCR, args, { stdio: 'ignore' });
+  const exited = await new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(false);
+    }, delay);
+    child.on('exit', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+  if (!exited) await new Promise((r) => child.on('exit', r));
+  return !exited;
+}

@@ -3,29 +3,12 @@
 // the CNI ADD), and `tcr rm -f` killed -9 during its DEL, then `tcr rm -f`
 // again: no veth, namespace pin, iptables rule or lease of the container may
 // stay, and its state directory goes.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, TCR, isRoot, lacks, pidsWithRootUnder } from '../helpers.js';
+import { Sandbox, isRoot, lacks, pidsWithRootUnder } from '../helpers.js';
+import { killedAfter } from './lib.js';
 import { OCI, freeSubnet, haveCni, leftovers, type Attachment } from './network-lib.js';
-
-/** Runs tcr with `args`, SIGKILLed after `delay` ms unless it ended first; true if it was killed. */
-async function killedAfter(args: string[], delay: number): Promise<boolean> {
-  const child = spawn(TCR, args, { stdio: 'ignore' });
-  const exited = await new Promise<boolean>((resolve) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve(false);
-    }, delay);
-    child.on('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-  if (!exited) await new Promise((r) => child.on('exit', r));
-  return !exited;
-}
 
 describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('network crash safety', () => {
   const sb = new Sandbox('tcr-netcrash');
