@@ -7,13 +7,15 @@ import { Runtime } from '../container/runtime.js';
 import { StepError, TcrError, errorMessage } from '../errors.js';
 import { PlanOp } from '../linux/plan-steps.js';
 import { out } from '../log.js';
+import type { NetworkFlags } from '../network/prepare.js';
 import type { ImageRunOptions } from '../run/options.js';
 import { checkName, memoryLimits, validName } from './run-checks.js';
 import type { GlobalOptions } from './main.js';
 import { table } from './table.js';
 import { execFailureStatus } from '../linux/exit-status.js';
 
-export interface ImageRunFlags {
+/** docker's run flags as commander gives them; the network ones are src/network/prepare.ts's */
+export interface ImageRunFlags extends NetworkFlags {
   interactive?: boolean;
   tty?: boolean;
   rm?: boolean;
@@ -35,16 +37,8 @@ export interface ImageRunFlags {
   capAdd: string[];
   capDrop: string[];
   securityOpt: string[];
-  network: string;
   pull: 'missing' | 'always' | 'never';
   detach?: boolean;
-  publish: string[];
-  publishAll?: boolean;
-  dns: string[];
-  dnsSearch: string[];
-  dnsOption: string[];
-  addHost: string[];
-  networkAlias: string[];
 }
 
 function memoryOptions(memory: string | undefined, memorySwap: string | undefined): Pick<ImageRunOptions, 'memory' | 'memorySwap'> {
