@@ -67,6 +67,18 @@ const commanderApart = {
   },
 };
 
+// `tcr compose` (src/compose/ and the YAML parser) is a bundle of its own,
+// dist/tcr-compose.cjs, reached through the compose command's dynamic imports.
+const composeApart = {
+  name: 'compose-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/bundles\/compose\.js$/ }, (args) => {
+      if (!/\/src\/cli\//.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+      return { path: './tcr-compose.cjs', external: true };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -88,7 +100,13 @@ const common = {
   },
 };
 const out = 'dist/tcr.cjs';
-await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: out, plugins: [imagesApart, commanderApart, systemdApart] });
+await build({
+  ...common,
+  entryPoints: ['src/cli/main.ts'],
+  outfile: out,
+  plugins: [imagesApart, commanderApart, systemdApart, composeApart],
+});
+await build({ ...common, entryPoints: ['src/bundles/compose.ts'], outfile: 'dist/tcr-compose.cjs', plugins: [commanderApart] });
 await build({ ...common, entryPoints: ['src/cgroups/systemd-bus.ts'], outfile: 'dist/tcr-systemd.cjs' });
 await build({ ...common, entryPoints: ['src/bundles/images.ts'], outfile: 'dist/tcr-images.cjs', plugins: [pullApart, commanderApart] });
 await build({ ...common, entryPoints: ['src/bundles/pull.ts'], outfile: 'dist/tcr-pull.cjs', plugins: [commanderApart] });
@@ -102,7 +120,14 @@ await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfi
 // koffi is treated the same: modules that bind C functions do so on first call.
 const LAZY_BUILTINS =
   /^(node:(child_process|crypto|os|tty|net|stream|stream\/promises|zlib|http|https|readline|dns|worker_threads|url|util)|koffi)$/;
-for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs']) {
+for (const file of [
+  out,
+  'dist/tcr-images.cjs',
+  'dist/tcr-pull.cjs',
+  'dist/commander.cjs',
+  'dist/tcr-systemd.cjs',
+  'dist/tcr-compose.cjs',
+]) {
   let text = fs.readFileSync(file, 'utf8');
   text = text.replace(/__toESM\(require\("(node:[a-z_/]+|koffi)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
   text = text.replace(/(?<![\w.])require\("(node:[a-z_/]+|koffi)"\)/g, (whole, id) =>
@@ -121,7 +146,7 @@ for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/comma
 // The caches of the last build go first: V8 takes a cache whose bundle has the
 // same length as the one it was made from, so the warm-up would load (and
 // write back) the old build's code after an edit that keeps the length.
-for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs'])
+for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs', 'dist/tcr-compose.cjs'])
   fs.rmSync(`${file}.cache`, { force: true });
 const { execFileSync } = await import('node:child_process');
 execFileSync(process.execPath, [
@@ -137,6 +162,7 @@ execFileSync(process.execPath, [
   loadBundle(path.join(dist, 'tcr-images.cjs'), scripts).normalizeName('busybox');
   loadBundle(path.join(dist, 'tcr-pull.cjs'), scripts);
   loadBundle(path.join(dist, 'tcr-systemd.cjs'), scripts);
+  loadBundle(path.join(dist, 'tcr-compose.cjs'), scripts);
   for (const [file, script] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
 `,
 ]);

@@ -11,6 +11,7 @@ import { registerFeatures } from './features.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerNetworkCommands } from './network-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
+import { registerComposeCommand } from './compose-command.js';
 import { parseFastPath } from './fast-path.js';
 import { registerContainerCommands } from './docker-commands.js';
 import { registerInspectCommands } from './inspect-commands.js';
@@ -92,6 +93,7 @@ export function buildProgram(only?: string): Command {
   registerImageCommands(target);
   registerNetworkCommands(target);
   registerVolumeCommands(target);
+  registerComposeCommand(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;
