@@ -99,7 +99,8 @@ export function runArgs(project: Project, s: Service, n: number): string[] {
   opt('--pids-limit', s.pidsLimit);
   opt('-u', s.user);
   opt('-w', s.workingDir);
-  opt('-h', s.hostname);
+  // tcr's container id is its name, so docker's default host name (the id's first 12 characters) would cut it: the whole name
+  opt('-h', s.hostname ?? (s.networkMode ? undefined : containerName(project, s, n)));
   opt('--stop-signal', s.stopSignal);
   opt('--stop-timeout', s.stopGracePeriod === undefined ? undefined : Math.ceil(s.stopGracePeriod));
   opt('--shm-size', s.shmSize);
