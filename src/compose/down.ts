@@ -16,8 +16,9 @@ export interface DownOptions {
 
 export async function down(g: Globals, project: Project, o: DownOptions): Promise<void> {
   const known = new Set(project.services.map((s) => s.name));
-  const containers = projectContainers(g.root, project.name).filter((c) => c.oneoff || known.has(c.service) || o.removeOrphans);
-  const orphans = projectContainers(g.root, project.name).filter((c) => !containers.includes(c));
+  const all = projectContainers(g.root, project.name);
+  const containers = all.filter((c) => c.oneoff || known.has(c.service) || o.removeOrphans);
+  const orphans = all.filter((c) => !containers.includes(c));
   if (orphans.length)
     log.warn(
       `orphan containers stay (${orphans.map((c) => c.id).join(', ')}): their services are no longer in the file; remove them with --remove-orphans`,

@@ -20,6 +20,8 @@ export interface UpOptions {
   forceRecreate?: boolean;
   noRecreate?: boolean;
   removeOrphans?: boolean;
+  /** replicas beyond the file's count stay (compose run's dependencies: started, never rescaled) */
+  keepExtra?: boolean;
   /** seconds a dependency may take to become healthy or to exit */
   waitTimeout: number;
 }
@@ -171,8 +173,8 @@ export async function up(g: Globals, project: Project, o: UpOptions): Promise<vo
     );
   for (const s of services) {
     await awaitDependencies(g, project, s, o.waitTimeout);
-    const count = o.scale[s.name] ?? s.replicas;
     const mine = projectContainers(g.root, project.name).filter((c) => c.service === s.name && !c.oneoff);
+    const count = o.scale[s.name] ?? (o.keepExtra ? Math.max(s.replicas, ...mine.map((c) => c.number)) : s.replicas);
     for (let n = 1; n <= count; n++)
       await runReplica(
         g,
