@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# podman, conmon and containerd are the real clients of test/e2e/ (they
+# podman, podman-compose, conmon and containerd are the real clients of test/e2e/ (they
 # drive tcr exactly as they drive runc, which is their control lane)
 # docker-registry, skopeo and openssl: test/integration/registry.test.ts runs a
 # private registry (token auth signed with an openssl certificate) and pushes to it
@@ -19,7 +19,7 @@ fi
 # tcr run's own bridge networking (src/network/) uses the bridge, host-local, portmap and firewall
 # plugins, which call iptables, and ip for `tcr network rm`
 # clang-format: scripts/lint.sh checks native/'s style
-packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format)
+packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

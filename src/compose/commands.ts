@@ -161,7 +161,8 @@ export async function run(g: Globals, project: Project, svc: string, command: st
   const s = service(project, svc);
   if (!o.noDeps) {
     const deps = selectServices(project, [svc]).filter((x) => x.name !== svc);
-    if (deps.length) await up(g, project, { services: deps.map((d) => d.name), scale: {}, waitTimeout: 120, noRecreate: true, keepExtra: true });
+    if (deps.length)
+      await up(g, project, { services: deps.map((d) => d.name), scale: {}, waitTimeout: 120, noRecreate: true, keepExtra: true });
   }
   const one: Service = {
     ...s,
