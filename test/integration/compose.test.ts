@@ -144,6 +144,32 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('tcr compose', (
     expect(tcr(['volume', 'ls', '-q']).stdout).not.toContain(`${project}v_data`);
   }, 180_000);
 
+  it('up in the foreground: prefixed logs, --exit-code-from stops the rest and returns its status', () => {
+    const dir = path.join(sb.dir, 'fg');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, 'compose.yaml'),
+      [
+        'services:',
+        '  server:',
+        '    image: busybox',
+        '    command: sleep 600',
+        '  job:',
+        '    image: busybox',
+        '    command: sh -c "sleep 1; echo job done; exit 3"',
+        '',
+      ].join('\n'),
+    );
+    const p = `${project}f`;
+    const r = tcr(['compose', '-p', p, 'up', '--exit-code-from', 'job'], dir);
+    expect(r.stdout).toMatch(new RegExp(`^${p}-job-1\\s+\\| job done$`, 'm'));
+    expect(r.status).toBe(3);
+    const ps = tcr(['compose', '-p', p, 'ps', '-a', '--format', 'json'], dir);
+    const states = Object.fromEntries((JSON.parse(ps.stdout) as { Service: string; State: string }[]).map((c) => [c.Service, c.State]));
+    expect(states).toEqual({ job: 'exited', server: 'exited' });
+    expect(tcr(['compose', '-p', p, 'down'], dir).status).toBe(0);
+  }, 180_000);
+
   it('an up killed -9 half-way leaves only what down removes', async () => {
     const child = spawn(TCR, ['--root', sb.root, '--store', store, 'compose', '-p', `${project}k`, 'up', '-d'], {
       cwd: app,
