@@ -20,6 +20,10 @@ interface RunNote {
   user: string;
   /** run -d: no tcr process stays to see the exit status */
   detached?: boolean;
+  /** --stop-signal, else the image's StopSignal: what `tcr stop` sends */
+  stopSignal?: string;
+  /** --stop-timeout: seconds `tcr stop` waits before SIGKILL (default 10) */
+  stopTimeout?: number;
 }
 
 export interface InspectSource {
@@ -123,6 +127,8 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
       Image: rec.annotations?.['dev.tcr.image'] ?? '',
       WorkingDir: spec.process?.cwd ?? '/',
       Labels: note?.labels ?? {},
+      ...(note?.stopSignal !== undefined && { StopSignal: note.stopSignal }),
+      ...(note?.stopTimeout !== undefined && { StopTimeout: note.stopTimeout }),
     },
     HostConfig: {
       Binds: mounts.map((m) => `${m.Name ?? m.Source}:${m.Destination}${m.RW ? '' : ':ro'}`),
