@@ -16,6 +16,7 @@ import { noHostFlags, type ImageRunOptions } from './options.js';
 import { namespaceJoins } from './namespace-flags.js';
 import { parseMountFlags } from '../volumes/mount-flags.js';
 import { VolumeStore } from '../volumes/store.js';
+import { volumesFromRequests } from '../volumes/volumes-from.js';
 import { attachVolumes, detachVolumes, nameVolumes, specMounts, type Attached } from '../volumes/attach.js';
 
 /** The rootfs where overlayfs is unavailable: the layers copied (the unpacking bundle, loaded only then). */
@@ -93,9 +94,15 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   const checked = withSwapIfAccounted(o);
   const volumes = new VolumeStore(ctx.store.root);
   // anonymous volumes are named once, here: both builds of the spec mount the same ones
-  const requests = nameVolumes(parseMountFlags(o, process.cwd()));
-  const userMounts = specMounts(requests, volumes);
   const host = o.host ?? noHostFlags();
+  const own = parseMountFlags(o, process.cwd());
+  const shared = volumesFromRequests(host.volumesFrom, own, {
+    state: ctx.runtime.store,
+    volumes,
+    dirOf: (other) => containerDir(ctx.store, other),
+  });
+  const requests = nameVolumes([...own, ...shared]);
+  const userMounts = specMounts(requests, volumes);
   const joins = namespaceJoins(host, ctx.runtime.store);
   buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, userMounts, joins });
   if (host.cidfile !== undefined && fs.existsSync(host.cidfile))
