@@ -162,6 +162,10 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
     detached: !!o.detach,
     stopSignal: stopSignal(host.stopSignal, img.StopSignal),
     stopTimeout: stopTimeout(host.stopTimeout),
+    host: {
+      ...{ privileged: !!host.privileged, ipcMode: host.ipc || 'private', pidMode: host.pid ?? '', utsMode: host.uts ?? '' },
+      ...{ init: !!host.init, groupAdd: host.groupAdd, volumesFrom: host.volumesFrom },
+    },
   };
   spec.annotations = { 'dev.tcr.image': o.image, 'dev.tcr.run': JSON.stringify(run) };
   return spec;

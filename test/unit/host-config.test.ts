@@ -12,7 +12,7 @@ import { ownHardLimit, sysctls, ulimits } from '../../src/run/host-flags.js';
 import { mergeLabels } from '../../src/run/note-flags.js';
 import { namespaceMode } from '../../src/run/namespace-flags.js';
 import { INIT_SOURCE } from '../../src/run/host-config.js';
-import { runNote } from '../../src/run/inspect.js';
+import { inspectContainer, runNote } from '../../src/run/inspect.js';
 import type { ContainerRecord } from '../../src/container/state-store.js';
 
 const BASE = {
@@ -113,6 +113,44 @@ describe('the spec of the HostConfig flags', () => {
     expect(() => build({ stopSignal: 'SIGNOPE' })).toThrow('--stop-signal: "SIGNOPE" is not a signal');
     expect(() => build({ stopTimeout: '1.5' })).toThrow('--stop-timeout: "1.5" is not a whole number of seconds');
     expect(() => mergeLabels({}, ['=x'], [])).toThrow('--label: "=x" has no label name');
+  });
+});
+
+describe("inspect's HostConfig", () => {
+  const inspect = (f: Partial<ImageRunFlags>) => {
+    const config = build(f);
+    const rec = { id: 'c1', pid: 0, created: '', annotations: config.annotations, config } as unknown as ContainerRecord;
+    return inspectContainer({ rec, status: 'stopped', volumesRoot: '/v' }).HostConfig as Record<string, unknown>;
+  };
+
+  it("shows docker's zero values, and what the flags set", () => {
+    expect(inspect({})).toMatchObject({
+      Privileged: false,
+      IpcMode: 'private',
+      PidMode: '',
+      Init: null,
+      CpuShares: 0,
+      ShmSize: 64 * 2 ** 20,
+      Ulimits: null,
+    });
+    const h = inspect({
+      ...{ privileged: true, ipc: 'shareable', pid: 'host', uts: 'host', groupAdd: ['10'], cpuShares: '100' },
+      ...{ shmSize: '1m', ulimit: ['nofile=10:20'] },
+    });
+    expect(h).toMatchObject({
+      Privileged: true,
+      IpcMode: 'shareable',
+      PidMode: 'host',
+      UTSMode: 'host',
+      GroupAdd: ['10'],
+      CpuShares: 100,
+      ShmSize: 2 ** 20,
+    });
+    expect(h.Ulimits).toEqual([{ Name: 'nofile', Soft: 10, Hard: 20 }]);
+  });
+
+  it.skipIf(!fs.existsSync(INIT_SOURCE))("--init's docker-init is not one of the user's binds", () => {
+    expect(inspect({ init: true })).toMatchObject({ Init: true, Binds: [] });
   });
 });
 
