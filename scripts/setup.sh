@@ -19,7 +19,8 @@ fi
 # tcr run's own bridge networking (src/network/) uses the bridge, host-local, portmap and firewall
 # plugins, which call iptables, and ip for `tcr network rm`
 # clang-format: scripts/lint.sh checks native/'s style
-packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format)
+# tini: tcr run --init bind-mounts its static build (/usr/bin/tini-static) as the container's PID 1, as docker does its docker-init
+packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format tini)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

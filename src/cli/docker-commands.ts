@@ -8,14 +8,14 @@ import { StepError, TcrError, errorMessage } from '../errors.js';
 import { PlanOp } from '../linux/plan-steps.js';
 import { out } from '../log.js';
 import type { NetworkFlags } from '../network/prepare.js';
-import type { ImageRunOptions } from '../run/options.js';
+import { HOST_FLAG_KEYS, noHostFlags, type HostConfigFlags, type ImageRunOptions } from '../run/options.js';
 import { checkName, memoryLimits, validName } from './run-checks.js';
 import type { GlobalOptions } from './main.js';
 import { table } from './table.js';
 import { execFailureStatus } from '../linux/exit-status.js';
 
 /** docker's run flags as commander gives them; the network ones are src/network/prepare.ts's */
-export interface ImageRunFlags extends NetworkFlags {
+export interface ImageRunFlags extends NetworkFlags, Partial<HostConfigFlags> {
   interactive?: boolean;
   tty?: boolean;
   rm?: boolean;
@@ -44,6 +44,12 @@ export interface ImageRunFlags extends NetworkFlags {
 function memoryOptions(memory: string | undefined, memorySwap: string | undefined): Pick<ImageRunOptions, 'memory' | 'memorySwap'> {
   const m = memoryLimits(memory, memorySwap);
   return { memory: m.limit, memorySwap: m.swap };
+}
+
+/** The HostConfig flags as given, for src/run/host-config.ts (which checks them). */
+function hostConfigFlags(f: Partial<HostConfigFlags>): HostConfigFlags {
+  const picked = Object.fromEntries(HOST_FLAG_KEYS.filter((k) => f[k] !== undefined).map((k) => [k, f[k]]));
+  return { ...noHostFlags(), ...picked };
 }
 
 export function imageRunOptions(image: string, command: string[], f: ImageRunFlags): ImageRunOptions {
@@ -87,6 +93,7 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     dnsOption: f.dnsOption,
     addHost: f.addHost,
     networkAlias: f.networkAlias,
+    host: hostConfigFlags(f),
   };
 }
 
@@ -153,13 +160,18 @@ export function registerContainerCommands(program: Command): void {
     .command('stop')
     .description('stop containers: SIGTERM (or the image StopSignal), SIGKILL after the timeout')
     .argument('<id...>')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
-    .action(async (ids: string[], o: { time: string }, cmd: Command) => {
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the run --stop-timeout, else 10)')
+    .action(async (ids: string[], o: { time?: string }, cmd: Command) => {
       const rt = new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root });
-      const wait = Number(o.time);
-      if (!Number.isFinite(wait) || wait < 0) throw new TcrError(`--time: ${JSON.stringify(o.time)} is not a number of seconds`);
+      const given = o.time === undefined ? undefined : Number(o.time);
+      if (given !== undefined && (!Number.isFinite(given) || given < -1))
+        throw new TcrError(`--time: ${JSON.stringify(o.time)} is not a number of seconds`);
+      const { runNote } = await import('../run/inspect.js');
       for (const id of ids) {
         const c = rt.container(id);
+        // run's --stop-signal (or the image's StopSignal) and --stop-timeout, as docker stop uses them; -1: no SIGKILL
+        const note = rt.store.exists(id) ? runNote(c.record()) : undefined;
+        const wait = given ?? note?.stopTimeout ?? 10;
         // a -d --rm container's reaper may remove it as soon as it stops
         const stopped = () => {
           try {
@@ -173,8 +185,8 @@ export function registerContainerCommands(program: Command): void {
           await c.releaseNetwork(); // exited by itself: its address goes back too
           continue;
         }
-        c.kill('SIGTERM');
-        const end = Date.now() + wait * 1000;
+        c.kill(note?.stopSignal ?? 'SIGTERM');
+        const end = wait < 0 ? Infinity : Date.now() + wait * 1000;
         while (!stopped() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
         if (!stopped()) c.kill('SIGKILL', true);
         const killed = Date.now() + 5000;

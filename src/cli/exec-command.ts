@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { execInContainer, processFromFlags } from '../container/exec.js';
 import { Runtime } from '../container/runtime.js';
 import { TcrError } from '../errors.js';
+import { resolveUser } from '../container/passwd.js';
 import type { Process } from '../spec/types.js';
 import type { GlobalOptions } from './main.js';
 
@@ -39,7 +40,7 @@ export function registerExec(program: Command): void {
     .option('-t, --tty', 'give the process a terminal')
     .option('--cwd <dir>', 'working directory in the container')
     .option('-e, --env <NAME=value>', 'add an environment variable (repeatable)', collect)
-    .option('-u, --user <uid[:gid]>', 'run as this uid and gid')
+    .option('-u, --user <user[:group]>', "run as this user (uid or name in the container's /etc/passwd) and group")
     .option('-c, --cap <cap>', 'add a capability (repeatable)', collect)
     .option('--no-new-privs', 'set no_new_privs for the process')
     .option('--preserve-fds <n>', 'pass N extra fds (3..3+N-1)')
@@ -59,17 +60,21 @@ export function registerExec(program: Command): void {
         }
       } else {
         if (!command.length) throw new TcrError('exec: give a command, or --process FILE');
+        // a name is looked up in the container's own /etc/passwd and /etc/group, as run looks up -u in the image's
+        const named = o.user !== undefined && !/^\d+(:\d+)?$/.test(o.user);
+        const user = named ? resolveUser(o.user, [`/proc/${rec.pid}/root`]) : undefined;
         proc = processFromFlags(rec.config.process!, {
           args: command,
           env: o.env,
           cwd: o.cwd,
-          user: o.user,
+          user: user ? `${user.uid}:${user.gid}` : o.user,
           cap: o.cap,
           tty: o.tty,
           noNewPrivs: o.noNewPrivs,
           apparmor: o.apparmor,
           processLabel: o.processLabel,
         });
+        if (user) proc.user = user;
       }
       const preserve = o.preserveFds === undefined ? 0 : Number(o.preserveFds);
       if (!Number.isInteger(preserve) || preserve < 0)

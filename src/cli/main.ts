@@ -1,6 +1,7 @@
 // The tcr command line: runc's commands and flags, each a thin call into the
 // library (src/container/runtime.ts). Output goes through fs.writeSync, never
 // process.stdout (see src/log.ts).
+import { withBooleanValues } from './bool-values.js';
 import { Command } from 'commander';
 import fs from 'node:fs';
 import { TcrError, errnoCode, errorMessage } from '../errors.js';
@@ -136,6 +137,8 @@ function applyGlobals(g: GlobalOptions): void {
 export async function main(argv: string[]): Promise<number> {
   const name = commandName(argv);
   try {
+    // docker's --rm=false, -t=true: both parsers take boolean flags bare
+    if (name === 'run') argv = withBooleanValues(argv, argv.indexOf(name));
     const fast = parseFastPath(argv);
     if (fast) {
       requireRoot(argv, name);

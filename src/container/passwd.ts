@@ -59,9 +59,19 @@ export function withHome(env: string[] | undefined, uid: number, roots: string[]
   return [...have, `HOME=${home && home.startsWith('/') ? home : '/'}`];
 }
 
-export function resolveUser(spec: string | undefined, layers: string[]): User {
-  if (!spec) return { uid: 0, gid: 0 };
-  const [u, g] = spec.split(':', 2);
+/** --group-add's values: a gid, or a group name of the image's /etc/group. */
+function groupAddIds(values: string[], groups: Entry[]): number[] {
+  return values.map((v) => {
+    if (/^\d+$/.test(v)) return Number(v);
+    const e = groups.find((x) => x.name === v);
+    if (!e) throw new TcrError(`--group-add ${JSON.stringify(v)}: no such group in the image's /etc/group`);
+    return e.id;
+  });
+}
+
+/** The user (none: root, whose supplementary groups docker adds too) and its groups: the image's /etc/group memberships, then `groupAdd`. */
+export function resolveUser(spec: string | undefined, layers: string[], groupAdd: string[] = []): User {
+  const [u, g] = (spec || '0').split(':', 2);
   const passwd = readDb(layers, 'etc/passwd', 'passwd');
   const groups = readDb(layers, 'etc/group', 'group');
   let uid: number;
@@ -87,11 +97,8 @@ export function resolveUser(spec: string | undefined, layers: string[]): User {
       gid = e.id;
     }
   }
-  const additionalGids = name
-    ? groups
-        .filter((x) => x.members?.includes(name))
-        .map((x) => x.id)
-        .filter((x) => x !== gid)
-    : [];
+  // as runc's user lookup: the memberships count only when no group is given
+  const members = name && g === undefined ? groups.filter((x) => x.members?.includes(name)).map((x) => x.id) : [];
+  const additionalGids = [...new Set([...members, ...groupAddIds(groupAdd, groups)])].filter((x) => x !== (gid ?? 0));
   return { uid, gid: gid ?? 0, ...(additionalGids.length ? { additionalGids } : {}) };
 }

@@ -12,9 +12,11 @@ import { buildImageSpec, defaultHostname } from './image-spec.js';
 import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { startReaper } from './reaper.js';
 import { randomHex } from '../sys/random.js';
-import type { ImageRunOptions } from './options.js';
+import { noHostFlags, type ImageRunOptions } from './options.js';
+import { namespaceJoins } from './namespace-flags.js';
 import { parseMountFlags } from '../volumes/mount-flags.js';
 import { VolumeStore } from '../volumes/store.js';
+import { volumesFromRequests } from '../volumes/volumes-from.js';
 import { attachVolumes, detachVolumes, nameVolumes, specMounts, type Attached } from '../volumes/attach.js';
 
 /** The rootfs where overlayfs is unavailable: the layers copied (the unpacking bundle, loaded only then). */
@@ -66,6 +68,15 @@ function withSwapIfAccounted(o: ImageRunOptions): ImageRunOptions {
   return { ...o, memorySwap: undefined };
 }
 
+/** --cidfile: made, never overwritten (a file that appeared since the check is another run's). */
+function writeCidfile(file: string, id: string): void {
+  try {
+    fs.writeFileSync(file, id, { flag: 'wx', mode: 0o644 });
+  } catch (e) {
+    throw new TcrError(`--cidfile: cannot write ${file}: ${errnoCode(e) ?? (e as Error).message}`);
+  }
+}
+
 /** Resolves with the container id and its exit status (0 at once for --detach). */
 export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promise<{ id: string; status: number }> {
   if (o.detach && o.tty) throw new TcrError('-t with --detach: there would be no terminal to attach to; leave out -t');
@@ -83,9 +94,19 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   const checked = withSwapIfAccounted(o);
   const volumes = new VolumeStore(ctx.store.root);
   // anonymous volumes are named once, here: both builds of the spec mount the same ones
-  const requests = nameVolumes(parseMountFlags(o, process.cwd()));
+  const host = o.host ?? noHostFlags();
+  const own = parseMountFlags(o, process.cwd());
+  const shared = volumesFromRequests(host.volumesFrom, own, {
+    state: ctx.runtime.store,
+    volumes,
+    dirOf: (other) => containerDir(ctx.store, other),
+  });
+  const requests = nameVolumes([...own, ...shared]);
   const userMounts = specMounts(requests, volumes);
-  buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, userMounts });
+  const joins = namespaceJoins(host, ctx.runtime.store);
+  buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, userMounts, joins });
+  if (host.cidfile !== undefined && fs.existsSync(host.cidfile))
+    throw new TcrError(`--cidfile: ${host.cidfile} exists: make sure its container is not running, or remove the file`);
   fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
   try {
     fs.mkdirSync(dir, { mode: 0o711 });
@@ -96,6 +117,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   let stdio: number[] | undefined;
   let attached: Attached | undefined;
   let launched = false;
+  let cidWritten = false;
   try {
     // from here until tcr rm, the store keeps the layers, and rmi refuses the image
     ctx.store.claim(img, dir, ctx.runtime.store.dir(id));
@@ -113,7 +135,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       dirOf: (other) => containerDir(ctx.store, other),
     });
     // again, now with the network's mounts and host name
-    const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts });
+    const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts, joins });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     if (o.detach) {
       const log = fs.openSync(logFile(ctx.store, id), 'a', 0o640);
@@ -121,6 +143,10 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       stdio = [devnull, log, log];
     } else if (!o.interactive && !o.tty) {
       stdio = [fs.openSync('/dev/null', 'r'), -1, -1];
+    }
+    if (host.cidfile !== undefined) {
+      writeCidfile(host.cidfile, id);
+      cidWritten = true;
     }
     launched = true;
     const status = await ctx.runtime.run(id, {
@@ -153,6 +179,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       else if (attached) volumes.withLock(() => fs.rmSync(path.join(dir, 'volumes.json'), { force: true }));
       if (attached && launched) volumes.removeAnonymous(attached.uses);
       fs.rmSync(dir, { recursive: true, force: true });
+      if (cidWritten) fs.rmSync(host.cidfile!, { force: true });
     }
     throw e;
   } finally {

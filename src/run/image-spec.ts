@@ -9,9 +9,11 @@ import { defaultSpec } from '../spec/defaults.js';
 import type { ImageConfig } from '../image/types.js';
 import type { Mount, Seccomp, Spec } from '../spec/types.js';
 import { defaultSeccomp } from './default-seccomp.js';
-import { DEFAULT_CAPS, type ImageRunOptions } from './options.js';
+import { DEFAULT_CAPS, noHostFlags, type ImageRunOptions } from './options.js';
 import { resolveUser } from '../container/passwd.js';
 import type { PreparedNetwork } from '../network/prepare.js';
+import { applyHostConfig, utsHostname } from './host-config.js';
+import { mergeLabels, stopSignal, stopTimeout } from './note-flags.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -97,6 +99,8 @@ export interface ImageSpecContext {
   network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname'>;
   /** the mounts of -v, --mount and --tmpfs, resolved (src/volumes/attach.ts specMounts) */
   userMounts: Mount[];
+  /** the namespaces --ipc/--pid container:NAME join (src/run/namespace-flags.ts namespaceJoins) */
+  joins?: { ipc?: string; pid?: string };
 }
 
 /** -h, else the first 12 characters of the id, as docker names a container's host. */
@@ -110,13 +114,14 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
       throw new TcrError(`--security-opt ${JSON.stringify(s)}: not understood (no-new-privileges, seccomp=unconfined|FILE)`);
   const img = ctx.config.config ?? {};
   const spec = defaultSpec();
-  const hostname = ctx.network?.hostname ?? defaultHostname(o, ctx.id);
+  const host = o.host ?? noHostFlags();
+  const hostname = ctx.network?.hostname ?? utsHostname(host, o, defaultHostname(o, ctx.id));
   const caps = capList(o);
   spec.root = { path: ctx.rootfs, readonly: !!o.readOnly };
   spec.hostname = hostname;
   spec.process = {
     terminal: !!o.tty,
-    user: resolveUser(o.user ?? img.User, ctx.lookupRoot),
+    user: resolveUser(o.user ?? img.User, ctx.lookupRoot, host.groupAdd),
     args: processArgs(img, o, ctx.commandOptional),
     env: mergeEnv(img.Env, o, [`HOSTNAME=${hostname}`, ...(o.tty ? ['TERM=xterm'] : [])]),
     cwd: o.workdir ?? (img.WorkingDir || '/'),
@@ -144,6 +149,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
   linux.resources = resources;
   const seccomp = seccompFor(o);
   if (seccomp) linux.seccomp = seccomp;
+  applyHostConfig(spec, o, { joins: ctx.joins, hostNetwork: ns === 'host' });
   // what docker's inspect shows and the merged spec no longer tells apart (src/run/inspect.ts)
   const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : (img.Entrypoint ?? []);
   const cmd = o.command.length ? o.command : o.entrypoint !== undefined ? [] : (img.Cmd ?? []);
@@ -151,9 +157,15 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
     entrypoint,
     cmd,
     network: o.network ?? 'bridge',
-    labels: img.Labels ?? {},
+    labels: mergeLabels(img.Labels, host.label, host.labelFile),
     user: o.user ?? img.User ?? '',
     detached: !!o.detach,
+    stopSignal: stopSignal(host.stopSignal, img.StopSignal),
+    stopTimeout: stopTimeout(host.stopTimeout),
+    host: {
+      ...{ privileged: !!host.privileged, ipcMode: host.ipc || 'private', pidMode: host.pid ?? '', utsMode: host.uts ?? '' },
+      ...{ init: !!host.init, groupAdd: host.groupAdd, volumesFrom: host.volumesFrom },
+    },
   };
   spec.annotations = { 'dev.tcr.image': o.image, 'dev.tcr.run': JSON.stringify(run) };
   return spec;

@@ -7,6 +7,7 @@ import type { ContainerRecord } from '../container/state-store.js';
 import type { Status } from '../container/status.js';
 import type { ExitRecord } from '../container/exit-record.js';
 import { addressOf, type PortMapping } from '../network/record.js';
+import { hostConfigFields, type HostNote } from './inspect-host.js';
 
 /** Docker's zero time, which its inspect prints for a time that never came. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -20,6 +21,12 @@ interface RunNote {
   user: string;
   /** run -d: no tcr process stays to see the exit status */
   detached?: boolean;
+  /** --stop-signal, else the image's StopSignal: what `tcr stop` sends */
+  stopSignal?: string;
+  /** --stop-timeout: seconds `tcr stop` waits before SIGKILL (default 10) */
+  stopTimeout?: number;
+  /** the HostConfig modes of the run (src/run/inspect-host.ts) */
+  host?: HostNote;
 }
 
 export interface InspectSource {
@@ -58,7 +65,8 @@ export function portLines(ports: PortMapping[], filter?: string): string[] {
 
 /** The user's binds and volumes among the spec's mounts (not the etc files tcr writes, nor the kernel's). */
 function userMounts(rec: ContainerRecord, volumesRoot: string) {
-  const etc = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf']);
+  // and --init's docker-init, --ipc host's /dev/shm
+  const etc = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/sbin/docker-init', '/dev/shm']);
   return (rec.config.mounts ?? [])
     .filter((m) => m.type === 'bind' && !etc.has(m.destination) && m.source)
     .map((m) => {
@@ -123,6 +131,8 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
       Image: rec.annotations?.['dev.tcr.image'] ?? '',
       WorkingDir: spec.process?.cwd ?? '/',
       Labels: note?.labels ?? {},
+      ...(note?.stopSignal !== undefined && { StopSignal: note.stopSignal }),
+      ...(note?.stopTimeout !== undefined && { StopTimeout: note.stopTimeout }),
     },
     HostConfig: {
       Binds: mounts.map((m) => `${m.Name ?? m.Source}:${m.Destination}${m.RW ? '' : ':ro'}`),
@@ -136,6 +146,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
       CapAdd: null,
       CapDrop: null,
       SecurityOpt: spec.process?.noNewPrivileges ? ['no-new-privileges'] : null,
+      ...hostConfigFields(spec, note?.host),
     },
     Mounts: mounts,
     NetworkSettings: {

@@ -31,6 +31,48 @@ export interface ImageRunOptions extends NetworkFlags {
   capDrop: string[];
   securityOpt: string[];
   pull?: 'missing' | 'always' | 'never';
+  /** docker's host-config flags, as given (src/run/host-config.ts reads them) */
+  host?: HostConfigFlags;
+}
+
+/** The values of --privileged, --device, --ulimit, --sysctl, the namespace modes, the cpu flags, ... as the command line gives them. */
+export interface HostConfigFlags {
+  privileged?: boolean;
+  device: string[];
+  shmSize?: string;
+  ulimit: string[];
+  sysctl: string[];
+  ipc?: string;
+  pid?: string;
+  uts?: string;
+  userns?: string;
+  groupAdd: string[];
+  cpuShares?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  cpuQuota?: string;
+  cpuPeriod?: string;
+  memoryReservation?: string;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: string;
+  stopSignal?: string;
+  stopTimeout?: string;
+  label: string[];
+  labelFile: string[];
+  cidfile?: string;
+  init?: boolean;
+  volumesFrom: string[];
+}
+
+export const HOST_FLAG_KEYS = [
+  ...['privileged', 'device', 'shmSize', 'ulimit', 'sysctl', 'ipc', 'pid', 'uts', 'userns', 'groupAdd', 'cpuShares', 'cpusetCpus'],
+  ...['cpusetMems', 'cpuQuota', 'cpuPeriod', 'memoryReservation', 'oomKillDisable', 'oomScoreAdj', 'stopSignal', 'stopTimeout'],
+  ...['label', 'labelFile', 'cidfile', 'init', 'volumesFrom'],
+] as (keyof HostConfigFlags)[];
+
+/** The flags' defaults: what a run without any of them gets. */
+export function noHostFlags(): HostConfigFlags {
+  return { device: [], ulimit: [], sysctl: [], groupAdd: [], label: [], labelFile: [], volumesFrom: [] };
 }
 
 /** docker's default capability set for a container. */

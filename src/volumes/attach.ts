@@ -10,7 +10,7 @@ import { randomHex } from '../sys/random.js';
 import type { Mount } from '../spec/types.js';
 import type { MountRequest } from './mount-flags.js';
 import { VolumeStore, readVolumeUses, writeVolumeUses, type VolumeUse } from './store.js';
-import { mergedDirLayers } from '../image/overlay-tree.js';
+import { lookupMerged, mergedDirLayers } from '../image/overlay-tree.js';
 
 /** A request with its volume named: an anonymous one gets its random 64-hex name here, once, so both spec builds agree. */
 export type NamedRequest =
@@ -46,6 +46,41 @@ export interface Attached {
 
 type Flatten = (typeof import('../image/flatten.js'))['flattenLayers'];
 
+/** Symlinks followed on the way to a volume's target at most, as the kernel's path walk (ELOOP). */
+const MAX_LINKS = 40;
+
+/**
+ * `target` (relative to the root) in the image's merged view with every
+ * symlink on the way followed inside the image, never out of it: an absolute
+ * link starts again at the image's root, `..` stops there, as the mount itself
+ * resolves it (RESOLVE_IN_ROOT). So `-v vol:/var/run` of an image whose
+ * /var/run links to /run fills the volume from /run. Null: no such path.
+ */
+function resolveInImage(layers: string[], target: string): string | null {
+  const todo = target.split('/').filter(Boolean);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const found = lookupMerged(layers, [...done, part].join('/'));
+    if (found === null) return null;
+    if (!found.st.isSymbolicLink()) {
+      done.push(part);
+      continue;
+    }
+    if (++links > MAX_LINKS) return null;
+    const link = fs.readlinkSync(found.abs);
+    if (link.startsWith('/')) done.length = 0;
+    todo.unshift(...link.split('/').filter(Boolean));
+  }
+  return done.join('/');
+}
+
 /**
  * Fills the empty `_data` of a volume from the image directory at `target`
  * (layers top first): owners, modes, symlinks, xattrs, times. Built beside
@@ -53,13 +88,13 @@ type Flatten = (typeof import('../image/flatten.js'))['flattenLayers'];
  * when the image has no directory there.
  */
 function fillFromImage(volumes: VolumeStore, name: string, layers: string[], target: string, flatten: Flatten): boolean {
-  const rel = target.replace(/^\/+/, '');
-  const from = mergedDirLayers(layers, rel);
+  const rel = resolveInImage(layers, target);
+  const from = rel === null ? null : mergedDirLayers(layers, rel);
   if (!from) return false;
   const data = volumes.dataDir(name);
   const stage = path.join(volumes.dir(name), `.fill-${process.pid}`);
   fs.rmSync(stage, { recursive: true, force: true });
-  flatten(from.map((l) => path.join(l, rel)).reverse(), stage);
+  flatten(from.map((l) => path.join(l, rel!)).reverse(), stage);
   fs.rmdirSync(data);
   fs.renameSync(stage, data);
   return true;
