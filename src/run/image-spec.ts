@@ -94,7 +94,7 @@ export interface ImageSpecContext {
    *  (tcr unpack) of a base image is still worth having, and is edited before it runs */
   commandOptional?: boolean;
   /** the network namespace (default: one of its own, only lo) and the etc files mounted in (src/network/prepare.ts) */
-  network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname'>;
+  network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname' | 'record'>;
   /** the mounts of -v, --mount and --tmpfs, resolved (src/volumes/attach.ts specMounts) */
   userMounts: Mount[];
 }
@@ -154,6 +154,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
     labels: img.Labels ?? {},
     user: o.user ?? img.User ?? '',
     detached: !!o.detach,
+    ports: ctx.network?.record?.portMappings ?? [], // HostConfig.PortBindings, kept after the stop gives the ports back
   };
   spec.annotations = { 'dev.tcr.image': o.image, 'dev.tcr.run': JSON.stringify(run) };
   return spec;
