@@ -128,9 +128,14 @@ export async function detachNetwork(store: StateStore, rec: ContainerRecord): Pr
     if (!n) return;
     all = attachmentsOf(n);
     const isPinned = pinned(n.netns);
-    let first: unknown;
-    for (const a of [...all].reverse())
-      await cniDel(a.conflist, invocation(a, isPinned ? a.netns : '', fd), a.result).catch((e) => (first ??= e));
+    let first: Error | undefined;
+    for (const a of [...all].reverse()) {
+      try {
+        await cniDel(a.conflist, invocation(a, isPinned ? a.netns : '', fd), a.result);
+      } catch (e) {
+        first ??= e instanceof Error ? e : new Error(String(e));
+      }
+    }
     if (first) throw first;
     if (isPinned) native().umount(n.netns, MNT_DETACH);
     try {

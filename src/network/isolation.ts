@@ -35,7 +35,12 @@ async function must(args: string[]): Promise<void> {
 function rulesFor(bridge: string, internal: boolean): string[][] {
   const own = ['-i', bridge, '-o', bridge, '-j', 'RETURN'];
   if (internal) return [own, ['-i', bridge, '-j', 'DROP'], ['-o', bridge, '-j', 'DROP']];
-  return [own, ['-i', bridge, '-o', 'tcr+', '-j', 'DROP']];
+  // tcr's bridges by name: tcr0 and the user networks' tcr-HEX (not every device whose name starts with tcr)
+  const others = [
+    ['-i', bridge, '-o', 'tcr-+', '-j', 'DROP'],
+    ['-i', bridge, '-o', 'tcr0', '-j', 'DROP'],
+  ];
+  return [own, ...others.filter((r) => r[3] !== bridge)];
 }
 
 export function isInternal(n: NetworkRecord): boolean {
