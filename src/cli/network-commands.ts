@@ -27,10 +27,10 @@ async function removeUnused(c: Awaited<ReturnType<typeof context>>, name: string
   if (attached.length)
     throw new TcrError(`network ${name} has containers attached: ${attached.map((m) => m.id).join(', ')} (tcr rm them first)`);
   const { removeBridge } = await import('../network/bridge-device.js');
-  const { removeIsolation } = await import('../network/isolation.js');
+  const { removeIsolation } = await import('../network/bridge-rules.js');
   await removeBridge(def);
   c.net.removeNetwork(c.storeRoot, name);
-  await removeIsolation(def.bridge);
+  await removeIsolation(def.bridge, def.subnet);
 }
 
 export function registerNetworkCommands(program: Command): void {

@@ -13,7 +13,7 @@ import type { ContainerRecord, StateStore } from '../container/state-store.js';
 import { native } from '../sys/native.js';
 import { cniAdd, cniDel, type CniInvocation } from './cni.js';
 import { refreshNames, writeOwnHosts } from './hosts.js';
-import { ensureIsolation } from './isolation.js';
+import { ensureIsolation } from './bridge-rules.js';
 import { attachmentsOf, type NetworkRecord } from './record.js';
 import { pointResolver } from './resolver.js';
 

@@ -179,7 +179,9 @@ export function conflistFor(def: NetworkDef, o: { publishes: boolean; firewall: 
         type: 'bridge',
         bridge: def.bridge,
         isGateway: true,
-        ipMasq: !def.internal,
+        // NAT by one rule per bridge (bridge-rules.ts), not the plugin's chain per container
+        ipMasq: false,
+        tcrMasq: !def.internal,
         hairpinMode: true,
         ipam: {
           type: 'host-local',

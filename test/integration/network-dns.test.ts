@@ -78,6 +78,15 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveAardvark))(
       expect(r.stdout).toContain(`first=${ip}\n`);
       expect(r.stdout).toContain(`db.internal=${ip}\n`);
       expect(fs.readFileSync(path.join(DNS_DIR, bridges[netA]), 'utf8')).toContain(` ${ip}  first`);
+      // --dns on a user network: the resolver stays aardvark, which forwards the container's other names there
+      const withDns = tcr(['run', '-d', '--name', 'withdns', '--network', netA, '--dns', '192.0.2.53', 'busybox', 'sleep', '60']);
+      expect(withDns.stderr).toBe('');
+      expect(fs.readFileSync(path.join(store, 'containers', 'withdns', 'resolv.conf'), 'utf8')).toMatch(
+        new RegExp(`^nameserver ${gw.replace(/\./g, '\\.')}\n`, 'm'),
+      );
+      expect(fs.readFileSync(path.join(DNS_DIR, bridges[netA]), 'utf8')).toContain(
+        ` ${attachmentOf(sb, 'withdns').address}  withdns 192.0.2.53\n`,
+      );
       expect(aardvarkPid()).toBeDefined();
       // one started after the first: the first finds it by DNS
       sleeper('later', netA);
@@ -88,7 +97,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveAardvark))(
       sleeper('third', netA);
       expect(exec('first', lookup('third')).stdout).toBe(`third=${attachmentOf(sb, 'third').address}\n`);
     } finally {
-      tcr(['rm', '-f', 'first', 'later', 'third']);
+      tcr(['rm', '-f', 'first', 'later', 'third', 'withdns']);
     }
     // the network's file went with its last container; with no other network's, the daemon too
     expect(fs.existsSync(path.join(DNS_DIR, bridges[netA]))).toBe(false);
