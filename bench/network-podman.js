@@ -48,7 +48,9 @@ const podmanArgs = [
   'none',
 ];
 const tcrArgs = ['--root', path.join(tmp, 'state'), '--store', path.join(tmp, 'store')];
-const cgroupParent = `/tcr-bench-podman-${process.pid}`;
+// under /tcr, beside tcr's own containers (/tcr/ID): with v1's cpu shares, a podman parent at the root would
+// get a whole root-level share to itself while tcr's container splits /tcr's with every other tcr container
+const cgroupParent = `/tcr/tcr-bench-podman-${process.pid}`;
 fs.mkdirSync(path.join(tmp, 'pnet'));
 fs.writeFileSync(
   path.join(tmp, 'containers.conf'),

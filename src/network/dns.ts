@@ -44,11 +44,12 @@ export function entryKey(netnsPin: string): string {
   return createHash('sha256').update(netnsPin).digest('hex');
 }
 
-/** The file aardvark reads for one network. Names may not hold a space or comma (its separators). */
+/** The file aardvark reads for one network. Names may not hold a space or comma (its separators); DNS names are case-blind. */
 export function renderDnsConfig(gateway: string, entries: DnsEntry[]): string {
   const lines = [gateway];
   for (const e of entries) {
-    const names = e.names.filter((n) => /^[^\s,]+$/.test(n));
+    // aardvark lowercases what it is asked, not what it reads
+    const names = [...new Set(e.names.filter((n) => /^[^\s,]+$/.test(n)).map((n) => n.toLowerCase()))];
     if (names.length) lines.push([e.key, e.ipv4, '', names.join(','), e.dnsServers.join(',')].join(' '));
   }
   return lines.join('\n') + '\n';

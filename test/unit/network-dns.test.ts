@@ -8,7 +8,7 @@ import { DEFAULT_DEF, type NetworkDef } from '../../src/network/networks.js';
 describe("aardvark-dns's configuration", () => {
   it('lists the gateway, then key, IPv4, an empty IPv6, names and --dns servers per container', () => {
     const text = renderDnsConfig('10.89.5.1', [
-      { key: 'k1', ipv4: '10.89.5.2', names: ['web', 'api.internal'], dnsServers: [] },
+      { key: 'k1', ipv4: '10.89.5.2', names: ['web', 'api.internal', 'Web'], dnsServers: [] },
       { key: 'k2', ipv4: '10.89.5.3', names: ['db', 'bad name', 'x,y'], dnsServers: ['192.0.2.53'] },
       { key: 'k3', ipv4: '10.89.5.4', names: ['has space'], dnsServers: [] },
     ]);
