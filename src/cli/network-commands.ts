@@ -1,5 +1,6 @@
-// `tcr network create|ls|rm|inspect`: docker's network commands over the
-// networks of src/network/networks.ts (kept in the image store).
+// `tcr network create|ls|rm|inspect|prune|connect|disconnect`: docker's
+// network commands over the networks of src/network/networks.ts (kept in the
+// image store).
 import type { Command } from 'commander';
 import { Runtime } from '../container/runtime.js';
 import { TcrError } from '../errors.js';
@@ -14,25 +15,50 @@ async function context(cmd: Command) {
   const net = await import('../network/networks.js');
   const { membersOf } = await import('../network/hosts.js');
   const rt = new Runtime({ root: g.root });
-  return { storeRoot: new ImageStore({ root: g.store }).root, net, members: (name: string) => membersOf(rt.store, name) };
+  return { storeRoot: new ImageStore({ root: g.store }).root, net, state: rt.store, members: (name: string) => membersOf(rt.store, name) };
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Removes a network no container of this state root is attached to: its definition, bridge, lease directory and isolation rules. */
+async function removeUnused(c: Awaited<ReturnType<typeof context>>, name: string): Promise<void> {
+  const def = c.net.readNetwork(c.storeRoot, name);
+  const attached = c.members(name);
+  if (attached.length)
+    throw new TcrError(`network ${name} has containers attached: ${attached.map((m) => m.id).join(', ')} (tcr rm them first)`);
+  const { removeBridge } = await import('../network/bridge-device.js');
+  const { removeIsolation } = await import('../network/bridge-rules.js');
+  await removeBridge(def);
+  c.net.removeNetwork(c.storeRoot, name);
+  await removeIsolation(def.bridge, def.subnet);
 }
 
 export function registerNetworkCommands(program: Command): void {
-  const network = program.command('network').description('manage networks: create, ls, rm, inspect');
+  const network = program.command('network').description('manage networks: create, ls, rm, inspect, prune, connect, disconnect');
 
   network
     .command('create')
-    .description('create a bridge network; its containers reach each other by name and alias')
+    .description('create a bridge network; its containers reach each other by name and alias (/etc/hosts and DNS)')
     .argument('<name>')
     .option('--subnet <cidr>', 'the IPv4 subnet (default: a free /24 of 10.89.0.0/16)')
     .option('--gateway <ip>', "the bridge's address (default: the subnet's first)")
+    .option('--internal', 'no route out and no NAT: only the network’s own containers')
+    .option('--label <key=value>', 'a label (repeatable)', collect, [])
     .option('-d, --driver <driver>', 'bridge, the only driver', 'bridge')
     .action(
-      dockerExit(async (name: string, o: { subnet?: string; gateway?: string; driver: string }, cmd: Command) => {
-        if (o.driver !== 'bridge') throw new TcrError(`--driver ${o.driver}: only bridge networks are supported`);
-        const { storeRoot, net } = await context(cmd);
-        out(`${net.createNetwork(storeRoot, name, o).id}\n`);
-      }),
+      dockerExit(
+        async (
+          name: string,
+          o: { subnet?: string; gateway?: string; driver: string; internal?: boolean; label: string[] },
+          cmd: Command,
+        ) => {
+          if (o.driver !== 'bridge') throw new TcrError(`--driver ${o.driver}: only bridge networks are supported`);
+          const { parseLabels } = await import('../network/network-list.js');
+          const labels = parseLabels(o.label);
+          const { storeRoot, net } = await context(cmd);
+          out(`${net.createNetwork(storeRoot, name, { subnet: o.subnet, gateway: o.gateway, internal: o.internal, labels }).id}\n`);
+        },
+      ),
     );
 
   network
@@ -40,15 +66,35 @@ export function registerNetworkCommands(program: Command): void {
     .alias('list')
     .description('list networks')
     .option('-q, --quiet', 'print only the names')
+    .option('-f, --filter <key=value>', 'name=, id=, driver=, label=KEY[=VALUE], type=builtin|custom (repeatable)', collect, [])
+    .option('--format <format>', 'a Go template over .ID .Name .Driver .Scope .Internal .Labels .CreatedAt, or json, or table TEMPLATE')
+    .option('--no-trunc', 'full network ids')
     .action(
-      dockerExit(async (o: { quiet?: boolean }, cmd: Command) => {
+      dockerExit(async (o: { quiet?: boolean; filter: string[]; format?: string; trunc: boolean }, cmd: Command) => {
+        const list = await import('../network/network-list.js');
+        const filters = list.parseFilters(o.filter);
         const { storeRoot, net } = await context(cmd);
-        const nets = net.listNetworks(storeRoot);
-        if (o.quiet) return out([...nets.map((n) => n.name), ...net.SPECIAL].map((n) => `${n}\n`).join(''));
-        const rows = [['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'BRIDGE']];
-        for (const n of nets) rows.push([n.id.slice(0, 12), n.name, n.driver, n.subnet, n.bridge]);
-        for (const n of net.SPECIAL) rows.push(['-', n, n === 'host' ? 'host' : 'null', '-', '-']);
-        out(table(rows));
+        const defs = net.listNetworks(storeRoot);
+        const rows = list.filterRows(list.rowsOf(defs), filters);
+        if (!o.trunc) for (const r of rows) r.ID = defs.find((d) => d.name === r.Name)?.id ?? r.ID;
+        if (o.quiet) return out(rows.map((r) => `${r.Name}\n`).join(''));
+        const pub = (r: (typeof rows)[number]) => {
+          const { builtin: _b, labels: _l, ...rest } = r;
+          return rest;
+        };
+        if (o.format === 'json') return out(rows.map((r) => `${JSON.stringify(pub(r))}\n`).join(''));
+        if (o.format) {
+          const { applyTemplate } = await import('./go-template.js');
+          const t = o.format.replace(/^table\s+/, '');
+          const lines = rows.map((r) => applyTemplate(t, pub(r)).replace(/\\t/g, '\t'));
+          return out(lines.map((l) => `${l}\n`).join(''));
+        }
+        const table_ = [['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'BRIDGE']];
+        for (const r of rows) {
+          const d = defs.find((x) => x.name === r.Name);
+          table_.push([r.ID === '-' ? '-' : r.ID.slice(0, o.trunc ? 12 : 64), r.Name, r.Driver, d?.subnet ?? '-', d?.bridge ?? '-']);
+        }
+        out(table(table_));
       }),
     );
 
@@ -70,6 +116,10 @@ export function registerNetworkCommands(program: Command): void {
             Bridge: def.bridge,
             Subnet: def.subnet,
             Gateway: def.gateway,
+            Internal: !!def.internal,
+            // docker's embedded DNS: on user networks only
+            DNSEnabled: def.shareNames,
+            Labels: def.labels ?? {},
             Containers: containers,
           };
         });
@@ -84,17 +134,60 @@ export function registerNetworkCommands(program: Command): void {
     .argument('<name...>')
     .action(
       dockerExit(async (names: string[], _o: unknown, cmd: Command) => {
-        const { storeRoot, net, members } = await context(cmd);
-        const { removeBridge } = await import('../network/bridge-device.js');
+        const c = await context(cmd);
         for (const name of names) {
-          const def = net.readNetwork(storeRoot, name);
-          const attached = members(name);
-          if (attached.length)
-            throw new TcrError(`network ${name} has containers attached: ${attached.map((m) => m.id).join(', ')} (tcr rm them first)`);
-          net.removeNetwork(storeRoot, name);
-          await removeBridge(def);
+          await removeUnused(c, name);
           out(`${name}\n`);
         }
+      }),
+    );
+
+  network
+    .command('prune')
+    .description('remove every user network no container is attached to')
+    .option('-f, --force', 'do not ask (tcr never asks: accepted for docker scripts)')
+    .option('--filter <key=value>', 'label=KEY[=VALUE] (repeatable)', collect, [])
+    .action(
+      dockerExit(async (o: { filter: string[] }, cmd: Command) => {
+        const list = await import('../network/network-list.js');
+        const filters = list.parseFilters(o.filter);
+        const c = await context(cmd);
+        const rows = list.filterRows(list.rowsOf(c.net.listNetworks(c.storeRoot)), filters).filter((r) => !r.builtin);
+        const removed: string[] = [];
+        for (const r of rows) {
+          if (c.members(r.Name).length) continue;
+          await removeUnused(c, r.Name);
+          removed.push(r.Name);
+        }
+        if (removed.length) out(`Deleted Networks:\n${removed.map((n) => `${n}\n`).join('')}`);
+      }),
+    );
+
+  network
+    .command('connect')
+    .description('connect a running container to a network: a further interface, its names there')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--alias <name>', 'another name of the container on that network (repeatable)', collect, [])
+    .action(
+      dockerExit(async (name: string, id: string, o: { alias: string[] }, cmd: Command) => {
+        const c = await context(cmd);
+        const { connectContainer } = await import('../network/connect.js');
+        await connectContainer(c.state, c.storeRoot, name, id, o.alias);
+      }),
+    );
+
+  network
+    .command('disconnect')
+    .description('disconnect a running container from a network')
+    .argument('<network>')
+    .argument('<container>')
+    .option('-f, --force', 'accepted for docker scripts')
+    .action(
+      dockerExit(async (name: string, id: string, _o: unknown, cmd: Command) => {
+        const c = await context(cmd);
+        const { disconnectContainer } = await import('../network/connect.js');
+        await disconnectContainer(c.state, name, id);
       }),
     );
 }

@@ -1,14 +1,15 @@
-// /etc/hosts of containers on a network, kept up to date by tcr instead of a
-// DNS server: each attach and detach rewrites the hosts file of every
-// container on that network from their state records, so containers on a
-// user network find each other by name and alias with no process left
-// running (README, "Networking", says why this over aardvark-dns).
+// /etc/hosts of containers on a network, and what aardvark-dns answers on a
+// user network (dns.ts), kept up to date by tcr: each attach and detach
+// rewrites the hosts file of every container on that network from their
+// state records, and the network's DNS entries, so containers on a user
+// network find each other by name and alias whichever resolver they use.
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { ContainerLock } from '../container/lock.js';
 import type { StateStore } from '../container/state-store.js';
-import { addressOf, type NetworkRecord } from './record.js';
+import { aardvarkPath, entryKey, updateDns, type DnsEntry } from './dns.js';
+import { addressOf, attachmentsOf, bridgeOf, type NetworkRecord } from './record.js';
 
 /** The lines of a hosts file docker writes for every container, before any address of its own. */
 export function baseHosts(addHosts: { name: string; ip: string }[]): string[] {
@@ -25,12 +26,20 @@ export function baseHosts(addHosts: { name: string; ip: string }[]): string[] {
 
 /** The hosts file of `self`, with the given peers (other containers of its network). */
 export function renderHosts(self: NetworkRecord, peers: NetworkRecord[]): string {
-  const lines = [...self.hosts.base];
-  const own = addressOf(self);
-  if (own) lines.push(`${own}\t${[...new Set(self.hosts.names)].join(' ')}`);
-  for (const p of peers) {
-    const ip = addressOf(p);
-    if (ip) lines.push(`${ip}\t${[...new Set(p.hosts.names)].join(' ')}`);
+  return renderHostsOf([self], peers);
+}
+
+function line(n: NetworkRecord): string | undefined {
+  const ip = addressOf(n);
+  return ip ? `${ip}\t${[...new Set(n.hosts.names)].join(' ')}` : undefined;
+}
+
+/** A container's hosts file: its base lines, its own address on each of its networks, then the peers'. */
+function renderHostsOf(own: NetworkRecord[], peers: NetworkRecord[]): string {
+  const lines = [...own[0].hosts.base];
+  for (const n of [...own, ...peers]) {
+    const l = line(n);
+    if (l && !lines.includes(l)) lines.push(l);
   }
   return lines.join('\n') + '\n';
 }
@@ -39,7 +48,7 @@ export function renderHosts(self: NetworkRecord, peers: NetworkRecord[]): string
  * Writes in place (truncate and write, never rename): the file is
  * bind-mounted into the container, and a new inode would not be seen there.
  */
-function writeInPlace(file: string, text: string): void {
+export function writeInPlace(file: string, text: string): void {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW);
@@ -54,13 +63,19 @@ function writeInPlace(file: string, text: string): void {
   }
 }
 
-function attachedTo(store: StateStore, network: string, except: string | undefined): { id: string; n: NetworkRecord }[] {
-  const out: { id: string; n: NetworkRecord }[] = [];
+interface Member {
+  id: string;
+  /** every attachment of the container, the first one's hosts file being the container's */
+  all: NetworkRecord[];
+}
+
+function withNetworks(store: StateStore, except: string | undefined): Member[] {
+  const out: Member[] = [];
   for (const id of store.ids()) {
     if (id === except) continue;
     try {
-      const n = store.read(id).network;
-      if (n && n.network === network) out.push({ id, n });
+      const all = attachmentsOf(store.read(id).network);
+      if (all.length) out.push({ id, all });
     } catch {
       // a create in progress, before its record: it refreshes the network itself
     }
@@ -68,28 +83,57 @@ function attachedTo(store: StateStore, network: string, except: string | undefin
   return out;
 }
 
+const on = (m: Member, network: string) => m.all.find((a) => a.network === network);
+
+/** What a member's hosts file lists: its peers on each of its user networks, with their names there. */
+function peersOf(m: Member, everyone: Member[]): NetworkRecord[] {
+  const peers: NetworkRecord[] = [];
+  for (const a of m.all.filter((x) => x.shareNames))
+    for (const o of everyone) if (o.id !== m.id && on(o, a.network)) peers.push(on(o, a.network)!);
+  return peers;
+}
+
 /**
- * Rewrites the hosts files of the containers attached to `network` in this
- * state root (all but `except`, a container being removed). A lock per
- * network orders concurrent attaches, each of which reads every record
- * after its own is written, so the last writer has seen everyone.
+ * After `changed` (an attachment) came or went: rewrites the hosts files of
+ * the containers attached to its network in this state root (all but
+ * `except`, a container being removed) and, on a user network, what
+ * aardvark-dns answers. A lock per network orders concurrent attaches,
+ * each of which reads every record after its own is written, so the last
+ * writer has seen everyone.
  */
-export function refreshHosts(store: StateStore, network: string, except?: string): void {
-  const dir = path.join(store.root, '.networks', network);
+export async function refreshNames(store: StateStore, changed: NetworkRecord, except?: string): Promise<void> {
+  const dir = path.join(store.root, '.networks', changed.network);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = ContainerLock.acquire(dir);
   try {
-    const members = attachedTo(store, network, except);
+    const everyone = withNetworks(store, except);
+    const members = everyone.filter((m) => on(m, changed.network));
+    for (const m of members) writeInPlace(m.all[0].hosts.file, renderHostsOf(m.all, peersOf(m, everyone)));
+    if (!changed.shareNames || !aardvarkPath()) return;
+    const { bridge, gateway } = bridgeOf(changed);
+    const entries: DnsEntry[] = [];
     for (const m of members) {
-      const peers = m.n.shareNames ? members.filter((o) => o.id !== m.id).map((o) => o.n) : [];
-      writeInPlace(m.n.hosts.file, renderHosts(m.n, peers));
+      const a = on(m, changed.network)!;
+      const ip = addressOf(a);
+      if (ip) entries.push({ key: entryKey(a.netns), ipv4: ip, names: [...new Set(a.hosts.names)], dnsServers: m.all[0].dnsServers ?? [] });
     }
+    await updateDns(bridge, gateway, entries);
   } finally {
     lock?.release();
   }
 }
 
+/** A container on a network that shares no names: its own hosts file, without reading the others' records. */
+export function writeOwnHosts(all: NetworkRecord[]): void {
+  writeInPlace(all[0].hosts.file, renderHostsOf(all, []));
+}
+
 /** Every container's hosts names on a network, for `tcr network inspect`. */
 export function membersOf(store: StateStore, network: string): { id: string; address?: string; names: string[] }[] {
-  return attachedTo(store, network, undefined).map(({ id, n }) => ({ id, address: addressOf(n), names: n.hosts.names }));
+  return withNetworks(store, undefined)
+    .filter((m) => on(m, network))
+    .map((m) => {
+      const a = on(m, network)!;
+      return { id: m.id, address: addressOf(a), names: a.hosts.names };
+    });
 }

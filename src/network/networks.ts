@@ -23,6 +23,9 @@ export interface NetworkDef {
   created: string;
   /** containers find each other by name and alias: on user networks, not on the default one (as in docker) */
   shareNames: boolean;
+  /** --internal: no route out and no NAT, only the network's own containers (and its gateway's DNS) */
+  internal?: boolean;
+  labels?: Record<string, string>;
 }
 
 export const DEFAULT_NETWORK = 'bridge';
@@ -101,7 +104,14 @@ function pickSubnet(taken: Subnet[]): string {
   throw new TcrError('network create: every /24 of 10.89.0.0/16 is taken; give --subnet');
 }
 
-export function createNetwork(storeRoot: string, name: string, o: { subnet?: string; gateway?: string }): NetworkDef {
+export interface CreateOptions {
+  subnet?: string;
+  gateway?: string;
+  internal?: boolean;
+  labels?: Record<string, string>;
+}
+
+export function createNetwork(storeRoot: string, name: string, o: CreateOptions): NetworkDef {
   validateNetworkName(name);
   if (name === DEFAULT_NETWORK || SPECIAL.includes(name)) throw new TcrError(`network ${name}: a built-in network of that name exists`);
   const existing = listNetworks(storeRoot);
@@ -117,6 +127,8 @@ export function createNetwork(storeRoot: string, name: string, o: { subnet?: str
   const gateway = o.gateway ?? formatIPv4(s.base + 1);
   const gw = parseIPv4(gateway, '--gateway');
   if (!subnetsOverlap({ base: gw, prefix: 32 }, s)) throw new TcrError(`--gateway ${gateway}: not in --subnet ${subnet}`);
+  if (gw === s.base || gw === s.base + 2 ** (32 - s.prefix) - 1)
+    throw new TcrError(`--gateway ${gateway}: the subnet's network or broadcast address`);
   const id = randomHex(32);
   const def: NetworkDef = {
     name,
@@ -127,6 +139,8 @@ export function createNetwork(storeRoot: string, name: string, o: { subnet?: str
     gateway,
     created: new Date().toISOString(),
     shareNames: true,
+    ...(o.internal && { internal: true }),
+    labels: o.labels ?? {},
   };
   fs.mkdirSync(networksDir(storeRoot), { recursive: true, mode: 0o755 });
   const file = path.join(networksDir(storeRoot), `${name}.json`);
@@ -165,12 +179,14 @@ export function conflistFor(def: NetworkDef, o: { publishes: boolean; firewall: 
         type: 'bridge',
         bridge: def.bridge,
         isGateway: true,
-        ipMasq: true,
+        // NAT by one rule per bridge (bridge-rules.ts), not the plugin's chain per container
+        ipMasq: false,
+        tcrMasq: !def.internal,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
           ranges: [[{ subnet: def.subnet, gateway: def.gateway }]],
-          routes: [{ dst: '0.0.0.0/0' }],
+          routes: def.internal ? [] : [{ dst: '0.0.0.0/0' }],
           dataDir: IPAM_DIR,
         },
       },

@@ -10,9 +10,11 @@ import { deriveStatus } from '../container/status.js';
 import type { Mount } from '../spec/types.js';
 import { randomHex } from '../sys/random.js';
 import { etcMounts, writeEtcFiles } from './etc-files.js';
-import { conflistFor, forwardFiltered, readNetwork, SPECIAL } from './networks.js';
+import { conflistFor, forwardFiltered, readNetwork, SPECIAL, type NetworkDef } from './networks.js';
+import { parseIPv4 } from './ipv4.js';
 import { exposedPorts, parsePublish, resolvePorts } from './ports.js';
-import type { NetworkRecord } from './record.js';
+import type { NetworkRecord, PortMapping } from './record.js';
+import { dnsGateway } from './resolver.js';
 
 export interface NetworkFlags {
   /** bridge (default), host, none, container:NAME, or a network's name */
@@ -85,17 +87,30 @@ export async function prepareNetwork(f: NetworkFlags, ctx: NetworkContext): Prom
     throw new TcrError(
       `--network-alias: names are shared only on a user network; ${def.name} is the default one (tcr network create NAME)`,
     );
-  const base = writeEtcFiles(ctx.dir, { ...etc, mode: 'private', gateway: def.gateway });
+  // on a user network aardvark-dns at the gateway answers, and forwards the rest to --dns or the host's servers
+  const gw = dnsGateway(def);
+  const base = writeEtcFiles(ctx.dir, { ...etc, ...(gw && { dns: [gw] }), mode: 'private', gateway: def.gateway });
+  for (const d of f.dns) if (!d.includes(':')) parseIPv4(d, `--dns ${d}`);
   const portMappings = await resolvePorts([...f.publish.flatMap(parsePublish), ...(f.publishAll ? exposedPorts(ctx.exposed) : [])]);
-  const record: NetworkRecord = {
+  const record = await attachmentRecord(def, ctx, { ifname: 'eth0', portMappings, aliases: f.networkAlias, base });
+  if (f.dns.length) record.dnsServers = f.dns;
+  return { namespace: 'new', mounts: etcMounts(ctx.dir), record };
+}
+
+/** The record of one attachment to `def` (the first, eth0, or one of `tcr network connect`), before anything of it exists. */
+export async function attachmentRecord(
+  def: NetworkDef,
+  ctx: Pick<NetworkContext, 'id' | 'hostname' | 'dir' | 'state'>,
+  o: { ifname: string; portMappings: PortMapping[]; aliases: string[]; base: string[] },
+): Promise<NetworkRecord> {
+  return {
     network: def.name,
-    conflist: conflistFor(def, { publishes: portMappings.length > 0, firewall: await forwardFiltered() }),
+    conflist: conflistFor(def, { publishes: o.portMappings.length > 0, firewall: await forwardFiltered() }),
     cniId: `tcr-${ctx.id}-${randomHex(4)}`,
-    ifname: 'eth0',
+    ifname: o.ifname,
     netns: path.join(ctx.state.dir(ctx.id), 'netns'),
-    portMappings,
-    hosts: { file: path.join(ctx.dir, 'hosts'), base, names: [...new Set([ctx.hostname, ctx.id, ...f.networkAlias])] },
+    portMappings: o.portMappings,
+    hosts: { file: path.join(ctx.dir, 'hosts'), base: o.base, names: [...new Set([ctx.hostname, ctx.id, ...o.aliases])] },
     shareNames: def.shareNames,
   };
-  return { namespace: 'new', mounts: etcMounts(ctx.dir), record };
 }

@@ -28,8 +28,14 @@ export interface NetworkRecord {
   result?: CniResult;
   /** the container's /etc/hosts (a file bind-mounted in) and the names it is known by on the network */
   hosts: HostsRecord;
-  /** on a user network, the other containers' names are written into this one's /etc/hosts and back */
+  /** on a user network, the other containers' names are written into this one's /etc/hosts and back,
+   *  and aardvark-dns (dns.ts) answers for them on the network's gateway */
   shareNames: boolean;
+  /** the --dns servers, which aardvark-dns forwards this container's other questions to */
+  dnsServers?: string[];
+  /** networks joined later by `tcr network connect` (eth1, ...), in the same pinned namespace;
+   *  only the first attachment (eth0's) has this list */
+  connected?: NetworkRecord[];
 }
 
 export interface HostsRecord {
@@ -44,4 +50,15 @@ export interface HostsRecord {
 export function addressOf(n: NetworkRecord): string | undefined {
   const ip = n.result?.ips?.find((i) => !i.address.includes(':'));
   return ip?.address.split('/')[0];
+}
+
+/** Every attachment of a container: the one it was started on, then those of `tcr network connect`. */
+export function attachmentsOf(n: NetworkRecord | undefined): NetworkRecord[] {
+  return n ? [n, ...(n.connected ?? [])] : [];
+}
+
+/** The network's bridge device and gateway, as its CNI configuration names them. */
+export function bridgeOf(n: NetworkRecord): { bridge: string; gateway: string } {
+  const p = n.conflist.plugins[0] as { bridge?: string; ipam?: { ranges?: { gateway?: string }[][] } };
+  return { bridge: p.bridge ?? '', gateway: p.ipam?.ranges?.[0]?.[0]?.gateway ?? '' };
 }

@@ -96,7 +96,7 @@ export interface ImageSpecContext {
    *  (tcr unpack) of a base image is still worth having, and is edited before it runs */
   commandOptional?: boolean;
   /** the network namespace (default: one of its own, only lo) and the etc files mounted in (src/network/prepare.ts) */
-  network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname'>;
+  network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname' | 'record'>;
   /** the mounts of -v, --mount and --tmpfs, resolved (src/volumes/attach.ts specMounts) */
   userMounts: Mount[];
   /** the namespaces --ipc/--pid container:NAME join (src/run/namespace-flags.ts namespaceJoins) */
@@ -166,6 +166,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
       ...{ privileged: !!host.privileged, ipcMode: host.ipc || 'private', pidMode: host.pid ?? '', utsMode: host.uts ?? '' },
       ...{ init: !!host.init, groupAdd: host.groupAdd, volumesFrom: host.volumesFrom },
     },
+    ports: ctx.network?.record?.portMappings ?? [], // HostConfig.PortBindings, kept after the stop gives the ports back
   };
   spec.annotations = { 'dev.tcr.image': o.image, 'dev.tcr.run': JSON.stringify(run) };
   return spec;

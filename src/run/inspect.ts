@@ -6,8 +6,8 @@ import path from 'node:path';
 import type { ContainerRecord } from '../container/state-store.js';
 import type { Status } from '../container/status.js';
 import type { ExitRecord } from '../container/exit-record.js';
-import { addressOf, type PortMapping } from '../network/record.js';
 import { hostConfigFields, type HostNote } from './inspect-host.js';
+import { addressOf, attachmentsOf, type NetworkRecord, type PortMapping } from '../network/record.js';
 
 /** Docker's zero time, which its inspect prints for a time that never came. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -27,6 +27,8 @@ interface RunNote {
   stopTimeout?: number;
   /** the HostConfig modes of the run (src/run/inspect-host.ts) */
   host?: HostNote;
+  /** the published ports as resolved at the run (absent in containers made before they were noted) */
+  ports?: PortMapping[];
 }
 
 export interface InspectSource {
@@ -86,6 +88,19 @@ function userMounts(rec: ContainerRecord, volumesRoot: string) {
     });
 }
 
+function networkEntry(n: NetworkRecord) {
+  const result = n.result?.ips?.find((i) => !i.address.includes(':'));
+  const mac = n.result?.interfaces?.find((i) => i.name === n.ifname && i.sandbox)?.mac ?? '';
+  return {
+    IPAddress: addressOf(n) ?? '',
+    IPPrefixLen: result ? Number(result.address.split('/')[1]) : 0,
+    Gateway: result?.gateway ?? '',
+    MacAddress: mac,
+    // on a user network the others find it by its name and --network-alias names
+    Aliases: n.shareNames ? n.hosts.names.slice(1) : null,
+  };
+}
+
 export function inspectContainer(s: InspectSource): Record<string, unknown> {
   const { rec, status } = s;
   const spec = rec.config;
@@ -137,7 +152,8 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
     HostConfig: {
       Binds: mounts.map((m) => `${m.Name ?? m.Source}:${m.Destination}${m.RW ? '' : ':ro'}`),
       NetworkMode: note?.network ?? 'none',
-      PortBindings: portMap(ports),
+      // what was asked for stays, as docker keeps it; NetworkSettings.Ports is what is published now
+      PortBindings: portMap(note?.ports ?? ports),
       ReadonlyRootfs: !!spec.root?.readonly,
       Memory: res?.memory?.limit ?? 0,
       MemorySwap: res?.memory?.swap ?? 0,
@@ -153,16 +169,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
       IPAddress: ip,
       Gateway: gateway,
       Ports: portMap(ports),
-      Networks: net
-        ? {
-            [net.network]: {
-              IPAddress: ip,
-              Gateway: gateway,
-              // on a user network the others find it by its name and --network-alias names
-              Aliases: net.shareNames ? net.hosts.names.slice(1) : null,
-            },
-          }
-        : {},
+      Networks: Object.fromEntries(attachmentsOf(net).map((n) => [n.network, networkEntry(n)])),
     },
   };
 }

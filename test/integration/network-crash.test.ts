@@ -2,7 +2,9 @@
 // a bridge network killed -9 at spread-out moments (before, during and after
 // the CNI ADD), and `tcr rm -f` killed -9 during its DEL, then `tcr rm -f`
 // again: no veth, namespace pin, iptables rule or lease of the container may
-// stay, and its state directory goes.
+// stay, and its state directory goes. The network is a user one, so
+// aardvark-dns is started, told and stopped all along: once the last
+// container is removed, neither its entries nor the daemon may stay.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +30,19 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('network crash s
     tcr(['network', 'rm', net]);
     sb.cleanup();
   });
+
+  /** What aardvark-dns holds for the test's network: its entries file, and the daemon when no other network has one. */
+  const dnsLeftovers = (): string[] => {
+    const dir = '/run/tcr-net/dns';
+    const left = fs.existsSync(path.join(dir, bridge)) ? [`${dir}/${bridge}`] : [];
+    const others = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f !== 'aardvark.pid') : [];
+    if (!others.length && fs.existsSync(path.join(dir, 'aardvark.pid'))) {
+      const pid = fs.readFileSync(path.join(dir, 'aardvark.pid'), 'utf8').trim();
+      if (fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('aardvark'))
+        left.push(`aardvark ${pid}`);
+    }
+    return left;
+  };
 
   /** What the record names, when there is one (a run killed before it was written has none). */
   const attachment = (id: string): Attachment => {
@@ -66,9 +81,12 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('network crash s
     // some kills landed after the namespace was pinned: the DEL path after a crash was exercised
     expect(attachedWhenKilled).toBeGreaterThan(0);
     expect(pidsWithRootUnder(sb.dir)).toEqual([]);
+    expect(dnsLeftovers()).toEqual([]);
   }, 120_000);
 
   it('leaves nothing when rm -f is killed -9 during its DEL, once rm -f has run again', async () => {
+    // a container that stays all along: each rm's kill lands while the daemon answers for it
+    expect(tcr(['run', '-d', '--name', 'stayer', '--network', net, 'busybox', 'sleep', '120']).stderr).toBe('');
     for (let i = 0; i < 6; i++) {
       const id = `crm${i}`;
       expect(tcr(['run', '-d', '--name', id, '--network', net, 'busybox', 'sleep', '60']).stderr).toBe('');
@@ -77,7 +95,10 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('network crash s
       await killedAfter([...g, 'rm', '-f', id], 150 + i * 40);
       if (fs.existsSync(path.join(sb.root, id))) expect(tcr(['rm', '-f', id]).stderr).toBe('');
       expect(fs.existsSync(path.join(sb.root, id))).toBe(false);
-      expect(leftovers(sb, id, a, bridge)).toEqual([]);
+      expect(leftovers(sb, id, a)).toEqual([]);
+      expect(fs.readFileSync(`/run/tcr-net/dns/${bridge}`, 'utf8')).not.toContain(` ${a.address} `);
     }
+    expect(tcr(['rm', '-f', 'stayer']).stderr).toBe('');
+    expect(dnsLeftovers()).toEqual([]);
   }, 120_000);
 });

@@ -105,7 +105,8 @@ describe('subnets and networks', () => {
     expect(plain.plugins[0]).toMatchObject({
       bridge: 'tcr0',
       isGateway: true,
-      ipMasq: true,
+      ipMasq: false,
+      tcrMasq: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.89.0.0/24', gateway: '10.89.0.1' }]] },
     });
     expect(conflistFor(DEFAULT_DEF, { publishes: true, firewall: true }).plugins.map((p) => p.type)).toEqual([
