@@ -147,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
       if (name !== undefined && name !== 'help' && !known.includes(name) && onlyGlobalsBefore(argv, name))
         throw unknownCommand(
           name,
-          known.filter((c) => c !== 'reap'),
+          known.filter((c) => c !== 'monitor'),
         );
       requireRoot(argv, name);
       await program.parseAsync(argv, { from: 'user' });

@@ -102,6 +102,7 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--dns-option <opt>', description: 'an option line entry for /etc/resolv.conf (repeatable)', repeatable: true },
   { flags: '--add-host <name:ip>', description: 'a line of /etc/hosts (repeatable; ip host-gateway: the bridge)', repeatable: true },
   { flags: '--pull <policy>', description: 'when to pull the image', choices: ['missing', 'always', 'never'], default: 'missing' },
+  { flags: '--restart <policy>', description: 'no, on-failure[:N], always or unless-stopped: restarted by its monitor (-d only)' },
 ];
 
 export const SHAPES = {

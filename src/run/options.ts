@@ -31,6 +31,8 @@ export interface ImageRunOptions extends NetworkFlags {
   capDrop: string[];
   securityOpt: string[];
   pull?: 'missing' | 'always' | 'never';
+  /** docker's --restart policy text (src/run/restart-policy.ts), kept by the monitor */
+  restart?: string;
 }
 
 /** docker's default capability set for a container. */
