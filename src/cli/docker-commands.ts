@@ -165,13 +165,15 @@ export function registerContainerCommands(program: Command): void {
     .argument('<id...>')
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
     .action(async (ids: string[], o: { time: string }, cmd: Command) => {
-      const rt = new Runtime({ root: cmd.optsWithGlobals<GlobalOptions>().root });
+      const ctx = await imageContext(cmd.optsWithGlobals<GlobalOptions>());
+      const rt = ctx.runtime;
       const wait = Number(o.time);
       if (!Number.isFinite(wait) || wait < 0) throw new TcrError(`--time: ${JSON.stringify(o.time)} is not a number of seconds`);
       const { requestStop } = await import('../run/monitor-files.js');
+      const { containerDir } = await import('../run/image-run.js');
       for (const id of ids) {
         const c = rt.container(id);
-        requestStop(rt.store.dir(id)); // its monitor must not restart it (--restart)
+        if (validName(id)) requestStop(containerDir(ctx.store, id)); // its monitor must not restart it (--restart)
         // a -d --rm container's reaper may remove it as soon as it stops
         const stopped = () => {
           try {
@@ -221,7 +223,7 @@ export function registerContainerCommands(program: Command): void {
       for (const id of ids) {
         const uses = validName(id) ? readVolumeUses(containerDir(ctx.store, id)) : [];
         const recorded = ctx.runtime.store.exists(id) || ctx.runtime.store.ids().includes(id);
-        if (recorded) requestStop(ctx.runtime.store.dir(id)); // a monitor with --restart must not start it again meanwhile
+        if (recorded && validName(id)) requestStop(containerDir(ctx.store, id)); // a monitor with --restart must not start it again meanwhile
         if (recorded) await ctx.runtime.container(id).delete(!!o.force);
         // a container its monitor launched keeps its directory out of its record (a failed restart must not take it)
         if (recorded && validName(id)) removeLeftover(ctx.store, id);

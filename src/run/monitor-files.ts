@@ -2,9 +2,8 @@
 // and the commands around it talk, none of which is runc's state:
 //   <store>/containers/ID/launch.json   how to launch it (again): written by run -d / create, read by each launch
 //   <store>/containers/ID/restarts.json its RestartCount, which outlives each launch's state record
+//   <store>/containers/ID/stop-requested tcr stop or rm asked for the stop: no restart undoes it (start clears it)
 //   <state>/ID/monitor.pid              the monitor watching this launch, so wait and logs -f know someone will write
-//   <state>/ID/stop-requested           tcr stop or rm asked for the stop: no restart undoes it
-// The state directory goes with each launch, so a new `start` begins with no stop request.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NetworkRecord } from '../network/record.js';
@@ -71,15 +70,37 @@ export function monitorAlive(stateDir: string): boolean {
   }
 }
 
-/** Tells the monitor that the coming exit was asked for (tcr stop, rm): it must not restart. */
-export function requestStop(stateDir: string): void {
+/**
+ * Tells the monitor that the coming exit was asked for (tcr stop, rm): it
+ * must not restart. Kept in the container's directory, which outlives each
+ * launch's state: a stop that comes while a restart is under way still counts.
+ */
+export function requestStop(containerDir: string): void {
   try {
-    fs.writeFileSync(path.join(stateDir, STOP), '');
+    fs.writeFileSync(path.join(containerDir, STOP), '');
   } catch {
-    // no state directory: nothing runs that could be restarted
+    // no such directory: no monitor (a bundle's container), nothing to restart
   }
 }
 
-export function stopRequested(stateDir: string): boolean {
-  return fs.existsSync(path.join(stateDir, STOP));
+export function stopRequested(containerDir: string): boolean {
+  return fs.existsSync(path.join(containerDir, STOP));
+}
+
+/** `start` again: the stop asked before is over. */
+export function clearStopRequest(containerDir: string): void {
+  fs.rmSync(path.join(containerDir, STOP), { force: true });
+}
+
+/** What inspect shows of the monitor's: RestartCount and HostConfig.RestartPolicy. Undefined for a container without a monitor. */
+export function monitorView(
+  containerDir: string,
+): { restartCount: number; restartPolicy: { Name: string; MaximumRetryCount: number } } | undefined {
+  const f = readLaunchFile(containerDir);
+  if (!f) return undefined;
+  const p = f.restart;
+  return {
+    restartCount: readRestartCount(containerDir),
+    restartPolicy: { Name: p.name, MaximumRetryCount: p.name === 'on-failure' ? p.maxRetries : 0 },
+  };
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Runtime } from '../container/runtime.js';
-import { StepError, TcrError } from '../errors.js';
+import { TcrError, type StepError } from '../errors.js';
 import { PlanOp } from '../linux/plan-steps.js';
 import { execFailureStatus } from '../linux/exit-status.js';
 import { tcrLoader } from '../sys/package-root.js';
@@ -15,7 +15,10 @@ import { tcrLoader } from '../sys/package-root.js';
  * when the command is not found, 126 when it cannot be executed, else 125.
  */
 export function launchStatus(e: unknown): number {
-  if (e instanceof StepError && (e.op === PlanOp.findExec || e.op === PlanOp.exec)) return execFailureStatus(e.errnoName);
+  // by its fields: the launch's StepError may come from another of dist/'s bundles, with its own class
+  const step = e as Partial<Pick<StepError, 'op' | 'errnoName'>>;
+  if (e instanceof TcrError && typeof step.errnoName === 'string' && (step.op === PlanOp.findExec || step.op === PlanOp.exec))
+    return execFailureStatus(step.errnoName);
   return 125;
 }
 

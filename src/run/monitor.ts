@@ -47,7 +47,7 @@ class Report {
 const DRAIN_MS = 2000;
 
 /** One launch of the container; resolves with its exit status once it ran and stopped. */
-async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile, running: () => void): Promise<number> {
+async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile, running: (pid: number) => void): Promise<number> {
   const logs = new LogPipes(dir, path.join(dir, 'container.log'));
   const devnull = fs.openSync('/dev/null', 'r');
   try {
@@ -66,10 +66,10 @@ async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile
       // not the directory: a launch that fails must not take the upper layer of a container started again (rm removes it)
       ownedDirs: [],
       network: plan.network,
-      onRunning: () => {
+      onRunning: (pid) => {
         logs.closeWriteEnds();
         writeMonitorPid(rt.store.dir(id));
-        running();
+        running(pid);
       },
       onExit: () => logs.drained(DRAIN_MS),
     });
@@ -97,12 +97,11 @@ async function remove(rt: Runtime, storeRoot: string, dir: string, id: string): 
  * the container's directory and upper layer stay. False when the restart is
  * off: a stop or rm was asked meanwhile, or the container is gone or runs.
  */
-async function forgetLaunch(rt: Runtime, id: string): Promise<boolean> {
-  const stateDir = rt.store.dir(id);
-  const lock = ContainerLock.acquire(stateDir);
+async function forgetLaunch(rt: Runtime, dir: string, id: string): Promise<boolean> {
+  const lock = ContainerLock.acquire(rt.store.dir(id));
   if (!lock) return false;
   try {
-    if (!rt.store.exists(id) || stopRequested(stateDir)) return false;
+    if (!rt.store.exists(id) || stopRequested(dir)) return false;
     const rec = rt.store.read(id);
     if (deriveStatus(rec, rt.store) !== 'stopped') return false;
   } finally {
@@ -130,18 +129,22 @@ export async function monitor(rt: Runtime, storeRoot: string, id: string, report
     const began = Date.now();
     let status: number;
     try {
-      status = await launchOnce(rt, dir, id, plan, () => report.send({ ok: true }));
+      status = await launchOnce(rt, dir, id, plan, (pid) => {
+        report.send({ ok: true });
+        // a stop that came while this restart was under way: it may have found nothing running to stop
+        if (restarts > 0 && stopRequested(dir)) process.kill(pid, 'SIGKILL');
+      });
     } catch (e) {
       if (report.pending) return report.send({ ok: false, message: errorMessage(e), status: launchStatus(e) });
       if (!rt.store.exists(id)) return; // removed while it ran (rm -f)
       throw e;
     }
     if (plan.rm) return remove(rt, storeRoot, dir, id);
-    const stopped = stopRequested(rt.store.dir(id)) || !rt.store.exists(id);
+    const stopped = stopRequested(dir) || !rt.store.exists(id);
     if (!shouldRestart(plan.restart, status, restarts, stopped)) return;
     await new Promise((r) => setTimeout(r, backoff.next(Date.now() - began)));
     try {
-      if (!(await forgetLaunch(rt, id))) return;
+      if (!(await forgetLaunch(rt, dir, id))) return;
     } catch (e) {
       log.error(`container ${id}: could not clear its stopped launch for a restart: ${errorMessage(e)}`);
       return;
