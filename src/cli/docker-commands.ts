@@ -93,19 +93,26 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
   };
 }
 
-async function imageContext(g: GlobalOptions) {
+export async function imageContext(g: GlobalOptions) {
   // the image store and its registry client load only for image commands
   const { ImageStore } = await import('../image/store.js');
   return { runtime: new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup }), store: new ImageStore({ root: g.store }) };
 }
 
-export async function runImageCommand(g: GlobalOptions, image: string, command: string[], f: ImageRunFlags): Promise<number> {
+/** `run IMAGE`, and with `createOnly` docker's `create IMAGE` (nothing launched until start). */
+export async function runImageCommand(
+  g: GlobalOptions,
+  image: string,
+  command: string[],
+  f: ImageRunFlags,
+  createOnly = false,
+): Promise<number> {
   try {
     const { runImage } = await import('../run/image-run.js');
     const ctx = await imageContext(g);
-    const o = imageRunOptions(image, command, f);
+    const o = { ...imageRunOptions(image, command, f), createOnly };
     const { id, status } = await runImage(o, ctx);
-    if (o.detach) out(`${id}\n`);
+    if (o.detach || createOnly) out(`${id}\n`);
     return status;
   } catch (e) {
     throw new TcrError(errorMessage(e), dockerStatus(e), { cause: e });
@@ -123,6 +130,36 @@ export function dockerStatus(e: unknown): number {
   if (typeof decided === 'number') return decided;
   if (e instanceof StepError && (e.op === PlanOp.findExec || e.op === PlanOp.exec)) return execFailureStatus(e.errnoName);
   return 125;
+}
+
+/** `tcr stop` of one container (restart's first half); false when it was not running. */
+export async function stopContainer(ctx: Awaited<ReturnType<typeof imageContext>>, id: string, wait: number): Promise<boolean> {
+  const rt = ctx.runtime;
+  const { requestStop } = await import('../run/monitor-files.js');
+  const { containerDir } = await import('../run/image-run.js');
+  const c = rt.container(id);
+  if (validName(id)) requestStop(containerDir(ctx.store, id)); // its monitor must not restart it (--restart)
+  // a -d --rm container's monitor may remove it as soon as it stops
+  const stopped = () => {
+    try {
+      return c.status() === 'stopped';
+    } catch (e) {
+      if (rt.store.exists(id)) throw e;
+      return true;
+    }
+  };
+  if (stopped()) {
+    await c.releaseNetwork(); // exited by itself: its address goes back too
+    return false;
+  }
+  c.kill('SIGTERM');
+  const end = Date.now() + wait * 1000;
+  while (!stopped() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  if (!stopped()) c.kill('SIGKILL', true);
+  const killed = Date.now() + 5000;
+  while (!stopped() && Date.now() < killed) await new Promise((r) => setTimeout(r, 20));
+  await c.releaseNetwork();
+  return true;
 }
 
 export function registerContainerCommands(program: Command): void {
@@ -166,36 +203,9 @@ export function registerContainerCommands(program: Command): void {
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
     .action(async (ids: string[], o: { time: string }, cmd: Command) => {
       const ctx = await imageContext(cmd.optsWithGlobals<GlobalOptions>());
-      const rt = ctx.runtime;
       const wait = Number(o.time);
       if (!Number.isFinite(wait) || wait < 0) throw new TcrError(`--time: ${JSON.stringify(o.time)} is not a number of seconds`);
-      const { requestStop } = await import('../run/monitor-files.js');
-      const { containerDir } = await import('../run/image-run.js');
-      for (const id of ids) {
-        const c = rt.container(id);
-        if (validName(id)) requestStop(containerDir(ctx.store, id)); // its monitor must not restart it (--restart)
-        // a -d --rm container's reaper may remove it as soon as it stops
-        const stopped = () => {
-          try {
-            return c.status() === 'stopped';
-          } catch (e) {
-            if (rt.store.exists(id)) throw e;
-            return true;
-          }
-        };
-        if (stopped()) {
-          await c.releaseNetwork(); // exited by itself: its address goes back too
-          continue;
-        }
-        c.kill('SIGTERM');
-        const end = Date.now() + wait * 1000;
-        while (!stopped() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-        if (!stopped()) c.kill('SIGKILL', true);
-        const killed = Date.now() + 5000;
-        while (!stopped() && Date.now() < killed) await new Promise((r) => setTimeout(r, 20));
-        await c.releaseNetwork();
-        out(`${id}\n`);
-      }
+      for (const id of ids) if (await stopContainer(ctx, id, wait)) out(`${id}\n`);
     });
 
   // started by `run -d` and `start` (src/run/monitor-start.ts), not by people: hidden from help

@@ -107,7 +107,15 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
 
 export const SHAPES = {
   create: { name: 'create', description: 'create a container; its process waits for `start`', args: ['<id>'], flags: CREATE_FLAGS },
-  start: { name: 'start', description: 'start the process of a created container', args: ['<id>'], flags: [] },
+  start: {
+    name: 'start',
+    description: 'start the process of a created container (or run a stopped image container again)',
+    args: ['<id>'],
+    flags: [
+      { flags: '-a, --attach', description: 'an image container: print its output until it stops, exit with its status' },
+      { flags: '-i, --interactive', description: 'an image container: forward stdin (not supported yet)' },
+    ],
+  },
   state: { name: 'state', description: 'print the OCI state of a container', args: ['<id>'], flags: [] },
   kill: {
     name: 'kill',

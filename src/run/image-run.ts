@@ -14,6 +14,7 @@ import { randomHex } from '../sys/random.js';
 import type { ImageRunOptions } from './options.js';
 import { writeLaunchFile } from './monitor-files.js';
 import { startMonitor } from './monitor-start.js';
+import { recordCreated } from './created-record.js';
 import { parseRestartPolicy } from './restart-policy.js';
 import { parseMountFlags } from '../volumes/mount-flags.js';
 import { VolumeStore } from '../volumes/store.js';
@@ -71,10 +72,11 @@ function withSwapIfAccounted(o: ImageRunOptions): ImageRunOptions {
 /** Resolves with the container id and its exit status (0 at once for --detach). */
 export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promise<{ id: string; status: number }> {
   if (o.detach && o.tty) throw new TcrError('-t with --detach: there would be no terminal to attach to; leave out -t');
+  if (o.createOnly && o.tty) throw new TcrError('-t with create: tcr start runs it detached, with no terminal to attach to; leave out -t');
   const restart = parseRestartPolicy(o.restart);
   if (restart.name !== 'no' && o.rm)
     throw new TcrError(`--restart ${o.restart} with --rm: a container removed at its exit cannot be restarted`, 125);
-  if (restart.name !== 'no' && !o.detach)
+  if (restart.name !== 'no' && !o.detach && !o.createOnly)
     throw new TcrError(`--restart ${o.restart}: only a detached container (-d) has a monitor to restart it`, 125);
   const { makeProgress } = await import('../image/progress.js');
   const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress() });
@@ -122,9 +124,14 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     // again, now with the network's mounts and host name
     const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    // how to launch it stays beside it: its monitor reads it, and tcr start of it once stopped
+    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record });
+    if (o.createOnly) {
+      recordCreated(ctx.runtime, id, dir, spec);
+      return { id, status: 0 };
+    }
     if (o.detach) {
       // the monitor launches it, and stays: src/run/monitor.ts
-      writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record });
       launched = true;
       await startMonitor(ctx.runtime, ctx.store.root, id);
       return { id, status: 0 };

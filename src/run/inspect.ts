@@ -81,7 +81,10 @@ function userMounts(rec: ContainerRecord, volumesRoot: string) {
 }
 
 export function inspectContainer(s: InspectSource): Record<string, unknown> {
-  const { rec, status } = s;
+  const { rec } = s;
+  // docker's create made it and nothing started it yet (src/run/created-record.ts): "created", not stopped
+  const neverStarted = rec.pid === 0 && rec.startTime === '' && !s.exit;
+  const status: Status = neverStarted ? 'created' : s.status;
   const spec = rec.config;
   const args = spec.process?.args ?? [];
   const note = runNote(rec);

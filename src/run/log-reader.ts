@@ -13,6 +13,8 @@ export interface LogQuery {
   timestamps?: boolean;
   since?: bigint;
   until?: bigint;
+  /** start at this byte of the log, not its beginning (attach: what comes from now on) */
+  from?: number;
 }
 
 export function logQuery(o: { follow?: boolean; tail?: string; timestamps?: boolean; since?: string; until?: string }): LogQuery {
@@ -55,10 +57,15 @@ export async function printLogs(file: string, q: LogQuery, finished: () => boole
     const text = q.timestamps && t !== undefined ? `${rfc3339Nano(t)} ${e.log}` : e.log;
     fs.writeSync(e.stream === 'stderr' ? 2 : 1, text);
   };
-  let pos = 0;
+  let pos = q.from ?? 0;
   /** the complete lines written since the last read */
   const read = (): string[] => {
-    const size = fs.statSync(file).size;
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return []; // removed with its container (--rm)
+    }
     if (size <= pos) return [];
     const buf = Buffer.alloc(size - pos);
     const fd = fs.openSync(file, 'r');
@@ -80,5 +87,14 @@ export async function printLogs(file: string, q: LogQuery, finished: () => boole
     for (const line of read()) print(parseEntry(line));
     if (done) return;
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The log's length now: attach and start -a print what comes after it. */
+export function logLength(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
   }
 }

@@ -9,11 +9,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Runtime } from '../container/runtime.js';
-import { ContainerLock } from '../container/lock.js';
-import { deriveStatus } from '../container/status.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { LogPipes } from './log-pipes.js';
+import { forgetLaunch } from './forget-launch.js';
 import { readLaunchFile, stopRequested, writeMonitorPid, writeRestartCount, type LaunchFile } from './monitor-files.js';
 import { Backoff, shouldRestart } from './restart-policy.js';
 import { launchStatus } from './monitor-start.js';
@@ -92,25 +91,6 @@ async function remove(rt: Runtime, storeRoot: string, dir: string, id: string): 
   new VolumeStore(storeRoot).removeAnonymous(uses);
 }
 
-/**
- * Before a restart: the stopped launch's state goes (its cgroup, its record),
- * the container's directory and upper layer stay. False when the restart is
- * off: a stop or rm was asked meanwhile, or the container is gone or runs.
- */
-async function forgetLaunch(rt: Runtime, dir: string, id: string): Promise<boolean> {
-  const lock = ContainerLock.acquire(rt.store.dir(id));
-  if (!lock) return false;
-  try {
-    if (!rt.store.exists(id) || stopRequested(dir)) return false;
-    const rec = rt.store.read(id);
-    if (deriveStatus(rec, rt.store) !== 'stopped') return false;
-  } finally {
-    lock.release();
-  }
-  await rt.container(id).delete(true);
-  return true;
-}
-
 export async function monitor(rt: Runtime, storeRoot: string, id: string, reportFd: number): Promise<void> {
   process.title = `tcr-monitor ${id}`;
   const report = new Report(reportFd);
@@ -144,7 +124,7 @@ export async function monitor(rt: Runtime, storeRoot: string, id: string, report
     if (!shouldRestart(plan.restart, status, restarts, stopped)) return;
     await new Promise((r) => setTimeout(r, backoff.next(Date.now() - began)));
     try {
-      if (!(await forgetLaunch(rt, dir, id))) return;
+      if (!(await forgetLaunch(rt, dir, id, true))) return;
     } catch (e) {
       log.error(`container ${id}: could not clear its stopped launch for a restart: ${errorMessage(e)}`);
       return;

@@ -33,6 +33,8 @@ export interface ImageRunOptions extends NetworkFlags {
   pull?: 'missing' | 'always' | 'never';
   /** docker's --restart policy text (src/run/restart-policy.ts), kept by the monitor */
   restart?: string;
+  /** docker's create: everything made, nothing launched until tcr start */
+  createOnly?: boolean;
 }
 
 /** docker's default capability set for a container. */
