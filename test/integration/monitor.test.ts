@@ -2,10 +2,12 @@
 // parent, so wait and inspect know the exit status; a failed launch leaves
 // nothing, with docker's status; killed, it leaves the container running;
 // its json-file log read back by `tcr logs`; --restart.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, Sandbox, isRoot, lacks, mountsUnder } from '../helpers.js';
+import { freeSubnet, haveCni } from './network-lib.js';
 
 const OCI = path.join(REPO, 'demo', 'busybox-oci');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -205,6 +207,27 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('the monitor of run -d', ()
       expect([r.status, r.stderr]).toEqual([125, expect.stringMatching(message)]);
     }
     expect(containers()).toEqual([]);
+  });
+
+  it.skipIf(lacks(haveCni))('gives the address back when the container exits, and takes one again for a restart', async () => {
+    const net = `tcrmon${process.pid}`;
+    expect(tcr(['network', 'create', '--subnet', freeSubnet(230), net]).status).toBe(0);
+    const bridge = JSON.parse(tcr(['network', 'inspect', net]).stdout)[0].Bridge as string;
+    try {
+      const script = 'ip -4 -o addr show eth0 | grep -c inet; sleep 1; exit 1';
+      expect(
+        tcr(['run', '-d', '--network', net, '--restart', 'on-failure:1', '--name', 'addr', 'busybox', 'sh', '-c', script]).status,
+      ).toBe(0);
+      expect(inspect('addr', '{{.NetworkSettings.IPAddress}}')).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      await until('the monitor gave up', () => monitorsOf('addr').length === 0);
+      expect(tcr(['logs', 'addr']).stdout).toBe('1\n1\n');
+      expect(inspect('addr', '{{.State.Status}} {{.RestartCount}} [{{.NetworkSettings.IPAddress}}]')).toBe('exited 1 []');
+      expect(tcr(['rm', 'addr']).status).toBe(0);
+    } finally {
+      tcr(['rm', '-f', 'addr']);
+      tcr(['network', 'rm', net]);
+      if (bridge && fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync('ip', ['link', 'delete', bridge]);
+    }
   });
 
   it('the monitor is one Node process of modest size', () => {
