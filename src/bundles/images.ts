@@ -14,7 +14,10 @@ export { humanSize, makeProgress } from '../image/progress.js';
 export { normalizeName, splitName } from '../image/reference.js';
 export { parsePlatform } from '../image/platform.js';
 export { containerDir, logFile, removeLeftover, runImage } from '../run/image-run.js';
-export { reap } from '../run/reaper.js';
+export { monitor } from '../run/monitor.js';
+export { logQuery, printLogs } from '../run/log-reader.js';
+export { attachOutput, attachPoint, isImageContainer, startImageContainer } from '../run/image-start.js';
+export { monitorAlive, monitorView, readLaunchFile, readRestartCount, requestStop } from '../run/monitor-files.js';
 export { inspectContainer, portLines, runNote } from '../run/inspect.js';
 export { unpackImage } from '../run/unpack-image.js';
 

@@ -27,9 +27,9 @@ async function storeRoot(g: GlobalOptions): Promise<string> {
 }
 
 /**
- * The exit record of a stopped container. A foreground run writes it just
- * after its wait for the init returned, so it may be a moment behind the
- * init's end; a detached one never gets one.
+ * The exit record of a stopped container. A foreground run or the monitor
+ * of a detached one writes it just after its wait for the init returned, so
+ * it may be a moment behind the init's end.
  */
 async function exitRecord(rt: Runtime, id: string): Promise<ExitRecord | undefined> {
   const { runNote } = await import('../run/inspect.js');
@@ -38,7 +38,9 @@ async function exitRecord(rt: Runtime, id: string): Promise<ExitRecord | undefin
     const exit = readExitRecord(rt.store.dir(id));
     if (exit || !rt.store.exists(id) || Date.now() > end) return exit;
     const note = runNote(rt.container(id).record());
-    if (!note || note.detached) return undefined;
+    // run -d: its monitor writes it once the last of the output is logged, unless it was killed
+    const { monitorAlive } = await import('../run/monitor-files.js');
+    if (!note || (note.detached && !monitorAlive(rt.store.dir(id)))) return undefined;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -46,7 +48,9 @@ async function exitRecord(rt: Runtime, id: string): Promise<ExitRecord | undefin
 async function inspectAction(ids: string[], o: { format?: string }, cmd: Command): Promise<void> {
   const { rt, g } = runtimeOf(cmd);
   const { inspectContainer } = await import('../run/inspect.js');
-  const volumesRoot = path.join(await storeRoot(g), 'volumes');
+  const store = await storeRoot(g);
+  const volumesRoot = path.join(store, 'volumes');
+  const { monitorView } = await import('../run/monitor-files.js');
   const found: Record<string, unknown>[] = [];
   for (const id of ids) {
     if (!rt.store.exists(id)) {
@@ -54,7 +58,8 @@ async function inspectAction(ids: string[], o: { format?: string }, cmd: Command
       continue;
     }
     const c = rt.container(id);
-    found.push(inspectContainer({ rec: c.record(), status: c.status(), exit: readExitRecord(rt.store.dir(id)), volumesRoot }));
+    const monitor = monitorView(path.join(store, 'containers', id));
+    found.push(inspectContainer({ rec: c.record(), status: c.status(), exit: readExitRecord(rt.store.dir(id)), volumesRoot, monitor }));
   }
   if (o.format === undefined || o.format === 'json') out(JSON.stringify(found, null, 4) + '\n');
   else for (const v of found) out(applyTemplate(o.format, v) + '\n');
@@ -97,7 +102,9 @@ export function registerInspectCommands(program: Command): void {
         while (running()) await native().waitExitAsync(c.record().pid);
         const exit = await exitRecord(rt, id);
         if (!exit)
-          log.warn(`container ${id} stopped, but no tcr process waited for it (run -d): its exit status is unknown, printed as -1`);
+          log.warn(
+            `container ${id} stopped, but no tcr process waited for it (its monitor was killed?): its exit status is unknown, printed as -1`,
+          );
         out(`${exit?.code ?? -1}\n`);
       }
     });

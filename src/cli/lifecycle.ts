@@ -1,5 +1,8 @@
 // create, start, run, state, kill, delete, list: runc's lifecycle commands.
 import { Command, Option } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { defaultStoreRoot } from '../image/store-files.js';
 import { Runtime } from '../container/runtime.js';
 import { TcrError, errorMessage } from '../errors.js';
 import { formatPlan } from '../linux/plan.js';
@@ -52,8 +55,16 @@ export const lifecycleActions = {
     if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
     await rt.create(id, createOptions(o));
   },
-  async start(g: GlobalOptions, [id]: string[]): Promise<void> {
-    runtime(g).container(id).start();
+  /** runc's start of a created container; docker's of a stopped image container (src/run/image-start.ts) */
+  async start(g: GlobalOptions, [id]: string[], o: { attach?: boolean; interactive?: boolean } = {}): Promise<void> {
+    const c = runtime(g).container(id);
+    const storeRoot = g.store ?? defaultStoreRoot();
+    if (c.status() === 'created' || !fs.existsSync(path.join(storeRoot, 'containers', id, 'launch.json'))) {
+      if (o.attach || o.interactive)
+        throw new TcrError(`start ${o.attach ? '-a' : '-i'}: ${id} is not a container of tcr run or create IMAGE`);
+      return c.start();
+    }
+    await (await import('./image-start-command.js')).startImage(g, id, o);
   },
   /** runc's `run ID` of a bundle; the docker-style image run is image-run.ts's */
   async run(g: GlobalOptions, [id, ...command]: string[], o: BundleRunFlags): Promise<void> {

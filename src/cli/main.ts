@@ -17,6 +17,7 @@ import { parseFastPath } from './fast-path.js';
 import { registerContainerCommands } from './docker-commands.js';
 import { registerInspectCommands } from './inspect-commands.js';
 import { registerInfoCommands } from './info-commands.js';
+import { registerImageStartCommands } from './image-start-command.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
 import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
@@ -37,12 +38,29 @@ const ALIASES: Record<string, string> = { ls: 'list' };
 
 /** The sub-command argv names, found without commander (whose set-up is a large share of a command's time). */
 export function commandName(argv: string[]): string | undefined {
+  const i = commandIndex(argv);
+  return i < 0 ? undefined : (ALIASES[argv[i]] ?? argv[i]);
+}
+
+function commandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (GLOBAL_WITH_VALUE.has(a)) i++;
-    else if (!a.startsWith('-')) return ALIASES[a] ?? a;
+    else if (!a.startsWith('-')) return i;
   }
-  return undefined;
+  return -1;
+}
+
+/** docker's `create IMAGE` is `container create IMAGE` (src/cli/create-form.ts); runc's create is left as it is. */
+async function withCreateForm(argv: string[]): Promise<string[]> {
+  const i = commandIndex(argv);
+  if (i < 0 || argv[i] !== 'create') return argv;
+  const globals = argv.slice(0, i);
+  const s = globals.indexOf('--store');
+  const store = s >= 0 ? globals[s + 1] : globals.find((a) => a.startsWith('--store='))?.slice('--store='.length);
+  const { createForm } = await import('./create-form.js');
+  if ((await createForm(argv.slice(i + 1), store)) === 'bundle') return argv;
+  return [...globals, 'container', ...argv.slice(i)];
 }
 
 /**
@@ -95,6 +113,7 @@ export function buildProgram(only?: string): Command {
   registerNetworkCommands(target);
   registerVolumeCommands(target);
   registerComposeCommand(target);
+  registerImageStartCommands(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;
@@ -135,10 +154,14 @@ function applyGlobals(g: GlobalOptions): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const name = commandName(argv);
+  let name = commandName(argv);
   try {
     // docker's --rm=false, -t=true: both parsers take boolean flags bare
     if (name === 'run') argv = withBooleanValues(argv, argv.indexOf(name));
+    if (name === 'create') {
+      argv = await withCreateForm(argv);
+      name = commandName(argv);
+    }
     const fast = parseFastPath(argv);
     if (fast) {
       requireRoot(argv, name);
@@ -152,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
       if (name !== undefined && name !== 'help' && !known.includes(name) && onlyGlobalsBefore(argv, name))
         throw unknownCommand(
           name,
-          known.filter((c) => c !== 'reap'),
+          known.filter((c) => c !== 'monitor'),
         );
       requireRoot(argv, name);
       await program.parseAsync(argv, { from: 'user' });

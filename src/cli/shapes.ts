@@ -136,11 +136,20 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--cidfile <file>', description: 'write the container id to this file (which must not exist)' },
   { flags: '--init', description: 'run an init (tini, as /sbin/docker-init) as PID 1 that forwards signals and reaps zombies' },
   { flags: '--volumes-from <name[:ro|rw]>', description: "mount another container's volumes and binds (repeatable)", repeatable: true },
+  { flags: '--restart <policy>', description: 'no, on-failure[:N], always or unless-stopped: restarted by its monitor (-d only)' },
 ];
 
 export const SHAPES = {
   create: { name: 'create', description: 'create a container; its process waits for `start`', args: ['<id>'], flags: CREATE_FLAGS },
-  start: { name: 'start', description: 'start the process of a created container', args: ['<id>'], flags: [] },
+  start: {
+    name: 'start',
+    description: 'start the process of a created container (or run a stopped image container again)',
+    args: ['<id>'],
+    flags: [
+      { flags: '-a, --attach', description: 'an image container: print its output until it stops, exit with its status' },
+      { flags: '-i, --interactive', description: 'an image container: forward stdin (not supported yet)' },
+    ],
+  },
   state: { name: 'state', description: 'print the OCI state of a container', args: ['<id>'], flags: [] },
   kill: {
     name: 'kill',

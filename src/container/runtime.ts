@@ -54,6 +54,10 @@ export interface CreateOptions {
 export interface RunOptions extends CreateOptions {
   detach?: boolean;
   keep?: boolean;
+  /** once the process runs (after poststart): an image container's monitor tells the `run -d` that started it */
+  onRunning?: (pid: number) => void;
+  /** after the exit, before the exit record: the monitor writes the last of the output to the log first */
+  onExit?: (status: number) => Promise<void>;
 }
 
 export class Runtime {
@@ -144,10 +148,17 @@ export class Runtime {
     const container = new Container(id, this.store);
     container.runPoststart(this.store.read(id));
     if (!attach) return 0;
+    opts.onRunning?.(launch.pid);
     const status = await attach.wait(launch.pid);
+    await opts.onExit?.(status);
     if (!opts.keep) await container.delete(true);
     else {
-      writeExitRecord(this.store.dir(id), status); // for wait and inspect, as docker keeps it
+      // for wait and inspect, as docker keeps it; a container removed meanwhile (rm -f) has nowhere to keep it
+      try {
+        writeExitRecord(this.store.dir(id), status);
+      } catch (e) {
+        if (this.store.exists(id)) throw e;
+      }
       if (opts.overlay) undoHostMounts({ unmount: [opts.overlay.target], remove: [] }); // kept: its upper layer stays, unmounted until rm
       if (opts.network) await container.releaseNetwork();
     }

@@ -10,10 +10,13 @@ import { ImageStore } from '../image/store.js';
 import { getImage } from '../image/get-image.js';
 import { buildImageSpec, defaultHostname } from './image-spec.js';
 import { hostHasSwapAccounting } from '../cgroups/detect.js';
-import { startReaper } from './reaper.js';
 import { randomHex } from '../sys/random.js';
 import { noHostFlags, type ImageRunOptions } from './options.js';
 import { namespaceJoins } from './namespace-flags.js';
+import { writeLaunchFile } from './monitor-files.js';
+import { startMonitor } from './monitor-start.js';
+import { recordCreated } from './created-record.js';
+import { parseRestartPolicy } from './restart-policy.js';
 import { parseMountFlags } from '../volumes/mount-flags.js';
 import { VolumeStore } from '../volumes/store.js';
 import { volumesFromRequests } from '../volumes/volumes-from.js';
@@ -80,6 +83,12 @@ function writeCidfile(file: string, id: string): void {
 /** Resolves with the container id and its exit status (0 at once for --detach). */
 export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promise<{ id: string; status: number }> {
   if (o.detach && o.tty) throw new TcrError('-t with --detach: there would be no terminal to attach to; leave out -t');
+  if (o.createOnly && o.tty) throw new TcrError('-t with create: tcr start runs it detached, with no terminal to attach to; leave out -t');
+  const restart = parseRestartPolicy(o.restart);
+  if (restart.name !== 'no' && o.rm)
+    throw new TcrError(`--restart ${o.restart} with --rm: a container removed at its exit cannot be restarted`, 125);
+  if (restart.name !== 'no' && !o.detach && !o.createOnly)
+    throw new TcrError(`--restart ${o.restart}: only a detached container (-d) has a monitor to restart it`, 125);
   const { makeProgress } = await import('../image/progress.js');
   const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress() });
   const config = ctx.store.config(img);
@@ -137,21 +146,28 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     // again, now with the network's mounts and host name
     const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts, joins });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-    if (o.detach) {
-      const log = fs.openSync(logFile(ctx.store, id), 'a', 0o640);
-      const devnull = fs.openSync('/dev/null', 'r');
-      stdio = [devnull, log, log];
-    } else if (!o.interactive && !o.tty) {
-      stdio = [fs.openSync('/dev/null', 'r'), -1, -1];
-    }
+    // how to launch it stays beside it: its monitor reads it, and tcr start of it once stopped
+    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record });
     if (host.cidfile !== undefined) {
       writeCidfile(host.cidfile, id);
       cidWritten = true;
     }
+    if (o.createOnly) {
+      recordCreated(ctx.runtime, id, dir, spec);
+      return { id, status: 0 };
+    }
+    if (o.detach) {
+      // the monitor launches it, and stays: src/run/monitor.ts
+      launched = true;
+      await startMonitor(ctx.runtime, ctx.store.root, id);
+      return { id, status: 0 };
+    }
+    if (!o.interactive && !o.tty) {
+      stdio = [fs.openSync('/dev/null', 'r'), -1, -1];
+    }
     launched = true;
     const status = await ctx.runtime.run(id, {
       bundle: dir,
-      detach: o.detach,
       keep: !o.rm,
       stdio,
       overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs, volatile: o.rm, copyLayers },
@@ -159,16 +175,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       network: network.record,
     });
     // --rm removed the container: its anonymous volumes go with it, never its named ones (as docker's --rm)
-    if (o.rm && !o.detach) volumes.removeAnonymous(attached.uses);
-    if (o.detach && o.rm) {
-      try {
-        await startReaper(ctx.runtime.store.root, ctx.store.root, id, stdio![1]);
-      } catch (e) {
-        log.warn(
-          `--rm: could not start the process that removes container ${id} when it exits (${(e as Error).message}); remove it with tcr rm ${id}`,
-        );
-      }
-    }
+    if (o.rm) volumes.removeAnonymous(attached.uses);
     return { id, status };
   } catch (e) {
     // a create that failed has undone itself; what was made before it is ours to remove

@@ -37,6 +37,8 @@ export interface InspectSource {
   exit?: ExitRecord;
   /** <store>/volumes: a bind mount from under it is a volume */
   volumesRoot: string;
+  /** what the monitor of a run -d container keeps (src/run/monitor-files.ts) */
+  monitor?: { restartCount: number; restartPolicy: { Name: string; MaximumRetryCount: number } };
 }
 
 export function runNote(rec: ContainerRecord): RunNote | undefined {
@@ -102,7 +104,10 @@ function networkEntry(n: NetworkRecord) {
 }
 
 export function inspectContainer(s: InspectSource): Record<string, unknown> {
-  const { rec, status } = s;
+  const { rec } = s;
+  // docker's create made it and nothing started it yet (src/run/created-record.ts): "created", not stopped
+  const neverStarted = rec.pid === 0 && rec.startTime === '' && !s.exit;
+  const status: Status = neverStarted ? 'created' : s.status;
   const spec = rec.config;
   const args = spec.process?.args ?? [];
   const note = runNote(rec);
@@ -128,7 +133,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
       Dead: false,
       Pid: status === 'stopped' ? 0 : rec.pid,
       ExitCode: exitCode,
-      // a detached container's init is no child of tcr's once run -d returns: nobody could read its status
+      // the status is read by a tcr process that waited (foreground run, the monitor): one killed, or a bundle's run -d, has none
       Error: status === 'stopped' && !s.exit ? 'the exit status was not recorded (no tcr process waited for this container)' : '',
       StartedAt: started ? rec.created : ZERO_TIME,
       FinishedAt: status === 'stopped' ? (s.exit?.finishedAt ?? ZERO_TIME) : ZERO_TIME,
@@ -136,6 +141,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
     Image: rec.annotations?.['dev.tcr.image'] ?? '',
     Name: `/${rec.id}`,
     Driver: 'overlay',
+    RestartCount: s.monitor?.restartCount ?? 0,
     Config: {
       Hostname: spec.hostname ?? '',
       User: note?.user ?? '',
@@ -163,6 +169,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
       CapDrop: null,
       SecurityOpt: spec.process?.noNewPrivileges ? ['no-new-privileges'] : null,
       ...hostConfigFields(spec, note?.host),
+      RestartPolicy: s.monitor?.restartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
     },
     Mounts: mounts,
     NetworkSettings: {

@@ -31,6 +31,10 @@ export interface ImageRunOptions extends NetworkFlags {
   capDrop: string[];
   securityOpt: string[];
   pull?: 'missing' | 'always' | 'never';
+  /** docker's --restart policy text (src/run/restart-policy.ts), kept by the monitor */
+  restart?: string;
+  /** docker's create: everything made, nothing launched until tcr start */
+  createOnly?: boolean;
   /** docker's host-config flags, as given (src/run/host-config.ts reads them) */
   host?: HostConfigFlags;
 }

@@ -1,0 +1,134 @@
+// `tcr monitor ID` (hidden): the process that stays with a detached image
+// container, as podman's conmon does. It launches the container itself, so
+// the init is its child: it alone can read the exit status. It tells the
+// `run -d` (or `start`) that spawned it how the launch went through fd 3,
+// then logs the container's output (log-pipes.ts), waits, writes the exit
+// record, gives the network address back, and then restarts the container
+// as --restart says, or removes it (--rm). Killed, it leaves the container
+// running (its next write to stdout gets EPIPE); `tcr rm -f` still removes it.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Runtime } from '../container/runtime.js';
+import { errorMessage } from '../errors.js';
+import { log } from '../log.js';
+import { LogPipes } from './log-pipes.js';
+import { forgetLaunch } from './forget-launch.js';
+import { readLaunchFile, stopRequested, writeMonitorPid, writeRestartCount, type LaunchFile } from './monitor-files.js';
+import { Backoff, shouldRestart } from './restart-policy.js';
+import { launchStatus } from './monitor-start.js';
+
+/** The rootfs where overlayfs is unavailable: the layers copied (the unpacking bundle, loaded only then). */
+async function copyLayers(bottomFirst: string[], target: string): Promise<void> {
+  (await import('../image/flatten.js')).flattenLayers(bottomFirst, target);
+}
+
+/** How the monitor answers its starter, once: a line of JSON on fd 3, which is then closed. */
+class Report {
+  constructor(private fd: number) {}
+
+  get pending(): boolean {
+    return this.fd >= 0;
+  }
+
+  send(answer: { ok: true } | { ok: false; message: string; status: number }): void {
+    if (this.fd < 0) return;
+    try {
+      fs.writeSync(this.fd, JSON.stringify(answer) + '\n');
+    } catch {
+      // the starter is gone (killed): the container runs all the same
+    }
+    fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Output left in the pipes when the init exits is logged within this long; a copy held elsewhere does not hold the exit up longer. */
+const DRAIN_MS = 2000;
+
+/** One launch of the container; resolves with its exit status once it ran and stopped. */
+async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile, running: (pid: number) => void): Promise<number> {
+  const logs = new LogPipes(dir, path.join(dir, 'container.log'));
+  const devnull = fs.openSync('/dev/null', 'r');
+  try {
+    return await rt.run(id, {
+      bundle: dir,
+      keep: true,
+      stdio: [devnull, ...logs.writeFds],
+      overlay: {
+        lower: plan.lower,
+        upper: path.join(dir, 'upper'),
+        work: path.join(dir, 'work'),
+        target: path.join(dir, 'rootfs'),
+        volatile: plan.rm,
+        copyLayers,
+      },
+      // not the directory: a launch that fails must not take the upper layer of a container started again (rm removes it)
+      ownedDirs: [],
+      network: plan.network,
+      onRunning: (pid) => {
+        logs.closeWriteEnds();
+        writeMonitorPid(rt.store.dir(id));
+        running(pid);
+      },
+      onExit: () => logs.drained(DRAIN_MS),
+    });
+  } finally {
+    fs.closeSync(devnull);
+    await logs.drained(0);
+  }
+}
+
+/** --rm: the container, its overlay and directory, and its anonymous volumes (never its named ones, as docker's --rm). */
+async function remove(rt: Runtime, storeRoot: string, dir: string, id: string): Promise<void> {
+  const { VolumeStore, readVolumeUses } = await import('../volumes/store.js');
+  const uses = readVolumeUses(dir);
+  try {
+    await rt.container(id).delete(true);
+  } catch (e) {
+    if (rt.store.exists(id)) throw e; // a tcr rm that won the race is not an error
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  new VolumeStore(storeRoot).removeAnonymous(uses);
+}
+
+export async function monitor(rt: Runtime, storeRoot: string, id: string, reportFd: number): Promise<void> {
+  process.title = `tcr-monitor ${id}`;
+  const report = new Report(reportFd);
+  const dir = path.join(storeRoot, 'containers', id);
+  const plan = readLaunchFile(dir);
+  if (!plan)
+    return report.send({
+      ok: false,
+      message: `container ${id} has no launch.json in ${dir}: it was not made by run -d or create`,
+      status: 125,
+    });
+  const backoff = new Backoff();
+  let restarts = 0;
+  writeRestartCount(dir, 0);
+  for (;;) {
+    const began = Date.now();
+    let status: number;
+    try {
+      status = await launchOnce(rt, dir, id, plan, (pid) => {
+        report.send({ ok: true });
+        // a stop that came while this restart was under way: it may have found nothing running to stop
+        if (restarts > 0 && stopRequested(dir)) process.kill(pid, 'SIGKILL');
+      });
+    } catch (e) {
+      if (report.pending) return report.send({ ok: false, message: errorMessage(e), status: launchStatus(e) });
+      if (!rt.store.exists(id)) return; // removed while it ran (rm -f)
+      throw e;
+    }
+    if (plan.rm) return remove(rt, storeRoot, dir, id);
+    const stopped = stopRequested(dir) || !rt.store.exists(id);
+    if (!shouldRestart(plan.restart, status, restarts, stopped)) return;
+    await new Promise((r) => setTimeout(r, backoff.next(Date.now() - began)));
+    try {
+      if (!(await forgetLaunch(rt, dir, id, true))) return;
+    } catch (e) {
+      log.error(`container ${id}: could not clear its stopped launch for a restart: ${errorMessage(e)}`);
+      return;
+    }
+    writeRestartCount(dir, ++restarts);
+  }
+}
