@@ -18,6 +18,7 @@ export { reap } from '../run/reaper.js';
 export { inspectContainer, portLines, runNote } from '../run/inspect.js';
 export { unpackImage } from '../run/unpack-image.js';
 export { renameContainer } from '../run/rename.js';
+export { readImageUses } from '../image/image-users.js';
 
 export async function pullImage(store: ImageStore, input: string, opts?: PullOptions): Promise<StoredImage[]> {
   return (await import('../image/pull.js')).pullImage(store, input, opts);

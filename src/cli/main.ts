@@ -17,6 +17,7 @@ import { registerInspectCommands } from './inspect-commands.js';
 import { registerInfoCommands } from './info-commands.js';
 import { registerTopStatsCommands } from './top-stats-commands.js';
 import { registerRenameCommand } from './rename-command.js';
+import { registerPruneCommands } from './prune-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
 import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
@@ -96,6 +97,7 @@ export function buildProgram(only?: string): Command {
   registerVolumeCommands(target);
   registerTopStatsCommands(target);
   registerRenameCommand(target);
+  registerPruneCommands(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;
