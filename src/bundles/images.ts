@@ -20,6 +20,8 @@ export { attachOutput, attachPoint, isImageContainer, startImageContainer } from
 export { monitorAlive, monitorView, readLaunchFile, readRestartCount, requestStop } from '../run/monitor-files.js';
 export { inspectContainer, portLines, runNote } from '../run/inspect.js';
 export { unpackImage } from '../run/unpack-image.js';
+export { renameContainer } from '../run/rename.js';
+export { readImageUses } from '../image/image-users.js';
 
 export async function pullImage(store: ImageStore, input: string, opts?: PullOptions): Promise<StoredImage[]> {
   return (await import('../image/pull.js')).pullImage(store, input, opts);

@@ -9,7 +9,7 @@ import { validateResources } from '../spec/validate.js';
 import { out } from '../log.js';
 import type { Resources } from '../spec/types.js';
 import type { GlobalOptions } from './main.js';
-import { listContainers } from './docker-commands.js';
+import type { DockerPsFlags } from './ps-command.js';
 import { parseBytes } from './units.js';
 
 function runtimeOf(cmd: Command): Runtime {
@@ -73,6 +73,24 @@ export function resourcesFromFlags(o: UpdateFlags): Resources {
   return r;
 }
 
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/**
+ * The host's ps (default -ef) cut to the lines of these pids, header first:
+ * runc's `ps ID` and docker's `top`. Its PID column is found by name, so any
+ * ps options that keep one work.
+ */
+export function hostPs(pids: number[], psArgs: string[]): string {
+  const r = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
+  if (r.error) throw new TcrError(`ps: ${r.error.message}`);
+  if (r.status !== 0) throw new TcrError(`ps ${psArgs.join(' ')}: ${r.stderr.trim()}`);
+  const lines = r.stdout.split('\n');
+  const pidCol = lines[0].trim().split(/\s+/).indexOf('PID');
+  if (pidCol < 0) throw new TcrError(`ps ${psArgs.join(' ')}: no PID column in its output (add -o pid or use -ef)`);
+  const set = new Set(pids);
+  return [lines[0], ...lines.slice(1).filter((l) => set.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n') + '\n';
+}
+
 function parseInterval(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v);
   if (!m) throw new TcrError(`--interval: ${JSON.stringify(v)} is not a duration (e.g. 5s, 500ms)`);
@@ -97,22 +115,27 @@ export function registerCgroupCommands(program: Command): void {
     .argument('[id]')
     .argument('[ps-args...]')
     .usage(
-      "[-a]                  (docker's: the containers)\n       tcr ps [-f table|json] ID [PS-ARGS...]   (runc's: the processes of ID)",
+      "[-a] [-q] [-f KEY=VALUE] [--format T]  (docker's: the containers)\n       tcr ps [-f table|json] ID [PS-ARGS...]   (runc's: the processes of ID)",
     )
-    .option('-f, --format <format>', "with an ID (runc's form): table or json", 'table')
+    .passThroughOptions()
+    .option('--format <format>', "with an ID (runc's form): table or json; without: a Go template, table TEMPLATE, or json")
+    .option('-f, --filter <key=value>', "without an ID: docker's filter (repeatable); with an ID: runc's --format", collect, [])
     .option('-a, --all', "without an ID (docker's form): stopped containers too")
-    .action((id: string | undefined, psArgs: string[], o: { format: string; all?: boolean }, cmd: Command) => {
-      if (id === undefined) return out(listContainers(runtimeOf(cmd), !!o.all));
+    .option('-q, --quiet', "without an ID: only the containers' ids")
+    .option('-n, --last <n>', 'without an ID: the n containers created last (stopped ones too)')
+    .option('-l, --latest', 'without an ID: the container created last')
+    .option('-s, --size', "without an ID: the size of each container's own layer (and with its image)")
+    .option('--no-trunc', 'without an ID: the whole command')
+    .action(async (id: string | undefined, psArgs: string[], o: DockerPsFlags, cmd: Command) => {
+      if (id === undefined) {
+        const { dockerPs } = await import('./ps-command.js');
+        return out(await dockerPs(cmd.optsWithGlobals<GlobalOptions>(), o));
+      }
+      const format = o.format ?? o.filter.at(-1) ?? 'table';
       const pids = runtimeOf(cmd).container(id).pids();
-      if (o.format === 'json') return out(JSON.stringify(pids) + '\n');
-      if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);
-      const r = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
-      if (r.status !== 0) throw new TcrError(`ps ${psArgs.join(' ')}: ${r.stderr.trim()}`);
-      const lines = r.stdout.split('\n');
-      const pidCol = lines[0].trim().split(/\s+/).indexOf('PID');
-      if (pidCol < 0) throw new TcrError('ps: no PID column in its output');
-      const set = new Set(pids);
-      out([lines[0], ...lines.slice(1).filter((l) => set.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n') + '\n');
+      if (format === 'json') return out(JSON.stringify(pids) + '\n');
+      if (format !== 'table') throw new TcrError(`--format: ${JSON.stringify(format)} is neither table nor json`);
+      out(hostPs(pids, psArgs));
     });
 
   program

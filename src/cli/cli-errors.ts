@@ -23,7 +23,15 @@ const DOCKER_COMMANDS = new Set([
   'container',
   'wait',
   'port',
+  'top',
+  'stats',
+  'rename',
+  'image',
+  'system',
 ]);
+
+/** docker's ps flags that take a value: their value is no container id. */
+const PS_VALUE_FLAGS = new Set(['-n', '--last', '-f', '--filter', '--format']);
 
 /** The positionals after the sub-command `name` in argv (flags and their values left out where known). */
 function after(argv: string[], name: string): string[] {
@@ -39,7 +47,7 @@ export function isDockerStyle(argv: string[], name: string | undefined): boolean
   if (name === undefined) return false;
   if (DOCKER_COMMANDS.has(name)) return true;
   const rest = after(argv, name);
-  if (name === 'ps') return !rest.some((a) => !a.startsWith('-'));
+  if (name === 'ps') return !rest.some((a, i) => !a.startsWith('-') && !PS_VALUE_FLAGS.has(rest[i - 1]));
   if (name === 'run') return !rest.some((a) => a === '-b' || a === '--bundle' || a.startsWith('--bundle='));
   return false;
 }
@@ -69,7 +77,6 @@ export function requireRoot(argv: string[], name: string | undefined, uid = proc
 
 /** docker's (and podman's) commands that tcr does not have, and what does their job here. */
 const INSTEAD: Record<string, string> = {
-  top: 'tcr ps ID lists the processes of a container',
   inspect: "tcr state ID prints a container's state, tcr images --format json the images",
   container: 'tcr run, ps, stop, rm, logs and exec are the container commands',
   image: 'tcr images, pull, load, import, tag and rmi are the image commands',

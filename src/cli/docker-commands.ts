@@ -1,6 +1,6 @@
 // The docker/podman side of the CLI: `tcr run IMAGE [CMD...]` with docker's
 // flags, and the commands that go with containers started that way:
-// logs, stop, rm, and `tcr ps` without an id (the list of containers).
+// logs, stop, rm (`tcr ps` without an id, the list of containers, is ps-command.ts).
 import { Command } from 'commander';
 import fs from 'node:fs';
 import { Runtime } from '../container/runtime.js';
@@ -11,7 +11,6 @@ import type { NetworkFlags } from '../network/prepare.js';
 import { HOST_FLAG_KEYS, noHostFlags, type HostConfigFlags, type ImageRunOptions } from '../run/options.js';
 import { checkName, memoryLimits, validName } from './run-checks.js';
 import type { GlobalOptions } from './main.js';
-import { table } from './table.js';
 import { execFailureStatus } from '../linux/exit-status.js';
 import { readExitRecord } from '../container/exit-record.js';
 
@@ -254,23 +253,4 @@ export function registerContainerCommands(program: Command): void {
         out(`${id}\n`);
       }
     });
-}
-
-/** `tcr ps` without an id: the containers, docker's way. */
-export function listContainers(rt: Runtime, all: boolean): string {
-  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PID']];
-  for (const s of rt.list()) {
-    if (!all && s.status === 'stopped') continue;
-    const rec = rt.container(s.id).record();
-    const cmdline = (rec.config.process?.args ?? []).join(' ');
-    rows.push([
-      s.id,
-      rec.annotations?.['dev.tcr.image'] ?? '(bundle)',
-      JSON.stringify(cmdline.length > 30 ? cmdline.slice(0, 27) + '...' : cmdline),
-      String(s.created),
-      s.status,
-      String(s.pid),
-    ]);
-  }
-  return table(rows);
 }

@@ -1,6 +1,7 @@
 // The part of Go's text/template that `docker inspect --format` is mostly
 // used with: `{{.A.B}}` (a field path; `{{.}}` the whole value) and
-// `{{json .A}}`, in any text. Values print as Go's fmt prints them (maps as
+// `{{json .A}}`, in any text, and a method with string arguments
+// (`{{.Label "k"}}`, where the value holds a function). Values print as Go's fmt prints them (maps as
 // map[k:v], lists as [a b]), so scripts written for docker read the same.
 import { TcrError } from '../errors.js';
 
@@ -30,9 +31,15 @@ export function goPrint(v: unknown): string {
 /** Applies `format` to `value`; a newline ends each result, as docker prints one per container. */
 export function applyTemplate(format: string, value: unknown): string {
   return format.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_all, action: string) => {
-    const m = /^(json\s+)?(\.[\w.]*)$/.exec(action);
-    if (!m) throw new TcrError(`template: ${JSON.stringify(`{{${action}}}`)}: only {{.Field.Path}} and {{json .Field}} are understood`);
-    const v = lookup(value, m[2] === '.' ? '.' : m[2].replace(/\.$/, ''));
+    const m = /^(json\s+)?(\.[\w.]*)((?:\s+"[^"\\]*")*)$/.exec(action);
+    if (!m)
+      throw new TcrError(
+        `template: ${JSON.stringify(`{{${action}}}`)}: only {{.Field.Path}}, {{.Method "arg"}} and {{json .Field}} are understood`,
+      );
+    let v = lookup(value, m[2] === '.' ? '.' : m[2].replace(/\.$/, ''));
+    const args = [...m[3].matchAll(/"([^"]*)"/g)].map((a) => a[1]);
+    if (typeof v === 'function') v = (v as (...a: string[]) => unknown)(...args);
+    else if (args.length) throw new TcrError(`template: executing at <${m[2]}>: ${m[2]} is not a method but has arguments`);
     return m[1] ? JSON.stringify(v) : goPrint(v);
   });
 }

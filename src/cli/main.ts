@@ -18,6 +18,9 @@ import { registerContainerCommands } from './docker-commands.js';
 import { registerInspectCommands } from './inspect-commands.js';
 import { registerInfoCommands } from './info-commands.js';
 import { registerImageStartCommands } from './image-start-command.js';
+import { registerTopStatsCommands } from './top-stats-commands.js';
+import { registerRenameCommand } from './rename-command.js';
+import { registerPruneCommands } from './prune-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
 import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
@@ -114,6 +117,9 @@ export function buildProgram(only?: string): Command {
   registerVolumeCommands(target);
   registerComposeCommand(target);
   registerImageStartCommands(target);
+  registerTopStatsCommands(target);
+  registerRenameCommand(target);
+  registerPruneCommands(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;

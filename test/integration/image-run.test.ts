@@ -87,7 +87,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
     expect(r.status).toBe(0);
     expect(mountsUnder(store)).toEqual([]);
     expect(fs.readFileSync(path.join(store, 'containers', 'kept', 'upper', 'file'), 'utf8')).toBe('data\n');
-    expect(tcr(['ps', '-a']).stdout).toMatch(/^kept\s+busybox\s+.*stopped/m);
+    expect(tcr(['ps', '-a']).stdout).toMatch(/^kept\s+busybox\s+.*Exited \(0\)/m);
     expect(tcr(['run', '--name', 'kept', 'busybox', 'true']).stderr).toMatch(/name "kept" is already in use/);
     expect(tcr(['rm', 'kept']).status).toBe(0);
     expect(containers()).toEqual([]);
@@ -181,7 +181,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
     expect(d.stdout).toBe('bg\n');
     for (let i = 0; i < 50 && !tcr(['logs', 'bg']).stdout.includes('up'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(tcr(['logs', 'bg']).stdout).toBe('up\n');
-    expect(tcr(['ps']).stdout).toMatch(/^bg\s+busybox\s+.*running/m);
+    expect(tcr(['ps']).stdout).toMatch(/^bg\s+busybox\s+.*Up /m);
     expect(tcr(['stop', '-t', '5', 'bg']).stdout).toBe('bg\n');
     expect(tcr(['logs', 'bg']).stdout).toBe('up\nbye\n');
     expect(tcr(['ps']).stdout).not.toMatch(/^bg/m);
@@ -203,7 +203,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE', () => {
     expect([quick.status, quick.stdout, quick.stderr]).toEqual([0, 'quick\n', '']);
     const later = tcr(['run', '-d', '--rm', '--name', 'later', 'busybox', 'sleep', '1']);
     expect(later.stdout).toBe('later\n');
-    expect(tcr(['ps']).stdout).toMatch(/^later\s+busybox\s+.*running/m);
+    expect(tcr(['ps']).stdout).toMatch(/^later\s+busybox\s+.*Up /m);
     await gone('quick');
     await gone('later');
     // stopped by tcr stop

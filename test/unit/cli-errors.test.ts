@@ -37,6 +37,10 @@ describe("exit status of tcr's own failures", () => {
       ['--root', '/r', 'rm', 'x'],
       ['ps', '-a'],
       ['ps'],
+      ['ps', '-n', '3', '--filter', 'name=x', '--format', '{{.ID}}'],
+      ['top', 'x'],
+      ['rename', 'x', 'y'],
+      ['system', 'prune'],
       ['logs', 'x'],
       ['stop', 'x'],
     ])
@@ -46,6 +50,7 @@ describe("exit status of tcr's own failures", () => {
       ['run', '--bundle', '/b', '--bad', 'x'],
       ['run', '-b', '/b', 'x'],
       ['ps', 'ctr'],
+      ['ps', '-f', 'json', 'ctr'],
       ['state', 'x'],
       ['delete', 'x'],
       ['kill', 'x'],
@@ -74,8 +79,8 @@ describe('hints', () => {
   });
 
   it('an unknown command names what does its job, or a close command, or nothing', () => {
-    expect(unknownCommand('top', COMMANDS).message).toBe(
-      'unknown command "top" (tcr ps ID lists the processes of a container); tcr --help lists the commands',
+    expect(unknownCommand('image', COMMANDS).message).toBe(
+      'unknown command "image" (tcr images, pull, load, import, tag and rmi are the image commands); tcr --help lists the commands',
     );
     expect(unknownCommand('strat', COMMANDS).message).toBe('unknown command "strat" (did you mean start?); tcr --help lists the commands');
     expect(unknownCommand('frobnicate', COMMANDS).message).toBe('unknown command "frobnicate"; tcr --help lists the commands');
