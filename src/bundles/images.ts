@@ -39,3 +39,9 @@ export async function openArchive(
 ): Promise<OpenedSource> {
   return (await import('../image/archive.js')).openArchive(file, opts);
 }
+
+type Transfer = typeof import('../image/transfer.js');
+
+export async function copyFiles(...a: Parameters<Transfer['copyFiles']>): ReturnType<Transfer['copyFiles']> {
+  return (await import('../image/transfer.js')).copyFiles(...a);
+}

@@ -21,6 +21,12 @@ const DOCKER_COMMANDS = new Set([
   'container',
   'wait',
   'port',
+  'cp',
+  'export',
+  'save',
+  'push',
+  'login',
+  'logout',
 ]);
 
 /** The positionals after the sub-command `name` in argv (flags and their values left out where known). */
