@@ -45,3 +45,11 @@ type Transfer = typeof import('../image/transfer.js');
 export async function copyFiles(...a: Parameters<Transfer['copyFiles']>): ReturnType<Transfer['copyFiles']> {
   return (await import('../image/transfer.js')).copyFiles(...a);
 }
+
+export async function exportContainer(...a: Parameters<Transfer['exportContainer']>): ReturnType<Transfer['exportContainer']> {
+  return (await import('../image/transfer.js')).exportContainer(...a);
+}
+
+export async function saveImages(...a: Parameters<Transfer['saveImages']>): ReturnType<Transfer['saveImages']> {
+  return (await import('../image/transfer.js')).saveImages(...a);
+}

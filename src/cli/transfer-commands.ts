@@ -1,7 +1,7 @@
 // docker's commands that move files and images in and out of tcr: cp,
 // export, save, push, login and logout. Their code is in src/transfer/,
 // loaded (through the image bundles) only when one of them runs.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { TcrError, errorMessage } from '../errors.js';
 import type { GlobalOptions } from './main.js';
 
@@ -36,6 +36,31 @@ export function registerTransferCommands(program: Command): void {
       docker(async (src: string, dest: string, o: { archive?: boolean; followLink?: boolean }, cmd: Command) => {
         const { copyFiles } = await import('../image/transfer.js');
         await copyFiles(await rootContext(cmd), src, dest, o);
+      }),
+    );
+
+  program
+    .command('export')
+    .description("write a container's file system (its image's layers with its changes, not its volumes) as a tar")
+    .argument('<container>')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .action(
+      docker(async (name: string, o: { output?: string }, cmd: Command) => {
+        const { exportContainer } = await import('../image/transfer.js');
+        await exportContainer(await rootContext(cmd), name, o.output);
+      }),
+    );
+
+  program
+    .command('save')
+    .description('write images as a docker-archive (docker save, docker/podman/tcr load) or an oci-archive')
+    .argument('<image...>', 'names or ids')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .addOption(new Option('--format <format>', 'archive layout').choices(['docker-archive', 'oci-archive']).default('docker-archive'))
+    .action(
+      docker(async (refs: string[], o: { output?: string; format: 'docker-archive' | 'oci-archive' }, cmd: Command) => {
+        const { saveImages } = await import('../image/transfer.js');
+        await saveImages((await rootContext(cmd)).store, refs, o);
       }),
     );
 }

@@ -2,3 +2,5 @@
 // as one module of the pull bundle (dist/tcr-pull.cjs: they need tar-stream
 // and the registry client), reached through src/bundles/images.ts.
 export { copyFiles } from '../transfer/cp.js';
+export { exportContainer } from '../transfer/export.js';
+export { saveImages } from '../transfer/save.js';

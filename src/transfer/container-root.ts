@@ -65,7 +65,8 @@ function mountPrivateRoot(store: ImageStore, name: string, what: string, writabl
     const fd = fs.openSync(rootfs, O_PATH | fs.constants.O_DIRECTORY);
     return { fd, what, close: () => fs.closeSync(fd) };
   }
-  const target = fs.mkdtempSync(path.join(dir, 'cp-'));
+  removeStaleMounts(dir);
+  const target = fs.mkdtempSync(path.join(dir, `cp-${process.pid}-`));
   try {
     if (writable) {
       native().mount('overlay', target, 'overlay', 0, `lowerdir=${layers.join(':')},upperdir=${upper},workdir=${path.join(dir, 'work')}`);
@@ -85,13 +86,40 @@ function mountPrivateRoot(store: ImageStore, name: string, what: string, writabl
     fs.rmdirSync(target);
     throw e;
   }
+  const undo = () => {
+    native().umount(target, MNT_DETACH);
+    fs.rmdirSync(target);
+  };
+  // a tcr killed meanwhile (a reader of its output gone, ^C) unmounts first, then dies of the signal
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const s of SIGNALS) process.off(s, onSignal);
+    undo();
+    process.kill(process.pid, signal);
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
   return {
     fd,
     what,
     close: () => {
+      for (const s of SIGNALS) process.off(s, onSignal);
       fs.closeSync(fd);
-      native().umount(target, MNT_DETACH);
-      fs.rmdirSync(target);
+      undo();
     },
   };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The mounts of copies whose tcr died without unmounting (SIGKILL, a crash): cp-PID-* of a pid that is gone. */
+function removeStaleMounts(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const pid = /^cp-(\d+)-/.exec(name)?.[1];
+    if (!pid || fs.existsSync(`/proc/${pid}`)) continue;
+    try {
+      native().umount(path.join(dir, name), MNT_DETACH);
+    } catch (e) {
+      if (errnoCode(e) !== 'EINVAL') throw new TcrError(`${path.join(dir, name)}: left mounted by an earlier copy: ${errorMessage(e)}`);
+    }
+    fs.rmdirSync(path.join(dir, name));
+  }
 }

@@ -122,8 +122,13 @@ export class TreePacker {
     }
   }
 
+  /** An entry without content: a regular one (a whiteout) gets an empty body, or tar-stream would wait for one. */
   private entry(h: Header): Promise<void> {
-    return new Promise((resolve, reject) => this.pack.entry(h, (e) => (e ? reject(e) : resolve())));
+    return new Promise((resolve, reject) => {
+      const done = (e?: Error | null) => (e ? reject(e) : resolve());
+      if (h.type === 'file') this.pack.entry(h, Buffer.alloc(0), done);
+      else this.pack.entry(h, done);
+    });
   }
 }
 
