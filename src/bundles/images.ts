@@ -53,3 +53,15 @@ export async function exportContainer(...a: Parameters<Transfer['exportContainer
 export async function saveImages(...a: Parameters<Transfer['saveImages']>): ReturnType<Transfer['saveImages']> {
   return (await import('../image/transfer.js')).saveImages(...a);
 }
+
+export async function pushImage(...a: Parameters<Transfer['pushImage']>): Promise<Awaited<ReturnType<Transfer['pushImage']>>> {
+  return (await import('../image/transfer.js')).pushImage(...a);
+}
+
+export async function login(...a: Parameters<Transfer['login']>): Promise<Awaited<ReturnType<Transfer['login']>>> {
+  return (await import('../image/transfer.js')).login(...a);
+}
+
+export async function logout(...a: Parameters<Transfer['logout']>): Promise<Awaited<ReturnType<Transfer['logout']>>> {
+  return (await import('../image/transfer.js')).logout(...a);
+}

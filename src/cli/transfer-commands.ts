@@ -63,4 +63,42 @@ export function registerTransferCommands(program: Command): void {
         await saveImages((await rootContext(cmd)).store, refs, o);
       }),
     );
+
+  program
+    .command('push')
+    .description('upload an image to a registry (plain HTTP for localhost, 127.0.0.1 and $TCR_INSECURE_REGISTRIES)')
+    .argument('<image>', 'a store name or id')
+    .argument('[destination]', 'REGISTRY/REPOSITORY[:TAG] to push to (default: the image name)')
+    .option('-q, --quiet', 'print nothing but errors')
+    .action(
+      docker(async (image: string, dest: string | undefined, o: { quiet?: boolean }, cmd: Command) => {
+        const { pushImage } = await import('../image/transfer.js');
+        await pushImage((await rootContext(cmd)).store, image, dest, o);
+      }),
+    );
+
+  program
+    .command('login')
+    .description('check credentials against a registry and store them where podman, skopeo and tcr read them')
+    .argument('<registry>', 'host[:port]')
+    .option('-u, --username <user>', 'user name')
+    .option('-p, --password <password>', 'password (visible to other users in ps: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .action(
+      docker(async (registry: string, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
+        const { login } = await import('../image/transfer.js');
+        await login(registry, o);
+      }),
+    );
+
+  program
+    .command('logout')
+    .description('remove the stored credentials of a registry')
+    .argument('<registry>', 'host[:port]')
+    .action(
+      docker(async (registry: string) => {
+        const { logout } = await import('../image/transfer.js');
+        await logout(registry);
+      }),
+    );
 }

@@ -4,3 +4,5 @@
 export { copyFiles } from '../transfer/cp.js';
 export { exportContainer } from '../transfer/export.js';
 export { saveImages } from '../transfer/save.js';
+export { pushImage } from '../transfer/push.js';
+export { login, logout } from '../transfer/login.js';
