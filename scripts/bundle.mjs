@@ -34,7 +34,7 @@ const pullApart = {
   name: 'pull-apart',
   setup(b) {
     // ./X.js from src/image, ../image/X.js from src/run (tcr unpack, the copy fallback) and src/bundles
-    b.onResolve({ filter: /^(\.\/|\.\.\/image\/)(pull|archive|flatten|unpack)\.js$/ }, (args) => {
+    b.onResolve({ filter: /^(\.\/|\.\.\/image\/)(pull|archive|flatten|unpack|transfer)\.js$/ }, (args) => {
       const sibling = args.path.startsWith('./');
       if (!(sibling ? /\/src\/image\// : /\/src\/(run|bundles|volumes)\//).test(args.importer) || args.kind !== 'dynamic-import')
         return undefined;

@@ -44,3 +44,29 @@ export async function openArchive(
 ): Promise<OpenedSource> {
   return (await import('../image/archive.js')).openArchive(file, opts);
 }
+
+type Transfer = typeof import('../image/transfer.js');
+
+export async function copyFiles(...a: Parameters<Transfer['copyFiles']>): ReturnType<Transfer['copyFiles']> {
+  return (await import('../image/transfer.js')).copyFiles(...a);
+}
+
+export async function exportContainer(...a: Parameters<Transfer['exportContainer']>): ReturnType<Transfer['exportContainer']> {
+  return (await import('../image/transfer.js')).exportContainer(...a);
+}
+
+export async function saveImages(...a: Parameters<Transfer['saveImages']>): ReturnType<Transfer['saveImages']> {
+  return (await import('../image/transfer.js')).saveImages(...a);
+}
+
+export async function pushImage(...a: Parameters<Transfer['pushImage']>): Promise<Awaited<ReturnType<Transfer['pushImage']>>> {
+  return (await import('../image/transfer.js')).pushImage(...a);
+}
+
+export async function login(...a: Parameters<Transfer['login']>): Promise<Awaited<ReturnType<Transfer['login']>>> {
+  return (await import('../image/transfer.js')).login(...a);
+}
+
+export async function logout(...a: Parameters<Transfer['logout']>): Promise<Awaited<ReturnType<Transfer['logout']>>> {
+  return (await import('../image/transfer.js')).logout(...a);
+}

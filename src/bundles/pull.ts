@@ -6,3 +6,4 @@ export { importOpened, openLocalSource, pullImage } from '../image/pull.js';
 export { openArchive } from '../image/archive.js';
 export { flattenLayers } from '../image/flatten.js';
 export { unpackLayer } from '../image/unpack.js';
+export * from '../image/transfer.js';

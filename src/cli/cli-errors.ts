@@ -28,6 +28,12 @@ const DOCKER_COMMANDS = new Set([
   'rename',
   'image',
   'system',
+  'cp',
+  'export',
+  'save',
+  'push',
+  'login',
+  'logout',
 ]);
 
 /** docker's ps flags that take a value: their value is no container id. */

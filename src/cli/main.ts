@@ -21,6 +21,7 @@ import { registerImageStartCommands } from './image-start-command.js';
 import { registerTopStatsCommands } from './top-stats-commands.js';
 import { registerRenameCommand } from './rename-command.js';
 import { registerPruneCommands } from './prune-commands.js';
+import { registerTransferCommands } from './transfer-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
 import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
@@ -120,6 +121,7 @@ export function buildProgram(only?: string): Command {
   registerTopStatsCommands(target);
   registerRenameCommand(target);
   registerPruneCommands(target);
+  registerTransferCommands(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;

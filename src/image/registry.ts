@@ -135,12 +135,18 @@ export class RegistryClient {
     throw new TcrError(`registry ${this.registry}: ${what}: server answered ${res.status} ${res.statusText}`);
   }
 
-  private async authenticate(header: string, repository: string): Promise<void> {
+  private async authenticate(header: string, repository: string, actions = 'pull'): Promise<void> {
     const challenges = parseChallenges(header);
     const creds = this.credentials(repository);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer) {
-      const token = await fetchToken(bearer, `repository:${repository}:pull`, creds, this.registry, isInsecure(this.registry, this.env));
+      const token = await fetchToken(
+        bearer,
+        `repository:${repository}:${actions}`,
+        creds,
+        this.registry,
+        isInsecure(this.registry, this.env),
+      );
       this.auth = `Bearer ${token}`;
       return;
     }
@@ -150,6 +156,34 @@ export class RegistryClient {
     }
     // no way to authenticate: the 401 that follows produces the error
     this.auth = undefined;
+  }
+
+  /**
+   * One request with push rights (`tcr push`): a 401 is answered once by a
+   * token for pull,push (or basic credentials), then the request is sent
+   * again, so its body must be a Buffer. No retries: an upload is not
+   * safely repeated half-way. `url` is a path below /v2/REPOSITORY/ or an
+   * absolute upload location.
+   */
+  async send(
+    repository: string,
+    url: string,
+    init: { method: string; headers?: Record<string, string>; body?: Buffer },
+  ): Promise<Response> {
+    const target = /^https?:/.test(url) ? url : `${this.base}/v2/${repository}/${url}`;
+    for (let authTried = false; ; authTried = true) {
+      const headers: Record<string, string> = { 'User-Agent': 'tcr', ...init.headers };
+      if (this.auth) headers.Authorization = this.auth;
+      let res: Response;
+      try {
+        res = await fetch(target, { method: init.method, headers, body: init.body, redirect: 'follow' });
+      } catch (e) {
+        throw new TcrError(`cannot reach registry ${this.registry} (${this.base}): ${networkReason(e)}`);
+      }
+      if (res.status !== 401 || authTried) return res;
+      await res.body?.cancel();
+      await this.authenticate(res.headers.get('www-authenticate') ?? '', repository, 'pull,push');
+    }
   }
 
   /** A manifest or index by tag or digest, and its media type. */
