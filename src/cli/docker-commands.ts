@@ -41,6 +41,13 @@ export interface ImageRunFlags extends NetworkFlags {
   pull: 'missing' | 'always' | 'never';
   detach?: boolean;
   restart?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  /** false for --no-healthcheck */
+  healthcheck?: boolean;
 }
 
 function memoryOptions(memory: string | undefined, memorySwap: string | undefined): Pick<ImageRunOptions, 'memory' | 'memorySwap'> {
@@ -90,6 +97,14 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     addHost: f.addHost,
     networkAlias: f.networkAlias,
     restart: f.restart,
+    health: {
+      cmd: f.healthCmd,
+      interval: f.healthInterval,
+      timeout: f.healthTimeout,
+      retries: f.healthRetries,
+      startPeriod: f.healthStartPeriod,
+      disabled: f.healthcheck === false,
+    },
   };
 }
 

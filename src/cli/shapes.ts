@@ -103,6 +103,12 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--add-host <name:ip>', description: 'a line of /etc/hosts (repeatable; ip host-gateway: the bridge)', repeatable: true },
   { flags: '--pull <policy>', description: 'when to pull the image', choices: ['missing', 'always', 'never'], default: 'missing' },
   { flags: '--restart <policy>', description: 'no, on-failure[:N], always or unless-stopped: restarted by its monitor (-d only)' },
+  { flags: '--health-cmd <cmd>', description: 'a health check run in the container by its monitor (sh -c CMD; -d only)' },
+  { flags: '--health-interval <duration>', description: 'time between health checks (default 30s)' },
+  { flags: '--health-timeout <duration>', description: 'time a health check may take (default 30s)' },
+  { flags: '--health-retries <n>', description: 'failures in a row that make it unhealthy (default 3)' },
+  { flags: '--health-start-period <duration>', description: 'time in which failures do not count (default 0s)' },
+  { flags: '--no-healthcheck', description: "disable the image's health check" },
 ];
 
 export const SHAPES = {
