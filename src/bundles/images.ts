@@ -16,6 +16,7 @@ export { parsePlatform } from '../image/platform.js';
 export { containerDir, logFile, removeLeftover, runImage } from '../run/image-run.js';
 export { monitor } from '../run/monitor.js';
 export { logQuery, printLogs } from '../run/log-reader.js';
+export { healthStatus } from '../run/health.js';
 export { attachOutput, attachPoint, isImageContainer, startImageContainer } from '../run/image-start.js';
 export { monitorAlive, monitorView, readLaunchFile, readRestartCount, requestStop } from '../run/monitor-files.js';
 export { inspectContainer, portLines, runNote } from '../run/inspect.js';

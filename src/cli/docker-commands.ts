@@ -40,6 +40,13 @@ export interface ImageRunFlags extends NetworkFlags, Partial<HostConfigFlags> {
   pull: 'missing' | 'always' | 'never';
   detach?: boolean;
   restart?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  /** false for --no-healthcheck */
+  healthcheck?: boolean;
 }
 
 function memoryOptions(memory: string | undefined, memorySwap: string | undefined): Pick<ImageRunOptions, 'memory' | 'memorySwap'> {
@@ -96,6 +103,14 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     networkAlias: f.networkAlias,
     host: hostConfigFlags(f),
     restart: f.restart,
+    health: {
+      cmd: f.healthCmd,
+      interval: f.healthInterval,
+      timeout: f.healthTimeout,
+      retries: f.healthRetries,
+      startPeriod: f.healthStartPeriod,
+      disabled: f.healthcheck === false,
+    },
   };
 }
 

@@ -137,6 +137,12 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--init', description: 'run an init (tini, as /sbin/docker-init) as PID 1 that forwards signals and reaps zombies' },
   { flags: '--volumes-from <name[:ro|rw]>', description: "mount another container's volumes and binds (repeatable)", repeatable: true },
   { flags: '--restart <policy>', description: 'no, on-failure[:N], always or unless-stopped: restarted by its monitor (-d only)' },
+  { flags: '--health-cmd <cmd>', description: 'a health check run in the container by its monitor (sh -c CMD; -d only)' },
+  { flags: '--health-interval <duration>', description: 'time between health checks (default 30s)' },
+  { flags: '--health-timeout <duration>', description: 'time a health check may take (default 30s)' },
+  { flags: '--health-retries <n>', description: 'failures in a row that make it unhealthy (default 3)' },
+  { flags: '--health-start-period <duration>', description: 'time in which failures do not count (default 0s)' },
+  { flags: '--no-healthcheck', description: "disable the image's health check" },
 ];
 
 export const SHAPES = {

@@ -17,6 +17,7 @@ import { writeLaunchFile } from './monitor-files.js';
 import { startMonitor } from './monitor-start.js';
 import { recordCreated } from './created-record.js';
 import { parseRestartPolicy } from './restart-policy.js';
+import { resolveHealth } from './health.js';
 import { parseMountFlags } from '../volumes/mount-flags.js';
 import { VolumeStore } from '../volumes/store.js';
 import { volumesFromRequests } from '../volumes/volumes-from.js';
@@ -87,11 +88,17 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   const restart = parseRestartPolicy(o.restart);
   if (restart.name !== 'no' && o.rm)
     throw new TcrError(`--restart ${o.restart} with --rm: a container removed at its exit cannot be restarted`, 125);
+  if (o.health?.cmd !== undefined && !o.detach && !o.createOnly)
+    throw new TcrError('--health-cmd: only a detached container (-d) has a monitor to run its health check', 125);
   if (restart.name !== 'no' && !o.detach && !o.createOnly)
     throw new TcrError(`--restart ${o.restart}: only a detached container (-d) has a monitor to restart it`, 125);
   const { makeProgress } = await import('../image/progress.js');
   const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress() });
   const config = ctx.store.config(img);
+  const health = resolveHealth(
+    o.health ?? {},
+    (config.config as { Healthcheck?: Parameters<typeof resolveHealth>[1] } | undefined)?.Healthcheck,
+  );
   const lower = ctx.store.layerDirs(img).reverse();
   const id = o.name ?? randomHex(6); // 12 hex digits, as docker shows ids
   if (ctx.runtime.store.exists(id) || fs.existsSync(ctx.runtime.store.dir(id)))
@@ -147,7 +154,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts, joins });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     // how to launch it stays beside it: its monitor reads it, and tcr start of it once stopped
-    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record });
+    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record, health });
     if (host.cidfile !== undefined) {
       writeCidfile(host.cidfile, id);
       cidWritten = true;

@@ -38,7 +38,7 @@ export interface InspectSource {
   /** <store>/volumes: a bind mount from under it is a volume */
   volumesRoot: string;
   /** what the monitor of a run -d container keeps (src/run/monitor-files.ts) */
-  monitor?: { restartCount: number; restartPolicy: { Name: string; MaximumRetryCount: number } };
+  monitor?: { restartCount: number; restartPolicy: { Name: string; MaximumRetryCount: number }; health?: unknown };
 }
 
 export function runNote(rec: ContainerRecord): RunNote | undefined {
@@ -137,6 +137,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
       Error: status === 'stopped' && !s.exit ? 'the exit status was not recorded (no tcr process waited for this container)' : '',
       StartedAt: started ? rec.created : ZERO_TIME,
       FinishedAt: status === 'stopped' ? (s.exit?.finishedAt ?? ZERO_TIME) : ZERO_TIME,
+      ...(s.monitor?.health !== undefined && { Health: s.monitor.health }),
     },
     Image: rec.annotations?.['dev.tcr.image'] ?? '',
     Name: `/${rec.id}`,

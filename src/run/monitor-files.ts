@@ -10,6 +10,7 @@ import type { NetworkRecord } from '../network/record.js';
 import { writeFileAtomic } from '../container/state-store.js';
 import { isSameLiveProcess, procStat } from '../container/proc.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
+import { readHealth, type HealthConfig, type HealthState } from './health.js';
 
 export interface LaunchFile {
   /** the overlay's layer directories, top first (overlayfs' order) */
@@ -19,6 +20,8 @@ export interface LaunchFile {
   restart: RestartPolicy;
   /** the network as prepareNetwork made it, before any ADD: each launch attaches it afresh */
   network?: NetworkRecord;
+  /** the health check its monitor runs (src/run/health.ts) */
+  health?: HealthConfig;
 }
 
 const LAUNCH = 'launch.json';
@@ -95,12 +98,13 @@ export function clearStopRequest(containerDir: string): void {
 /** What inspect shows of the monitor's: RestartCount and HostConfig.RestartPolicy. Undefined for a container without a monitor. */
 export function monitorView(
   containerDir: string,
-): { restartCount: number; restartPolicy: { Name: string; MaximumRetryCount: number } } | undefined {
+): { restartCount: number; restartPolicy: { Name: string; MaximumRetryCount: number }; health?: HealthState } | undefined {
   const f = readLaunchFile(containerDir);
   if (!f) return undefined;
   const p = f.restart;
   return {
     restartCount: readRestartCount(containerDir),
     restartPolicy: { Name: p.name, MaximumRetryCount: p.name === 'on-failure' ? p.maxRetries : 0 },
+    health: f.health ? readHealth(containerDir) : undefined,
   };
 }

@@ -12,6 +12,7 @@ import type { Runtime } from '../container/runtime.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { LogPipes } from './log-pipes.js';
+import { HealthChecker } from './health.js';
 import { forgetLaunch } from './forget-launch.js';
 import { readLaunchFile, stopRequested, writeMonitorPid, writeRestartCount, type LaunchFile } from './monitor-files.js';
 import { Backoff, shouldRestart } from './restart-policy.js';
@@ -48,6 +49,7 @@ const DRAIN_MS = 2000;
 /** One launch of the container; resolves with its exit status once it ran and stopped. */
 async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile, running: (pid: number) => void): Promise<number> {
   const logs = new LogPipes(dir, path.join(dir, 'container.log'));
+  let health: HealthChecker | undefined;
   const devnull = fs.openSync('/dev/null', 'r');
   try {
     return await rt.run(id, {
@@ -68,11 +70,16 @@ async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile
       onRunning: (pid) => {
         logs.closeWriteEnds();
         writeMonitorPid(rt.store.dir(id));
+        if (plan.health) health = new HealthChecker(rt.store.root, dir, id, plan.health);
         running(pid);
       },
-      onExit: () => logs.drained(DRAIN_MS),
+      onExit: () => {
+        health?.stop();
+        return logs.drained(DRAIN_MS);
+      },
     });
   } finally {
+    health?.stop();
     fs.closeSync(devnull);
     await logs.drained(0);
   }

@@ -1,5 +1,6 @@
 // What `tcr run IMAGE [CMD...]` takes, the docker/podman way.
 import type { NetworkFlags } from '../network/prepare.js';
+import type { HealthFlags } from './health.js';
 
 /** The network flags (--network, -p, -P, --dns, --add-host, --network-alias) are src/network/'s. */
 export interface ImageRunOptions extends NetworkFlags {
@@ -35,6 +36,8 @@ export interface ImageRunOptions extends NetworkFlags {
   restart?: string;
   /** docker's create: everything made, nothing launched until tcr start */
   createOnly?: boolean;
+  /** the --health-* flags and --no-healthcheck (src/run/health.ts) */
+  health?: HealthFlags;
   /** docker's host-config flags, as given (src/run/host-config.ts reads them) */
   host?: HostConfigFlags;
 }

@@ -230,6 +230,34 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('the monitor of run -d', ()
     }
   });
 
+  it('runs --health-cmd through exec: starting, unhealthy after the retries, healthy once it passes', async () => {
+    const args = ['--health-cmd', 'test -e /tmp/ok', '--health-interval', '300ms', '--health-retries', '2'];
+    expect(tcr(['run', '-d', ...args, '--name', 'doc', 'busybox', 'sleep', '60']).status).toBe(0);
+    const health = () => inspect('doc', '{{.State.Health.Status}} {{.State.Health.FailingStreak}}');
+    expect(health()).toMatch(/^starting 0$|^unhealthy/);
+    await until('unhealthy', () => health() === 'unhealthy 2');
+    expect(tcr(['exec', 'doc', 'touch', '/tmp/ok']).status).toBe(0);
+    await until('healthy', () => health() === 'healthy 0');
+    const log = JSON.parse(inspect('doc', '{{json .State.Health.Log}}')) as { ExitCode: number }[];
+    expect(log.length).toBeLessThanOrEqual(5);
+    expect(log[log.length - 1].ExitCode).toBe(0);
+    expect(tcr(['rm', '-f', 'doc']).status).toBe(0);
+    // no check: no State.Health; bad values are refused
+    expect(tcr(['run', '-d', '--name', 'nocheck', 'busybox', 'true']).status).toBe(0);
+    expect(inspect('nocheck', '{{json .State}}')).not.toMatch(/Health/);
+    expect(tcr(['rm', '-f', 'nocheck']).status).toBe(0);
+    for (const [bad, message] of [
+      [['-d', '--health-cmd', 'true', '--health-interval', 'soon'], /--health-interval "soon": not a duration/],
+      [['-d', '--health-cmd', 'true', '--health-retries', '-1'], /--health-retries "-1"/],
+      [['-d', '--health-cmd', 'true', '--no-healthcheck'], /--no-healthcheck with --health-cmd/],
+      [['--health-cmd', 'true'], /--health-cmd: only a detached container/],
+    ] as const) {
+      const r = tcr(['run', ...bad, 'busybox', 'true']);
+      expect([r.status, r.stderr]).toEqual([125, expect.stringMatching(message)]);
+    }
+    expect(containers()).toEqual([]);
+  });
+
   it('the monitor is one Node process of modest size', () => {
     expect(tcr(['run', '-d', '--name', 'size', 'busybox', 'sleep', '60']).status).toBe(0);
     const [mon] = monitorsOf('size');
