@@ -1,7 +1,7 @@
 // docker's `top` (the host's ps, cut to a container's processes, in docker's
 // table) and `stats` (CPU, memory, network, block I/O and pids of running
-// containers: a refreshing table on a terminal; one table with --no-stream
-// or when stdout is no terminal, where docker and podman go on printing).
+// containers: a table every second until interrupted, redrawn in place on a
+// terminal, as podman and docker print it; one table with --no-stream).
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import tty from 'node:tty';
@@ -84,10 +84,10 @@ export function registerTopStatsCommands(program: Command): void {
 
   program
     .command('stats')
-    .description('CPU, memory, network and block I/O of running containers (a refreshing table on a terminal)')
+    .description('CPU, memory, network and block I/O of running containers (a table every second; --no-stream: once)')
     .argument('[container...]')
     .option('-a, --all', 'stopped containers too (their figures are zeros)')
-    .option('--no-stream', 'print one table and exit (the default when stdout is no terminal)')
+    .option('--no-stream', 'print one table and exit')
     .option('--no-trunc', 'full ids (tcr ids are never cut)')
     .option('--format <format>', 'a Go template, table TEMPLATE, or json')
     .action(
@@ -109,12 +109,13 @@ export function registerTopStatsCommands(program: Command): void {
         // CPU % is over an interval: a first reading, then the one shown
         let prev = sampleAll(chosen());
         await sleep(1000);
+        if (!o.stream) return out(render(prev, sampleAll(chosen())));
         // never process.stdout: creating it makes a stdio pipe non-blocking (src/log.ts)
-        const live = o.stream && tty.isatty(1);
-        if (!live) return out(render(prev, sampleAll(chosen())));
+        const terminal = tty.isatty(1);
+        // as podman (and docker) do, a table every interval until interrupted, a terminal's redrawn in place
         for (;;) {
           const now = sampleAll(chosen());
-          out(`\x1b[2J\x1b[H${render(prev, now)}`);
+          out(`${terminal ? '\x1b[2J\x1b[H' : ''}${render(prev, now)}`);
           prev = now;
           await sleep(1000);
         }
