@@ -39,6 +39,7 @@ export interface ImageRunFlags extends NetworkFlags {
   securityOpt: string[];
   pull: 'missing' | 'always' | 'never';
   detach?: boolean;
+  platform?: string;
 }
 
 function memoryOptions(memory: string | undefined, memorySwap: string | undefined): Pick<ImageRunOptions, 'memory' | 'memorySwap'> {
@@ -80,6 +81,7 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     securityOpt: f.securityOpt,
     network: f.network,
     pull: f.pull,
+    platform: f.platform,
     publish: f.publish,
     publishAll: f.publishAll,
     dns: f.dns,

@@ -102,6 +102,7 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--dns-option <opt>', description: 'an option line entry for /etc/resolv.conf (repeatable)', repeatable: true },
   { flags: '--add-host <name:ip>', description: 'a line of /etc/hosts (repeatable; ip host-gateway: the bridge)', repeatable: true },
   { flags: '--pull <policy>', description: 'when to pull the image', choices: ['missing', 'always', 'never'], default: 'missing' },
+  { flags: '--platform <os/arch[/variant]>', description: 'the image of a multi-platform index to run (default: this machine)' },
 ];
 
 export const SHAPES = {

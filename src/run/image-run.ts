@@ -8,6 +8,7 @@ import { TcrError, errnoCode } from '../errors.js';
 import { log } from '../log.js';
 import { ImageStore } from '../image/store.js';
 import { getImage } from '../image/get-image.js';
+import { parsePlatform } from '../image/platform.js';
 import { buildImageSpec, defaultHostname } from './image-spec.js';
 import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { startReaper } from './reaper.js';
@@ -70,7 +71,8 @@ function withSwapIfAccounted(o: ImageRunOptions): ImageRunOptions {
 export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promise<{ id: string; status: number }> {
   if (o.detach && o.tty) throw new TcrError('-t with --detach: there would be no terminal to attach to; leave out -t');
   const { makeProgress } = await import('../image/progress.js');
-  const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress() });
+  const platform = o.platform ? parsePlatform(o.platform) : undefined;
+  const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress(), platform });
   const config = ctx.store.config(img);
   const lower = ctx.store.layerDirs(img).reverse();
   const id = o.name ?? randomHex(6); // 12 hex digits, as docker shows ids

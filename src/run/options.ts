@@ -31,6 +31,8 @@ export interface ImageRunOptions extends NetworkFlags {
   capDrop: string[];
   securityOpt: string[];
   pull?: 'missing' | 'always' | 'never';
+  /** --platform os/arch[/variant]: the image of an index to take, and what a stored image must be */
+  platform?: string;
 }
 
 /** docker's default capability set for a container. */
