@@ -47,6 +47,7 @@ export interface ImageRunFlags extends NetworkFlags, Partial<HostConfigFlags> {
   healthStartPeriod?: string;
   /** false for --no-healthcheck */
   healthcheck?: boolean;
+  platform?: string;
 }
 
 function memoryOptions(memory: string | undefined, memorySwap: string | undefined): Pick<ImageRunOptions, 'memory' | 'memorySwap'> {
@@ -94,6 +95,7 @@ export function imageRunOptions(image: string, command: string[], f: ImageRunFla
     securityOpt: f.securityOpt,
     network: f.network,
     pull: f.pull,
+    platform: f.platform,
     publish: f.publish,
     publishAll: f.publishAll,
     dns: f.dns,

@@ -143,6 +143,7 @@ export const IMAGE_RUN_FLAGS: FlagDef[] = [
   { flags: '--health-retries <n>', description: 'failures in a row that make it unhealthy (default 3)' },
   { flags: '--health-start-period <duration>', description: 'time in which failures do not count (default 0s)' },
   { flags: '--no-healthcheck', description: "disable the image's health check" },
+  { flags: '--platform <os/arch[/variant]>', description: 'the image of a multi-platform index to run (default: this machine)' },
 ];
 
 export const SHAPES = {

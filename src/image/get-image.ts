@@ -5,7 +5,7 @@
 import { TcrError } from '../errors.js';
 import { tcrLoader } from '../sys/package-root.js';
 import { extraCaCertsNotLoaded } from './extra-ca.js';
-import { formatPlatform } from './platform.js';
+import { formatPlatform, type Platform } from './platform.js';
 import { quietProgress } from './progress.js';
 import type { PullOptions } from './pull.js';
 import { parseImageRef } from './reference.js';
@@ -24,7 +24,13 @@ export async function getImage(store: ImageStore, input: string, opts: PullOptio
   const r = parseImageRef(input);
   if (r.transport === 'docker' && policy !== 'always') {
     const found = store.resolve(input);
-    if (found) return found;
+    const other = found && opts.platform ? otherPlatform(store, found, opts.platform) : undefined;
+    if (found && !other) return found;
+    // docker's rule: a stored image of another platform than --platform asks for is pulled again for that one
+    if (other && policy === 'never')
+      throw new TcrError(
+        `image ${input} in the store is for ${other}, not for --platform ${formatPlatform(opts.platform)} (and --pull=never)`,
+      );
   }
   if (r.transport === 'docker' && policy === 'never')
     throw new TcrError(`image ${input} is not in the image store ${store.root} (and --pull=never)`);
@@ -67,4 +73,11 @@ async function pullInChild(store: ImageStore, input: string, opts: PullOptions):
   const img = store.resolve(input);
   if (!img) throw new TcrError(`image ${input}: \`tcr pull\` succeeded but the image store ${store.root} does not have it`);
   return img;
+}
+
+/** The platform of a stored image when it is not `want` (os, architecture, and variant when both name one). */
+function otherPlatform(store: ImageStore, img: StoredImage, want: Platform): string | undefined {
+  const c = store.config(img) as { os?: string; architecture?: string; variant?: string };
+  const same = c.os === want.os && c.architecture === want.architecture && (!want.variant || !c.variant || c.variant === want.variant);
+  return same ? undefined : formatPlatform({ os: c.os ?? '?', architecture: c.architecture ?? '?', variant: c.variant });
 }

@@ -8,6 +8,7 @@ import { TcrError, errnoCode } from '../errors.js';
 import { log } from '../log.js';
 import { ImageStore } from '../image/store.js';
 import { getImage } from '../image/get-image.js';
+import { parsePlatform } from '../image/platform.js';
 import { buildImageSpec, defaultHostname } from './image-spec.js';
 import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { randomHex } from '../sys/random.js';
@@ -93,7 +94,8 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   if (restart.name !== 'no' && !o.detach && !o.createOnly)
     throw new TcrError(`--restart ${o.restart}: only a detached container (-d) has a monitor to restart it`, 125);
   const { makeProgress } = await import('../image/progress.js');
-  const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress() });
+  const platform = o.platform ? parsePlatform(o.platform) : undefined;
+  const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress(), platform });
   const config = ctx.store.config(img);
   const health = resolveHealth(
     o.health ?? {},

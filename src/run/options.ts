@@ -38,6 +38,8 @@ export interface ImageRunOptions extends NetworkFlags {
   createOnly?: boolean;
   /** the --health-* flags and --no-healthcheck (src/run/health.ts) */
   health?: HealthFlags;
+  /** --platform os/arch[/variant]: the image of an index to take, and what a stored image must be */
+  platform?: string;
   /** docker's host-config flags, as given (src/run/host-config.ts reads them) */
   host?: HostConfigFlags;
 }
