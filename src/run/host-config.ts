@@ -52,6 +52,8 @@ function setNamespaces(spec: Spec, h: HostConfigFlags, ctx: HostConfigContext): 
   }
   namespaceMode('userns', h.userns); // only host: tcr maps no users, so it is every container's
   if (namespaceMode('uts', h.uts).kind === 'host') delete spec.hostname;
+  // docker's none: an IPC namespace of its own without /dev/shm
+  if (h.ipc === 'none') spec.mounts = spec.mounts!.filter((m) => m.destination !== '/dev/shm');
   if (namespaceMode('ipc', h.ipc).kind === 'host') {
     // the host's IPC namespace goes with the host's POSIX shared memory, as docker binds /dev/shm
     if (h.shmSize !== undefined) throw new TcrError("--shm-size: conflicts with --ipc host (/dev/shm is the host's)");

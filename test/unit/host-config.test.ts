@@ -91,6 +91,7 @@ describe('the spec of the HostConfig flags', () => {
       { type: 'ipc', path: '/proc/9/ns/ipc' },
     ]);
     expect(namespaceMode('ipc', 'shareable')).toEqual({ kind: 'private' });
+    expect(build({ ipc: 'none' }).mounts!.map((m) => m.destination)).not.toContain('/dev/shm');
     expect(() => namespaceMode('uts', 'container:x')).toThrow('--uts: "container:x" is not a mode tcr takes here (host)');
   });
 
