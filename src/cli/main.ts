@@ -12,6 +12,7 @@ import { registerImageCommands } from './image-commands.js';
 import { registerNetworkCommands } from './network-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
 import { registerComposeCommand } from './compose-command.js';
+import { registerLabCommand } from './lab-command.js';
 import { parseFastPath } from './fast-path.js';
 import { registerContainerCommands } from './docker-commands.js';
 import { registerInspectCommands } from './inspect-commands.js';
@@ -21,6 +22,7 @@ import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
+import { rewriteTraceFile } from './trace-flag.js';
 
 export interface GlobalOptions {
   root: string;
@@ -94,6 +96,7 @@ export function buildProgram(only?: string): Command {
   registerNetworkCommands(target);
   registerVolumeCommands(target);
   registerComposeCommand(target);
+  registerLabCommand(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;
@@ -134,6 +137,7 @@ function applyGlobals(g: GlobalOptions): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  argv = rewriteTraceFile(argv);
   const name = commandName(argv);
   try {
     const fast = parseFastPath(argv);
