@@ -2,10 +2,9 @@
 // every step of its launch plan with its time, drawn as a timeline.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TcrError } from '../errors.js';
 import type { TraceData, TraceSide } from '../container/trace-record.js';
 import { traceFigure } from './anatomy-figure.js';
-import { labBundle, labId } from './bundle-dir.js';
+import { labBundle, runLabContainer } from './bundle-dir.js';
 import type { Lab, LabNumber } from './lab.js';
 import { fmt } from './svg.js';
 import { defaultSeccomp } from '../run/default-seccomp.js';
@@ -25,10 +24,8 @@ export const anatomy: Lab = {
     // docker's default seccomp profile, so the filter is one of the steps as in an image run
     const bundle = labBundle(ctx, 'bundle', ['true'], (spec) => (spec.linux = { ...spec.linux, seccomp: defaultSeccomp() }));
     const traceFile = path.join(ctx.scratch, 'trace.json');
-    const root = path.join(ctx.scratch, 'state');
     ctx.progress('running one container with --trace');
-    const r = await ctx.tcr(['--root', root, 'run', `--trace=${traceFile}`, '--bundle', bundle, labId('anatomy')], { timeoutMs: 120_000 });
-    if (r.status !== 0) throw new TcrError(`tcr run --trace of the lab's container exited ${r.status}: ${r.stderr.trim()}`);
+    await runLabContainer(ctx, 'anatomy', bundle, [`--trace=${traceFile}`]);
     const data = JSON.parse(fs.readFileSync(traceFile, 'utf8')) as TraceData;
     const t0 = Math.min(...data.spans.map((s) => s.start));
     const total = Math.max(...data.spans.map((s) => s.end)) - t0;

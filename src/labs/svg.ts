@@ -15,6 +15,7 @@
 //       one row per lane, each span a bar from start to end with its label and duration; legend by kind
 //   lineChart({title, xLabel, yLabel, series: [{name, color?, points: [[x, y]...]}]})
 //   table({title, columns: string[], rows: [{cells: string[], highlight?: 'same' | 'differs'}], note?})
+//   wrapText(s, max) → lines; shorten(s, max) → s or its start and '…'; textWidth(s, size) ≈ pixels
 //   PALETTE                             colours in order, colorFor(i)
 
 export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
@@ -214,7 +215,8 @@ export function timeline(o: { title: string; unit?: string; lanes: Lane[]; color
   const kinds = [...new Set(o.lanes.flatMap((l) => l.spans.map((s) => s.kind)))];
   const colors = (kind: string): string => o.colors?.[kind] ?? colorFor(kinds.indexOf(kind));
   const spans = o.lanes.flatMap((l) => l.spans);
-  const labelWidth = Math.min(300, Math.max(80, ...spans.map((s) => textWidth(s.label, 11))) + 24);
+  const labelWidth = Math.min(360, Math.max(80, ...spans.map((s) => textWidth(s.label, 11))) + 24);
+  const labelChars = Math.floor((labelWidth - 24) / (11 * 0.6));
   const left = labelWidth;
   const right = width - 110;
   const start = Math.min(0, ...spans.map((s) => s.start));
@@ -233,7 +235,7 @@ export function timeline(o: { title: string; unit?: string; lanes: Lane[]; color
       const barStart = x(s.start);
       const barWidth = Math.max(2, x(s.end) - barStart);
       body.push(`<g class="span" data-kind="${escapeXml(s.kind)}">`);
-      body.push(text(left - 8, y + 12, s.label, { size: 11, anchor: 'end' }));
+      body.push(text(left - 8, y + 12, shorten(s.label, labelChars), { size: 11, anchor: 'end', title: s.label }));
       body.push(rect(barStart, y + 2, barWidth, rowHeight - 4, { fill: colors(s.kind), title: `${s.label} (${s.kind}): ${duration}` }));
       body.push(text(barStart + barWidth + 5, y + 12, duration, { size: 10, fill: '#444' }));
       body.push('</g>');
@@ -337,6 +339,11 @@ export function table(o: { title: string; columns: string[]; rows: TableRow[]; n
   if (o.note)
     for (const l of wrapText(o.note, Math.floor((width - 24) / 6.6))) body.push(text(12, (y += 18), l, { size: 11, fill: '#444' }));
   return svgDocument(width, y + 16, body, { title: o.title });
+}
+
+/** `s` in at most `max` characters: its end replaced by '…' when longer (the whole text goes in a tooltip). */
+export function shorten(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, Math.max(1, max - 1))}…`;
 }
 
 /** `s` cut into lines of at most `max` characters, at spaces where it can, keeping its own line breaks. */
