@@ -83,7 +83,8 @@ export class Launch {
       if (opts.recorder) {
         opts.recorder.planSteps = plan.steps.length;
         const label = `spawn the executor; ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}`;
-        opts.recorder.add({ side: 'executor', label, kind: 'namespaces', start: spawnStart, end: performance.now(), pid, result: 'ok' });
+        this.stepClock = performance.now();
+        opts.recorder.add({ side: 'executor', label, kind: 'namespaces', start: spawnStart, end: this.stepClock, pid, result: 'ok' });
       }
       if (opts.trace) {
         const at = (Number(process.hrtime.bigint() - this.t0) / 1e6).toFixed(3).padStart(9);
@@ -142,7 +143,8 @@ export class Launch {
         } finally {
           const label = SYNC_LABEL[point] ?? `runtime: sync point ${point}`;
           const kind = point === SyncPoint.start ? 'cgroups' : 'sync';
-          this.opts.recorder?.add({ side: 'runtime', label, kind, start: syncStart, end: performance.now(), step: rec.step, result: 'ok' });
+          this.answeredAt = performance.now();
+          this.opts.recorder?.add({ side: 'runtime', label, kind, start: syncStart, end: this.answeredAt, step: rec.step, result: 'ok' });
         }
         try {
           this.answer(SYNC_CONTINUE, this.fitted(payload));
@@ -205,22 +207,23 @@ export class Launch {
     log.trace(`[${at.toFixed(3).padStart(9)} ms] pid ${pid} step ${String(index).padStart(3)} ${label}: ${result}${took}\n`);
   }
 
-  /** A step's span ends when its record arrives: the init reports it at once, and sends its own duration. */
+  private stepClock = 0;
+  private answeredAt = 0;
+
+  /**
+   * The init's steps run back to back, each with the duration it measured itself; their records
+   * may arrive in bursts (the runtime reads them between its own work), so arrival times would
+   * misplace them: each span starts where the one before ended, and a sync step's ends at the answer.
+   */
   private record(index: number, result: string, nanos: bigint, pid: number): void {
     if (!this.opts.recorder || result === 'waiting for the runtime') return;
     const step = this.plan.steps[index];
-    const end = performance.now();
+    const start = this.stepClock;
+    let end = start + Number(nanos) / 1e6;
+    if (step?.op === PlanOp.sync) end = Math.max(end, this.answeredAt);
+    this.stepClock = end;
     const side = index < this.plan.stage1Steps ? 'executor' : 'init';
-    this.opts.recorder.add({
-      side,
-      label: step?.label ?? '?',
-      kind: kindOfOp(step?.op),
-      start: end - Number(nanos) / 1e6,
-      end,
-      step: index,
-      pid,
-      result,
-    });
+    this.opts.recorder.add({ side, label: step?.label ?? '?', kind: kindOfOp(step?.op), start, end, step: index, pid, result });
   }
 
   private exitStatus: ReturnType<Executor['waitpid']> = null;

@@ -58,6 +58,7 @@ export const anatomy: Lab = {
       `By kind: ${byKind.map(([k, t]) => `${k} ${ms(t)}`).join(', ')}.`,
       ...(seccomp ? [`Loading the seccomp filter ("${seccomp.label}") took ${ms(seccomp.end - seccomp.start)}.`] : []),
       `The longest single span: "${slowest.label}" (${slowest.side}), ${ms(slowest.end - slowest.start)}.`,
+      "(The init's steps are drawn back to back, each with the duration the init measured for it.)",
       'A container is this list of system calls and nothing more: namespaces, then mounts and pivot_root,',
       'then credentials (user, capabilities), the seccomp filter, and the exec of the process.',
     ].join('\n');
