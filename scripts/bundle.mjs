@@ -79,6 +79,18 @@ const composeApart = {
   },
 };
 
+// `tcr lab` (src/labs/) and the picture of --trace=FILE.svg: dist/tcr-labs.cjs,
+// reached through the lab command's and the lifecycle's dynamic imports.
+const labsApart = {
+  name: 'labs-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/bundles\/labs\.js$/ }, (args) => {
+      if (!/\/src\/cli\//.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+      return { path: './tcr-labs.cjs', external: true };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -104,9 +116,10 @@ await build({
   ...common,
   entryPoints: ['src/cli/main.ts'],
   outfile: out,
-  plugins: [imagesApart, commanderApart, systemdApart, composeApart],
+  plugins: [imagesApart, commanderApart, systemdApart, composeApart, labsApart],
 });
 await build({ ...common, entryPoints: ['src/bundles/compose.ts'], outfile: 'dist/tcr-compose.cjs', plugins: [commanderApart] });
+await build({ ...common, entryPoints: ['src/bundles/labs.ts'], outfile: 'dist/tcr-labs.cjs', plugins: [commanderApart] });
 await build({ ...common, entryPoints: ['src/cgroups/systemd-bus.ts'], outfile: 'dist/tcr-systemd.cjs' });
 await build({ ...common, entryPoints: ['src/bundles/images.ts'], outfile: 'dist/tcr-images.cjs', plugins: [pullApart, commanderApart] });
 await build({ ...common, entryPoints: ['src/bundles/pull.ts'], outfile: 'dist/tcr-pull.cjs', plugins: [commanderApart] });
@@ -127,6 +140,7 @@ for (const file of [
   'dist/commander.cjs',
   'dist/tcr-systemd.cjs',
   'dist/tcr-compose.cjs',
+  'dist/tcr-labs.cjs',
 ]) {
   let text = fs.readFileSync(file, 'utf8');
   text = text.replace(/__toESM\(require\("(node:[a-z_/]+|koffi)"\)(, 1)?\)/g, '__tcrBuiltin(require("$1"))');
@@ -146,7 +160,15 @@ for (const file of [
 // The caches of the last build go first: V8 takes a cache whose bundle has the
 // same length as the one it was made from, so the warm-up would load (and
 // write back) the old build's code after an edit that keeps the length.
-for (const file of [out, 'dist/tcr-images.cjs', 'dist/tcr-pull.cjs', 'dist/commander.cjs', 'dist/tcr-systemd.cjs', 'dist/tcr-compose.cjs'])
+for (const file of [
+  out,
+  'dist/tcr-images.cjs',
+  'dist/tcr-pull.cjs',
+  'dist/commander.cjs',
+  'dist/tcr-systemd.cjs',
+  'dist/tcr-compose.cjs',
+  'dist/tcr-labs.cjs',
+])
   fs.rmSync(`${file}.cache`, { force: true });
 const { execFileSync } = await import('node:child_process');
 execFileSync(process.execPath, [
@@ -163,6 +185,7 @@ execFileSync(process.execPath, [
   loadBundle(path.join(dist, 'tcr-pull.cjs'), scripts);
   loadBundle(path.join(dist, 'tcr-systemd.cjs'), scripts);
   loadBundle(path.join(dist, 'tcr-compose.cjs'), scripts);
+  loadBundle(path.join(dist, 'tcr-labs.cjs'), scripts);
   for (const [file, script] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
 `,
 ]);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultStoreRoot } from '../image/store-files.js';
 import { Runtime } from '../container/runtime.js';
+import { TraceRecorder } from '../container/trace-record.js';
 import { TcrError, errorMessage } from '../errors.js';
 import { formatPlan } from '../linux/plan.js';
 import { out } from '../log.js';
@@ -22,6 +23,7 @@ export interface CreateFlags {
   newKeyring?: boolean;
   preserveFds?: string;
   trace?: boolean;
+  traceFile?: string;
   dryRun?: boolean;
   consoleSocket?: string;
 }
@@ -38,8 +40,26 @@ function createOptions(o: CreateFlags) {
     noNewKeyring: o.newKeyring === false,
     preserveFds: preserve,
     trace: o.trace,
+    recorder: traceRecorder(o.traceFile),
     consoleSocket: o.consoleSocket,
   };
+}
+
+function traceRecorder(file: string | undefined): TraceRecorder | undefined {
+  if (file === undefined) return undefined;
+  if (!/\.(svg|json)$/.test(file)) throw new TcrError(`--trace=${file}: the file's name must end in .svg (a picture) or .json (the spans)`);
+  return new TraceRecorder();
+}
+
+/** Runs a create or run with its --trace=FILE written afterwards, also when the launch failed (the picture then ends at the failed step). */
+async function withTraceFile<T>(file: string | undefined, recorder: TraceRecorder | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!file || !recorder) return fn();
+  try {
+    return await fn();
+  } finally {
+    const { writeTraceFile } = await import('../bundles/labs.js');
+    writeTraceFile(file, recorder.data());
+  }
 }
 
 const runtime = (g: GlobalOptions) => new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup });
@@ -53,7 +73,8 @@ export const lifecycleActions = {
   async create(g: GlobalOptions, [id]: string[], o: CreateFlags): Promise<void> {
     const rt = runtime(g);
     if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
-    await rt.create(id, createOptions(o));
+    const options = createOptions(o);
+    await withTraceFile(o.traceFile, options.recorder, () => rt.create(id, options));
   },
   /** runc's start of a created container; docker's of a stopped image container (src/run/image-start.ts) */
   async start(g: GlobalOptions, [id]: string[], o: { attach?: boolean; interactive?: boolean } = {}): Promise<void> {
@@ -71,7 +92,8 @@ export const lifecycleActions = {
     const rt = runtime(g);
     if (command.length) throw new TcrError(`run --bundle ${o.bundle} ${id}: a bundle run takes no command (it is in config.json)`);
     if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
-    process.exitCode = await rt.run(id, { ...createOptions(o), detach: o.detach, keep: o.keep });
+    const options = createOptions(o);
+    process.exitCode = await withTraceFile(o.traceFile, options.recorder, () => rt.run(id, { ...options, detach: o.detach, keep: o.keep }));
   },
   state(g: GlobalOptions, [id]: string[]): void {
     out(JSON.stringify(runtime(g).container(id).state(), null, '  ') + '\n');

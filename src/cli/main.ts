@@ -13,6 +13,7 @@ import { registerImageCommands } from './image-commands.js';
 import { registerNetworkCommands } from './network-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
 import { registerComposeCommand } from './compose-command.js';
+import { registerLabCommand } from './lab-command.js';
 import { parseFastPath } from './fast-path.js';
 import { registerContainerCommands } from './docker-commands.js';
 import { registerInspectCommands } from './inspect-commands.js';
@@ -27,6 +28,7 @@ import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
+import { rewriteTraceFile } from './trace-flag.js';
 
 export interface GlobalOptions {
   root: string;
@@ -122,6 +124,7 @@ export function buildProgram(only?: string): Command {
   registerRenameCommand(target);
   registerPruneCommands(target);
   registerTransferCommands(target);
+  registerLabCommand(target);
   // an unknown name: the full program, so commander's message lists the real commands
   if (only && !matched.yes) return buildProgram();
   return program;
@@ -162,6 +165,7 @@ function applyGlobals(g: GlobalOptions): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  argv = rewriteTraceFile(argv);
   let name = commandName(argv);
   try {
     // docker's --rm=false, -t=true: both parsers take boolean flags bare

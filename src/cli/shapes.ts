@@ -43,6 +43,10 @@ export const CREATE_FLAGS: FlagDef[] = [
   { flags: '--console-socket <path>', description: 'unix socket that receives the pty master (terminal containers)' },
   { flags: '--trace', description: 'print each launch-plan step as the init executes it' },
   { flags: '--dry-run', description: 'print the launch plan and run nothing' },
+  {
+    flags: '--trace-file <file>',
+    description: 'write the launch trace to FILE: a timeline picture (.svg) or its data (.json); also --trace=FILE',
+  },
 ];
 
 /** The flags of `run` that a bundle run uses; docker's image flags come on top. */

@@ -10,6 +10,7 @@ import { CLONE_NEW } from '../linux/namespaces.js';
 import { errnoName, errnoText } from '../sys/errno.js';
 import { shellStatus } from '../sys/native.js';
 import { nativeExecutor, type Executor } from './executor.js';
+import { kindOfOp, type TraceRecorder } from './trace-record.js';
 
 export type SyncHandler = (point: SyncPoint, pid: number) => Buffer | string | void | Promise<Buffer | string | void>;
 
@@ -25,6 +26,8 @@ export interface LaunchOptions {
   slotPath?: string;
   /** default: the native executor */
   executor?: Executor;
+  /** keeps every step's span (--trace=FILE, the anatomy lab) */
+  recorder?: TraceRecorder;
 }
 
 const O_PATH = 0o10000000; // not in fs.constants; Linux's value on every architecture but alpha, parisc and sparc
@@ -33,6 +36,12 @@ const SYNC_CONTINUE = 0;
 /** native/executor.h SYNC_PAYLOAD_MAX: the init's buffer for an answer, its code byte included */
 export const SYNC_ANSWER_MAX = 65536;
 const SYNC_ABORT = 1;
+
+const SYNC_LABEL: Record<SyncPoint, string> = {
+  [SyncPoint.start]: 'runtime: id maps, cgroup, state, network',
+  [SyncPoint.runtimeHooks]: 'runtime: prestart and createRuntime hooks',
+  [SyncPoint.ready]: 'runtime: record the container as created',
+};
 
 function cloneFlagNames(plan: Plan): string {
   const names = Object.entries(CLONE_NEW)
@@ -62,14 +71,21 @@ export class Launch {
     private readonly opts: LaunchOptions = {},
   ) {
     this.executor = opts.executor ?? nativeExecutor;
-    const buf = encodePlan(plan, opts.trace ? PLAN_TRACE : 0);
+    const buf = encodePlan(plan, opts.trace || opts.recorder ? PLAN_TRACE : 0);
     const cgroupFd = opts.cgroupDir ? fs.openSync(opts.cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;
     let slotFd = -1;
     try {
       if (opts.slotPath) slotFd = fs.openSync(opts.slotPath, O_PATH);
+      const spawnStart = performance.now();
       const { pid, sock, intoCgroup } = this.executor.spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, slotFd);
       this.pid = pid;
       this.sock = sock;
+      if (opts.recorder) {
+        opts.recorder.planSteps = plan.steps.length;
+        const label = `spawn the executor; ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}`;
+        this.stepClock = performance.now();
+        opts.recorder.add({ side: 'executor', label, kind: 'namespaces', start: spawnStart, end: this.stepClock, pid, result: 'ok' });
+      }
       if (opts.trace) {
         const at = (Number(process.hrtime.bigint() - this.t0) / 1e6).toFixed(3).padStart(9);
         log.trace(
@@ -117,12 +133,18 @@ export class Launch {
         const point = Number(rec.aux) as SyncPoint;
         if (this.opts.trace) this.traceLine(rec.step, 'waiting for the runtime', 0n, rec.pid);
         let payload: Buffer | string | void;
+        const syncStart = performance.now();
         try {
           payload = await onSync(point, this.pid);
         } catch (e) {
           this.answer(SYNC_ABORT);
           this.reap();
           throw e;
+        } finally {
+          const label = SYNC_LABEL[point] ?? `runtime: sync point ${point}`;
+          const kind = point === SyncPoint.start ? 'cgroups' : 'sync';
+          this.answeredAt = performance.now();
+          this.opts.recorder?.add({ side: 'runtime', label, kind, start: syncStart, end: this.answeredAt, step: rec.step, result: 'ok' });
         }
         try {
           this.answer(SYNC_CONTINUE, this.fitted(payload));
@@ -177,11 +199,31 @@ export class Launch {
   }
 
   private traceLine(index: number, result: string, nanos: bigint, pid: number): void {
+    this.record(index, result, nanos, pid);
     if (!this.opts.trace) return;
     const at = Number(process.hrtime.bigint() - this.t0) / 1e6;
     const label = this.plan.steps[index]?.label ?? '?';
     const took = nanos > 0n ? ` ${(Number(nanos) / 1000).toFixed(0)}µs` : '';
     log.trace(`[${at.toFixed(3).padStart(9)} ms] pid ${pid} step ${String(index).padStart(3)} ${label}: ${result}${took}\n`);
+  }
+
+  private stepClock = 0;
+  private answeredAt = 0;
+
+  /**
+   * The init's steps run back to back, each with the duration it measured itself; their records
+   * may arrive in bursts (the runtime reads them between its own work), so arrival times would
+   * misplace them: each span starts where the one before ended, and a sync step's ends at the answer.
+   */
+  private record(index: number, result: string, nanos: bigint, pid: number): void {
+    if (!this.opts.recorder || result === 'waiting for the runtime') return;
+    const step = this.plan.steps[index];
+    const start = this.stepClock;
+    let end = start + Number(nanos) / 1e6;
+    if (step?.op === PlanOp.sync) end = Math.max(end, this.answeredAt);
+    this.stepClock = end;
+    const side = index < this.plan.stage1Steps ? 'executor' : 'init';
+    this.opts.recorder.add({ side, label: step?.label ?? '?', kind: kindOfOp(step?.op), start, end, step: index, pid, result });
   }
 
   private exitStatus: ReturnType<Executor['waitpid']> = null;

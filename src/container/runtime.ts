@@ -31,6 +31,7 @@ import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
 import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic, type ContainerRecord } from './state-store.js';
 import { deriveStatus, ociState } from './status.js';
+import type { TraceRecorder } from './trace-record.js';
 
 export interface CreateOptions {
   bundle?: string;
@@ -39,6 +40,8 @@ export interface CreateOptions {
   noNewKeyring?: boolean;
   preserveFds?: number;
   trace?: boolean;
+  /** keeps every launch step's span (--trace=FILE, the anatomy lab) */
+  recorder?: TraceRecorder;
   /** fds for the container's stdin, stdout, stderr (default: the runtime's own) */
   stdio?: number[];
   /** unix socket that receives the pty master of a terminal container (runc's --console-socket) */
@@ -167,7 +170,16 @@ export class Runtime {
 
   private async launch(id: string, opts: RunOptions, run: boolean, keepConsole?: (master: number) => void): Promise<Launch> {
     validateId(id);
+    const loadStart = performance.now();
     const bundle = loadBundle(opts.bundle ?? '.');
+    opts.recorder?.add({
+      side: 'runtime',
+      label: 'read config.json, check the bundle',
+      kind: 'other',
+      start: loadStart,
+      end: performance.now(),
+      result: 'ok',
+    });
     refuseUngrantableCaps(bundle.spec); // before the state directory or cgroup exists
     const listen = listenFds();
     if (listen > 0) {
@@ -218,8 +230,17 @@ export class Runtime {
         rec.hostCleanup = hostCleanup;
         this.store.write(rec);
       }
+      const cgroupStart = performance.now();
       cgroup.create();
       await cgroup.set(spec.linux?.resources ?? {});
+      opts.recorder?.add({
+        side: 'runtime',
+        label: 'make the cgroup, write its limits',
+        kind: 'cgroups',
+        start: cgroupStart,
+        end: performance.now(),
+        result: 'ok',
+      });
       const fifo = run ? undefined : this.store.fifo(id);
       if (fifo) {
         native().mkfifo(fifo, 0o622);
@@ -227,9 +248,19 @@ export class Runtime {
         // uid (the root of a user namespace) and must be able to open it for writing
         fs.chmodSync(fifo, 0o622);
       }
+      const planStart = performance.now();
       const plan = await this.buildPlan(bundle, id, opts, fifo, cgroup);
+      opts.recorder?.add({
+        side: 'runtime',
+        label: `build the launch plan (${plan.steps.length} steps)`,
+        kind: 'other',
+        start: planStart,
+        end: performance.now(),
+        result: 'ok',
+      });
       launch = new Launch(plan, {
         trace: opts.trace,
+        recorder: opts.recorder,
         stdio: opts.stdio,
         cgroupDir: cgroup.unifiedDir(),
         slotPath: fifo,
