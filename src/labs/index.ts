@@ -6,6 +6,7 @@ import { anatomy } from './anatomy.js';
 import { isolation } from './isolation.js';
 import { fractionalCpu } from './fractional-cpu.js';
 import { memoryLimit } from './memory-limit.js';
+import { vmVsContainer } from './vm-vs-container.js';
 
 export const LABS: Lab[] = [
   anatomy,
@@ -13,6 +14,7 @@ export const LABS: Lab[] = [
   // more labs: one line each, below
   fractionalCpu,
   memoryLimit,
+  vmVsContainer,
 ];
 
 export function findLab(name: string): Lab | undefined {

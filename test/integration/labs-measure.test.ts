@@ -12,6 +12,7 @@ import type { LabContext, LabResult, TcrOutput } from '../../src/labs/lab.js';
 import { numberOf } from '../../src/labs/lab.js';
 import { fractionalCpuLab } from '../../src/labs/fractional-cpu.js';
 import { memoryLimitLab } from '../../src/labs/memory-limit.js';
+import { vmVsContainerLab } from '../../src/labs/vm-vs-container.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-labs-measure-'));
 
@@ -98,4 +99,21 @@ describe.skipIf(lacks(isRoot))('measuring labs', () => {
     expect(num(r, 'samples')).toBeGreaterThan(5);
     expect(await leftovers()).toEqual([]);
   }, 60_000);
+
+  it.skipIf(lacks(fs.existsSync('/usr/bin/qemu-system-x86_64')))(
+    'vm-vs-container: both ran the command; the VM boots a kernel first',
+    async () => {
+      const r = await vmVsContainerLab({ vmBoots: 1, containerRuns: 3, vmTimeoutMs: 50_000 }).run(ctx);
+      expectWellFormedSvg(r);
+      expect(['kvm', 'tcg']).toContain(numberOf(r, 'accelerator'));
+      expect(r.text).toContain(numberOf(r, 'accelerator') === 'kvm' ? 'with KVM' : 'with TCG');
+      expect(num(r, 'vm-to-command-seconds')).toBeLessThanOrEqual(num(r, 'vm-seconds'));
+      expect(num(r, 'ratio')).toBeCloseTo(num(r, 'vm-seconds') / num(r, 'container-seconds'), 6);
+      // no QEMU of this test left running: every child of this process has exited
+      const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
+      for (const pid of children.split(' ').filter(Boolean)) expect(fs.readFileSync(`/proc/${pid}/comm`, 'utf8')).not.toMatch(/qemu/);
+      expect(await leftovers()).toEqual([]);
+    },
+    90_000,
+  );
 });
