@@ -4,11 +4,17 @@
 import type { Lab } from './lab.js';
 import { anatomy } from './anatomy.js';
 import { isolation } from './isolation.js';
+import { fractionalCpu } from './fractional-cpu.js';
+import { memoryLimit } from './memory-limit.js';
+import { vmVsContainer } from './vm-vs-container.js';
 
 export const LABS: Lab[] = [
   anatomy,
   isolation,
   // more labs: one line each, below
+  fractionalCpu,
+  memoryLimit,
+  vmVsContainer,
 ];
 
 export function findLab(name: string): Lab | undefined {
