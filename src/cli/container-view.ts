@@ -11,6 +11,7 @@ import { readExitRecord, type ExitRecord } from '../container/exit-record.js';
 import type { PortMapping } from '../network/record.js';
 import { runNote } from '../run/inspect.js';
 import { decimalSize, ellipsis, goTimeString, humanDuration } from './human-units.js';
+import { neverStarted } from '../run/created-record.js';
 
 export interface ContainerView {
   id: string;
@@ -90,8 +91,10 @@ export function treeSize(dir: string): number {
   return total;
 }
 
-export function containerView(rt: Runtime, rec: ContainerRecord, status: Status, storeRoot: string): ContainerView {
+export function containerView(rt: Runtime, rec: ContainerRecord, given: Status, storeRoot: string): ContainerView {
   const note = runNote(rec);
+  // docker's create made it and nothing started it yet (src/run/created-record.ts): "Created", not exited
+  const status: Status = given === 'stopped' && neverStarted(rec) && !readExitRecord(rt.store.dir(rec.id)) ? 'created' : given;
   const volumesRoot = path.join(storeRoot, 'volumes') + path.sep;
   const etc = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf']);
   const mounts = (rec.config.mounts ?? [])
