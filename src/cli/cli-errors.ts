@@ -81,13 +81,6 @@ export function requireRoot(argv: string[], name: string | undefined, uid = proc
   );
 }
 
-/** docker's (and podman's) commands that tcr does not have, and what does their job here. */
-const INSTEAD: Record<string, string> = {
-  inspect: "tcr state ID prints a container's state, tcr images --format json the images",
-  container: 'tcr run, ps, stop, rm, logs and exec are the container commands',
-  image: 'tcr images, pull, load, import, tag and rmi are the image commands',
-};
-
 /** Edit distance with adjacent transpositions (strat → start is one edit). */
 export function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
@@ -118,7 +111,7 @@ export function closeCommands(word: string, commands: string[]): string[] {
 /** The error for an unknown sub-command: what does that job here, or the close names, or none. */
 export function unknownCommand(word: string, commands: string[]): TcrError {
   const close = closeCommands(word, commands);
-  const hint = INSTEAD[word] ? ` (${INSTEAD[word]})` : close.length ? ` (did you mean ${close.join(' or ')}?)` : '';
+  const hint = close.length ? ` (did you mean ${close.join(' or ')}?)` : '';
   return new TcrError(`unknown command ${JSON.stringify(word)}${hint}; tcr --help lists the commands`);
 }
 

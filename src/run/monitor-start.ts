@@ -45,7 +45,8 @@ export async function startMonitor(rt: Runtime, storeRoot: string, id: string): 
   let answer: Answer | undefined;
   try {
     const child = spawn(process.execPath, [tcrLoader(), ...globals, 'monitor', id], {
-      env,
+      // the monitor's parent until it answers: a monitor whose starter is gone launches nothing (monitor.ts)
+      env: { ...env, TCR_MONITOR_STARTER: String(process.pid) },
       detached: true,
       cwd: '/',
       stdio: ['ignore', out, out, 'pipe'],

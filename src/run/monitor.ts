@@ -109,6 +109,13 @@ export async function monitor(rt: Runtime, storeRoot: string, id: string, report
       message: `container ${id} has no launch.json in ${dir}: it was not made by run -d or create`,
       status: 125,
     });
+  // the `run -d` or `start` that spawned this monitor, until it has the answer: killed before, it started nothing
+  // (its pid from the environment: read at our start, ppid might already be init's)
+  const starter = Number(process.env.TCR_MONITOR_STARTER);
+  delete process.env.TCR_MONITOR_STARTER;
+  const starterGone = () => starter > 0 && process.ppid !== starter;
+  if (starterGone()) return;
+  let abandoned = false;
   const backoff = new Backoff();
   let restarts = 0;
   writeRestartCount(dir, 0);
@@ -117,6 +124,12 @@ export async function monitor(rt: Runtime, storeRoot: string, id: string, report
     let status: number;
     try {
       status = await launchOnce(rt, dir, id, plan, (pid) => {
+        if (report.pending && starterGone()) {
+          // killed while the launch went on: as a run killed before the monitor started, it leaves no container running
+          abandoned = true;
+          process.kill(pid, 'SIGKILL');
+          return;
+        }
         report.send({ ok: true });
         // a stop that came while this restart was under way: it may have found nothing running to stop
         if (restarts > 0 && stopRequested(dir)) process.kill(pid, 'SIGKILL');
@@ -127,6 +140,14 @@ export async function monitor(rt: Runtime, storeRoot: string, id: string, report
       throw e;
     }
     if (plan.rm) return remove(rt, storeRoot, dir, id);
+    if (abandoned) {
+      try {
+        await rt.container(id).delete(true);
+      } catch (e) {
+        if (rt.store.exists(id)) throw e; // a tcr rm -f that won the race is not an error
+      }
+      return;
+    }
     const stopped = stopRequested(dir) || !rt.store.exists(id);
     if (!shouldRestart(plan.restart, status, restarts, stopped)) return;
     await new Promise((r) => setTimeout(r, backoff.next(Date.now() - began)));

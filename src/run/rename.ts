@@ -14,7 +14,8 @@ import { managerFromRecord } from '../cgroups/manager.js';
 import { native } from '../sys/native.js';
 import { validName } from '../cli/run-checks.js';
 import type { ContainerRecord } from '../container/state-store.js';
-import { attachmentsOf } from '../network/record.js';
+import { attachmentsOf, type NetworkRecord } from '../network/record.js';
+import { readLaunchFile, writeLaunchFile } from './monitor-files.js';
 
 /** Every string of `value` at or under `from` (a path) rewritten to start with `to`. */
 function movePaths<T>(value: T, moves: [string, string][]): T {
@@ -35,12 +36,17 @@ function renamedRecord(rec: ContainerRecord, newId: string, moves: [string, stri
   const next = movePaths(rec, moves);
   next.id = newId;
   // the names the network's hosts files give it: the container name follows, the host name stays (as docker's)
+  renameInNetwork(next.network, rec, newId);
+  return next;
+}
+
+/** The names the network's hosts files and DNS give it: the container name follows, the host name stays (as docker's). */
+function renameInNetwork(network: NetworkRecord | undefined, rec: ContainerRecord, newId: string): void {
   const hostname = rec.config.hostname ?? rec.id.slice(0, 12);
-  for (const a of attachmentsOf(next.network)) {
+  for (const a of attachmentsOf(network)) {
     const aliases = a.hosts.names.filter((n) => n !== hostname && n !== rec.id);
     a.hosts.names = [...new Set([hostname, newId, ...aliases])];
   }
-  return next;
 }
 
 function rewriteJson(file: string, moves: [string, string][]): void {
@@ -108,6 +114,13 @@ export async function renameContainer(rt: Runtime, storeRoot: string, oldId: str
     if (hasStoreDir) {
       rewriteJson(path.join(newStore, 'config.json'), moves);
       rewriteJson(path.join(newStore, 'image.json'), moves);
+      // its monitor's plan, from which tcr start launches it again: the network record's paths and names
+      rewriteJson(path.join(newStore, 'launch.json'), moves);
+      const plan = readLaunchFile(newStore);
+      if (plan?.network) {
+        renameInNetwork(plan.network, rec, newId);
+        writeLaunchFile(newStore, plan);
+      }
     }
     rt.store.remove(oldId);
     // the others' hosts files and, on a user network, what its DNS answers
