@@ -17,6 +17,8 @@ interface ExecFlags {
   consoleSocket?: string;
   tty?: boolean;
   cwd?: string;
+  /** docker's name for --cwd */
+  workdir?: string;
   env?: string[];
   user?: string;
   cap?: string[];
@@ -39,6 +41,8 @@ export function registerExec(program: Command): void {
     .option('--console-socket <path>', 'unix socket that receives the pty master')
     .option('-t, --tty', 'give the process a terminal')
     .option('--cwd <dir>', 'working directory in the container')
+    .option('-w, --workdir <dir>', "the same as --cwd (docker's name)")
+    .option('-i, --interactive', "accepted for docker's exec -i: stdin is always the process's, as runc's exec gives it")
     .option('-e, --env <NAME=value>', 'add an environment variable (repeatable)', collect)
     .option('-u, --user <user[:group]>', "run as this user (uid or name in the container's /etc/passwd) and group")
     .option('-c, --cap <cap>', 'add a capability (repeatable)', collect)
@@ -66,7 +70,7 @@ export function registerExec(program: Command): void {
         proc = processFromFlags(rec.config.process!, {
           args: command,
           env: o.env,
-          cwd: o.cwd,
+          cwd: o.cwd ?? o.workdir,
           user: user ? `${user.uid}:${user.gid}` : o.user,
           cap: o.cap,
           tty: o.tty,

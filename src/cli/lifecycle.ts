@@ -98,10 +98,14 @@ export const lifecycleActions = {
   state(g: GlobalOptions, [id]: string[]): void {
     out(JSON.stringify(runtime(g).container(id).state(), null, '  ') + '\n');
   },
-  kill(g: GlobalOptions, [id, signal]: string[], o: { all?: boolean }): void {
-    runtime(g)
-      .container(id)
-      .kill(signal ?? 'SIGTERM', !!o.all);
+  kill(g: GlobalOptions, [id, signal]: string[], o: { all?: boolean; signal?: string }): void {
+    if (signal !== undefined && o.signal !== undefined && signal !== o.signal)
+      throw new TcrError(`kill: the signal is given twice (${o.signal} and ${signal}): give one`);
+    const c = runtime(g).container(id);
+    // runc's default is SIGTERM; docker kill's, for the containers of `tcr run IMAGE`, SIGKILL, and it names what it killed
+    const image = c.record().annotations?.['dev.tcr.image'] !== undefined;
+    c.kill(signal ?? o.signal ?? (image ? 'SIGKILL' : 'SIGTERM'), !!o.all);
+    if (image) out(`${id}\n`);
   },
   async delete(g: GlobalOptions, ids: string[], o: { force?: boolean }): Promise<void> {
     const rt = runtime(g);

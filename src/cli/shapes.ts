@@ -164,9 +164,12 @@ export const SHAPES = {
   state: { name: 'state', description: 'print the OCI state of a container', args: ['<id>'], flags: [] },
   kill: {
     name: 'kill',
-    description: 'send a signal (default SIGTERM) to the container',
+    description: 'send a signal to the container (default SIGTERM; for an image container SIGKILL, as docker kill)',
     args: ['<id>', '[signal]'],
-    flags: [{ flags: '-a, --all', description: 'signal every process of the container' }],
+    flags: [
+      { flags: '-a, --all', description: 'signal every process of the container' },
+      { flags: '-s, --signal <signal>', description: "the signal, docker's way (the same as the second argument)" },
+    ],
   },
   delete: {
     name: 'delete',
