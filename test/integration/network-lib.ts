@@ -18,8 +18,8 @@ export function sh(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
-/** A copy of the demo layout whose image config EXPOSEs 80/tcp (digests made again). */
-export function exposingLayout(dir: string): string {
+/** A copy of the demo layout with its image config's `config` changed by `edit` (another image id: digests made again). */
+export function editedLayout(dir: string, edit: (config: Record<string, unknown>) => Record<string, unknown>): string {
   fs.cpSync(OCI, dir, { recursive: true });
   const blob = (d: string) => path.join(dir, 'blobs', 'sha256', d.replace('sha256:', ''));
   const put = (text: string) => {
@@ -30,11 +30,16 @@ export function exposingLayout(dir: string): string {
   const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
   const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8'));
   const config = JSON.parse(fs.readFileSync(blob(manifest.config.digest), 'utf8'));
-  config.config = { ...config.config, ExposedPorts: { '80/tcp': {} } };
+  config.config = edit(config.config ?? {});
   Object.assign(manifest.config, put(JSON.stringify(config)));
   Object.assign(index.manifests[0], put(JSON.stringify(manifest)));
   fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
   return dir;
+}
+
+/** A copy of the demo layout whose image config EXPOSEs 80/tcp. */
+export function exposingLayout(dir: string): string {
+  return editedLayout(dir, (c) => ({ ...c, ExposedPorts: { '80/tcp': {} } }));
 }
 
 export async function freePort(): Promise<number> {

@@ -3,34 +3,12 @@
 // unused user networks, images, --volumes: unused anonymous volumes), the
 // confirmation read from stdin, docker's "Deleted ..." and "Total reclaimed
 // space" lines, and nothing that a container uses removed.
-import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, Sandbox, isRoot, lacks, mountsUnder } from '../helpers.js';
-import { freeSubnet, haveCni } from './network-lib.js';
-
-const OCI = path.join(REPO, 'demo', 'busybox-oci');
-
-/** A copy of the demo layout with another config (so another image id), digests made again. */
-function otherLayout(dir: string): string {
-  fs.cpSync(OCI, dir, { recursive: true });
-  const blob = (d: string) => path.join(dir, 'blobs', 'sha256', d.replace('sha256:', ''));
-  const put = (text: string) => {
-    const d = createHash('sha256').update(text).digest('hex');
-    fs.writeFileSync(path.join(dir, 'blobs', 'sha256', d), text);
-    return { digest: `sha256:${d}`, size: Buffer.byteLength(text) };
-  };
-  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
-  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8'));
-  const config = JSON.parse(fs.readFileSync(blob(manifest.config.digest), 'utf8'));
-  config.config = { ...config.config, Labels: { other: 'yes' } };
-  Object.assign(manifest.config, put(JSON.stringify(config)));
-  Object.assign(index.manifests[0], put(JSON.stringify(manifest)));
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
-  return dir;
-}
+import { Sandbox, isRoot, lacks, mountsUnder } from '../helpers.js';
+import { OCI, editedLayout, freeSubnet, haveCni } from './network-lib.js';
 
 describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr container|image|system prune', { timeout: 120_000 }, () => {
   const sb = new Sandbox('tcr-prune');
@@ -76,7 +54,9 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr container|image|system
   });
 
   it('image prune: dangling images only; -a: every image without a container; an image under a container stays', () => {
-    expect(tcr(['import', '-q', otherLayout(path.join(sb.dir, 'other')), 'other']).status).toBe(0);
+    expect(
+      tcr(['import', '-q', editedLayout(path.join(sb.dir, 'other'), (c) => ({ ...c, Labels: { other: 'yes' } })), 'other']).status,
+    ).toBe(0);
     expect(run('-d', '--name', 'user', 'other', 'sleep', '300').status).toBe(0);
     // untagged while in use: dangling, but its container keeps it
     expect(tcr(['rmi', '-f', 'other']).status).toBe(0);

@@ -1,33 +1,11 @@
 // `tcr ps` without an id, as docker prints it: the columns, the human
 // durations, the exit codes, -a/-q/-n/-l/-s/--no-trunc, --filter and
 // --format, on image containers and a bundle container of a private root.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, Sandbox, isRoot, lacks } from '../helpers.js';
-import { freePort, haveCni } from './network-lib.js';
-
-const OCI = path.join(REPO, 'demo', 'busybox-oci');
-
-/** A copy of the demo layout whose image config carries these labels (digests made again). */
-function labelledLayout(dir: string, labels: Record<string, string>): string {
-  fs.cpSync(OCI, dir, { recursive: true });
-  const blob = (d: string) => path.join(dir, 'blobs', 'sha256', d.replace('sha256:', ''));
-  const put = (text: string) => {
-    const d = createHash('sha256').update(text).digest('hex');
-    fs.writeFileSync(path.join(dir, 'blobs', 'sha256', d), text);
-    return { digest: `sha256:${d}`, size: Buffer.byteLength(text) };
-  };
-  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
-  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8'));
-  const config = JSON.parse(fs.readFileSync(blob(manifest.config.digest), 'utf8'));
-  config.config = { ...config.config, Labels: labels };
-  Object.assign(manifest.config, put(JSON.stringify(config)));
-  Object.assign(index.manifests[0], put(JSON.stringify(manifest)));
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
-  return dir;
-}
+import { Sandbox, isRoot, lacks } from '../helpers.js';
+import { OCI, editedLayout, freePort, haveCni } from './network-lib.js';
 
 // a loaded machine makes each run slow: the tests' time is their commands'
 describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr ps (docker)', { timeout: 120_000 }, () => {
@@ -44,7 +22,12 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr ps (docker)', { timeou
   beforeAll(() => {
     expect(tcr(['import', '-q', OCI, 'busybox']).status).toBe(0);
     expect(
-      tcr(['import', '-q', labelledLayout(path.join(sb.dir, 'labelled'), { tier: 'web', 'com.example.team': 'a' }), 'labelled']).status,
+      tcr([
+        'import',
+        '-q',
+        editedLayout(path.join(sb.dir, 'labelled'), (c) => ({ ...c, Labels: { tier: 'web', 'com.example.team': 'a' } })),
+        'labelled',
+      ]).status,
     ).toBe(0);
   });
   afterAll(() => {
