@@ -67,29 +67,22 @@ const commanderApart = {
   },
 };
 
-// `tcr compose` (src/compose/ and the YAML parser) is a bundle of its own,
-// dist/tcr-compose.cjs, reached through the compose command's dynamic imports.
-const composeApart = {
-  name: 'compose-apart',
+// A command's code loaded only by that command: the CLI's dynamic import of
+// ../bundles/NAME.js becomes a require of ./tcr-NAME.cjs, bundled on its own.
+const commandApart = (name) => ({
+  name: `${name}-apart`,
   setup(b) {
-    b.onResolve({ filter: /^\.\.\/bundles\/compose\.js$/ }, (args) => {
+    b.onResolve({ filter: new RegExp(`^\\.\\./bundles/${name}\\.js$`) }, (args) => {
       if (!/\/src\/cli\//.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
-      return { path: './tcr-compose.cjs', external: true };
+      return { path: `./tcr-${name}.cjs`, external: true };
     });
   },
-};
-
+});
+// `tcr compose` (src/compose/ and the YAML parser): dist/tcr-compose.cjs
+const composeApart = commandApart('compose');
 // `tcr lab` (src/labs/) and the picture of --trace=FILE.svg: dist/tcr-labs.cjs,
-// reached through the lab command's and the lifecycle's dynamic imports.
-const labsApart = {
-  name: 'labs-apart',
-  setup(b) {
-    b.onResolve({ filter: /^\.\.\/bundles\/labs\.js$/ }, (args) => {
-      if (!/\/src\/cli\//.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
-      return { path: './tcr-labs.cjs', external: true };
-    });
-  },
-};
+// reached through the lab command's and the lifecycle's dynamic imports
+const labsApart = commandApart('labs');
 
 const common = {
   bundle: true,
