@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { die, loadAverage, median, quantile } from './stats.js';
+import { trueBundle } from './true-bundle.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
@@ -43,16 +44,7 @@ const log = path.join(tmp, 'commands.log');
 const logFd = fs.openSync(log, 'a');
 const prefix = `bench${process.pid}-`;
 
-function makeBundle(name) {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir);
-  fs.cpSync(path.join(DEMO, 'rootfs'), path.join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-  const spec = JSON.parse(fs.readFileSync(path.join(DEMO, 'config.json'), 'utf8'));
-  spec.process.args = ['true'];
-  spec.process.terminal = false;
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-  return dir;
-}
+const makeBundle = (name) => trueBundle(DEMO, path.join(tmp, name));
 
 const runtimes = {
   tcr: { argv: [TCR, '--root', path.join(tmp, 'root-tcr')], bundle: makeBundle('bundle-tcr'), ids: new Set() },

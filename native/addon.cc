@@ -12,12 +12,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <vector>
+#include <functional>
+#include <memory>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <sys/mman.h>
 #include <fcntl.h>
 #include <poll.h>
+
+#include <uv.h>
 
 #include "plan.h"
 #include "spawn.h"
@@ -88,81 +92,97 @@ Napi::Value WaitPid(const Napi::CallbackInfo &info) {
   return StatusObject(env, r, status);
 }
 
-class WaitWorker : public Napi::AsyncWorker {
+// Waits on the main loop, not a worker thread, for an fd to turn readable:
+// libuv's thread pool has four threads by default, and a process that waits
+// on many containers (a library user, a monitor) must not fill it with
+// blocked waits, nor serialise concurrent launches on blocking reads.
+class ReadableWait {
 public:
-  WaitWorker(Napi::Env env, pid_t pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    pid_t r;
-    do r = waitpid(pid_, &status_, 0);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) err_ = errno;
-  }
-  void OnOK() override {
-    if (err_)
-      deferred_.Reject(ErrnoError(Env(), err_, "waitpid").Value());
-    else
-      deferred_.Resolve(StatusObject(Env(), pid_, status_));
+  ReadableWait(Napi::Env env, int fd, std::function<void(Napi::Env, int)> done)
+      : env_(env), context_(env, "tcr.readable"), done_(std::move(done)) {
+    uv_loop_t *loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
+    poll_.data = this;
+    fd_ = fd;
+    // uv_poll_init makes the fd non-blocking; the callers' reads after it expect it as it was
+    flags_ = fcntl(fd, F_GETFL);
+    int r = uv_poll_init(loop, &poll_, fd);
+    if (r == 0) r = uv_poll_start(&poll_, UV_READABLE | UV_DISCONNECT, OnReady);
+    if (r != 0) throw Napi::Error::New(env, std::string("uv_poll: ") + uv_strerror(r));
   }
 
 private:
-  pid_t pid_;
-  int status_ = 0;
-  int err_ = 0;
-  Napi::Promise::Deferred deferred_;
+  static void OnReady(uv_poll_t *handle, int status, int) {
+    auto *self = static_cast<ReadableWait *>(handle->data);
+    uv_poll_stop(handle);
+    if (self->flags_ >= 0) fcntl(self->fd_, F_SETFL, self->flags_);
+    // closed before done_ may close the fd: libuv's close forgets the fd by number, which could by then be another's.
+    // The handle itself is freed on a later turn of the loop, so self stays valid below.
+    uv_close(reinterpret_cast<uv_handle_t *>(handle), [](uv_handle_t *h) { delete static_cast<ReadableWait *>(h->data); });
+    // a callback scope, so the promise's reactions run before the loop moves on
+    Napi::HandleScope scope(self->env_);
+    Napi::CallbackScope cb(self->env_, self->context_);
+    self->done_(self->env_, status);
+  }
+
+  Napi::Env env_;
+  Napi::AsyncContext context_;
+  std::function<void(Napi::Env, int)> done_;
+  uv_poll_t poll_;
+  int fd_ = -1;
+  int flags_ = -1;
 };
 
-// waitAsync(pid) -> Promise<{ pid, code, signal }>, waiting on a worker thread
-Napi::Value WaitAsync(const Napi::CallbackInfo &info) {
-  auto *w = new WaitWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+// readableAsync(fd) -> Promise<void>: resolves once fd has data (or its peer closed)
+Napi::Value ReadableAsync(const Napi::CallbackInfo &info) {
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(info.Env()));
+  new ReadableWait(info.Env(), info[0].As<Napi::Number>().Int32Value(), [deferred](Napi::Env env, int status) {
+    if (status < 0)
+      deferred->Reject(Napi::Error::New(env, std::string("poll: ") + uv_strerror(status)).Value());
+    else
+      deferred->Resolve(env.Undefined());
+  });
+  return deferred->Promise();
 }
 
-// Waits, on a worker thread, for a process that is not our child to end:
-// pidfd_open(2) then poll(2) until the pidfd turns readable. Resolves false
-// when the process had already gone (ESRCH).
-class ExitWorker : public Napi::AsyncWorker {
-public:
-  ExitWorker(Napi::Env env, pid_t pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    int fd = (int)syscall(SYS_pidfd_open, pid_, 0);
-    if (fd < 0) {
-      if (errno != ESRCH) err_ = errno;
-      return;
-    }
-    struct pollfd p = {fd, POLLIN, 0};
-    int r;
-    do r = poll(&p, 1, -1);
+// waitAsync(pid) -> Promise<{ pid, code, signal }>: our child's exit, seen
+// through its pidfd on the main loop, then reaped with waitpid
+Napi::Value WaitAsync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) throw ErrnoError(env, errno, "pidfd_open");
+  new ReadableWait(env, fd, [deferred, pid, fd](Napi::Env env, int) {
+    close(fd);
+    int status = 0;
+    pid_t r;
+    do r = waitpid(pid, &status, 0);
     while (r < 0 && errno == EINTR);
     if (r < 0)
-      err_ = errno;
+      deferred->Reject(ErrnoError(env, errno, "waitpid").Value());
     else
-      waited_ = true;
-    close(fd);
-  }
-  void OnOK() override {
-    if (err_)
-      deferred_.Reject(ErrnoError(Env(), err_, "pidfd_open/poll").Value());
-    else
-      deferred_.Resolve(Napi::Boolean::New(Env(), waited_));
-  }
+      deferred->Resolve(StatusObject(env, pid, status));
+  });
+  return deferred->Promise();
+}
 
-private:
-  pid_t pid_;
-  int err_ = 0;
-  bool waited_ = false;
-  Napi::Promise::Deferred deferred_;
-};
-
-// waitExitAsync(pid) -> Promise<boolean>: true once the process has ended, false if it was gone already
+// waitExitAsync(pid) -> Promise<boolean>: true once a process that need not
+// be our child has ended (its pidfd readable), false if it was gone already
 Napi::Value WaitExitAsync(const Napi::CallbackInfo &info) {
-  auto *w = new ExitWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  Napi::Env env = info.Env();
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
+  int fd = (int)syscall(SYS_pidfd_open, info[0].As<Napi::Number>().Int32Value(), 0);
+  if (fd < 0) {
+    if (errno != ESRCH) throw ErrnoError(env, errno, "pidfd_open");
+    deferred->Resolve(Napi::Boolean::New(env, false));
+    return deferred->Promise();
+  }
+  new ReadableWait(env, fd, [deferred, fd](Napi::Env env, int) {
+    close(fd);
+    deferred->Resolve(Napi::Boolean::New(env, true));
+  });
+  return deferred->Promise();
 }
 
 // exchange(a, b): renameat2(RENAME_EXCHANGE), both names swapped atomically
@@ -297,6 +317,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("waitpid", Napi::Function::New(env, WaitPid));
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync));
   exports.Set("waitExitAsync", Napi::Function::New(env, WaitExitAsync));
+  exports.Set("readableAsync", Napi::Function::New(env, ReadableAsync));
   exports.Set("exchange", Napi::Function::New(env, Exchange));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
   exports.Set("flock", Napi::Function::New(env, Flock));

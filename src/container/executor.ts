@@ -9,6 +9,8 @@ export interface Executor {
   /** starts the executor on an encoded plan: the init's pid and the step socket */
   spawn(plan: Buffer, stdio: number[], cgroupFd: number, slotFd: number): { pid: number; sock: number; intoCgroup: boolean };
   /** one record (an empty buffer at end of file), and the fd it carried or -1 */
+  /** resolves once the socket has a record (or its end): launches in one process overlap while each init works */
+  readable(sock: number): Promise<void>;
   recv(sock: number, size: number): { data: Buffer; fd: number };
   send(sock: number, data: Buffer): void;
   close(sock: number): void;
@@ -18,6 +20,7 @@ export interface Executor {
 
 export const nativeExecutor: Executor = {
   spawn: (plan, stdio, cgroupFd, slotFd) => native().spawn(plan, stdio, cgroupFd, slotFd, executorPath()),
+  readable: (sock) => native().readableAsync(sock),
   recv: (sock, size) => native().recv(sock, size),
   send: (sock, data) => void fs.writeSync(sock, data),
   close: (sock) => fs.closeSync(sock),

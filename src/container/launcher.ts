@@ -104,6 +104,7 @@ export class Launch {
    */
   async follow(onSync: SyncHandler, untilExec: boolean): Promise<void> {
     for (;;) {
+      await this.executor.readable(this.sock);
       // recvmsg, not read: a record may carry an fd (the pty master)
       const { data, fd } = this.executor.recv(this.sock, RECORD_SIZE);
       if (data.length === 0) {

@@ -28,6 +28,8 @@ interface NativeAddon {
   exchange(a: string, b: string): void;
   flock(fd: number, exclusive: boolean, nonblocking?: boolean): boolean;
   recv(sock: number, size: number): { data: Buffer; fd: number };
+  /** Resolves once fd has data or its peer closed, waiting on the event loop (no worker thread). */
+  readableAsync(fd: number): Promise<void>;
   sendFdToSocket(path: string, fd: number, name?: string): void;
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): { rows: number; cols: number } | null;

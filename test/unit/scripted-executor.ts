@@ -73,6 +73,8 @@ export class ScriptedExecutor implements Executor {
     return { pid: FAKE_PID, sock: FAKE_SOCK, intoCgroup: cgroupFd >= 0 };
   }
 
+  async readable(): Promise<void> {}
+
   recv(sock: number): { data: Buffer; fd: number } {
     if (sock !== FAKE_SOCK) throw new Error(`recv on ${sock}`);
     const next = this.script.shift() ?? { eof: true };
