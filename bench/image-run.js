@@ -3,12 +3,13 @@
 // most half podman's time). Both use private stores in a temp dir; podman
 // gets the same busybox rootfs through `podman import`.
 // Usage (root, after scripts/setup.sh): node bench/image-run.js   [BENCH_N=20]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAverage, median } from './stats.js';
+import { PodmanSide } from './podman-side.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
@@ -16,26 +17,10 @@ const N = Number(process.env.BENCH_N ?? 20);
 // what else the machine was doing: printed with the figures
 const loadBefore = loadAverage();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-img-'));
-// the runtime named explicitly: where crun is installed podman picks it, and crun refuses hybrid hosts
-const podmanArgs = [
-  '--runtime',
-  process.env.PODMAN_RUNTIME ?? 'runc',
-  '--root',
-  path.join(tmp, 'pstore'),
-  '--runroot',
-  path.join(tmp, 'prun'),
-  '--tmpdir',
-  path.join(tmp, 'ptmp'),
-  '--cgroup-manager',
-  'cgroupfs',
-  '--events-backend',
-  'none',
-];
-const tcrArgs = ['--root', path.join(tmp, 'state'), '--store', path.join(tmp, 'store')];
 // podman's locks and cgroup parent stay inside the benchmark too (not /dev/shm, not libpod_parent)
 const cgroupParent = `/tcr-bench-podman-${process.pid}`;
-fs.writeFileSync(path.join(tmp, 'containers.conf'), `[engine]\nlock_type = "file"\nvolume_path = "${tmp}/volumes"\n`);
-process.env.CONTAINERS_CONF = path.join(tmp, 'containers.conf');
+const side = new PodmanSide(REPO, tmp, { cgroupParent });
+const { podmanArgs, tcrArgs } = side;
 
 function time(cmd, args) {
   const t = process.hrtime.bigint();
@@ -46,32 +31,10 @@ function time(cmd, args) {
 }
 
 try {
-  execFileSync(TCR, [...tcrArgs, 'import', '-q', path.join(REPO, 'demo', 'busybox-oci'), 'busybox'], { stdio: 'ignore' });
-  const tar = spawnSync('tar', ['-C', path.join(REPO, 'demo', 'busybox', 'rootfs'), '-c', '.'], { maxBuffer: 1 << 28 });
-  execFileSync('podman', [...podmanArgs, 'import', '--change', 'CMD ["sh"]', '-', 'localhost/busybox:latest'], {
-    input: tar.stdout,
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
+  side.importBusybox();
   const runs = {
     tcr: [TCR, [...tcrArgs, 'run', '--rm', '--network', 'none', 'busybox', 'true']],
-    podman: [
-      'podman',
-      [
-        ...podmanArgs,
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '--cgroup-parent',
-        cgroupParent,
-        '--ulimit',
-        'nofile=1024:1024',
-        '--ulimit',
-        'nproc=1024:1024',
-        'localhost/busybox',
-        'true',
-      ],
-    ],
+    podman: ['podman', [...podmanArgs, ...side.podmanRun, '--rm', '--network', 'none', 'localhost/busybox', 'true']],
     // as bin/tcr starts node: without NODE_EXTRA_CA_CERTS (bin/tcr says why)
     'node -e 0': ['env', ['-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']],
   };
@@ -96,21 +59,5 @@ try {
   console.log('|---:|---:|---:|---:|---|');
   console.log(`| ${t.toFixed(1)} | ${p.toFixed(1)} | ${(t / p).toFixed(2)} | ${n.toFixed(1)} | ${t <= p / 2 ? 'met' : '**not met**'} |`);
 } finally {
-  spawnSync('podman', [...podmanArgs, 'rm', '-a', '-f'], { stdio: 'ignore' });
-  spawnSync('podman', [...podmanArgs, 'system', 'reset', '-f'], { stdio: 'ignore' });
-  for (const id of fs.existsSync(path.join(tmp, 'state')) ? fs.readdirSync(path.join(tmp, 'state')) : [])
-    spawnSync(TCR, [...tcrArgs, 'delete', '--force', id]);
-  spawnSync('umount', ['-R', path.join(tmp, 'pstore')], { stdio: 'ignore' });
-  // podman leaves its empty per-container cgroups under the parent it was given
-  const rmTree = (dir) => {
-    if (!fs.existsSync(dir)) return;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmTree(path.join(dir, e.name));
-    try {
-      fs.rmdirSync(dir);
-    } catch {
-      // still in use: reported by the check below
-    }
-  };
-  for (const h of fs.readdirSync('/sys/fs/cgroup')) rmTree(path.join('/sys/fs/cgroup', h, cgroupParent));
-  fs.rmSync(tmp, { recursive: true, force: true });
+  side.cleanup();
 }

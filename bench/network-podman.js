@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAverage, median, quantile } from './stats.js';
+import { PodmanSide } from './podman-side.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TCR = path.join(REPO, 'bin', 'tcr');
@@ -29,35 +30,12 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
 const CONCURRENCY = 8;
 const loadBefore = loadAverage();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-netpod-'));
-const RUNTIME = process.env.PODMAN_RUNTIME ?? 'runc';
 const PODNET = `tcrbench${process.pid}`;
 const PODSUBNET = process.env.BENCH_PODMAN_SUBNET ?? '10.89.249.0/24';
-// the runtime named explicitly: where crun is installed podman picks it, and crun refuses hybrid hosts
-const podmanArgs = [
-  '--runtime',
-  RUNTIME,
-  '--root',
-  path.join(tmp, 'pstore'),
-  '--runroot',
-  path.join(tmp, 'prun'),
-  '--tmpdir',
-  path.join(tmp, 'ptmp'),
-  '--cgroup-manager',
-  'cgroupfs',
-  '--events-backend',
-  'none',
-];
-const tcrArgs = ['--root', path.join(tmp, 'state'), '--store', path.join(tmp, 'store')];
 // under /tcr, beside tcr's own containers (/tcr/ID): with v1's cpu shares, a podman parent at the root would
 // get a whole root-level share to itself while tcr's container splits /tcr's with every other tcr container
-const cgroupParent = `/tcr/tcr-bench-podman-${process.pid}`;
-fs.mkdirSync(path.join(tmp, 'pnet'));
-fs.writeFileSync(
-  path.join(tmp, 'containers.conf'),
-  `[engine]\nlock_type = "file"\nvolume_path = "${tmp}/volumes"\n[network]\nnetwork_backend = "netavark"\nnetwork_config_dir = "${tmp}/pnet"\n`,
-);
-process.env.CONTAINERS_CONF = path.join(tmp, 'containers.conf');
-const podmanRun = ['run', '--cgroup-parent', cgroupParent, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
+const side = new PodmanSide(REPO, tmp, { cgroupParent: `/tcr/tcr-bench-podman-${process.pid}`, netavark: true });
+const { podmanArgs, tcrArgs, podmanRun, runtime: RUNTIME } = side;
 
 function time(cmd, args) {
   const t = process.hrtime.bigint();
@@ -117,12 +95,7 @@ const serve = ['sh', '-c', 'mkdir -p /www && echo bench > /www/index.html && exe
 const fmt = (x) => x.toFixed(1);
 
 try {
-  execFileSync(TCR, [...tcrArgs, 'import', '-q', path.join(REPO, 'demo', 'busybox-oci'), 'busybox'], { stdio: 'ignore' });
-  const tar = spawnSync('tar', ['-C', path.join(REPO, 'demo', 'busybox', 'rootfs'), '-c', '.'], { maxBuffer: 1 << 28 });
-  execFileSync('podman', [...podmanArgs, 'import', '--change', 'CMD ["sh"]', '-', 'localhost/busybox:latest'], {
-    input: tar.stdout,
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
+  side.importBusybox();
   execFileSync('podman', [...podmanArgs, 'network', 'create', '--disable-dns', '--subnet', PODSUBNET, PODNET], { stdio: 'ignore' });
   const podIf = JSON.parse(execFileSync('podman', [...podmanArgs, 'network', 'inspect', PODNET], { encoding: 'utf8' }))[0]
     .network_interface;
@@ -197,21 +170,5 @@ try {
   );
 } finally {
   spawnSync(TCR, [...tcrArgs, 'rm', '-f', 'web'], { stdio: 'ignore' });
-  spawnSync('podman', [...podmanArgs, 'rm', '-a', '-f', '-t', '0'], { stdio: 'ignore' });
-  spawnSync('podman', [...podmanArgs, 'network', 'rm', '-f', PODNET], { stdio: 'ignore' });
-  spawnSync('podman', [...podmanArgs, 'system', 'reset', '-f'], { stdio: 'ignore' });
-  for (const id of fs.existsSync(path.join(tmp, 'state')) ? fs.readdirSync(path.join(tmp, 'state')).filter((i) => !i.startsWith('.')) : [])
-    spawnSync(TCR, [...tcrArgs, 'rm', '-f', id]);
-  spawnSync('umount', ['-R', path.join(tmp, 'pstore')], { stdio: 'ignore' });
-  const rmTree = (dir) => {
-    if (!fs.existsSync(dir)) return;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmTree(path.join(dir, e.name));
-    try {
-      fs.rmdirSync(dir);
-    } catch {
-      // still in use
-    }
-  };
-  for (const h of fs.readdirSync('/sys/fs/cgroup')) rmTree(path.join('/sys/fs/cgroup', h, cgroupParent));
-  fs.rmSync(tmp, { recursive: true, force: true });
+  side.cleanup([PODNET]);
 }
