@@ -37,6 +37,8 @@ export class ServicesFactory {
   readonly dir: string;
   private readonly envFile: string;
   private started = false;
+  /** set by down: a lab stopped by a signal starts nothing after its cleanup */
+  private closed = false;
 
   constructor(
     private readonly ctx: LabContext,
@@ -60,6 +62,7 @@ export class ServicesFactory {
 
   /** `up -d --scale lead=N`, each lead taking `leadMs` (LEAD_MS); a changed LEAD_MS recreates the lead replicas. */
   async up(leads: number, leadMs: number): Promise<void> {
+    if (this.closed) throw new Error(`tcr compose -p ${this.project}: the lab is stopping, nothing more is started`);
     fs.writeFileSync(this.envFile, `PENCIL_PORT=${this.port}\nLEAD_MS=${leadMs}\n`);
     this.started = true;
     const r = await this.compose(['up', '-d', '--scale', `lead=${leads}`]);
@@ -88,6 +91,7 @@ export class ServicesFactory {
 
   /** `compose down` of the lab's project (its containers by label, its network); never throws, so it can run in a finally. */
   async down(): Promise<void> {
+    this.closed = true;
     if (!this.started) return;
     this.started = false;
     await this.compose(['down', '-v', '--remove-orphans', '-t', '2'], 120_000).catch(() => undefined);

@@ -141,10 +141,13 @@ async function scaledRun(ctx: LabContext, factory: ServicesFactory, opts: Requir
 async function runSoa(ctx: LabContext, opts: Required<SoaOptions>): Promise<LabResult> {
   const containers = new LabContainers(ctx);
   const factory = new ServicesFactory(ctx, containers.tag, await freePort());
-  const cleanup = async () => {
-    await containers.removeAll();
-    await factory.down();
-  };
+  // one cleanup, whether the lab ends or a signal ends it: both wait for the same removal to finish
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      await containers.removeAll();
+      await factory.down();
+    })());
   const release = removedOnSignal(cleanup, ctx.scratch);
   try {
     ctx.progress(
