@@ -4,7 +4,12 @@ import type { LabNumber, LabResult } from './lab.js';
 import { SERVICES } from './soa-factory.js';
 import { median, throughput } from './soa-load.js';
 import type { Measured, SoaData } from './soa.js';
-import { barChart, fmt } from './svg.js';
+import { barChart, colorFor, fmt } from './svg.js';
+
+/** one colour per factory in every picture */
+const MONOLITH = colorFor(0);
+const SERVICES_COLOR = colorFor(1);
+const SCALED = colorFor(2);
 
 const latencyOf = (m: Measured): number => median(m.load.latenciesMs);
 const cpuMs = (ms: Measured[], service?: string): number =>
@@ -102,19 +107,19 @@ export function soaReport(d: SoaData): LabResult {
     title: `Pencils per second (${c} in flight; slow lead: ${sc})`,
     unit: '/s',
     bars: [
-      { label: 'monolith', value: monoRate },
-      { label: 'services', value: servicesRate },
-      ...d.scaled.map((r) => ({ label: `${d.opts.leadMs} ms lead, lead=${r.replicas}`, value: throughput(r.load) })),
+      { label: 'monolith', value: monoRate, color: MONOLITH },
+      { label: 'services', value: servicesRate, color: SERVICES_COLOR },
+      ...d.scaled.map((r) => ({ label: `${d.opts.leadMs} ms lead, lead=${r.replicas}`, value: throughput(r.load), color: SCALED })),
     ],
   });
   const latency = barChart({
     title: 'One pencil at a time: median latency and CPU per pencil',
     unit: ' ms',
     bars: [
-      { label: 'monolith: latency', value: monoLatency },
-      { label: 'services: latency', value: servicesLatency },
-      { label: 'monolith: CPU', value: perPencil(monoRuns) },
-      ...SERVICES.map((s) => ({ label: `services: CPU, ${s}`, value: perPencil(serviceRuns, s) })),
+      { label: 'monolith: latency', value: monoLatency, color: MONOLITH },
+      { label: 'services: latency', value: servicesLatency, color: SERVICES_COLOR },
+      { label: 'monolith: CPU', value: perPencil(monoRuns), color: MONOLITH },
+      ...SERVICES.map((s) => ({ label: `services: CPU, ${s}`, value: perPencil(serviceRuns, s), color: SERVICES_COLOR })),
     ],
   });
   const spread = barChart({
@@ -123,6 +128,7 @@ export function soaReport(d: SoaData): LabResult {
       label: name.slice(d.project.length + 1),
       value: many.fromAnswers.get(name) ?? 0,
       note: `(log: ${n})`,
+      color: SCALED,
     })),
   });
   return {
