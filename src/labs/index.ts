@@ -7,6 +7,7 @@ import { isolation } from './isolation.js';
 import { fractionalCpu } from './fractional-cpu.js';
 import { memoryLimit } from './memory-limit.js';
 import { vmVsContainer } from './vm-vs-container.js';
+import { soa } from './soa.js';
 
 export const LABS: Lab[] = [
   anatomy,
@@ -15,6 +16,7 @@ export const LABS: Lab[] = [
   fractionalCpu,
   memoryLimit,
   vmVsContainer,
+  soa,
 ];
 
 export function findLab(name: string): Lab | undefined {
