@@ -107,6 +107,8 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveIPv6 && hav
           `ip -6 -o addr show dev eth0 scope global | awk '{print $4}'`,
           'ip -6 route show default | cut -d" " -f1-3',
           `grep -c "^${srv6}\tv6srv" /etc/hosts`,
+          // aardvark at both gateways, as podman lists them
+          'grep ^nameserver /etc/resolv.conf | cut -d" " -f2 | tr "\\n" " "; echo',
           // AAAA for the name and for the alias, from aardvark at the gateways (IPv4's and IPv6's)
           `nslookup -type=AAAA v6srv | grep -c "Address: ${srv6}"`,
           `nslookup -type=AAAA web.v6 ${prefix}:a::1 | grep -c "Address: ${srv6}"`,
@@ -115,10 +117,26 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveIPv6 && hav
         ].join('; '),
       );
       const cli6 = JSON.parse(tcr(['inspect', 'v6cli']).stdout)[0].NetworkSettings.Networks[netA].GlobalIPv6Address;
-      expect(seen.stdout).toBe(`${cli6}/64\ndefault via ${prefix}:a::1\n1\n1\n1\nping6\nover-v6\n`);
+      const gw4 = inspectNet(netA).Gateway;
+      expect(seen.stdout).toBe(`${cli6}/64\ndefault via ${prefix}:a::1\n1\n${gw4} ${prefix}:a::1 \n1\n1\nping6\nover-v6\n`);
       expect(inspectNet(netA).Containers.v6srv.IPv6Address).toBe(srv6);
     } finally {
       tcr(['rm', '-f', 'v6srv', 'v6cli']);
+    }
+  });
+
+  it('network connect gives eth1 an IPv6 address and route too; disconnect gives them back', () => {
+    run('v6con', 'bridge', []);
+    try {
+      expect(tcr(['network', 'connect', netA, 'v6con']).stderr).toBe('');
+      const six = JSON.parse(tcr(['inspect', 'v6con']).stdout)[0].NetworkSettings.Networks[netA].GlobalIPv6Address;
+      expect(six).toMatch(new RegExp(`^${prefix}:a::`));
+      const seen = exec('v6con', `ip -6 -o addr show dev eth1 scope global | awk '{print $4}'; ip -6 route show default | cut -d" " -f1-5`);
+      expect(seen.stdout).toBe(`${six}/64\ndefault via ${prefix}:a::1 dev eth1\n`);
+      expect(tcr(['network', 'disconnect', netA, 'v6con']).stderr).toBe('');
+      expect(fs.readdirSync(path.join(IPAM, netA))).not.toContain(six);
+    } finally {
+      tcr(['rm', '-f', 'v6con']);
     }
   });
 
