@@ -42,7 +42,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveIPv6 && hav
   });
   afterAll(() => {
     for (const id of fs.existsSync(sb.root) ? fs.readdirSync(sb.root).filter((i) => !i.startsWith('.')) : []) tcr(['rm', '-f', id]);
-    for (const n of [netA, netB, `${netA}x`]) tcr(['network', 'rm', n]);
+    for (const n of [netA, netB, `${netA}x`, `${netA}i`]) tcr(['network', 'rm', n]);
     sb.cleanup();
   });
 
@@ -198,6 +198,26 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveIPv6 && hav
         tcr(['rm', '-f', 'v6pub', 'v6other']);
       }
     }, 60_000);
+
+    it('an --internal network with IPv6 has no IPv6 route out and reaches only its own', () => {
+      const net = `${netA}i`;
+      expect(
+        tcr(['network', 'create', '--internal', '--ipv6', '--subnet', freeSubnet(220), '--subnet', `${prefix}:c::/64`, net]).stderr,
+      ).toBe('');
+      run('v6in1', net, []);
+      run('v6in2', net, []);
+      try {
+        const peer = attachmentOf(sb, 'v6in2').address6!;
+        const seen = exec(
+          'v6in1',
+          `ip -6 route show default | grep -c default; ping6 -c 1 -W 1 ${outside} >/dev/null && echo out || echo no-out; ping6 -c 1 -W 2 ${peer} >/dev/null && echo peer`,
+        );
+        expect(seen.stdout).toBe('0\nno-out\npeer\n');
+      } finally {
+        tcr(['rm', '-f', 'v6in1', 'v6in2']);
+        expect(tcr(['network', 'rm', net]).status).toBe(0);
+      }
+    });
   });
 
   it('leaves no ip6tables rule, IPv6 lease or bridge after rm and network rm', () => {
