@@ -70,7 +70,10 @@ export function registerNetworkCommands(program: Command): void {
     .description('list networks')
     .option('-q, --quiet', 'print only the names')
     .option('-f, --filter <key=value>', 'name=, id=, driver=, label=KEY[=VALUE], type=builtin|custom (repeatable)', collect, [])
-    .option('--format <format>', 'a Go template over .ID .Name .Driver .Scope .Internal .Labels .CreatedAt, or json, or table TEMPLATE')
+    .option(
+      '--format <format>',
+      'a Go template over .ID .Name .Driver .Scope .IPv6 .Internal .Labels .CreatedAt, or json, or table TEMPLATE',
+    )
     .option('--no-trunc', 'full network ids')
     .action(
       dockerExit(async (o: { quiet?: boolean; filter: string[]; format?: string; trunc: boolean }, cmd: Command) => {
