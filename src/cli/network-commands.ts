@@ -30,7 +30,7 @@ async function removeUnused(c: Awaited<ReturnType<typeof context>>, name: string
   const { removeIsolation } = await import('../network/bridge-rules.js');
   await removeBridge(def);
   c.net.removeNetwork(c.storeRoot, name);
-  await removeIsolation(def.bridge, def.subnet);
+  await removeIsolation(def.bridge, def.subnet, def.ipv6?.subnet);
 }
 
 export function registerNetworkCommands(program: Command): void {
@@ -40,8 +40,9 @@ export function registerNetworkCommands(program: Command): void {
     .command('create')
     .description('create a bridge network; its containers reach each other by name and alias (/etc/hosts and DNS)')
     .argument('<name>')
-    .option('--subnet <cidr>', 'the IPv4 subnet (default: a free /24 of 10.89.0.0/16)')
-    .option('--gateway <ip>', "the bridge's address (default: the subnet's first)")
+    .option('--subnet <cidr>', 'the IPv4 subnet (default: a free /24 of 10.89.0.0/16); with --ipv6 again for the IPv6 one', collect, [])
+    .option('--gateway <ip>', "the bridge's address (default: the subnet's first); one per family", collect, [])
+    .option('--ipv6', 'IPv6 too: a second subnet (default: a free ULA /64 of fd00::/8)')
     .option('--internal', 'no route out and no NAT: only the network’s own containers')
     .option('--label <key=value>', 'a label (repeatable)', collect, [])
     .option('-d, --driver <driver>', 'bridge, the only driver', 'bridge')
@@ -49,14 +50,16 @@ export function registerNetworkCommands(program: Command): void {
       dockerExit(
         async (
           name: string,
-          o: { subnet?: string; gateway?: string; driver: string; internal?: boolean; label: string[] },
+          o: { subnet: string[]; gateway: string[]; ipv6?: boolean; driver: string; internal?: boolean; label: string[] },
           cmd: Command,
         ) => {
           if (o.driver !== 'bridge') throw new TcrError(`--driver ${o.driver}: only bridge networks are supported`);
           const { parseLabels } = await import('../network/network-list.js');
           const labels = parseLabels(o.label);
+          const { ipamOptions } = await import('../network/network-flags.js');
+          const ipam = ipamOptions(o.subnet, o.gateway, !!o.ipv6);
           const { storeRoot, net } = await context(cmd);
-          out(`${net.createNetwork(storeRoot, name, { subnet: o.subnet, gateway: o.gateway, internal: o.internal, labels }).id}\n`);
+          out(`${net.createNetwork(storeRoot, name, { ...ipam, internal: o.internal, labels }).id}\n`);
         },
       ),
     );
@@ -67,7 +70,10 @@ export function registerNetworkCommands(program: Command): void {
     .description('list networks')
     .option('-q, --quiet', 'print only the names')
     .option('-f, --filter <key=value>', 'name=, id=, driver=, label=KEY[=VALUE], type=builtin|custom (repeatable)', collect, [])
-    .option('--format <format>', 'a Go template over .ID .Name .Driver .Scope .Internal .Labels .CreatedAt, or json, or table TEMPLATE')
+    .option(
+      '--format <format>',
+      'a Go template over .ID .Name .Driver .Scope .IPv6 .Internal .Labels .CreatedAt, or json, or table TEMPLATE',
+    )
     .option('--no-trunc', 'full network ids')
     .action(
       dockerExit(async (o: { quiet?: boolean; filter: string[]; format?: string; trunc: boolean }, cmd: Command) => {
@@ -107,7 +113,9 @@ export function registerNetworkCommands(program: Command): void {
         const { storeRoot, net, members } = await context(cmd);
         const list = names.map((name) => {
           const def = net.readNetwork(storeRoot, name);
-          const containers = Object.fromEntries(members(name).map((m) => [m.id, { IPv4Address: m.address, Names: m.names }]));
+          const containers = Object.fromEntries(
+            members(name).map((m) => [m.id, { IPv4Address: m.address, ...(m.address6 && { IPv6Address: m.address6 }), Names: m.names }]),
+          );
           return {
             Name: def.name,
             Id: def.id,
@@ -116,6 +124,15 @@ export function registerNetworkCommands(program: Command): void {
             Bridge: def.bridge,
             Subnet: def.subnet,
             Gateway: def.gateway,
+            EnableIPv6: !!def.ipv6,
+            // docker's shape: a config per family
+            IPAM: {
+              Driver: 'default',
+              Config: [
+                { Subnet: def.subnet, Gateway: def.gateway },
+                ...(def.ipv6 ? [{ Subnet: def.ipv6.subnet, Gateway: def.ipv6.gateway }] : []),
+              ],
+            },
             Internal: !!def.internal,
             // docker's embedded DNS: on user networks only
             DNSEnabled: def.shareNames,

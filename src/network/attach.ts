@@ -14,7 +14,8 @@ import { native } from '../sys/native.js';
 import { cniAdd, cniDel, type CniInvocation } from './cni.js';
 import { refreshNames, writeOwnHosts } from './hosts.js';
 import { ensureIsolation } from './bridge-rules.js';
-import { attachmentsOf, type NetworkRecord } from './record.js';
+import { prepareBridge6 } from './bridge-device.js';
+import { attachmentsOf, bridgeOf, type NetworkRecord } from './record.js';
 import { pointResolver } from './resolver.js';
 
 const MS_BIND = 0x1000;
@@ -42,6 +43,8 @@ async function withPluginLock<T>(n: NetworkRecord, fn: (fd: number) => Promise<T
 /** ADD of one attachment in the pinned namespace, each plugin's result recorded (through `save`) before the next runs. */
 async function add(n: NetworkRecord, save: () => void): Promise<void> {
   try {
+    const { bridge, gateway6 } = bridgeOf(n);
+    if (gateway6) await prepareBridge6(bridge);
     await withPluginLock(n, (fd) =>
       cniAdd(n.conflist, invocation(n, n.netns, fd), (r) => {
         n.result = r;

@@ -8,7 +8,8 @@
 // and removes them on every DEL, some ten iptables runs per container;
 // these rules are made once, at a network's first attach, and removed by
 // `tcr network rm`. A marker file per bridge, holding the boot's id, spares
-// each later attach the iptables calls.
+// each later attach the iptables calls. A network with IPv6 gets the same
+// chains and rules in ip6tables, for its IPv6 subnet.
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
@@ -24,15 +25,24 @@ function bootId(): string {
   return `${fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} 2`;
 }
 
-async function iptables(args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
-  const { spawnSync } = await import('node:child_process');
-  const r = spawnSync('iptables', ['-w', ...args], { encoding: 'utf8' });
-  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '').trim() };
+type Tool = 'iptables' | 'ip6tables';
+
+interface Rules {
+  run(args: string[]): Promise<{ ok: boolean; out: string; err: string }>;
+  must(args: string[]): Promise<void>;
 }
 
-async function must(args: string[]): Promise<void> {
-  const r = await iptables(args);
-  if (!r.ok) throw new TcrError(`network rules: iptables ${args.join(' ')}: ${r.err}`);
+function rulesTool(tool: Tool): Rules {
+  const run = async (args: string[]) => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(tool, ['-w', ...args], { encoding: 'utf8' });
+    return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '').trim() };
+  };
+  const must = async (args: string[]) => {
+    const r = await run(args);
+    if (!r.ok) throw new TcrError(`network rules: ${tool} ${args.join(' ')}: ${r.err}`);
+  };
+  return { run, must };
 }
 
 /** An --internal network's bridge forwards nothing in or out (docker's rules for one), another's nothing to other tcr bridges. */
@@ -61,9 +71,11 @@ function tcrMasquerades(n: NetworkRecord): boolean {
   return (n.conflist.plugins[0] as { tcrMasq?: boolean }).tcrMasq === true;
 }
 
-function subnetOf(n: NetworkRecord): string {
+/** The subnet of each family: the first range set is IPv4, a second one (--ipv6) IPv6. */
+function subnetsOf(n: NetworkRecord): { tool: Tool; subnet: string }[] {
   const p = n.conflist.plugins[0] as { ipam?: { ranges?: { subnet?: string }[][] } };
-  return p.ipam?.ranges?.[0]?.[0]?.subnet ?? '';
+  const [v4, v6] = (p.ipam?.ranges ?? []).map((r) => r[0]?.subnet ?? '');
+  return [{ tool: 'iptables' as const, subnet: v4 ?? '' }, ...(v6 ? [{ tool: 'ip6tables' as const, subnet: v6 }] : [])];
 }
 
 function withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -74,16 +86,16 @@ function withLock<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** FORWARD's first rule is the jump to the chain: the firewall plugin inserts its own at the top too, and accepts there. */
-async function jumpFirst(): Promise<void> {
-  const first = await iptables(['-S', 'FORWARD', '1']);
+async function jumpFirst(t: Rules): Promise<void> {
+  const first = await t.run(['-S', 'FORWARD', '1']);
   if (first.out.trim() === `-A FORWARD -j ${CHAIN}`) return;
-  while ((await iptables(['-C', 'FORWARD', '-j', CHAIN])).ok) await must(['-D', 'FORWARD', '-j', CHAIN]);
-  await must(['-I', 'FORWARD', '1', '-j', CHAIN]);
+  while ((await t.run(['-C', 'FORWARD', '-j', CHAIN])).ok) await t.must(['-D', 'FORWARD', '-j', CHAIN]);
+  await t.must(['-I', 'FORWARD', '1', '-j', CHAIN]);
 }
 
-async function ensureChain(table: string, chain: string, from: string): Promise<void> {
-  if (!(await iptables(['-t', table, '-S', chain])).ok) await must(['-t', table, '-N', chain]);
-  if (!(await iptables(['-t', table, '-C', from, '-j', chain])).ok) await must(['-t', table, '-A', from, '-j', chain]);
+async function ensureChain(t: Rules, table: string, chain: string, from: string): Promise<void> {
+  if (!(await t.run(['-t', table, '-S', chain])).ok) await t.must(['-t', table, '-N', chain]);
+  if (!(await t.run(['-t', table, '-C', from, '-j', chain])).ok) await t.must(['-t', table, '-A', from, '-j', chain]);
 }
 
 /** Called after an attachment's ADD (the firewall plugin's jump is in place by then). */
@@ -97,25 +109,32 @@ export async function ensureIsolation(n: NetworkRecord): Promise<void> {
     // not made since this boot
   }
   await withLock(async () => {
-    if (!(await iptables(['-S', CHAIN])).ok) await must(['-N', CHAIN]);
-    for (const r of rulesFor(bridge, isInternal(n))) if (!(await iptables(['-C', CHAIN, ...r])).ok) await must(['-A', CHAIN, ...r]);
-    await jumpFirst();
-    if (tcrMasquerades(n)) {
-      await ensureChain('nat', NAT_CHAIN, 'POSTROUTING');
-      const r = natRule(bridge, subnetOf(n));
-      if (!(await iptables(['-t', 'nat', '-C', NAT_CHAIN, ...r])).ok) await must(['-t', 'nat', '-A', NAT_CHAIN, ...r]);
+    for (const { tool, subnet } of subnetsOf(n)) {
+      const t = rulesTool(tool);
+      if (!(await t.run(['-S', CHAIN])).ok) await t.must(['-N', CHAIN]);
+      for (const r of rulesFor(bridge, isInternal(n))) if (!(await t.run(['-C', CHAIN, ...r])).ok) await t.must(['-A', CHAIN, ...r]);
+      await jumpFirst(t);
+      if (!tcrMasquerades(n)) continue;
+      await ensureChain(t, 'nat', NAT_CHAIN, 'POSTROUTING');
+      const r = natRule(bridge, subnet);
+      if (!(await t.run(['-t', 'nat', '-C', NAT_CHAIN, ...r])).ok) await t.must(['-t', 'nat', '-A', NAT_CHAIN, ...r]);
     }
     fs.writeFileSync(mark, bootId());
   });
 }
 
-/** `tcr network rm`: the bridge's rules go (the chains and their jumps stay, as the CNI plugins' chains do). */
-export async function removeIsolation(bridge: string, subnet: string): Promise<void> {
+/** `tcr network rm`: the bridge's rules go, of each family it had (the chains and their jumps stay, as the CNI plugins' chains do). */
+export async function removeIsolation(bridge: string, subnet: string, subnet6?: string): Promise<void> {
   await withLock(async () => {
-    for (const r of [...rulesFor(bridge, true), ...rulesFor(bridge, false)])
-      while ((await iptables(['-C', CHAIN, ...r])).ok) await must(['-D', CHAIN, ...r]);
-    const nat = natRule(bridge, subnet);
-    while ((await iptables(['-t', 'nat', '-C', NAT_CHAIN, ...nat])).ok) await must(['-t', 'nat', '-D', NAT_CHAIN, ...nat]);
+    const families = [
+      { t: rulesTool('iptables'), nat: natRule(bridge, subnet) },
+      ...(subnet6 ? [{ t: rulesTool('ip6tables'), nat: natRule(bridge, subnet6) }] : []),
+    ];
+    for (const { t, nat } of families) {
+      for (const r of [...rulesFor(bridge, true), ...rulesFor(bridge, false)])
+        while ((await t.run(['-C', CHAIN, ...r])).ok) await t.must(['-D', CHAIN, ...r]);
+      while ((await t.run(['-t', 'nat', '-C', NAT_CHAIN, ...nat])).ok) await t.must(['-t', 'nat', '-D', NAT_CHAIN, ...nat]);
+    }
     fs.rmSync(path.join(MARKS, bridge), { force: true });
   });
 }

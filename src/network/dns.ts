@@ -28,6 +28,8 @@ export interface DnsEntry {
   /** the same for all a container's attachments (a hash of its namespace pin: unique per state root) */
   key: string;
   ipv4: string;
+  /** on a network with IPv6: what aardvark answers AAAA questions with */
+  ipv6?: string;
   /** the names it answers to: the container's name and its aliases on this network */
   names: string[];
   dnsServers: string[];
@@ -44,13 +46,13 @@ export function entryKey(netnsPin: string): string {
   return createHash('sha256').update(netnsPin).digest('hex');
 }
 
-/** The file aardvark reads for one network. Names may not hold a space or comma (its separators); DNS names are case-blind. */
-export function renderDnsConfig(gateway: string, entries: DnsEntry[]): string {
-  const lines = [gateway];
+/** The file aardvark reads for one network: the addresses it listens on, then the entries. Names may not hold a space or comma (its separators); DNS names are case-blind. */
+export function renderDnsConfig(gateways: string[], entries: DnsEntry[]): string {
+  const lines = [gateways.join(',')];
   for (const e of entries) {
     // aardvark lowercases what it is asked, not what it reads
     const names = [...new Set(e.names.filter((n) => /^[^\s,]+$/.test(n)).map((n) => n.toLowerCase()))];
-    if (names.length) lines.push([e.key, e.ipv4, '', names.join(','), e.dnsServers.join(',')].join(' '));
+    if (names.length) lines.push([e.key, e.ipv4, e.ipv6 ?? '', names.join(','), e.dnsServers.join(',')].join(' '));
   }
   return lines.join('\n') + '\n';
 }
@@ -146,10 +148,11 @@ async function start(gateway: string): Promise<void> {
  * the last network. A failure is a warning: names still resolve through
  * /etc/hosts (hosts.ts), and the container runs.
  */
-export async function updateDns(bridge: string, gateway: string, entries: DnsEntry[]): Promise<void> {
+export async function updateDns(bridge: string, gateways: string[], entries: DnsEntry[]): Promise<void> {
+  const gateway = gateways[0];
   try {
     await withDnsLock(async () => {
-      if (entries.length) writeConfig(bridge, renderDnsConfig(gateway, entries));
+      if (entries.length) writeConfig(bridge, renderDnsConfig(gateways, entries));
       else fs.rmSync(path.join(DNS_DIR, bridge), { force: true });
       const pid = runningPid();
       if (!networkFiles().length) {

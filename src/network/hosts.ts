@@ -9,7 +9,7 @@ import { errnoCode } from '../errors.js';
 import { ContainerLock } from '../container/lock.js';
 import type { StateStore } from '../container/state-store.js';
 import { aardvarkPath, entryKey, updateDns, type DnsEntry } from './dns.js';
-import { addressOf, attachmentsOf, bridgeOf, type NetworkRecord } from './record.js';
+import { address6Of, addressOf, attachmentsOf, bridgeOf, type NetworkRecord } from './record.js';
 
 /** The lines of a hosts file docker writes for every container, before any address of its own. */
 export function baseHosts(addHosts: { name: string; ip: string }[]): string[] {
@@ -29,18 +29,16 @@ export function renderHosts(self: NetworkRecord, peers: NetworkRecord[]): string
   return renderHostsOf([self], peers);
 }
 
-function line(n: NetworkRecord): string | undefined {
-  const ip = addressOf(n);
-  return ip ? `${ip}\t${[...new Set(n.hosts.names)].join(' ')}` : undefined;
+/** A line per address (IPv4, then IPv6 on a network with it), as docker writes them. */
+function linesOf(n: NetworkRecord): string[] {
+  const names = [...new Set(n.hosts.names)].join(' ');
+  return [addressOf(n), address6Of(n)].filter((ip): ip is string => !!ip).map((ip) => `${ip}\t${names}`);
 }
 
 /** A container's hosts file: its base lines, its own address on each of its networks, then the peers'. */
 function renderHostsOf(own: NetworkRecord[], peers: NetworkRecord[]): string {
   const lines = [...own[0].hosts.base];
-  for (const n of [...own, ...peers]) {
-    const l = line(n);
-    if (l && !lines.includes(l)) lines.push(l);
-  }
+  for (const n of [...own, ...peers]) for (const l of linesOf(n)) if (!lines.includes(l)) lines.push(l);
   return lines.join('\n') + '\n';
 }
 
@@ -110,14 +108,15 @@ export async function refreshNames(store: StateStore, changed: NetworkRecord, ex
     const members = everyone.filter((m) => on(m, changed.network));
     for (const m of members) writeInPlace(m.all[0].hosts.file, renderHostsOf(m.all, peersOf(m, everyone)));
     if (!changed.shareNames || !aardvarkPath()) return;
-    const { bridge, gateway } = bridgeOf(changed);
+    const { bridge, gateway, gateway6 } = bridgeOf(changed);
     const entries: DnsEntry[] = [];
     for (const m of members) {
       const a = on(m, changed.network)!;
       const ip = addressOf(a);
-      if (ip) entries.push({ key: entryKey(a.netns), ipv4: ip, names: [...new Set(a.hosts.names)], dnsServers: m.all[0].dnsServers ?? [] });
+      const names = [...new Set(a.hosts.names)];
+      if (ip) entries.push({ key: entryKey(a.netns), ipv4: ip, ipv6: address6Of(a), names, dnsServers: m.all[0].dnsServers ?? [] });
     }
-    await updateDns(bridge, gateway, entries);
+    await updateDns(bridge, [gateway, ...(gateway6 ? [gateway6] : [])], entries);
   } finally {
     lock?.release();
   }
@@ -129,11 +128,11 @@ export function writeOwnHosts(all: NetworkRecord[]): void {
 }
 
 /** Every container's hosts names on a network, for `tcr network inspect`. */
-export function membersOf(store: StateStore, network: string): { id: string; address?: string; names: string[] }[] {
+export function membersOf(store: StateStore, network: string): { id: string; address?: string; address6?: string; names: string[] }[] {
   return withNetworks(store, undefined)
     .filter((m) => on(m, network))
     .map((m) => {
       const a = on(m, network)!;
-      return { id: m.id, address: addressOf(a), names: a.hosts.names };
+      return { id: m.id, address: addressOf(a), address6: address6Of(a), names: a.hosts.names };
     });
 }

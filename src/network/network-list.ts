@@ -25,7 +25,7 @@ export function rowsOf(defs: NetworkDef[]): NetworkRow[] {
     Name: d.name,
     Driver: d.driver,
     Scope: 'local',
-    IPv6: false,
+    IPv6: !!d.ipv6,
     Internal: !!d.internal,
     Labels: Object.entries(d.labels ?? {})
       .map(([k, v]) => `${k}=${v}`)

@@ -11,6 +11,17 @@ import { writeFileAtomic } from '../container/state-store.js';
 import { randomHex } from '../sys/random.js';
 import type { CniConfList } from './cni.js';
 import { formatIPv4, parseIPv4, parseSubnet, prefixOfMask, subnetsOverlap, type Subnet } from './ipv4.js';
+import {
+  contains6,
+  formatIPv6,
+  formatSubnet6,
+  hostRoutes6,
+  parseIPv6,
+  parseSubnet6,
+  pickUla,
+  reservedSpace,
+  subnets6Overlap,
+} from './ipv6.js';
 
 export interface NetworkDef {
   name: string;
@@ -23,6 +34,8 @@ export interface NetworkDef {
   created: string;
   /** containers find each other by name and alias: on user networks, not on the default one (as in docker) */
   shareNames: boolean;
+  /** --ipv6: the network's IPv6 subnet and the bridge's address in it (a second host-local range) */
+  ipv6?: { subnet: string; gateway: string };
   /** --internal: no route out and no NAT, only the network's own containers (and its gateway's DNS) */
   internal?: boolean;
   labels?: Record<string, string>;
@@ -107,6 +120,10 @@ function pickSubnet(taken: Subnet[]): string {
 export interface CreateOptions {
   subnet?: string;
   gateway?: string;
+  /** --ipv6, with its own --subnet and --gateway (network-flags.ts sorts the flags by family) */
+  ipv6?: boolean;
+  subnet6?: string;
+  gateway6?: string;
   internal?: boolean;
   labels?: Record<string, string>;
 }
@@ -129,6 +146,7 @@ export function createNetwork(storeRoot: string, name: string, o: CreateOptions)
   if (!subnetsOverlap({ base: gw, prefix: 32 }, s)) throw new TcrError(`--gateway ${gateway}: not in --subnet ${subnet}`);
   if (gw === s.base || gw === s.base + 2 ** (32 - s.prefix) - 1)
     throw new TcrError(`--gateway ${gateway}: the subnet's network or broadcast address`);
+  const ipv6 = o.ipv6 ? ipv6Config(existing, o.subnet6, o.gateway6) : undefined;
   const id = randomHex(32);
   const def: NetworkDef = {
     name,
@@ -139,6 +157,7 @@ export function createNetwork(storeRoot: string, name: string, o: CreateOptions)
     gateway,
     created: new Date().toISOString(),
     shareNames: true,
+    ...(ipv6 && { ipv6 }),
     ...(o.internal && { internal: true }),
     labels: o.labels ?? {},
   };
@@ -146,6 +165,28 @@ export function createNetwork(storeRoot: string, name: string, o: CreateOptions)
   const file = path.join(networksDir(storeRoot), `${name}.json`);
   writeFileAtomic(file, JSON.stringify(def, null, 2) + '\n');
   return def;
+}
+
+/** The IPv6 half of a network: the given subnet checked against the others and the host's routes, or a free ULA /64. */
+function ipv6Config(
+  existing: NetworkDef[],
+  subnet6: string | undefined,
+  gateway6: string | undefined,
+): { subnet: string; gateway: string } {
+  const taken = existing.filter((n) => n.ipv6).map((n) => ({ name: n.name, s: parseSubnet6(n.ipv6!.subnet, `network ${n.name}`) }));
+  const routes = hostRoutes6();
+  const subnet = subnet6 ?? pickUla([...taken.map((t) => t.s), ...routes]);
+  const s = parseSubnet6(subnet, '--subnet');
+  const reserved = reservedSpace(s);
+  if (reserved) throw new TcrError(`--subnet ${subnet}: overlaps ${reserved}`);
+  const clash = taken.find((t) => subnets6Overlap(s, t.s));
+  if (clash) throw new TcrError(`--subnet ${subnet}: overlaps network ${clash.name} (${formatSubnet6(clash.s)})`);
+  if (subnet6 && routes.some((r) => subnets6Overlap(s, r)))
+    throw new TcrError(`--subnet ${subnet}: overlaps a route of this host (ip -6 route)`);
+  const gw = gateway6 === undefined ? s.base + 1n : parseIPv6(gateway6, '--gateway');
+  if (!contains6(s, gw)) throw new TcrError(`--gateway ${gateway6}: not in --subnet ${subnet}`);
+  if (gw === s.base) throw new TcrError(`--gateway ${gateway6}: the subnet's own address (the subnet-router anycast address)`);
+  return { subnet: formatSubnet6(s), gateway: formatIPv6(gw) };
 }
 
 export function removeNetwork(storeRoot: string, name: string): void {
@@ -157,16 +198,19 @@ export function removeNetwork(storeRoot: string, name: string): void {
 /**
  * Whether the host's FORWARD chain may drop a container's forwarded traffic:
  * a policy other than ACCEPT (docker's hosts set DROP) or a DROP or REJECT
- * rule in it. Only then is the firewall plugin, which adds accept rules for
+ * rule in it (in ip6tables' too, for a network with IPv6). Only then is the firewall plugin, which adds accept rules for
  * the container's address, worth its ADD and DEL (most of a plugin's
  * cost is its iptables calls; README, "Networking", has the figures).
  */
-export async function forwardFiltered(): Promise<boolean> {
+export async function forwardFiltered(ipv6 = false): Promise<boolean> {
   const { spawnSync } = await import('node:child_process');
-  const r = spawnSync('iptables', ['-w', '-S', 'FORWARD'], { encoding: 'utf8' });
-  if (r.status !== 0) return true; // unknown: keep the rules
-  const lines = r.stdout.split('\n');
-  return !lines.includes('-P FORWARD ACCEPT') || lines.some((l) => / -j (DROP|REJECT)\b/.test(l));
+  const filters = (cmd: string) => {
+    const r = spawnSync(cmd, ['-w', '-S', 'FORWARD'], { encoding: 'utf8' });
+    if (r.status !== 0) return true; // unknown: keep the rules
+    const lines = r.stdout.split('\n');
+    return !lines.includes('-P FORWARD ACCEPT') || lines.some((l) => / -j (DROP|REJECT)\b/.test(l));
+  };
+  return filters('iptables') || (ipv6 && filters('ip6tables'));
 }
 
 /** The CNI configuration list a container is attached with; portmap only when it publishes ports. */
@@ -185,8 +229,9 @@ export function conflistFor(def: NetworkDef, o: { publishes: boolean; firewall: 
         hairpinMode: true,
         ipam: {
           type: 'host-local',
-          ranges: [[{ subnet: def.subnet, gateway: def.gateway }]],
-          routes: def.internal ? [] : [{ dst: '0.0.0.0/0' }],
+          // one range set per family: host-local gives an address of each
+          ranges: [[{ subnet: def.subnet, gateway: def.gateway }], ...(def.ipv6 ? [[{ ...def.ipv6 }]] : [])],
+          routes: def.internal ? [] : [{ dst: '0.0.0.0/0' }, ...(def.ipv6 ? [{ dst: '::/0' }] : [])],
           dataDir: IPAM_DIR,
         },
       },

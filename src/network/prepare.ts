@@ -14,7 +14,7 @@ import { conflistFor, forwardFiltered, readNetwork, SPECIAL, type NetworkDef } f
 import { parseIPv4 } from './ipv4.js';
 import { exposedPorts, parsePublish, resolvePorts } from './ports.js';
 import type { NetworkRecord, PortMapping } from './record.js';
-import { dnsGateway } from './resolver.js';
+import { dnsGateways } from './resolver.js';
 
 export interface NetworkFlags {
   /** bridge (default), host, none, container:NAME, or a network's name */
@@ -88,10 +88,15 @@ export async function prepareNetwork(f: NetworkFlags, ctx: NetworkContext): Prom
       `--network-alias: names are shared only on a user network; ${def.name} is the default one (tcr network create NAME)`,
     );
   // on a user network aardvark-dns at the gateway answers, and forwards the rest to --dns or the host's servers
-  const gw = dnsGateway(def);
-  const base = writeEtcFiles(ctx.dir, { ...etc, ...(gw && { dns: [gw] }), mode: 'private', gateway: def.gateway });
+  const gws = dnsGateways({ ...def, gateway6: def.ipv6?.gateway });
+  const base = writeEtcFiles(ctx.dir, { ...etc, ...(gws.length && { dns: gws }), mode: 'private', gateway: def.gateway });
   for (const d of f.dns) if (!d.includes(':')) parseIPv4(d, `--dns ${d}`);
   const portMappings = await resolvePorts([...f.publish.flatMap(parsePublish), ...(f.publishAll ? exposedPorts(ctx.exposed) : [])]);
+  const v6 = portMappings.find((m) => m.hostIP?.includes(':'));
+  if (v6 && !def.ipv6)
+    throw new TcrError(
+      `-p [${v6.hostIP}]:${v6.hostPort}: network ${def.name} has no IPv6 (tcr network create --ipv6); publish on an IPv4 address`,
+    );
   const record = await attachmentRecord(def, ctx, { ifname: 'eth0', portMappings, aliases: f.networkAlias, base });
   if (f.dns.length) record.dnsServers = f.dns;
   return { namespace: 'new', mounts: etcMounts(ctx.dir), record };
@@ -105,7 +110,7 @@ export async function attachmentRecord(
 ): Promise<NetworkRecord> {
   return {
     network: def.name,
-    conflist: conflistFor(def, { publishes: o.portMappings.length > 0, firewall: await forwardFiltered() }),
+    conflist: conflistFor(def, { publishes: o.portMappings.length > 0, firewall: await forwardFiltered(!!def.ipv6) }),
     cniId: `tcr-${ctx.id}-${randomHex(4)}`,
     ifname: o.ifname,
     netns: path.join(ctx.state.dir(ctx.id), 'netns'),

@@ -52,13 +52,20 @@ export function addressOf(n: NetworkRecord): string | undefined {
   return ip?.address.split('/')[0];
 }
 
+/** The container's IPv6 address, on a network made with --ipv6. */
+export function address6Of(n: NetworkRecord): string | undefined {
+  const ip = n.result?.ips?.find((i) => i.address.includes(':'));
+  return ip?.address.split('/')[0];
+}
+
 /** Every attachment of a container: the one it was started on, then those of `tcr network connect`. */
 export function attachmentsOf(n: NetworkRecord | undefined): NetworkRecord[] {
   return n ? [n, ...(n.connected ?? [])] : [];
 }
 
-/** The network's bridge device and gateway, as its CNI configuration names them. */
-export function bridgeOf(n: NetworkRecord): { bridge: string; gateway: string } {
+/** The network's bridge device and gateways (the second range is the IPv6 one), as its CNI configuration names them. */
+export function bridgeOf(n: NetworkRecord): { bridge: string; gateway: string; gateway6?: string } {
   const p = n.conflist.plugins[0] as { bridge?: string; ipam?: { ranges?: { gateway?: string }[][] } };
-  return { bridge: p.bridge ?? '', gateway: p.ipam?.ranges?.[0]?.[0]?.gateway ?? '' };
+  const gateway6 = p.ipam?.ranges?.[1]?.[0]?.gateway;
+  return { bridge: p.bridge ?? '', gateway: p.ipam?.ranges?.[0]?.[0]?.gateway ?? '', ...(gateway6 && { gateway6 }) };
 }

@@ -10,15 +10,15 @@ import { resolvConf } from './etc-files.js';
 import { writeInPlace } from './hosts.js';
 import { bridgeOf, type NetworkRecord } from './record.js';
 
-/** The address aardvark answers on for a container on `n`, when it is a user network and aardvark is installed. */
-export function dnsGateway(n: { shareNames: boolean; gateway: string }): string | undefined {
-  return n.shareNames && aardvarkPath() ? n.gateway : undefined;
+/** The addresses aardvark answers on for a container on `n` (its IPv6 gateway too, as podman lists it), when it is a user network and aardvark is installed. */
+export function dnsGateways(n: { shareNames: boolean; gateway: string; gateway6?: string }): string[] {
+  return n.shareNames && aardvarkPath() ? [n.gateway, ...(n.gateway6 ? [n.gateway6] : [])] : [];
 }
 
 export function nameserversFor(all: NetworkRecord[], hostResolvConf: string): string[] {
   const named = all.find((a) => a.shareNames);
-  const gw = named && dnsGateway({ shareNames: true, gateway: bridgeOf(named).gateway });
-  if (gw) return [gw];
+  const gws = named ? dnsGateways({ shareNames: true, ...bridgeOf(named) }) : [];
+  if (gws.length) return gws;
   const dns = all[0]?.dnsServers ?? [];
   return resolvConf(hostResolvConf, { mode: 'private', dns, dnsSearch: [], dnsOption: [] })
     .split('\n')

@@ -92,11 +92,16 @@ function userMounts(rec: ContainerRecord, volumesRoot: string) {
 
 function networkEntry(n: NetworkRecord) {
   const result = n.result?.ips?.find((i) => !i.address.includes(':'));
+  const v6 = n.result?.ips?.find((i) => i.address.includes(':'));
   const mac = n.result?.interfaces?.find((i) => i.name === n.ifname && i.sandbox)?.mac ?? '';
   return {
     IPAddress: addressOf(n) ?? '',
     IPPrefixLen: result ? Number(result.address.split('/')[1]) : 0,
     Gateway: result?.gateway ?? '',
+    // a network made with --ipv6
+    GlobalIPv6Address: v6?.address.split('/')[0] ?? '',
+    GlobalIPv6PrefixLen: v6 ? Number(v6.address.split('/')[1]) : 0,
+    IPv6Gateway: v6?.gateway ?? '',
     MacAddress: mac,
     // on a user network the others find it by its name and --network-alias names
     Aliases: n.shareNames ? n.hosts.names.slice(1) : null,
@@ -118,6 +123,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
   const mounts = userMounts(rec, s.volumesRoot);
   const ip = net ? (addressOf(net) ?? '') : '';
   const gateway = net?.result?.ips?.find((i) => !i.address.includes(':'))?.gateway ?? '';
+  const first = net && networkEntry(net);
   const exitCode = status !== 'stopped' ? 0 : (s.exit?.code ?? -1);
   return {
     Id: rec.id,
@@ -176,6 +182,9 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
     NetworkSettings: {
       IPAddress: ip,
       Gateway: gateway,
+      GlobalIPv6Address: first?.GlobalIPv6Address ?? '',
+      GlobalIPv6PrefixLen: first?.GlobalIPv6PrefixLen ?? 0,
+      IPv6Gateway: first?.IPv6Gateway ?? '',
       Ports: portMap(ports),
       Networks: Object.fromEntries(attachmentsOf(net).map((n) => [n.network, networkEntry(n)])),
     },

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox, isRoot, lacks, pidsWithRootUnder } from '../helpers.js';
 import { killedAfter } from './lib.js';
-import { OCI, freeSubnet, haveCni, leftovers, type Attachment } from './network-lib.js';
+import { OCI, address6In, freeSubnet, haveCni, leftovers, type Attachment } from './network-lib.js';
 
 describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('network crash safety', () => {
   const sb = new Sandbox('tcr-netcrash');
@@ -22,7 +22,8 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('network crash s
 
   beforeAll(() => {
     expect(tcr(['import', '-q', OCI, 'busybox']).status).toBe(0);
-    expect(tcr(['network', 'create', '--subnet', freeSubnet(210), net]).stderr).toBe('');
+    const v6 = `fd7c:1c:${(process.pid % 0xffff).toString(16)}:c::/64`;
+    expect(tcr(['network', 'create', '--ipv6', '--subnet', freeSubnet(210), '--subnet', v6, net]).stderr).toBe('');
     bridge = JSON.parse(tcr(['network', 'inspect', net]).stdout)[0].Bridge;
   });
   afterAll(() => {
@@ -65,7 +66,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('network crash s
   const attachment = (id: string): Attachment => {
     try {
       const rec = JSON.parse(fs.readFileSync(path.join(sb.root, id, 'state.json'), 'utf8'));
-      return { address: rec.network?.result?.ips?.[0]?.address.split('/')[0] };
+      return { address: rec.network?.result?.ips?.[0]?.address.split('/')[0], address6: address6In(rec.network?.result) };
     } catch {
       return {};
     }
@@ -79,7 +80,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('network crash s
       const id = `crun${i}`;
       // node's start-up is ~150 ms; the attach follows: spread the kills from before it to after it
       const wasKilled = await killedAfter(
-        [...g, 'run', '-d', '--name', id, '--network', net, '-p', `127.0.0.1:${23000 + i}:80`, 'busybox', 'sleep', '60'],
+        [...g, 'run', '-d', '--name', id, '--network', net, '-p', `${23000 + i}:80`, 'busybox', 'sleep', '60'],
         120 + ((i * 53) % 500),
       );
       if (wasKilled) {

@@ -87,8 +87,15 @@ export async function eventually<T>(fn: () => Promise<T>, ms = 5000): Promise<T>
 /** What a container's state record says of its networking (read before it is removed). */
 export interface Attachment {
   address?: string;
+  /** its IPv6 address, on a network made with --ipv6 */
+  address6?: string;
   /** the host end of its veth pair */
   veth?: string;
+}
+
+/** The IPv6 address in a CNI result (the second range's, on a network with --ipv6). */
+export function address6In(result: { ips?: { address: string }[] } | undefined): string | undefined {
+  return result?.ips?.find((i) => i.address.includes(':'))?.address.split('/')[0];
 }
 
 export function attachmentOf(sb: Sandbox, id: string): Attachment {
@@ -96,13 +103,14 @@ export function attachmentOf(sb: Sandbox, id: string): Attachment {
   const result = rec.network?.result;
   return {
     address: result?.ips?.[0]?.address.split('/')[0],
+    address6: address6In(result),
     veth: result?.interfaces?.find((i: { name: string; sandbox?: string }) => !i.sandbox && i.name.startsWith('veth'))?.name,
   };
 }
 
 /**
- * What a container's networking could leave: iptables rules that name its
- * CNI id (`tcr-ID-...`) or its address, lease files of its id, its veth, the
+ * What a container's networking could leave: iptables and ip6tables rules that
+ * name its CNI id (`tcr-ID-...`) or its addresses, lease files of its id, its veth, the
  * ports of a bridge only this test uses, and its mounts (namespace pin, root).
  */
 export function leftovers(sb: Sandbox, id: string, a: Attachment, ownBridge?: string): string[] {
@@ -110,6 +118,14 @@ export function leftovers(sb: Sandbox, id: string, a: Attachment, ownBridge?: st
   const rules = sh('iptables-save', [])
     .split('\n')
     .filter((l) => l.includes(`"tcr-${id}-`) || (ip && ip.test(l)));
+  // an IPv6 address is written compressed by ip6tables-save, as in the CNI result; bounded by what cannot be in one
+  const ip6 = a.address6 && new RegExp(`[^0-9a-f:]${a.address6}[^0-9a-f:]`);
+  rules.push(
+    ...sh('ip6tables-save', [])
+      .split('\n')
+      .filter((l) => l.includes(`"tcr-${id}-`) || (ip6 && ip6.test(l)))
+      .map((l) => `ip6tables: ${l}`),
+  );
   const leases: string[] = [];
   for (const netName of fs.existsSync(IPAM) ? fs.readdirSync(IPAM) : []) {
     for (const f of fs.readdirSync(path.join(IPAM, netName))) {

@@ -7,13 +7,26 @@ import { DEFAULT_DEF, type NetworkDef } from '../../src/network/networks.js';
 
 describe("aardvark-dns's configuration", () => {
   it('lists the gateway, then key, IPv4, an empty IPv6, names and --dns servers per container', () => {
-    const text = renderDnsConfig('10.89.5.1', [
-      { key: 'k1', ipv4: '10.89.5.2', names: ['web', 'api.internal', 'Web'], dnsServers: [] },
-      { key: 'k2', ipv4: '10.89.5.3', names: ['db', 'bad name', 'x,y'], dnsServers: ['192.0.2.53'] },
-      { key: 'k3', ipv4: '10.89.5.4', names: ['has space'], dnsServers: [] },
-    ]);
+    const text = renderDnsConfig(
+      ['10.89.5.1'],
+      [
+        { key: 'k1', ipv4: '10.89.5.2', names: ['web', 'api.internal', 'Web'], dnsServers: [] },
+        { key: 'k2', ipv4: '10.89.5.3', names: ['db', 'bad name', 'x,y'], dnsServers: ['192.0.2.53'] },
+        { key: 'k3', ipv4: '10.89.5.4', names: ['has space'], dnsServers: [] },
+      ],
+    );
     // names aardvark would split wrongly are left out, and a container with none left has no line
     expect(text).toBe('10.89.5.1\nk1 10.89.5.2  web,api.internal \nk2 10.89.5.3  db 192.0.2.53\n');
+  });
+});
+
+describe("aardvark-dns's configuration with IPv6", () => {
+  it('listens on both gateways and answers AAAA with the IPv6 address', () => {
+    const text = renderDnsConfig(
+      ['10.89.5.1', 'fd7c:1c::1'],
+      [{ key: 'k1', ipv4: '10.89.5.2', ipv6: 'fd7c:1c::2', names: ['web'], dnsServers: [] }],
+    );
+    expect(text).toBe('10.89.5.1,fd7c:1c::1\nk1 10.89.5.2 fd7c:1c::2 web \n');
   });
 });
 
