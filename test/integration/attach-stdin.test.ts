@@ -81,6 +81,24 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && hasPython))('stdin and ter
     expect(tcr(['rm', 'cat1']).status).toBe(0);
   });
 
+  it('a client that stops reading is let go; the container and the other clients go on', async () => {
+    const script = 'read x; head -c 6000000 /dev/zero | tr "\\0" a; echo; echo done';
+    expect(tcr(['run', '-di', '--name', 'flood', 'busybox', 'sh', '-c', script]).status).toBe(0);
+    const stalled = attach(['attach', '--no-stdin', 'flood']);
+    const reader = attach(['attach', 'flood']);
+    let got = '';
+    reader.child.stdout!.on('data', (d) => (got += d));
+    await waitFor(() => clients('flood') === 2, 20_000, 'both attaches');
+    stalled.child.kill('SIGSTOP');
+    reader.child.stdin!.end('go\n');
+    const r = await reader.done;
+    expect([r.status, got.length, got.endsWith('a\ndone\n')]).toEqual([0, 6_000_006, true]);
+    expect(inspect('flood', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 0');
+    stalled.child.kill('SIGCONT');
+    expect((await stalled.done).status).toBe(0);
+    expect(tcr(['rm', 'flood']).status).toBe(0);
+  });
+
   it('attach keeps stdout and stderr apart, and returns the exit status', () => {
     const script = 'while read l; do echo out $l; echo err $l >&2; done; exit 4';
     expect(tcr(['run', '-di', '--name', 'split', 'busybox', 'sh', '-c', script]).status).toBe(0);
@@ -133,7 +151,10 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && hasPython))('stdin and ter
     expect(inspect('term2', '{{.State.Status}}')).toBe('running');
     const bad = tcr(['attach', '--detach-keys', 'ctrl-1', 'term2']);
     expect([bad.status, bad.stderr]).toEqual([125, expect.stringMatching(/--detach-keys "ctrl-1"/)]);
-    expect(tcr(['rm', '-f', 'term2']).status).toBe(0);
+    // a terminal container too holds its pty and nothing else
+    expect(tcr(['run', '-dit', '--name', 'ttyfd', 'busybox', 'cat']).status).toBe(0);
+    expect(tcr(['exec', 'ttyfd', 'ls', '/proc/1/fd']).stdout.split(/\s+/).filter(Boolean)).toEqual(['0', '1', '2']);
+    expect(tcr(['rm', '-f', 'term2', 'ttyfd']).status).toBe(0);
     expect(containers()).toEqual([]);
   });
 
