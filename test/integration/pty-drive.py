@@ -3,7 +3,7 @@
 # drives it by a script of steps (argv[1], JSON): {"wait": TEXT} reads until
 # TEXT appears in what the command printed since the last wait; {"send": TEXT}
 # types it; {"resize": [ROWS, COLS]} changes the window size (the command gets
-# SIGWINCH). After the steps it reads to the end. It prints one line of JSON:
+# SIGWINCH); {"sleep": SECONDS} pauses. After the steps it reads to the end. It prints one line of JSON:
 # {"output", "status", "failed"} ("failed": the step that timed out).
 # The command is argv[2:]; the test (attach-stdin.test.ts) asserts on the result.
 import fcntl, json, os, pty, select, struct, sys, termios, time
@@ -57,6 +57,8 @@ def main():
             seen = out.index(want, seen) + len(want)
         elif "send" in step:
             os.write(master, step["send"].encode())
+        elif "sleep" in step:
+            time.sleep(step["sleep"])
         elif "resize" in step:
             set_size(master, *step["resize"])
     deadline = time.monotonic() + END_TIMEOUT
