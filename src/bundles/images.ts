@@ -17,7 +17,7 @@ export { containerDir, logFile, removeLeftover, runImage } from '../run/image-ru
 export { monitor } from '../run/monitor.js';
 export { logQuery, printLogs } from '../run/log-reader.js';
 export { healthStatus } from '../run/health.js';
-export { attachOutput, attachPoint, isImageContainer, startImageContainer } from '../run/image-start.js';
+export { attachOutput, attachPoint, isImageContainer, openAttach, startImageContainer } from '../run/image-start.js';
 export { monitorAlive, monitorView, readLaunchFile, readRestartCount, requestStop } from '../run/monitor-files.js';
 export { inspectContainer, portLines, runNote } from '../run/inspect.js';
 export { unpackImage } from '../run/unpack-image.js';

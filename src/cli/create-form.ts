@@ -32,6 +32,13 @@ function readFlags(tokens: string[], i: number, table: Map<string, Known>, given
     if (!t.startsWith('-') || t === '-') return i;
     if (t === '--') return i + 1;
     const eq = t.startsWith('--') ? t.indexOf('=') : -1;
+    // short flags together (-it): each known, only the last may take a value
+    const joined = /^-[a-zA-Z]{2,}$/.test(t) ? [...t.slice(1)].map((c) => table.get(`-${c}`)) : undefined;
+    if (joined && joined.every((j, n) => j && (!j.takesValue || n === joined.length - 1))) {
+      for (const j of joined) given.push(j!.key);
+      if (joined[joined.length - 1]!.takesValue) i++;
+      continue;
+    }
     const f = table.get(eq > 0 ? t.slice(0, eq) : t);
     if (!f) return undefined;
     given.push(f.key);

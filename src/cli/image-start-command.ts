@@ -8,16 +8,50 @@ import type { GlobalOptions } from './main.js';
 import { imageContext, runImageCommand, stopContainer, type ImageRunFlags } from './docker-commands.js';
 import { addFlags } from './lifecycle.js';
 import { IMAGE_RUN_FLAGS } from './shapes.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../run/detach-keys.js';
+import type { Attaching } from '../run/image-start.js';
 
-/** `tcr start [-a] NAME` of an image container: prints its name, or with -a its output, and exits with its status. */
-export async function startImage(g: GlobalOptions, id: string, o: { attach?: boolean; interactive?: boolean }): Promise<void> {
-  if (o.interactive) throw new TcrError('start -i: forwarding stdin to an image container is not supported yet (-a prints its output)');
+export interface StartImageFlags {
+  attach?: boolean;
+  interactive?: boolean;
+  detachKeys?: string;
+}
+
+/**
+ * `tcr start [-a] [-i] NAME` of an image container: prints its name, or with -a (or -i, as docker's) its output,
+ * with -i our stdin forwarded, and exits with its status. The attach is made before the container runs.
+ */
+export async function startImage(g: GlobalOptions, id: string, o: StartImageFlags): Promise<void> {
+  const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
   const ctx = await imageContext(g);
-  const { attachOutput, attachPoint, startImageContainer } = await import('../run/image-start.js');
-  const at = attachPoint(ctx.store.root, id);
-  await startImageContainer(ctx.runtime, ctx.store.root, id);
-  if (!o.attach) return out(`${id}\n`);
-  process.exitCode = await attachOutput(ctx.runtime, ctx.store.root, id, at);
+  const { openAttach, startImageContainer } = await import('../run/image-start.js');
+  if (!o.attach && !o.interactive) {
+    await startImageContainer(ctx.runtime, ctx.store.root, id);
+    return out(`${id}\n`);
+  }
+  let attaching: Attaching | undefined;
+  const request = { stdin: !!o.interactive, detachKeys, sigProxy: true };
+  const started = await startImageContainer(ctx.runtime, ctx.store.root, id, async () => {
+    attaching = await openAttach(ctx.runtime, ctx.store.root, id, request);
+    if (!attaching) throw new TcrError(`start -a ${id}: its monitor serves no attach socket`, 125);
+  });
+  // already running (docker's start lets it be): attach to it as it is
+  if (!started) attaching = await openAttach(ctx.runtime, ctx.store.root, id, request);
+  if (!attaching) throw new TcrError(`start -a ${id}: its monitor serves no attach socket`, 125);
+  process.exitCode = (await attaching()) ?? 0;
+}
+
+/** docker's --sig-proxy=false and --no-stdin=true: commander takes boolean flags bare (main.ts calls this for attach). */
+export function attachBooleanValues(argv: string[]): string[] {
+  return argv.map((a) => {
+    const m = /^--(sig-proxy|no-stdin)=(.*)$/.exec(a);
+    if (!m) return a;
+    const on = ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(m[2]);
+    if (!on && !['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(m[2]))
+      throw new TcrError(`--${m[1]}: ${JSON.stringify(m[2])} is not a boolean (true or false)`, 125);
+    if (m[1] === 'sig-proxy') return on ? '--sig-proxy' : '--no-sig-proxy';
+    return on ? '--no-stdin' : '--stdin';
+  });
 }
 
 export function registerImageStartCommands(program: Command): void {
@@ -49,18 +83,29 @@ export function registerImageStartCommands(program: Command): void {
 
   program
     .command('attach')
-    .description("print a running image container's output from now until it stops, and exit with its status")
+    .description('attach to a running image container: its output, our stdin to it (-i), its terminal (-t); exit with its status')
     .argument('<id>')
-    .option('--no-stdin', 'do not forward stdin (it never is yet)')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .option('--no-stdin', 'do not forward stdin')
+    .option('--stdin', 'forward stdin (the default)')
+    .option('--sig-proxy', 'pass the signals tcr gets on to the container, without -t (the default)')
+    .option('--no-sig-proxy', 'keep the signals tcr gets')
+    .option('--detach-keys <keys>', `the keys that detach, leaving the container running (default ${DEFAULT_DETACH_KEYS})`)
+    .action(async (id: string, o: { stdin: boolean; sigProxy: boolean; detachKeys?: string }, cmd: Command) => {
+      const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
       const ctx = await imageContext(cmd.optsWithGlobals<GlobalOptions>());
-      const { attachOutput, attachPoint, isImageContainer } = await import('../run/image-start.js');
+      const { attachOutput, attachPoint, isImageContainer, openAttach } = await import('../run/image-start.js');
       const c = ctx.runtime.container(id);
       if (!isImageContainer(ctx.store.root, id)) throw new TcrError(`attach ${id}: not a container of tcr run or create IMAGE`, 125);
       if (c.status() !== 'running' && c.status() !== 'paused')
         throw new TcrError('You cannot attach to a stopped container, start it first', 125);
       const at = attachPoint(ctx.store.root, id);
-      process.exitCode = await attachOutput(ctx.runtime, ctx.store.root, id, at);
+      const attaching = await openAttach(ctx.runtime, ctx.store.root, id, {
+        stdin: o.stdin !== false,
+        detachKeys,
+        sigProxy: o.sigProxy !== false,
+      });
+      // a container whose monitor serves no socket (an older tcr's): its output through the log
+      process.exitCode = attaching ? ((await attaching()) ?? 0) : await attachOutput(ctx.runtime, ctx.store.root, id, at);
     });
 }
 

@@ -77,7 +77,7 @@ export const lifecycleActions = {
     await withTraceFile(o.traceFile, options.recorder, () => rt.create(id, options));
   },
   /** runc's start of a created container; docker's of a stopped image container (src/run/image-start.ts) */
-  async start(g: GlobalOptions, [id]: string[], o: { attach?: boolean; interactive?: boolean } = {}): Promise<void> {
+  async start(g: GlobalOptions, [id]: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string } = {}): Promise<void> {
     const c = runtime(g).container(id);
     const storeRoot = g.store ?? defaultStoreRoot();
     if (c.status() === 'created' || !fs.existsSync(path.join(storeRoot, 'containers', id, 'launch.json'))) {

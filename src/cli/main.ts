@@ -170,6 +170,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // docker's --rm=false, -t=true: both parsers take boolean flags bare
     if (name === 'run') argv = withBooleanValues(argv, argv.indexOf(name));
+    if (name === 'attach') argv = (await import('./image-start-command.js')).attachBooleanValues(argv);
     if (name === 'create') {
       argv = await withCreateForm(argv);
       name = commandName(argv);

@@ -158,7 +158,8 @@ export const SHAPES = {
     args: ['<id>'],
     flags: [
       { flags: '-a, --attach', description: 'an image container: print its output until it stops, exit with its status' },
-      { flags: '-i, --interactive', description: 'an image container: forward stdin (not supported yet)' },
+      { flags: '-i, --interactive', description: 'an image container: forward stdin (with -a implied)' },
+      { flags: '--detach-keys <keys>', description: 'an image container with -a or -i: the keys that detach (default ctrl-p,ctrl-q)' },
     ],
   },
   state: { name: 'state', description: 'print the OCI state of a container', args: ['<id>'], flags: [] },

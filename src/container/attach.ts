@@ -8,9 +8,15 @@ export class Attachment {
   private readonly signals = new SignalForwarder().install();
   private terminal?: TerminalProxy;
 
+  /** `serveConsole`: someone else proxies the terminal (a monitor, for its attach clients) */
+  constructor(private readonly serveConsole?: (master: number) => void) {
+    if (serveConsole) this.signals.drop('SIGWINCH');
+  }
+
   /** Receives the pty master of a terminal process (the launcher's onConsole). */
   readonly onConsole = (master: number): void => {
-    this.terminal = new TerminalProxy(master);
+    if (this.serveConsole) this.serveConsole(master);
+    else this.terminal = new TerminalProxy(master);
   };
 
   /** Once the process runs: proxy, forward, wait; resolves with its shell-style status. */

@@ -61,6 +61,8 @@ export interface RunOptions extends CreateOptions {
   onRunning?: (pid: number) => void;
   /** after the exit, before the exit record: the monitor writes the last of the output to the log first */
   onExit?: (status: number) => Promise<void>;
+  /** a terminal container's pty master for the caller to serve (an image container's monitor), instead of our own terminal */
+  onConsole?: (master: number) => void;
 }
 
 export class Runtime {
@@ -140,7 +142,7 @@ export class Runtime {
   /** create + start + wait: resolves with the exit status (128+N for signal N). */
   async run(id: string, opts: RunOptions = {}): Promise<number> {
     // attached before the container exists, so no signal meanwhile is lost
-    const attach = opts.detach ? undefined : new Attachment();
+    const attach = opts.detach ? undefined : new Attachment(opts.onConsole);
     let launch: Launch;
     try {
       launch = await this.launch(id, opts, true, attach?.onConsole);

@@ -84,8 +84,6 @@ function writeCidfile(file: string, id: string): void {
 
 /** Resolves with the container id and its exit status (0 at once for --detach). */
 export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promise<{ id: string; status: number }> {
-  if (o.detach && o.tty) throw new TcrError('-t with --detach: there would be no terminal to attach to; leave out -t');
-  if (o.createOnly && o.tty) throw new TcrError('-t with create: tcr start runs it detached, with no terminal to attach to; leave out -t');
   const restart = parseRestartPolicy(o.restart);
   if (restart.name !== 'no' && o.rm)
     throw new TcrError(`--restart ${o.restart} with --rm: a container removed at its exit cannot be restarted`, 125);
@@ -156,7 +154,8 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts, joins });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     // how to launch it stays beside it: its monitor reads it, and tcr start of it once stopped
-    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record, health });
+    // -i and -t: its monitor keeps the stdin pipe or the pty master for tcr attach (src/run/attach-socket.ts)
+    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record, health, interactive: !!o.interactive, tty: !!o.tty });
     if (host.cidfile !== undefined) {
       writeCidfile(host.cidfile, id);
       cidWritten = true;

@@ -2,9 +2,13 @@
 // each goes to the container through a pipe whose other end the monitor
 // reads, and every line becomes {"log","stream","time"} appended to the log.
 // Node has no pipe(2): a fifo opened at both ends and unlinked at once is one.
+// A terminal container's output is what its pty master reads, logged as
+// stdout. Each chunk also goes to `onOutput`: the attach clients.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import tty from 'node:tty';
 import { native } from '../sys/native.js';
 import { randomHex } from '../sys/random.js';
 import { nowNanos, rfc3339Nano } from './log-time.js';
@@ -14,7 +18,7 @@ export type StreamName = 'stdout' | 'stderr';
 /** docker splits a line longer than this into several entries */
 const MAX_ENTRY = 16 * 1024;
 
-function openPipe(dir: string): { read: number; write: number } {
+export function openPipe(dir: string): { read: number; write: number } {
   const fifo = path.join(dir, `.pipe-${randomHex(4)}`);
   native().mkfifo(fifo, 0o600);
   try {
@@ -34,7 +38,11 @@ export class LogPipes {
   private readonly sockets: net.Socket[] = [];
   private readonly logFd: number;
 
-  constructor(dir: string, logFile: string) {
+  constructor(
+    dir: string,
+    logFile: string,
+    private readonly onOutput: (stream: StreamName, chunk: Buffer) => void = () => {},
+  ) {
     this.logFd = fs.openSync(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
     const out = openPipe(dir);
     const err = openPipe(dir);
@@ -71,16 +79,23 @@ export class LogPipes {
     fs.closeSync(this.logFd);
   }
 
-  private follow(fd: number, stream: StreamName): void {
-    const socket = new net.Socket({ fd, readable: true, writable: false });
+  /** A terminal container's pty master: what it reads is the container's output (the master stays open until the end). */
+  followTerminal(master: number): void {
+    this.follow(master, 'stdout', new tty.ReadStream(master));
+  }
+
+  private follow(fd: number, stream: StreamName, source?: tty.ReadStream): void {
+    const socket = source ?? new net.Socket({ fd, readable: true, writable: false });
     this.sockets.push(socket);
     let pending = '';
     const entry = (log: string) => {
       fs.writeSync(this.logFd, JSON.stringify({ log, stream, time: rfc3339Nano(nowNanos()) }) + '\n');
     };
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      pending += chunk;
+    // bytes for the clients, text for the log: a character split between two reads is joined first
+    const decoder = new StringDecoder('utf8');
+    socket.on('data', (data: Buffer) => {
+      this.onOutput(stream, data);
+      pending += decoder.write(data);
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
         entry(pending.slice(0, nl + 1));
@@ -95,6 +110,7 @@ export class LogPipes {
       new Promise<void>((resolve) => {
         socket.on('error', () => {}); // EIO and the like: the end of the stream all the same
         socket.on('close', () => {
+          pending += decoder.end();
           if (pending) entry(pending); // a last line without its newline
           pending = '';
           resolve();

@@ -22,6 +22,10 @@ export interface LaunchFile {
   network?: NetworkRecord;
   /** the health check its monitor runs (src/run/health.ts) */
   health?: HealthConfig;
+  /** -i: its stdin is a pipe the monitor keeps open for attach clients (src/run/attach-socket.ts) */
+  interactive?: boolean;
+  /** -t: the monitor holds its pty master */
+  tty?: boolean;
 }
 
 const LAUNCH = 'launch.json';

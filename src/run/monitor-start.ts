@@ -34,8 +34,11 @@ export class MonitorLaunchError extends TcrError {
 
 type Answer = { ok: true } | { ok: false; message: string; status: number };
 
-/** Spawns the monitor of container `id` (its launch.json written) and resolves once the container runs. */
-export async function startMonitor(rt: Runtime, storeRoot: string, id: string): Promise<void> {
+/**
+ * Spawns the monitor of container `id` (its launch.json written) and resolves once the container runs.
+ * `onListening` (start -a): the monitor waits for an attach before it launches; this connects it.
+ */
+export async function startMonitor(rt: Runtime, storeRoot: string, id: string, onListening?: () => Promise<void>): Promise<void> {
   const { spawn } = await import('node:child_process');
   const dir = path.join(storeRoot, 'containers', id);
   // the monitor never reaches a registry: without NODE_EXTRA_CA_CERTS its node starts twice as fast (bin/tcr)
@@ -46,7 +49,7 @@ export async function startMonitor(rt: Runtime, storeRoot: string, id: string): 
   try {
     const child = spawn(process.execPath, [tcrLoader(), ...globals, 'monitor', id], {
       // the monitor's parent until it answers: a monitor whose starter is gone launches nothing (monitor.ts)
-      env: { ...env, TCR_MONITOR_STARTER: String(process.pid) },
+      env: { ...env, TCR_MONITOR_STARTER: String(process.pid), ...(onListening ? { TCR_MONITOR_ATTACH: '1' } : {}) },
       detached: true,
       cwd: '/',
       stdio: ['ignore', out, out, 'pipe'],
@@ -56,7 +59,15 @@ export async function startMonitor(rt: Runtime, storeRoot: string, id: string): 
       let text = '';
       child.once('error', reject);
       pipe.setEncoding('utf8');
-      pipe.on('data', (s: string) => (text += s));
+      pipe.on('data', (s: string) => {
+        text += s;
+        // a first line {"listening":true}: the attach socket is up, the launch waits for our client
+        const nl = text.indexOf('\n');
+        if (nl >= 0 && text.startsWith('{"listening"')) {
+          text = text.slice(nl + 1);
+          onListening?.().catch(reject);
+        }
+      });
       pipe.on('error', () => resolve(undefined));
       pipe.on('close', () => {
         try {

@@ -2,7 +2,8 @@
 // container, as podman's conmon does. It launches the container itself, so
 // the init is its child: it alone can read the exit status. It tells the
 // `run -d` (or `start`) that spawned it how the launch went through fd 3,
-// then logs the container's output (log-pipes.ts), waits, writes the exit
+// then logs the container's output (log-pipes.ts), serves its attach socket
+// (attach-socket.ts: stdin, the terminal, output to clients), waits, writes the exit
 // record, gives the network address back, and then restarts the container
 // as --restart says, or removes it (--rm). Killed, it leaves the container
 // running (its next write to stdout gets EPIPE); `tcr rm -f` still removes it.
@@ -12,6 +13,7 @@ import type { Runtime } from '../container/runtime.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { LogPipes } from './log-pipes.js';
+import { AttachServer, openStdinPipe } from './attach-socket.js';
 import { HealthChecker } from './health.js';
 import { forgetLaunch } from './forget-launch.js';
 import { readLaunchFile, stopRequested, writeMonitorPid, writeRestartCount, type LaunchFile } from './monitor-files.js';
@@ -31,6 +33,15 @@ class Report {
     return this.fd >= 0;
   }
 
+  /** A line before the answer: the attach socket listens (`start -a` connects, then the launch goes on). */
+  listening(): void {
+    try {
+      fs.writeSync(this.fd, JSON.stringify({ listening: true }) + '\n');
+    } catch {
+      // the starter is gone: starterGone() tells
+    }
+  }
+
   send(answer: { ok: true } | { ok: false; message: string; status: number }): void {
     if (this.fd < 0) return;
     try {
@@ -46,16 +57,42 @@ class Report {
 /** Output left in the pipes when the init exits is logged within this long; a copy held elsewhere does not hold the exit up longer. */
 const DRAIN_MS = 2000;
 
+/** How one launch waits for its starter's attach: `start -a` connects before the container runs, as docker's. */
+interface AttachWait {
+  report: Report;
+  gone: () => boolean;
+}
+
 /** One launch of the container; resolves with its exit status once it ran and stopped. */
-async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile, running: (pid: number) => void): Promise<number> {
-  const logs = new LogPipes(dir, path.join(dir, 'container.log'));
+async function launchOnce(
+  rt: Runtime,
+  dir: string,
+  id: string,
+  plan: LaunchFile,
+  running: (pid: number) => void,
+  wait?: AttachWait,
+): Promise<number> {
+  const attach = new AttachServer(dir, !!plan.interactive);
+  await attach.listen();
+  if (wait) {
+    wait.report.listening();
+    await attach.clientConnected(wait.gone);
+  }
+  const logs = new LogPipes(dir, path.join(dir, 'container.log'), (stream, chunk) => attach.broadcast(stream, chunk));
   let health: HealthChecker | undefined;
   const devnull = fs.openSync('/dev/null', 'r');
+  const stdin = plan.interactive && !plan.tty ? openStdinPipe(dir) : undefined;
+  let stdinFd = stdin?.containerEnd ?? -1;
+  const closeStdinEnd = () => {
+    if (stdinFd >= 0) fs.closeSync(stdinFd);
+    stdinFd = -1;
+  };
+  let status: number | undefined;
   try {
-    return await rt.run(id, {
+    return (status = await rt.run(id, {
       bundle: dir,
       keep: true,
-      stdio: [devnull, ...logs.writeFds],
+      stdio: [stdinFd >= 0 ? stdinFd : devnull, ...logs.writeFds],
       overlay: {
         lower: plan.lower,
         upper: path.join(dir, 'upper'),
@@ -67,21 +104,35 @@ async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile
       // not the directory: a launch that fails must not take the upper layer of a container started again (rm removes it)
       ownedDirs: [],
       network: plan.network,
+      onConsole: plan.tty
+        ? (master) => {
+            logs.followTerminal(master);
+            attach.setInput({ kind: 'terminal', master });
+          }
+        : undefined,
       onRunning: (pid) => {
         logs.closeWriteEnds();
+        closeStdinEnd();
+        if (stdin) attach.setInput({ kind: 'pipe', socket: stdin.ours });
         writeMonitorPid(rt.store.dir(id));
         if (plan.health) health = new HealthChecker(rt.store.root, dir, id, plan.health);
         running(pid);
       },
-      onExit: () => {
+      onExit: (code) => {
         health?.stop();
+        attach.endInput(); // the master is closed with the output's end
+        status = code;
         return logs.drained(DRAIN_MS);
       },
-    });
+    }));
   } finally {
     health?.stop();
     fs.closeSync(devnull);
+    closeStdinEnd();
+    stdin?.ours.destroy();
+    attach.endInput();
     await logs.drained(0);
+    attach.close(status);
   }
 }
 
@@ -119,21 +170,31 @@ export async function monitor(rt: Runtime, storeRoot: string, id: string, report
   const backoff = new Backoff();
   let restarts = 0;
   writeRestartCount(dir, 0);
+  // `start -a`: the first launch waits for the starter's attach
+  const awaitAttach = process.env.TCR_MONITOR_ATTACH === '1';
+  delete process.env.TCR_MONITOR_ATTACH;
   for (;;) {
     const began = Date.now();
     let status: number;
     try {
-      status = await launchOnce(rt, dir, id, plan, (pid) => {
-        if (report.pending && starterGone()) {
-          // killed while the launch went on: as a run killed before the monitor started, it leaves no container running
-          abandoned = true;
-          process.kill(pid, 'SIGKILL');
-          return;
-        }
-        report.send({ ok: true });
-        // a stop that came while this restart was under way: it may have found nothing running to stop
-        if (restarts > 0 && stopRequested(dir)) process.kill(pid, 'SIGKILL');
-      });
+      status = await launchOnce(
+        rt,
+        dir,
+        id,
+        plan,
+        (pid) => {
+          if (report.pending && starterGone()) {
+            // killed while the launch went on: as a run killed before the monitor started, it leaves no container running
+            abandoned = true;
+            process.kill(pid, 'SIGKILL');
+            return;
+          }
+          report.send({ ok: true });
+          // a stop that came while this restart was under way: it may have found nothing running to stop
+          if (restarts > 0 && stopRequested(dir)) process.kill(pid, 'SIGKILL');
+        },
+        awaitAttach && restarts === 0 ? { report, gone: starterGone } : undefined,
+      );
     } catch (e) {
       if (report.pending) return report.send({ ok: false, message: errorMessage(e), status: launchStatus(e) });
       if (!rt.store.exists(id)) return; // removed while it ran (rm -f)

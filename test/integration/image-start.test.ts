@@ -50,8 +50,8 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('create, start, restart, at
   it('create refuses what run refuses, and leaves nothing', () => {
     const r = tcr(['create', '--restart', 'always', '--rm', 'busybox', 'true']);
     expect([r.status, r.stderr]).toEqual([125, expect.stringMatching(/--restart always with --rm/)]);
-    const t = tcr(['create', '-t', 'busybox', 'true']);
-    expect([t.status, t.stderr]).toEqual([125, expect.stringMatching(/-t with create/)]);
+    const t = tcr(['create', '--restart', 'always', '--health-cmd', 'true', '--rm', '-t', 'busybox', 'true']);
+    expect([t.status, t.stderr]).toEqual([125, expect.stringMatching(/--restart always with --rm/)]);
     expect(containers()).toEqual([]);
   });
 
