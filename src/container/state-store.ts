@@ -12,7 +12,9 @@ import { removeTree } from '../sys/remove-tree.js';
 import { native } from '../sys/native.js';
 import { ContainerLock } from './lock.js';
 
-export const DEFAULT_ROOT = '/run/tcr';
+import { defaultStateRoot } from './state-root.js';
+
+export const DEFAULT_ROOT = defaultStateRoot();
 
 export interface ContainerRecord {
   ociVersion: string;
