@@ -20,7 +20,8 @@ fi
 # plugins, which call iptables, and ip for `tcr network rm`
 # clang-format: scripts/lint.sh checks native/'s style
 # tini: tcr run --init bind-mounts its static build (/usr/bin/tini-static) as the container's PID 1, as docker does its docker-init
-packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format tini)
+# uidmap: newuidmap and newgidmap, which map an ordinary user's /etc/subuid and /etc/subgid ranges into a rootless container
+packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format tini uidmap)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -61,13 +61,14 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
     arg3: 0,
     label: "prctl PR_SET_DUMPABLE 0 (its /proc files stay host root's, no ptrace from the container)",
   });
-  // an ordinary user's map writers (the runtime, newuidmap) may open /proc/PID/uid_map and
-  // setgroups only while those files are the user's: the init stays dumpable until they are written
+  // An ordinary user's map writers (the runtime, newuidmap) may open /proc/PID/uid_map and setgroups
+  // only while those files are the user's, and `exec` into a created container opens its ns files:
+  // as runc --rootless, the init stays dumpable. It holds nothing above the user's own rights, and a
+  // container process with fewer capabilities cannot ptrace it (the kernel's capability subset rule).
   const mapsByUser = !!o.rootless && ns.newUser;
   steps.push(pdeath);
   if (!mapsByUser) steps.push(notDumpable);
   steps.push(Step.sync({ point: SyncPoint.start, label: 'wait for the runtime (id maps, cgroup, state)' }));
-  if (mapsByUser) steps.push({ ...notDumpable, label: 'prctl PR_SET_DUMPABLE 0 (the id maps are written: no ptrace from the container)' });
   if (ns.newUser || ns.joinedUser) {
     steps.push(Step.setuser({ uid: 0, gid: 0, label: 'become root of the user namespace' }));
     steps.push(pdeath); // a change of credentials clears the parent-death signal
