@@ -208,6 +208,8 @@ describe.skipIf(lacks(isRoot && haveTools))('rootless: runc commands as an ordin
     const created = stateOf(ranged, id);
     expect(created.status).toBe('created');
     expect(hostIds(created.pid)).toEqual({ uid: ranged.uid, gid: ranged.gid });
+    // runc --rootless lets exec into a created container too: its init stays dumpable
+    expect(tcr(ranged, ['exec', id, 'id', '-u']).stdout).toBe('0\n');
     expect(tcr(ranged, ['start', id]).status).toBe(0);
     expect(stateOf(ranged, id).status).toBe('running');
     const list = tcr(ranged, ['list', '-q']);
@@ -315,5 +317,10 @@ describe.skipIf(lacks(isRoot && haveTools))('rootless: runc commands as an ordin
       expect(r.stderr, args.join(' ')).toMatch(/needs root \(this is uid \d+; rootless use covers only the OCI runtime's bundle commands/);
       expect(r.stderr).not.toMatch(/EACCES/);
     }
+    // in a bundle directory, where `run ID` is runc's, a docker flag still makes it an image run
+    const dir = bundle(plain, 'imagerun', ['true']);
+    const r = tcr(plain, ['run', '--rm', 'busybox', 'true'], { cwd: dir });
+    expect(r.status).toBe(125);
+    expect(r.stderr).toMatch(/^tcr: tcr run IMAGE needs root/);
   });
 });
