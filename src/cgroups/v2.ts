@@ -16,7 +16,7 @@ import { controllersFor, v2Writes, type CgroupWrite } from './resources.js';
 import { signalEachFrozen } from './signal-all.js';
 import { v2Stats, type Stats } from './stats.js';
 
-function ownCgroup(selfCgroup: string): string {
+export function ownCgroup(selfCgroup: string): string {
   const line = selfCgroup.split('\n').find((l) => l.startsWith('0::'));
   return line?.slice(3) ?? '/';
 }

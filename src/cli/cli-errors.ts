@@ -2,6 +2,7 @@
 // status: docker's commands exit 125 when tcr itself fails (a bad flag or
 // value, a missing image, no root), as docker and podman do, so a script can
 // tell that from a container's own status; runc's commands keep runc's 1.
+import fs from 'node:fs';
 import { TcrError, errorMessage } from '../errors.js';
 
 /** Commands only docker has (runc has none of these names). */
@@ -66,18 +67,49 @@ export function failureStatus(argv: string[], name: string | undefined, status =
 /** Commands that touch no state, store, namespace or cgroup: they work for any user. */
 const NEEDS_NO_ROOT = new Set(['spec', 'features', 'help']);
 
+/** runc's bundle commands, which an ordinary user runs as `runc --rootless` does (src/container/rootless.ts). */
+const ROOTLESS_COMMANDS = new Set([
+  'create',
+  'start',
+  'run',
+  'exec',
+  'kill',
+  'delete',
+  'state',
+  'list',
+  'ps',
+  'pause',
+  'resume',
+  'events',
+  'update',
+]);
+
+/** What an ordinary user may run: runc's commands on bundles, not docker's on images (run-form.ts tells `run` apart later). */
+function rootlessForm(argv: string[], name: string): boolean {
+  if (!ROOTLESS_COMMANDS.has(name) || (name === 'ps' && isDockerStyle(argv, name))) return false;
+  // `run ID` in a bundle directory is runc's; without a config.json here it can only be an image
+  return name !== 'run' || !isDockerStyle(argv, name) || fs.existsSync('config.json');
+}
+
 /**
  * Refused up front for a user other than root, instead of failing later on
- * the first file of /run/tcr or /var/lib/tcr it cannot open (rootless use is
- * not built yet).
+ * the first file of /run/tcr or /var/lib/tcr it cannot open: an ordinary user
+ * has runc's bundle commands (rootless, state in $XDG_RUNTIME_DIR/tcr), but
+ * not docker's image commands yet.
  */
 export function requireRoot(argv: string[], name: string | undefined, uid = process.getuid?.()): void {
   if (uid === 0 || name === undefined || NEEDS_NO_ROOT.has(name)) return;
   // -h is help everywhere but in run, where it is docker's --hostname
   if (argv.includes('--help') || (name !== 'run' && argv.includes('-h'))) return;
-  throw new TcrError(
-    `tcr ${name} needs root (this is uid ${uid}; rootless use is not supported yet): it makes namespaces, mounts and cgroups, and keeps its state in /run/tcr and its images in /var/lib/tcr. Run it as root (su -c '...', or sudo where installed)`,
-    failureStatus(argv, name),
+  if (rootlessForm(argv, name)) return;
+  throw imageCommandsNeedRoot(`tcr ${name}`, uid, failureStatus(argv, name));
+}
+
+/** The refusal of an image command to an ordinary user (also `run IMAGE`, once run-form.ts has told it from a bundle run). */
+export function imageCommandsNeedRoot(what: string, uid: number | undefined, status = 125): TcrError {
+  return new TcrError(
+    `${what} needs root (this is uid ${uid}; rootless use covers only the OCI runtime's bundle commands so far: tcr spec --rootless, then create, start, run --bundle, exec, kill, delete, state, list): images, networks and volumes live in /var/lib/tcr and /run/tcr. Run it as root (su -c '...', or sudo where installed)`,
+    status,
   );
 }
 

@@ -2,6 +2,7 @@
 // (create, start, state, kill, delete) and of `run` (runc's and docker's), as data. Both
 // parsers read this one table: commander, which serves every command, and
 // src/cli/fast-path.ts, which serves just these without loading commander.
+import { defaultStateRoot } from '../container/state-root.js';
 
 /** One option in commander's syntax: '-b, --bundle <dir>', '--no-pivot', '-a, --all'. */
 export interface FlagDef {
@@ -26,7 +27,7 @@ export interface CommandShape {
 
 /** Options before the sub-command name (enablePositionalOptions: never after it). */
 export const GLOBAL_FLAGS: FlagDef[] = [
-  { flags: '--root <dir>', description: 'directory for container state', default: '/run/tcr' },
+  { flags: '--root <dir>', description: 'directory for container state', default: defaultStateRoot() },
   { flags: '--store <dir>', description: 'image store (default: $TCR_STORE, else /var/lib/tcr)' },
   { flags: '--log <file>', description: 'write log records to this file (default: stderr only)' },
   { flags: '--log-format <format>', description: 'log record format', default: 'text', choices: ['text', 'json'] },

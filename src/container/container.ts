@@ -120,7 +120,10 @@ export class Container {
   }
 
   private cgroupOf(rec: ContainerRecord) {
-    if (!rec.cgroup) throw new TcrError(`container ${this.id} has no cgroup`);
+    if (!rec.cgroup)
+      throw new TcrError(
+        `container ${this.id} has no cgroup${rec.owner !== 'root' ? ` (an ordinary user's container gets one only in a cgroup v2 subtree delegated to ${rec.owner})` : ''}`,
+      );
     return managerFromRecord(rec.cgroup);
   }
 
@@ -145,7 +148,8 @@ export class Container {
   pids(): number[] {
     const rec = this.record();
     if (deriveStatus(rec, this.store) === 'stopped') return [];
-    return this.cgroupOf(rec).procs();
+    // a rootless container without a cgroup: its pid namespace's processes
+    return rec.cgroup ? this.cgroupOf(rec).procs() : this.ownPids(rec);
   }
 
   stats(): Stats {

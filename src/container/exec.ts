@@ -29,6 +29,15 @@ export interface ExecOptions {
   stdio?: number[];
 }
 
+/** Whether the init's user namespace denies setgroups(2), as one whose maps an ordinary user wrote does. */
+function setgroupsDeniedIn(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() === 'deny';
+  } catch {
+    return false; // no such file: an old kernel, where setgroups is never denied
+  }
+}
+
 /** Runs the process; resolves with its exit status (0 at once when detached). */
 export async function execInContainer(store: StateStore, id: string, o: ExecOptions): Promise<number> {
   const rec = store.read(id);
@@ -43,7 +52,12 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
   if (ungrantable) throw new TcrError(`exec: ${ungrantable}`);
   const seccomp = rec.config.linux?.seccomp ? await compileSeccompCached(rec.config.linux.seccomp, seccompCacheDir()) : undefined;
   const spec = { ...rec.config, process: proc };
-  const plan = buildExecPlan(rec.config, proc, rec.pid, { seccomp, preserveFds: o.preserveFds ?? 0, lsmSteps: lsmSteps(spec) });
+  const plan = buildExecPlan(rec.config, proc, rec.pid, {
+    seccomp,
+    preserveFds: o.preserveFds ?? 0,
+    lsmSteps: lsmSteps(spec),
+    setgroupsDenied: setgroupsDeniedIn(rec.pid),
+  });
   const attach = o.detach ? undefined : new Attachment();
   const onConsole = (master: number) => {
     if (!o.consoleSocket) return attach ? attach.onConsole(master) : fs.closeSync(master);

@@ -27,6 +27,8 @@ import { Attachment } from './attach.js';
 import { mountOverlay, mountPointOf, mountsAt, undoHostMounts, type HostCleanup, type OverlayRootfs } from './host-mounts.js';
 import { lsmSteps } from './lsm.js';
 import { removeOwnPidFile, undoFailedLaunch } from './undo.js';
+import { checkRootlessSpec, isRootless, setgroupsDenied, writeIdMapsAsUser } from './rootless.js';
+import { ownCgroupSources, refuseLimitsWithoutCgroup, userCgroup } from '../cgroups/delegation.js';
 import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
 import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic, type ContainerRecord } from './state-store.js';
@@ -104,11 +106,31 @@ export class Runtime {
     const bundle = loadBundle(bundleDir);
     refuseUngrantableCaps(bundle.spec);
     const id = opts.id ?? 'dry-run';
-    const cgroup = managerFor(bundle.spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams);
-    return this.buildPlan(bundle, id, opts, this.store.fifo(id), cgroup);
+    const cgroup = this.cgroupFor(bundle.spec, id);
+    return this.buildPlan(bundle, id, opts, this.store.fifo(id), cgroup.manager);
   }
 
-  private async buildPlan(bundle: Bundle, id: string, opts: CreateOptions, fifo: string | undefined, cgroup: CgroupManager): Promise<Plan> {
+  /**
+   * The container's cgroup manager, or none for an ordinary user's container
+   * where no cgroup is delegated to them (rootless.ts); limits then fail.
+   */
+  private cgroupFor(spec: Spec, id: string): { manager?: CgroupManager; note?: string } {
+    if (!isRootless()) return { manager: managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams) };
+    if (this.systemdCgroup)
+      throw new TcrError('--systemd-cgroup: not for an ordinary user yet (tcr speaks to the system bus, not the user manager)');
+    const uc = userCgroup(spec.linux?.cgroupsPath, id, process.geteuid?.() ?? 0, this.cgroupSeams);
+    if (!uc.manager) refuseLimitsWithoutCgroup(spec.linux?.resources, uc.note);
+    log.debug(`rootless: ${uc.note}`);
+    return uc;
+  }
+
+  private async buildPlan(
+    bundle: Bundle,
+    id: string,
+    opts: CreateOptions,
+    fifo: string | undefined,
+    cgroup: CgroupManager | undefined,
+  ): Promise<Plan> {
     // HOME is the runtime's to add, as runc does, when neither the image nor the engine gave one
     const spec: Spec = {
       ...bundle.spec,
@@ -128,7 +150,8 @@ export class Runtime {
       seccomp,
       lsmSteps: lsmSteps(spec),
       cgroupV2: layout.unified,
-      cgroupSources: cgroup.mountSources(),
+      cgroupSources: cgroup?.mountSources() ?? ownCgroupSources(layout),
+      rootless: isRootless() ? { setgroupsDenied: setgroupsDenied(spec) } : undefined,
       rootfsMount: rootStaysShared(spec) ? mountPointOf(bundle.rootfs) : undefined,
     });
   }
@@ -183,6 +206,8 @@ export class Runtime {
       result: 'ok',
     });
     refuseUngrantableCaps(bundle.spec); // before the state directory or cgroup exists
+    if (isRootless()) checkRootlessSpec(bundle.spec);
+    const userCg = this.cgroupFor(bundle.spec, id);
     const listen = listenFds();
     if (listen > 0) {
       // socket activation, as runc passes it on: the fds follow 0-2, the process is told of them
@@ -216,8 +241,8 @@ export class Runtime {
     const rec = newRecord(id, bundle);
     try {
       const spec = bundle.spec;
-      cgroup = managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams);
-      rec.cgroup = cgroup.record;
+      cgroup = userCg.manager;
+      rec.cgroup = cgroup?.record;
       rec.hostCleanup = hostCleanup;
       this.store.write(rec); // the intent is recorded before anything is made
       if (opts.overlay) await mountOverlay(opts.overlay);
@@ -233,11 +258,11 @@ export class Runtime {
         this.store.write(rec);
       }
       const cgroupStart = performance.now();
-      cgroup.create();
-      await cgroup.set(spec.linux?.resources ?? {});
+      cgroup?.create();
+      await cgroup?.set(spec.linux?.resources ?? {});
       opts.recorder?.add({
         side: 'runtime',
-        label: 'make the cgroup, write its limits',
+        label: cgroup ? 'make the cgroup, write its limits' : (userCg.note ?? 'no cgroup'),
         kind: 'cgroups',
         start: cgroupStart,
         end: performance.now(),
@@ -264,7 +289,7 @@ export class Runtime {
         trace: opts.trace,
         recorder: opts.recorder,
         stdio: opts.stdio,
-        cgroupDir: cgroup.unifiedDir(),
+        cgroupDir: cgroup?.unifiedDir(),
         slotPath: fifo,
         onConsole,
         executor: this.executor,
@@ -277,7 +302,7 @@ export class Runtime {
           if (spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path)) rec.pidNamespace = namespaceId(pid, 'pid');
           rec.network = opts.network; // recorded before any of it is made
           this.store.write(rec);
-          await cg.applyInit(pid); // before the init runs a single step of the container's (a systemd scope starts here)
+          await cg?.applyInit(pid); // before the init runs a single step of the container's (a systemd scope starts here)
           writeIdMaps(spec, pid);
           // the init is in its new network namespace and runs nothing of the container's until this answer
           if (rec.network) await (await import('../network/attach.js')).attachNetwork(this.store, rec, pid);
@@ -381,6 +406,7 @@ function newRecord(id: string, bundle: Bundle): ContainerRecord {
 function writeIdMaps(spec: Spec, pid: number): void {
   const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
   if (!user || user.path) return;
+  if (isRootless()) return writeIdMapsAsUser(spec, pid);
   fs.writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
   fs.writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
 }

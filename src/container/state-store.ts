@@ -12,7 +12,9 @@ import { removeTree } from '../sys/remove-tree.js';
 import { native } from '../sys/native.js';
 import { ContainerLock } from './lock.js';
 
-export const DEFAULT_ROOT = '/run/tcr';
+import { defaultStateRoot } from './state-root.js';
+
+export const DEFAULT_ROOT = defaultStateRoot();
 
 export interface ContainerRecord {
   ociVersion: string;
@@ -106,7 +108,18 @@ export class StateStore {
    */
   claim(id: string): ContainerLock {
     validateId(id);
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
+      const uid = process.geteuid?.() ?? 0;
+      const user =
+        uid === 0
+          ? ''
+          : ` (uid ${uid}'s default is $XDG_RUNTIME_DIR/tcr, else /run/user/${uid}/tcr: set XDG_RUNTIME_DIR to a directory of yours)`;
+      throw new TcrError(`--root ${this.root}: cannot make the state directory: ${code}${user}; or pass --root DIR`);
+    }
     for (;;) {
       try {
         fs.mkdirSync(this.dir(id), { mode: 0o711 });

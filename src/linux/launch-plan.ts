@@ -31,6 +31,8 @@ export interface LaunchPlanOptions extends ProcessOptions {
   cgroupSources: Map<string, string>;
   /** the mount point of the mount holding the rootfs (needed only where / stays shared) */
   rootfsMount?: string;
+  /** the runtime is an ordinary user (runc --rootless): see src/container/rootless.ts */
+  rootless?: { setgroupsDenied: boolean };
 }
 
 export const SIGKILL = 9;
@@ -53,15 +55,19 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   }
   const stage1Steps = steps.length;
 
+  const notDumpable = Step.prctl({
+    option: PR.SET_DUMPABLE,
+    arg2: 0,
+    arg3: 0,
+    label: "prctl PR_SET_DUMPABLE 0 (its /proc files stay host root's, no ptrace from the container)",
+  });
+  // An ordinary user's map writers (the runtime, newuidmap) may open /proc/PID/uid_map and setgroups
+  // only while those files are the user's, and `exec` into a created container opens its ns files:
+  // as runc --rootless, the init stays dumpable. It holds nothing above the user's own rights, and a
+  // container process with fewer capabilities cannot ptrace it (the kernel's capability subset rule).
+  const mapsByUser = !!o.rootless && ns.newUser;
   steps.push(pdeath);
-  steps.push(
-    Step.prctl({
-      option: PR.SET_DUMPABLE,
-      arg2: 0,
-      arg3: 0,
-      label: "prctl PR_SET_DUMPABLE 0 (its /proc files stay host root's, no ptrace from the container)",
-    }),
-  );
+  if (!mapsByUser) steps.push(notDumpable);
   steps.push(Step.sync({ point: SyncPoint.start, label: 'wait for the runtime (id maps, cgroup, state)' }));
   if (ns.newUser || ns.joinedUser) {
     steps.push(Step.setuser({ uid: 0, gid: 0, label: 'become root of the user namespace' }));
@@ -201,7 +207,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
       }),
     );
   (hooks.startContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'startContainer', i)));
-  steps.push(...privilegeSteps(spec, o));
+  steps.push(...privilegeSteps(spec, { ...o, setgroupsDenied: o.rootless?.setgroupsDenied }));
 
   return { steps, stage1Steps, cloneFlags: ns.cloneFlags, keepFds: 3 + o.preserveFds };
 }

@@ -45,6 +45,8 @@ export interface ProcessOptions {
   preserveFds: number;
   /** apparmor/selinux exec attributes the host can apply */
   lsmSteps: PlanStep[];
+  /** the user namespace denies setgroups(2) (an ordinary user wrote its gid map): the process keeps no groups to drop */
+  setgroupsDenied?: boolean;
 }
 
 function hex(mask: bigint): string {
@@ -122,13 +124,11 @@ export function privilegeSteps(spec: Spec, opts: ProcessOptions): PlanStep[] {
     Step.prctl({ option: PR.SET_KEEPCAPS, arg2: 1, arg3: 0, label: 'prctl PR_SET_KEEPCAPS 1 (keep permitted caps across setuid)' }),
   );
   const groups = p.user.additionalGids ?? [];
+  const ids = `setresgid ${p.user.gid}, setresuid ${p.user.uid}`;
   steps.push(
-    Step.setuser({
-      uid: p.user.uid,
-      gid: p.user.gid,
-      groups,
-      label: `setgroups [${groups.join(',')}], setresgid ${p.user.gid}, setresuid ${p.user.uid}`,
-    }),
+    opts.setgroupsDenied
+      ? Step.setuser({ uid: p.user.uid, gid: p.user.gid, label: `${ids} (no setgroups: denied in this user namespace)` })
+      : Step.setuser({ uid: p.user.uid, gid: p.user.gid, groups, label: `setgroups [${groups.join(',')}], ${ids}` }),
   );
   const eff = capMask(caps.effective),
     perm = capMask(caps.permitted),
