@@ -2,10 +2,23 @@
 // caller's terminal in raw mode, keystrokes to the master, output back, and
 // window-size changes passed on with TIOCSWINSZ (the kernel then signals the
 // container's foreground process group itself).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import tty from 'node:tty';
 import { native } from '../sys/native.js';
 import { errnoCode } from '../errors.js';
+
+/**
+ * The caller's terminal in raw mode, as docker's: libuv's raw mode keeps
+ * ONLCR, which would turn the container's own \r\n into \r\r\n, so output
+ * processing goes too. setRawMode(false) puts back the settings from before,
+ * this one with them.
+ */
+export function enterRawMode(input: tty.ReadStream): void {
+  input.setRawMode(true);
+  // both callers read the terminal on fd 0
+  spawnSync('stty', ['-opost'], { stdio: [0, 'ignore', 'ignore'] });
+}
 
 export class TerminalProxy {
   private input?: tty.ReadStream | fs.ReadStream;
@@ -21,7 +34,7 @@ export class TerminalProxy {
     // libuv reopens a tty for its own use, so raw mode and O_NONBLOCK do not leak to the caller's shell
     if (tty.isatty(0)) {
       const stdin = new tty.ReadStream(0);
-      stdin.setRawMode(true);
+      enterRawMode(stdin);
       this.input = stdin;
     } else {
       this.input = fs.createReadStream('', { fd: 0, autoClose: false });

@@ -4,12 +4,12 @@
 // end of it too; for a terminal container our own terminal goes raw, its
 // size follows ours, and the detach keys leave the container running.
 // Signals we get go to the container (--sig-proxy), as docker's, without -t.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import tty from 'node:tty';
 import { errnoCode, TcrError } from '../errors.js';
 import { native } from '../sys/native.js';
+import { enterRawMode } from '../container/terminal.js';
 import type { SignalForwarder } from '../container/signal-forwarder.js';
 import { Frame, FrameReader, frame, resizeFrame } from './attach-frames.js';
 import { withSocketPath } from './attach-socket.js';
@@ -111,10 +111,7 @@ export async function runAttach(sock: net.Socket, o: AttachOptions): Promise<Att
   if (o.stdin) {
     input = openInput();
     if (o.tty && input instanceof tty.ReadStream) {
-      input.setRawMode(true);
-      // libuv's raw mode keeps ONLCR, which would turn the container's own \r\n into \r\r\n: output is left as it comes,
-      // as docker's raw mode does (setRawMode(false) puts back the terminal's settings from before, this too)
-      spawnSync('stty', ['-opost'], { stdio: [0, 'ignore', 'ignore'] });
+      enterRawMode(input);
       raw = true;
     }
     const watcher = new DetachWatcher(o.detachKeys);

@@ -93,6 +93,9 @@ describe.skipIf(lacks(isRoot))('terminals', () => {
       timeout: 30_000,
     });
     expect(r.stdout).toMatch(/\/dev\/pts\/0/);
+    // the container's terminal already ends lines with \r\n: ours passes them on as they are (no ONLCR on top)
+    expect(r.stdout).toContain('/dev/pts/0\r\n');
+    expect(r.stdout).not.toContain('\r\r\n');
     expect(r.status).toBe(7);
     expect(fs.existsSync(path.join(sb.root, 'fg'))).toBe(false);
   });
