@@ -208,7 +208,7 @@ export function registerContainerCommands(program: Command): void {
         const q = logQuery(o);
         const file = logFile(ctx.store, id);
         if (!fs.existsSync(file))
-          throw new TcrError(`container ${id} has no log (only containers started with tcr run -d IMAGE have one)`, 125);
+          throw new TcrError(`container ${id} has no log (a container run with --rm or by runc-style commands has none)`, 125);
         const stateDir = ctx.runtime.store.dir(id);
         // no more comes once it stopped and its monitor wrote the exit record (after the last of the output), or is gone
         const finished = () => {

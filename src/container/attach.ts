@@ -8,9 +8,12 @@ export class Attachment {
   private readonly signals = new SignalForwarder().install();
   private terminal?: TerminalProxy;
 
+  /** `tee`: gets the terminal's output too, as it is shown */
+  constructor(private readonly tee?: (chunk: Buffer) => void) {}
+
   /** Receives the pty master of a terminal process (the launcher's onConsole). */
   readonly onConsole = (master: number): void => {
-    this.terminal = new TerminalProxy(master);
+    this.terminal = new TerminalProxy(master, this.tee);
   };
 
   /** Once the process runs: proxy, forward, wait; resolves with its shell-style status. */

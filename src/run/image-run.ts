@@ -14,10 +14,12 @@ import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { randomHex } from '../sys/random.js';
 import { noHostFlags, type ImageRunOptions } from './options.js';
 import { namespaceJoins } from './namespace-flags.js';
+import { shareShm } from './shared-shm.js';
 import { writeLaunchFile } from './monitor-files.js';
 import { startMonitor } from './monitor-start.js';
 import { recordCreated } from './created-record.js';
 import { parseRestartPolicy } from './restart-policy.js';
+import { foregroundLog, type ForegroundLog } from './foreground-log.js';
 import { resolveHealth } from './health.js';
 import { parseMountFlags } from '../volumes/mount-flags.js';
 import { VolumeStore } from '../volumes/store.js';
@@ -136,6 +138,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   let attached: Attached | undefined;
   let launched = false;
   let cidWritten = false;
+  let fgLog: ForegroundLog | undefined;
   try {
     // from here until tcr rm, the store keeps the layers, and rmi refuses the image
     ctx.store.claim(img, dir, ctx.runtime.store.dir(id));
@@ -154,9 +157,10 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     });
     // again, now with the network's mounts and host name
     const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts, joins });
+    const shm = host.ipc === 'shareable' ? shareShm(spec, dir) : undefined;
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     // how to launch it stays beside it: its monitor reads it, and tcr start of it once stopped
-    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record, health });
+    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record, health, shm });
     if (host.cidfile !== undefined) {
       writeCidfile(host.cidfile, id);
       cidWritten = true;
@@ -174,14 +178,18 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     if (!o.interactive && !o.tty) {
       stdio = [fs.openSync('/dev/null', 'r'), -1, -1];
     }
+    // kept, it has a log as docker's containers do (a --rm one is gone before anyone could read it)
+    if (!o.rm) fgLog = foregroundLog(dir, logFile(ctx.store, id), { tty: o.tty, stdin: stdio?.[0] ?? -1 });
     launched = true;
     const status = await ctx.runtime.run(id, {
       bundle: dir,
       keep: !o.rm,
       stdio,
+      ...fgLog?.launch,
       overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs, volatile: o.rm, copyLayers },
       ownedDirs: [dir],
       network: network.record,
+      hostTmpfs: shm,
     });
     // --rm removed the container: its anonymous volumes go with it, never its named ones (as docker's --rm)
     if (o.rm) volumes.removeAnonymous(attached.uses);
@@ -199,6 +207,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     }
     throw e;
   } finally {
+    await fgLog?.close();
     for (const fd of new Set(stdio ?? [])) if (fd > 2) fs.closeSync(fd);
   }
 }

@@ -2,9 +2,13 @@
 // each goes to the container through a pipe whose other end the monitor
 // reads, and every line becomes {"log","stream","time"} appended to the log.
 // Node has no pipe(2): a fifo opened at both ends and unlinked at once is one.
+// A foreground run logs the same way and echoes each stream to its own
+// stdout and stderr as it comes; a -t run logs its terminal's output.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { errnoCode } from '../errors.js';
 import { native } from '../sys/native.js';
 import { randomHex } from '../sys/random.js';
 import { nowNanos, rfc3339Nano } from './log-time.js';
@@ -27,6 +31,57 @@ function openPipe(dir: string): { read: number; write: number } {
   }
 }
 
+/** One stream's entries: its bytes cut at each newline (and every MAX_ENTRY), one JSON line each, appended to the log. */
+export class LogStream {
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = '';
+
+  constructor(
+    private readonly logFd: number,
+    private readonly stream: StreamName,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.pending += this.decoder.write(chunk);
+    let nl: number;
+    while ((nl = this.pending.indexOf('\n')) >= 0) {
+      this.entry(this.pending.slice(0, nl + 1));
+      this.pending = this.pending.slice(nl + 1);
+    }
+    while (this.pending.length >= MAX_ENTRY) {
+      this.entry(this.pending.slice(0, MAX_ENTRY));
+      this.pending = this.pending.slice(MAX_ENTRY);
+    }
+  }
+
+  /** A last line without its newline is an entry too. */
+  end(): void {
+    this.pending += this.decoder.end();
+    if (this.pending) this.entry(this.pending);
+    this.pending = '';
+  }
+
+  private entry(log: string): void {
+    fs.writeSync(this.logFd, JSON.stringify({ log, stream: this.stream, time: rfc3339Nano(nowNanos()) }) + '\n');
+  }
+}
+
+export function openLog(logFile: string): number {
+  return fs.openSync(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
+}
+
+/** Writes all of `buf` to `fd` (a terminal or pipe of the caller's); a reader gone away loses only its copy. */
+export function copyOut(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off);
+    } catch (e) {
+      if (errnoCode(e) !== 'EAGAIN') return;
+    }
+  }
+}
+
 export class LogPipes {
   /** the container's stdout and stderr, until the launch has handed them over */
   readonly writeFds: [number, number];
@@ -34,13 +89,14 @@ export class LogPipes {
   private readonly sockets: net.Socket[] = [];
   private readonly logFd: number;
 
-  constructor(dir: string, logFile: string) {
-    this.logFd = fs.openSync(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
+  /** `echo`: fds that get each stream's bytes as they come too (a foreground run's own stdout and stderr) */
+  constructor(dir: string, logFile: string, echo?: { stdout: number; stderr: number }) {
+    this.logFd = openLog(logFile);
     const out = openPipe(dir);
     const err = openPipe(dir);
     this.writeFds = [out.write, err.write];
-    this.follow(out.read, 'stdout');
-    this.follow(err.read, 'stderr');
+    this.follow(out.read, 'stdout', echo?.stdout);
+    this.follow(err.read, 'stderr', echo?.stderr);
   }
 
   /** Once the container holds its own copies: the pipes end when it (and whatever inherited them) closes them. */
@@ -71,32 +127,20 @@ export class LogPipes {
     fs.closeSync(this.logFd);
   }
 
-  private follow(fd: number, stream: StreamName): void {
+  private follow(fd: number, stream: StreamName, echo: number | undefined): void {
     const socket = new net.Socket({ fd, readable: true, writable: false });
     this.sockets.push(socket);
-    let pending = '';
-    const entry = (log: string) => {
-      fs.writeSync(this.logFd, JSON.stringify({ log, stream, time: rfc3339Nano(nowNanos()) }) + '\n');
-    };
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        entry(pending.slice(0, nl + 1));
-        pending = pending.slice(nl + 1);
-      }
-      while (pending.length >= MAX_ENTRY) {
-        entry(pending.slice(0, MAX_ENTRY));
-        pending = pending.slice(MAX_ENTRY);
-      }
+    const entries = new LogStream(this.logFd, stream);
+    socket.on('data', (chunk: Buffer) => {
+      // the caller's copy first and byte for byte: what it shows must not wait for a line to end
+      if (echo !== undefined) copyOut(echo, chunk);
+      entries.push(chunk);
     });
     this.done.push(
       new Promise<void>((resolve) => {
         socket.on('error', () => {}); // EIO and the like: the end of the stream all the same
         socket.on('close', () => {
-          if (pending) entry(pending); // a last line without its newline
-          pending = '';
+          entries.end();
           resolve();
         });
       }),

@@ -67,6 +67,7 @@ async function launchOnce(rt: Runtime, dir: string, id: string, plan: LaunchFile
       // not the directory: a launch that fails must not take the upper layer of a container started again (rm removes it)
       ownedDirs: [],
       network: plan.network,
+      hostTmpfs: plan.shm,
       onRunning: (pid) => {
         logs.closeWriteEnds();
         writeMonitorPid(rt.store.dir(id));
