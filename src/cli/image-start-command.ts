@@ -8,6 +8,7 @@ import type { GlobalOptions } from './main.js';
 import { imageContext, runImageCommand, stopContainer, type ImageRunFlags } from './docker-commands.js';
 import { addFlags } from './lifecycle.js';
 import { IMAGE_RUN_FLAGS } from './shapes.js';
+import { givenName } from './name-lookup.js';
 
 /** `tcr start [-a] NAME` of an image container: prints its name, or with -a its output, and exits with its status. */
 export async function startImage(g: GlobalOptions, id: string, o: { attach?: boolean; interactive?: boolean }): Promise<void> {
@@ -16,7 +17,7 @@ export async function startImage(g: GlobalOptions, id: string, o: { attach?: boo
   const { attachOutput, attachPoint, startImageContainer } = await import('../run/image-start.js');
   const at = attachPoint(ctx.store.root, id);
   await startImageContainer(ctx.runtime, ctx.store.root, id);
-  if (!o.attach) return out(`${id}\n`);
+  if (!o.attach) return out(`${givenName(id)}\n`);
   process.exitCode = await attachOutput(ctx.runtime, ctx.store.root, id, at);
 }
 
@@ -43,7 +44,7 @@ export function registerImageStartCommands(program: Command): void {
           );
         await stopContainer(ctx, id, wait);
         await startImageContainer(ctx.runtime, ctx.store.root, id);
-        out(`${id}\n`);
+        out(`${givenName(id)}\n`);
       }
     });
 

@@ -15,6 +15,8 @@ import { randomHex } from '../sys/random.js';
 import { noHostFlags, type ImageRunOptions } from './options.js';
 import { namespaceJoins } from './namespace-flags.js';
 import { shareShm } from './shared-shm.js';
+import { nameTaken, setName } from '../container/names.js';
+import { attachmentsOf } from '../network/record.js';
 import { writeLaunchFile } from './monitor-files.js';
 import { startMonitor } from './monitor-start.js';
 import { recordCreated } from './created-record.js';
@@ -104,7 +106,12 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     (config.config as { Healthcheck?: Parameters<typeof resolveHealth>[1] } | undefined)?.Healthcheck,
   );
   const lower = ctx.store.layerDirs(img).reverse();
-  const id = o.name ?? randomHex(6); // 12 hex digits, as docker shows ids
+  const root = ctx.runtime.store.root;
+  if (o.name !== undefined && nameTaken(root, o.name))
+    throw new TcrError(`the container name ${JSON.stringify(o.name)} is already in use (tcr rm ${o.name})`);
+  // a name whose directories a container renamed while running still holds (src/container/names.ts): an id of its own
+  const reused = o.name !== undefined && fs.existsSync(ctx.runtime.store.dir(o.name));
+  const id = o.name !== undefined && !reused ? o.name : randomHex(6); // 12 hex digits, as docker shows ids
   if (ctx.runtime.store.exists(id) || fs.existsSync(ctx.runtime.store.dir(id)))
     throw new TcrError(`the container name ${JSON.stringify(id)} is already in use (tcr rm ${id})`);
   const dir = containerDir(ctx.store, id);
@@ -140,6 +147,11 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   let cidWritten = false;
   let fgLog: ForegroundLog | undefined;
   try {
+    if (reused) {
+      // its state directory now, so that the name's entry is not taken for a stale one
+      fs.mkdirSync(ctx.runtime.store.dir(id), { recursive: true, mode: 0o711 });
+      setName(root, id, o.name!);
+    }
     // from here until tcr rm, the store keeps the layers, and rmi refuses the image
     ctx.store.claim(img, dir, ctx.runtime.store.dir(id));
     // and volume rm refuses its volumes
@@ -155,6 +167,8 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       exposed: config.config?.ExposedPorts,
       dirOf: (other) => containerDir(ctx.store, other),
     });
+    // the others find it by its name, not only by its id
+    if (reused) for (const a of attachmentsOf(network.record)) a.hosts.names = [...new Set([...a.hosts.names, o.name!])];
     // again, now with the network's mounts and host name
     const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts, joins });
     const shm = host.ipc === 'shareable' ? shareShm(spec, dir) : undefined;
@@ -204,6 +218,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       if (attached && launched) volumes.removeAnonymous(attached.uses);
       fs.rmSync(dir, { recursive: true, force: true });
       if (cidWritten) fs.rmSync(host.cidfile!, { force: true });
+      if (reused) ctx.runtime.store.remove(id); // its claimed directory, and its name
     }
     throw e;
   } finally {

@@ -124,7 +124,9 @@ export async function monitor(rt: Runtime, storeRoot: string, id: string, report
     const began = Date.now();
     let status: number;
     try {
-      status = await launchOnce(rt, dir, id, plan, (pid) => {
+      // the network's names as they are now: a rename while it ran changed them (src/run/rename.ts)
+      const current = { ...plan, network: readLaunchFile(dir)?.network ?? plan.network };
+      status = await launchOnce(rt, dir, id, current, (pid) => {
         if (report.pending && starterGone()) {
           // killed while the launch went on: as a run killed before the monitor started, it leaves no container running
           abandoned = true;
