@@ -5,6 +5,7 @@ import { TcrError } from '../errors.js';
 import type { StateStore } from '../container/state-store.js';
 import { deriveStatus } from '../container/status.js';
 import { joinedShm } from './shared-shm.js';
+import { resolveContainer } from '../container/names.js';
 
 export interface NamespaceFlagValues {
   ipc?: string;
@@ -56,7 +57,7 @@ export function namespaceJoins(f: NamespaceFlagValues, state: StateStore): Names
     if (mode.kind !== 'container') continue;
     let rec;
     try {
-      rec = state.read(mode.name);
+      rec = state.read(resolveContainer(state.root, mode.name)); // by a name rename gave it too
     } catch {
       throw new TcrError(`--${flag} container:${mode.name}: no such container`);
     }
