@@ -12,9 +12,12 @@ import type { PortMapping } from '../network/record.js';
 import { runNote } from '../run/inspect.js';
 import { decimalSize, ellipsis, goTimeString, humanDuration } from './human-units.js';
 import { neverStarted } from '../run/created-record.js';
+import { nameOf } from '../container/names.js';
 
 export interface ContainerView {
   id: string;
+  /** the name it goes by (its id unless rename gave it another: src/container/names.ts) */
+  name?: string;
   image: string;
   /** the image's config digest, for images of the store */
   imageId?: string;
@@ -105,6 +108,7 @@ export function containerView(rt: Runtime, rec: ContainerRecord, given: Status, 
     }));
   return {
     id: rec.id,
+    name: nameOf(rt.store.root, rec.id),
     image: rec.annotations?.['dev.tcr.image'] ?? '',
     imageId: imageIdOf(storeRoot, rec.id),
     args: rec.config.process?.args ?? [],
@@ -167,7 +171,7 @@ export function formatFields(v: ContainerView, trunc: boolean, now = Date.now())
     Labels: labels,
     LocalVolumes: String(v.mounts.filter((m) => m.name).length),
     Mounts: v.mounts.map((m) => (trunc ? ellipsis(m.name ?? m.source, 15) : (m.name ?? m.source))).join(','),
-    Names: v.id,
+    Names: v.name ?? v.id,
     Networks: v.network,
     Ports: portsText(v.ports),
     RunningFor: `${humanDuration(now - v.created.getTime())} ago`,

@@ -13,6 +13,7 @@ import { checkName, memoryLimits, validName } from './run-checks.js';
 import type { GlobalOptions } from './main.js';
 import { execFailureStatus } from '../linux/exit-status.js';
 import { readExitRecord } from '../container/exit-record.js';
+import { givenName } from './name-lookup.js';
 
 /** docker's run flags as commander gives them; the network ones are src/network/prepare.ts's */
 export interface ImageRunFlags extends NetworkFlags, Partial<HostConfigFlags> {
@@ -208,7 +209,7 @@ export function registerContainerCommands(program: Command): void {
         const q = logQuery(o);
         const file = logFile(ctx.store, id);
         if (!fs.existsSync(file))
-          throw new TcrError(`container ${id} has no log (only containers started with tcr run -d IMAGE have one)`, 125);
+          throw new TcrError(`container ${id} has no log (a container run with --rm or by runc-style commands has none)`, 125);
         const stateDir = ctx.runtime.store.dir(id);
         // no more comes once it stopped and its monitor wrote the exit record (after the last of the output), or is gone
         const finished = () => {
@@ -233,7 +234,7 @@ export function registerContainerCommands(program: Command): void {
       const given = o.time === undefined ? undefined : Number(o.time);
       if (given !== undefined && (!Number.isFinite(given) || given < -1))
         throw new TcrError(`--time: ${JSON.stringify(o.time)} is not a number of seconds`);
-      for (const id of ids) if (await stopContainer(ctx, id, given)) out(`${id}\n`);
+      for (const id of ids) if (await stopContainer(ctx, id, given)) out(`${givenName(id)}\n`);
     });
 
   // started by `run -d` and `start` (src/run/monitor-start.ts), not by people: hidden from help
@@ -267,7 +268,7 @@ export function registerContainerCommands(program: Command): void {
         if (recorded && validName(id)) removeLeftover(ctx.store, id);
         else if (!(validName(id) && removeLeftover(ctx.store, id))) await ctx.runtime.container(id).delete(!!o.force); // its "does not exist"
         if (o.volumes) new VolumeStore(ctx.store.root).removeAnonymous(uses);
-        out(`${id}\n`);
+        out(`${givenName(id)}\n`);
       }
     });
 }

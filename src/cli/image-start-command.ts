@@ -10,6 +10,7 @@ import { addFlags } from './lifecycle.js';
 import { IMAGE_RUN_FLAGS } from './shapes.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../run/detach-keys.js';
 import type { Attaching } from '../run/image-start.js';
+import { givenName } from './name-lookup.js';
 
 export interface StartImageFlags {
   attach?: boolean;
@@ -27,7 +28,7 @@ export async function startImage(g: GlobalOptions, id: string, o: StartImageFlag
   const { openAttach, startImageContainer } = await import('../run/image-start.js');
   if (!o.attach && !o.interactive) {
     await startImageContainer(ctx.runtime, ctx.store.root, id);
-    return out(`${id}\n`);
+    return out(`${givenName(id)}\n`);
   }
   let attaching: Attaching | undefined;
   const request = { stdin: !!o.interactive, detachKeys, sigProxy: true };
@@ -77,7 +78,7 @@ export function registerImageStartCommands(program: Command): void {
           );
         await stopContainer(ctx, id, wait);
         await startImageContainer(ctx.runtime, ctx.store.root, id);
-        out(`${id}\n`);
+        out(`${givenName(id)}\n`);
       }
     });
 

@@ -10,6 +10,7 @@ import { log, out } from '../log.js';
 import { native } from '../sys/native.js';
 import type { GlobalOptions } from './main.js';
 import { applyTemplate } from './go-template.js';
+import { nameOf } from '../container/names.js';
 
 function runtimeOf(cmd: Command): { rt: Runtime; g: GlobalOptions } {
   const g = cmd.optsWithGlobals<GlobalOptions>();
@@ -59,7 +60,12 @@ async function inspectAction(ids: string[], o: { format?: string }, cmd: Command
     }
     const c = rt.container(id);
     const monitor = monitorView(path.join(store, 'containers', id));
-    found.push(inspectContainer({ rec: c.record(), status: c.status(), exit: readExitRecord(rt.store.dir(id)), volumesRoot, monitor }));
+    found.push(
+      inspectContainer({
+        ...{ rec: c.record(), status: c.status(), exit: readExitRecord(rt.store.dir(id)), volumesRoot, monitor },
+        name: nameOf(rt.store.root, id),
+      }),
+    );
   }
   if (o.format === undefined || o.format === 'json') out(JSON.stringify(found, null, 4) + '\n');
   else for (const v of found) out(applyTemplate(o.format, v) + '\n');

@@ -15,6 +15,7 @@ import { registerVolumeCommands } from './volume-commands.js';
 import { registerComposeCommand } from './compose-command.js';
 import { registerLabCommand } from './lab-command.js';
 import { parseFastPath } from './fast-path.js';
+import { lookUpNames, resolveArgs } from './name-lookup.js';
 import { registerContainerCommands } from './docker-commands.js';
 import { registerInspectCommands } from './inspect-commands.js';
 import { registerInfoCommands } from './info-commands.js';
@@ -24,7 +25,7 @@ import { registerRenameCommand } from './rename-command.js';
 import { registerPruneCommands } from './prune-commands.js';
 import { registerTransferCommands } from './transfer-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
-import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
+import { GLOBAL_FLAGS, SHAPES, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
@@ -105,6 +106,7 @@ export function buildProgram(only?: string): Command {
     // its hints reach too far (--frce: --trace); parseErrorText gives closer ones
     .showSuggestionAfterError(false);
   program.hook('preAction', (thisCommand) => applyGlobals(thisCommand.opts<GlobalOptions>()));
+  program.hook('preAction', (_program, action) => lookUpNames(action)); // a renamed container's new name finds its id
   const matched = { yes: false };
   const target = only ? onlyCommand(program, only, matched) : program;
   registerSpec(target);
@@ -180,6 +182,7 @@ export async function main(argv: string[]): Promise<number> {
       requireRoot(argv, name);
       const g = fast.globals as unknown as GlobalOptions;
       applyGlobals(g);
+      fast.args = resolveArgs(fast.command, g.root, SHAPES[fast.command].args, fast.args);
       if (fast.command === 'run') await runCommand(g, fast.args, fast.opts as never, fast.given!);
       else await (lifecycleActions[fast.command] as (g: GlobalOptions, args: string[], o: unknown) => unknown)(g, fast.args, fast.opts);
     } else {

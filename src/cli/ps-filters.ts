@@ -59,7 +59,7 @@ export function filterPredicate(f: Filters, ctx: FilterContext): (v: ContainerVi
   };
   any('id', (value, v) => matches(value, v.id));
   // docker matches against "/NAME"; tcr against both, so ^NAME works as podman's does
-  any('name', (value, v) => matches(value, v.id) || matches(value, `/${v.id}`));
+  any('name', (value, v) => matches(value, v.name ?? v.id) || matches(value, `/${v.name ?? v.id}`));
   any('status', (value, v) => dockerState(v.status) === value);
   any('exited', (value, v) => v.status === 'stopped' && v.exit?.code === Number(value));
   any('network', (value, v) => v.network === value);

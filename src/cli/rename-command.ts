@@ -1,12 +1,12 @@
-// `tcr rename OLD NEW` (and `container rename`): docker's rename, of a
-// stopped container (src/run/rename.ts says why only those).
+// `tcr rename OLD NEW` (and `container rename`): docker's rename; a running
+// container keeps its id (src/run/rename.ts says how).
 import type { Command } from 'commander';
 import { Runtime } from '../container/runtime.js';
 import { dockerExit } from './cli-errors.js';
 import type { GlobalOptions } from './main.js';
 
 function addRename(c: Command): void {
-  c.description('rename a stopped container (its id is its name)')
+  c.description('rename a container (a running one keeps its id)')
     .argument('<container>')
     .argument('<new-name>')
     .action(

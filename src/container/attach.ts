@@ -8,15 +8,18 @@ export class Attachment {
   private readonly signals = new SignalForwarder().install();
   private terminal?: TerminalProxy;
 
-  /** `serveConsole`: someone else proxies the terminal (a monitor, for its attach clients) */
-  constructor(private readonly serveConsole?: (master: number) => void) {
-    if (serveConsole) this.signals.drop('SIGWINCH');
+  /**
+   * `serveConsole`: someone else proxies the terminal (a monitor, for its attach clients);
+   * `tee`: gets our own terminal's output too, as it is shown
+   */
+  constructor(private readonly o: { serveConsole?: (master: number) => void; tee?: (chunk: Buffer) => void } = {}) {
+    if (o.serveConsole) this.signals.drop('SIGWINCH');
   }
 
   /** Receives the pty master of a terminal process (the launcher's onConsole). */
   readonly onConsole = (master: number): void => {
-    if (this.serveConsole) this.serveConsole(master);
-    else this.terminal = new TerminalProxy(master);
+    if (this.o.serveConsole) this.o.serveConsole(master);
+    else this.terminal = new TerminalProxy(master, this.o.tee);
   };
 
   /** Once the process runs: proxy, forward, wait; resolves with its shell-style status. */

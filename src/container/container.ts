@@ -198,7 +198,8 @@ export class Container {
     }
   }
 
-  async delete(force = false): Promise<void> {
+  /** `keepName`: a launch forgotten before the next (src/run/forget-launch.ts): the name rename gave it stays */
+  async delete(force = false, keepName = false): Promise<void> {
     let rec: ContainerRecord;
     try {
       rec = this.record();
@@ -223,7 +224,7 @@ export class Container {
           log.warn(errorMessage(e));
         }
       }
-      this.store.remove(this.id);
+      this.store.remove(this.id, keepName);
     });
   }
 

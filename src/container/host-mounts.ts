@@ -6,6 +6,7 @@ import path from 'node:path';
 import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import { native } from '../sys/native.js';
 import { removeTree } from '../sys/remove-tree.js';
+import { parseMountOptions } from '../linux/mounts.js';
 
 export interface OverlayRootfs {
   /** layer directories, top first (overlayfs' lowerdir order) */
@@ -24,6 +25,23 @@ export interface OverlayRootfs {
    * target instead. The caller, who knows images, gives it; the lifecycle does not.
    */
   copyLayers: (bottomFirst: string[], target: string) => Promise<void>;
+}
+
+/** A tmpfs an image container binds from the host (its shareable /dev/shm): made after the overlay, undone with it. */
+export interface HostTmpfs {
+  target: string;
+  /** the spec mount's options: flags (nosuid, ...) and data (mode=, size=) */
+  options: string[];
+}
+
+export function mountHostTmpfs(t: HostTmpfs): void {
+  fs.mkdirSync(t.target, { recursive: true, mode: 0o700 });
+  const { flags, data } = parseMountOptions(t.options);
+  try {
+    native().mount('shm', t.target, 'tmpfs', flags, data.join(','));
+  } catch (e) {
+    throw new TcrError(`tmpfs on ${t.target}: ${errorMessage(e)}`);
+  }
 }
 
 export interface HostCleanup {

@@ -24,7 +24,16 @@ import { runHooks } from './hooks.js';
 import type { Executor } from './executor.js';
 import { Launch } from './launcher.js';
 import { Attachment } from './attach.js';
-import { mountOverlay, mountPointOf, mountsAt, undoHostMounts, type HostCleanup, type OverlayRootfs } from './host-mounts.js';
+import {
+  mountHostTmpfs,
+  mountOverlay,
+  mountPointOf,
+  mountsAt,
+  undoHostMounts,
+  type HostCleanup,
+  type HostTmpfs,
+  type OverlayRootfs,
+} from './host-mounts.js';
 import { lsmSteps } from './lsm.js';
 import { removeOwnPidFile, undoFailedLaunch } from './undo.js';
 import { checkRootlessSpec, isRootless, setgroupsDenied, writeIdMapsAsUser } from './rootless.js';
@@ -50,6 +59,8 @@ export interface CreateOptions {
   consoleSocket?: string;
   /** an image container's root: overlaid layers, mounted once the container is recorded */
   overlay?: OverlayRootfs;
+  /** a tmpfs on the host that the container binds (a shareable /dev/shm), mounted and undone with the overlay */
+  hostTmpfs?: HostTmpfs;
   /** directories that belong to the container and go with it (an image container's) */
   ownedDirs?: string[];
   /** an image container's bridge networking, attached at the start sync (src/network/attach.ts); engines do their own */
@@ -65,6 +76,8 @@ export interface RunOptions extends CreateOptions {
   onExit?: (status: number) => Promise<void>;
   /** a terminal container's pty master for the caller to serve (an image container's monitor), instead of our own terminal */
   onConsole?: (master: number) => void;
+  /** a foreground terminal's output as it is shown (an image container logs it) */
+  onTerminalOutput?: (chunk: Buffer) => void;
 }
 
 export class Runtime {
@@ -165,7 +178,7 @@ export class Runtime {
   /** create + start + wait: resolves with the exit status (128+N for signal N). */
   async run(id: string, opts: RunOptions = {}): Promise<number> {
     // attached before the container exists, so no signal meanwhile is lost
-    const attach = opts.detach ? undefined : new Attachment(opts.onConsole);
+    const attach = opts.detach ? undefined : new Attachment({ serveConsole: opts.onConsole, tee: opts.onTerminalOutput });
     let launch: Launch;
     try {
       launch = await this.launch(id, opts, true, attach?.onConsole);
@@ -187,7 +200,9 @@ export class Runtime {
       } catch (e) {
         if (this.store.exists(id)) throw e;
       }
-      if (opts.overlay) undoHostMounts({ unmount: [opts.overlay.target], remove: [] }); // kept: its upper layer stays, unmounted until rm
+      // kept: its upper layer stays, unmounted until rm; its shareable /dev/shm goes, as docker's at a stop
+      const mounted = [opts.overlay?.target, opts.hostTmpfs?.target].filter((t): t is string => !!t);
+      if (mounted.length) undoHostMounts({ unmount: mounted, remove: [] });
       if (opts.network) await container.releaseNetwork();
     }
     return status;
@@ -236,8 +251,8 @@ export class Runtime {
     let launch: Launch | undefined;
     let cgroup: CgroupManager | undefined;
     let pidWritten = 0;
-    let hostCleanup: HostCleanup | undefined =
-      opts.overlay || opts.ownedDirs ? { unmount: opts.overlay ? [opts.overlay.target] : [], remove: opts.ownedDirs ?? [] } : undefined;
+    const unmount = [opts.overlay?.target, opts.hostTmpfs?.target].filter((t): t is string => !!t);
+    let hostCleanup: HostCleanup | undefined = unmount.length || opts.ownedDirs ? { unmount, remove: opts.ownedDirs ?? [] } : undefined;
     const rec = newRecord(id, bundle);
     try {
       const spec = bundle.spec;
@@ -246,6 +261,7 @@ export class Runtime {
       rec.hostCleanup = hostCleanup;
       this.store.write(rec); // the intent is recorded before anything is made
       if (opts.overlay) await mountOverlay(opts.overlay);
+      if (opts.hostTmpfs) mountHostTmpfs(opts.hostTmpfs);
       if (!spec.linux?.namespaces?.some((n) => n.type === 'mount')) {
         // no mount namespace: the init mounts in the host's, under the rootfs; delete undoes all that was not there now
         hostCleanup = {

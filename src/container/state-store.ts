@@ -11,6 +11,7 @@ import type { NetworkRecord } from '../network/record.js';
 import { removeTree } from '../sys/remove-tree.js';
 import { native } from '../sys/native.js';
 import { ContainerLock } from './lock.js';
+import { dropNames } from './names.js';
 
 import { defaultStateRoot } from './state-root.js';
 
@@ -179,7 +180,7 @@ export class StateStore {
    * left the directory behind, holding only that. What a removal killed
    * half-way left (its pid is gone) is removed by the next one.
    */
-  remove(id: string): void {
+  remove(id: string, keepName = false): void {
     const doomed = path.join(this.root, `${REMOVING}${process.pid}-${id}`);
     try {
       fs.renameSync(this.dir(id), doomed);
@@ -188,6 +189,7 @@ export class StateStore {
       return;
     }
     removeTree(doomed);
+    if (!keepName) dropNames(this.root, id); // a name given by rename goes with it
     for (const name of fs.readdirSync(this.root)) {
       const pid = name.startsWith(REMOVING) ? Number(name.slice(REMOVING.length).split('-')[0]) : 0;
       if (pid > 0 && !pidAlive(pid)) removeTree(path.join(this.root, name));

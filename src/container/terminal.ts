@@ -26,7 +26,10 @@ export class TerminalProxy {
   private done?: Promise<void>;
   private readonly resize = () => this.copySize();
 
-  constructor(private readonly master: number) {}
+  constructor(
+    private readonly master: number,
+    private readonly tee?: (chunk: Buffer) => void,
+  ) {}
 
   start(): void {
     this.copySize();
@@ -50,7 +53,10 @@ export class TerminalProxy {
     const out = new tty.ReadStream(this.master);
     this.output = out;
     this.done = new Promise((resolve) => {
-      out.on('data', (chunk: Buffer) => writeAll(1, chunk));
+      out.on('data', (chunk: Buffer) => {
+        writeAll(1, chunk);
+        this.tee?.(chunk);
+      });
       // EIO once the last slave fd closes: the container is done with the terminal
       out.on('error', () => resolve());
       out.on('end', () => resolve());

@@ -21,8 +21,15 @@ function nodeOf(st: fs.Stats, ctrPath: string): Device | undefined {
   return { type, path: ctrPath, major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid };
 }
 
-/** --device HOST[:CONTAINER][:PERMISSIONS]: PERMISSIONS from r, w, m (default rwm); a directory gives each device under it. */
-export function parseDevice(v: string): DeviceGrant[] {
+/** One --device as docker's inspect shows it in HostConfig.Devices: the paths as given, not resolved. */
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+/** --device HOST[:CONTAINER][:PERMISSIONS] split, PERMISSIONS from r, w, m (default rwm). */
+export function deviceMapping(v: string): DeviceMapping {
   const where = `--device ${JSON.stringify(v)}`;
   const parts = v.split(':');
   let perms = 'rwm';
@@ -30,6 +37,13 @@ export function parseDevice(v: string): DeviceGrant[] {
   if (parts.length > 2 || parts.some((p) => !p)) throw new TcrError(`${where}: give HOST-PATH[:CONTAINER-PATH][:rwm]`);
   const [host, ctr = host] = parts;
   if (!path.isAbsolute(host) || !path.isAbsolute(ctr)) throw new TcrError(`${where}: both paths must be absolute`);
+  return { PathOnHost: host, PathInContainer: ctr, CgroupPermissions: perms };
+}
+
+/** A --device's nodes and cgroup rules; a directory gives each device under it. */
+export function parseDevice(v: string): DeviceGrant[] {
+  const where = `--device ${JSON.stringify(v)}`;
+  const { PathOnHost: host, PathInContainer: ctr, CgroupPermissions: perms } = deviceMapping(v);
   let real: string;
   let st: fs.Stats;
   try {

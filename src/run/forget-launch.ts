@@ -25,6 +25,7 @@ export async function forgetLaunch(rt: Runtime, dir: string, id: string, heedSto
   } finally {
     lock.release();
   }
-  await rt.container(id).delete(true);
+  // a name rename gave it outlives the launch (its entry is stale only until the next launch claims the directory)
+  await rt.container(id).delete(true, true);
   return true;
 }

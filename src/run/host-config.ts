@@ -10,7 +10,8 @@ import { CAPABILITIES, capMask, ownBoundingSet } from '../linux/capabilities.js'
 import type { Mount, Spec } from '../spec/types.js';
 import { hostDevices, parseDevice } from './device-flags.js';
 import { cpuMemoryResources, oomScoreAdj, shmSize, sysctls, ulimits } from './host-flags.js';
-import { namespaceMode } from './namespace-flags.js';
+import { namespaceMode, type NamespaceJoins } from './namespace-flags.js';
+import { shmBind } from './shared-shm.js';
 import { noHostFlags, type HostConfigFlags, type ImageRunOptions } from './options.js';
 
 /** Where --init's program comes from (Debian's tini package), and where docker puts its docker-init. */
@@ -19,7 +20,7 @@ export const INIT_TARGET = '/sbin/docker-init';
 
 /** What the spec build needs from outside: the paths of namespaces to join (src/run/namespace-flags.ts namespaceJoins). */
 export interface HostConfigContext {
-  joins?: { ipc?: string; pid?: string };
+  joins?: NamespaceJoins;
   /** the network namespace the spec uses: host means net.* sysctls are the host's */
   hostNetwork: boolean;
 }
@@ -54,14 +55,15 @@ function setNamespaces(spec: Spec, h: HostConfigFlags, ctx: HostConfigContext): 
   if (namespaceMode('uts', h.uts).kind === 'host') delete spec.hostname;
   // docker's none: an IPC namespace of its own without /dev/shm
   if (h.ipc === 'none') spec.mounts = spec.mounts!.filter((m) => m.destination !== '/dev/shm');
+  if (namespaceMode('ipc', h.ipc).kind === 'container') {
+    const shm = ctx.joins?.shm;
+    if (h.shmSize !== undefined) throw new TcrError(`--shm-size: conflicts with --ipc ${h.ipc} (/dev/shm is that container's)`);
+    if (shm) spec.mounts = spec.mounts!.map((m) => (m.destination === '/dev/shm' ? shmBind(shm) : m));
+  }
   if (namespaceMode('ipc', h.ipc).kind === 'host') {
     // the host's IPC namespace goes with the host's POSIX shared memory, as docker binds /dev/shm
     if (h.shmSize !== undefined) throw new TcrError("--shm-size: conflicts with --ipc host (/dev/shm is the host's)");
-    spec.mounts = spec.mounts!.map((m) =>
-      m.destination === '/dev/shm'
-        ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
-        : m,
-    );
+    spec.mounts = spec.mounts!.map((m) => (m.destination === '/dev/shm' ? shmBind('/dev/shm') : m));
   }
 }
 

@@ -14,10 +14,14 @@ import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { randomHex } from '../sys/random.js';
 import { noHostFlags, type ImageRunOptions } from './options.js';
 import { namespaceJoins } from './namespace-flags.js';
+import { shareShm } from './shared-shm.js';
+import { nameTaken, setName } from '../container/names.js';
+import { attachmentsOf } from '../network/record.js';
 import { writeLaunchFile } from './monitor-files.js';
 import { startMonitor } from './monitor-start.js';
 import { recordCreated } from './created-record.js';
 import { parseRestartPolicy } from './restart-policy.js';
+import { foregroundLog, type ForegroundLog } from './foreground-log.js';
 import { resolveHealth } from './health.js';
 import { parseMountFlags } from '../volumes/mount-flags.js';
 import { VolumeStore } from '../volumes/store.js';
@@ -100,7 +104,12 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     (config.config as { Healthcheck?: Parameters<typeof resolveHealth>[1] } | undefined)?.Healthcheck,
   );
   const lower = ctx.store.layerDirs(img).reverse();
-  const id = o.name ?? randomHex(6); // 12 hex digits, as docker shows ids
+  const root = ctx.runtime.store.root;
+  if (o.name !== undefined && nameTaken(root, o.name))
+    throw new TcrError(`the container name ${JSON.stringify(o.name)} is already in use (tcr rm ${o.name})`);
+  // a name whose directories a container renamed while running still holds (src/container/names.ts): an id of its own
+  const reused = o.name !== undefined && fs.existsSync(ctx.runtime.store.dir(o.name));
+  const id = o.name !== undefined && !reused ? o.name : randomHex(6); // 12 hex digits, as docker shows ids
   if (ctx.runtime.store.exists(id) || fs.existsSync(ctx.runtime.store.dir(id)))
     throw new TcrError(`the container name ${JSON.stringify(id)} is already in use (tcr rm ${id})`);
   const dir = containerDir(ctx.store, id);
@@ -134,7 +143,13 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   let attached: Attached | undefined;
   let launched = false;
   let cidWritten = false;
+  let fgLog: ForegroundLog | undefined;
   try {
+    if (reused) {
+      // its state directory now, so that the name's entry is not taken for a stale one
+      fs.mkdirSync(ctx.runtime.store.dir(id), { recursive: true, mode: 0o711 });
+      setName(root, id, o.name!);
+    }
     // from here until tcr rm, the store keeps the layers, and rmi refuses the image
     ctx.store.claim(img, dir, ctx.runtime.store.dir(id));
     // and volume rm refuses its volumes
@@ -150,12 +165,15 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       exposed: config.config?.ExposedPorts,
       dirOf: (other) => containerDir(ctx.store, other),
     });
+    // the others find it by its name, not only by its id
+    if (reused) for (const a of attachmentsOf(network.record)) a.hosts.names = [...new Set([...a.hosts.names, o.name!])];
     // again, now with the network's mounts and host name
     const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts, joins });
+    const shm = host.ipc === 'shareable' ? shareShm(spec, dir) : undefined;
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     // how to launch it stays beside it: its monitor reads it, and tcr start of it once stopped
     // -i and -t: its monitor keeps the stdin pipe or the pty master for tcr attach (src/run/attach-socket.ts)
-    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record, health, interactive: !!o.interactive, tty: !!o.tty });
+    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record, health, interactive: !!o.interactive, tty: !!o.tty, shm });
     if (host.cidfile !== undefined) {
       writeCidfile(host.cidfile, id);
       cidWritten = true;
@@ -173,14 +191,18 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     if (!o.interactive && !o.tty) {
       stdio = [fs.openSync('/dev/null', 'r'), -1, -1];
     }
+    // kept, it has a log as docker's containers do (a --rm one is gone before anyone could read it)
+    if (!o.rm) fgLog = foregroundLog(dir, logFile(ctx.store, id), { tty: o.tty, stdin: stdio?.[0] ?? -1 });
     launched = true;
     const status = await ctx.runtime.run(id, {
       bundle: dir,
       keep: !o.rm,
       stdio,
+      ...fgLog?.launch,
       overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs, volatile: o.rm, copyLayers },
       ownedDirs: [dir],
       network: network.record,
+      hostTmpfs: shm,
     });
     // --rm removed the container: its anonymous volumes go with it, never its named ones (as docker's --rm)
     if (o.rm) volumes.removeAnonymous(attached.uses);
@@ -195,9 +217,11 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       if (attached && launched) volumes.removeAnonymous(attached.uses);
       fs.rmSync(dir, { recursive: true, force: true });
       if (cidWritten) fs.rmSync(host.cidfile!, { force: true });
+      if (reused) ctx.runtime.store.remove(id); // its claimed directory, and its name
     }
     throw e;
   } finally {
+    await fgLog?.close();
     for (const fd of new Set(stdio ?? [])) if (fd > 2) fs.closeSync(fd);
   }
 }

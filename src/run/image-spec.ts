@@ -14,6 +14,7 @@ import { resolveUser } from '../container/passwd.js';
 import type { PreparedNetwork } from '../network/prepare.js';
 import { applyHostConfig, utsHostname } from './host-config.js';
 import { mergeLabels, stopSignal, stopTimeout } from './note-flags.js';
+import { deviceMapping } from './device-flags.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -100,7 +101,7 @@ export interface ImageSpecContext {
   /** the mounts of -v, --mount and --tmpfs, resolved (src/volumes/attach.ts specMounts) */
   userMounts: Mount[];
   /** the namespaces --ipc/--pid container:NAME join (src/run/namespace-flags.ts namespaceJoins) */
-  joins?: { ipc?: string; pid?: string };
+  joins?: { ipc?: string; pid?: string; shm?: string };
 }
 
 /** -h, else the first 12 characters of the id, as docker names a container's host. */
@@ -165,6 +166,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
     host: {
       ...{ privileged: !!host.privileged, ipcMode: host.ipc || 'private', pidMode: host.pid ?? '', utsMode: host.uts ?? '' },
       ...{ init: !!host.init, groupAdd: host.groupAdd, volumesFrom: host.volumesFrom },
+      devices: host.device.map(deviceMapping),
     },
     ports: ctx.network?.record?.portMappings ?? [], // HostConfig.PortBindings, kept after the stop gives the ports back
   };

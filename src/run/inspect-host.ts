@@ -2,6 +2,7 @@
 // the modes from the run note (the spec no longer tells `--ipc shareable`
 // from private), the limits and settings from the spec itself.
 import type { Spec } from '../spec/types.js';
+import type { DeviceMapping } from './device-flags.js';
 
 /** What the dev.tcr.run note keeps of the HostConfig flags (src/run/image-spec.ts). */
 export interface HostNote {
@@ -12,6 +13,8 @@ export interface HostNote {
   init: boolean;
   groupAdd: string[];
   volumesFrom: string[];
+  /** --device as given (absent in containers made before it was noted) */
+  devices?: DeviceMapping[];
 }
 
 const SHM_DEFAULT = 64 * 1024 * 1024;
@@ -35,6 +38,7 @@ export function hostConfigFields(spec: Spec, note: HostNote | undefined): Record
     Init: note?.init || null,
     GroupAdd: note?.groupAdd.length ? note.groupAdd : null,
     VolumesFrom: note?.volumesFrom.length ? note.volumesFrom : null,
+    Devices: note?.devices ?? [],
     CpuShares: res?.cpu?.shares ?? 0,
     CpuQuota: res?.cpu?.quota ?? 0,
     CpuPeriod: res?.cpu?.period ?? 0,

@@ -35,6 +35,8 @@ export interface InspectSource {
   rec: ContainerRecord;
   status: Status;
   exit?: ExitRecord;
+  /** the name it goes by when rename gave it one other than its id (src/container/names.ts) */
+  name?: string;
   /** <store>/volumes: a bind mount from under it is a volume */
   volumesRoot: string;
   /** what the monitor of a run -d container keeps (src/run/monitor-files.ts) */
@@ -146,7 +148,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
       ...(s.monitor?.health !== undefined && { Health: s.monitor.health }),
     },
     Image: rec.annotations?.['dev.tcr.image'] ?? '',
-    Name: `/${rec.id}`,
+    Name: `/${s.name ?? rec.id}`,
     Driver: 'overlay',
     RestartCount: s.monitor?.restartCount ?? 0,
     Config: {

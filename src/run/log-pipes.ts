@@ -3,12 +3,14 @@
 // reads, and every line becomes {"log","stream","time"} appended to the log.
 // Node has no pipe(2): a fifo opened at both ends and unlinked at once is one.
 // A terminal container's output is what its pty master reads, logged as
-// stdout. Each chunk also goes to `onOutput`: the attach clients.
+// stdout. Each chunk also goes to `onOutput` as it comes: a monitor's attach
+// clients, or a foreground run's own stdout and stderr (copyOut).
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import tty from 'node:tty';
+import { errnoCode } from '../errors.js';
 import { native } from '../sys/native.js';
 import { randomHex } from '../sys/random.js';
 import { nowNanos, rfc3339Nano } from './log-time.js';
@@ -31,6 +33,57 @@ export function openPipe(dir: string): { read: number; write: number } {
   }
 }
 
+/** One stream's entries: its bytes cut at each newline (and every MAX_ENTRY), one JSON line each, appended to the log. */
+export class LogStream {
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = '';
+
+  constructor(
+    private readonly logFd: number,
+    private readonly stream: StreamName,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.pending += this.decoder.write(chunk);
+    let nl: number;
+    while ((nl = this.pending.indexOf('\n')) >= 0) {
+      this.entry(this.pending.slice(0, nl + 1));
+      this.pending = this.pending.slice(nl + 1);
+    }
+    while (this.pending.length >= MAX_ENTRY) {
+      this.entry(this.pending.slice(0, MAX_ENTRY));
+      this.pending = this.pending.slice(MAX_ENTRY);
+    }
+  }
+
+  /** A last line without its newline is an entry too. */
+  end(): void {
+    this.pending += this.decoder.end();
+    if (this.pending) this.entry(this.pending);
+    this.pending = '';
+  }
+
+  private entry(log: string): void {
+    fs.writeSync(this.logFd, JSON.stringify({ log, stream: this.stream, time: rfc3339Nano(nowNanos()) }) + '\n');
+  }
+}
+
+export function openLog(logFile: string): number {
+  return fs.openSync(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
+}
+
+/** Writes all of `buf` to `fd` (a terminal or pipe of the caller's); a reader gone away loses only its copy. */
+export function copyOut(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off);
+    } catch (e) {
+      if (errnoCode(e) !== 'EAGAIN') return;
+    }
+  }
+}
+
 export class LogPipes {
   /** the container's stdout and stderr, until the launch has handed them over */
   readonly writeFds: [number, number];
@@ -38,12 +91,13 @@ export class LogPipes {
   private readonly sockets: net.Socket[] = [];
   private readonly logFd: number;
 
+  /** `onOutput`: gets each stream's bytes as they come, before the log has them (it must not wait for a line to end) */
   constructor(
     dir: string,
     logFile: string,
     private readonly onOutput: (stream: StreamName, chunk: Buffer) => void = () => {},
   ) {
-    this.logFd = fs.openSync(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
+    this.logFd = openLog(logFile);
     const out = openPipe(dir);
     const err = openPipe(dir);
     this.writeFds = [out.write, err.write];
@@ -87,32 +141,16 @@ export class LogPipes {
   private follow(fd: number, stream: StreamName, source?: tty.ReadStream): void {
     const socket = source ?? new net.Socket({ fd, readable: true, writable: false });
     this.sockets.push(socket);
-    let pending = '';
-    const entry = (log: string) => {
-      fs.writeSync(this.logFd, JSON.stringify({ log, stream, time: rfc3339Nano(nowNanos()) }) + '\n');
-    };
-    // bytes for the clients, text for the log: a character split between two reads is joined first
-    const decoder = new StringDecoder('utf8');
-    socket.on('data', (data: Buffer) => {
-      this.onOutput(stream, data);
-      pending += decoder.write(data);
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        entry(pending.slice(0, nl + 1));
-        pending = pending.slice(nl + 1);
-      }
-      while (pending.length >= MAX_ENTRY) {
-        entry(pending.slice(0, MAX_ENTRY));
-        pending = pending.slice(MAX_ENTRY);
-      }
+    const entries = new LogStream(this.logFd, stream);
+    socket.on('data', (chunk: Buffer) => {
+      this.onOutput(stream, chunk);
+      entries.push(chunk);
     });
     this.done.push(
       new Promise<void>((resolve) => {
         socket.on('error', () => {}); // EIO and the like: the end of the stream all the same
         socket.on('close', () => {
-          pending += decoder.end();
-          if (pending) entry(pending); // a last line without its newline
-          pending = '';
+          entries.end();
           resolve();
         });
       }),

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NetworkRecord } from '../network/record.js';
+import type { HostTmpfs } from '../container/host-mounts.js';
 import { writeFileAtomic } from '../container/state-store.js';
 import { isSameLiveProcess, procStat } from '../container/proc.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
@@ -26,6 +27,8 @@ export interface LaunchFile {
   interactive?: boolean;
   /** -t: the monitor holds its pty master */
   tty?: boolean;
+  /** --ipc shareable: its /dev/shm, a tmpfs on the host each launch mounts (src/run/shared-shm.ts) */
+  shm?: HostTmpfs;
 }
 
 const LAUNCH = 'launch.json';

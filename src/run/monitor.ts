@@ -110,6 +110,7 @@ async function launchOnce(
             attach.setInput({ kind: 'terminal', master });
           }
         : undefined,
+      hostTmpfs: plan.shm,
       onRunning: (pid) => {
         logs.closeWriteEnds();
         closeStdinEnd();
@@ -177,11 +178,13 @@ export async function monitor(rt: Runtime, storeRoot: string, id: string, report
     const began = Date.now();
     let status: number;
     try {
+      // the network's names as they are now: a rename while it ran changed them (src/run/rename.ts)
+      const current = { ...plan, network: readLaunchFile(dir)?.network ?? plan.network };
       status = await launchOnce(
         rt,
         dir,
         id,
-        plan,
+        current,
         (pid) => {
           if (report.pending && starterGone()) {
             // killed while the launch went on: as a run killed before the monitor started, it leaves no container running

@@ -1,9 +1,13 @@
-// `tcr rename OLD NEW`. tcr's container id is its name: the state directory
-// <root>/ID and the store's <store>/containers/ID both move, and every path
-// of the record, the bundle's config.json and the image-use record that
-// names them is rewritten. Only a stopped container is renamed: a running
-// one has processes (a -d --rm reaper, the init's monitor) that know it by
-// its old id, which no rename could tell.
+// `tcr rename OLD NEW`. A stopped container known by its id moves: tcr's
+// container id is its name, so the state directory <root>/ID and the
+// store's <store>/containers/ID both move, and every path of the record, the
+// bundle's config.json and the image-use record that names them is
+// rewritten. A running container (or one whose directories cannot move)
+// keeps its id, as docker's does, and gets a name (src/container/names.ts):
+// its mounts, netns pin, cgroup, monitor and health checker all know it by
+// its id, and a name only the command line reads changes nothing under
+// them. Either way the names its network's hosts files and DNS give it
+// follow, and its launch.json's, which its monitor reads at each restart.
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError, errnoCode } from '../errors.js';
@@ -15,7 +19,8 @@ import { native } from '../sys/native.js';
 import { validName } from '../cli/run-checks.js';
 import type { ContainerRecord } from '../container/state-store.js';
 import { attachmentsOf, type NetworkRecord } from '../network/record.js';
-import { readLaunchFile, writeLaunchFile } from './monitor-files.js';
+import { monitorAlive, readLaunchFile, writeLaunchFile } from './monitor-files.js';
+import { dropNames, nameOf, nameTaken, setName } from '../container/names.js';
 
 /** Every string of `value` at or under `from` (a path) rewritten to start with `to`. */
 function movePaths<T>(value: T, moves: [string, string][]): T {
@@ -36,17 +41,35 @@ function renamedRecord(rec: ContainerRecord, newId: string, moves: [string, stri
   const next = movePaths(rec, moves);
   next.id = newId;
   // the names the network's hosts files give it: the container name follows, the host name stays (as docker's)
-  renameInNetwork(next.network, rec, newId);
+  renameInNetwork(next.network, rec, rec.id, newId);
   return next;
 }
 
 /** The names the network's hosts files and DNS give it: the container name follows, the host name stays (as docker's). */
-function renameInNetwork(network: NetworkRecord | undefined, rec: ContainerRecord, newId: string): void {
+function renameInNetwork(network: NetworkRecord | undefined, rec: ContainerRecord, oldName: string, newName: string): void {
   const hostname = rec.config.hostname ?? rec.id.slice(0, 12);
   for (const a of attachmentsOf(network)) {
-    const aliases = a.hosts.names.filter((n) => n !== hostname && n !== rec.id);
-    a.hosts.names = [...new Set([hostname, newId, ...aliases])];
+    const aliases = a.hosts.names.filter((n) => n !== hostname && n !== oldName);
+    a.hosts.names = [...new Set([hostname, newName, ...aliases])];
   }
+}
+
+/** A running container's rename: the id stays, the name changes; under the container's lock. */
+async function renameInPlace(rt: Runtime, storeRoot: string, rec: ContainerRecord, oldName: string, newName: string): Promise<void> {
+  const root = rt.store.root;
+  // taken first: of two renames to one name, one fails here before changing anything
+  if (newName === rec.id) dropNames(root, rec.id);
+  else setName(root, rec.id, newName);
+  renameInNetwork(rec.network, rec, oldName, newName);
+  rt.store.write(rec);
+  const storeDir = path.join(storeRoot, 'containers', rec.id);
+  const plan = readLaunchFile(storeDir);
+  if (plan?.network) {
+    renameInNetwork(plan.network, rec, oldName, newName);
+    writeLaunchFile(storeDir, plan);
+  }
+  const { refreshNames } = await import('../network/hosts.js');
+  for (const a of attachmentsOf(rec.network)) if (a.shareNames) await refreshNames(rt.store, a);
 }
 
 function rewriteJson(file: string, moves: [string, string][]): void {
@@ -60,30 +83,47 @@ function rewriteJson(file: string, moves: [string, string][]): void {
   fs.writeFileSync(file, JSON.stringify(movePaths(JSON.parse(text) as unknown, moves), null, 2));
 }
 
+/** Waits (a while) for a container its monitor is restarting: between two launches it has no record. */
+async function betweenLaunches(rt: Runtime, storeRoot: string, id: string): Promise<void> {
+  const launchFile = path.join(storeRoot, 'containers', id, 'launch.json');
+  for (let i = 0; i < 200 && !rt.store.exists(id) && fs.existsSync(rt.store.dir(id)) && fs.existsSync(launchFile); i++)
+    await new Promise((r) => setTimeout(r, 50));
+}
+
 export async function renameContainer(rt: Runtime, storeRoot: string, oldId: string, newId: string): Promise<void> {
   if (!validName(newId))
     throw new TcrError(
       `invalid container name (${newId}): only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least 2 characters, the first a letter or digit`,
     );
-  if (oldId === newId) throw new TcrError(`renaming a container with the same name as its current name: ${newId}`);
+  await betweenLaunches(rt, storeRoot, oldId);
+  const oldName = nameOf(rt.store.root, oldId);
+  if (oldName === newId) throw new TcrError(`renaming a container with the same name as its current name: ${newId}`);
   rt.store.read(oldId); // "does not exist"
+  const inUse = () => new TcrError(`the container name ${JSON.stringify(newId)} is already in use (tcr rm ${newId})`);
+  if (nameTaken(rt.store.root, newId)) throw inUse();
   const oldLock = ContainerLock.acquire(rt.store.dir(oldId));
-  if (!oldLock) throw new TcrError(`container ${oldId} does not exist`);
+  if (!oldLock) throw new TcrError(`container ${oldName} does not exist`);
   let newLock: ContainerLock | undefined;
   try {
     const rec = rt.store.read(oldId);
     const status = deriveStatus(rec, rt.store);
-    if (status !== 'stopped')
-      throw new TcrError(
-        `cannot rename container ${oldId}: it is ${status}, and tcr renames only stopped containers (its processes know it by its id): tcr stop ${oldId} first`,
-      );
     const oldStore = path.join(storeRoot, 'containers', oldId);
     const newStore = path.join(storeRoot, 'containers', newId);
-    if (fs.existsSync(newStore)) throw new TcrError(`the container name ${JSON.stringify(newId)} is already in use (tcr rm ${newId})`);
+    // the directories move only for a stopped container known by its id, where nothing holds the new name's
+    const movable =
+      status === 'stopped' &&
+      oldName === oldId &&
+      // a monitor waiting to restart it knows its id
+      !monitorAlive(rt.store.dir(oldId)) &&
+      !fs.existsSync(rt.store.dir(newId)) &&
+      !fs.existsSync(newStore);
+    if (!movable && status === 'creating') throw new TcrError(`cannot rename container ${oldName}: it is still being created`);
+    if (!movable) return await renameInPlace(rt, storeRoot, rec, oldName, newId);
+    if (fs.existsSync(newStore)) throw inUse();
     try {
       newLock = rt.store.claim(newId);
     } catch (e) {
-      throw e instanceof TcrError ? new TcrError(`the container name ${JSON.stringify(newId)} is already in use (tcr rm ${newId})`) : e;
+      throw e instanceof TcrError ? inUse() : e;
     }
     // a stopped container never runs again: its empty cgroup goes now, so that a new container
     // of the old name does not find it (a cgroup v2 directory cannot be renamed)
@@ -118,7 +158,7 @@ export async function renameContainer(rt: Runtime, storeRoot: string, oldId: str
       rewriteJson(path.join(newStore, 'launch.json'), moves);
       const plan = readLaunchFile(newStore);
       if (plan?.network) {
-        renameInNetwork(plan.network, rec, newId);
+        renameInNetwork(plan.network, rec, rec.id, newId);
         writeLaunchFile(newStore, plan);
       }
     }

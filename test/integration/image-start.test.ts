@@ -60,7 +60,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('create, start, restart, at
     expect([r.status, r.stdout]).toEqual([0, '1\n']);
     expect(tcr(['start', 'fg']).stdout).toBe('fg\n');
     expect(tcr(['wait', 'fg']).stdout).toBe('0\n');
-    expect(tcr(['logs', 'fg']).stdout).toBe('2\n');
+    expect(tcr(['logs', 'fg']).stdout).toBe('1\n2\n'); // the foreground run's output, then the start's (docker keeps both)
     expect(tcr(['rm', 'fg']).status).toBe(0);
     expect(containers()).toEqual([]);
   });

@@ -136,7 +136,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE: HostConfig 
     });
 
     it("--ipc container:NAME and --pid container:NAME join a running container's; it keeps running", () => {
-      expect(tcr(['run', '-d', '--network', 'none', '--name', 'nsowner', 'img', 'sleep', '300']).status).toBe(0);
+      expect(tcr(['run', '-d', '--network', 'none', '--ipc', 'shareable', '--name', 'nsowner', 'img', 'sleep', '300']).status).toBe(0);
       try {
         const pid = JSON.parse(tcr(['inspect', 'nsowner']).stdout)[0].State.Pid as number;
         const out = sh(
@@ -188,7 +188,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr run IMAGE: HostConfig 
       [['--sysctl', 'net.ipv4.ip_forward=1', '--network', 'host'], /net.ipv4.ip_forward is the host's with --network host/],
       [['--ipc', 'container:nosuch'], /^tcr: --ipc container:nosuch: no such container\n$/],
       [['--pid', 'private-ish'], /^tcr: --pid: "private-ish" is not a mode/],
-      [['--userns', 'keep-id'], /^tcr: --userns: "keep-id" is not a mode tcr takes here \(host\)/],
+      [['--userns', 'keep-id'], /^tcr: --userns keep-id: keep-id is only supported in rootless mode/],
       [['--uts', 'host', '-h', 'box'], /-h\/--hostname: conflicts with --uts host/],
       [['--group-add', 'nosuchgroup'], /--group-add "nosuchgroup": no such group in the image's \/etc\/group/],
       [['--cpu-period', '10'], /^tcr: --cpu-period: 10 is out of range/],
