@@ -280,8 +280,14 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveAardvark))(
     const net = `${netA}s`;
     expect(tcr(['network', 'create', '--subnet', freeSubnet(245), net]).stderr).toBe('');
     const file = path.join(DNS_DIR, JSON.parse(tcr(['network', 'inspect', net]).stdout)[0].Bridge);
+    // a network whose store went without rm: its bridge is gone, its file stayed (no tcr-HEX device is named with a g)
+    const orphan = path.join(DNS_DIR, `tcr-g${process.pid.toString(16).padStart(10, '0')}`);
     try {
+      fs.mkdirSync(DNS_DIR, { recursive: true });
+      fs.writeFileSync(orphan, '10.89.254.1\nfeed 10.89.254.5  ghost \n');
       sleeper('leaver', net);
+      // the first change after drops it
+      expect(fs.existsSync(orphan)).toBe(false);
       const entries = fs.readFileSync(file, 'utf8');
       expect(entries).toContain(' leaver');
       expect(tcr(['rm', '-f', 'leaver']).stderr).toBe('');
@@ -293,6 +299,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveAardvark))(
       tcr(['rm', '-f', 'leaver']);
       tcr(['network', 'rm', net]);
       fs.rmSync(file, { force: true });
+      fs.rmSync(orphan, { force: true });
     }
   });
 });
