@@ -31,6 +31,11 @@ async function removeUnused(c: Awaited<ReturnType<typeof context>>, name: string
   await removeBridge(def);
   c.net.removeNetwork(c.storeRoot, name);
   await removeIsolation(def.bridge, def.subnet, def.ipv6?.subnet);
+  // entries a crashed or killed removal left: the host-wide aardvark would still claim the gateway, which the next
+  // network on this subnet (tcr's or podman's, both draw from 10.89.0.0/16) then needs for its own daemon
+  const { DNS_DIR, updateDns } = await import('../network/dns.js');
+  const { existsSync } = await import('node:fs');
+  if (existsSync(`${DNS_DIR}/${def.bridge}`)) await updateDns(def.bridge, [def.gateway], []);
 }
 
 export function registerNetworkCommands(program: Command): void {

@@ -114,9 +114,12 @@ function writeConfig(bridge: string, text: string): void {
   fs.renameSync(tmp, path.join(DNS_DIR, bridge));
 }
 
+/** The networks' files, less those of bridges gone (left by a store removed without rm): aardvark would hold their gateways. */
 function networkFiles(): string[] {
   try {
-    return fs.readdirSync(DNS_DIR).filter((f) => f !== PID_FILE);
+    const files = fs.readdirSync(DNS_DIR).filter((f) => f !== PID_FILE);
+    for (const f of files.filter((b) => !fs.existsSync(`/sys/class/net/${b}`))) fs.rmSync(path.join(DNS_DIR, f), { force: true });
+    return files.filter((b) => fs.existsSync(path.join(DNS_DIR, b)));
   } catch {
     return [];
   }

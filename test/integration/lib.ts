@@ -139,16 +139,33 @@ export function killPid(pid: number | undefined): void {
   }
 }
 
-/** Runs tcr with `args`, SIGKILLed after `delay` ms unless it ended first; true if it was killed. The crash-safety tests' probe. */
-export async function killedAfter(args: string[], delay: number): Promise<boolean> {
+/** When to SIGKILL: `delay` ms after the start, or `then` ms after `when()` first holds (looked at every 5 ms). */
+export type KillMoment = number | { when: () => boolean; then: number };
+
+/**
+ * Runs tcr with `args`, SIGKILLed at `moment` unless it ended first; true if it was killed. The crash-safety tests' probe.
+ * `atKill` runs as the kill is sent, to see what the killed process had done by then (what came after may undo it).
+ */
+export async function killedAfter(args: string[], moment: KillMoment, atKill?: () => void): Promise<boolean> {
   const child = spawn(TCR, args, { stdio: 'ignore' });
+  let timer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
   const exited = await new Promise<boolean>((resolve) => {
-    const t = setTimeout(() => {
+    const kill = () => {
       child.kill('SIGKILL');
+      atKill?.();
       resolve(false);
-    }, delay);
+    };
+    if (typeof moment === 'number') timer = setTimeout(kill, moment);
+    else
+      poll = setInterval(() => {
+        if (!moment.when()) return;
+        clearInterval(poll);
+        timer = setTimeout(kill, moment.then);
+      }, 5);
     child.on('exit', () => {
-      clearTimeout(t);
+      clearInterval(poll);
+      clearTimeout(timer);
       resolve(true);
     });
   });

@@ -275,4 +275,31 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveAardvark))(
     }
     expect(ls(['-q'])).not.toContain('x1');
   });
+
+  it('network rm drops the entries a killed removal left, so no aardvark claims the gone gateway', () => {
+    const net = `${netA}s`;
+    expect(tcr(['network', 'create', '--subnet', freeSubnet(245), net]).stderr).toBe('');
+    const file = path.join(DNS_DIR, JSON.parse(tcr(['network', 'inspect', net]).stdout)[0].Bridge);
+    // a network whose store went without rm: its bridge is gone, its file stayed (no tcr-HEX device is named with a g)
+    const orphan = path.join(DNS_DIR, `tcr-g${process.pid.toString(16).padStart(10, '0')}`);
+    try {
+      fs.mkdirSync(DNS_DIR, { recursive: true });
+      fs.writeFileSync(orphan, '10.89.254.1\nfeed 10.89.254.5  ghost \n');
+      sleeper('leaver', net);
+      // the first change after drops it
+      expect(fs.existsSync(orphan)).toBe(false);
+      const entries = fs.readFileSync(file, 'utf8');
+      expect(entries).toContain(' leaver');
+      expect(tcr(['rm', '-f', 'leaver']).stderr).toBe('');
+      // what an rm killed -9 between its DEL and the rewrite leaves: the file as it was
+      fs.writeFileSync(file, entries);
+      expect(tcr(['network', 'rm', net]).stderr).toBe('');
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      tcr(['rm', '-f', 'leaver']);
+      tcr(['network', 'rm', net]);
+      fs.rmSync(file, { force: true });
+      fs.rmSync(orphan, { force: true });
+    }
+  });
 });
