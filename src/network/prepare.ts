@@ -4,6 +4,7 @@
 // into the container's state before the attach (attach.ts) makes anything.
 import fs from 'node:fs';
 import path from 'node:path';
+import { resolveContainer } from '../container/names.js';
 import { TcrError } from '../errors.js';
 import type { StateStore } from '../container/state-store.js';
 import { deriveStatus } from '../container/status.js';
@@ -63,12 +64,12 @@ function joinContainer(f: NetworkFlags, other: string, ctx: NetworkContext): Pre
     throw new TcrError(`--dns/--add-host: --network container:${other} uses that container's /etc/resolv.conf and /etc/hosts`);
   let rec;
   try {
-    rec = ctx.state.read(other);
+    rec = ctx.state.read(resolveContainer(ctx.state.root, other)); // by a name rename gave it too
   } catch {
     throw new TcrError(`--network container:${other}: no such container`);
   }
   if (deriveStatus(rec, ctx.state) !== 'running') throw new TcrError(`--network container:${other}: the container is not running`);
-  const dir = ctx.dirOf(other);
+  const dir = ctx.dirOf(rec.id);
   const own = !fs.existsSync(path.join(dir, 'hosts')); // a bundle container has no etc files of tcr's
   if (own) writeEtcFiles(ctx.dir, { mode: 'private', hostname: ctx.hostname, dns: [], dnsSearch: [], dnsOption: [], addHost: [] });
   return { namespace: { path: `/proc/${rec.pid}/ns/net` }, mounts: etcMounts(own ? ctx.dir : dir), hostname: rec.config.hostname };

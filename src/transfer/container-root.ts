@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Runtime } from '../container/runtime.js';
+import { resolveContainer } from '../container/names.js';
 import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import { ImageStore } from '../image/store.js';
 import { containerDir } from '../run/image-run.js';
@@ -32,9 +33,15 @@ export interface RootContext {
  * `mode`: read (cp out), write (cp in) or export (the image's files and the
  * container's changes only, never its mounts: always a private overlay).
  */
-export function openContainerRoot(ctx: RootContext, name: string, mode: 'read' | 'write' | 'export'): ContainerRoot {
+export function openContainerRoot(ctx: RootContext, given: string, mode: 'read' | 'write' | 'export'): ContainerRoot {
   const rt = new Runtime({ root: ctx.runtimeRoot });
-  if (!rt.store.exists(name)) throw new TcrError(`no such container: ${name}`);
+  let name: string;
+  try {
+    name = resolveContainer(rt.store.root, given); // by a name rename gave it too
+  } catch {
+    throw new TcrError(`no such container: ${given}`);
+  }
+  if (!rt.store.exists(name)) throw new TcrError(`no such container: ${given}`);
   const c = rt.container(name);
   const what = `container ${name}`;
   const status = c.status();

@@ -4,6 +4,7 @@
 // volumes.json too, so `volume rm` refuses them while either container
 // exists; they are never filled again. The run's own -v/--mount/--tmpfs win
 // on the same path, as docker's do.
+import { resolveContainer } from '../container/names.js';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
 import type { StateStore } from '../container/state-store.js';
@@ -26,13 +27,14 @@ function fromOne(value: string, ctx: VolumesFromContext): MountRequest[] {
   const [name, mode, ...rest] = value.split(':');
   if (!name || rest.length || (mode !== undefined && mode !== 'ro' && mode !== 'rw'))
     throw new TcrError(`${where}: give CONTAINER[:ro|rw]`);
-  let mounts;
+  let rec;
   try {
-    mounts = ctx.state.read(name).config.mounts ?? [];
+    rec = ctx.state.read(resolveContainer(ctx.state.root, name)); // by a name rename gave it too
   } catch {
     throw new TcrError(`${where}: no such container`);
   }
-  const own = ctx.dirOf(name);
+  const mounts = rec.config.mounts ?? [];
+  const own = ctx.dirOf(rec.id);
   const out: MountRequest[] = [];
   for (const m of mounts) {
     if (m.type !== 'bind' || !m.source || OWN_TARGETS.has(m.destination)) continue;

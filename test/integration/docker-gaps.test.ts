@@ -228,6 +228,16 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('docker parity gaps', { tim
       }
       expect(tcr(['exec', 'rnnew', 'echo', 'inside']).stdout).toBe('inside\n');
       await until(() => tcr(['logs', 'rnnew']).stdout === 'hello\n', 'logs by the new name');
+      // what names another container inside a flag or an argument finds it by the new name too
+      const copied = path.join(sb.dir, 'rn-hostname');
+      expect(tcr(['cp', 'rnnew:/etc/hostname', copied]).status).toBe(0);
+      expect(fs.readFileSync(copied, 'utf8')).toBe(inspect('rnnew', '{{.Config.Hostname}}').stdout);
+      expect(tcr(['cp', 'rnold:/etc/hostname', copied]).status).not.toBe(0);
+      const joined = tcr(['run', '--rm', '--network', 'container:rnnew', 'busybox', 'hostname']);
+      expect([joined.status, joined.stdout]).toEqual([0, inspect('rnnew', '{{.Config.Hostname}}').stdout]);
+      const from = tcr(['run', '--rm', '--network', 'none', '--volumes-from', 'rnnew', 'busybox', 'true']);
+      expect([from.status, from.stderr]).toEqual([0, '']);
+      expect(tcr(['run', '--rm', '--network', 'none', '--volumes-from', 'rnold', 'busybox', 'true']).stderr).toContain('no such container');
       expect(tcr(['ps', '-a', '--filter', 'name=rnnew', '--format', '{{.Names}}']).stdout).toBe('rnnew\n');
       // the old name, taken again: a container of its own (an id of its own, as its directories are still the other's)
       expect(tcr(['run', '-d', '--network', 'none', '--name', 'rnold', 'busybox', 'sleep', '300']).status).toBe(0);
