@@ -82,6 +82,10 @@ describe.skipIf(lacks(isRoot))('tcr lab (root, real kernel)', () => {
     // the init's steps, the runtime's own three (bundle, cgroup, plan), its two sync answers (no hooks) and the executor's spawn
     expect(spanCount(svg)).toBe(reported + 3 + 2 + 1);
     for (const kind of ['namespaces', 'mounts', 'cgroups', 'credentials', 'seccomp', 'exec']) expect(svg).toContain(`data-kind="${kind}"`);
+    // a PNG beside it, converted by rsvg-convert (scripts/setup.sh installs it): the picture's own signature and size
+    const png = fs.readFileSync(path.join(out, 'timeline.png'));
+    expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    expect(png.readUInt32BE(16)).toBeGreaterThan(100);
     expect(pidsWithRootUnder(sb.dir)).toEqual([]);
   });
 
