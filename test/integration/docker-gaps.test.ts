@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, Sandbox, TCR, isRoot, lacks, mountsUnder } from '../helpers.js';
-import { freeSubnet, haveCni } from './network-lib.js';
+import { dropBridge, freeSubnet, haveCni } from './network-lib.js';
 
 const OCI = path.join(REPO, 'demo', 'busybox-oci');
 
@@ -321,7 +321,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('docker parity gaps', { tim
     } finally {
       tcr(['rm', '-f', 'peer', 'target', 'moved']);
       tcr(['network', 'rm', net]);
-      if (bridge && fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync('ip', ['link', 'delete', bridge]);
+      dropBridge(bridge);
     }
   });
 });

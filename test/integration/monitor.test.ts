@@ -2,12 +2,11 @@
 // parent, so wait and inspect know the exit status; a failed launch leaves
 // nothing, with docker's status; killed, it leaves the container running;
 // its json-file log read back by `tcr logs`; --restart.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, Sandbox, isRoot, lacks, mountsUnder } from '../helpers.js';
-import { freeSubnet, haveCni } from './network-lib.js';
+import { dropBridge, freeSubnet, haveCni } from './network-lib.js';
 
 const OCI = path.join(REPO, 'demo', 'busybox-oci');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -226,7 +225,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('the monitor of run -d', ()
     } finally {
       tcr(['rm', '-f', 'addr']);
       tcr(['network', 'rm', net]);
-      if (bridge && fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync('ip', ['link', 'delete', bridge]);
+      dropBridge(bridge);
     }
   });
 

@@ -50,6 +50,27 @@ export async function freePort(): Promise<number> {
   return p;
 }
 
+/**
+ * A test's last resort when `tcr network rm` failed: the bridge goes, and
+ * with it the rules tcr made for it (isolation, NAT), of both families, so
+ * that a failed test leaves no rule for a later one on the same subnet.
+ */
+export function dropBridge(bridge: string | undefined): void {
+  if (!bridge || !fs.existsSync(`/sys/class/net/${bridge}`)) return;
+  spawnSync('ip', ['link', 'delete', bridge]);
+  for (const tool of ['iptables', 'ip6tables'])
+    for (const [table, chain] of [
+      ['filter', 'TCR-ISOLATION'],
+      ['nat', 'TCR-POSTROUTING'],
+    ]) {
+      const rules = spawnSync(tool, ['-w', '-t', table, '-S', chain], { encoding: 'utf8' }).stdout ?? '';
+      for (const line of rules.split('\n')) {
+        const words = line.split(' ');
+        if (words[0] === '-A' && words.includes(bridge)) spawnSync(tool, ['-w', '-t', table, '-D', ...words.slice(1)]);
+      }
+    }
+}
+
 /** A 10.89.N.0/24 (N from `from` up) that no route of the host is in. */
 export function freeSubnet(from: number): string {
   const routes = sh('ip', ['-4', 'route', 'show', 'table', 'all']);

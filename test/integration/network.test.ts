@@ -8,7 +8,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, Sandbox, isRoot, lacks } from '../helpers.js';
-import { OCI, attachmentOf, eventually, exposingLayout, freePort, freeSubnet, haveCni, httpGet, leftovers, sh } from './network-lib.js';
+import {
+  attachmentOf,
+  dropBridge,
+  eventually,
+  exposingLayout,
+  freePort,
+  freeSubnet,
+  haveCni,
+  httpGet,
+  leftovers,
+  OCI,
+  sh,
+} from './network-lib.js';
 
 describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('tcr run --network', () => {
   const sb = new Sandbox('tcr-net');
@@ -31,7 +43,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('tcr run --netwo
     // what a failed test left running goes first, then the network (its bridge and lease directory)
     for (const id of fs.existsSync(sb.root) ? fs.readdirSync(sb.root).filter((i) => !i.startsWith('.')) : []) tcr(['rm', '-f', id]);
     tcr(['network', 'rm', net]);
-    if (bridge && fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync('ip', ['link', 'delete', bridge]);
+    dropBridge(bridge);
     sb.cleanup();
   });
 

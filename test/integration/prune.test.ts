@@ -3,12 +3,11 @@
 // unused user networks, images, --volumes: unused anonymous volumes), the
 // confirmation read from stdin, docker's "Deleted ..." and "Total reclaimed
 // space" lines, and nothing that a container uses removed.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox, isRoot, lacks, mountsUnder } from '../helpers.js';
-import { OCI, editedLayout, freeSubnet, haveCni } from './network-lib.js';
+import { dropBridge, editedLayout, freeSubnet, haveCni, OCI } from './network-lib.js';
 
 describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr container|image|system prune', { timeout: 120_000 }, () => {
   const sb = new Sandbox('tcr-prune');
@@ -114,7 +113,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr container|image|system
     } finally {
       tcr(['rm', '-f', 'svc', 'old']);
       for (const n of [used, unused]) tcr(['network', 'rm', n]);
-      for (const b of bridges) if (b && fs.existsSync(`/sys/class/net/${b}`)) spawnSync('ip', ['link', 'delete', b]);
+      for (const b of bridges) dropBridge(b);
     }
   });
 });

@@ -3,12 +3,11 @@
 // exit record, the log and the mounts go along; tcr rm NEW undoes all. A
 // bad or taken name is refused and nothing moves (a running container's
 // rename: docker-gaps.test.ts).
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, Sandbox, isRoot, lacks, mountsUnder } from '../helpers.js';
-import { freeSubnet, haveCni } from './network-lib.js';
+import { dropBridge, freeSubnet, haveCni } from './network-lib.js';
 
 const OCI = path.join(REPO, 'demo', 'busybox-oci');
 
@@ -118,7 +117,7 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI)))('tcr rename', { timeout: 12
     } finally {
       tcr(['rm', '-f', 'peer', 'gone', 'renamed']);
       tcr(['network', 'rm', net]);
-      if (bridge && fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync('ip', ['link', 'delete', bridge]);
+      dropBridge(bridge);
     }
   });
 });
