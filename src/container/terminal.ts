@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import tty from 'node:tty';
 import { native } from '../sys/native.js';
-import { errnoCode } from '../errors.js';
+import { writeAll } from '../sys/write-all.js';
 
 /**
  * The caller's terminal in raw mode, as docker's: libuv's raw mode keeps
@@ -79,16 +79,5 @@ export class TerminalProxy {
   private copySize(): void {
     const size = native().getWinsize(tty.isatty(1) ? 1 : 0);
     if (size && size.rows > 0) native().setWinsize(this.master, size.rows, size.cols);
-  }
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(fd, buf, off);
-    } catch (e) {
-      if (errnoCode(e) !== 'EAGAIN') return;
-    }
   }
 }

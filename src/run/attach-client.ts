@@ -9,6 +9,7 @@ import net from 'node:net';
 import tty from 'node:tty';
 import { errnoCode, TcrError } from '../errors.js';
 import { native } from '../sys/native.js';
+import { writeAll } from '../sys/write-all.js';
 import { enterRawMode } from '../container/terminal.js';
 import type { SignalForwarder } from '../container/signal-forwarder.js';
 import { Frame, FrameReader, frame, resizeFrame } from './attach-frames.js';
@@ -74,17 +75,6 @@ function openInput(): NodeJS.ReadableStream & { destroy(): void } {
   return fs.createReadStream('', { fd: 0, autoClose: false });
 }
 
-function writeOut(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(fd, buf, off);
-    } catch (e) {
-      if (errnoCode(e) !== 'EAGAIN') return; // our reader went away: the container is not to suffer for it
-    }
-  }
-}
-
 /** Proxies until the container exits, the user detaches, or the socket goes. */
 export async function runAttach(sock: net.Socket, o: AttachOptions): Promise<AttachEnd> {
   let input: (NodeJS.ReadableStream & { destroy(): void }) | undefined;
@@ -101,8 +91,8 @@ export async function runAttach(sock: net.Socket, o: AttachOptions): Promise<Att
   const ended = new Promise<AttachEnd>((resolve) => (finish = resolve));
   let status: number | undefined;
   const reader = new FrameReader((type, payload) => {
-    if (type === Frame.stdout) writeOut(1, payload);
-    else if (type === Frame.stderr) writeOut(2, payload);
+    if (type === Frame.stdout) writeAll(1, payload);
+    else if (type === Frame.stderr) writeAll(2, payload);
     else if (type === Frame.exit && payload.length === 4) status = payload.readInt32BE(0);
   });
   sock.on('data', (chunk: Buffer) => reader.push(chunk));

@@ -4,7 +4,8 @@
 // each to tcr's own (still live, still apart); with -t the terminal's output
 // is logged as docker does, as stdout.
 import fs from 'node:fs';
-import { LogPipes, LogStream, copyOut, openLog } from './log-pipes.js';
+import { LogPipes, LogStream, openLog } from './log-pipes.js';
+import { writeAll } from '../sys/write-all.js';
 import type { RunOptions } from '../container/runtime.js';
 
 /** Output left in the pipes at the exit is logged within this long (as the monitor's DRAIN_MS). */
@@ -33,7 +34,7 @@ export function foregroundLog(dir: string, logFile: string, o: { tty?: boolean; 
       },
     };
   }
-  const pipes = new LogPipes(dir, logFile, (stream, chunk) => copyOut(stream === 'stdout' ? 1 : 2, chunk));
+  const pipes = new LogPipes(dir, logFile, (stream, chunk) => writeAll(stream === 'stdout' ? 1 : 2, chunk));
   return {
     launch: {
       stdio: [o.stdin, ...pipes.writeFds],

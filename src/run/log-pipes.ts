@@ -4,13 +4,12 @@
 // Node has no pipe(2): a fifo opened at both ends and unlinked at once is one.
 // A terminal container's output is what its pty master reads, logged as
 // stdout. Each chunk also goes to `onOutput` as it comes: a monitor's attach
-// clients, or a foreground run's own stdout and stderr (copyOut).
+// clients, or a foreground run's own stdout and stderr (writeAll).
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import tty from 'node:tty';
-import { errnoCode } from '../errors.js';
 import { native } from '../sys/native.js';
 import { randomHex } from '../sys/random.js';
 import { nowNanos, rfc3339Nano } from './log-time.js';
@@ -70,18 +69,6 @@ export class LogStream {
 
 export function openLog(logFile: string): number {
   return fs.openSync(logFile, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
-}
-
-/** Writes all of `buf` to `fd` (a terminal or pipe of the caller's); a reader gone away loses only its copy. */
-export function copyOut(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(fd, buf, off);
-    } catch (e) {
-      if (errnoCode(e) !== 'EAGAIN') return;
-    }
-  }
 }
 
 export class LogPipes {
