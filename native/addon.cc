@@ -62,7 +62,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   int cgroup_fd = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
   int slot_fd = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
   std::string exe_path = info[4].As<Napi::String>().Utf8Value();
-  int exe_fd = tcr_sealed_memfd("tcr-executor", exe_path.c_str(), 256);
+  int exe_fd = tcr_sealed_memfd("tcr-executor", exe_path.c_str(), 0); // tcr_spawn moves it out of the way
   // EACCES/EPERM: a host that forbids executable memfds (vm.memfd_noexec=2): the file itself is executed
   if (exe_fd < 0 && exe_fd != -EACCES && exe_fd != -EPERM)
     throw ErrnoError(env, -exe_fd, (exe_path + " (the launch-plan executor, built with the addon: npm run build)").c_str());

@@ -32,13 +32,14 @@ static int new_memfd(const char *name, unsigned exec_flag) {
   return fd < 0 ? -errno : fd;
 }
 
-/* Seals a memfd against every change and moves it to `low` or above. */
+/* Seals a memfd against every change and moves it to `low` or above (0: where it is). */
 static int seal_and_raise(int fd, int low) {
   if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
     int e = errno;
     close(fd);
     return -e;
   }
+  if (low <= 0 || fd >= low) return fd;
   int high = fcntl(fd, F_DUPFD_CLOEXEC, low);
   int e = errno;
   close(fd);
@@ -153,9 +154,11 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
               pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
   if (!plan_valid(plan, len)) return -EINVAL;
   const struct plan_header *hdr = plan;
-  /* the executor's fds go just above the kept range; ours start above those, out of the way of every dup2 */
+  /* the executor's fds go just above the kept range; ours start above those, out of the way of every dup2.
+   * As low as that allows: an fd past the fd table's size (64 at first) makes the kernel grow the table,
+   * and in a process with threads (Node) that waits for an RCU grace period, 5 ms or more a launch. */
   int want = hdr->keep_fds > 3 ? (int)hdr->keep_fds : 3;
-  int low = want + NFDS > 256 ? want + NFDS : 256;
+  int low = want + NFDS;
   struct start s;
   memset(&s, 0, sizeof s);
   int sv[2] = {-1, -1}, pp[2] = {-1, -1}, r = 0;
