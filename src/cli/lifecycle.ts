@@ -71,6 +71,17 @@ const runtime = (g: GlobalOptions) => new Runtime({ root: g.root, systemdCgroup:
  * fast path (src/cli/fast-path.ts) did.
  */
 export const lifecycleActions = {
+  list(g: GlobalOptions, _args: string[], o: { format: string; quiet?: boolean }): void {
+    const list = runtime(g).list();
+    if (o.quiet) return out(list.map((s) => s.id + '\n').join(''));
+    if (o.format === 'json') return out(JSON.stringify(list) + '\n');
+    if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);
+    const rows = [
+      ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+      ...list.map((s) => [s.id, String(s.pid), s.status, s.bundle, String(s.created), String(s.owner)]),
+    ];
+    out(table(rows, 12));
+  },
   async create(g: GlobalOptions, [id]: string[], o: CreateFlags): Promise<void> {
     const rt = runtime(g);
     if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
@@ -181,21 +192,5 @@ export function registerLifecycle(program: Command): void {
   defineShape(program, SHAPES.kill).action(call(lifecycleActions.kill));
   defineShape(program, SHAPES.delete).action(call(lifecycleActions.delete));
 
-  program
-    .command('list')
-    .alias('ls')
-    .description('list containers')
-    .option('-f, --format <format>', 'table or json', 'table')
-    .option('-q, --quiet', 'print only the ids')
-    .action((o: { format: string; quiet?: boolean }, cmd: Command) => {
-      const list = runtime(cmd.optsWithGlobals<GlobalOptions>()).list();
-      if (o.quiet) return out(list.map((s) => s.id + '\n').join(''));
-      if (o.format === 'json') return out(JSON.stringify(list) + '\n');
-      if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);
-      const rows = [
-        ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
-        ...list.map((s) => [s.id, String(s.pid), s.status, s.bundle, String(s.created), String(s.owner)]),
-      ];
-      out(table(rows, 12));
-    });
+  defineShape(program, SHAPES.list).alias('ls').action(call(lifecycleActions.list));
 }

@@ -164,6 +164,15 @@ export const SHAPES = {
     ],
   },
   state: { name: 'state', description: 'print the OCI state of a container', args: ['<id>'], flags: [] },
+  list: {
+    name: 'list',
+    description: 'list containers',
+    args: [],
+    flags: [
+      { flags: '-f, --format <format>', description: 'table or json', default: 'table' },
+      { flags: '-q, --quiet', description: 'print only the ids' },
+    ],
+  },
   kill: {
     name: 'kill',
     description: 'send a signal to the container (default SIGTERM; for an image container SIGKILL, as docker kill)',

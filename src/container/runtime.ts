@@ -105,7 +105,7 @@ export class Runtime {
     const out: ReturnType<typeof ociState>[] = [];
     for (const id of this.store.ids()) {
       try {
-        const rec = this.store.read(id);
+        const rec = this.store.summary(id);
         out.push(ociState(rec, deriveStatus(rec, this.store)));
       } catch {
         // a directory without a state file yet: a create in progress or crashed

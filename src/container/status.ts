@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import type { OciState } from '../spec/types.js';
 import { managerFromRecord } from '../cgroups/manager.js';
 import { isSameLiveProcess } from './proc.js';
-import type { ContainerRecord, StateStore } from './state-store.js';
+import type { RecordSummary, StateStore } from './state-store.js';
 
 export type Status = OciState['status'];
 
-export function deriveStatus(rec: ContainerRecord, store: StateStore): Status {
+export function deriveStatus(rec: RecordSummary, store: StateStore): Status {
   if (rec.pid <= 0) return 'stopped';
   if (!isSameLiveProcess(rec.pid, rec.startTime)) return 'stopped';
   if (rec.phase === 'creating') return 'creating';
@@ -18,7 +18,7 @@ export function deriveStatus(rec: ContainerRecord, store: StateStore): Status {
   return 'running';
 }
 
-export function ociState(rec: ContainerRecord, status: Status): OciState & Record<string, unknown> {
+export function ociState(rec: RecordSummary, status: Status): OciState & Record<string, unknown> {
   const s: OciState & Record<string, unknown> = {
     ociVersion: rec.ociVersion,
     id: rec.id,

@@ -100,6 +100,10 @@ const TAKEN: string[][] = [
   ['run', '-d', '-m', '64m', '--cpus', '0.5', '--pids-limit', '10', '--read-only', '--tmpfs', '/run', 'busybox', 'ls', '-l', '--', '-x'],
   ['run', '--security-opt', 'no-new-privileges', '--env-file', '/e', '-w', '/tmp', '-u', '1000:1000', '--entrypoint', '/bin/sh', 'busybox'],
   ['--store', '/s', 'run', '--rm', 'busybox'],
+  ['list'],
+  ['--root', '/r', 'list', '-q'],
+  ['list', '--format', 'json'],
+  ['list', '-f', 'table', '--quiet'],
 ];
 
 const LEFT_TO_COMMANDER: string[][] = [
@@ -120,7 +124,8 @@ const LEFT_TO_COMMANDER: string[][] = [
   ['--no-pivot', 'create', 'c1'], // a create flag before the command is not a global one
   ['state', '--root', '/r', 'c1'], // a global flag after the command is not taken
   ['create', '--trace=yes', 'c1'],
-  ['list'],
+  ['list', 'extra'],
+  ['ls'], // the alias is commander's
   ['exec', 'c1', 'true'],
   ['run', '--help'],
   ['run', '--pull', 'sometimes', 'busybox'], // not one of the choices

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ContainerLock } from '../../src/container/lock.js';
-import { StateStore } from '../../src/container/state-store.js';
+import { StateStore, type ContainerRecord } from '../../src/container/state-store.js';
 
 const roots: string[] = [];
 function store(): StateStore {
@@ -59,5 +59,77 @@ describe('StateStore', () => {
     s.remove('c3');
     expect(fs.readdirSync(s.root)).toEqual([]);
     expect(s.ids()).toEqual([]);
+  });
+});
+
+describe('the config apart from the record', () => {
+  const spec = { ociVersion: '1.0.2', hostname: 'h', linux: { resources: { pids: { limit: 5 } } } };
+  function created(s: StateStore, id: string) {
+    s.claim(id).release();
+    const rec = {
+      ociVersion: '1.0.2',
+      id,
+      bundle: '/b',
+      rootfs: '/b/rootfs',
+      phase: 'created',
+      pid: 0,
+      startTime: '',
+      created: 'now',
+      owner: 'root',
+      config: structuredClone(spec),
+    } as unknown as ContainerRecord;
+    s.write(rec);
+    return rec;
+  }
+
+  it('state.json holds no config, config.json holds it; read gives it back, summary leaves it unread', () => {
+    const s = store();
+    created(s, 'c1');
+    expect(JSON.parse(fs.readFileSync(s.stateFile('c1'), 'utf8')).config).toBeUndefined();
+    expect(JSON.parse(fs.readFileSync(s.configFile('c1'), 'utf8'))).toEqual(spec);
+    expect(s.read('c1').config).toEqual(spec);
+    const readFile = vi.spyOn(fs, 'readFileSync');
+    expect(s.summary('c1')).not.toHaveProperty('config');
+    expect(readFile.mock.calls.map((c) => String(c[0]))).toEqual([s.stateFile('c1')]);
+  });
+
+  it('a record written again without its config read leaves config.json alone; a changed config is written', () => {
+    const s = store();
+    created(s, 'c1');
+    fs.writeFileSync(s.configFile('c1'), JSON.stringify({ marker: 1 }));
+    const rec = s.read('c1');
+    rec.phase = 'creating';
+    s.write(rec);
+    expect(JSON.parse(fs.readFileSync(s.configFile('c1'), 'utf8'))).toEqual({ marker: 1 });
+    expect(s.read('c1').phase).toBe('creating');
+    const again = s.read('c1');
+    (again.config as unknown as { marker: number }).marker = 2; // as `update` edits linux.resources
+    s.write(again);
+    expect(JSON.parse(fs.readFileSync(s.configFile('c1'), 'utf8'))).toEqual({ marker: 2 });
+    const replaced = s.read('c1');
+    replaced.config = structuredClone(spec);
+    s.write(replaced);
+    expect(s.read('c1').config).toEqual(spec);
+  });
+
+  it("an earlier tcr's record, config inside, reads as before and is split at its next write", () => {
+    const s = store();
+    s.claim('old').release();
+    fs.writeFileSync(s.stateFile('old'), JSON.stringify({ id: 'old', pid: 0, config: spec }));
+    const rec = s.read('old');
+    expect(rec.config).toEqual(spec);
+    s.write(rec);
+    expect(JSON.parse(fs.readFileSync(s.stateFile('old'), 'utf8'))).toEqual({ id: 'old', pid: 0 });
+    expect(s.read('old').config).toEqual(spec);
+  });
+
+  it('a missing or corrupt config.json is named when the config is used', () => {
+    const s = store();
+    created(s, 'c1');
+    fs.unlinkSync(s.configFile('c1'));
+    expect(() => s.read('c1').config).toThrow(`${s.configFile('c1')}: cannot read the container's config: ENOENT`);
+    fs.writeFileSync(s.configFile('c1'), '{');
+    expect(() => s.read('c1').config).toThrow(`${s.configFile('c1')}: corrupt config file`);
+    expect(s.summary('c1').id).toBe('c1');
   });
 });
