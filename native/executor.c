@@ -169,7 +169,9 @@ static void reset_signals(void) {
 
 /* clone3(CLONE_INTO_CGROUP) puts the init in its cgroup v2 before it runs at
  * all; kernels or hierarchies that refuse it get a plain clone, and the
- * runtime's write to cgroup.procs does the same job a moment later.
+ * runtime's write to cgroup.procs does the same job a moment later. Refused
+ * also where stage 1 has joined a container's cgroup namespace (exec) on a
+ * cgroup2 mounted with nsdelegate: ENOENT, as the kernel hides its cgroup.
  * CLONE_PARENT: the init is the runtime's child, not ours. */
 static pid_t clone_init(uint64_t flags, int cgroup_fd, int *into_cgroup) {
   *into_cgroup = 0;
@@ -184,7 +186,9 @@ static pid_t clone_init(uint64_t flags, int cgroup_fd, int *into_cgroup) {
       *into_cgroup = 1;
       return pid;
     }
-    if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EBADF) return -1;
+    if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EBADF && errno != ENOENT &&
+        errno != EPERM && errno != EACCES)
+      return -1;
   }
   return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD | flags, 0, 0, 0, 0);
 }

@@ -29,14 +29,27 @@ export interface CgroupManager {
   readonly record: CgroupRecord;
   /** makes the directories (and enables what the resources need) */
   create(): void;
-  /** moves a process in, before it runs anything of the container's (exec's processes) */
-  apply(pid: number): void;
+  /**
+   * moves a process in, before it runs anything of the container's (exec's processes);
+   * `already`: directories it is in by now (selfJoinDirs, CLONE_INTO_CGROUP), left alone
+   */
+  apply(pid: number, already?: ReadonlySet<string>): void;
   /**
    * the init's first sync point, while it waits for the runtime: the cgroup
    * is ready for it afterwards (cgroupfs: apply(pid); systemd: the scope is
    * started with it, see systemd.ts for that order)
    */
-  applyInit(pid: number): Promise<void>;
+  applyInit(pid: number, already?: ReadonlySet<string>): Promise<void>;
+  /**
+   * cgroup v1 directories a single-threaded process of the container's joins
+   * by itself, writing "0" to their `tasks` as its first steps. The kernel
+   * moves a thread that moves itself without its global threadgroup lock,
+   * whose every first taking waits for an RCU grace period (15 ms and more a
+   * launch on the project's machines; runc pays it in its write of
+   * cgroup.procs). cgroup2 has no such file for a process of its own: the
+   * executor's clone3(CLONE_INTO_CGROUP) places it there instead.
+   */
+  selfJoinDirs(): string[];
   set(resources: Resources): Promise<void>;
   procs(): number[];
   freeze(): void;
@@ -91,6 +104,14 @@ export function resolveCgroupsPath(
 }
 
 /** The manager for a new container: `systemd` is the --systemd-cgroup flag. */
+/** The directories a launched process is in before the runtime moves it: those it joined itself, and the cgroup2 one it was cloned into. */
+export function joinedCgroups(m: CgroupManager, launch: { intoCgroup: boolean }): Set<string> {
+  const dirs = new Set(m.selfJoinDirs());
+  const unified = m.unifiedDir();
+  if (launch.intoCgroup && unified) dirs.add(unified);
+  return dirs;
+}
+
 export function managerFor(cgroupsPath: string | undefined, id: string, systemd = false, seams: CgroupSeams = {}): CgroupManager {
   if (!systemd) return newManager(resolveCgroupsPath(cgroupsPath, id), seams);
   const layout = seams.layout ?? cgroupLayout();

@@ -102,9 +102,9 @@ export class SystemdManager implements CgroupManager {
     return unitResources(v2Writes(resources), { version, devices: deviceList(resources), starting, warn: (m) => log.warn(m) });
   }
 
-  async applyInit(pid: number): Promise<void> {
+  async applyInit(pid: number, already?: ReadonlySet<string>): Promise<void> {
     const u = this.creating;
-    if (!u) return this.apply(pid);
+    if (!u) return this.apply(pid, already);
     const resources = this.pending ?? {};
     let writes: CgroupWrite[] = [];
     await withSystemd(async (sd, bus) => {
@@ -136,8 +136,13 @@ export class SystemdManager implements CgroupManager {
   }
 
   /** A process of exec joins the scope's cgroup directly (Delegate=yes makes it the container's to manage). */
-  apply(pid: number): void {
-    this.files.apply(pid);
+  apply(pid: number, already?: ReadonlySet<string>): void {
+    this.files.apply(pid, already);
+  }
+
+  /** cgroup2 only: nothing a process joins by itself */
+  selfJoinDirs(): string[] {
+    return [];
   }
 
   procs(): number[] {

@@ -107,12 +107,16 @@ export class V1Manager implements CgroupManager {
     }
   }
 
-  apply(pid: number): void {
-    for (const dir of this.dirByName.values()) writeCgroupFile(dir, 'cgroup.procs', String(pid));
+  apply(pid: number, already?: ReadonlySet<string>): void {
+    for (const dir of this.dirByName.values()) if (!already?.has(dir)) writeCgroupFile(dir, 'cgroup.procs', String(pid));
   }
 
-  async applyInit(pid: number): Promise<void> {
-    this.apply(pid);
+  async applyInit(pid: number, already?: ReadonlySet<string>): Promise<void> {
+    this.apply(pid, already);
+  }
+
+  selfJoinDirs(): string[] {
+    return [...this.dirByName].filter(([name]) => name !== 'unified').map(([, dir]) => dir);
   }
 
   async set(resources: Resources): Promise<void> {

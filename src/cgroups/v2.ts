@@ -71,12 +71,17 @@ export class V2Manager implements CgroupManager {
     }
   }
 
-  apply(pid: number): void {
-    writeCgroupFile(this.dir, 'cgroup.procs', String(pid));
+  apply(pid: number, already?: ReadonlySet<string>): void {
+    // even a write naming a process already there takes the kernel's global lock (an RCU grace period)
+    if (!already?.has(this.dir)) writeCgroupFile(this.dir, 'cgroup.procs', String(pid));
   }
 
-  async applyInit(pid: number): Promise<void> {
-    this.apply(pid);
+  async applyInit(pid: number, already?: ReadonlySet<string>): Promise<void> {
+    this.apply(pid, already);
+  }
+
+  selfJoinDirs(): string[] {
+    return [];
   }
 
   async set(resources: Resources): Promise<void> {

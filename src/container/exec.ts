@@ -4,7 +4,7 @@
 // container's own process).
 import fs from 'node:fs';
 import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';
-import { managerFromRecord } from '../cgroups/manager.js';
+import { joinedCgroups, managerFromRecord } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
 import { withHome } from './passwd.js';
 import { TcrError } from '../errors.js';
@@ -52,7 +52,9 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
   if (ungrantable) throw new TcrError(`exec: ${ungrantable}`);
   const seccomp = rec.config.linux?.seccomp ? await compileSeccompCached(rec.config.linux.seccomp, seccompCacheDir()) : undefined;
   const spec = { ...rec.config, process: proc };
+  const cgroup = rec.cgroup ? managerFromRecord(rec.cgroup) : undefined;
   const plan = buildExecPlan(rec.config, proc, rec.pid, {
+    cgroupSelfJoin: cgroup?.selfJoinDirs(),
     seccomp,
     preserveFds: o.preserveFds ?? 0,
     lsmSteps: lsmSteps(spec),
@@ -70,10 +72,10 @@ export async function execInContainer(store: StateStore, id: string, o: ExecOpti
   let launch: Launch | undefined;
   let pidWritten = 0;
   try {
-    launch = new Launch(plan, { trace: o.trace, stdio: o.stdio, onConsole });
-    const cgroup = rec.cgroup ? managerFromRecord(rec.cgroup) : undefined;
+    launch = new Launch(plan, { trace: o.trace, stdio: o.stdio, onConsole, cgroupDir: cgroup?.unifiedDir() });
+    const started = launch;
     await launch.follow((point, pid) => {
-      if (point === SyncPoint.start) cgroup?.apply(pid);
+      if (point === SyncPoint.start && cgroup) cgroup.apply(pid, joinedCgroups(cgroup, started));
       if (point === SyncPoint.ready && o.pidFile) {
         writeFileAtomic(o.pidFile, String(pid));
         pidWritten = pid; // an exec that fails after this must not leave it naming a dead pid

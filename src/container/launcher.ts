@@ -61,6 +61,8 @@ function filterBlame(step: Plan['steps'][number] | undefined, errno: number): st
 
 export class Launch {
   readonly pid: number;
+  /** the init was cloned straight into opts.cgroupDir (clone3 CLONE_INTO_CGROUP) */
+  readonly intoCgroup: boolean;
   private sock: number;
   private readonly t0 = process.hrtime.bigint();
   private ready = false;
@@ -79,6 +81,7 @@ export class Launch {
       const spawnStart = performance.now();
       const { pid, sock, intoCgroup } = this.executor.spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, slotFd);
       this.pid = pid;
+      this.intoCgroup = intoCgroup;
       this.sock = sock;
       if (opts.recorder) {
         opts.recorder.planSteps = plan.steps.length;

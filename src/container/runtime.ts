@@ -7,7 +7,7 @@ import os from 'node:os';
 import { TcrError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { cgroupLayout } from '../cgroups/detect.js';
-import { managerFor, type CgroupManager, type CgroupSeams } from '../cgroups/manager.js';
+import { joinedCgroups, managerFor, type CgroupManager, type CgroupSeams } from '../cgroups/manager.js';
 import { refuseUngrantable } from '../linux/capabilities.js';
 import { withHome } from './passwd.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
@@ -164,6 +164,7 @@ export class Runtime {
       lsmSteps: lsmSteps(spec),
       cgroupV2: layout.unified,
       cgroupSources: cgroup?.mountSources() ?? ownCgroupSources(layout),
+      cgroupSelfJoin: cgroup?.selfJoinDirs(),
       rootless: isRootless() ? { setgroupsDenied: setgroupsDenied(spec) } : undefined,
       rootfsMount: rootStaysShared(spec) ? mountPointOf(bundle.rootfs) : undefined,
     });
@@ -318,7 +319,8 @@ export class Runtime {
           if (spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path)) rec.pidNamespace = namespaceId(pid, 'pid');
           rec.network = opts.network; // recorded before any of it is made
           this.store.write(rec);
-          await cg?.applyInit(pid); // before the init runs a single step of the container's (a systemd scope starts here)
+          // before the init runs a single step of the container's (a systemd scope starts here)
+          await cg?.applyInit(pid, joinedCgroups(cg, launch!));
           writeIdMaps(spec, pid);
           // the init is in its new network namespace and runs nothing of the container's until this answer
           if (rec.network) await (await import('../network/attach.js')).attachNetwork(this.store, rec, pid);

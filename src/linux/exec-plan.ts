@@ -8,14 +8,16 @@ import { CLONE_NEW, NS_PROC_NAME } from './namespaces.js';
 import { SyncPoint, type Plan } from './plan.js';
 import { Step, type PlanStep } from './plan-steps.js';
 import { execCandidates, PR, processSteps, type ProcessOptions } from './process.js';
-import { SIGKILL } from './launch-plan.js';
+import { SIGKILL, selfJoinSteps } from './launch-plan.js';
 
 const JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'] as const;
 
-export function buildExecPlan(container: Spec, proc: Process, initPid: number, o: ProcessOptions): Plan {
+/** cgroupSelfJoin: the container's cgroup v1 directories, joined by stage 1 while it still sees the host's (the process is cloned into them) */
+export function buildExecPlan(container: Spec, proc: Process, initPid: number, o: ProcessOptions & { cgroupSelfJoin?: string[] }): Plan {
   const have = new Set((container.linux?.namespaces ?? []).map((n) => n.type));
   const steps: PlanStep[] = [
     Step.prctl({ option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, label: 'prctl PR_SET_DUMPABLE 0 (before entering the container)' }),
+    ...selfJoinSteps(o.cgroupSelfJoin),
   ];
   for (const t of JOIN_ORDER) {
     if (!have.has(t)) continue;

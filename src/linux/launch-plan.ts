@@ -29,6 +29,8 @@ export interface LaunchPlanOptions extends ProcessOptions {
   cgroupV2: boolean;
   /** the container's cgroup directories, by hierarchy name ("" on v2) */
   cgroupSources: Map<string, string>;
+  /** cgroup v1 directories the init joins by itself (CgroupManager.selfJoinDirs) */
+  cgroupSelfJoin?: string[];
   /** the mount point of the mount holding the rootfs (needed only where / stays shared) */
   rootfsMount?: string;
   /** the runtime is an ordinary user (runc --rootless): see src/container/rootless.ts */
@@ -36,6 +38,17 @@ export interface LaunchPlanOptions extends ProcessOptions {
 }
 
 export const SIGKILL = 9;
+
+/** A single-threaded process moving itself into cgroup v1 directories: see CgroupManager.selfJoinDirs for why. */
+export function selfJoinSteps(dirs: string[] = []): PlanStep[] {
+  return dirs.map((dir) =>
+    Step.writeFile({
+      path: `${dir}/tasks`,
+      content: '0',
+      label: `join the cgroup ${dir} (0 into its tasks: a thread moving itself, without the kernel's global lock)`,
+    }),
+  );
+}
 const FIFO_SLOT = 0;
 
 export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
@@ -68,6 +81,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   const mapsByUser = !!o.rootless && ns.newUser;
   steps.push(pdeath);
   if (!mapsByUser) steps.push(notDumpable);
+  steps.push(...selfJoinSteps(o.cgroupSelfJoin));
   steps.push(Step.sync({ point: SyncPoint.start, label: 'wait for the runtime (id maps, cgroup, state)' }));
   if (ns.newUser || ns.joinedUser) {
     steps.push(Step.setuser({ uid: 0, gid: 0, label: 'become root of the user namespace' }));

@@ -1,7 +1,7 @@
 // Runtime.launch against a scripted executor and a fixture cgroup tree: the
-// record is written before anything it names is made, the pid before the
-// init joins its cgroup, and every failure leaves no state, cgroup or pid
-// file behind, with an error that names what failed.
+// record is written before anything it names is made, the init joins its
+// cgroups by itself, and every failure leaves no state, cgroup or pid file
+// behind, with an error that names what failed.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,7 +60,7 @@ const procMount = (plan: Plan) => plan.steps.findIndex((s) => s.op === PlanOp.mo
 const execStep = (plan: Plan) => plan.steps.findIndex((s) => s.op === PlanOp.exec);
 
 describe('Runtime.launch, in order', () => {
-  it('records the container before it makes anything, and the pid before the init joins its cgroup', async () => {
+  it('records the container before it makes anything; the init joins its cgroups by itself, the runtime writes no cgroup.procs', async () => {
     const seen: Record<string, unknown> = {};
     const { executor, runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.ready }, { eof: true }], {
       watch: (event) => {
@@ -73,6 +73,12 @@ describe('Runtime.launch, in order', () => {
       },
     });
     const writes: { phase: string; pid: number; leaves: string[]; procs?: string }[] = [];
+    const procsWrites: string[] = [];
+    const writeFile = fs.writeFileSync.bind(fs);
+    vi.spyOn(fs, 'writeFileSync').mockImplementation((f, ...rest) => {
+      if (String(f).endsWith('/cgroup.procs') && !new Error().stack!.includes('scripted-executor')) procsWrites.push(String(f));
+      writeFile(f, ...rest);
+    });
     const write = runtime.store.write.bind(runtime.store);
     vi.spyOn(runtime.store, 'write').mockImplementation((rec: ContainerRecord) => {
       writes.push({ phase: rec.phase, pid: rec.pid, leaves: existingLeaves(), procs: fx.read(`memory/tcr/${ID}/cgroup.procs`) });
@@ -83,7 +89,8 @@ describe('Runtime.launch, in order', () => {
 
     expect(writes).toEqual([
       { phase: 'creating', pid: 0, leaves: [], procs: undefined }, // the intent, before any cgroup exists
-      { phase: 'creating', pid: FAKE_PID, leaves: LEAVES, procs: undefined }, // the pid, before it joins
+      // the pid, at the init's start sync: it has joined its v1 cgroups by itself by then (selfJoinSteps)
+      { phase: 'creating', pid: FAKE_PID, leaves: LEAVES, procs: String(FAKE_PID) },
       { phase: 'created', pid: FAKE_PID, leaves: LEAVES, procs: String(FAKE_PID) },
     ]);
     const rec = seen.spawnRecord as ContainerRecord;
@@ -94,6 +101,12 @@ describe('Runtime.launch, in order', () => {
     expect(seen.fifo).toBe(true);
     expect(executor.spawned).toMatchObject({ cgroupDir: path.join(fx.root, `unified/tcr/${ID}`), slotPath: runtime.store.fifo(ID) });
     expect(seen.procsAtReady).toEqual(LEAVES.map(() => String(FAKE_PID)));
+    // each v1 hierarchy joined by the init itself, before its start sync; cgroup2 by the clone: the runtime writes no cgroup.procs
+    const plan = executor.spawned!.plan;
+    const start = plan.steps.findIndex((st) => st.op === PlanOp.sync);
+    const joins = plan.steps.slice(0, start).flatMap((st) => (st.op === PlanOp.writeFile ? [path.relative(fx.root, st.path)] : []));
+    expect(joins.sort()).toEqual(LEAVES.filter((l) => !l.startsWith('unified')).map((l) => `${l}/tasks`));
+    expect(procsWrites).toEqual([]);
     expect(executor.log).toEqual(['spawn', 'sync start', 'continue', 'sync ready', 'continue', 'eof', 'close sock']);
     // the state goes to the init only for its container-side hooks: this plan has none
     expect(executor.answers.map((a) => a[1])).toEqual(['', '']);
@@ -172,9 +185,9 @@ const failures: FailureCase[] = [
   {
     name: 'the init cannot join its cgroup',
     script: [{ sync: SyncPoint.start }],
-    exec: { watch: (e) => e === 'sync start' && fs.rmSync(path.join(fx.root, `memory/tcr/${ID}`), { recursive: true }) },
-    error: /^cgroup: \S+\/memory\/tcr\/c1\/cgroup\.procs does not exist: the kernel has no such control \(value "4194305"\)$/,
-    log: ['spawn', 'sync start', 'abort', ...reaped],
+    exec: { watch: (e) => e === 'spawn' && fs.rmSync(path.join(fx.root, `memory/tcr/${ID}`), { recursive: true }) },
+    error: /^step \d+ join the cgroup \S+\/memory\/tcr\/c1 \(0 into its tasks: .*\): ENOENT \(no such file or directory\)$/,
+    log: ['spawn', 'fail', ...reaped],
   },
   {
     name: 'the created record cannot be written',

@@ -2,13 +2,16 @@
 // process: the real Launch and Runtime.launch read them, answer its syncs and
 // clean up, while the test watches what exists at each point.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Executor } from '../../src/container/executor.js';
+import { PlanOp } from '../../src/linux/plan-steps.js';
 import { decodePlan, RECORD_SIZE, RecordKind, SyncPoint, type Plan } from '../../src/linux/plan.js';
 import type { WaitStatus } from '../../src/sys/native.js';
 
 /** Above the kernel's PID_MAX_LIMIT: no process can have it, so nothing real is ever touched. */
 export const FAKE_PID = 4194305;
 const FAKE_SOCK = 1_000_000;
+const ENOENT = 2;
 
 export type Scripted =
   | { sync: SyncPoint }
@@ -53,6 +56,7 @@ export class ScriptedExecutor implements Executor {
   readonly answers: [number, string][] = [];
   spawned: Spawned | undefined;
   private readonly script: Scripted[];
+  private joined = false;
 
   /**
    * `watch` runs at spawn and before each record is handed over, named as
@@ -70,6 +74,8 @@ export class ScriptedExecutor implements Executor {
     this.spawned = { plan: decodePlan(plan), cgroupDir: fdPath(cgroupFd), slotPath: fdPath(slotFd) };
     this.opts.watch?.('spawn');
     if (this.opts.spawnError) throw this.opts.spawnError;
+    // clone3(CLONE_INTO_CGROUP): the init starts in that cgroup2 directory
+    if (this.spawned.cgroupDir) fs.writeFileSync(path.join(this.spawned.cgroupDir, 'cgroup.procs'), String(FAKE_PID));
     return { pid: FAKE_PID, sock: FAKE_SOCK, intoCgroup: cgroupFd >= 0 };
   }
 
@@ -77,7 +83,12 @@ export class ScriptedExecutor implements Executor {
 
   recv(sock: number): { data: Buffer; fd: number } {
     if (sock !== FAKE_SOCK) throw new Error(`recv on ${sock}`);
-    const next = this.script.shift() ?? { eof: true };
+    let next = this.script.shift() ?? { eof: true };
+    if ('sync' in next && next.sync === SyncPoint.start && !this.joined) {
+      this.joined = true;
+      const failed = this.joinCgroups();
+      if (failed !== undefined) next = { fail: () => failed, errno: ENOENT };
+    }
     const name = 'sync' in next ? `sync ${SyncPoint[next.sync]}` : 'step' in next ? `step ${next.step}` : 'fail' in next ? 'fail' : 'eof';
     this.log.push(name);
     this.opts.watch?.(name);
@@ -85,6 +96,25 @@ export class ScriptedExecutor implements Executor {
     if ('step' in next) return { data: encodeRecord(RecordKind.step, next.step), fd: -1 };
     if ('fail' in next) return { data: encodeRecord(RecordKind.fail, next.fail(this.spawned!.plan), next.errno), fd: -1 };
     return { data: Buffer.alloc(0), fd: -1 };
+  }
+
+  /**
+   * What the kernel makes of the init's steps before its start sync that the
+   * runtime relies on: its writes of 0 into cgroup v1 `tasks` (selfJoinSteps
+   * in launch-plan.ts) put it in those cgroups, and fail where one is gone.
+   * Returns the index of a failed step.
+   */
+  private joinCgroups(): number | undefined {
+    const plan = this.spawned!.plan;
+    for (let i = plan.stage1Steps; i < plan.steps.length; i++) {
+      const s = plan.steps[i];
+      if (s.op === PlanOp.sync) break;
+      if (s.op !== PlanOp.writeFile || !s.path.endsWith('/tasks')) continue;
+      const dir = path.dirname(s.path);
+      if (!fs.existsSync(dir)) return i;
+      fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(FAKE_PID));
+    }
+    return undefined;
   }
 
   send(sock: number, data: Buffer): void {
