@@ -38,7 +38,9 @@ describe('cgroupsPath → systemd unit', () => {
       unit: 'tcr-id1.scope',
       path: '/user.slice/user-1000.slice/user@1000.service/user.slice/tcr-id1.scope',
     });
-    expect(systemdUnitPath('app-x.slice:p:n', 'x', mgr).path).toBe('/user.slice/user-1000.slice/user@1000.service/app.slice/app-x.slice/p-n.scope');
+    expect(systemdUnitPath('app-x.slice:p:n', 'x', mgr).path).toBe(
+      '/user.slice/user-1000.slice/user@1000.service/app.slice/app-x.slice/p-n.scope',
+    );
     expect(systemdUnitPath(':p:n', 'x', mgr).slice).toBe('user.slice');
   });
 
