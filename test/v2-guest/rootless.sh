@@ -79,6 +79,8 @@ if u_tcr run --detach --bundle "$WORK/lim" rl-lim < /dev/null > "$WORK/out" 2>&1
   for _ in $(seq 1 100); do [ -s "$WORK/lim/rootfs/view" ] && break; sleep 0.1; done
   view=$(tr '\n' ' ' < "$WORK/lim/rootfs/view" 2>/dev/null)
   [ "$view" = "0::/tcr-deleg/rl-lim 67108864 64 50000 100000 " ] && pass "inside: /proc/self/cgroup and /sys/fs/cgroup show its own cgroup's limits" || fail "inside: $view"
+  u_tcr pause rl-lim && [ "$(cg rl-lim/cgroup.freeze)" = 1 ] && u_tcr resume rl-lim && [ "$(cg rl-lim/cgroup.freeze)" = 0 ] &&
+    pass "pause/resume through cgroup.freeze" || fail "pause/resume: cgroup.freeze $(cg rl-lim/cgroup.freeze)"
   u_tcr delete --force rl-lim
   [ ! -e "$D/rl-lim" ] && pass "tcr delete removes the cgroup" || fail "cgroup left: $D/rl-lim"
 else
