@@ -18,6 +18,8 @@ export interface UserCgroup {
   manager?: CgroupManager;
   /** why there is none, for --debug, --trace and the error of a limit asked for */
   note: string;
+  /** a v2 host, where a delegated subtree could have been used: the user is told, not just --debug */
+  warn?: boolean;
 }
 
 /** The nearest directory of `dir` and its ancestors that exists. */
@@ -43,12 +45,15 @@ export function userCgroup(cgroupsPath: string | undefined, id: string, uid: num
     return {
       note: `no cgroup: this host mounts cgroup v1 (or hybrid) hierarchies, which are not delegated to uid ${uid}, so as with runc --rootless the container runs in tcr's own cgroup`,
     };
-  const manager = V2Manager.forPath(resolveCgroupsPath(cgroupsPath, id), { ...seams, layout });
+  // without a cgroupsPath, as runc --rootless: the id beside the runtime's own cgroup, which is the
+  // user's where their shell runs in a delegated subtree
+  const manager = V2Manager.forPath(resolveCgroupsPath(cgroupsPath || id, id), { ...seams, layout });
   const dir = manager.record.dirs[0];
   const parent = nearestExisting(path.dirname(dir));
   // a delegated subtree is one whose directories and cgroup.procs the user may write
   if (writable(parent) && writable(path.join(parent, 'cgroup.procs'))) return { manager, note: `cgroup ${dir} (delegated)` };
   return {
+    warn: true,
     note: `no cgroup: ${parent} is not writable by uid ${uid} (no cgroup v2 subtree is delegated there; give the user one, e.g. with systemd's Delegate=yes, and point linux.cgroupsPath into it)`,
   };
 }

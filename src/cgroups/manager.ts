@@ -9,7 +9,7 @@ import { cgroupLayout, type CgroupLayout } from './detect.js';
 import type { Rmdir } from './files.js';
 import type { Stats } from './stats.js';
 import { SystemdManager } from './systemd.js';
-import { expandSlice, systemdUnitPath } from './systemd-path.js';
+import { expandSlice, systemdUnitPath, userManagerCgroup } from './systemd-path.js';
 import { V1Manager } from './v1.js';
 import { V2Manager } from './v2.js';
 
@@ -82,6 +82,8 @@ export interface CgroupSeams {
    * its control files in it; a fixture's plain files would make it ENOTEMPTY.
    */
   rmdir?: Rmdir;
+  /** default: the effective uid; not root: --systemd-cgroup asks the user's manager */
+  uid?: number;
 }
 
 /** cgroupsPath → a path inside each hierarchy. Relative paths hang under the runtime's own cgroup (v2: its parent, as in runc). */
@@ -119,7 +121,9 @@ export function managerFor(cgroupsPath: string | undefined, id: string, systemd 
     throw new TcrError(
       "--systemd-cgroup: tcr's systemd cgroup driver needs cgroup v2 (a unified /sys/fs/cgroup), and this host mounts v1 or hybrid cgroups; use the default cgroupfs driver (without --systemd-cgroup) here",
     );
-  return SystemdManager.forUnit(systemdUnitPath(cgroupsPath, id));
+  // an ordinary user's container is a unit of the user's own manager (systemd --user), as with runc --rootless
+  const uid = seams.uid ?? process.geteuid?.() ?? 0;
+  return SystemdManager.forUnit(systemdUnitPath(cgroupsPath, id, uid === 0 ? undefined : userManagerCgroup(uid)));
 }
 
 export function newManager(cgroupPath: string, seams: CgroupSeams = {}): CgroupManager {

@@ -1,6 +1,8 @@
 // The few calls of systemd's D-Bus API (org.freedesktop.systemd1.Manager)
 // that the systemd cgroup driver makes, on the system bus (or systemd's
-// private socket where there is none). Each job a call
+// private socket where there is none); for an ordinary user, on the user's
+// session bus, to their own manager (systemd --user), as runc --rootless
+// does. Each job a call
 // queues is waited for through the JobRemoved signal, with a timeout, and
 // every failure names the call, the unit and systemd's error. Loaded only
 // for --systemd-cgroup containers: it is a bundle of its own
@@ -8,6 +10,7 @@
 // pay for it.
 import * as dbus from '@jellybrick/dbus-next';
 import type { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import { TcrError } from '../errors.js';
 import type { UnitProperty } from './systemd-props.js';
 
@@ -21,7 +24,21 @@ export const JOB_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const PRIVATE_SOCKET = 'unix:path=/run/systemd/private';
 
+const isRoot = () => (process.geteuid?.() ?? 0) === 0;
+
+/** The user's bus, found as runc (go-systemd) finds it: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus. */
+export function userBusAddress(env: NodeJS.ProcessEnv = process.env, exists = fs.existsSync): string {
+  if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
+  const uid = process.geteuid?.() ?? 0;
+  const dir = env.XDG_RUNTIME_DIR;
+  if (dir && exists(`${dir}/bus`)) return `unix:path=${dir}/bus`;
+  throw new TcrError(
+    `--systemd-cgroup: uid ${uid} is not root, so tcr talks to the user's systemd (systemd --user) on the user's bus, and there is none: $DBUS_SESSION_BUS_ADDRESS is unset and ${dir ? `${dir}/bus does not exist` : '$XDG_RUNTIME_DIR is unset'}; log in (or, as root, loginctl enable-linger or systemctl start user@${uid}.service), and install dbus-user-session`,
+  );
+}
+
 function busAddress(): string {
+  if (!isRoot()) return userBusAddress();
   return process.env.DBUS_SYSTEM_BUS_ADDRESS || 'unix:path=/run/dbus/system_bus_socket';
 }
 
@@ -56,10 +73,11 @@ export class Systemd {
    * the signals of a subscribed peer straight to it).
    */
   static async connect(): Promise<Systemd> {
+    const address = busAddress();
     try {
-      return await Systemd.open(busAddress(), false);
+      return await Systemd.open(address, false);
     } catch (e) {
-      if (process.getuid?.() !== 0 || process.env.DBUS_SYSTEM_BUS_ADDRESS) throw e;
+      if (!isRoot() || process.env.DBUS_SYSTEM_BUS_ADDRESS) throw e;
       try {
         return await Systemd.open(PRIVATE_SOCKET, true);
       } catch {
@@ -72,7 +90,8 @@ export class Systemd {
     const bus = dbus.sessionBus({ busAddress: address });
     // its typings list no 'error' event, which it emits for a socket that fails
     const events = bus as unknown as EventEmitter;
-    const where = `--systemd-cgroup: ${direct ? "systemd's private socket" : 'the system bus'} (${address})`;
+    const kind = direct ? "systemd's private socket" : isRoot() ? 'the system bus' : "the user's bus";
+    const where = `--systemd-cgroup: ${kind} (${address})`;
     await withTimeout(
       new Promise<void>((resolve, reject) => {
         bus.once('connect', () => resolve());
@@ -142,6 +161,13 @@ export class Systemd {
     const text = typeof value === 'string' ? value : '';
     this.cachedVersion = Number(/^"?v?(\d+)/.exec(text)?.[1] ?? 0);
     return this.cachedVersion;
+  }
+
+  /** The manager's own cgroup: for a user's manager, e.g. /user.slice/user-1000.slice/user@1000.service, which its slices are under. */
+  async controlGroup(): Promise<string> {
+    const [v] = await this.call(DEST, PATH, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [MANAGER, 'ControlGroup']);
+    const value: unknown = (v as dbus.Variant).value;
+    return typeof value === 'string' ? value : '';
   }
 
   /** Runs a job-queueing call and waits for its JobRemoved: resolves with the job's result ("done", "failed", ...). */

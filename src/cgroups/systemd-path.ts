@@ -43,19 +43,26 @@ function checkUnitChars(unit: string, field: string): void {
   if (unit.length > 255) throw new TcrError(`${field}: ${JSON.stringify(unit)} is not a systemd unit name: longer than 255 characters`);
 }
 
+/** Where a user's manager (user@UID.service) runs, as systemd's user-UID.slice puts it: its slices nest below. */
+export const userManagerCgroup = (uid: number): string => `/user.slice/user-${uid}.slice/user@${uid}.service`;
+
 /**
  * The unit for `--systemd-cgroup`. Without a cgroupsPath runc uses
- * system.slice:runc:ID; tcr's prefix is its own name.
+ * system.slice:runc:ID; tcr's prefix is its own name. `managerCgroup`: a
+ * user's manager's cgroup, for an ordinary user's container (runc
+ * --rootless): the slice is then the user manager's, user.slice by default,
+ * and the scope's cgroup lies under the manager's.
  */
-export function systemdUnitPath(cgroupsPath: string | undefined, id: string): SystemdUnitPath {
-  const spec = cgroupsPath || `system.slice:tcr:${id}`;
+export function systemdUnitPath(cgroupsPath: string | undefined, id: string, managerCgroup?: string): SystemdUnitPath {
+  const defaultSlice = managerCgroup ? 'user.slice' : 'system.slice';
+  const spec = cgroupsPath || `${defaultSlice}:tcr:${id}`;
   const parts = spec.split(':');
   if (parts.length !== 3)
     throw new TcrError(
       `${FIELD}: ${JSON.stringify(spec)} is not of the form "slice:prefix:name", which --systemd-cgroup needs (e.g. "system.slice:tcr:${id}")`,
     );
   const [slicePart, prefix, name] = parts;
-  const slice = slicePart || 'system.slice';
+  const slice = slicePart || defaultSlice;
   const slicePath = expandSlice(slice);
   if (!name) throw new TcrError(`${FIELD}: ${JSON.stringify(spec)} has an empty name (the part after the second ":")`);
   // runc makes a name ending in .slice a slice unit of its own; systemd keeps processes out of
@@ -66,5 +73,5 @@ export function systemdUnitPath(cgroupsPath: string | undefined, id: string): Sy
     );
   const unit = `${prefix}-${name}.scope`;
   checkUnitChars(unit, FIELD);
-  return { slice, unit, path: `${slicePath === '/' ? '' : slicePath}/${unit}`, name };
+  return { slice, unit, path: `${managerCgroup ?? ''}${slicePath === '/' ? '' : slicePath}/${unit}`, name };
 }

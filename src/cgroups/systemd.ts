@@ -22,6 +22,7 @@
 // moment takes its init with it (PDEATHSIG), systemd removes a scope whose
 // last process has gone, and destroy() stops and resets the unit whether it
 // is there or not, then removes the directory if systemd left it.
+import { TcrError } from '../errors.js';
 import { log } from '../log.js';
 import type { Resources } from '../spec/types.js';
 import { deviceRules } from './devices.js';
@@ -29,7 +30,7 @@ import type { CgroupManager, CgroupRecord } from './manager.js';
 import { v2Writes, type CgroupWrite } from './resources.js';
 import type { Stats } from './stats.js';
 import type { Systemd } from './systemd-bus.js';
-import type { SystemdUnitPath } from './systemd-path.js';
+import { userManagerCgroup, type SystemdUnitPath } from './systemd-path.js';
 import { V2Manager, warnV1Only } from './v2.js';
 
 const MOUNT = '/sys/fs/cgroup';
@@ -108,6 +109,7 @@ export class SystemdManager implements CgroupManager {
     const resources = this.pending ?? {};
     let writes: CgroupWrite[] = [];
     await withSystemd(async (sd, bus) => {
+      await this.checkManagerCgroup(sd);
       const converted = await this.convert(resources, await sd.version(), true);
       writes = converted.writes;
       const base = [
@@ -133,6 +135,22 @@ export class SystemdManager implements CgroupManager {
     });
     this.pending = undefined;
     await this.files.write(writes, resources.devices);
+  }
+
+  /**
+   * A user's scope is under their manager's cgroup, which the state record
+   * spells before systemd can be asked (user@UID.service's usual place); a
+   * manager elsewhere is refused before any unit is made.
+   */
+  private async checkManagerCgroup(sd: Systemd): Promise<void> {
+    const uid = process.geteuid?.() ?? 0;
+    if (uid === 0) return;
+    const managerCg = await sd.controlGroup();
+    const expected = userManagerCgroup(uid);
+    if (managerCg !== expected)
+      throw new TcrError(
+        `--systemd-cgroup: the user's systemd runs in ${managerCg || '(no cgroup)'}, not in ${expected} where tcr puts uid ${uid}'s scopes; run it as user@${uid}.service (systemctl start user@${uid}.service, or log in)`,
+      );
   }
 
   /** A process of exec joins the scope's cgroup directly (Delegate=yes makes it the container's to manage). */

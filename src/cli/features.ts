@@ -59,7 +59,7 @@ export async function features(): Promise<Record<string, unknown>> {
     linux: {
       namespaces: NAMESPACE_TYPES.map((n) => nsNames[n] ?? n).sort(),
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: true },
       seccomp: { enabled: libseccomp !== undefined, actions: SECCOMP_ACTIONS, operators: SECCOMP_OPERATORS, archs: SECCOMP_ARCHS },
       apparmor: { enabled: true },
       selinux: { enabled: true },

@@ -128,12 +128,13 @@ export class Runtime {
    * where no cgroup is delegated to them (rootless.ts); limits then fail.
    */
   private cgroupFor(spec: Spec, id: string): { manager?: CgroupManager; note?: string } {
-    if (!isRootless()) return { manager: managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams) };
-    if (this.systemdCgroup)
-      throw new TcrError('--systemd-cgroup: not for an ordinary user yet (tcr speaks to the system bus, not the user manager)');
+    // a user's --systemd-cgroup container is a scope of their own manager (systemd --user), as with runc
+    if (!isRootless() || this.systemdCgroup)
+      return { manager: managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams) };
     const uc = userCgroup(spec.linux?.cgroupsPath, id, process.geteuid?.() ?? 0, this.cgroupSeams);
     if (!uc.manager) refuseLimitsWithoutCgroup(spec.linux?.resources, uc.note);
-    log.debug(`rootless: ${uc.note}`);
+    if (uc.warn) log.warn(`rootless: ${uc.note}`);
+    else log.debug(`rootless: ${uc.note}`);
     return uc;
   }
 

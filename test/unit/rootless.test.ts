@@ -80,6 +80,17 @@ describe("a user's cgroup", () => {
     }
   });
 
+  it('without a cgroupsPath is the id beside its own cgroup, as runc', () => {
+    const fx = v2Fixture();
+    try {
+      fx.put('deleg/cgroup.procs', '');
+      const uc = userCgroup(undefined, 'c1', 1000, { ...fx.seams, selfCgroup: () => '0::/deleg/shell\n' });
+      expect(uc.manager?.record.dirs).toEqual([`${fx.root}/deleg/c1`]);
+    } finally {
+      fx.cleanup();
+    }
+  });
+
   it('fails a limit without one, naming the fields, and lets device rules pass', () => {
     expect(() => refuseLimitsWithoutCgroup({ memory: { limit: 1 }, pids: { limit: 5 } }, 'no cgroup: why')).toThrow(
       /^linux\.resources\.memory, linux\.resources\.pids: a limit needs a cgroup, and this container has no cgroup: why/,

@@ -5,7 +5,8 @@ import { cgroupLayout } from '../../src/cgroups/detect.js';
 import { deviceRules } from '../../src/cgroups/devices.js';
 import { managerFor } from '../../src/cgroups/manager.js';
 import { v2Writes } from '../../src/cgroups/resources.js';
-import { expandSlice, systemdUnitPath } from '../../src/cgroups/systemd-path.js';
+import { userBusAddress } from '../../src/cgroups/systemd-bus.js';
+import { expandSlice, systemdUnitPath, userManagerCgroup } from '../../src/cgroups/systemd-path.js';
 import { deviceProperties, INFINITY, rangeToBits, unitResources, type UnitProperty } from '../../src/cgroups/systemd-props.js';
 import type { Resources } from '../../src/spec/types.js';
 
@@ -27,6 +28,27 @@ describe('cgroupsPath → systemd unit', () => {
       path: '/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod123.slice/cri-containerd-abc.scope',
       name: 'abc',
     });
+  });
+
+  it("an ordinary user's unit is their manager's: user.slice by default, under user@UID.service", () => {
+    const mgr = userManagerCgroup(1000);
+    expect(mgr).toBe('/user.slice/user-1000.slice/user@1000.service');
+    expect(systemdUnitPath(undefined, 'id1', mgr)).toMatchObject({
+      slice: 'user.slice',
+      unit: 'tcr-id1.scope',
+      path: '/user.slice/user-1000.slice/user@1000.service/user.slice/tcr-id1.scope',
+    });
+    expect(systemdUnitPath('app-x.slice:p:n', 'x', mgr).path).toBe(
+      '/user.slice/user-1000.slice/user@1000.service/app.slice/app-x.slice/p-n.scope',
+    );
+    expect(systemdUnitPath(':p:n', 'x', mgr).slice).toBe('user.slice');
+  });
+
+  it("finds the user's bus as runc does, or names what is missing", () => {
+    expect(userBusAddress({ DBUS_SESSION_BUS_ADDRESS: 'unix:path=/x/bus' }, () => false)).toBe('unix:path=/x/bus');
+    expect(userBusAddress({ XDG_RUNTIME_DIR: '/run/user/7' }, (p) => p === '/run/user/7/bus')).toBe('unix:path=/run/user/7/bus');
+    expect(() => userBusAddress({ XDG_RUNTIME_DIR: '/run/user/7' }, () => false)).toThrow(/\/run\/user\/7\/bus does not exist/);
+    expect(() => userBusAddress({}, () => false)).toThrow(/\$XDG_RUNTIME_DIR is unset.*dbus-user-session/);
   });
 
   it('an empty slice is system.slice; no cgroupsPath is system.slice:tcr:ID; -.slice is the root', () => {

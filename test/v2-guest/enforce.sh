@@ -108,4 +108,7 @@ out=$(tcr create --bundle "$b" badcpus 2>&1)
 grep -q 'cpuset.cpus' <<<"$out" && [ ! -d /sys/fs/cgroup/tcr/badcpus ] && [ ! -d "$ROOT/badcpus" ] && pass "bad cpuset named, nothing left" || fail "bad cpuset: $out"
 
 echo "cgroup-v2: $passes passed, $failures failed"
+# 8. an ordinary user's containers in a subtree delegated to them (its own count, added to the status)
+bash test/v2-guest/rootless.sh
+failures=$((failures + $?))
 exit $failures

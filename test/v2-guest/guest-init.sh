@@ -133,8 +133,11 @@ fi
 
 read -r UP0 _ < /proc/uptime
 # (A subshell, so that ash's "Killed" notice goes to the console, not $ERR.)
+# The command's root is not a chroot but its mount namespace's root, moved onto
+# / as switch_root does (in a namespace of its own, so pid 1 keeps /xfer): the
+# kernel refuses a chrooted process a user namespace, which rootless needs.
 CMD=$(cat /xfer/cmd.sh)
-( exec chroot $R /bin/bash -c "$CMD" ) < /dev/null > "$OUT" 2> "$ERR"
+( exec unshare -m sh -c 'cd "$1" && mount --move . / && exec chroot . /bin/bash -c "$2"' - $R "$CMD" ) < /dev/null > "$OUT" 2> "$ERR"
 rc=$?
 read -r UP1 _ < /proc/uptime
 # Whatever the command left running goes now (pid 1 survives kill -1).

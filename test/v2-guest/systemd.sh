@@ -239,6 +239,11 @@ for lane in $LANES; do
   fi
 done
 
+# 11 (before 10 stops the system bus). an ordinary user's scopes, from their own systemd --user
+SYSTEMD_LANES="$LANES" bash test/v2-guest/systemd-user.sh
+user_failures=$?
+failures=$((failures + user_failures))
+
 # 10. without the system bus (dbus stopped): both fall back to systemd's private socket
 systemctl stop dbus.socket dbus.service
 for lane in $LANES; do
@@ -259,5 +264,5 @@ printf '%-76s' check; for lane in $LANES; do printf ' %-5s' "$lane"; done; echo
 for n in "${CHECKS[@]}"; do
   printf '%-76s' "$n"; for lane in $LANES; do printf ' %-5s' "${RESULT[$lane/$n]:--}"; done; echo
 done
-echo "$failures failed"
+echo "$failures failed ($user_failures of them in systemd-user.sh, above)"
 exit "$failures"
