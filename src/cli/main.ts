@@ -27,6 +27,7 @@ import { registerTransferCommands } from './transfer-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
 import { GLOBAL_FLAGS, SHAPES, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
+import { unpacksAsUser } from './rootless-unpack.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
 import { rewriteTraceFile } from './trace-flag.js';
@@ -176,6 +177,11 @@ export async function main(argv: string[]): Promise<number> {
     if (name === 'create') {
       argv = await withCreateForm(argv);
       name = commandName(argv);
+    }
+    if (unpacksAsUser(argv, name)) {
+      requireRoot(argv, name);
+      const { runAsMappedRoot } = await import('../image/userns-exec.js');
+      return runAsMappedRoot(argv, (await import('../image/store.js')).defaultStoreRoot());
     }
     const fast = parseFastPath(argv);
     if (fast) {
