@@ -63,5 +63,6 @@ export function mappedRootArgv(command: string[], ranges: UserRanges | undefined
 /** rm -rf of `p` as root of the user's namespace: what files of the user's subordinate ids hold. */
 export function removeAsMappedRoot(p: string): void {
   const r = spawnSync('unshare', mappedRootArgv(['rm', '-rf', '--', p], userRanges()), { encoding: 'utf8' });
-  if (r.status !== 0) throw new TcrError(`removing ${p} in your user namespace: ${(r.stderr || r.error?.message || `exit status ${r.status}`).trim()}`);
+  if (r.status !== 0)
+    throw new TcrError(`removing ${p} in your user namespace: ${(r.stderr || r.error?.message || `exit status ${r.status}`).trim()}`);
 }

@@ -120,7 +120,8 @@ export function copyMetadata(src: string, dst: string, chown: boolean): void {
   // chown cleared setuid/setgid; symlinks have no mode of their own on Linux
   if (!st.isSymbolicLink()) fs.chmodSync(d, Number(st.mode) & 0o7777);
   // after chown: chown drops security.capability
-  for (const [name, value] of lgetxattrs(s)) if (!name.startsWith('trusted.overlay.') && !name.startsWith('user.overlay.')) lsetxattr(d, name, value);
+  for (const [name, value] of lgetxattrs(s))
+    if (!name.startsWith('trusted.overlay.') && !name.startsWith('user.overlay.')) lsetxattr(d, name, value);
   lutimens(d, timespecFromNs(st.atimeNs), timespecFromNs(st.mtimeNs));
 }
 

@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { TcrError } from '../errors.js';
+import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { tcrLoader } from '../sys/package-root.js';
 import { mappedRootArgv, onPath, userRanges, type UserRanges } from '../container/mapped-root.js';
@@ -49,8 +49,14 @@ export function rangesOrWarn(): UserRanges | undefined {
  * stdio is ours. Resolves with its exit status.
  */
 export function runAsMappedRoot(args: string[], storeRoot: string): number {
+  try {
+    fs.mkdirSync(storeRoot, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new TcrError(
+      `cannot make the image store ${storeRoot} (${errnoCode(e) ?? errorMessage(e)}): as uid ${process.geteuid?.()}, images live in $XDG_DATA_HOME/tcr, else $HOME/.local/share/tcr; set XDG_DATA_HOME or HOME to a directory of yours, or give --store DIR`,
+    );
+  }
   const ranges = rangesOrWarn();
-  fs.mkdirSync(storeRoot, { recursive: true, mode: 0o700 });
   const env = { ...process.env, TCR_STORE: storeRoot, [USERNS_ENV]: '1', ...(!ranges && { [IGNORE_CHOWN_ENV]: '1' }) };
   const r = spawnSync('unshare', mappedRootArgv([process.execPath, tcrLoader(), ...args], ranges), { stdio: 'inherit', env });
   if (r.error) throw new TcrError(`unshare: ${r.error.message}`);

@@ -111,7 +111,10 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     plain = makeAccount(`tcrimg${suffix}n`, false);
     const base = path.join(top, 'base.tar');
     expect(sh('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', path.join(DEMO, 'rootfs'), '-cf', base, '.']).status).toBe(0);
-    const img = await buildImage({ layers: [fs.readFileSync(base), ownersLayer()], editConfig: (c) => ((c.config as Record<string, unknown>).Cmd = ['sh']) });
+    const img = await buildImage({
+      layers: [fs.readFileSync(base), ownersLayer()],
+      editConfig: (c) => ((c.config as Record<string, unknown>).Cmd = ['sh']),
+    });
     writeLayout(path.join(top, 'layout'), [{ img, refName: 'one' }]);
     await reg.start();
     await reg.push(path.join(top, 'layout'), 'one', 'rl/owners:1');
@@ -124,7 +127,10 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     expect(tcr(ranged, ['images']).stdout).toContain('rl/owners');
     const layers = path.join(storeOf(ranged), 'layers', 'sha256');
     const owner = (f: string) => {
-      const hit = fs.readdirSync(layers).map((d) => path.join(layers, d, 'diff', 'data', f)).find((p) => fs.existsSync(p));
+      const hit = fs
+        .readdirSync(layers)
+        .map((d) => path.join(layers, d, 'diff', 'data', f))
+        .find((p) => fs.existsSync(p));
       return fs.statSync(hit!);
     };
     // container uid 0 is the user, 1000 is range base + 999 (1 → base)
@@ -135,7 +141,14 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
   }, 60_000);
 
   it('runs it: root and the map inside, the user on the host, nothing left after --rm', () => {
-    const r = tcr(ranged, ['run', '--rm', image, 'sh', '-c', 'id -u; cat /proc/self/uid_map; stat -c "%u %a %n" /data/rootfile /data/userfile /data/suid; touch /data/new && echo wrote']);
+    const r = tcr(ranged, [
+      'run',
+      '--rm',
+      image,
+      'sh',
+      '-c',
+      'id -u; cat /proc/self/uid_map; stat -c "%u %a %n" /data/rootfile /data/userfile /data/suid; touch /data/new && echo wrote',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('0');
