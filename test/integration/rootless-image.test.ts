@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, TCR, isRoot, lacks } from '../helpers.js';
-import { buildImage, writeLayout } from '../image-fixtures.js';
+import { buildImage, tarOf, writeLayout } from '../image-fixtures.js';
 import { TestRegistry, ensureRegistryTools } from './registry-lib.js';
 import { waitFor } from './lib.js';
 
@@ -73,9 +73,12 @@ function ownersLayer(): Buffer {
   fs.writeFileSync(path.join(dir, 'data', 'rootfile'), 'root\n');
   fs.writeFileSync(path.join(dir, 'data', 'userfile'), 'user\n');
   fs.writeFileSync(path.join(dir, 'data', 'suid'), 'suid\n');
+  fs.mkdirSync(path.join(dir, 'data', 'old'));
+  fs.writeFileSync(path.join(dir, 'data', 'old', 'x'), 'x\n');
+  fs.writeFileSync(path.join(dir, 'data', 'gone'), 'gone\n');
   const tar = path.join(top, 'owners.tar');
   const t = (args: string[]) => expect(sh('tar', ['--numeric-owner', '-C', dir, ...args]).status).toBe(0);
-  t(['--owner=0', '--group=0', '-cf', tar, 'data', 'data/rootfile']);
+  t(['--owner=0', '--group=0', '-cf', tar, 'data', 'data/rootfile', 'data/old', 'data/gone']);
   t(['--owner=1000', '--group=1000', '-rf', tar, 'data/userfile']);
   t(['--owner=0', '--group=0', '--mode=4755', '-rf', tar, 'data/suid']);
   return fs.readFileSync(tar);
@@ -111,8 +114,14 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     plain = makeAccount(`tcrimg${suffix}n`, false);
     const base = path.join(top, 'base.tar');
     expect(sh('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', path.join(DEMO, 'rootfs'), '-cf', base, '.']).status).toBe(0);
+    // the top layer makes data/old opaque and deletes data/gone: marks the user's overlay must read (user.overlay.*)
+    const marks = await tarOf([
+      { name: 'data/old/.wh..wh..opq', content: '' },
+      { name: 'data/old/y', content: 'y\n' },
+      { name: 'data/.wh.gone', content: '' },
+    ]);
     const img = await buildImage({
-      layers: [fs.readFileSync(base), ownersLayer()],
+      layers: [fs.readFileSync(base), ownersLayer(), marks],
       editConfig: (c) => ((c.config as Record<string, unknown>).Cmd = ['sh']),
     });
     writeLayout(path.join(top, 'layout'), [{ img, refName: 'one' }]);
@@ -147,7 +156,7 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
       image,
       'sh',
       '-c',
-      'id -u; cat /proc/self/uid_map; stat -c "%u %a %n" /data/rootfile /data/userfile /data/suid; touch /data/new && echo wrote',
+      'id -u; cat /proc/self/uid_map; stat -c "%u %a %n" /data/rootfile /data/userfile /data/suid; touch /data/new && echo wrote; ls /data/old; ls /data',
     ]);
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -156,6 +165,8 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     expect(lines[2].trim().split(/\s+/)).toEqual(['1', String(RANGE_BASE), '65536']);
     expect(lines.slice(3, 6)).toEqual(['0 644 /data/rootfile', '1000 644 /data/userfile', '0 4755 /data/suid']);
     expect(lines[6]).toBe('wrote');
+    // the opaque directory hides x of the layer below; the whiteout hides gone
+    expect(lines.slice(7)).toEqual(['y', 'new', 'old', 'rootfile', 'suid', 'userfile']);
     expect(fs.readdirSync(path.join(storeOf(ranged), 'containers'))).toEqual([]);
     expect(hostMountsOf(ranged)).toEqual([]);
   }, 60_000);
