@@ -15,6 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { tcrLoader } from '../sys/package-root.js';
@@ -46,9 +47,10 @@ export function rangesOrWarn(): UserRanges | undefined {
 /**
  * Runs tcr with `args` as root of a user namespace holding the user's ids,
  * with the store given (the child is uid 0, and would pick root's); its
- * stdio is ours. Resolves with its exit status.
+ * stdio is ours (its stdout our stderr for a run's pull, as docker's
+ * progress goes there). Returns its exit status.
  */
-export function runAsMappedRoot(args: string[], storeRoot: string): number {
+export function runAsMappedRoot(args: string[], storeRoot: string, o: { stdoutToStderr?: boolean } = {}): number {
   try {
     fs.mkdirSync(storeRoot, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -57,8 +59,8 @@ export function runAsMappedRoot(args: string[], storeRoot: string): number {
     );
   }
   const ranges = rangesOrWarn();
-  const env = { ...process.env, TCR_STORE: storeRoot, [USERNS_ENV]: '1', ...(!ranges && { [IGNORE_CHOWN_ENV]: '1' }) };
-  const r = spawnSync('unshare', mappedRootArgv([process.execPath, tcrLoader(), ...args], ranges), { stdio: 'inherit', env });
+  const env = { ...process.env, TCR_STORE: path.resolve(storeRoot), [USERNS_ENV]: '1', ...(!ranges && { [IGNORE_CHOWN_ENV]: '1' }) };
+  const r = spawnSync('unshare', mappedRootArgv([process.execPath, tcrLoader(), ...args], ranges), { stdio: o.stdoutToStderr ? ['inherit', 2, 'inherit'] : 'inherit', env });
   if (r.error) throw new TcrError(`unshare: ${r.error.message}`);
   if (r.signal) process.kill(process.pid, r.signal);
   return r.status ?? 1;

@@ -16,6 +16,7 @@ import { parsePlatform } from '../image/platform.js';
 import { buildImageSpec, defaultHostname } from './image-spec.js';
 import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { randomHex } from '../sys/random.js';
+import { removeTree } from '../sys/remove-tree.js';
 import { noHostFlags, type ImageRunOptions } from './options.js';
 import { namespaceJoins } from './namespace-flags.js';
 import { shareShm } from './shared-shm.js';
@@ -68,7 +69,7 @@ export function removeLeftover(store: ImageStore, id: string): boolean {
     throw new TcrError(
       `container ${id} has no state, but ${mounted.join(', ')} ${mounted.length > 1 ? 'are' : 'is'} still mounted: unmount, then tcr rm ${id} again`,
     );
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeTree(dir); // as root of the user's namespace where files of their range are in it
   return true;
 }
 
@@ -81,7 +82,7 @@ function pullAsUser(store: ImageStore, o: ImageRunOptions): PullPolicy {
   const policy = o.pull ?? 'missing';
   if (policy === 'never' || parseImageRef(o.image).transport !== 'docker') return policy;
   if (policy === 'missing' && store.resolve(o.image) !== undefined) return policy;
-  const status = runAsMappedRoot(['pull', ...(o.platform ? ['--platform', o.platform] : []), o.image], store.root);
+  const status = runAsMappedRoot(['pull', ...(o.platform ? ['--platform', o.platform] : []), o.image], store.root, { stdoutToStderr: true });
   if (status !== 0) throw new TcrError(`pulling ${o.image} failed (exit status ${status}): see above`, 125);
   return 'missing';
 }

@@ -184,9 +184,12 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     expect(fs.statSync(`/proc/${pid}`).uid).toBe(ranged.uid);
     expect(tcr(ranged, ['ps']).stdout).toContain(id);
     expect(tcr(ranged, ['logs', id]).stdout).toBe('up\n');
-    const e = tcr(ranged, ['exec', id, 'sh', '-c', 'id -u; grep -c overlay /proc/self/mountinfo']);
+    // a directory of container uid 1000 in the upper layer, which the user alone could not remove
+    const e = tcr(ranged, ['exec', id, 'sh', '-c', 'id -u; mkdir /owned; touch /owned/f; chown -R 1000:1000 /owned; chmod 500 /owned']);
     expect(e.status, e.stderr).toBe(0);
     expect(e.stdout.split('\n')[0]).toBe('0');
+    const upper = path.join(storeOf(ranged), 'containers', id, 'upper', 'owned');
+    expect(fs.statSync(upper).uid).toBe(RANGE_BASE + 999);
     // the overlay exists only in the container's mount namespace
     expect(hostMountsOf(ranged)).toEqual([]);
     expect(tcr(ranged, ['stop', '-t', '1', id]).status).toBe(0);
@@ -208,9 +211,14 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     expect(p.stderr).toMatch(/-p 8080:80: as uid \d+, tcr has no bridge.*--network none.*--network host/);
   }, 60_000);
 
-  it('rmi removes the layers the range owns', () => {
+  it('rmi removes the layers the range owns; run pulls a missing image the same way', () => {
     const r = tcr(ranged, ['rmi', image]);
     expect(r.status, r.stderr).toBe(0);
+    expect(fs.readdirSync(path.join(storeOf(ranged), 'layers', 'sha256'))).toEqual([]);
+    const run = tcr(ranged, ['run', '--rm', image, 'stat', '-c', '%u', '/data/userfile']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe('1000\n');
+    expect(tcr(ranged, ['rmi', image]).status).toBe(0);
     expect(fs.readdirSync(path.join(storeOf(ranged), 'layers', 'sha256'))).toEqual([]);
   }, 60_000);
 
