@@ -60,7 +60,10 @@ export function runAsMappedRoot(args: string[], storeRoot: string, o: { stdoutTo
   }
   const ranges = rangesOrWarn();
   const env = { ...process.env, TCR_STORE: path.resolve(storeRoot), [USERNS_ENV]: '1', ...(!ranges && { [IGNORE_CHOWN_ENV]: '1' }) };
-  const r = spawnSync('unshare', mappedRootArgv([process.execPath, tcrLoader(), ...args], ranges), { stdio: o.stdoutToStderr ? ['inherit', 2, 'inherit'] : 'inherit', env });
+  const r = spawnSync('unshare', mappedRootArgv([process.execPath, tcrLoader(), ...args], ranges), {
+    stdio: o.stdoutToStderr ? ['inherit', 2, 'inherit'] : 'inherit',
+    env,
+  });
   if (r.error) throw new TcrError(`unshare: ${r.error.message}`);
   if (r.signal) process.kill(process.pid, r.signal);
   return r.status ?? 1;

@@ -82,7 +82,9 @@ function pullAsUser(store: ImageStore, o: ImageRunOptions): PullPolicy {
   const policy = o.pull ?? 'missing';
   if (policy === 'never' || parseImageRef(o.image).transport !== 'docker') return policy;
   if (policy === 'missing' && store.resolve(o.image) !== undefined) return policy;
-  const status = runAsMappedRoot(['pull', ...(o.platform ? ['--platform', o.platform] : []), o.image], store.root, { stdoutToStderr: true });
+  const status = runAsMappedRoot(['pull', ...(o.platform ? ['--platform', o.platform] : []), o.image], store.root, {
+    stdoutToStderr: true,
+  });
   if (status !== 0) throw new TcrError(`pulling ${o.image} failed (exit status ${status}): see above`, 125);
   return 'missing';
 }
