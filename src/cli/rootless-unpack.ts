@@ -5,10 +5,8 @@ const inUserNamespaceChild = (): boolean => process.env.TCR_USERNS_UNPACK === '1
 
 const UNPACKING = new Set(['pull', 'load', 'import']);
 
-/** Whether argv, run by an ordinary user, unpacks layers: pull, load, import (also as `image pull` ...), help aside. */
+/** Whether argv, run by an ordinary user, unpacks layers: pull, load, import, help aside. */
 export function unpacksAsUser(argv: string[], name: string | undefined, uid = process.geteuid?.() ?? 0): boolean {
   if (uid === 0 || name === undefined || inUserNamespaceChild() || argv.includes('--help') || argv.includes('-h')) return false;
-  if (UNPACKING.has(name)) return true;
-  const sub = argv[argv.indexOf(name) + 1];
-  return name === 'image' && sub !== undefined && UNPACKING.has(sub);
+  return UNPACKING.has(name);
 }
