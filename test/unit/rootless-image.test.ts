@@ -6,7 +6,8 @@ import { unpacksAsUser } from '../../src/cli/rootless-unpack.js';
 import { buildLaunchPlan } from '../../src/linux/launch-plan.js';
 import { MS } from '../../src/linux/mounts.js';
 import { PlanOp, type StepOf } from '../../src/linux/plan-steps.js';
-import { NO_NETWORK, type ImageRunOptions } from '../../src/run/options.js';
+import type { ImageRunOptions } from '../../src/run/options.js';
+import { defaultRunOptions } from '../../src/run/unpack-image.js';
 import { rootlessNetwork } from '../../src/run/rootless-image.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
 
@@ -23,21 +24,7 @@ describe('unpacksAsUser', () => {
 });
 
 describe('rootlessNetwork', () => {
-  const opts = (o: Partial<ImageRunOptions>): ImageRunOptions =>
-    ({
-      image: 'i',
-      command: [],
-      env: [],
-      envFiles: [],
-      volumes: [],
-      mounts: [],
-      tmpfs: [],
-      capAdd: [],
-      capDrop: [],
-      securityOpt: [],
-      ...NO_NETWORK,
-      ...o,
-    });
+  const opts = (o: Partial<ImageRunOptions>): ImageRunOptions => ({ ...defaultRunOptions('i', 'h'), ...o });
 
   it('keeps none, host and container:NAME; the default bridge becomes none', () => {
     for (const network of ['none', 'host', 'container:web']) expect(rootlessNetwork(opts({ network })).network).toBe(network);
