@@ -69,7 +69,12 @@ export function removeLeftover(store: ImageStore, id: string): boolean {
     throw new TcrError(
       `container ${id} has no state, but ${mounted.join(', ')} ${mounted.length > 1 ? 'are' : 'is'} still mounted: unmount, then tcr rm ${id} again`,
     );
-  removeTree(dir); // as root of the user's namespace where files of their range are in it
+  try {
+    fs.rmSync(dir, { recursive: true, force: true }); // force: a monitor's --rm may be removing it too
+  } catch (e) {
+    if (!isRootless()) throw e;
+    removeTree(dir); // files of the user's range: as root of their namespace
+  }
   return true;
 }
 
