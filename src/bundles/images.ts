@@ -23,6 +23,7 @@ export { inspectContainer, portLines, runNote } from '../run/inspect.js';
 export { unpackImage } from '../run/unpack-image.js';
 export { renameContainer } from '../run/rename.js';
 export { readImageUses } from '../image/image-users.js';
+export { runAsMappedRoot } from '../image/userns-exec.js';
 
 export async function pullImage(store: ImageStore, input: string, opts?: PullOptions): Promise<StoredImage[]> {
   return (await import('../image/pull.js')).pullImage(store, input, opts);

@@ -2,7 +2,6 @@
 // status: docker's commands exit 125 when tcr itself fails (a bad flag or
 // value, a missing image, no root), as docker and podman do, so a script can
 // tell that from a container's own status; runc's commands keep runc's 1.
-import fs from 'node:fs';
 import { TcrError, errorMessage } from '../errors.js';
 
 /** Commands only docker has (runc has none of these names). */
@@ -84,31 +83,60 @@ const ROOTLESS_COMMANDS = new Set([
   'update',
 ]);
 
-/** What an ordinary user may run: runc's commands on bundles, not docker's on images (run-form.ts tells `run` apart later). */
-function rootlessForm(argv: string[], name: string): boolean {
-  if (!ROOTLESS_COMMANDS.has(name) || (name === 'ps' && isDockerStyle(argv, name))) return false;
-  // `run ID` in a bundle directory is runc's; without a config.json here it can only be an image
-  return name !== 'run' || !isDockerStyle(argv, name) || fs.existsSync('config.json');
+/**
+ * docker's commands an ordinary user has, on a store of their own
+ * ($XDG_DATA_HOME/tcr) and state in $XDG_RUNTIME_DIR/tcr, as rootless podman:
+ * images are unpacked in a user namespace mapping their /etc/subuid range
+ * (src/image/userns-exec.ts), containers run in one (src/run/rootless-image.ts).
+ */
+const ROOTLESS_IMAGE_COMMANDS = new Set([
+  'images',
+  'pull',
+  'load',
+  'import',
+  'rmi',
+  'tag',
+  'image',
+  'run',
+  'ps',
+  'logs',
+  'stop',
+  'rm',
+  'exec',
+  'kill',
+  'start',
+  'restart',
+  'wait',
+  'inspect',
+  'volume',
+  'attach',
+  'port',
+  'monitor', // run -d's, tcr's own
+]);
+
+/** What an ordinary user may run: runc's commands on bundles, and docker's that ROOTLESS_IMAGE_COMMANDS names. */
+function rootlessForm(name: string): boolean {
+  return ROOTLESS_IMAGE_COMMANDS.has(name) || ROOTLESS_COMMANDS.has(name);
 }
 
 /**
  * Refused up front for a user other than root, instead of failing later on
  * the first file of /run/tcr or /var/lib/tcr it cannot open: an ordinary user
- * has runc's bundle commands (rootless, state in $XDG_RUNTIME_DIR/tcr), but
- * not docker's image commands yet.
+ * has runc's bundle commands (rootless, state in $XDG_RUNTIME_DIR/tcr) and
+ * the image commands above, not networks, compose or the transfers yet.
  */
 export function requireRoot(argv: string[], name: string | undefined, uid = process.getuid?.()): void {
   if (uid === 0 || name === undefined || NEEDS_NO_ROOT.has(name)) return;
   // -h is help everywhere but in run, where it is docker's --hostname
   if (argv.includes('--help') || (name !== 'run' && argv.includes('-h'))) return;
-  if (rootlessForm(argv, name)) return;
+  if (rootlessForm(name)) return;
   throw imageCommandsNeedRoot(`tcr ${name}`, uid, failureStatus(argv, name));
 }
 
-/** The refusal of an image command to an ordinary user (also `run IMAGE`, once run-form.ts has told it from a bundle run). */
+/** The refusal of a command an ordinary user does not have yet. */
 export function imageCommandsNeedRoot(what: string, uid: number | undefined, status = 125): TcrError {
   return new TcrError(
-    `${what} needs root (this is uid ${uid}; rootless use covers only the OCI runtime's bundle commands so far: tcr spec --rootless, then create, start, run --bundle, exec, kill, delete, state, list): images, networks and volumes live in /var/lib/tcr and /run/tcr. Run it as root (su -c '...', or sudo where installed)`,
+    `${what} needs root (this is uid ${uid}; as an ordinary user tcr has the OCI runtime's bundle commands (tcr spec --rootless, then create, start, run --bundle, exec, kill, delete, state, list) and, in a store of your own, ${[...ROOTLESS_IMAGE_COMMANDS].filter((c) => c !== 'monitor').join(', ')}). Run it as root (su -c '...', or sudo where installed)`,
     status,
   );
 }

@@ -10,7 +10,6 @@ import { formatPlan } from '../linux/plan.js';
 import { out } from '../log.js';
 import type { GlobalOptions } from './main.js';
 import { runImageCommand, type ImageRunFlags } from './docker-commands.js';
-import { imageCommandsNeedRoot } from './cli-errors.js';
 import { hostProbe, runForm } from './run-form.js';
 import { RUN_RULE, RUN_USAGE } from './run-help.js';
 import { SHAPES, parseFlagDef, type CommandShape, type FlagDef } from './shapes.js';
@@ -142,7 +141,6 @@ export async function runCommand(
     throw new TcrError(errorMessage(e), 125, { cause: e });
   }
   if (form === 'bundle') await lifecycleActions.run(g, args, o);
-  else if (process.getuid?.() !== 0) throw imageCommandsNeedRoot('tcr run IMAGE', process.getuid?.());
   else process.exitCode = await runImageCommand(g, args[0], args.slice(1), o);
 }
 

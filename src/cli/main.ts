@@ -27,6 +27,7 @@ import { registerTransferCommands } from './transfer-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
 import { GLOBAL_FLAGS, SHAPES, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
+import { unpacksAsUser } from './rootless-unpack.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
 import { rewriteTraceFile } from './trace-flag.js';
@@ -58,13 +59,18 @@ function commandIndex(argv: string[]): number {
   return -1;
 }
 
+/** The global --store DIR among `globals`, if given. */
+function storeFlag(globals: string[]): string | undefined {
+  const s = globals.indexOf('--store');
+  return s >= 0 ? globals[s + 1] : globals.find((a) => a.startsWith('--store='))?.slice('--store='.length);
+}
+
 /** docker's `create IMAGE` is `container create IMAGE` (src/cli/create-form.ts); runc's create is left as it is. */
 async function withCreateForm(argv: string[]): Promise<string[]> {
   const i = commandIndex(argv);
   if (i < 0 || argv[i] !== 'create') return argv;
   const globals = argv.slice(0, i);
-  const s = globals.indexOf('--store');
-  const store = s >= 0 ? globals[s + 1] : globals.find((a) => a.startsWith('--store='))?.slice('--store='.length);
+  const store = storeFlag(globals);
   const { createForm } = await import('./create-form.js');
   if ((await createForm(argv.slice(i + 1), store)) === 'bundle') return argv;
   return [...globals, 'container', ...argv.slice(i)];
@@ -176,6 +182,12 @@ export async function main(argv: string[]): Promise<number> {
     if (name === 'create') {
       argv = await withCreateForm(argv);
       name = commandName(argv);
+    }
+    if (unpacksAsUser(argv, name)) {
+      requireRoot(argv, name);
+      const { runAsMappedRoot } = await import('../image/userns-exec.js');
+      const store = storeFlag(argv.slice(0, Math.max(commandIndex(argv), 0)));
+      return runAsMappedRoot(argv, store ?? (await import('../image/store.js')).defaultStoreRoot());
     }
     const fast = parseFastPath(argv);
     if (fast) {

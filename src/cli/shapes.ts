@@ -28,7 +28,7 @@ export interface CommandShape {
 /** Options before the sub-command name (enablePositionalOptions: never after it). */
 export const GLOBAL_FLAGS: FlagDef[] = [
   { flags: '--root <dir>', description: 'directory for container state', default: defaultStateRoot() },
-  { flags: '--store <dir>', description: 'image store (default: $TCR_STORE, else /var/lib/tcr)' },
+  { flags: '--store <dir>', description: 'image store (default: $TCR_STORE, else /var/lib/tcr; for a user $XDG_DATA_HOME/tcr)' },
   { flags: '--log <file>', description: 'write log records to this file (default: stderr only)' },
   { flags: '--log-format <format>', description: 'log record format', default: 'text', choices: ['text', 'json'] },
   { flags: '--debug', description: 'log debug records' },

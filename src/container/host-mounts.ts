@@ -93,6 +93,19 @@ export function mountsAt(dir: string): MountEntry[] {
 
 const MNT_DETACH = 2;
 
+/**
+ * An ordinary user's overlay: mounted by the init itself, inside the
+ * container's user and mount namespaces (Linux >= 5.11 allows it there), in
+ * place of binding the rootfs on itself; it vanishes with the namespace, so
+ * nothing is left on the host to unmount, and nothing can leak. `userxattr`:
+ * overlayfs then reads the user.overlay.* marks the user's unpack wrote
+ * (trusted.* is root's). Returns the mount data; the directories are made here.
+ */
+export function overlayInNamespace(o: OverlayRootfs): string {
+  for (const d of [o.upper, o.work, o.target]) fs.mkdirSync(d, { recursive: true });
+  return `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work},userxattr${o.volatile ? ',volatile' : ''}`;
+}
+
 /** Mounts the overlay; where overlayfs is unavailable, copies the layers into the target instead. */
 export async function mountOverlay(o: OverlayRootfs): Promise<'overlay' | 'copy'> {
   for (const d of [o.upper, o.work, o.target]) fs.mkdirSync(d, { recursive: true });

@@ -27,6 +27,7 @@ import { Attachment } from './attach.js';
 import {
   mountHostTmpfs,
   mountOverlay,
+  overlayInNamespace,
   mountPointOf,
   mountsAt,
   undoHostMounts,
@@ -168,6 +169,7 @@ export class Runtime {
       cgroupSelfJoin: cgroup?.selfJoinDirs(),
       rootless: isRootless() ? { setgroupsDenied: setgroupsDenied(spec) } : undefined,
       rootfsMount: rootStaysShared(spec) ? mountPointOf(bundle.rootfs) : undefined,
+      rootfsOverlay: opts.overlay && isRootless() ? overlayInNamespace(opts.overlay) : undefined,
     });
   }
 
@@ -203,7 +205,7 @@ export class Runtime {
         if (this.store.exists(id)) throw e;
       }
       // kept: its upper layer stays, unmounted until rm; its shareable /dev/shm goes, as docker's at a stop
-      const mounted = [opts.overlay?.target, opts.hostTmpfs?.target].filter((t): t is string => !!t);
+      const mounted = [hostOverlay(opts), opts.hostTmpfs?.target].filter((t): t is string => !!t);
       if (mounted.length) undoHostMounts({ unmount: mounted, remove: [] });
       if (opts.network) await container.releaseNetwork();
     }
@@ -253,7 +255,7 @@ export class Runtime {
     let launch: Launch | undefined;
     let cgroup: CgroupManager | undefined;
     let pidWritten = 0;
-    const unmount = [opts.overlay?.target, opts.hostTmpfs?.target].filter((t): t is string => !!t);
+    const unmount = [hostOverlay(opts), opts.hostTmpfs?.target].filter((t): t is string => !!t);
     let hostCleanup: HostCleanup | undefined = unmount.length || opts.ownedDirs ? { unmount, remove: opts.ownedDirs ?? [] } : undefined;
     const rec = newRecord(id, bundle);
     try {
@@ -262,7 +264,7 @@ export class Runtime {
       rec.cgroup = cgroup?.record;
       rec.hostCleanup = hostCleanup;
       this.store.write(rec); // the intent is recorded before anything is made
-      if (opts.overlay) await mountOverlay(opts.overlay);
+      if (opts.overlay && !isRootless()) await mountOverlay(opts.overlay);
       if (opts.hostTmpfs) mountHostTmpfs(opts.hostTmpfs);
       if (!spec.linux?.namespaces?.some((n) => n.type === 'mount')) {
         // no mount namespace: the init mounts in the host's, under the rootfs; delete undoes all that was not there now
@@ -428,4 +430,9 @@ function writeIdMaps(spec: Spec, pid: number): void {
   if (isRootless()) return writeIdMapsAsUser(spec, pid);
   fs.writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
   fs.writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
+}
+
+/** The overlay mounted on the host, which the runtime unmounts: root's; an ordinary user's is in the container's namespace. */
+function hostOverlay(opts: CreateOptions): string | undefined {
+  return isRootless() ? undefined : opts.overlay?.target;
 }

@@ -14,6 +14,7 @@
 // strings, and each file-system call gets fsPath() of one, the exact bytes.
 import fs from 'node:fs';
 import path from 'node:path';
+import { chownOrKeep } from './chown-keep.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, fsetxattr, futimens, lgetxattr, lgetxattrs, lsetxattr, lutimens, mknod } from '../sys/fsops.js';
 import { type Timespec, timespecFromNs } from '../sys/time.js';
 import { type FsPath, fsPath, showName } from './byte-names.js';
@@ -181,7 +182,7 @@ export class LayerWriter {
     // Order matters: chown clears setuid/setgid and security.capability.
     // Most image files are root's and 0644/0755: then open() already gave
     // the right owner and mode, and two syscalls per file are saved.
-    if (this.opts.chown && (e.uid !== this.uid || e.gid !== this.gid)) fs.fchownSync(fd, e.uid, e.gid);
+    if (this.opts.chown && (e.uid !== this.uid || e.gid !== this.gid)) chownOrKeep(() => fs.fchownSync(fd, e.uid, e.gid), abs);
     if ((e.mode & 0o7000) !== 0 || (e.mode & 0o777 & this.lost) !== 0) fs.fchmodSync(fd, e.mode);
     for (const [name, value] of e.xattrs) if (allowedXattr(name)) fsetxattr(fd, name, value, abs);
     futimens(fd, e.atime, e.mtime, abs);
@@ -229,7 +230,7 @@ export class LayerWriter {
 
   /** Owner, mode, xattrs and times of a symlink or device just created by path. */
   private finishNode(e: LayerEntry, abs: FsPath, chmod: boolean): void {
-    if (this.opts.chown && (e.uid !== this.uid || e.gid !== this.gid)) fs.lchownSync(abs, e.uid, e.gid);
+    if (this.opts.chown && (e.uid !== this.uid || e.gid !== this.gid)) chownOrKeep(() => fs.lchownSync(abs, e.uid, e.gid), String(abs));
     if (chmod) fs.chmodSync(abs, e.mode); // abs is the device we just made, never a symlink
     for (const [name, value] of e.xattrs) if (allowedXattr(name)) lsetxattr(abs, name, value);
     lutimens(abs, e.atime, e.mtime);
@@ -298,7 +299,7 @@ export class LayerWriter {
       const abs = this.at(rel);
       const fd = fs.openSync(abs, OPEN_DIR);
       try {
-        if (this.opts.chown) fs.fchownSync(fd, m.uid, m.gid);
+        if (this.opts.chown) chownOrKeep(() => fs.fchownSync(fd, m.uid, m.gid), abs);
         fs.fchmodSync(fd, m.mode);
         for (const [name, value] of m.xattrs) if (allowedXattr(name)) fsetxattr(fd, name, value, abs);
         futimens(fd, m.atime, m.mtime, abs);

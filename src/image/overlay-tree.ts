@@ -8,11 +8,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TcrError, errnoCode } from '../errors.js';
+import { chownOrKeep } from './chown-keep.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, lgetxattr, lgetxattrs, lsetxattr, lutimens, mknod, splitDev } from '../sys/fsops.js';
 import { timespecFromNs } from '../sys/time.js';
 import { fsPath } from './byte-names.js';
 
-export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/**
+ * The opaque mark: trusted.overlay.opaque in root's store; in a user's,
+ * which its unpacking child writes as root of a user namespace (where
+ * trusted.* is denied) and whose overlay is mounted with `userxattr`, the
+ * user.overlay.opaque that overlayfs reads there instead.
+ */
+export const OPAQUE_XATTR =
+  process.env.TCR_USERNS_UNPACK === '1' || (process.geteuid?.() ?? 0) !== 0 ? 'user.overlay.opaque' : 'trusted.overlay.opaque';
 
 /** overlayfs's whiteout: a character device with device number 0/0. */
 export function isWhiteout(st: fs.Stats): boolean {
@@ -108,11 +116,12 @@ export function copyMetadata(src: string, dst: string, chown: boolean): void {
   const s = fsPath(src);
   const d = fsPath(dst);
   const st = fs.lstatSync(s, { bigint: true }); // bigint: times to the nanosecond
-  if (chown) fs.lchownSync(d, Number(st.uid), Number(st.gid));
+  if (chown) chownOrKeep(() => fs.lchownSync(d, Number(st.uid), Number(st.gid)), dst);
   // chown cleared setuid/setgid; symlinks have no mode of their own on Linux
   if (!st.isSymbolicLink()) fs.chmodSync(d, Number(st.mode) & 0o7777);
   // after chown: chown drops security.capability
-  for (const [name, value] of lgetxattrs(s)) if (!name.startsWith('trusted.overlay.')) lsetxattr(d, name, value);
+  for (const [name, value] of lgetxattrs(s))
+    if (!name.startsWith('trusted.overlay.') && !name.startsWith('user.overlay.')) lsetxattr(d, name, value);
   lutimens(d, timespecFromNs(st.atimeNs), timespecFromNs(st.mtimeNs));
 }
 

@@ -10,16 +10,25 @@
 // A reader never takes a lock: images.json and every directory appear whole
 // (rename), so it sees the old state or the new one, never half of either.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { TcrError, errorMessage, errnoCode } from '../errors.js';
 import { native } from '../sys/native.js';
+import { removeTree } from '../sys/remove-tree.js';
 import type { StoredImage } from './types.js';
 
 export const DEFAULT_STORE = '/var/lib/tcr';
 
-/** --store DIR, else $TCR_STORE, else /var/lib/tcr. */
-export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TCR_STORE || DEFAULT_STORE;
+/**
+ * --store DIR, else $TCR_STORE, else /var/lib/tcr for root; an ordinary user
+ * has a store of their own, where rootless podman keeps its images:
+ * $XDG_DATA_HOME/tcr, else ~/.local/share/tcr (container state goes to
+ * $XDG_RUNTIME_DIR/tcr, src/container/state-root.ts).
+ */
+export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env, uid = process.geteuid?.() ?? 0): string {
+  if (env.TCR_STORE) return env.TCR_STORE;
+  if (uid === 0) return DEFAULT_STORE;
+  return path.join(env.XDG_DATA_HOME || path.join(env.HOME || os.homedir(), '.local', 'share'), 'tcr');
 }
 
 export interface IndexFile {
@@ -179,6 +188,6 @@ export class StoreFiles {
       if (errnoCode(e) === 'ENOENT') return;
       throw e;
     }
-    fs.rmSync(trash, { recursive: true, force: true });
+    removeTree(trash);
   }
 }

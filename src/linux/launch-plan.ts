@@ -35,6 +35,8 @@ export interface LaunchPlanOptions extends ProcessOptions {
   rootfsMount?: string;
   /** the runtime is an ordinary user (runc --rootless): see src/container/rootless.ts */
   rootless?: { setgroupsDenied: boolean };
+  /** the overlay data of a rootfs the init mounts itself, in its namespaces (an ordinary user's; src/container/host-mounts.ts overlayInNamespace) */
+  rootfsOverlay?: string;
 }
 
 export const SIGKILL = 9;
@@ -121,12 +123,21 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
       );
     }
     steps.push(
-      Step.mount({
-        source: o.rootfs,
-        target: o.rootfs,
-        mountFlags: MS.BIND | MS.REC,
-        label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)`,
-      }),
+      o.rootfsOverlay !== undefined
+        ? Step.mount({
+            source: 'overlay',
+            target: o.rootfs,
+            fstype: 'overlay',
+            data: o.rootfsOverlay,
+            mountFlags: 0,
+            label: `mount the image's overlay on ${o.rootfs} in the container's namespaces (gone with them)`,
+          })
+        : Step.mount({
+            source: o.rootfs,
+            target: o.rootfs,
+            mountFlags: MS.BIND | MS.REC,
+            label: `bind the rootfs ${o.rootfs} on itself (pivot_root needs a mount point)`,
+          }),
     );
   }
   steps.push(Step.setRoot({ path: o.rootfs, label: `resolve container paths inside ${o.rootfs}` }));

@@ -7,11 +7,16 @@ import { Runtime } from '../container/runtime.js';
 import { TcrError, errnoCode } from '../errors.js';
 import { log } from '../log.js';
 import { ImageStore } from '../image/store.js';
-import { getImage } from '../image/get-image.js';
+import { getImage, type PullPolicy } from '../image/get-image.js';
+import { parseImageRef } from '../image/reference.js';
+import { runAsMappedRoot } from '../image/userns-exec.js';
+import { isRootless } from '../container/rootless.js';
+import { rootlessNetwork } from './rootless-image.js';
 import { parsePlatform } from '../image/platform.js';
 import { buildImageSpec, defaultHostname } from './image-spec.js';
 import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { randomHex } from '../sys/random.js';
+import { removeTree } from '../sys/remove-tree.js';
 import { noHostFlags, type ImageRunOptions } from './options.js';
 import { namespaceJoins } from './namespace-flags.js';
 import { shareShm } from './shared-shm.js';
@@ -64,8 +69,29 @@ export function removeLeftover(store: ImageStore, id: string): boolean {
     throw new TcrError(
       `container ${id} has no state, but ${mounted.join(', ')} ${mounted.length > 1 ? 'are' : 'is'} still mounted: unmount, then tcr rm ${id} again`,
     );
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.rmSync(dir, { recursive: true, force: true }); // force: a monitor's --rm may be removing it too
+  } catch (e) {
+    if (!isRootless()) throw e;
+    removeTree(dir); // files of the user's range: as root of their namespace
+  }
   return true;
+}
+
+/**
+ * An ordinary user's pull before a run: in a user namespace of their ids
+ * (src/image/userns-exec.ts), as `tcr pull` does; what is left for getImage
+ * then is to find the image. An archive or layout imports in this process.
+ */
+function pullAsUser(store: ImageStore, o: ImageRunOptions): PullPolicy {
+  const policy = o.pull ?? 'missing';
+  if (policy === 'never' || parseImageRef(o.image).transport !== 'docker') return policy;
+  if (policy === 'missing' && store.resolve(o.image) !== undefined) return policy;
+  const status = runAsMappedRoot(['pull', ...(o.platform ? ['--platform', o.platform] : []), o.image], store.root, {
+    stdoutToStderr: true,
+  });
+  if (status !== 0) throw new TcrError(`pulling ${o.image} failed (exit status ${status}): see above`, 125);
+  return 'missing';
 }
 
 /** A memory-swap limit needs swap accounting: without it, as docker does, a warning and the memory limit alone. */
@@ -88,6 +114,7 @@ function writeCidfile(file: string, id: string): void {
 
 /** Resolves with the container id and its exit status (0 at once for --detach). */
 export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promise<{ id: string; status: number }> {
+  if (isRootless()) o = rootlessNetwork(o);
   const restart = parseRestartPolicy(o.restart);
   if (restart.name !== 'no' && o.rm)
     throw new TcrError(`--restart ${o.restart} with --rm: a container removed at its exit cannot be restarted`, 125);
@@ -97,7 +124,8 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     throw new TcrError(`--restart ${o.restart}: only a detached container (-d) has a monitor to restart it`, 125);
   const { makeProgress } = await import('../image/progress.js');
   const platform = o.platform ? parsePlatform(o.platform) : undefined;
-  const img = await getImage(ctx.store, o.image, { pull: o.pull ?? 'missing', progress: makeProgress(), platform });
+  const pull = isRootless() ? pullAsUser(ctx.store, o) : (o.pull ?? 'missing');
+  const img = await getImage(ctx.store, o.image, { pull, progress: makeProgress(), platform });
   const config = ctx.store.config(img);
   const health = resolveHealth(
     o.health ?? {},

@@ -15,6 +15,8 @@ import type { PreparedNetwork } from '../network/prepare.js';
 import { applyHostConfig, utsHostname } from './host-config.js';
 import { mergeLabels, stopSignal, stopTimeout } from './note-flags.js';
 import { deviceMapping } from './device-flags.js';
+import { isRootless } from '../container/rootless.js';
+import { rootlessImageSpec } from './rootless-image.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -171,5 +173,5 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
     ports: ctx.network?.record?.portMappings ?? [], // HostConfig.PortBindings, kept after the stop gives the ports back
   };
   spec.annotations = { 'dev.tcr.image': o.image, 'dev.tcr.run': JSON.stringify(run) };
-  return spec;
+  return isRootless() ? rootlessImageSpec(spec) : spec;
 }

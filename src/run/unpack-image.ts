@@ -23,7 +23,7 @@ export interface UnpackImageOptions extends PullOptions {
 }
 
 /** `tcr run IMAGE`'s options when no flag is given, as its CLI defaults them. */
-function defaultRunOptions(image: string, hostname: string): ImageRunOptions {
+export function defaultRunOptions(image: string, hostname: string): ImageRunOptions {
   return {
     image,
     command: [],

@@ -330,24 +330,34 @@ describe.skipIf(lacks(isRoot))('a user other than root', () => {
   // spawnSync's uid/gid: the real tcr, as an ordinary account would start it
   const asNobody = (args: string[]) => spawnSync(TCR, args, { encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/' });
 
-  it("is told docker's commands need root, with docker's exit code", () => {
+  it("is told the commands it does not have need root, with docker's exit code", () => {
     const cases = [
-      [['images'], 125],
-      [['run', '--rm', 'busybox', 'true'], 125],
-      [['run', '-h', 'box', 'busybox'], 125],
-      [['rmi', 'x'], 125],
-      [['ps'], 125],
+      [['network', 'ls'], 125],
+      [['push', 'x'], 125],
+      [['save', 'x'], 125],
     ] as const;
     for (const [args, code] of cases) {
       const r = asNobody([...args]);
       expect(r.status, args.join(' ')).toBe(code);
       expect(r.stderr, args.join(' ')).toMatch(
         new RegExp(
-          `^tcr: tcr ${args[0]}( IMAGE)? needs root \\(this is uid 65534; rootless use covers only the OCI runtime's bundle commands.*Run it as root`,
+          `^tcr: tcr ${args[0]} needs root \\(this is uid 65534; as an ordinary user tcr has the OCI runtime's bundle commands.*Run it as root`,
         ),
       );
       expect(r.stderr, args.join(' ')).not.toMatch(/EACCES/);
     }
+  });
+
+  it('is told where its image store would be when it cannot be made', () => {
+    const r = spawnSync(TCR, ['pull', 'busybox'], {
+      encoding: 'utf8',
+      uid: 65534,
+      gid: 65534,
+      cwd: '/',
+      env: { PATH: process.env.PATH, HOME: '/nonexistent' },
+    });
+    expect(r.status).toBe(125);
+    expect(r.stderr).toMatch(/^tcr: cannot make the image store \/nonexistent\/.local\/share\/tcr \(EACCES\): .*XDG_DATA_HOME/);
   });
 
   it('can still run what needs no privilege', () => {

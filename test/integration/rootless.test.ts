@@ -313,17 +313,18 @@ describe.skipIf(lacks(isRoot && haveTools))('rootless: runc commands as an ordin
     }
   });
 
-  it("refuses docker's image commands with a clear message, not EACCES", () => {
-    for (const args of [['run', '--rm', 'busybox', 'true'], ['pull', 'busybox'], ['images']]) {
+  it('refuses the commands a user does not have yet with a clear message, not EACCES', () => {
+    for (const args of [
+      ['network', 'ls'],
+      ['push', 'busybox'],
+      ['save', 'busybox'],
+    ]) {
       const r = tcr(plain, args);
       expect(r.status, args.join(' ')).toBe(125);
-      expect(r.stderr, args.join(' ')).toMatch(/needs root \(this is uid \d+; rootless use covers only the OCI runtime's bundle commands/);
+      expect(r.stderr, args.join(' ')).toMatch(
+        /needs root \(this is uid \d+; as an ordinary user tcr has the OCI runtime's bundle commands/,
+      );
       expect(r.stderr).not.toMatch(/EACCES/);
     }
-    // in a bundle directory, where `run ID` is runc's, a docker flag still makes it an image run
-    const dir = bundle(plain, 'imagerun', ['true']);
-    const r = tcr(plain, ['run', '--rm', 'busybox', 'true'], { cwd: dir });
-    expect(r.status).toBe(125);
-    expect(r.stderr).toMatch(/^tcr: tcr run IMAGE needs root/);
   });
 });
