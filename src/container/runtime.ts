@@ -14,6 +14,7 @@ import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { rootStaysShared } from '../linux/mounts.js';
 import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';
 import { idMapText } from '../linux/namespaces.js';
+import { hostUid, inUserNamespace } from '../linux/userns.js';
 import { SyncPoint, type Plan } from '../linux/plan.js';
 import { native } from '../sys/native.js';
 import type { Spec } from '../spec/types.js';
@@ -36,7 +37,7 @@ import {
 } from './host-mounts.js';
 import { lsmSteps } from './lsm.js';
 import { removeOwnPidFile, undoFailedLaunch } from './undo.js';
-import { checkRootlessSpec, isRootless, setgroupsDenied, writeIdMapsAsUser } from './rootless.js';
+import { checkRootlessSpec, isRootless, rootlessCgroups, setgroupsDenied, writeIdMapsAsUser } from './rootless.js';
 import { ownCgroupSources, refuseLimitsWithoutCgroup, userCgroup } from '../cgroups/delegation.js';
 import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
@@ -128,10 +129,10 @@ export class Runtime {
    * where no cgroup is delegated to them (rootless.ts); limits then fail.
    */
   private cgroupFor(spec: Spec, id: string): { manager?: CgroupManager; note?: string } {
-    if (!isRootless()) return { manager: managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams) };
+    if (!rootlessCgroups()) return { manager: managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams) };
     if (this.systemdCgroup)
       throw new TcrError('--systemd-cgroup: not for an ordinary user yet (tcr speaks to the system bus, not the user manager)');
-    const uc = userCgroup(spec.linux?.cgroupsPath, id, process.geteuid?.() ?? 0, this.cgroupSeams);
+    const uc = userCgroup(spec.linux?.cgroupsPath, id, hostUid(), this.cgroupSeams);
     if (!uc.manager) refuseLimitsWithoutCgroup(spec.linux?.resources, uc.note);
     log.debug(`rootless: ${uc.note}`);
     return uc;
@@ -165,6 +166,7 @@ export class Runtime {
       cgroupV2: layout.unified,
       cgroupSources: cgroup?.mountSources() ?? ownCgroupSources(layout),
       rootless: isRootless() ? { setgroupsDenied: setgroupsDenied(spec) } : undefined,
+      inUserNamespace: inUserNamespace(),
       rootfsMount: rootStaysShared(spec) ? mountPointOf(bundle.rootfs) : undefined,
     });
   }

@@ -33,6 +33,8 @@ export interface LaunchPlanOptions extends ProcessOptions {
   rootfsMount?: string;
   /** the runtime is an ordinary user (runc --rootless): see src/container/rootless.ts */
   rootless?: { setgroupsDenied: boolean };
+  /** the runtime itself runs in a user namespace that is not the host's (rootless podman's): no mknod there either */
+  inUserNamespace?: boolean;
 }
 
 export const SIGKILL = 9;
@@ -124,7 +126,7 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
     cgroupNs: ns.has('cgroup'),
   };
   (spec.mounts ?? []).forEach((m, i) => steps.push(...mountSteps(m, i, ctx)));
-  steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser));
+  steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser || !!o.inUserNamespace));
   const cwd = spec.process!.cwd;
   steps.push(Step.mkdir({ path: cwd, mode: 0o755, label: `mkdir ${cwd} (the process' working directory)` }));
 
