@@ -304,6 +304,21 @@ describe.skipIf(skip)(title, () => {
         expect(r.stdout).toBe('0:0 /bin/busybox\n0:0 /etc/passwd\n0:0 /tmp\n');
       });
 
+      it('in podman unshare without $XDG_RUNTIME_DIR: /run is not writable, and tcr says what to set', () => {
+        const b = path.join(dir, 'unshare-bundle');
+        fs.mkdirSync(b);
+        expect(run('cp', ['-a', path.join(DEMO, 'rootfs'), path.join(b, 'rootfs')]).status).toBe(0);
+        expect(run(lane.bin, ['spec', '--bundle', b]).status).toBe(0);
+        expect(run('chown', ['-R', `${a().uid}:${a().gid}`, b]).status).toBe(0);
+        const r = podman(['unshare', 'env', '-u', 'XDG_RUNTIME_DIR', lane.bin, 'run', '--bundle', b, `u${suffix}`]);
+        expect(r.status).not.toBe(0);
+        if (lane.name === 'tcr')
+          expect(r.stderr).toMatch(
+            /^tcr: --root \/run\/tcr: cannot make the state directory: EACCES \(root of a user namespace .*set XDG_RUNTIME_DIR/,
+          );
+        expect(fs.existsSync(path.join(stateRoot(), `u${suffix}`))).toBe(false);
+      });
+
       it('after podman rm nothing is left: no processes, no state, no mounts on the host', () => {
         expect(podman(['ps', '-a', '-q']).stdout).toBe('');
         // podman's pause process, which holds its user namespace, is all that runs
