@@ -304,7 +304,7 @@ describe.skipIf(skip)(title, () => {
         expect(r.stdout).toBe('0:0 /bin/busybox\n0:0 /etc/passwd\n0:0 /tmp\n');
       });
 
-      it('in podman unshare without $XDG_RUNTIME_DIR: /run is not writable, and tcr says what to set', () => {
+      it('in podman unshare: without $XDG_RUNTIME_DIR /run is not writable, sysfs without a netns of its own is refused; tcr says why', () => {
         const b = path.join(dir, 'unshare-bundle');
         fs.mkdirSync(b);
         expect(run('cp', ['-a', path.join(DEMO, 'rootfs'), path.join(b, 'rootfs')]).status).toBe(0);
@@ -317,6 +317,19 @@ describe.skipIf(skip)(title, () => {
             /^tcr: --root \/run\/tcr: cannot make the state directory: EACCES \(root of a user namespace .*set XDG_RUNTIME_DIR/,
           );
         expect(fs.existsSync(path.join(stateRoot(), `u${suffix}`))).toBe(false);
+        // sysfs in the host's network namespace, which podman's user namespace does not own: EPERM under both, named by tcr
+        const spec = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
+        spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
+        spec.process.terminal = false;
+        fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(spec));
+        const s = podman(['unshare', lane.bin, 'run', '--bundle', b, `s${suffix}`]);
+        expect(s.status).not.toBe(0);
+        expect(s.stderr).toMatch(/sysfs|\/sys/);
+        if (lane.name === 'tcr')
+          expect(s.stderr).toMatch(
+            /^tcr: mounts\[\d+\]: in a user namespace sysfs mounts only with a network namespace the user namespace owns; bind \/sys/,
+          );
+        expect(fs.existsSync(path.join(stateRoot(), `s${suffix}`))).toBe(false);
       });
 
       it('after podman rm nothing is left: no processes, no state, no mounts on the host', () => {

@@ -49,5 +49,9 @@ describe('a runtime in a user namespace', () => {
     expect(nullBind(plan(false))).toBe(false);
     expect(mknods(plan(true))).toBe(0);
     expect(nullBind(plan(true))).toBe(true);
+    // sysfs there needs a network namespace the user namespace owns: a failure says so, naming the mount
+    const sysfs = (steps: ReturnType<typeof plan>) => steps.find((s) => s.op === PlanOp.mount && s.fstype === 'sysfs')!;
+    expect(sysfs(plan(true)).failure).toMatch(/^mounts\[\d+\]: in a user namespace sysfs mounts only with a network namespace/);
+    expect(sysfs(plan(false)).failure).toBeUndefined();
   });
 });
