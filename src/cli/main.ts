@@ -31,6 +31,7 @@ import { unpacksAsUser } from './rootless-unpack.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
 import { rewriteTraceFile } from './trace-flag.js';
+import { setRootlessMode, type RootlessMode } from '../container/rootless.js';
 
 export interface GlobalOptions {
   root: string;
@@ -39,9 +40,10 @@ export interface GlobalOptions {
   logFormat: 'text' | 'json';
   debug?: boolean;
   systemdCgroup?: boolean;
+  rootless?: RootlessMode;
 }
 
-const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store']);
+const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store', '--rootless']);
 const ALIASES: Record<string, string> = { ls: 'list' };
 
 /** The sub-command argv names, found without commander (whose set-up is a large share of a command's time). */
@@ -168,6 +170,7 @@ function onlyGlobalsBefore(argv: string[], name: string): boolean {
 /** What the global options set up before any command runs. */
 function applyGlobals(g: GlobalOptions): void {
   configureLog({ file: g.log, format: g.logFormat, debug: !!g.debug });
+  if (g.rootless) setRootlessMode(g.rootless);
   if (g.systemdCgroup && !fs.existsSync('/run/systemd/system'))
     throw new TcrError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs manager');
 }

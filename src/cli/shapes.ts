@@ -33,6 +33,12 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   { flags: '--log-format <format>', description: 'log record format', default: 'text', choices: ['text', 'json'] },
   { flags: '--debug', description: 'log debug records' },
   { flags: '--systemd-cgroup', description: 'manage cgroups through systemd (needs a running systemd)' },
+  {
+    flags: '--rootless <value>',
+    description: "as runc: true, a cgroup only where one is delegated; auto, so for a user or root of a user's namespace",
+    default: 'auto',
+    choices: ['true', 'false', 'auto'],
+  },
 ];
 
 export const CREATE_FLAGS: FlagDef[] = [

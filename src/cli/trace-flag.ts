@@ -5,7 +5,7 @@
 // container command's `--trace=x` is its own.
 import { SHAPES, parseFlagDef } from './shapes.js';
 
-const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store']);
+const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store', '--rootless']);
 
 export function rewriteTraceFile(argv: string[]): string[] {
   let i = 0;

@@ -12,9 +12,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { TcrError } from '../errors.js';
 import { idMapText } from '../linux/namespaces.js';
+import { inUserNamespace } from '../linux/userns.js';
 import type { IdMapping, Spec } from '../spec/types.js';
 
 export const isRootless = (): boolean => (process.geteuid?.() ?? 0) !== 0;
+
+export type RootlessMode = 'true' | 'false' | 'auto';
+let mode: RootlessMode = 'auto';
+
+/** The global --rootless: runc's, which says whether cgroups are treated as a user's (auto: find out). */
+export function setRootlessMode(m: RootlessMode): void {
+  mode = m;
+}
+
+/**
+ * runc's RootlessCgroups: an ordinary user, and root of a user namespace that
+ * is not the host's (where rootless podman runs its runtime, a user to the
+ * host), get a cgroup only where one is delegated to them (delegation.ts).
+ */
+export const rootlessCgroups = (): boolean => (mode === 'auto' ? isRootless() || inUserNamespace() : mode === 'true');
 
 const ownUid = () => process.geteuid?.() ?? 0;
 const ownGid = () => process.getegid?.() ?? 0;

@@ -14,6 +14,7 @@ import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { rootStaysShared } from '../linux/mounts.js';
 import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';
 import { idMapText } from '../linux/namespaces.js';
+import { hostUid, inUserNamespace } from '../linux/userns.js';
 import { SyncPoint, type Plan } from '../linux/plan.js';
 import { native } from '../sys/native.js';
 import type { Spec } from '../spec/types.js';
@@ -37,7 +38,7 @@ import {
 } from './host-mounts.js';
 import { lsmSteps } from './lsm.js';
 import { removeOwnPidFile, undoFailedLaunch } from './undo.js';
-import { checkRootlessSpec, isRootless, setgroupsDenied, writeIdMapsAsUser } from './rootless.js';
+import { checkRootlessSpec, isRootless, rootlessCgroups, setgroupsDenied, writeIdMapsAsUser } from './rootless.js';
 import { ownCgroupSources, refuseLimitsWithoutCgroup, userCgroup } from '../cgroups/delegation.js';
 import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
@@ -130,9 +131,9 @@ export class Runtime {
    */
   private cgroupFor(spec: Spec, id: string): { manager?: CgroupManager; note?: string } {
     // a user's --systemd-cgroup container is a scope of their own manager (systemd --user), as with runc
-    if (!isRootless() || this.systemdCgroup)
+    if (!rootlessCgroups() || this.systemdCgroup)
       return { manager: managerFor(spec.linux?.cgroupsPath, id, this.systemdCgroup, this.cgroupSeams) };
-    const uc = userCgroup(spec.linux?.cgroupsPath, id, process.geteuid?.() ?? 0, this.cgroupSeams);
+    const uc = userCgroup(spec.linux?.cgroupsPath, id, hostUid(), this.cgroupSeams);
     if (!uc.manager) refuseLimitsWithoutCgroup(spec.linux?.resources, uc.note);
     if (uc.warn) log.warn(`rootless: ${uc.note}`);
     else log.debug(`rootless: ${uc.note}`);
@@ -168,6 +169,7 @@ export class Runtime {
       cgroupSources: cgroup?.mountSources() ?? ownCgroupSources(layout),
       cgroupSelfJoin: cgroup?.selfJoinDirs(),
       rootless: isRootless() ? { setgroupsDenied: setgroupsDenied(spec) } : undefined,
+      inUserNamespace: inUserNamespace(),
       rootfsMount: rootStaysShared(spec) ? mountPointOf(bundle.rootfs) : undefined,
       rootfsOverlay: opts.overlay && isRootless() ? overlayInNamespace(opts.overlay) : undefined,
     });

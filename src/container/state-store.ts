@@ -17,6 +17,7 @@ import { ContainerLock } from './lock.js';
 import { dropNames } from './names.js';
 
 import { defaultStateRoot } from './state-root.js';
+import { inUserNamespace } from '../linux/userns.js';
 
 export const DEFAULT_ROOT = defaultStateRoot();
 
@@ -127,9 +128,11 @@ export class StateStore {
       if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
       const uid = process.geteuid?.() ?? 0;
       const user =
-        uid === 0
-          ? ''
-          : ` (uid ${uid}'s default is $XDG_RUNTIME_DIR/tcr, else /run/user/${uid}/tcr: set XDG_RUNTIME_DIR to a directory of yours)`;
+        uid !== 0
+          ? ` (uid ${uid}'s default is $XDG_RUNTIME_DIR/tcr, else /run/user/${uid}/tcr: set XDG_RUNTIME_DIR to a directory of yours)`
+          : inUserNamespace()
+            ? " (root of a user namespace that is not the host's, as under rootless podman: the default is $XDG_RUNTIME_DIR/tcr; set XDG_RUNTIME_DIR to a directory of the user's)"
+            : '';
       throw new TcrError(`--root ${this.root}: cannot make the state directory: ${code}${user}; or pass --root DIR`);
     }
     for (;;) {

@@ -37,6 +37,8 @@ export interface LaunchPlanOptions extends ProcessOptions {
   rootless?: { setgroupsDenied: boolean };
   /** the overlay data of a rootfs the init mounts itself, in its namespaces (an ordinary user's; src/container/host-mounts.ts overlayInNamespace) */
   rootfsOverlay?: string;
+  /** the runtime itself runs in a user namespace that is not the host's (rootless podman's): no mknod there either */
+  inUserNamespace?: boolean;
 }
 
 export const SIGKILL = 9;
@@ -143,13 +145,13 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
   steps.push(Step.setRoot({ path: o.rootfs, label: `resolve container paths inside ${o.rootfs}` }));
   const ctx: MountContext = {
     bundle: o.bundle,
-    userns: ns.newUser,
+    userns: ns.newUser || ns.joinedUser || !!o.inUserNamespace,
     cgroupV2: o.cgroupV2,
     cgroupSources: o.cgroupSources,
     cgroupNs: ns.has('cgroup'),
   };
   (spec.mounts ?? []).forEach((m, i) => steps.push(...mountSteps(m, i, ctx)));
-  steps.push(...deviceSteps(spec, ns.newUser || ns.joinedUser));
+  steps.push(...deviceSteps(spec, ctx.userns));
   const cwd = spec.process!.cwd;
   steps.push(Step.mkdir({ path: cwd, mode: 0o755, label: `mkdir ${cwd} (the process' working directory)` }));
 

@@ -119,7 +119,7 @@ function isBind(m: Mount, opts: ParsedOptions): boolean {
 
 export interface MountContext {
   bundle: string;
-  /** true when mknod and some mounts are not allowed (new user namespace) */
+  /** true when mknod and some mounts are not allowed: a user namespace, the container's or the runtime's own */
   userns: boolean;
   cgroupV2: boolean;
   /** the container's cgroup directory on the host, by hierarchy name ("" on v2) */
@@ -127,6 +127,13 @@ export interface MountContext {
   /** the container gets its own cgroup namespace */
   cgroupNs: boolean;
 }
+
+// what the kernel allows a user namespace only with a namespace of its own (runc 1.1 fails the same way, with no fallback)
+const USERNS_MOUNT_FAILURE: Record<string, (field: string) => string> = {
+  sysfs: (f) =>
+    `${f}: in a user namespace sysfs mounts only with a network namespace the user namespace owns; bind /sys (rbind) instead, as podman does for --network host`,
+  mqueue: (f) => `${f}: in a user namespace mqueue mounts only with an IPC namespace the user namespace owns; bind /dev/mqueue instead`,
+};
 
 function cleanDest(d: string): string {
   // as Go's filepath.Clean (runc): no trailing slash, which would break a file target
@@ -204,6 +211,7 @@ export function mountSteps(m: Mount, index: number, ctx: MountContext): PlanStep
           data: data || undefined,
           mountFlags: opts.flags,
           inRoot: true,
+          failure: ctx.userns ? USERNS_MOUNT_FAILURE[type]?.(field) : undefined,
           label: `mount ${type} on ${dest}${opts.flags || data ? ` (${[flagNames(opts.flags), data].filter(Boolean).join(',')})` : ''}`,
         }),
       );
