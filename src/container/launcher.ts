@@ -3,7 +3,7 @@
 // executor's records into trace lines or a precise error.
 import fs from 'node:fs';
 import { StepError, TcrError } from '../errors.js';
-import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, SyncPoint, type Plan } from '../linux/plan.js';
+import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, STEP_CLONE, SyncPoint, type Plan } from '../linux/plan.js';
 import { PlanOp } from '../linux/plan-steps.js';
 import { log } from '../log.js';
 import { CLONE_NEW } from '../linux/namespaces.js';
@@ -51,7 +51,20 @@ function cloneFlagNames(plan: Plan): string {
 }
 
 const EPERM = 1,
+  ENOSPC = 28,
   ENOSYS = 38;
+
+/** The failure of stage 1's clone of the init, which no plan step names. */
+function cloneFailure(plan: Plan, errno: number): TcrError {
+  const user = (plan.cloneFlags & CLONE_NEW.user) !== 0;
+  const hint =
+    errno === EPERM && user
+      ? ': the kernel refused a new user namespace (a chrooted runtime, kernel.unprivileged_userns_clone=0, or a seccomp or LSM rule of the caller)'
+      : errno === ENOSPC
+        ? ': a namespace limit is reached (/proc/sys/user/max_*_namespaces)'
+        : '';
+  return new TcrError(`clone of the init with ${cloneFlagNames(plan)}: ${errnoName(errno)} (${errnoText(errno)})${hint}`);
+}
 
 /** What a denial after the seccomp filter most likely means. */
 function filterBlame(step: Plan['steps'][number] | undefined, errno: number): string | undefined {
@@ -124,6 +137,7 @@ export class Launch {
       } else if (rec.kind === RecordKind.fail) {
         this.traceLine(rec.step, `FAILED ${errnoName(rec.errno)}`, 0n, rec.pid);
         this.reap();
+        if (rec.step === STEP_CLONE) throw cloneFailure(this.plan, rec.errno);
         throw new StepError(
           rec.step,
           step?.label ?? '?',
@@ -206,7 +220,7 @@ export class Launch {
     this.record(index, result, nanos, pid);
     if (!this.opts.trace) return;
     const at = Number(process.hrtime.bigint() - this.t0) / 1e6;
-    const label = this.plan.steps[index]?.label ?? '?';
+    const label = index === STEP_CLONE ? 'clone of the init' : (this.plan.steps[index]?.label ?? '?');
     const took = nanos > 0n ? ` ${(Number(nanos) / 1000).toFixed(0)}µs` : '';
     log.trace(`[${at.toFixed(3).padStart(9)} ms] pid ${pid} step ${String(index).padStart(3)} ${label}: ${result}${took}\n`);
   }

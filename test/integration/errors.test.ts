@@ -29,6 +29,41 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
     }
   }
 
+  it('a clone of the init the kernel refuses is named as the clone, with the namespace limit to look at', () => {
+    // a user namespace of the test's own, where no further one may be made: the init's CLONE_NEWUSER gets ENOSPC
+    const id = uniqueId('clone');
+    const b = shBundle(sb, id, 'echo ran', (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+    });
+    const r = spawnSync(
+      'unshare',
+      [
+        '--user',
+        '--map-root-user',
+        'sh',
+        '-c',
+        'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+        'sh',
+        TCR,
+        '--root',
+        sb.root,
+        'run',
+        '--bundle',
+        b,
+        id,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^tcr: clone of the init with \S*CLONE_NEWUSER\S*: ENOSPC \(no space left on device\): a namespace limit is reached \(\/proc\/sys\/user\/max_\*_namespaces\)\n$/,
+    );
+    expectNothingLeft(sb, id);
+  });
+
   it('malformed JSON in config.json', () => {
     expectRefused(
       () => {},
