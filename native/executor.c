@@ -248,7 +248,7 @@ int main(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   run_steps(&c, 0, c.hdr->stage1_steps);
   int into = 0;
-  c.current = STEP_CLONE;
+  c.current = CLONE_STEP;
   pid_t pid = clone_init(c.hdr->clone_flags & ~0xffULL, cgroup_fd, &into);
   if (pid < 0) fail(&c, errno);
   if (pid == 0) {

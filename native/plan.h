@@ -89,7 +89,7 @@ enum plan_op {
 
 /* step flags */
 /* a failure record's step number for stage 1's clone of the init, which is no step of the plan */
-#define STEP_CLONE 0xffffffffu
+#define CLONE_STEP 0xffffffffu
 
 #define STEP_IGNORE_ENOENT  1u
 #define STEP_IGNORE_EEXIST  2u

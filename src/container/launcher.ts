@@ -3,7 +3,7 @@
 // executor's records into trace lines or a precise error.
 import fs from 'node:fs';
 import { StepError, TcrError } from '../errors.js';
-import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, STEP_CLONE, SyncPoint, type Plan } from '../linux/plan.js';
+import { decodeRecord, encodePlan, PLAN_TRACE, RECORD_SIZE, RecordKind, CLONE_STEP, SyncPoint, type Plan } from '../linux/plan.js';
 import { PlanOp } from '../linux/plan-steps.js';
 import { log } from '../log.js';
 import { CLONE_NEW } from '../linux/namespaces.js';
@@ -137,7 +137,7 @@ export class Launch {
       } else if (rec.kind === RecordKind.fail) {
         this.traceLine(rec.step, `FAILED ${errnoName(rec.errno)}`, 0n, rec.pid);
         this.reap();
-        if (rec.step === STEP_CLONE) throw cloneFailure(this.plan, rec.errno);
+        if (rec.step === CLONE_STEP) throw cloneFailure(this.plan, rec.errno);
         throw new StepError(
           rec.step,
           step?.label ?? '?',
@@ -220,7 +220,7 @@ export class Launch {
     this.record(index, result, nanos, pid);
     if (!this.opts.trace) return;
     const at = Number(process.hrtime.bigint() - this.t0) / 1e6;
-    const label = index === STEP_CLONE ? 'clone of the init' : (this.plan.steps[index]?.label ?? '?');
+    const label = index === CLONE_STEP ? 'clone of the init' : (this.plan.steps[index]?.label ?? '?');
     const took = nanos > 0n ? ` ${(Number(nanos) / 1000).toFixed(0)}µs` : '';
     log.trace(`[${at.toFixed(3).padStart(9)} ms] pid ${pid} step ${String(index).padStart(3)} ${label}: ${result}${took}\n`);
   }

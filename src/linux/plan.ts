@@ -34,7 +34,7 @@ const NONE = 0xffffffff;
 const PLAN_STRINGS = 6;
 export const RECORD_SIZE = 32;
 /** a failure record's step for stage 1's clone of the init (native/plan.h) */
-export const STEP_CLONE = 0xffffffff;
+export const CLONE_STEP = 0xffffffff;
 
 type ArenaValue = string | string[] | number[] | Buffer;
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, lacks } from '../helpers.js';
 import {
+  CLONE_STEP,
   PLAN_TRACE,
   RECORD_SIZE,
   RecordKind,
@@ -98,6 +99,10 @@ describe('plan.h and plan.ts agree', () => {
     const ts = new Map(tsEnum(RecordKind).map(([k, v]) => [`REC_${snake(k)}`, v]));
     expect(ts).toEqual(c);
     expect(defines('PLAN_TRACE').get('PLAN_TRACE')).toBe(PLAN_TRACE);
+  });
+
+  it("CLONE_STEP, a failure record's step for stage 1's clone, is the same number on both sides", () => {
+    expect(defines('CLONE_STEP').get('CLONE_STEP')).toBe(CLONE_STEP);
   });
 
   it('magic, version and the string count are the ones encodePlan uses', () => {

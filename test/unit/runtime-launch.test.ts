@@ -11,7 +11,7 @@ import type { WithSuppressed } from '../../src/container/undo.js';
 import { StepError } from '../../src/errors.js';
 import { Runtime } from '../../src/container/runtime.js';
 import { PlanOp } from '../../src/linux/plan-steps.js';
-import { STEP_CLONE, SyncPoint, type Plan } from '../../src/linux/plan.js';
+import { CLONE_STEP, SyncPoint, type Plan } from '../../src/linux/plan.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
 import type { Spec } from '../../src/spec/types.js';
 import { hybridFixture, leaveCgroups, type CgroupFixture } from './cgroup-fixture.js';
@@ -191,13 +191,13 @@ const failures: FailureCase[] = [
   },
   {
     name: "stage 1's clone of the init fails (no plan step: named as the clone)",
-    script: [{ fail: () => STEP_CLONE, errno: EPERM }],
+    script: [{ fail: () => CLONE_STEP, errno: EPERM }],
     error: /^clone of the init with CLONE_NEW\S+: EPERM \(operation not permitted\)$/,
     log: ['spawn', 'fail', ...reaped],
   },
   {
     name: 'the clone of the init finds a namespace limit reached',
-    script: [{ fail: () => STEP_CLONE, errno: 28 }],
+    script: [{ fail: () => CLONE_STEP, errno: 28 }],
     error: /^clone of the init with .*: ENOSPC \(.*\): a namespace limit is reached \(\/proc\/sys\/user\/max_\*_namespaces\)$/,
     log: ['spawn', 'fail', ...reaped],
   },

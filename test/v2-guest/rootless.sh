@@ -51,6 +51,7 @@ node -e '
     dflt: { res: { pids: { limit: 30 } }, args: ["sh", "-c", "cat /proc/self/cgroup /sys/fs/cgroup/pids.max"] },
     sub: { path: "rl-sub", res: { pids: { limit: 40 } }, args: ["sh", "-c", "cat /proc/self/uid_map /proc/self/cgroup /sys/fs/cgroup/pids.max"],
       maps: [{ containerID: 0, hostID: Number(uid), size: 1 }, { containerID: 1, hostID: uid * 100000, size: 65536 }] },
+    cgns: { path: "rl-cgns", res: { pids: { limit: 50 } }, ns: "cgroup", args: ["sh", "-c", "cat /proc/self/cgroup /sys/fs/cgroup/pids.max"] },
   };
   for (const [name, k] of Object.entries(cases)) {
     const c = JSON.parse(JSON.stringify(base));
@@ -59,6 +60,7 @@ node -e '
     if (k.path) c.linux.cgroupsPath = k.path;
     if (k.res) c.linux.resources = k.res;
     if (k.maps) { c.linux.uidMappings = k.maps; c.linux.gidMappings = k.maps; }
+    if (k.ns) c.linux.namespaces.push({ type: k.ns });
     fs.mkdirSync(`${work}/${name}`);
     fs.writeFileSync(`${work}/${name}/config.json`, JSON.stringify(c));
   }
@@ -116,6 +118,10 @@ out=$(u_tcr run --bundle "$WORK/dflt" rl-dflt 2>&1 < /dev/null)
 out=$(u_tcr run --bundle "$WORK/sub" rl-sub 2>&1 < /dev/null)
 if grep -qE "^ +1 +$((UID_ * 100000)) +65536$" <<<"$out" && grep -q '^0::/tcr-deleg/rl-sub$' <<<"$out" && grep -q '^40$' <<<"$out"; then
   pass "subuid ranges (newuidmap) and a delegated cgroup"; else fail "subuid: $out"; fi
+
+# 8. a cgroup namespace (runc's spec --rootless has one): cgroup2 mounted over the host's that /sys brought
+out=$(u_tcr run --bundle "$WORK/cgns" rl-cgns 2>&1 < /dev/null)
+[ "$(tr '\n' ' ' <<<"$out")" = "0::/ 50 " ] && pass "a cgroup namespace: its own cgroup2 at /sys/fs/cgroup" || fail "cgroup namespace: $out"
 
 echo "rootless cgroup v2: $passes passed, $failures failed"
 exit $failures
