@@ -239,35 +239,7 @@ function cgroupMountSteps(dest: string, opts: ParsedOptions, ctx: MountContext):
       label: `remount ${target} ${flagNames(MS.NOSUID | MS.NODEV | MS.NOEXEC | (opts.flags & MS.RDONLY))}`,
     }),
   ];
-  if (ctx.cgroupV2) {
-    const source = ctx.cgroupSources.get('');
-    if (!ctx.cgroupNs && source) return bind(source, dest);
-    // A user's spec binds the host's /sys, and with it the host's cgroup2 on /sys/fs/cgroup: a cgroup2
-    // mount right on top is refused (EBUSY: the same file system on the same mount point) and the bound
-    // one cannot be unmounted in a user namespace (it is locked). A tmpfs between the two makes it a new
-    // mount point.
-    const between = ctx.userns
-      ? [
-          Step.mount({
-            source: 'tmpfs',
-            target: dest,
-            fstype: 'tmpfs',
-            data: 'mode=755',
-            mountFlags: MS.NOSUID | MS.NODEV | MS.NOEXEC,
-            inRoot: true,
-            label: `mount tmpfs on ${dest} (between the host's cgroup2 the /sys bind brought and the container's)`,
-          }),
-        ]
-      : [];
-    return [
-      mkdir(dest),
-      ...between,
-      Step.mount({ source: 'cgroup', target: dest, fstype: 'cgroup2', mountFlags: flags, inRoot: true, label: `mount cgroup2 on ${dest}` }),
-    ];
-  }
-  // v1 and hybrid hosts: a tmpfs holding one mount per hierarchy
-  const steps: PlanStep[] = [
-    mkdir(dest),
+  const tmpfs = (why: string): PlanStep =>
     Step.mount({
       source: 'tmpfs',
       target: dest,
@@ -275,9 +247,24 @@ function cgroupMountSteps(dest: string, opts: ParsedOptions, ctx: MountContext):
       data: 'mode=755',
       mountFlags: MS.NOSUID | MS.NODEV | MS.NOEXEC,
       inRoot: true,
-      label: `mount tmpfs on ${dest} (for the cgroup v1 hierarchies)`,
-    }),
-  ];
+      label: `mount tmpfs on ${dest} (${why})`,
+    });
+  if (ctx.cgroupV2) {
+    const source = ctx.cgroupSources.get('');
+    if (!ctx.cgroupNs && source) return bind(source, dest);
+    // A user's spec binds the host's /sys, and with it the host's cgroup2 on /sys/fs/cgroup: a cgroup2
+    // mount right on top is refused (EBUSY: the same file system on the same mount point) and the bound
+    // one cannot be unmounted in a user namespace (it is locked). A tmpfs between the two makes it a new
+    // mount point.
+    const between = ctx.userns ? [tmpfs(`between the host's cgroup2 the /sys bind brought and the container's`)] : [];
+    return [
+      mkdir(dest),
+      ...between,
+      Step.mount({ source: 'cgroup', target: dest, fstype: 'cgroup2', mountFlags: flags, inRoot: true, label: `mount cgroup2 on ${dest}` }),
+    ];
+  }
+  // v1 and hybrid hosts: a tmpfs holding one mount per hierarchy
+  const steps: PlanStep[] = [mkdir(dest), tmpfs('for the cgroup v1 hierarchies')];
   for (const [name, source] of ctx.cgroupSources) {
     const sub = `${dest}/${name}`;
     if (!ctx.cgroupNs) {
