@@ -127,7 +127,7 @@ function runHelper(helper: string, pid: number, maps: IdMapping[], field: string
 }
 
 /** Writes the new user namespace's maps of `pid`, which waits at the start sync, as an ordinary user can. */
-export function writeIdMapsAsUser(spec: Spec, pid: number): void {
+function writeIdMapsAsUser(spec: Spec, pid: number): void {
   const uidMaps = spec.linux!.uidMappings!;
   const gidMaps = spec.linux!.gidMappings!;
   const name = os.userInfo().username;
@@ -144,4 +144,13 @@ export function writeIdMapsAsUser(spec: Spec, pid: number): void {
     checkRanges('linux.gidMappings', '/etc/subgid', gidMaps, ownGid(), name);
     runHelper('newgidmap', pid, gidMaps, 'linux.gidMappings');
   }
+}
+
+/** The new user namespace's maps, while the init waits at its start sync: root writes them itself, a user through writeIdMapsAsUser. */
+export function writeIdMaps(spec: Spec, pid: number): void {
+  const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
+  if (!user || user.path) return;
+  if (isRootless()) return writeIdMapsAsUser(spec, pid);
+  fs.writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
+  fs.writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
 }

@@ -3,7 +3,6 @@
 // orchestrators use it directly without paying Node's start-up per command.
 import { writeExitRecord } from './exit-record.js';
 import fs from 'node:fs';
-import os from 'node:os';
 import { TcrError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { cgroupLayout } from '../cgroups/detect.js';
@@ -13,12 +12,10 @@ import { withHome } from './passwd.js';
 import { buildLaunchPlan } from '../linux/launch-plan.js';
 import { rootStaysShared } from '../linux/mounts.js';
 import { compileSeccompCached, seccompCacheDir } from '../linux/seccomp-cache.js';
-import { idMapText } from '../linux/namespaces.js';
 import { hostUid, inUserNamespace } from '../linux/userns.js';
 import { SyncPoint, type Plan } from '../linux/plan.js';
 import { native } from '../sys/native.js';
 import type { Spec } from '../spec/types.js';
-import { OCI_VERSION } from '../spec/defaults.js';
 import { loadBundle, type Bundle } from './bundle.js';
 import { Container } from './container.js';
 import { runHooks } from './hooks.js';
@@ -38,11 +35,12 @@ import {
 } from './host-mounts.js';
 import { lsmSteps } from './lsm.js';
 import { removeOwnPidFile, undoFailedLaunch } from './undo.js';
-import { checkRootlessSpec, isRootless, rootlessCgroups, setgroupsDenied, writeIdMapsAsUser } from './rootless.js';
+import { checkRootlessSpec, isRootless, rootlessCgroups, setgroupsDenied, writeIdMaps } from './rootless.js';
+import { newRecord } from './new-record.js';
 import { ownCgroupSources, refuseLimitsWithoutCgroup, userCgroup } from '../cgroups/delegation.js';
 import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
-import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic, type ContainerRecord } from './state-store.js';
+import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic } from './state-store.js';
 import { deriveStatus, ociState } from './status.js';
 import type { TraceRecorder } from './trace-record.js';
 
@@ -403,35 +401,6 @@ function listenFds(): number {
   const pid = process.env.LISTEN_PID;
   if (!Number.isInteger(n) || n <= 0) return 0;
   return pid === undefined || Number(pid) === process.pid ? n : 0;
-}
-
-/** The user creating the container; root without an NSS lookup (node:os and getpwuid would be loaded and called on every create). */
-function ownerName(): string {
-  return process.getuid?.() === 0 ? 'root' : os.userInfo().username;
-}
-
-function newRecord(id: string, bundle: Bundle): ContainerRecord {
-  return {
-    ociVersion: OCI_VERSION,
-    id,
-    bundle: bundle.dir,
-    rootfs: bundle.rootfs,
-    phase: 'creating',
-    pid: 0,
-    startTime: '',
-    created: new Date().toISOString(),
-    owner: ownerName(),
-    annotations: bundle.spec.annotations,
-    config: bundle.spec,
-  };
-}
-
-function writeIdMaps(spec: Spec, pid: number): void {
-  const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
-  if (!user || user.path) return;
-  if (isRootless()) return writeIdMapsAsUser(spec, pid);
-  fs.writeFileSync(`/proc/${pid}/uid_map`, idMapText(spec.linux!.uidMappings!));
-  fs.writeFileSync(`/proc/${pid}/gid_map`, idMapText(spec.linux!.gidMappings!));
 }
 
 /** The overlay mounted on the host, which the runtime unmounts: root's; an ordinary user's is in the container's namespace. */
