@@ -42,6 +42,7 @@ import { checkRootlessSpec, isRootless, rootlessCgroups, setgroupsDenied, writeI
 import { ownCgroupSources, refuseLimitsWithoutCgroup, userCgroup } from '../cgroups/delegation.js';
 import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
+import type { SlirpPlan } from '../network/slirp.js';
 import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic, type ContainerRecord } from './state-store.js';
 import { deriveStatus, ociState } from './status.js';
 import type { TraceRecorder } from './trace-record.js';
@@ -67,6 +68,8 @@ export interface CreateOptions {
   ownedDirs?: string[];
   /** an image container's bridge networking, attached at the start sync (src/network/attach.ts); engines do their own */
   network?: NetworkRecord;
+  /** an ordinary user's image container: slirp4netns, started at the start sync (src/network/slirp.ts) */
+  slirp?: SlirpPlan;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -197,6 +200,7 @@ export class Runtime {
     if (!attach) return 0;
     opts.onRunning?.(launch.pid);
     const status = await attach.wait(launch.pid);
+    if (opts.slirp) (await import('../network/slirp.js')).stopSlirp(id);
     await opts.onExit?.(status);
     if (!opts.keep) await container.delete(true);
     else {
@@ -329,6 +333,7 @@ export class Runtime {
           writeIdMaps(spec, pid);
           // the init is in its new network namespace and runs nothing of the container's until this answer
           if (rec.network) await (await import('../network/attach.js')).attachNetwork(this.store, rec, pid);
+          if (opts.slirp) await (await import('../network/slirp.js')).startSlirp(id, this.store.dir(id), pid, opts.slirp);
           return JSON.stringify(ociState(rec, 'creating'));
         }
         if (point === SyncPoint.runtimeHooks) {
@@ -354,6 +359,12 @@ export class Runtime {
       let keepRecord = false;
       throw await undoFailedLaunch(e, [
         ['stop the init', () => launch?.abort()],
+        [
+          'stop slirp4netns',
+          async () => {
+            if (opts.slirp) (await import('../network/slirp.js')).stopSlirp(id);
+          },
+        ],
         [
           'detach the network',
           async () => {
