@@ -70,7 +70,8 @@ export async function startSlirp(id: string, stateDir: string, pid: number, plan
     for (const p of plan.ports) {
       const args = { proto: p.protocol, host_addr: p.hostIP ?? '0.0.0.0', host_port: p.hostPort, guest_port: p.containerPort };
       await request(sock, { execute: 'add_hostfwd', arguments: args }).catch((e: Error) => {
-        throw new TcrError(`-p ${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}/${p.protocol}: ${e.message}`);
+        const host = `${p.hostIP ?? '0.0.0.0'}:${p.hostPort}`;
+        throw new TcrError(`-p ${host}:${p.containerPort}/${p.protocol}: slirp4netns: ${e.message} (is ${host} in use?)`, 125);
       });
     }
   } catch (e) {

@@ -296,6 +296,23 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     expect(after).toBe('refused');
   }, 60_000);
 
+  it('-p of a host port in use fails with 125 naming it, and leaves no container or slirp4netns', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    const { port } = srv.address() as net.AddressInfo;
+    try {
+      const r = tcr(ranged, ['run', '--rm', '-p', `127.0.0.1:${port}:80`, image, 'true']);
+      expect(r.status).toBe(125);
+      expect(r.stderr).toContain(`-p 127.0.0.1:${port}:80/tcp: slirp4netns:`);
+      expect(r.stderr).toContain(`is 127.0.0.1:${port} in use?`);
+    } finally {
+      srv.close();
+    }
+    await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns of the user');
+    expect(fs.readdirSync(path.join(storeOf(ranged), 'containers'))).toEqual([]);
+    expect(tcr(ranged, ['ps', '-aq']).stdout).toBe('');
+  }, 60_000);
+
   it('a foreground run killed with SIGKILL takes its slirp4netns with it', async () => {
     const name = `crash${suffix}`;
     const env = [`PATH=${PATH}`, `HOME=/home/${ranged.name}`, `XDG_RUNTIME_DIR=${ranged.runtimeDir}`];
