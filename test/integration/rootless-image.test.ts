@@ -272,6 +272,8 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     try {
       expect(await answerOn(port)).toBe('hello-slirp\n');
       expect(slirpsOf(ranged)).toHaveLength(1);
+      const bindings = tcr(ranged, ['inspect', '--format', '{{json .HostConfig.PortBindings}}', id]).stdout.trim();
+      expect(JSON.parse(bindings)).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] });
       // the API socket was unlinked once the port was published
       expect(socketsUnder(ranged.runtimeDir)).toEqual([]);
       // stopped, its slirp4netns ends with its monitor; started again, a new one publishes the port again
