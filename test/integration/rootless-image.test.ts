@@ -274,6 +274,7 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
       expect(slirpsOf(ranged)).toHaveLength(1);
       const bindings = tcr(ranged, ['inspect', '--format', '{{json .HostConfig.PortBindings}}', id]).stdout.trim();
       expect(JSON.parse(bindings)).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] });
+      expect(tcr(ranged, ['ps', '--format', '{{.Ports}}']).stdout).toBe(`127.0.0.1:${port}->80/tcp\n`);
       // the API socket was unlinked once the port was published
       expect(socketsUnder(ranged.runtimeDir)).toEqual([]);
       // stopped, its slirp4netns ends with its monitor; started again, a new one publishes the port again
