@@ -40,6 +40,7 @@ import { newRecord } from './new-record.js';
 import { ownCgroupSources, refuseLimitsWithoutCgroup, userCgroup } from '../cgroups/delegation.js';
 import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
+import type { SlirpPlan } from '../network/slirp.js';
 import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic } from './state-store.js';
 import { deriveStatus, ociState } from './status.js';
 import type { TraceRecorder } from './trace-record.js';
@@ -65,6 +66,8 @@ export interface CreateOptions {
   ownedDirs?: string[];
   /** an image container's bridge networking, attached at the start sync (src/network/attach.ts); engines do their own */
   network?: NetworkRecord;
+  /** an ordinary user's image container: slirp4netns, started at the start sync (src/network/slirp.ts) */
+  slirp?: SlirpPlan;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -195,6 +198,7 @@ export class Runtime {
     if (!attach) return 0;
     opts.onRunning?.(launch.pid);
     const status = await attach.wait(launch.pid);
+    if (opts.slirp) (await import('../network/slirp.js')).stopSlirp(id);
     await opts.onExit?.(status);
     if (!opts.keep) await container.delete(true);
     else {
@@ -327,6 +331,7 @@ export class Runtime {
           writeIdMaps(spec, pid);
           // the init is in its new network namespace and runs nothing of the container's until this answer
           if (rec.network) await (await import('../network/attach.js')).attachNetwork(this.store, rec, pid);
+          if (opts.slirp) await (await import('../network/slirp.js')).startSlirp(id, this.store.dir(id), pid, opts.slirp);
           return JSON.stringify(ociState(rec, 'creating'));
         }
         if (point === SyncPoint.runtimeHooks) {
@@ -352,6 +357,12 @@ export class Runtime {
       let keepRecord = false;
       throw await undoFailedLaunch(e, [
         ['stop the init', () => launch?.abort()],
+        [
+          'stop slirp4netns',
+          async () => {
+            if (opts.slirp) (await import('../network/slirp.js')).stopSlirp(id);
+          },
+        ],
         [
           'detach the network',
           async () => {

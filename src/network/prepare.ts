@@ -10,12 +10,13 @@ import type { StateStore } from '../container/state-store.js';
 import { deriveStatus } from '../container/status.js';
 import type { Mount } from '../spec/types.js';
 import { randomHex } from '../sys/random.js';
-import { etcMounts, writeEtcFiles } from './etc-files.js';
+import { etcMounts, writeEtcFiles, type EtcFilesOptions } from './etc-files.js';
 import { conflistFor, forwardFiltered, readNetwork, SPECIAL, type NetworkDef } from './networks.js';
 import { parseIPv4 } from './ipv4.js';
 import { exposedPorts, parsePublish, resolvePorts } from './ports.js';
 import type { NetworkRecord, PortMapping } from './record.js';
 import { dnsGateways } from './resolver.js';
+import { SLIRP_DNS, SLIRP_GATEWAY, type SlirpPlan } from './slirp.js';
 
 export interface NetworkFlags {
   /** bridge (default), host, none, container:NAME, or a network's name */
@@ -50,6 +51,8 @@ export interface PreparedNetwork {
   /** a container that joins another's network takes its host name, as in docker */
   hostname?: string;
   record?: NetworkRecord;
+  /** an ordinary user's --network slirp4netns */
+  slirp?: SlirpPlan;
 }
 
 function refuse(f: NetworkFlags, mode: string, what: string): void {
@@ -75,9 +78,20 @@ function joinContainer(f: NetworkFlags, other: string, ctx: NetworkContext): Pre
   return { namespace: { path: `/proc/${rec.pid}/ns/net` }, mounts: etcMounts(own ? ctx.dir : dir), hostname: rec.config.hostname };
 }
 
+/** slirp4netns' own namespace: its DNS forwarder at 10.0.2.3 unless --dns names others, and -p through its API. */
+async function slirpNetwork(f: NetworkFlags, ctx: NetworkContext, etc: Omit<EtcFilesOptions, 'mode'>): Promise<PreparedNetwork> {
+  if (f.networkAlias.length) throw new TcrError('--network-alias: names are shared only on a user network; slirp4netns is not one');
+  writeEtcFiles(ctx.dir, { ...etc, dns: f.dns.length ? f.dns : [SLIRP_DNS], mode: 'private', gateway: SLIRP_GATEWAY });
+  const ports = await resolvePorts([...f.publish.flatMap(parsePublish), ...(f.publishAll ? exposedPorts(ctx.exposed) : [])]);
+  const v6 = ports.find((m) => m.hostIP?.includes(':'));
+  if (v6) throw new TcrError(`-p [${v6.hostIP}]:${v6.hostPort}: slirp4netns publishes on IPv4 addresses only`);
+  return { namespace: 'new', mounts: etcMounts(ctx.dir), slirp: { ports } };
+}
+
 export async function prepareNetwork(f: NetworkFlags, ctx: NetworkContext): Promise<PreparedNetwork> {
   const etc = { hostname: ctx.hostname, dns: f.dns, dnsSearch: f.dnsSearch, dnsOption: f.dnsOption, addHost: f.addHost };
   if (f.network.startsWith('container:')) return joinContainer(f, f.network.slice('container:'.length), ctx);
+  if (f.network === 'slirp4netns') return slirpNetwork(f, ctx, etc);
   if (SPECIAL.includes(f.network)) {
     refuse(f, f.network, f.network === 'host' ? "the host's ports already" : 'no ports');
     writeEtcFiles(ctx.dir, { ...etc, mode: f.network === 'host' ? 'host' : 'private' });

@@ -201,7 +201,17 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     // how to launch it stays beside it: its monitor reads it, and tcr start of it once stopped
     // -i and -t: its monitor keeps the stdin pipe or the pty master for tcr attach (src/run/attach-socket.ts)
-    writeLaunchFile(dir, { lower, rm: !!o.rm, restart, network: network.record, health, interactive: !!o.interactive, tty: !!o.tty, shm });
+    writeLaunchFile(dir, {
+      lower,
+      rm: !!o.rm,
+      restart,
+      network: network.record,
+      slirp: network.slirp,
+      health,
+      interactive: !!o.interactive,
+      tty: !!o.tty,
+      shm,
+    });
     if (host.cidfile !== undefined) {
       writeCidfile(host.cidfile, id);
       cidWritten = true;
@@ -230,6 +240,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       overlay: { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: rootfs, volatile: o.rm, copyLayers },
       ownedDirs: [dir],
       network: network.record,
+      slirp: network.slirp,
       hostTmpfs: shm,
     });
     // --rm removed the container: its anonymous volumes go with it, never its named ones (as docker's --rm)

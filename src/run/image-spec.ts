@@ -99,7 +99,7 @@ export interface ImageSpecContext {
    *  (tcr unpack) of a base image is still worth having, and is edited before it runs */
   commandOptional?: boolean;
   /** the network namespace (default: one of its own, only lo) and the etc files mounted in (src/network/prepare.ts) */
-  network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname' | 'record'>;
+  network?: Pick<PreparedNetwork, 'namespace' | 'mounts' | 'hostname' | 'record' | 'slirp'>;
   /** the mounts of -v, --mount and --tmpfs, resolved (src/volumes/attach.ts specMounts) */
   userMounts: Mount[];
   /** the namespaces --ipc/--pid container:NAME join (src/run/namespace-flags.ts namespaceJoins) */
@@ -170,7 +170,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
       ...{ init: !!host.init, groupAdd: host.groupAdd, volumesFrom: host.volumesFrom },
       devices: host.device.map(deviceMapping),
     },
-    ports: ctx.network?.record?.portMappings ?? [], // HostConfig.PortBindings, kept after the stop gives the ports back
+    ports: ctx.network?.record?.portMappings ?? ctx.network?.slirp?.ports ?? [], // HostConfig.PortBindings, kept after the stop gives the ports back
   };
   spec.annotations = { 'dev.tcr.image': o.image, 'dev.tcr.run': JSON.stringify(run) };
   return isRootless() ? rootlessImageSpec(spec) : spec;

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NetworkRecord } from '../network/record.js';
+import type { SlirpPlan } from '../network/slirp.js';
 import type { HostTmpfs } from '../container/host-mounts.js';
 import { writeFileAtomic } from '../container/state-store.js';
 import { isSameLiveProcess, procStat } from '../container/proc.js';
@@ -21,6 +22,8 @@ export interface LaunchFile {
   restart: RestartPolicy;
   /** the network as prepareNetwork made it, before any ADD: each launch attaches it afresh */
   network?: NetworkRecord;
+  /** an ordinary user's slirp4netns and its ports: each launch starts it afresh */
+  slirp?: SlirpPlan;
   /** the health check its monitor runs (src/run/health.ts) */
   health?: HealthConfig;
   /** -i: its stdin is a pipe the monitor keeps open for attach clients (src/run/attach-socket.ts) */

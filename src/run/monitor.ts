@@ -104,6 +104,7 @@ async function launchOnce(
       // not the directory: a launch that fails must not take the upper layer of a container started again (rm removes it)
       ownedDirs: [],
       network: plan.network,
+      slirp: plan.slirp,
       onConsole: plan.tty
         ? (master) => {
             logs.followTerminal(master);

@@ -3,7 +3,7 @@
 // /etc/subuid and /etc/subgid range (newuidmap writes it, src/container/
 // rootless.ts), the same map the layers were unpacked under
 // (src/image/userns-exec.ts), so an image's root-owned files are root's
-// inside. Its network is `none` or `host`: a user can make no bridge or veth.
+// inside. A user can make no bridge or veth: its network is slirp4netns'.
 import os from 'node:os';
 import { TcrError } from '../errors.js';
 import { firstRange } from '../container/mapped-root.js';
@@ -38,22 +38,21 @@ export function rootlessImageSpec(spec: Spec): Spec {
   return spec;
 }
 
-const USER_NETWORKS = ['none', 'host'];
+const USER_NETWORKS = ['none', 'host', 'slirp4netns'];
 
 /**
- * The network flags for an ordinary user: none and host work, and
+ * The network flags for an ordinary user: none, host, slirp4netns, and
  * container:NAME of another of the user's containers; the default (bridge,
- * which needs root to make its veth and NAT rules) becomes none, as no -p
- * asks for more. Anything else fails naming what works.
+ * which needs root for its veth and NAT rules) becomes slirp4netns, as
+ * rootless podman's (src/network/slirp.ts). Anything else fails naming what
+ * works.
  */
 export function rootlessNetwork(o: ImageRunOptions): ImageRunOptions {
   const network = o.network ?? 'bridge';
   if (USER_NETWORKS.includes(network) || network.startsWith('container:')) return o;
-  const uid = process.geteuid?.();
-  if (network === 'bridge' && !o.publish.length && !o.publishAll) return { ...o, network: 'none' };
-  const what = network === 'bridge' ? `-p ${o.publish[0] ?? '-P'}` : `--network ${network}`;
+  if (network === 'bridge') return { ...o, network: 'slirp4netns' };
   throw new TcrError(
-    `${what}: as uid ${uid}, tcr has no bridge or user network (they need root for their veth pairs and NAT rules): use --network none (the default for a user: a private loopback) or --network host (the host's network), and no -p; or run as root`,
+    `--network ${network}: as uid ${process.geteuid?.()}, tcr has no bridge or user network (they need root for their veth pairs and NAT rules): use --network slirp4netns (the default for a user: user-mode networking, -p works), none (a private loopback) or host (the host's network); or run as root`,
     125,
   );
 }

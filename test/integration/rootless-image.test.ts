@@ -4,9 +4,10 @@
 // holds files of uid 0, of uid 1000 and a setuid one, and what the container
 // sees (root, the map) against what the host sees (the user's uid on the
 // process, the range's ids on the files), and that nothing stays after rm.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,43 @@ const pidsOf = (a: Account) =>
     .stdout.split('\n')
     .map((l) => Number(l.trim()))
     .filter((p) => p > 0);
+/** The user's slirp4netns processes, by their comm and owner. */
+const slirpsOf = (a: Account) =>
+  fs.readdirSync('/proc').filter((p) => {
+    if (!/^\d+$/.test(p)) return false;
+    try {
+      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'slirp4netns' && fs.statSync(`/proc/${p}`).uid === a.uid;
+    } catch {
+      return false;
+    }
+  });
+const socketsUnder = (dir: string): string[] =>
+  fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isSocket() && e.name.includes('slirp'))
+    .map((e) => path.join(e.parentPath, e.name));
+/** The body of a GET on 127.0.0.1:PORT, once something answers there (the container's server takes a moment to listen). */
+async function answerOn(port: number): Promise<string> {
+  let body = '';
+  for (let i = 0; i < 100 && !body; i++) {
+    body = await fetch(`http://127.0.0.1:${port}/`).then(
+      (res) => res.text(),
+      () => '',
+    );
+    if (!body) await new Promise((res) => setTimeout(res, 100));
+  }
+  return body;
+}
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 const hostMountsOf = (a: Account) =>
   fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
@@ -202,13 +240,103 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     expect(hostMountsOf(ranged)).toEqual([]);
   }, 60_000);
 
-  it('--network host shares the host network; bridge ports are refused naming what works', () => {
+  it('--network host shares the host network; a bridge network is refused naming what works', () => {
     const h = tcr(ranged, ['run', '--rm', '--network', 'host', image, 'sh', '-c', 'readlink /proc/self/ns/net']);
     expect(h.status, h.stderr).toBe(0);
     expect(h.stdout.trim()).toBe(fs.readlinkSync('/proc/self/ns/net'));
-    const p = tcr(ranged, ['run', '--rm', '-p', '8080:80', image, 'true']);
+    const p = tcr(ranged, ['run', '--rm', '--network', 'mynet', image, 'true']);
     expect(p.status).toBe(125);
-    expect(p.stderr).toMatch(/-p 8080:80: as uid \d+, tcr has no bridge.*--network none.*--network host/);
+    expect(p.stderr).toMatch(/--network mynet: as uid \d+, tcr has no bridge.*--network slirp4netns.*none.*host/);
+  }, 60_000);
+
+  it('the default network is slirp4netns: tap0 10.0.2.100, its route, its DNS; nothing of it stays after --rm', async () => {
+    for (const net of [[], ['--network', 'slirp4netns']]) {
+      const r = tcr(ranged, ['run', '--rm', ...net, image, 'sh', '-c', 'ip -4 addr show tap0; cat /proc/net/route; cat /etc/resolv.conf']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/inet 10\.0\.2\.100\/24/);
+      // the default route (destination 0) through tap0, gateway 10.0.2.2 in /proc's little-endian hex
+      expect(r.stdout).toMatch(/^tap0\s+00000000\s+0202000A\s/m);
+      expect(r.stdout).toMatch(/^nameserver 10\.0\.2\.3$/m);
+    }
+    // each ended with its run's process, which held its --exit-fd
+    await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns of the user');
+    expect(socketsUnder(ranged.runtimeDir)).toEqual([]);
+  }, 60_000);
+
+  it('-p 127.0.0.1:PORT:80 of a run -d answers from the host; rm -f leaves no slirp4netns, socket or state', async () => {
+    const port = await freePort();
+    const web = 'mkdir -p /www && echo hello-slirp > /www/index.html && exec httpd -f -p 80 -h /www';
+    const d = tcr(ranged, ['run', '-d', '-p', `127.0.0.1:${port}:80`, image, 'sh', '-c', web]);
+    expect(d.status, d.stderr).toBe(0);
+    const id = d.stdout.trim();
+    try {
+      expect(await answerOn(port)).toBe('hello-slirp\n');
+      expect(slirpsOf(ranged)).toHaveLength(1);
+      const bindings = tcr(ranged, ['inspect', '--format', '{{json .HostConfig.PortBindings}}', id]).stdout.trim();
+      expect(JSON.parse(bindings)).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] });
+      expect(tcr(ranged, ['ps', '--format', '{{.Ports}}']).stdout).toBe(`127.0.0.1:${port}->80/tcp\n`);
+      // the API socket was unlinked once the port was published
+      expect(socketsUnder(ranged.runtimeDir)).toEqual([]);
+      // stopped, its slirp4netns ends with its monitor; started again, a new one publishes the port again
+      expect(tcr(ranged, ['stop', '-t', '1', id]).status).toBe(0);
+      await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns after the stop');
+      const st = tcr(ranged, ['start', id]);
+      expect(st.status, st.stderr).toBe(0);
+      expect(await answerOn(port)).toBe('hello-slirp\n');
+      expect(slirpsOf(ranged)).toHaveLength(1);
+    } finally {
+      const rm = tcr(ranged, ['rm', '-f', id]);
+      expect(rm.status, rm.stderr).toBe(0);
+    }
+    await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns of the user');
+    await waitFor(() => pidsOf(ranged).length === 0, 5000, 'no process of the user');
+    expect(fs.existsSync(path.join(ranged.runtimeDir, 'tcr', id))).toBe(false);
+    expect(fs.readdirSync(path.join(storeOf(ranged), 'containers'))).toEqual([]);
+    const after = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => 'answered',
+      () => 'refused',
+    );
+    expect(after).toBe('refused');
+  }, 60_000);
+
+  it('-p of a host port in use fails with 125 naming it, and leaves no container or slirp4netns', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    const { port } = srv.address() as net.AddressInfo;
+    try {
+      const r = tcr(ranged, ['run', '--rm', '-p', `127.0.0.1:${port}:80`, image, 'true']);
+      expect(r.status).toBe(125);
+      expect(r.stderr).toContain(`-p 127.0.0.1:${port}:80/tcp: slirp4netns:`);
+      expect(r.stderr).toContain(`is 127.0.0.1:${port} in use?`);
+    } finally {
+      srv.close();
+    }
+    await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns of the user');
+    expect(fs.readdirSync(path.join(storeOf(ranged), 'containers'))).toEqual([]);
+    expect(tcr(ranged, ['ps', '-aq']).stdout).toBe('');
+  }, 60_000);
+
+  it('a foreground run killed with SIGKILL takes its slirp4netns with it', async () => {
+    const name = `crash${suffix}`;
+    const env = [`PATH=${PATH}`, `HOME=/home/${ranged.name}`, `XDG_RUNTIME_DIR=${ranged.runtimeDir}`];
+    const child = spawn('runuser', ['-u', ranged.name, '--', 'env', '-i', ...env, TCR, 'run', '--name', name, image, 'sleep', '300'], {
+      cwd: top,
+      stdio: 'ignore',
+    });
+    try {
+      await waitFor(() => slirpsOf(ranged).length === 1, 10_000, 'its slirp4netns');
+      // the process that holds its --exit-fd: the run itself
+      const holder = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${slirpsOf(ranged)[0]}/status`, 'utf8'))![1]);
+      expect(fs.readFileSync(`/proc/${holder}/cmdline`, 'utf8')).toContain('run');
+      process.kill(holder, 'SIGKILL');
+      await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns after the kill');
+    } finally {
+      child.kill('SIGKILL');
+      const rm = tcr(ranged, ['rm', '-f', name]);
+      expect(rm.status, rm.stderr).toBe(0);
+    }
+    await waitFor(() => pidsOf(ranged).length === 0, 5000, 'no process of the user');
+    expect(socketsUnder(ranged.runtimeDir)).toEqual([]);
   }, 60_000);
 
   it('rmi removes the layers the range owns; run pulls a missing image the same way', () => {

@@ -26,13 +26,16 @@ describe('unpacksAsUser', () => {
 describe('rootlessNetwork', () => {
   const opts = (o: Partial<ImageRunOptions>): ImageRunOptions => ({ ...defaultRunOptions('i', 'h'), ...o });
 
-  it('keeps none, host and container:NAME; the default bridge becomes none', () => {
-    for (const network of ['none', 'host', 'container:web']) expect(rootlessNetwork(opts({ network })).network).toBe(network);
-    expect(rootlessNetwork(opts({ network: 'bridge' })).network).toBe('none');
+  it('keeps none, host, slirp4netns and container:NAME; the default bridge becomes slirp4netns, its ports kept', () => {
+    for (const network of ['none', 'host', 'slirp4netns', 'container:web'])
+      expect(rootlessNetwork(opts({ network })).network).toBe(network);
+    expect(rootlessNetwork(opts({ network: 'bridge' })).network).toBe('slirp4netns');
+    const p = rootlessNetwork(opts({ network: 'bridge', publish: ['127.0.0.1:8080:80'], publishAll: true }));
+    expect([p.network, p.publish, p.publishAll]).toEqual(['slirp4netns', ['127.0.0.1:8080:80'], true]);
   });
 
-  it('refuses ports and named networks with 125, naming what works', () => {
-    for (const o of [{ network: 'bridge', publish: ['8080:80'] }, { network: 'bridge', publishAll: true }, { network: 'mynet' }]) {
+  it('refuses named networks with 125, naming what works', () => {
+    for (const o of [{ network: 'mynet' }, { network: 'mynet', publish: ['8080:80'] }]) {
       let err: { exitCode?: number; message?: string } = {};
       try {
         rootlessNetwork(opts(o));
@@ -40,7 +43,7 @@ describe('rootlessNetwork', () => {
         err = e as typeof err;
       }
       expect(err.exitCode, JSON.stringify(o)).toBe(125);
-      expect(err.message).toMatch(/as uid \d+, tcr has no bridge or user network.*--network none.*--network host/);
+      expect(err.message).toMatch(/--network mynet: as uid \d+, tcr has no bridge or user network.*--network slirp4netns.*none.*host/);
     }
   });
 });
