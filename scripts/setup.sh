@@ -25,7 +25,8 @@ fi
 # librsvg2-bin: rsvg-convert, which draws a PNG beside each lab's SVG (src/labs/runner.ts)
 # uidmap: newuidmap and newgidmap, which map an ordinary user's /etc/subuid and /etc/subgid ranges into a rootless container
 # slirp4netns: rootless podman's default network (test/e2e/rootless-podman.test.ts), a recommends of podman, named here
-packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format tini chromium uidmap librsvg2-bin slirp4netns)
+# catatonit: the init of podman's pod infra container (its local pause image), which test/e2e/userns-podman.test.ts makes
+packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format tini chromium uidmap librsvg2-bin slirp4netns catatonit)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -123,6 +123,8 @@ export class StateStore {
     validateId(id);
     try {
       fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+      // a root that exists but is not ours (root's /run/tcr, seen from a user namespace) fails here, not above
+      fs.accessSync(this.root, fs.constants.W_OK | fs.constants.X_OK);
     } catch (e) {
       const code = errnoCode(e);
       if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
