@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, TCR, isRoot, lacks } from '../helpers.js';
 import { buildImage, tarOf, writeLayout } from '../image-fixtures.js';
 import { TestRegistry, ensureRegistryTools } from './registry-lib.js';
+import { makeAccount, processesOf, removeAccount, type Account } from './accounts.js';
 import { waitFor } from './lib.js';
 
 const haveTools = ['useradd', 'userdel', 'runuser', 'newuidmap', 'unshare', 'tar'].every((t) => spawnSync('which', [t]).status === 0);
@@ -24,29 +25,13 @@ const RANGE_BASE = 1_000_000 + crypto.randomInt(1000) * 65536;
 const top = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-rl-image-'));
 const reg = new TestRegistry(path.join(top, 'registry'));
 
-interface Account {
-  name: string;
-  uid: number;
-  gid: number;
-  runtimeDir: string;
-}
 const accounts: Account[] = [];
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
-
-function makeAccount(name: string, ranges: boolean): Account {
-  const r = sh('useradd', ['-m', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name]);
-  if (r.status !== 0) throw new Error(`useradd ${name}: ${r.stderr}`);
-  const range = `${RANGE_BASE}-${RANGE_BASE + 65535}`;
-  if (ranges && sh('usermod', ['--add-subuids', range, '--add-subgids', range, name]).status !== 0) throw new Error(`usermod ${name}`);
-  const uid = Number(sh('id', ['-u', name]).stdout.trim());
-  const gid = Number(sh('id', ['-g', name]).stdout.trim());
-  const runtimeDir = path.join(top, `run-${name}`);
-  fs.mkdirSync(runtimeDir, { mode: 0o700 });
-  fs.chownSync(runtimeDir, uid, gid);
-  const a = { name, uid, gid, runtimeDir };
+const account = (name: string, ranges: boolean): Account => {
+  const a = makeAccount(name, ranges ? RANGE_BASE : undefined, top);
   accounts.push(a);
   return a;
-}
+};
 
 /** tcr as the account, in an environment of its own (no XDG_DATA_HOME: the store is ~/.local/share/tcr). */
 function tcr(a: Account, args: string[]) {
@@ -56,11 +41,6 @@ function tcr(a: Account, args: string[]) {
 }
 
 const storeOf = (a: Account) => `/home/${a.name}/.local/share/tcr`;
-const pidsOf = (a: Account) =>
-  sh('ps', ['-o', 'pid=', '-u', String(a.uid)])
-    .stdout.split('\n')
-    .map((l) => Number(l.trim()))
-    .filter((p) => p > 0);
 /** The user's slirp4netns processes, by their comm and owner. */
 const slirpsOf = (a: Account) =>
   fs.readdirSync('/proc').filter((p) => {
@@ -124,19 +104,10 @@ function ownersLayer(): Buffer {
 
 afterAll(async () => {
   try {
-    for (const a of accounts) for (const pid of pidsOf(a)) spawnSync('kill', ['-9', String(pid)]);
+    for (const a of accounts) for (const pid of processesOf(a)) spawnSync('kill', ['-9', String(pid)]);
     await reg.stop();
   } finally {
-    for (const a of accounts) {
-      // the user's store holds files of their range: userdel -r cannot be refused by them
-      fs.rmSync(`/home/${a.name}`, { recursive: true, force: true });
-      sh('userdel', ['-r', a.name]);
-      for (const file of ['/etc/subuid', '/etc/subgid']) {
-        const lines = fs.readFileSync(file, 'utf8').split('\n');
-        const kept = lines.filter((l) => !l.startsWith(`${a.name}:`));
-        if (kept.length !== lines.length) fs.writeFileSync(file, kept.join('\n'));
-      }
-    }
+    for (const a of accounts) removeAccount(a);
     fs.rmSync(top, { recursive: true, force: true });
   }
 });
@@ -148,8 +119,8 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
 
   beforeAll(async () => {
     fs.chmodSync(top, 0o755);
-    ranged = makeAccount(`tcrimg${suffix}`, true);
-    plain = makeAccount(`tcrimg${suffix}n`, false);
+    ranged = account(`tcrimg${suffix}`, true);
+    plain = account(`tcrimg${suffix}n`, false);
     const base = path.join(top, 'base.tar');
     expect(sh('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', path.join(DEMO, 'rootfs'), '-cf', base, '.']).status).toBe(0);
     // the top layer makes data/old opaque and deletes data/gone: marks the user's overlay must read (user.overlay.*)
@@ -215,7 +186,7 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     const id = d.stdout.trim();
     let pid = 0;
     for (let i = 0; i < 100 && !pid; i++) {
-      pid = pidsOf(ranged).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep')) ?? 0;
+      pid = processesOf(ranged).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep')) ?? 0;
       if (!pid) await new Promise((res) => setTimeout(res, 50));
     }
     expect(pid).toBeGreaterThan(0);
@@ -236,7 +207,7 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     expect(fs.readdirSync(path.join(storeOf(ranged), 'containers'))).toEqual([]);
     expect(fs.existsSync(path.join(ranged.runtimeDir, 'tcr', id))).toBe(false);
     // its monitor, done, may take a moment to be reaped
-    await waitFor(() => pidsOf(ranged).length === 0, 5000, 'no process of the user');
+    await waitFor(() => processesOf(ranged).length === 0, 5000, 'no process of the user');
     expect(hostMountsOf(ranged)).toEqual([]);
   }, 60_000);
 
@@ -289,7 +260,7 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
       expect(rm.status, rm.stderr).toBe(0);
     }
     await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns of the user');
-    await waitFor(() => pidsOf(ranged).length === 0, 5000, 'no process of the user');
+    await waitFor(() => processesOf(ranged).length === 0, 5000, 'no process of the user');
     expect(fs.existsSync(path.join(ranged.runtimeDir, 'tcr', id))).toBe(false);
     expect(fs.readdirSync(path.join(storeOf(ranged), 'containers'))).toEqual([]);
     const after = await fetch(`http://127.0.0.1:${port}/`).then(
@@ -335,7 +306,7 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
       const rm = tcr(ranged, ['rm', '-f', name]);
       expect(rm.status, rm.stderr).toBe(0);
     }
-    await waitFor(() => pidsOf(ranged).length === 0, 5000, 'no process of the user');
+    await waitFor(() => processesOf(ranged).length === 0, 5000, 'no process of the user');
     expect(socketsUnder(ranged.runtimeDir)).toEqual([]);
   }, 60_000);
 

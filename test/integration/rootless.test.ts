@@ -11,18 +11,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../../src/spec/types.js';
 import { DEMO, REPO, TCR, isRoot, lacks } from '../helpers.js';
+import { makeAccount, processesOf, removeAccount, type Account } from './accounts.js';
 import { waitFor } from './lib.js';
 
 const haveTools = ['useradd', 'userdel', 'runuser', 'newuidmap', 'runc'].every((t) => spawnSync('which', [t]).status === 0);
 const PATH = '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin';
-
-interface Account {
-  name: string;
-  uid: number;
-  gid: number;
-  /** its XDG_RUNTIME_DIR, made by the test */
-  runtimeDir: string;
-}
 
 const suffix = crypto.randomBytes(3).toString('hex');
 // ranges of their own, spread so that two runs of this file do not share them
@@ -39,18 +32,8 @@ describe.skipIf(lacks(isRoot && haveTools))('rootless: runc commands as an ordin
   let plain: Account; // without
   const made: { account: Account; id: string; runc?: boolean }[] = [];
 
-  const makeAccount = (name: string, ranges: boolean): Account => {
-    // SUB_*_COUNT=0: useradd gives no ranges of its own accord; the test adds exactly the ones it wants
-    const r = sh('useradd', ['-m', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name]);
-    if (r.status !== 0) throw new Error(`useradd ${name}: ${r.stderr}`);
-    const range = `${RANGE_BASE}-${RANGE_BASE + 65535}`;
-    if (ranges && sh('usermod', ['--add-subuids', range, '--add-subgids', range, name]).status !== 0) throw new Error(`usermod ${name}`);
-    const uid = Number(sh('id', ['-u', name]).stdout.trim());
-    const gid = Number(sh('id', ['-g', name]).stdout.trim());
-    const runtimeDir = path.join(work, `run-${name}`);
-    fs.mkdirSync(runtimeDir, { mode: 0o700 });
-    fs.chownSync(runtimeDir, uid, gid);
-    const a = { name, uid, gid, runtimeDir };
+  const account = (name: string, ranges: boolean): Account => {
+    const a = makeAccount(name, ranges ? RANGE_BASE : undefined, work);
     accounts.push(a);
     return a;
   };
@@ -105,11 +88,6 @@ describe.skipIf(lacks(isRoot && haveTools))('rootless: runc commands as an ordin
     ];
   };
   const uniqueId = (p: string) => `${p}${crypto.randomBytes(4).toString('hex')}`;
-  const processesOf = (a: Account) =>
-    sh('ps', ['-o', 'pid=', '-u', String(a.uid)])
-      .stdout.split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((p) => p > 0);
   const stateOf = (a: Account, id: string) => JSON.parse(tcr(a, ['state', id]).stdout) as { pid: number; status: string };
   const hostIds = (pid: number) => {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -119,8 +97,8 @@ describe.skipIf(lacks(isRoot && haveTools))('rootless: runc commands as an ordin
 
   beforeAll(() => {
     fs.chmodSync(work, 0o755); // the accounts reach their bundles through it
-    ranged = makeAccount(`tcrtest${suffix}`, true);
-    plain = makeAccount(`tcrtest${suffix}n`, false);
+    ranged = account(`tcrtest${suffix}`, true);
+    plain = account(`tcrtest${suffix}n`, false);
   });
 
   afterAll(() => {
@@ -132,15 +110,7 @@ describe.skipIf(lacks(isRoot && haveTools))('rootless: runc commands as an ordin
       // whatever a failed test left running under the test's own accounts, by pid
       for (const a of accounts) for (const pid of processesOf(a)) spawnSync('kill', ['-9', String(pid)]);
     } finally {
-      for (const a of accounts) {
-        sh('userdel', ['-r', a.name]);
-        // userdel removes the account's subordinate ranges; a failed useradd/usermod may not have
-        for (const file of ['/etc/subuid', '/etc/subgid']) {
-          const lines = fs.readFileSync(file, 'utf8').split('\n');
-          const kept = lines.filter((l) => !l.startsWith(`${a.name}:`));
-          if (kept.length !== lines.length) fs.writeFileSync(file, kept.join('\n'));
-        }
-      }
+      for (const a of accounts) removeAccount(a);
       fs.rmSync(work, { recursive: true, force: true });
     }
   });
