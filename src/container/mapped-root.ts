@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { TcrError } from '../errors.js';
+import { findOnPath } from '../sys/find-on-path.js';
 import { subordinateRanges } from './rootless.js';
 
 export interface IdRange {
@@ -26,18 +27,6 @@ export function firstRange(file: string, name = os.userInfo().username, id = pro
   return subordinateRanges(text, name, id).find((r) => r.count > 0);
 }
 
-export function onPath(program: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => {
-    if (!d) return false;
-    try {
-      fs.accessSync(`${d}/${program}`, fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 export interface UserRanges {
   uid: IdRange;
   gid: IdRange;
@@ -53,7 +42,8 @@ export function userRanges(): UserRanges | undefined {
 
 /** unshare's argv running `command` as root of the user's namespace (only the own id mapped without ranges). */
 export function mappedRootArgv(command: string[], ranges: UserRanges | undefined): string[] {
-  if (!onPath('unshare')) throw new TcrError(`as uid ${process.geteuid?.()}, tcr needs unshare (util-linux) on $PATH: install util-linux`);
+  if (!findOnPath('unshare'))
+    throw new TcrError(`as uid ${process.geteuid?.()}, tcr needs unshare (util-linux) on $PATH: install util-linux`);
   const maps = ranges
     ? [`--map-users=${ranges.uid.start},1,${ranges.uid.count}`, `--map-groups=${ranges.gid.start},1,${ranges.gid.count}`]
     : [];

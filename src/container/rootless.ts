@@ -9,8 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { TcrError } from '../errors.js';
+import { findOnPath } from '../sys/find-on-path.js';
 import { idMapText } from '../linux/namespaces.js';
 import { inUserNamespace } from '../linux/userns.js';
 import type { IdMapping, Spec } from '../spec/types.js';
@@ -76,21 +76,6 @@ export function subordinateRanges(text: string, name: string, id: number): IdRan
     .map((l) => l.trim().split(':'))
     .filter((f) => f.length === 3 && (f[0] === name || f[0] === String(id)))
     .map(([, start, count]) => ({ start: Number(start), count: Number(count) }));
-}
-
-/** The helper's path on $PATH, as runc looks it up. */
-function findOnPath(program: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (!dir) continue;
-    const p = path.join(dir, program);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 function checkRanges(field: string, file: string, maps: IdMapping[], own: number, name: string): void {

@@ -19,7 +19,8 @@ import path from 'node:path';
 import { TcrError, errnoCode, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { tcrLoader } from '../sys/package-root.js';
-import { mappedRootArgv, onPath, userRanges, type UserRanges } from '../container/mapped-root.js';
+import { mappedRootArgv, userRanges, type UserRanges } from '../container/mapped-root.js';
+import { findOnPath } from '../sys/find-on-path.js';
 import { IGNORE_CHOWN_ENV } from './chown-keep.js';
 
 /** Set in the child: it is root of a user namespace, unpacking into the user's store. */
@@ -32,7 +33,7 @@ export function rangesOrWarn(): UserRanges | undefined {
   const name = os.userInfo().username;
   if (ranges) {
     for (const helper of ['newuidmap', 'newgidmap'])
-      if (!onPath(helper))
+      if (!findOnPath(helper))
         throw new TcrError(
           `${name} has ranges in /etc/subuid and /etc/subgid, but ${helper} is not on $PATH (${process.env.PATH ?? ''}): install it (Debian: apt-get install uidmap)`,
         );
