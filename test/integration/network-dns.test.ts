@@ -4,12 +4,11 @@
 // outside kept, `network connect|disconnect`, --internal, and the network
 // commands' flags. Traffic only on tcr's bridges of 10.89.x.0/24 made here
 // and on a namespace the test makes; everything removed in afterAll.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, Sandbox, isRoot, lacks } from '../helpers.js';
-import { OCI, attachmentOf, freePort, freeSubnet, haveCni, leftovers, sh } from './network-lib.js';
+import { Sandbox, isRoot, lacks } from '../helpers.js';
+import { OCI, attachmentOf, freePort, freeSubnet, haveCni, leftovers, outsideHost } from './network-lib.js';
 
 const DNS_DIR = '/run/tcr-net/dns';
 const haveAardvark = fs.existsSync('/usr/lib/podman/aardvark-dns');
@@ -116,31 +115,14 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni && haveAardvark))(
   });
 
   describe('isolation and the outside', () => {
-    const ns = `tcriso${process.pid}`;
-    const hostIf = `tcri${process.pid % 100000}`;
     let outside = '';
-    let server: ChildProcess | undefined;
+    let stopOutside = () => {};
     beforeAll(() => {
-      const prefix = freeSubnet(240).replace(/0\/24$/, '');
-      outside = `${prefix}2`;
-      sh('ip', ['netns', 'add', ns]);
-      sh('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      sh('ip', ['addr', 'add', `${prefix}1/24`, 'dev', hostIf]);
-      sh('ip', ['link', 'set', hostIf, 'up']);
-      sh('ip', ['-n', ns, 'addr', 'add', `${outside}/24`, 'dev', 'eth0']);
-      sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      const www = path.join(sb.dir, 'outside-www');
-      fs.mkdirSync(www);
-      fs.writeFileSync(path.join(www, 'index.html'), 'outside\n');
-      server = spawn('ip', ['netns', 'exec', ns, path.join(DEMO, 'rootfs', 'bin', 'busybox'), 'httpd', '-f', '-p', '8080', '-h', www], {
-        stdio: 'ignore',
-      });
+      const o = outsideHost('tcriso', 240, path.join(sb.dir, 'outside-www'), 'outside\n');
+      outside = o.address;
+      stopOutside = o.stop;
     });
-    afterAll(() => {
-      server?.kill('SIGKILL');
-      spawnSync('ip', ['link', 'delete', hostIf]);
-      spawnSync('ip', ['netns', 'delete', ns]);
-    });
+    afterAll(() => stopOutside());
     const get = (url: string) => `for i in $(seq 1 10); do timeout 2 wget -q -O - ${url} && break; sleep 0.2; done`;
 
     it('a container on network A cannot reach one on B; both reach the outside through NAT; --internal reaches only its own', () => {

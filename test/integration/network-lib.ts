@@ -2,11 +2,11 @@
 // copy of it that EXPOSEs a port), free ports and subnets, and the leftover
 // checks (veths, namespace pins, iptables rules, leases) after a container.
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { REPO, Sandbox, mountsUnder } from '../helpers.js';
+import { DEMO, REPO, Sandbox, mountsUnder } from '../helpers.js';
 
 export const OCI = path.join(REPO, 'demo', 'busybox-oci');
 export const IPAM = '/run/tcr-net/ipam';
@@ -159,4 +159,46 @@ export function leftovers(sb: Sandbox, id: string, a: Attachment, ownBridge?: st
   const ports = brif && fs.existsSync(brif) ? fs.readdirSync(brif).map((v) => `${v} on ${ownBridge}`) : [];
   const mounts = mountsUnder(sb.dir).filter((m) => m.includes(`/${id}/`) || m.endsWith(`/${id}`));
   return [...rules, ...leases, ...veth, ...ports, ...mounts];
+}
+
+/**
+ * "The outside": a network namespace of the test's own behind a veth on a
+ * free 10.89.N.0/24 (N from `from` up), with no route back to any bridge, and
+ * busybox httpd on its port 8080 serving `page`. Only an answer that went
+ * through the host's NAT can reach a container.
+ */
+export interface Outside {
+  /** the address of the outside namespace */
+  address: string;
+  /** its name, for `ip -n` */
+  ns: string;
+  stop(): void;
+}
+
+export function outsideHost(name: string, from: number, wwwDir: string, page: string): Outside {
+  const ns = `${name}${process.pid}`;
+  const hostIf = `${name.slice(0, 5)}${process.pid % 100000}`;
+  const prefix = freeSubnet(from).replace(/0\/24$/, '');
+  let server: ChildProcess | undefined;
+  const stop = () => {
+    server?.kill('SIGKILL');
+    spawnSync('ip', ['link', 'delete', hostIf]);
+    spawnSync('ip', ['netns', 'delete', ns]);
+  };
+  try {
+    sh('ip', ['netns', 'add', ns]);
+    sh('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    sh('ip', ['addr', 'add', `${prefix}1/24`, 'dev', hostIf]);
+    sh('ip', ['link', 'set', hostIf, 'up']);
+    sh('ip', ['-n', ns, 'addr', 'add', `${prefix}2/24`, 'dev', 'eth0']);
+    sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    fs.mkdirSync(wwwDir, { recursive: true });
+    fs.writeFileSync(path.join(wwwDir, 'index.html'), page);
+    const busybox = path.join(DEMO, 'rootfs', 'bin', 'busybox');
+    server = spawn('ip', ['netns', 'exec', ns, busybox, 'httpd', '-f', '-p', '8080', '-h', wwwDir], { stdio: 'ignore' });
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { address: `${prefix}2`, ns, stop };
 }

@@ -3,11 +3,10 @@
 // published port, user networks by name and alias, container:NAME, NAT to an
 // "outside" namespace the test makes, and nothing left after rm. Traffic
 // only on tcr's bridges, on 10.89.x.0/24, and on namespaces made here.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, Sandbox, isRoot, lacks } from '../helpers.js';
+import { Sandbox, isRoot, lacks } from '../helpers.js';
 import {
   attachmentOf,
   dropBridge,
@@ -18,6 +17,7 @@ import {
   haveCni,
   httpGet,
   leftovers,
+  outsideHost,
   OCI,
   sh,
 } from './network-lib.js';
@@ -276,32 +276,17 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('tcr run --netwo
   });
 
   describe('NAT to the outside', () => {
-    // "outside": a namespace of the test's own, behind a veth on 10.89.N.0/24, with no route back to the bridge
-    const ns = `tcrout${process.pid}`;
-    const hostIf = `tcro${process.pid % 100000}`;
+    // "outside": a namespace of the test's own, behind a veth, with no route back to the bridge
     let outside = '';
-    let server: ChildProcess | undefined;
+    let ns = '';
+    let stopOutside = () => {};
     beforeAll(() => {
-      const prefix = freeSubnet(230).replace(/0\/24$/, '');
-      outside = `${prefix}2`;
-      sh('ip', ['netns', 'add', ns]);
-      sh('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      sh('ip', ['addr', 'add', `${prefix}1/24`, 'dev', hostIf]);
-      sh('ip', ['link', 'set', hostIf, 'up']);
-      sh('ip', ['-n', ns, 'addr', 'add', `${outside}/24`, 'dev', 'eth0']);
-      sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      const www = path.join(sb.dir, 'outside-www');
-      fs.mkdirSync(www);
-      fs.writeFileSync(path.join(www, 'index.html'), 'outside-page\n');
-      server = spawn('ip', ['netns', 'exec', ns, path.join(DEMO, 'rootfs', 'bin', 'busybox'), 'httpd', '-f', '-p', '8080', '-h', www], {
-        stdio: 'ignore',
-      });
+      const o = outsideHost('tcrout', 230, path.join(sb.dir, 'outside-www'), 'outside-page\n');
+      outside = o.address;
+      ns = o.ns;
+      stopOutside = o.stop;
     });
-    afterAll(() => {
-      server?.kill('SIGKILL');
-      spawnSync('ip', ['link', 'delete', hostIf]);
-      spawnSync('ip', ['netns', 'delete', ns]);
-    });
+    afterAll(() => stopOutside());
 
     it('a container reaches an address outside its bridge, masqueraded as the host', () => {
       const r = tcr([
