@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resolveContainer } from '../container/names.js';
 import { TcrError } from '../errors.js';
-import type { StateStore } from '../container/state-store.js';
+import type { ContainerRecord, StateStore } from '../container/state-store.js';
 import { deriveStatus } from '../container/status.js';
 import type { Mount } from '../spec/types.js';
 import { randomHex } from '../sys/random.js';
@@ -61,17 +61,29 @@ function refuse(f: NetworkFlags, mode: string, what: string): void {
   if (f.networkAlias.length) throw new TcrError(`--network-alias: names are shared only on a user network; --network ${mode} is not one`);
 }
 
+/**
+ * The running container whose network `--network container:NAME` joins
+ * (undefined for any other mode): `tcr run` looks it up before it makes
+ * anything, since the new container takes its host name.
+ */
+export function networkJoined(f: Pick<NetworkFlags, 'network'>, state: StateStore): ContainerRecord | undefined {
+  if (!f.network?.startsWith('container:')) return undefined;
+  const other = f.network.slice('container:'.length);
+  let rec;
+  try {
+    rec = state.read(resolveContainer(state.root, other)); // by a name rename gave it too
+  } catch {
+    throw new TcrError(`--network container:${other}: no such container`);
+  }
+  if (deriveStatus(rec, state) !== 'running') throw new TcrError(`--network container:${other}: the container is not running`);
+  return rec;
+}
+
 function joinContainer(f: NetworkFlags, other: string, ctx: NetworkContext): PreparedNetwork {
   refuse(f, `container:${other}`, "that container's ports");
   if (f.dns.length || f.addHost.length)
     throw new TcrError(`--dns/--add-host: --network container:${other} uses that container's /etc/resolv.conf and /etc/hosts`);
-  let rec;
-  try {
-    rec = ctx.state.read(resolveContainer(ctx.state.root, other)); // by a name rename gave it too
-  } catch {
-    throw new TcrError(`--network container:${other}: no such container`);
-  }
-  if (deriveStatus(rec, ctx.state) !== 'running') throw new TcrError(`--network container:${other}: the container is not running`);
+  const rec = networkJoined(f, ctx.state)!;
   const dir = ctx.dirOf(rec.id);
   const own = !fs.existsSync(path.join(dir, 'hosts')); // a bundle container has no etc files of tcr's
   if (own) writeEtcFiles(ctx.dir, { mode: 'private', hostname: ctx.hostname, dns: [], dnsSearch: [], dnsOption: [], addHost: [] });

@@ -13,7 +13,7 @@ import { runAsMappedRoot } from '../image/userns-exec.js';
 import { isRootless } from '../container/rootless.js';
 import { rootlessNetwork } from './rootless-image.js';
 import { parsePlatform } from '../image/platform.js';
-import { buildImageSpec, defaultHostname } from './image-spec.js';
+import { defaultHostname, draftImageSpec, finishImageSpec } from './image-spec.js';
 import { hostHasSwapAccounting } from '../cgroups/detect.js';
 import { randomHex } from '../sys/random.js';
 import { removeTree } from '../sys/remove-tree.js';
@@ -146,7 +146,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   // the user is looked up in the image's own /etc/passwd: read through a temporary view of the layers
   const checked = withSwapIfAccounted(o);
   const volumes = new VolumeStore(ctx.store.root);
-  // anonymous volumes are named once, here: both builds of the spec mount the same ones
+  // anonymous volumes are named once, here
   const host = o.host ?? noHostFlags();
   const own = parseMountFlags(o, process.cwd());
   const shared = volumesFromRequests(host.volumesFrom, own, {
@@ -157,7 +157,17 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
   const requests = nameVolumes([...own, ...shared]);
   const userMounts = specMounts(requests, volumes);
   const joins = namespaceJoins(host, ctx.runtime.store);
-  buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, userMounts, joins });
+  const { networkJoined, prepareNetwork } = await import('../network/prepare.js');
+  const joined = networkJoined(o, ctx.runtime.store);
+  const draft = draftImageSpec(checked, {
+    id,
+    rootfs,
+    config,
+    lookupRoot: lower,
+    userMounts,
+    joins,
+    network: { hostname: joined?.config.hostname },
+  });
   if (host.cidfile !== undefined && fs.existsSync(host.cidfile))
     throw new TcrError(`--cidfile: ${host.cidfile} exists: make sure its container is not running, or remove the file`);
   fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
@@ -183,7 +193,6 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     // and volume rm refuses its volumes
     attached = await attachVolumes(volumes, dir, requests, lower);
     fs.mkdirSync(rootfs);
-    const { prepareNetwork } = await import('../network/prepare.js');
     const network = await prepareNetwork(o, {
       id,
       hostname: defaultHostname(o, id),
@@ -195,8 +204,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
     });
     // the others find it by its name, not only by its id
     if (reused) for (const a of attachmentsOf(network.record)) a.hosts.names = [...new Set([...a.hosts.names, o.name!])];
-    // again, now with the network's mounts and host name
-    const spec = buildImageSpec(checked, { id, rootfs, config, lookupRoot: lower, network, userMounts, joins });
+    const spec = finishImageSpec(draft, network);
     const shm = host.ipc === 'shareable' ? shareShm(spec, dir) : undefined;
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     // how to launch it stays beside it: its monitor reads it, and tcr start of it once stopped

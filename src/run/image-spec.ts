@@ -111,7 +111,41 @@ export function defaultHostname(o: Pick<ImageRunOptions, 'hostname'>, id: string
   return o.hostname ?? id.slice(0, 12);
 }
 
+/**
+ * A spec before its network: everything the flags and the image decide, with
+ * every check and file read done. `tcr run` makes it before anything exists,
+ * so that a bad flag leaves nothing behind, and finishes it once the network
+ * is prepared (finishImageSpec), which can no longer fail.
+ */
+export interface ImageSpecDraft {
+  spec: Spec;
+  /** where the network's etc mounts go: before the user's, so that a -v over /etc/hosts wins, as in docker */
+  networkMountsAt: number;
+  /** the docker-side facts for inspect, but the ports */
+  run: Record<string, unknown>;
+}
+
 export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec {
+  return finishImageSpec(draftImageSpec(o, ctx), ctx.network);
+}
+
+/** The spec with its network: the namespace, the etc files and the ports published. The draft is used up. */
+export function finishImageSpec(d: ImageSpecDraft, network?: ImageSpecContext['network']): Spec {
+  const spec = d.spec;
+  spec.mounts!.splice(d.networkMountsAt, 0, ...(network?.mounts ?? []));
+  const ns = network?.namespace ?? 'new';
+  if (ns !== 'host') spec.linux!.namespaces!.push(ns === 'new' ? { type: 'network' } : { type: 'network', path: ns.path });
+  // HostConfig.PortBindings, kept after the stop gives the ports back
+  const ports = network?.record?.portMappings ?? network?.slirp?.ports ?? [];
+  spec.annotations = { ...spec.annotations, 'dev.tcr.run': JSON.stringify({ ...d.run, ports }) };
+  return isRootless() ? rootlessImageSpec(spec) : spec;
+}
+
+/** ctx.network, when given, only for its host name: a container whose network it joins (container:NAME) decides it. */
+export function draftImageSpec(
+  o: ImageRunOptions,
+  ctx: Omit<ImageSpecContext, 'network'> & { network?: Pick<PreparedNetwork, 'hostname'> },
+): ImageSpecDraft {
   for (const s of o.securityOpt)
     if (!/^(no-new-privileges(:true|=true)?|seccomp[=:].+|label[=:].*|apparmor[=:].+)$/.test(s))
       throw new TcrError(`--security-opt ${JSON.stringify(s)}: not understood (no-new-privileges, seccomp=unconfined|FILE)`);
@@ -135,14 +169,11 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
   };
   if (!path.isAbsolute(spec.process.cwd)) throw new TcrError(`working directory ${JSON.stringify(spec.process.cwd)} must be absolute`);
   const mounts = spec.mounts!.filter((m) => !(o.readOnly === false && m.destination === '/sys'));
-  // before the user's: a -v over /etc/hosts wins, as in docker
-  mounts.push(...(ctx.network?.mounts ?? []));
+  const networkMountsAt = mounts.length;
   mounts.push(...ctx.userMounts);
   spec.mounts = mounts;
   const linux = spec.linux!;
   linux.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
-  const ns = ctx.network?.namespace ?? 'new';
-  if (ns !== 'host') linux.namespaces.push(ns === 'new' ? { type: 'network' } : { type: 'network', path: ns.path });
   const resources: NonNullable<Spec['linux']>['resources'] = {
     devices: [{ allow: false, access: 'rwm' }],
   };
@@ -152,7 +183,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
   linux.resources = resources;
   const seccomp = seccompFor(o);
   if (seccomp) linux.seccomp = seccomp;
-  applyHostConfig(spec, o, { joins: ctx.joins, hostNetwork: ns === 'host' });
+  applyHostConfig(spec, o, { joins: ctx.joins, hostNetwork: o.network === 'host' });
   // what docker's inspect shows and the merged spec no longer tells apart (src/run/inspect.ts)
   const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : (img.Entrypoint ?? []);
   const cmd = o.command.length ? o.command : o.entrypoint !== undefined ? [] : (img.Cmd ?? []);
@@ -170,8 +201,7 @@ export function buildImageSpec(o: ImageRunOptions, ctx: ImageSpecContext): Spec 
       ...{ init: !!host.init, groupAdd: host.groupAdd, volumesFrom: host.volumesFrom },
       devices: host.device.map(deviceMapping),
     },
-    ports: ctx.network?.record?.portMappings ?? ctx.network?.slirp?.ports ?? [], // HostConfig.PortBindings, kept after the stop gives the ports back
   };
-  spec.annotations = { 'dev.tcr.image': o.image, 'dev.tcr.run': JSON.stringify(run) };
-  return isRootless() ? rootlessImageSpec(spec) : spec;
+  spec.annotations = { 'dev.tcr.image': o.image };
+  return { spec, networkMountsAt, run };
 }
