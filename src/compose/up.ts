@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { TcrError } from '../errors.js';
 import { log } from '../log.js';
-import { projectContainers, type ProjectContainer } from './containers.js';
+import { projectContainer, projectContainers, type ProjectContainer } from './containers.js';
 import type { Project, Service } from './model.js';
 import { startOrder } from './project.js';
 import { LABEL, containerName, networksAfterRun, runArgs } from './run-args.js';
@@ -89,10 +89,10 @@ async function ensureVolumes(g: Globals, project: Project, services: Service[]):
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until each dependency of `s` meets its condition. */
-async function awaitDependencies(g: Globals, project: Project, s: Service, timeout: number): Promise<void> {
+/** Waits until each dependency of `s` meets its condition; `known` holds the project's containers as `up` left them so far. */
+async function awaitDependencies(g: Globals, s: Service, known: ProjectContainer[], timeout: number): Promise<void> {
   for (const [dep, { condition, required }] of Object.entries(s.dependsOn)) {
-    const containers = projectContainers(g.root, project.name).filter((c) => c.service === dep && !c.oneoff);
+    const containers = known.filter((c) => c.service === dep && !c.oneoff);
     if (!containers.length) {
       if (required) throw new TcrError(`dependency ${dep} of ${s.name} has no container`);
       continue;
@@ -102,7 +102,7 @@ async function awaitDependencies(g: Globals, project: Project, s: Service, timeo
     for (const c of containers) {
       for (;;) {
         if (condition === 'service_completed_successfully') {
-          const current = projectContainers(g.root, project.name).find((x) => x.id === c.id);
+          const current = projectContainer(g.root, c.id);
           if (current?.status === 'stopped') {
             if (current.exitCode === 0) break;
             throw new TcrError(
@@ -133,14 +133,18 @@ async function runReplica(
   n: number,
   existing: ProjectContainer | undefined,
   o: UpOptions,
-): Promise<void> {
+): Promise<string> {
   const { args, hash } = hashedArgs(project, s, n);
   const name = containerName(project, s, n);
   if (existing && (o.noRecreate || (!o.forceRecreate && existing.labels[CONFIG_HASH] === hash))) {
-    if (existing.status === 'running' || existing.status === 'paused') return progress('Container', name, 'Running');
+    if (existing.status === 'running' || existing.status === 'paused') {
+      progress('Container', name, 'Running');
+      return existing.id;
+    }
     const r = await tcr(g, ['start', name]);
     if (r.code !== 0) throw new TcrError(`container ${name}: ${r.stderr.trim()}`);
-    return progress('Container', name, 'Started');
+    progress('Container', name, 'Started');
+    return existing.id;
   }
   if (existing) await stopAndRemove(g, [existing.id], s.stopGracePeriod, false);
   const r = await tcr(g, ['run', ...args]);
@@ -150,6 +154,7 @@ async function runReplica(
     if (c.code !== 0) throw new TcrError(`container ${name}: network ${extra.network}: ${c.stderr.trim()}`);
   }
   progress('Container', name, existing ? 'Recreated' : 'Started');
+  return name;
 }
 
 export async function up(g: Globals, project: Project, o: UpOptions): Promise<void> {
@@ -158,8 +163,10 @@ export async function up(g: Globals, project: Project, o: UpOptions): Promise<vo
   const services = selectServices(project, o.services, o.noDeps);
   await ensureNetworks(g, project, services);
   await ensureVolumes(g, project, services);
-  const known = new Set(project.services.map((s) => s.name));
-  const orphans = projectContainers(g.root, project.name).filter((c) => !c.oneoff && !known.has(c.service));
+  const declared = new Set(project.services.map((s) => s.name));
+  // read once: from here on, what `up` does to a container is told to this list (each service's turn changes only its own)
+  let known = projectContainers(g.root, project.name);
+  const orphans = known.filter((c) => !c.oneoff && !declared.has(c.service));
   if (orphans.length && o.removeOrphans)
     await stopAndRemove(
       g,
@@ -172,11 +179,12 @@ export async function up(g: Globals, project: Project, o: UpOptions): Promise<vo
       `found orphan containers (${orphans.map((c) => c.id).join(', ')}) for this project: their services are no longer in the file; remove them with --remove-orphans`,
     );
   for (const s of services) {
-    await awaitDependencies(g, project, s, o.waitTimeout);
-    const mine = projectContainers(g.root, project.name).filter((c) => c.service === s.name && !c.oneoff);
+    await awaitDependencies(g, s, known, o.waitTimeout);
+    const mine = known.filter((c) => c.service === s.name && !c.oneoff);
     const count = o.scale[s.name] ?? (o.keepExtra ? Math.max(s.replicas, ...mine.map((c) => c.number)) : s.replicas);
-    for (let n = 1; n <= count; n++)
-      await runReplica(
+    const now: ProjectContainer[] = [];
+    for (let n = 1; n <= count; n++) {
+      const id = await runReplica(
         g,
         project,
         s,
@@ -184,6 +192,10 @@ export async function up(g: Globals, project: Project, o: UpOptions): Promise<vo
         mine.find((c) => c.number === n),
         o,
       );
+      const c = projectContainer(g.root, id);
+      if (c) now.push(c);
+    }
+    known = [...known.filter((c) => !mine.includes(c)), ...now];
     const surplus = mine.filter((c) => c.number > count);
     if (surplus.length)
       await stopAndRemove(

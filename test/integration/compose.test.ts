@@ -144,6 +144,61 @@ describe.skipIf(lacks(isRoot && fs.existsSync(OCI) && haveCni))('tcr compose', (
     expect(tcr(['volume', 'ls', '-q']).stdout).not.toContain(`${project}v_data`);
   }, 180_000);
 
+  it('depends_on service_completed_successfully waits for a one-shot; a change recreates only its service; a failed one stops up', () => {
+    const dir = path.join(sb.dir, 'oneshot');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, 'compose.yaml'),
+      [
+        'services:',
+        '  migrate:',
+        '    image: busybox',
+        '    network_mode: none',
+        '    command: sh -c "sleep 1; exit ${MIGRATE_EXIT:-0}"',
+        '  app:',
+        '    image: busybox',
+        '    network_mode: none',
+        '    command: sleep 600',
+        '    environment: ["LEVEL=${LEVEL:-1}"]',
+        '    depends_on:',
+        '      migrate: { condition: service_completed_successfully }',
+        '',
+      ].join('\n'),
+    );
+    const p = `${project}o`;
+    const c = (args: string[], extra: Record<string, string> = {}) => {
+      const r = spawnSync(TCR, ['--root', sb.root, '--store', store, 'compose', '-p', p, ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, ...extra },
+      });
+      return { status: r.status, stderr: String(r.stderr) };
+    };
+    const steps = (stderr: string) =>
+      [...stderr.matchAll(/Container (\S+)\s+(Started|Exited|Running|Recreated)/g)].map((m) => `${m[1]} ${m[2]}`);
+    try {
+      const first = c(['up', '-d']);
+      expect(first.stderr).not.toMatch(/^tcr:/m);
+      expect(first.status).toBe(0);
+      // the app only once the one-shot has exited 0
+      expect(steps(first.stderr)).toEqual([`${p}-migrate-1 Started`, `${p}-migrate-1 Exited`, `${p}-app-1 Started`]);
+      // the app's environment changed: the app is made again, the one-shot (unchanged) started again and awaited again
+      const second = c(['up', '-d'], { LEVEL: '2' });
+      expect(second.status).toBe(0);
+      expect(steps(second.stderr)).toEqual([`${p}-migrate-1 Started`, `${p}-migrate-1 Exited`, `${p}-app-1 Recreated`]);
+      expect(tcr(['exec', `${p}-app-1`, 'sh', '-c', 'echo $LEVEL']).stdout).toBe('2\n');
+      // a one-shot that fails: up says which and how, the app is left as it was
+      const third = c(['up', '-d'], { LEVEL: '2', MIGRATE_EXIT: '3' });
+      expect(third.stderr).toMatch(new RegExp(`service migrate didn't complete successfully: container ${p}-migrate-1 exited 3`));
+      expect(third.status).not.toBe(0);
+      expect(tcr(['inspect', '-f', '{{.State.Status}}', `${p}-app-1`]).stdout.trim()).toBe('running');
+      expect(c(['down']).status).toBe(0);
+    } finally {
+      c(['down']);
+    }
+  }, 180_000);
+
   it('up in the foreground: prefixed logs, --exit-code-from stops the rest and returns its status', () => {
     const dir = path.join(sb.dir, 'fg');
     fs.mkdirSync(dir);
