@@ -27,8 +27,11 @@ export interface AttachOptions {
   signals?: { forwarder: SignalForwarder; pid: () => number | undefined };
 }
 
-/** How an attach ended: the container's status, or a detach (the container runs on), or the socket gone without a status. */
-export type AttachEnd = { kind: 'exited'; status: number } | { kind: 'detached' } | { kind: 'lost' };
+/**
+ * How an attach ended: the container's status, or a detach (the container runs on), or the monitor dropped us for
+ * reading too slowly (why: its words), or the socket gone without a status.
+ */
+export type AttachEnd = { kind: 'exited'; status: number } | { kind: 'detached' } | { kind: 'dropped'; why: string } | { kind: 'lost' };
 
 /** Connects to the attach socket in `dir`; a missing or refusing socket is undefined (no monitor serves one). */
 export async function connectAttach(dir: string): Promise<net.Socket | undefined> {
@@ -94,6 +97,7 @@ export async function runAttach(sock: net.Socket, o: AttachOptions): Promise<Att
     if (type === Frame.stdout) writeAll(1, payload);
     else if (type === Frame.stderr) writeAll(2, payload);
     else if (type === Frame.exit && payload.length === 4) status = payload.readInt32BE(0);
+    else if (type === Frame.dropped) finish({ kind: 'dropped', why: payload.toString('utf8') });
   });
   sock.on('data', (chunk: Buffer) => reader.push(chunk));
   sock.on('error', () => {});

@@ -14,6 +14,8 @@ export enum Frame {
   stdinEnd = 4,
   /** client → monitor: its window size, rows and cols as uint16 */
   resize = 5,
+  /** monitor → client: it gets no more output; payload why, UTF-8 */
+  dropped = 6,
 }
 
 const HEADER = 5;

@@ -2,9 +2,9 @@
 // <store>/containers/ID/attach.sock. Every client gets the output from the
 // moment it connects (stdout and stderr apart, attach-frames.ts) and the exit
 // status; what clients type goes to the container's stdin, a pipe the monitor
-// holds open (-i), or to its pty master (-t). A client that reads too slowly
+// holds open (-i), or to its pty master (-t). A client that stops reading
 // is dropped, never waited for: the container's output must never stall on
-// it. The socket goes when the launch ends.
+// it. It is told why once it reads again. The socket goes when the launch ends.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -15,8 +15,22 @@ import { openPipe, type StreamName } from './log-pipes.js';
 
 export const ATTACH_SOCKET = 'attach.sock';
 
-/** Output a client may leave unread before it is dropped. */
+/** Output a client may leave unread however long it takes... */
 const MAX_BACKLOG = 4 * 1024 * 1024;
+/** ...and for how long past that it may read nothing before it is dropped (a reader on a busy machine is slow, not stopped) */
+const STALL_MS = 5000;
+/** Beyond this much unread it is dropped even while it reads: the monitor's memory is bounded. */
+const HARD_BACKLOG = 64 * 1024 * 1024;
+/** How long a dropped client has to read what was queued for it, and why it was dropped, before its socket is closed. */
+const DROP_GRACE_MS = 30_000;
+const MiB = 1024 * 1024;
+
+/** When a client last took output off its queue. */
+interface Progress {
+  /** the bytes the kernel has taken from us: a client that reads makes this grow */
+  flushed: number;
+  at: number;
+}
 
 /**
  * A unix socket path must fit in sun_path (108 bytes): a longer one is
@@ -47,7 +61,7 @@ export type ContainerInput = { kind: 'pipe'; socket: net.Socket } | { kind: 'ter
 
 export class AttachServer {
   private readonly server = net.createServer((c) => this.accept(c));
-  private readonly clients = new Set<net.Socket>();
+  private readonly clients = new Map<net.Socket, Progress>();
   private input: ContainerInput = { kind: 'none' };
   private socketPath?: string;
   private firstClient?: () => void;
@@ -105,19 +119,34 @@ export class AttachServer {
 
   broadcast(stream: StreamName, chunk: Buffer): void {
     const f = frame(stream === 'stdout' ? Frame.stdout : Frame.stderr, chunk);
-    for (const c of this.clients) {
-      if (c.writableLength > MAX_BACKLOG) c.destroy();
+    const now = Date.now();
+    for (const [c, progress] of this.clients) {
+      const flushed = (c.bytesWritten ?? 0) - c.writableLength;
+      if (flushed > progress.flushed) Object.assign(progress, { flushed, at: now });
+      const queued = c.writableLength;
+      if (queued > HARD_BACKLOG) this.drop(c, `it left ${(queued / MiB) | 0} MiB of output unread`);
+      else if (queued > MAX_BACKLOG && now - progress.at > STALL_MS)
+        this.drop(c, `it left ${(queued / MiB) | 0} MiB of output unread and read nothing for ${Math.round((now - progress.at) / 1000)} s`);
       else c.write(f);
     }
+  }
+
+  /** No more output for `c`: it gets what is queued, then why, and is closed after a grace period if it never reads it. */
+  private drop(c: net.Socket, why: string): void {
+    this.clients.delete(c);
+    c.end(frame(Frame.dropped, Buffer.from(`${why}; the container did not wait for it`)));
+    setTimeout(() => c.destroy(), DROP_GRACE_MS).unref();
   }
 
   /** The container exited: each client is told its status and let go, the socket removed. */
   close(status?: number): void {
     if (this.closed) return;
     this.closed = true;
-    for (const c of this.clients) {
+    for (const c of this.clients.keys()) {
       if (status === undefined) c.end();
       else c.end(exitFrame(status));
+      // a client that stopped reading does not keep the monitor for ever
+      setTimeout(() => c.destroy(), DROP_GRACE_MS).unref();
     }
     this.clients.clear();
     this.server.close();
@@ -133,7 +162,7 @@ export class AttachServer {
 
   private accept(c: net.Socket): void {
     if (this.closed) return void c.destroy();
-    this.clients.add(c);
+    this.clients.set(c, { flushed: 0, at: Date.now() });
     c.on('error', () => {});
     c.on('close', () => this.clients.delete(c));
     const reader = new FrameReader((type, payload) => this.onFrame(type, payload));

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Runtime } from '../container/runtime.js';
 import { readExitRecord } from '../container/exit-record.js';
 import { TcrError } from '../errors.js';
+import { log } from '../log.js';
 import type { Spec } from '../spec/types.js';
 import { recordCreated } from './created-record.js';
 import { forgetLaunch } from './forget-launch.js';
@@ -121,6 +122,12 @@ export async function openAttach(rt: Runtime, storeRoot: string, id: string, req
     });
     if (end.kind === 'exited') return end.status;
     if (end.kind === 'detached') return undefined;
+    if (end.kind === 'dropped')
+      throw new TcrError(
+        `attach: the container's monitor stopped sending this client its output: ${end.why}. tcr logs ${id} has all of it`,
+        1,
+      );
+    log.warn(`attach: the connection to container ${id}'s monitor closed before it told the exit status: output may be missing`);
     return recordedExit(rt, id);
   };
 }
