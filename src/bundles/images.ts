@@ -19,7 +19,7 @@ export { logQuery, printLogs } from '../run/log-reader.js';
 export { healthStatus } from '../run/health.js';
 export { attachOutput, attachPoint, isImageContainer, openAttach, startImageContainer } from '../run/image-start.js';
 export { monitorAlive, monitorView, readLaunchFile, readRestartCount, requestStop } from '../run/monitor-files.js';
-export { inspectContainer, portLines, runNote } from '../run/inspect.js';
+export { inspectContainer, portLines, publishedPorts, runNote } from '../run/inspect.js';
 export { unpackImage } from '../run/unpack-image.js';
 export { renameContainer } from '../run/rename.js';
 export { readImageUses } from '../image/image-users.js';

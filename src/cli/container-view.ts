@@ -9,7 +9,7 @@ import type { ContainerRecord } from '../container/state-store.js';
 import type { Status } from '../container/status.js';
 import { readExitRecord, type ExitRecord } from '../container/exit-record.js';
 import type { PortMapping } from '../network/record.js';
-import { runNote } from '../run/inspect.js';
+import { publishedPorts, runNote } from '../run/inspect.js';
 import { decimalSize, ellipsis, goTimeString, humanDuration } from './human-units.js';
 import { neverStarted } from '../run/created-record.js';
 import { nameOf } from '../container/names.js';
@@ -116,8 +116,7 @@ export function containerView(rt: Runtime, rec: ContainerRecord, given: Status, 
     status,
     startedAt: status === 'running' || status === 'paused' ? processStart(rec.startTime) : undefined,
     exit: status === 'stopped' ? readExitRecord(rt.store.dir(rec.id)) : undefined,
-    // slirp4netns' ports are in no network record: published while it runs, as the bridge's
-    ports: rec.network?.portMappings ?? (status === 'running' && note?.network === 'slirp4netns' ? (note.ports ?? []) : []),
+    ports: publishedPorts(rec, status),
     labels: note?.labels ?? {},
     network: note?.network ?? (rec.config.linux?.namespaces?.some((n) => n.type === 'network') ? 'none' : 'host'),
     mounts,

@@ -123,10 +123,12 @@ export function registerInspectCommands(program: Command): void {
     .action(async (id: string, priv: string | undefined, _o: unknown, cmd: Command) => {
       const { rt } = runtimeOf(cmd);
       if (!rt.store.exists(id)) return missing('container', id);
-      const { portLines } = await import('../run/inspect.js');
+      const { portLines, publishedPorts } = await import('../run/inspect.js');
+      const { deriveStatus } = await import('../container/status.js');
       if (priv !== undefined && !/^\d+(\/(tcp|udp))?$/.test(priv))
         throw new TcrError(`${JSON.stringify(priv)}: not a port (PORT or PORT/tcp|udp)`);
-      const lines = portLines(rt.container(id).record().network?.portMappings ?? [], priv);
+      const rec = rt.container(id).record();
+      const lines = portLines(publishedPorts(rec, deriveStatus(rec, rt.store)), priv);
       if (priv !== undefined && !lines.length) {
         log.error(`No public port '${priv.includes('/') ? priv : `${priv}/tcp`}' published for ${id}`);
         process.exitCode = 1;

@@ -48,6 +48,16 @@ export function runNote(rec: ContainerRecord): RunNote | undefined {
   return text ? (JSON.parse(text) as RunNote) : undefined;
 }
 
+/**
+ * The ports published now: a bridge's, from its network record; slirp4netns' are in no record, published
+ * while the container runs, as its run noted them.
+ */
+export function publishedPorts(rec: ContainerRecord, status: Status): PortMapping[] {
+  if (rec.network) return rec.network.portMappings ?? [];
+  const note = runNote(rec);
+  return (status === 'running' || status === 'paused') && note?.network === 'slirp4netns' ? (note.ports ?? []) : [];
+}
+
 /** docker's State.Status words: tcr's "stopped" is its "exited", "creating" is still "created". */
 function dockerStatus(s: Status): string {
   return s === 'stopped' ? 'exited' : s === 'creating' ? 'created' : s;
@@ -121,7 +131,7 @@ export function inspectContainer(s: InspectSource): Record<string, unknown> {
   const res = spec.linux?.resources;
   const started = status !== 'created' && status !== 'creating';
   const net = rec.network;
-  const ports = net?.portMappings ?? [];
+  const ports = publishedPorts(rec, status);
   const mounts = userMounts(rec, s.volumesRoot);
   const ip = net ? (addressOf(net) ?? '') : '';
   const gateway = net?.result?.ips?.find((i) => !i.address.includes(':'))?.gateway ?? '';

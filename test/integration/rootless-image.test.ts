@@ -246,11 +246,17 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
       const bindings = tcr(ranged, ['inspect', '--format', '{{json .HostConfig.PortBindings}}', id]).stdout.trim();
       expect(JSON.parse(bindings)).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] });
       expect(tcr(ranged, ['ps', '--format', '{{.Ports}}']).stdout).toBe(`127.0.0.1:${port}->80/tcp\n`);
+      // port and NetworkSettings.Ports say so too, as for a bridge's ports
+      expect(tcr(ranged, ['port', id]).stdout).toBe(`80/tcp -> 127.0.0.1:${port}\n`);
+      expect(tcr(ranged, ['port', id, '80']).stdout).toBe(`127.0.0.1:${port}\n`);
+      const ports = tcr(ranged, ['inspect', '--format', '{{json .NetworkSettings.Ports}}', id]).stdout.trim();
+      expect(JSON.parse(ports)).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] });
       // the API socket was unlinked once the port was published
       expect(socketsUnder(ranged.runtimeDir)).toEqual([]);
       // stopped, its slirp4netns ends with its monitor; started again, a new one publishes the port again
       expect(tcr(ranged, ['stop', '-t', '1', id]).status).toBe(0);
       await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns after the stop');
+      expect(tcr(ranged, ['port', id]).stdout).toBe('');
       const st = tcr(ranged, ['start', id]);
       expect(st.status, st.stderr).toBe(0);
       expect(await answerOn(port)).toBe('hello-slirp\n');
