@@ -61,7 +61,9 @@ function ready(child: ChildProcess): Promise<void> {
 export async function startSlirp(id: string, stateDir: string, pid: number, plan: SlirpPlan): Promise<void> {
   const sock = path.join(stateDir, 'slirp4netns.sock');
   fs.rmSync(sock, { force: true });
-  const args = ['--configure', '--mtu=65520', '--disable-host-loopback', '--api-socket', sock, '--exit-fd', '3', '--ready-fd', '4'];
+  // IPv6 on, as rootless podman's default (enable_ipv6=true): fd00::/64 by router advertisement, the default route via fe80::2
+  const args = ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-ipv6'];
+  args.push('--api-socket', sock, '--exit-fd', '3', '--ready-fd', '4');
   const child = spawn('slirp4netns', [...args, String(pid), 'tap0'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
   const exit = child.stdio[3] as net.Socket;
   running.set(id, { child, exit });

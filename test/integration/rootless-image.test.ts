@@ -220,14 +220,18 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     expect(p.stderr).toMatch(/--network mynet: as uid \d+, tcr has no bridge.*--network slirp4netns.*none.*host/);
   }, 60_000);
 
-  it('the default network is slirp4netns: tap0 10.0.2.100, its route, its DNS; nothing of it stays after --rm', async () => {
+  it('the default network is slirp4netns: tap0 10.0.2.100 and fd00::/64, their routes, its DNS; nothing of it stays after --rm', async () => {
+    // IPv6 comes by router advertisement, a moment after the start
+    const v6 = 'for i in $(seq 1 50); do ip -6 route | grep -q "^default" && break; sleep 0.1; done; ip -6 addr show tap0; ip -6 route';
     for (const net of [[], ['--network', 'slirp4netns']]) {
-      const r = tcr(ranged, ['run', '--rm', ...net, image, 'sh', '-c', 'ip -4 addr show tap0; cat /proc/net/route; cat /etc/resolv.conf']);
+      const r = tcr(ranged, ['run', '--rm', ...net, image, 'sh', '-c', `ip -4 addr show tap0; cat /proc/net/route; cat /etc/resolv.conf; ${v6}`]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/inet 10\.0\.2\.100\/24/);
       // the default route (destination 0) through tap0, gateway 10.0.2.2 in /proc's little-endian hex
       expect(r.stdout).toMatch(/^tap0\s+00000000\s+0202000A\s/m);
       expect(r.stdout).toMatch(/^nameserver 10\.0\.2\.3$/m);
+      expect(r.stdout).toMatch(/inet6 fd00::[0-9a-f:]+\/64 scope global/);
+      expect(r.stdout).toMatch(/^default via fe80::2 dev tap0/m);
     }
     // each ended with its run's process, which held its --exit-fd
     await waitFor(() => slirpsOf(ranged).length === 0, 5000, 'no slirp4netns of the user');
