@@ -224,7 +224,15 @@ describe.skipIf(lacks(!missing))('rootless: tcr pull and run IMAGE as an ordinar
     // IPv6 comes by router advertisement, a moment after the start
     const v6 = 'for i in $(seq 1 50); do ip -6 route | grep -q "^default" && break; sleep 0.1; done; ip -6 addr show tap0; ip -6 route';
     for (const net of [[], ['--network', 'slirp4netns']]) {
-      const r = tcr(ranged, ['run', '--rm', ...net, image, 'sh', '-c', `ip -4 addr show tap0; cat /proc/net/route; cat /etc/resolv.conf; ${v6}`]);
+      const r = tcr(ranged, [
+        'run',
+        '--rm',
+        ...net,
+        image,
+        'sh',
+        '-c',
+        `ip -4 addr show tap0; cat /proc/net/route; cat /etc/resolv.conf; ${v6}`,
+      ]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/inet 10\.0\.2\.100\/24/);
       // the default route (destination 0) through tap0, gateway 10.0.2.2 in /proc's little-endian hex
