@@ -9,7 +9,7 @@
 // with its duration by the handlers' wrappers: the second table says where
 // the time goes.
 //
-//   sudo node bench/pod.js          BENCH_N=30 sudo node bench/pod.js
+//   node bench/pod.js (as root)          BENCH_N=30 node bench/pod.js
 //
 // Plain Node ESM; the suite's TypeScript (env.ts and what it imports) is
 // bundled by esbuild (the repo's bundler) into node_modules/.cache first.
@@ -27,7 +27,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const loadBefore = loadAverage();
 
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${JSON.stringify(process.env.BENCH_N)}`);
-if (process.getuid() !== 0) die('pods need root: run as root (sudo node bench/pod.js)');
+if (process.getuid() !== 0) die('pods need root: run as root (node bench/pod.js)');
 for (const f of ['dist/tcr.cjs', 'build/Release/tcr_native.node', 'demo/busybox/config.json'])
   if (!fs.existsSync(path.join(REPO, f))) die(`${f} is missing: run \`bash scripts/setup.sh\` first`);
 

@@ -4,7 +4,7 @@
 // (the floor every tcr command pays). Iterations are interleaved, their
 // order alternating, so both runtimes share the machine's noise.
 //
-//   sudo node bench/run.js            BENCH_N=100 sudo node bench/run.js
+//   node bench/run.js (as root)            BENCH_N=100 node bench/run.js
 //
 // Plain Node ESM, no build step; needs `bash scripts/setup.sh` first (the
 // compiled CLI, the native addon and the busybox demo bundle).
@@ -26,7 +26,7 @@ const TIMEOUT_MS = 30_000;
 const loadBefore = loadAverage();
 
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${JSON.stringify(process.env.BENCH_N)}`);
-if (process.getuid() !== 0) die('containers need root: run as root (sudo node bench/run.js)');
+if (process.getuid() !== 0) die('containers need root: run as root (node bench/run.js)');
 for (const f of [
   TCR,
   path.join(REPO, 'dist', 'tcr.cjs'),

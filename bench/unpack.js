@@ -4,7 +4,7 @@
 // made once with debootstrap and cached), interleaved so all three share the
 // machine's noise. Prints a markdown table of medians and ratios to GNU tar.
 //
-//   sudo node bench/unpack.js          BENCH_N=20 sudo node bench/unpack.js
+//   node bench/unpack.js (as root)          BENCH_N=20 node bench/unpack.js
 //
 // Needs root (device nodes, owners), the compiled library (`npx tsc -p .`
 // or `bash scripts/setup.sh`), and debootstrap + umoci
@@ -35,7 +35,7 @@ function run(cmd, args, opts = {}) {
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 if (!Number.isInteger(N) || N < 1) die(`BENCH_N must be a positive integer, got ${process.env.BENCH_N}`);
-if (process.getuid() !== 0) die('unpacking device nodes and owners needs root: sudo node bench/unpack.js');
+if (process.getuid() !== 0) die('unpacking device nodes and owners needs root: run as root (node bench/unpack.js)');
 if (!fs.existsSync(UNPACK_JS)) die(`${path.relative(REPO, UNPACK_JS)} is missing: run \`npx tsc -p .\` first`);
 
 // ---- the layer: built once ------------------------------------------------
