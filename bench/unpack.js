@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { die, median, quantile } from './stats.js';
+import { die, loadAverage, median, quantile } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UNPACK_JS = path.join(REPO, 'dist', 'image', 'unpack.js');
@@ -24,6 +24,9 @@ const CACHE = process.env.BENCH_CACHE ?? '/var/cache/tcr-bench';
 const LAYER = path.join(CACHE, 'debian-bookworm-minbase.tar.gz');
 const MIRROR = process.env.BENCH_MIRROR ?? 'http://deb.debian.org/debian';
 const N = Number(process.env.BENCH_N ?? 10);
+// what else the machine was doing: printed with the figures
+const loadBefore = loadAverage();
+const started = new Date().toISOString().slice(0, 16).replace('T', ' ');
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 
 function run(cmd, args, opts = {}) {
@@ -181,11 +184,13 @@ const entries = run('sh', ['-c', 'tar -tzf "$1" | wc -l', 'sh', LAYER]).trim();
 const bytes = Number(run('sh', ['-c', 'gzip -dc "$1" | wc -c', 'sh', LAYER]).trim());
 console.log(
   `\nlayer: Debian bookworm minbase, ${(st.size / 2 ** 20).toFixed(1)} MiB gzip, ${(bytes / 2 ** 20).toFixed(1)} MiB tar, ` +
-    `${entries} entries; N=${N}, ${os.cpus().length} CPUs, node ${process.version}\n`,
+    `${entries} entries; ${started} UTC, N=${N}, ${os.cpus().length} CPUs, node ${process.version}, ` +
+    `load average before ${loadBefore} / after ${loadAverage()} (1, 5, 15 min)\n`,
 );
 console.log('| unpacker | median ms | p90 ms | / GNU tar |');
 console.log('|---|---:|---:|---:|');
 for (const [name, xs] of times)
   console.log(`| ${name} | ${median(xs).toFixed(0)} | ${quantile(xs, 0.9).toFixed(0)} | ${(median(xs) / tarMedian).toFixed(2)} |`);
-const ok = median(times.get(contenders[0].name)) <= tarMedian;
-console.log(`\ntarget "unpack no slower than GNU tar" (in process): ${ok ? 'met' : 'NOT met'}`);
+// issue 16's target: a layer unpacked in at most 0.8 of GNU tar's time
+const ok = median(times.get(contenders[0].name)) <= 0.8 * tarMedian;
+console.log(`\ntarget "unpack ≤ 0.8 × GNU tar -xzf" (in process): ${ok ? 'met' : 'NOT met'}`);
