@@ -42,6 +42,8 @@ export interface NetworkContext {
   exposed?: Record<string, object>;
   /** the directory of another image container, for --network container:NAME */
   dirOf: (id: string) => string;
+  /** that container, when the caller has already looked it up (networkJoined) */
+  joined?: ContainerRecord;
 }
 
 export interface PreparedNetwork {
@@ -83,7 +85,7 @@ function joinContainer(f: NetworkFlags, other: string, ctx: NetworkContext): Pre
   refuse(f, `container:${other}`, "that container's ports");
   if (f.dns.length || f.addHost.length)
     throw new TcrError(`--dns/--add-host: --network container:${other} uses that container's /etc/resolv.conf and /etc/hosts`);
-  const rec = networkJoined(f, ctx.state)!;
+  const rec = ctx.joined ?? networkJoined(f, ctx.state)!;
   const dir = ctx.dirOf(rec.id);
   const own = !fs.existsSync(path.join(dir, 'hosts')); // a bundle container has no etc files of tcr's
   if (own) writeEtcFiles(ctx.dir, { mode: 'private', hostname: ctx.hostname, dns: [], dnsSearch: [], dnsOption: [], addHost: [] });

@@ -201,6 +201,7 @@ export async function runImage(o: ImageRunOptions, ctx: ImageRunContext): Promis
       state: ctx.runtime.store,
       exposed: config.config?.ExposedPorts,
       dirOf: (other) => containerDir(ctx.store, other),
+      joined,
     });
     // the others find it by its name, not only by its id
     if (reused) for (const a of attachmentsOf(network.record)) a.hosts.names = [...new Set([...a.hosts.names, o.name!])];
