@@ -154,11 +154,15 @@ out:
   return r;
 }
 
-/* Blocks until `start` opens the fifo, writes the byte it reads, and keeps
- * the write end open, close-on-exec, above every fd the container keeps: its
- * end of file tells `start` the program was executed (or the init died), so
- * poststart hooks run after the exec, as the spec orders. */
-int do_fifo_wait(struct child *c, int slot) {
+/* Blocks until `start` opens the fifo, then writes the byte it reads. Then,
+ * without poststart hooks, waits for `start` to close its end (POLLERR: no
+ * reader left, which comes when it exits) and goes on: the program is
+ * executed no sooner than runc's, after the caller saw `start` return (a
+ * containerd shim watches a v1 OOM only from then on). With poststart hooks
+ * it keeps the write end open, close-on-exec, above every fd the container
+ * keeps: its end of file tells `start` the program was executed (or the init
+ * died), so the hooks run after the exec, as the spec orders. */
+int do_fifo_wait(struct child *c, int slot, int until_start_exits) {
   char p[32];
   fd_path(c->slots[slot], p);
   int fd = open(p, O_WRONLY | O_CLOEXEC);
@@ -174,7 +178,15 @@ int do_fifo_wait(struct child *c, int slot) {
     close(high);
     return -e;
   }
-  return 0;
+  if (!until_start_exits) return 0;
+  /* no events asked: POLLOUT would be ready at once; POLLERR is always reported */
+  struct pollfd w = {high, 0, 0};
+  int r;
+  do r = poll(&w, 1, -1);
+  while (r < 0 && errno == EINTR);
+  e = r < 0 ? -errno : 0;
+  close(high);
+  return e;
 }
 
 static int wait_with_timeout(pid_t pid, int64_t timeout_ms, int *status) {

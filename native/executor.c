@@ -122,7 +122,7 @@ static int run_step(struct child *c, const struct plan_step *s) {
   }
   case OP_FIFO_WAIT:
     if (s->n[0] < 0 || s->n[0] >= MAX_SLOTS || c->slots[s->n[0]] < 0) return -EBADF;
-    return do_fifo_wait(c, (int)s->n[0]);
+    return do_fifo_wait(c, (int)s->n[0], s->n[1] != 0);
   case OP_HOOK: return do_hook(c, s);
   case OP_FIND_EXEC: return do_find_exec(c, s);
   case OP_FDS: return do_fds(c, (int)s->n[0]);

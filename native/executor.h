@@ -52,7 +52,7 @@ int do_capset(int64_t eff, int64_t perm, int64_t inh);
 int do_cap_ambient(int64_t mask);
 int do_sync(struct child *c, int64_t id, int64_t last);
 int do_console(struct child *c, const struct plan_step *s);
-int do_fifo_wait(struct child *c, int slot);
+int do_fifo_wait(struct child *c, int slot, int until_start_exits);
 int do_hook(struct child *c, const struct plan_step *s);
 int do_find_exec(struct child *c, const struct plan_step *s);
 int do_fds(struct child *c, int keep);

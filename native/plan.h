@@ -71,7 +71,7 @@ enum plan_op {
   OP_RLIMIT = 26,       /* n0 resource, n1 soft, n2 hard */
   OP_SECCOMP = 27,      /* s0 struct sock_filter[], n0 flags */
   /* 28 was OP_OPEN_PATH: the runtime now opens the exec fifo and hands it over as slot 0 */
-  OP_FIFO_WAIT = 29,    /* n0 slot: block until `start` opens the exec fifo */
+  OP_FIFO_WAIT = 29,    /* n0 slot: block until `start` opens the exec fifo; n1: then until it closes it */
   OP_HOOK = 30,         /* s0 path, s1 argv, s2 env, n0 timeout ms; stdin = last sync answer */
   OP_FIND_EXEC = 31,    /* s0 candidate paths */
   OP_FDS = 32,          /* n0 fds kept open across exec (0..n0-1) */

@@ -94,7 +94,7 @@ export const lifecycleActions = {
     if (c.status() === 'created' || !fs.existsSync(path.join(storeRoot, 'containers', id, 'launch.json'))) {
       if (o.attach || o.interactive)
         throw new TcrError(`start ${o.attach ? '-a' : '-i'}: ${id} is not a container of tcr run or create IMAGE`);
-      return c.start();
+      return c.start({ closeAtExit: true }); // its program runs only once this command has exited
     }
     await (await import('./image-start-command.js')).startImage(g, id, o);
   },

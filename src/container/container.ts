@@ -17,6 +17,7 @@ import type { ContainerRecord, StateStore } from './state-store.js';
 import { deriveStatus, ociState, type Status } from './status.js';
 import { unlinkQuiet } from '../sys/remove-tree.js';
 import { releaseExecFifo } from './exec-fifo.js';
+import { startWaitsForExec } from '../linux/launch-plan.js';
 
 const KILL_WAIT_MS = 10_000;
 
@@ -56,22 +57,24 @@ export class Container {
     return ociState(rec, deriveStatus(rec, this.store));
   }
 
-  /** Releases the init blocked on the exec fifo, waits for its exec, then runs poststart hooks. */
-  start(): void {
+  /**
+   * Releases the init blocked on the exec fifo; with poststart hooks, waits
+   * for its exec and runs them. `closeAtExit`: see Release (exec-fifo.ts).
+   */
+  start(o: { closeAtExit?: boolean } = {}): void {
     this.locked(() => {
       const rec = this.record();
       const status = deriveStatus(rec, this.store);
       if (status === 'stopped') throw new TcrError('cannot start a container that has stopped');
       if (status !== 'created') throw new TcrError(`cannot start an already ${status} container`);
-      this.releaseFifo(rec);
+      const fifo = this.store.fifo(this.id);
+      releaseExecFifo(fifo, () => isSameLiveProcess(rec.pid, rec.startTime), {
+        awaitExec: startWaitsForExec(rec.config.hooks),
+        closeAtExit: o.closeAtExit,
+      });
+      unlinkQuiet(fifo);
       this.runPoststart(rec);
     });
-  }
-
-  private releaseFifo(rec: ContainerRecord): void {
-    const fifo = this.store.fifo(this.id);
-    releaseExecFifo(fifo, () => isSameLiveProcess(rec.pid, rec.startTime));
-    unlinkQuiet(fifo);
   }
 
   runPoststart(rec: ContainerRecord): void {

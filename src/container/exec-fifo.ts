@@ -1,7 +1,8 @@
 // `start`'s half of the exec fifo: the created init blocks opening the fifo
 // for writing, writes one byte once start opens it for reading, and keeps the
-// write end until its exec (close-on-exec). Start reads that byte (the init
-// was released), then end of file (the program was executed).
+// write end until its exec (close-on-exec) when poststart hooks must follow
+// the exec, or else until start has exited. Start reads that byte (the init
+// was released), then, for the hooks, end of file (the program was executed).
 import fs from 'node:fs';
 import { TcrError, errnoCode } from '../errors.js';
 import { sleepMs } from '../sys/time.js';
@@ -27,8 +28,23 @@ export function awaitInitByte(readByte: () => boolean, initAlive: () => boolean,
   }
 }
 
-/** Releases the init waiting on the fifo and returns once it has exec'd (or died, which state reports). */
-export function releaseExecFifo(fifo: string, initAlive: () => boolean): void {
+export interface Release {
+  /** return only once the init has exec'd (or died, which state reports): for poststart hooks */
+  awaitExec: boolean;
+  /**
+   * leave the read end open for the kernel to close when this process exits
+   * (a command's `start`): the init goes on only then, so its program never
+   * runs before the caller has seen `start` return
+   */
+  closeAtExit?: boolean;
+}
+
+/**
+ * Releases the init waiting on the fifo. Without `awaitExec` it returns at
+ * once, and the init waits for the read end to close (no reader left) before
+ * it goes on.
+ */
+export function releaseExecFifo(fifo: string, initAlive: () => boolean, o: Release): void {
   // non-blocking, so a dead init cannot leave `start` waiting forever
   const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   const buf = Buffer.alloc(1);
@@ -41,14 +57,16 @@ export function releaseExecFifo(fifo: string, initAlive: () => boolean): void {
       return -1;
     }
   };
+  let released = false;
   try {
     awaitInitByte(
       () => read() === 1,
       initAlive,
       () => sleepMs(0.1),
     ); // the init writes as soon as it is scheduled
-    for (let wait = 0.05; read() !== 0; wait = Math.min(wait * 2, 5)) sleepMs(wait);
+    if (o.awaitExec) for (let wait = 0.05; read() !== 0; wait = Math.min(wait * 2, 5)) sleepMs(wait);
+    released = true;
   } finally {
-    fs.closeSync(fd);
+    if (!(released && o.closeAtExit && !o.awaitExec)) fs.closeSync(fd);
   }
 }

@@ -43,6 +43,15 @@ export interface LaunchPlanOptions extends ProcessOptions {
 
 export const SIGKILL = 9;
 
+/**
+ * Whether `start` waits for the program's exec before it returns: only to run
+ * poststart hooks after it, as the spec orders. Otherwise the init waits for
+ * `start` to exit instead, as a shim that watches OOM from start's return needs.
+ */
+export function startWaitsForExec(hooks: Spec['hooks']): boolean {
+  return !!hooks?.poststart?.length;
+}
+
 /** A single-threaded process moving itself into cgroup v1 directories: see CgroupManager.selfJoinDirs for why. */
 export function selfJoinSteps(dirs: string[] = []): PlanStep[] {
   return dirs.map((dir) =>
@@ -226,13 +235,20 @@ export function buildLaunchPlan(spec: Spec, o: LaunchPlanOptions): Plan {
         : 'tell the runtime the container is created',
     }),
   );
-  if (o.execFifo)
+  if (o.execFifo) {
+    const untilStartExits = !startWaitsForExec(spec.hooks);
     steps.push(
       Step.fifoWait({
         slot: FIFO_SLOT,
-        label: `wait on the exec fifo ${o.execFifo} until \`start\` (opened by the runtime, handed over as slot ${FIFO_SLOT})`,
+        untilStartExits,
+        label:
+          `wait on the exec fifo ${o.execFifo} until \`start\` (opened by the runtime, handed over as slot ${FIFO_SLOT}), ` +
+          (untilStartExits
+            ? 'then until `start` has exited, so the program runs only once its caller saw it started'
+            : 'keeping it open until the exec, whose end of file tells `start` to run the poststart hooks'),
       }),
     );
+  }
   (hooks.startContainer ?? []).forEach((h, i) => steps.push(hookStep(h, 'startContainer', i)));
   steps.push(...privilegeSteps(spec, { ...o, setgroupsDenied: o.rootless?.setgroupsDenied }));
 

@@ -116,7 +116,7 @@ export const STEP_FIELDS = {
   [PlanOp.capAmbient]: { ambient: 'n0:hex' },
   [PlanOp.rlimit]: { resource: 'n0', soft: 'n1', hard: 'n2' },
   [PlanOp.seccomp]: { filter: 's0:bytes', filterFlags: 'n0:hex' },
-  [PlanOp.fifoWait]: { slot: 'n0' },
+  [PlanOp.fifoWait]: { slot: 'n0', untilStartExits: 'n1:bool' },
   [PlanOp.hook]: { path: 's0', argv: 's1:list', env: 's2:list', timeoutMs: 'n0' },
   [PlanOp.findExec]: { candidates: 's0:list' },
   [PlanOp.fds]: { keep: 'n0' },

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../../src/spec/types.js';
 import { REPO, Sandbox, TCR, isRoot, lacks } from '../helpers.js';
-import { alive, expectNothingLeft, runDetached, shBundle, state, uniqueId } from './lib.js';
+import { alive, expectNothingLeft, runDetached, shBundle, state, uniqueId, waitFor } from './lib.js';
 
 describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
   const sb = new Sandbox('tcr-err');
@@ -187,7 +187,7 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
     );
   });
 
-  it("what fails after start (a startContainer hook) is told on the container's stderr, with the step", () => {
+  it("what fails after start (a startContainer hook) is told on the container's stderr, with the step", async () => {
     const id = uniqueId('late');
     const b = shBundle(sb, id, 'echo ran', (s) => {
       s.hooks = { startContainer: [{ path: '/bin/false' }] };
@@ -200,6 +200,8 @@ describe.skipIf(lacks(isRoot))('errors (root, real kernel)', () => {
       fs.closeSync(fd);
     }
     expect(sb.tcr(['start', id]).status).toBe(0);
+    // the init goes on once start has exited
+    await waitFor(() => fs.readFileSync(out, 'utf8') !== '', 10_000, "the init's message");
     expect(fs.readFileSync(out, 'utf8')).toMatch(
       /^tcr: the container's init failed after create had returned, at step \d+ of its launch plan \(`tcr create --dry-run` lists them\): /,
     );

@@ -396,4 +396,29 @@ describe.skipIf(lacks(isRoot))('lifecycle (root, real kernel)', () => {
     expect(sb.tcr(['delete', c.id]).status).toBe(0);
     expectNothingLeft(sb, c.id);
   });
+
+  it("start returns before the program runs: the program sees `start` already exited (a shim's OOM watch begins at that return)", async () => {
+    const shared = path.join(sb.dir, `shared-${uniqueId()}`);
+    fs.mkdirSync(shared);
+    // no pid namespace: the container's /proc shows the host's processes, `start` among them
+    const script = [
+      'read p < /shared/startpid',
+      'st=gone',
+      '[ -e /proc/$p/status ] && while read k v rest; do [ "$k" = State: ] && st=$v; done < /proc/$p/status',
+      'echo "start: $st"',
+    ].join('; ');
+    const c = createContainer(sb, script, (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'pid');
+      s.mounts!.push({ destination: '/shared', type: 'bind', source: shared, options: ['rbind', 'ro'] });
+    });
+    expect(c.result.status).toBe(0);
+    const start = spawnTcr(sb, ['start', c.id], 'ignore');
+    fs.writeFileSync(path.join(shared, 'startpid'), String(start.child.pid)); // long before start reaches the fifo
+    expect((await start.done).status).toBe(0);
+    await waitFor(() => fs.readFileSync(c.file, 'utf8').includes('start: '), 10_000, 'the program');
+    // Z: exited, not yet reaped by this test; gone: reaped. R or S: the program ran while start still did
+    expect(fs.readFileSync(c.file, 'utf8')).toMatch(/^start: (Z|gone)$/m);
+    expect(sb.tcr(['delete', '--force', c.id]).status).toBe(0);
+    expectNothingLeft(sb, c.id);
+  });
 });

@@ -73,16 +73,70 @@ describe('releaseExecFifo on a real fifo', () => {
     const writer = spawn('sh', ['-c', `exec 3>${fifo}; sleep 0.3; printf 0 >&3`], { stdio: 'ignore' });
     let checks = 0;
     try {
-      releaseExecFifo(fifo, () => {
-        checks++;
-        // the event loop is blocked: the writer stays a zombie, unreaped, once it has exited
-        while (!['Z', 'gone'].includes(procState(writer.pid!))) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-        return false;
-      });
+      releaseExecFifo(
+        fifo,
+        () => {
+          checks++;
+          // the event loop is blocked: the writer stays a zombie, unreaped, once it has exited
+          while (!['Z', 'gone'].includes(procState(writer.pid!))) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+          return false;
+        },
+        { awaitExec: true },
+      );
       expect(checks).toBe(1);
     } finally {
       writer.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  /** fds of this process open on `file` */
+  const fdsOn = (file: string) =>
+    fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false;
+      }
+    });
+
+  /** a writer that takes the fifo, writes its byte, then holds the write end open for `holdS` seconds */
+  function withWriter(holdS: number, body: (fifo: string) => void) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-fifo-'));
+    const fifo = path.join(dir, 'exec.fifo');
+    native().mkfifo(fifo, 0o600);
+    const writer = spawn('sh', ['-c', `exec 3>${fifo}; printf 0 >&3; sleep ${holdS}`], { stdio: 'ignore' });
+    try {
+      body(fifo);
+    } finally {
+      writer.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('returns after the byte, not waiting for the end of file, when no poststart hook needs the exec', () => {
+    withWriter(5, (fifo) => {
+      const t = Date.now();
+      releaseExecFifo(fifo, () => true, { awaitExec: false });
+      expect(Date.now() - t).toBeLessThan(2000);
+      expect(fdsOn(fifo)).toEqual([]); // the init's wait for no reader ends here
+    });
+  });
+
+  it('waits for the end of file (the exec) when poststart hooks follow it', () => {
+    withWriter(0.5, (fifo) => {
+      const t = Date.now();
+      releaseExecFifo(fifo, () => true, { awaitExec: true });
+      expect(Date.now() - t).toBeGreaterThanOrEqual(400);
+    });
+  });
+
+  it("closeAtExit leaves the read end to the process's exit, so the init goes on only then", () => {
+    withWriter(5, (fifo) => {
+      releaseExecFifo(fifo, () => true, { awaitExec: false, closeAtExit: true });
+      const left = fdsOn(fifo);
+      expect(left).toHaveLength(1);
+      fs.closeSync(Number(left[0]));
+    });
   });
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildExecPlan } from '../../src/linux/exec-plan.js';
-import { buildLaunchPlan, type LaunchPlanOptions } from '../../src/linux/launch-plan.js';
+import { buildLaunchPlan, startWaitsForExec, type LaunchPlanOptions } from '../../src/linux/launch-plan.js';
 import { MS } from '../../src/linux/mounts.js';
 import { CLONE_NEW } from '../../src/linux/namespaces.js';
 import { SyncPoint, encodePlan, formatPlan, type Plan } from '../../src/linux/plan.js';
@@ -593,6 +593,17 @@ describe('hooks', () => {
     );
     expect(first(p, isSync(SyncPoint.runtimeHooks))).toBe(-1);
     expect(plan(spec((s) => (s.hooks = { prestart: [] }))).steps.some(isSync(SyncPoint.runtimeHooks))).toBe(false);
+  });
+
+  it('the init waits for start to exit before its program, unless poststart hooks must follow the exec', () => {
+    const wait = (s: Spec) =>
+      plan(s, { execFifo: path.join(bundle, 'exec.fifo') }).steps.find(isOp(PlanOp.fifoWait)) as StepOf<PlanOp.fifoWait>;
+    // a shim watches a v1 container's OOM only once start has returned: the program must not run before
+    expect(wait(spec()).untilStartExits).toBe(true);
+    expect(wait(spec((s) => (s.hooks = { poststop: [hook('b')], startContainer: [hook('d')] }))).untilStartExits).toBe(true);
+    expect(wait(spec((s) => (s.hooks = { poststart: [hook('a')] }))).untilStartExits).toBe(false);
+    expect(startWaitsForExec({ poststart: [hook('a')] })).toBe(true);
+    expect(startWaitsForExec({ poststart: [] })).toBe(false);
   });
 
   it('runs createContainer hooks in the init before pivot_root, startContainer after the fifo wait', () => {
