@@ -5,7 +5,7 @@ import { resolveContainer } from '../container/names.js';
 import { Runtime } from '../container/runtime.js';
 import { readExitRecord } from '../container/exit-record.js';
 import { deriveStatus, type Status } from '../container/status.js';
-import { runNote } from '../run/inspect.js';
+import { publishedPorts, runNote } from '../run/inspect.js';
 import { LABEL } from './run-args.js';
 
 export interface ProjectContainer {
@@ -61,6 +61,6 @@ function describe(rt: Runtime, id: string, project?: string): ProjectContainer |
     command: rec.config.process?.args ?? [],
     created: rec.created,
     labels,
-    hostPorts: (rec.network?.portMappings ?? []).map((p) => `${p.hostIP ?? '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`),
+    hostPorts: publishedPorts(rec, status).map((p) => `${p.hostIP ?? '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`),
   };
 }
