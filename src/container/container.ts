@@ -6,7 +6,7 @@ import { TcrError, errorMessage, errnoCode } from '../errors.js';
 import { log } from '../log.js';
 import type { OciState, Resources } from '../spec/types.js';
 import type { Stats } from '../cgroups/stats.js';
-import { runHooks } from './hooks.js';
+import { runHooksPastFailures } from './hooks.js';
 import { undoHostMounts } from './host-mounts.js';
 import { managerFromRecord } from '../cgroups/manager.js';
 import { ContainerLock } from './lock.js';
@@ -78,12 +78,7 @@ export class Container {
   }
 
   runPoststart(rec: ContainerRecord): void {
-    try {
-      runHooks('poststart', rec.config.hooks?.poststart, ociState(rec, 'running'));
-    } catch (e) {
-      // the spec: a failing poststart hook is logged, the lifecycle goes on
-      log.warn(errorMessage(e));
-    }
+    runHooksPastFailures('poststart', rec.config.hooks?.poststart, ociState(rec, 'running'), (m) => log.warn(m));
   }
 
   kill(signal: string | number = 'SIGTERM', all = false): void {
@@ -220,13 +215,8 @@ export class Container {
       // its processes are gone; the namespace pin keeps what the CNI plugins' DEL must find
       if (rec.network) await (await import('../network/attach.js')).detachNetwork(this.store, rec);
       if (rec.hostCleanup) undoHostMounts(rec.hostCleanup);
-      if (rec.phase === 'created') {
-        try {
-          runHooks('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'));
-        } catch (e) {
-          log.warn(errorMessage(e));
-        }
-      }
+      if (rec.phase === 'created')
+        runHooksPastFailures('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'), (m) => log.warn(m));
       this.store.remove(this.id, keepName);
     });
   }

@@ -259,27 +259,34 @@ describe.skipIf(lacks(isRoot))('hooks (root, real kernel)', () => {
       expect([run.status, run.stdout]).toEqual([0, 'ran\n']);
     });
 
-    it('a failing poststart hook only warns: run succeeds', () => {
+    /** a host-side hook that leaves `file` behind */
+    const markHook = (file: string) => ({ path: '/bin/sh', args: ['sh', '-c', `cat >/dev/null; touch ${file}`] });
+
+    it('a failing poststart hook only warns: the next one still runs, and run succeeds', () => {
       const id = uniqueId('poststart');
+      const mark = path.join(sb.dir, `${id}.next-ran`);
       const b = shBundle(sb, id, 'echo ran', (s) => {
-        s.hooks = { poststart: [{ path: failHook, args: ['fail-hook'] }] };
+        s.hooks = { poststart: [{ path: failHook, args: ['fail-hook'] }, markHook(mark)] };
       });
       const r = sb.tcr(['run', '--bundle', b, id]);
       expect(r.stdout).toBe('ran\n');
       expect(r.status).toBe(0);
       expect(r.stderr).toMatch(/warning: poststart hook 0/);
+      expect(fs.existsSync(mark)).toBe(true); // the spec: the rest go on as if it had succeeded
       expectNothingLeft(sb, id);
     });
 
-    it('a failing poststop hook only warns: delete succeeds', () => {
+    it('a failing poststop hook only warns: the next one still runs, and delete succeeds', () => {
       const id = uniqueId('poststop');
+      const mark = path.join(sb.dir, `${id}.next-ran`);
       const b = shBundle(sb, id, 'sleep 30', (s) => {
-        s.hooks = { poststop: [{ path: failHook, args: ['fail-hook'] }] };
+        s.hooks = { poststop: [{ path: failHook, args: ['fail-hook'] }, markHook(mark)] };
       });
       expect(tcrToFile(sb, ['create', '--bundle', b, id]).status).toBe(0);
       const d = sb.tcr(['delete', id]);
       expect(d.status).toBe(0);
       expect(d.stderr).toMatch(/warning: poststop hook 0/);
+      expect(fs.existsSync(mark)).toBe(true);
       expectNothingLeft(sb, id);
     });
   });

@@ -1,8 +1,11 @@
 // Runtime-side hooks (prestart, createRuntime, poststart, poststop): each gets
 // the state JSON on stdin, and a hook that exits without reading it is judged
 // by its exit status alone, never by the broken pipe it leaves behind.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runHooks } from '../../src/container/hooks.js';
+import { runHooks, runHooksPastFailures } from '../../src/container/hooks.js';
 import type { OciState } from '../../src/spec/types.js';
 
 /** A state well above a pipe's 64 KiB buffer, so the write cannot finish before the hook exits. */
@@ -43,5 +46,36 @@ describe('runHooks with a hook that never reads its stdin', () => {
     expect(() => runHooks('prestart', [{ path: '/nonexistent/hook' }], state)).toThrow(
       /^prestart hook 0 \(\/nonexistent\/hook\): .*ENOENT/,
     );
+  });
+});
+
+describe('a failing hook', () => {
+  const state: OciState = { ociVersion: '1.2.0', id: 'c1', status: 'running', pid: 1, bundle: '/b' };
+  /** hooks that each append their name to a file, with /bin/false second */
+  function hooks(dir: string) {
+    const mark = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `echo ${name} >> ${dir}/ran`] });
+    return [mark('a'), { path: '/bin/false', args: ['false'] }, mark('b')];
+  }
+
+  it('poststart and poststop: warned of, and the hooks after it still run (the spec: as if it had succeeded)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-hooks-'));
+    try {
+      const warnings: string[] = [];
+      runHooksPastFailures('poststart', hooks(dir), state, (m) => warnings.push(m));
+      expect(fs.readFileSync(path.join(dir, 'ran'), 'utf8')).toBe('a\nb\n');
+      expect(warnings).toEqual(['poststart hook 1 (/bin/false): exit status 1']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prestart and createRuntime: the first failure stops them (the create fails)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-hooks-'));
+    try {
+      expect(() => runHooks('prestart', hooks(dir), state)).toThrow('prestart hook 1 (/bin/false): exit status 1');
+      expect(fs.readFileSync(path.join(dir, 'ran'), 'utf8')).toBe('a\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
