@@ -57,7 +57,6 @@ export function releaseExecFifo(fifo: string, initAlive: () => boolean, o: Relea
       return -1;
     }
   };
-  let released = false;
   try {
     awaitInitByte(
       () => read() === 1,
@@ -65,8 +64,10 @@ export function releaseExecFifo(fifo: string, initAlive: () => boolean, o: Relea
       () => sleepMs(0.1),
     ); // the init writes as soon as it is scheduled
     if (o.awaitExec) for (let wait = 0.05; read() !== 0; wait = Math.min(wait * 2, 5)) sleepMs(wait);
-    released = true;
-  } finally {
-    if (!(released && o.closeAtExit && !o.awaitExec)) fs.closeSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
   }
+  // after an awaited exec the init holds no end any more: keeping ours changes nothing
+  if (!o.closeAtExit) fs.closeSync(fd);
 }
