@@ -50,7 +50,8 @@ Napi::Object StatusObject(Napi::Env env, pid_t pid, int status) {
   return o;
 }
 
-// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd: number, slotFd: number, executorPath: string) -> { pid, sock, intoCgroup }
+// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd: number, slotFd: number, executorPath: string)
+//   -> { stage1, pidPipe, sock }: returns once the executor runs; spawnFinish reads what its stage 1 cloned
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   auto plan = info[0].As<Napi::Buffer<uint8_t>>();
@@ -66,14 +67,27 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   // EACCES/EPERM: a host that forbids executable memfds (vm.memfd_noexec=2): the file itself is executed
   if (exe_fd < 0 && exe_fd != -EACCES && exe_fd != -EPERM)
     throw ErrnoError(env, -exe_fd, (exe_path + " (the launch-plan executor, built with the addon: npm run build)").c_str());
-  pid_t pid = -1;
-  int sock = -1, into = 0;
-  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, slot_fd, exe_fd, exe_path.c_str(), &pid, &sock, &into);
+  pid_t stage1 = -1;
+  int pid_pipe = -1, sock = -1;
+  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, slot_fd, exe_fd, exe_path.c_str(), &stage1, &pid_pipe, &sock);
   if (exe_fd >= 0) close(exe_fd);
   if (r < 0) throw ErrnoError(env, -r, "start of the executor");
   Napi::Object o = Napi::Object::New(env);
-  o.Set("pid", pid);
+  o.Set("stage1", stage1);
+  o.Set("pidPipe", pid_pipe);
   o.Set("sock", sock);
+  return o;
+}
+
+// spawnFinish(pidPipe, stage1) -> { pid, intoCgroup }: blocks until stage 1 reports (wait for
+// the pipe to turn readable first), reaps it and closes the pipe
+Napi::Value SpawnFinish(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  pid_t pid = -1;
+  int into = 0;
+  tcr_spawn_finish(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), &pid, &into);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", pid);
   o.Set("intoCgroup", Napi::Boolean::New(env, into != 0));
   return o;
 }
@@ -314,6 +328,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("getWinsize", Napi::Function::New(env, GetWinsize));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("spawnFinish", Napi::Function::New(env, SpawnFinish));
   exports.Set("waitpid", Napi::Function::New(env, WaitPid));
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync));
   exports.Set("waitExitAsync", Napi::Function::New(env, WaitExitAsync));

@@ -4,7 +4,9 @@
  * fault on every page either writes; instead a vfork-style child, sharing
  * Node's memory while Node waits, puts the fds in place and executes the
  * executor from a sealed memfd. The executor runs stage 1, clones the init as
- * Node's child and reports its pid on a pipe; this file waits for that.
+ * Node's child and reports its pid on a pipe, which tcr_spawn_finish reads:
+ * Node waits for that on its event loop, not blocked in here, so that launches
+ * in one process overlap while each stage 1 clones its init.
  */
 #define _GNU_SOURCE
 #include "spawn.h"
@@ -151,7 +153,7 @@ fail:
 }
 
 int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int slot_fd, int exe_fd, const char *exe_path,
-              pid_t *out_pid, int *out_sock, int *out_into_cgroup) {
+              pid_t *out_stage1, int *out_pid_pipe, int *out_sock) {
   if (!plan_valid(plan, len)) return -EINVAL;
   const struct plan_header *hdr = plan;
   /* the executor's fds go just above the kept range; ours start above those, out of the way of every dup2.
@@ -219,13 +221,9 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
     r = -s.err;
     goto out;
   }
-  int32_t msg[2] = {-1, 0};
-  ssize_t n;
-  do n = read(pp[0], msg, sizeof msg);
-  while (n < 0 && errno == EINTR);
-  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-  *out_pid = n == (ssize_t)sizeof msg ? msg[0] : -1; /* -1: stage 1 failed, its record says why */
-  *out_into_cgroup = n == (ssize_t)sizeof msg && msg[1];
+  *out_stage1 = pid;
+  *out_pid_pipe = pp[0];
+  pp[0] = -1;
   *out_sock = sv[0];
   sv[0] = -1;
 out:
@@ -237,4 +235,15 @@ out:
   if (pp[0] >= 0) close(pp[0]);
   if (pp[1] >= 0) close(pp[1]);
   return r;
+}
+
+void tcr_spawn_finish(int pid_pipe, pid_t stage1, pid_t *out_pid, int *out_into_cgroup) {
+  int32_t msg[2] = {-1, 0};
+  ssize_t n;
+  do n = read(pid_pipe, msg, sizeof msg);
+  while (n < 0 && errno == EINTR);
+  close(pid_pipe);
+  while (waitpid(stage1, NULL, 0) < 0 && errno == EINTR) {}
+  *out_pid = n == (ssize_t)sizeof msg ? msg[0] : -1;
+  *out_into_cgroup = n == (ssize_t)sizeof msg && msg[1];
 }

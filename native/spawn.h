@@ -10,15 +10,24 @@ extern "C" {
 
 /* Starts the executor (native/executor.c) on a plan. exe_fd: a sealed memfd of
  * the executor program, or -1; exe_path: the same program on disk, executed
- * instead where there is no memfd or the host forbids executing it. On success returns 0 with the init's pid
- * (or -1 when a stage-1 step failed; the socket then holds the failure) and
- * the runtime's end of the step socket. stdio[i] < 0 keeps the caller's fd i.
- * cgroup_fd >= 0: a cgroup v2 directory to clone the init into (reported in
- * out_into_cgroup when the kernel did). slot_fd >= 0: an fd the runtime
- * opened for the plan's steps (slot 0: the exec fifo, which an init with a
- * user namespace's credentials could not open). Returns -errno on failure. */
+ * instead where there is no memfd or the host forbids executing it. Returns
+ * once the executor has been exec'd, with its pid (stage 1), the read end of
+ * the pipe on which stage 1 reports the init (tcr_spawn_finish reads it:
+ * the caller may wait for it to turn readable on its event loop, and go on
+ * with other work while stage 1 clones the init) and the runtime's end of
+ * the step socket. stdio[i] < 0 keeps the caller's fd i. cgroup_fd >= 0: a
+ * cgroup v2 directory to clone the init into. slot_fd >= 0: an fd the
+ * runtime opened for the plan's steps (slot 0: the exec fifo, which an init
+ * with a user namespace's credentials could not open). Returns -errno on
+ * failure, with nothing left open or running. */
 int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int slot_fd, int exe_fd, const char *exe_path,
-              pid_t *out_pid, int *out_sock, int *out_into_cgroup);
+              pid_t *out_stage1, int *out_pid_pipe, int *out_sock);
+
+/* Reads stage 1's report from pid_pipe (blocking until it comes), reaps stage 1
+ * and closes the pipe: the init's pid (-1 when a stage-1 step failed; the step
+ * socket then holds the failure) and whether the kernel cloned it into the
+ * cgroup_fd's directory. */
+void tcr_spawn_finish(int pid_pipe, pid_t stage1, pid_t *out_pid, int *out_into_cgroup);
 
 /* A read-only, sealed, close-on-exec memfd holding a copy of file, at fd `low` or above. */
 int tcr_sealed_memfd(const char *name, const char *file, int low);

@@ -9,7 +9,7 @@ import { log } from '../log.js';
 import { CLONE_NEW } from '../linux/namespaces.js';
 import { errnoName, errnoText } from '../sys/errno.js';
 import { shellStatus } from '../sys/native.js';
-import { nativeExecutor, type Executor } from './executor.js';
+import { nativeExecutor, type Executor, type Spawned, type Started } from './executor.js';
 import { kindOfOp, type TraceRecorder } from './trace-record.js';
 
 export type SyncHandler = (point: SyncPoint, pid: number) => Buffer | string | void | Promise<Buffer | string | void>;
@@ -73,10 +73,14 @@ function filterBlame(step: Plan['steps'][number] | undefined, errno: number): st
 }
 
 export class Launch {
-  readonly pid: number;
+  /** the init's, once stage 1 has cloned it (follow's first wait); -1 before */
+  pid = -1;
   /** the init was cloned straight into opts.cgroupDir (clone3 CLONE_INTO_CGROUP) */
-  readonly intoCgroup: boolean;
+  intoCgroup = false;
   private sock: number;
+  /** until stage 1's report is read */
+  private spawned: Spawned | undefined;
+  private readonly spawnStart = performance.now();
   private readonly t0 = process.hrtime.bigint();
   private ready = false;
   private readonly executor: Executor;
@@ -91,26 +95,38 @@ export class Launch {
     let slotFd = -1;
     try {
       if (opts.slotPath) slotFd = fs.openSync(opts.slotPath, O_PATH);
-      const spawnStart = performance.now();
-      const { pid, sock, intoCgroup } = this.executor.spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, slotFd);
-      this.pid = pid;
-      this.intoCgroup = intoCgroup;
-      this.sock = sock;
-      if (opts.recorder) {
-        opts.recorder.planSteps = plan.steps.length;
-        const label = `spawn the executor; ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}`;
-        this.stepClock = performance.now();
-        opts.recorder.add({ side: 'executor', label, kind: 'namespaces', start: spawnStart, end: this.stepClock, pid, result: 'ok' });
-      }
-      if (opts.trace) {
-        const at = (Number(process.hrtime.bigint() - this.t0) / 1e6).toFixed(3).padStart(9);
-        log.trace(
-          `[${at} ms] executor started from a sealed memfd (native/executor.c); its stage 1 did ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}${intoCgroup ? ` CLONE_INTO_CGROUP ${opts.cgroupDir}` : ''} -> init pid ${pid}\n`,
-        );
-      }
+      this.spawned = this.executor.spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, slotFd);
+      this.sock = this.spawned.sock;
     } finally {
+      // the executor has its own copies from here
       if (cgroupFd >= 0) fs.closeSync(cgroupFd);
       if (slotFd >= 0) fs.closeSync(slotFd);
+    }
+  }
+
+  /** Takes stage 1's report of the init it cloned: on the event loop, or (an undo) blocking. */
+  private async awaitInit(): Promise<void> {
+    const s = this.spawned;
+    if (!s) return;
+    this.noteInit(await this.executor.started(s));
+  }
+
+  private noteInit({ pid, intoCgroup }: Started): void {
+    this.spawned = undefined;
+    this.pid = pid;
+    this.intoCgroup = intoCgroup;
+    const { opts, plan } = this;
+    if (opts.recorder) {
+      opts.recorder.planSteps = plan.steps.length;
+      const label = `spawn the executor; ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}`;
+      this.stepClock = performance.now();
+      opts.recorder.add({ side: 'executor', label, kind: 'namespaces', start: this.spawnStart, end: this.stepClock, pid, result: 'ok' });
+    }
+    if (opts.trace) {
+      const at = (Number(process.hrtime.bigint() - this.t0) / 1e6).toFixed(3).padStart(9);
+      log.trace(
+        `[${at} ms] executor started from a sealed memfd (native/executor.c); its stage 1 did ${intoCgroup ? 'clone3' : 'clone'} ${cloneFlagNames(plan)}${intoCgroup ? ` CLONE_INTO_CGROUP ${opts.cgroupDir}` : ''} -> init pid ${pid}\n`,
+      );
     }
   }
 
@@ -119,6 +135,7 @@ export class Launch {
    * exec'd the process). Throws a StepError naming the failed step.
    */
   async follow(onSync: SyncHandler, untilExec: boolean): Promise<void> {
+    await this.awaitInit();
     for (;;) {
       await this.executor.readable(this.sock);
       // recvmsg, not read: a record may carry an fd (the pty master)
@@ -248,6 +265,8 @@ export class Launch {
 
   /** Waits for a failed init so no zombie or half-made process stays. */
   private reap(): void {
+    // an undo before follow read stage 1's report: read it now, to know which init to stop
+    if (this.spawned) this.noteInit(this.executor.startedNow(this.spawned));
     if (this.pid <= 0 || this.exitStatus) return;
     try {
       this.executor.kill(this.pid, 'SIGKILL');

@@ -11,14 +11,19 @@ export interface WaitStatus {
 }
 
 interface NativeAddon {
-  /** Starts the executor program (native/executor.c) on a plan: the init's pid (-1: stage 1 failed) and the step socket. */
+  /**
+   * Starts the executor program (native/executor.c) on a plan and returns once it runs: its
+   * pid (stage 1), the pipe on which stage 1 reports the init, and the step socket.
+   */
   spawn(
     plan: Buffer,
     stdio: number[],
     cgroupFd: number,
     slotFd: number,
     executor: string,
-  ): { pid: number; sock: number; intoCgroup: boolean };
+  ): { stage1: number; pidPipe: number; sock: number };
+  /** Reads stage 1's report (blocking until it comes), reaps stage 1, closes the pipe: the init's pid (-1: stage 1 failed). */
+  spawnFinish(pidPipe: number, stage1: number): { pid: number; intoCgroup: boolean };
   waitpid(pid: number, nohang?: boolean): WaitStatus | null;
   waitAsync(pid: number): Promise<WaitStatus>;
   /** Waits for any process (not only a child) to end, through a pidfd; false if it had already gone. */

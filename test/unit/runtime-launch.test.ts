@@ -107,7 +107,7 @@ describe('Runtime.launch, in order', () => {
     const joins = plan.steps.slice(0, start).flatMap((st) => (st.op === PlanOp.writeFile ? [path.relative(fx.root, st.path)] : []));
     expect(joins.sort()).toEqual(LEAVES.filter((l) => !l.startsWith('unified')).map((l) => `${l}/tasks`));
     expect(procsWrites).toEqual([]);
-    expect(executor.log).toEqual(['spawn', 'sync start', 'continue', 'sync ready', 'continue', 'eof', 'close sock']);
+    expect(executor.log).toEqual(['spawn', 'started', 'sync start', 'continue', 'sync ready', 'continue', 'eof', 'close sock']);
     // the state goes to the init only for its container-side hooks: this plan has none
     expect(executor.answers.map((a) => a[1])).toEqual(['', '']);
     expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(FAKE_PID));
@@ -161,59 +161,59 @@ const failures: FailureCase[] = [
     script: [{ eof: true }],
     exec: { exit: { pid: FAKE_PID, code: 1, signal: null } },
     error: 'container init exited before it was ready (exit status 1)',
-    log: ['spawn', 'eof', ...reaped],
+    log: ['spawn', 'started', 'eof', ...reaped],
   },
   {
     name: 'the init dies between start and ready',
     script: [{ sync: SyncPoint.start }, { eof: true }],
     error: 'container init exited before it was ready (exit status 137)',
-    log: ['spawn', 'sync start', 'continue', 'eof', ...reaped],
+    log: ['spawn', 'started', 'sync start', 'continue', 'eof', ...reaped],
   },
   {
     name: 'a step fails',
     script: [{ sync: SyncPoint.start }, { step: 3 }, { fail: procMount, errno: EPERM }],
     error: /^step \d+ mount proc on \/proc\b.*: EPERM \(operation not permitted\)$/,
-    log: ['spawn', 'sync start', 'continue', 'step 3', 'fail', ...reaped],
+    log: ['spawn', 'started', 'sync start', 'continue', 'step 3', 'fail', ...reaped],
   },
   {
     name: 'the pid cannot be recorded at the start sync',
     script: [{ sync: SyncPoint.start }],
     prepare: failStateWrite(2),
     error: 'state write 2: ENOSPC',
-    log: ['spawn', 'sync start', 'abort', ...reaped],
+    log: ['spawn', 'started', 'sync start', 'abort', ...reaped],
   },
   {
     name: 'the init cannot join its cgroup',
     script: [{ sync: SyncPoint.start }],
     exec: { watch: (e) => e === 'spawn' && fs.rmSync(path.join(fx.root, `memory/tcr/${ID}`), { recursive: true }) },
     error: /^step \d+ join the cgroup \S+\/memory\/tcr\/c1 \(0 into its tasks: .*\): ENOENT \(no such file or directory\)$/,
-    log: ['spawn', 'fail', ...reaped],
+    log: ['spawn', 'started', 'fail', ...reaped],
   },
   {
     name: "stage 1's clone of the init fails (no plan step: named as the clone)",
     script: [{ fail: () => CLONE_STEP, errno: EPERM }],
     error: /^clone of the init with CLONE_NEW\S+: EPERM \(operation not permitted\)$/,
-    log: ['spawn', 'fail', ...reaped],
+    log: ['spawn', 'started', 'fail', ...reaped],
   },
   {
     name: 'the clone of the init finds a namespace limit reached',
     script: [{ fail: () => CLONE_STEP, errno: 28 }],
     error: /^clone of the init with .*: ENOSPC \(.*\): a namespace limit is reached \(\/proc\/sys\/user\/max_\*_namespaces\)$/,
-    log: ['spawn', 'fail', ...reaped],
+    log: ['spawn', 'started', 'fail', ...reaped],
   },
   {
     name: 'the created record cannot be written',
     script: [{ sync: SyncPoint.start }, { sync: SyncPoint.ready }],
     prepare: failStateWrite(3),
     error: 'state write 3: ENOSPC',
-    log: ['spawn', 'sync start', 'continue', 'sync ready', 'abort', ...reaped],
+    log: ['spawn', 'started', 'sync start', 'continue', 'sync ready', 'abort', ...reaped],
   },
   {
     name: 'the pid file cannot be written',
     script: [{ sync: SyncPoint.start }, { sync: SyncPoint.ready }],
     pidFile: '/nonexistent-dir/init.pid',
     error: /ENOENT.*\/nonexistent-dir\/init\.pid/,
-    log: ['spawn', 'sync start', 'continue', 'sync ready', 'abort', ...reaped],
+    log: ['spawn', 'started', 'sync start', 'continue', 'sync ready', 'abort', ...reaped],
   },
 ];
 
@@ -249,14 +249,14 @@ describe('Runtime.launch, failing', () => {
     writeBundle((s) => (s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo no >&2; exit 3'] }] }));
     const { executor, runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.runtimeHooks }]);
     await expect(runtime.create(ID, { bundle, pidFile })).rejects.toThrow('prestart hook 0 (/bin/sh): exit status 3: no');
-    expect(executor.log).toEqual(['spawn', 'sync start', 'continue', 'sync runtimeHooks', 'abort', ...reaped]);
+    expect(executor.log).toEqual(['spawn', 'started', 'sync start', 'continue', 'sync runtimeHooks', 'abort', ...reaped]);
     expectNothingLeft(runtime);
   });
 
   it('run: removes the state and cgroups when the exec fails after ready', async () => {
     const { executor, runtime } = runtimeWith([{ sync: SyncPoint.start }, { sync: SyncPoint.ready }, { fail: execStep, errno: 2 }]);
     await expect(runtime.run(ID, { bundle, detach: true })).rejects.toThrow(/^step \d+ execve "\/bin\/true": ENOENT/);
-    expect(executor.log).toEqual(['spawn', 'sync start', 'continue', 'sync ready', 'continue', 'fail', ...reaped]);
+    expect(executor.log).toEqual(['spawn', 'started', 'sync start', 'continue', 'sync ready', 'continue', 'fail', ...reaped]);
     expectNothingLeft(runtime);
   });
 

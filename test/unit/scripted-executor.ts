@@ -3,7 +3,7 @@
 // clean up, while the test watches what exists at each point.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Executor } from '../../src/container/executor.js';
+import type { Executor, Spawned as SpawnResult, Started } from '../../src/container/executor.js';
 import { PlanOp } from '../../src/linux/plan-steps.js';
 import { decodePlan, RECORD_SIZE, RecordKind, SyncPoint, type Plan } from '../../src/linux/plan.js';
 import type { WaitStatus } from '../../src/sys/native.js';
@@ -11,6 +11,8 @@ import type { WaitStatus } from '../../src/sys/native.js';
 /** Above the kernel's PID_MAX_LIMIT: no process can have it, so nothing real is ever touched. */
 export const FAKE_PID = 4194305;
 const FAKE_SOCK = 1_000_000;
+const FAKE_PID_PIPE = 1_000_001;
+const FAKE_STAGE1 = FAKE_PID + 1;
 const ENOENT = 2;
 
 export type Scripted =
@@ -69,14 +71,27 @@ export class ScriptedExecutor implements Executor {
     this.script = [...script];
   }
 
-  spawn(plan: Buffer, _stdio: number[], cgroupFd: number, slotFd: number): { pid: number; sock: number; intoCgroup: boolean } {
+  spawn(plan: Buffer, _stdio: number[], cgroupFd: number, slotFd: number): SpawnResult {
     this.log.push('spawn');
     this.spawned = { plan: decodePlan(plan), cgroupDir: fdPath(cgroupFd), slotPath: fdPath(slotFd) };
     this.opts.watch?.('spawn');
     if (this.opts.spawnError) throw this.opts.spawnError;
     // clone3(CLONE_INTO_CGROUP): the init starts in that cgroup2 directory
     if (this.spawned.cgroupDir) fs.writeFileSync(path.join(this.spawned.cgroupDir, 'cgroup.procs'), String(FAKE_PID));
-    return { pid: FAKE_PID, sock: FAKE_SOCK, intoCgroup: cgroupFd >= 0 };
+    this.intoCgroup = cgroupFd >= 0;
+    return { stage1: FAKE_STAGE1, pidPipe: FAKE_PID_PIPE, sock: FAKE_SOCK };
+  }
+
+  private intoCgroup = false;
+
+  async started(s: SpawnResult): Promise<Started> {
+    return this.startedNow(s);
+  }
+
+  startedNow(s: SpawnResult): Started {
+    if (s.stage1 !== FAKE_STAGE1 || s.pidPipe !== FAKE_PID_PIPE) throw new Error(`started of ${s.stage1}, ${s.pidPipe}`);
+    this.log.push('started');
+    return { pid: FAKE_PID, intoCgroup: this.intoCgroup };
   }
 
   async readable(): Promise<void> {}
