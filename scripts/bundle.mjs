@@ -44,9 +44,10 @@ const pullApart = {
 };
 
 // The systemd cgroup driver's D-Bus side (src/cgroups/systemd-bus.ts and the
-// D-Bus library, ~120 KB) is a bundle of its own, dist/tcr-systemd.cjs,
+// D-Bus library and its XML parser, ~290 KB) is a bundle of its own, dist/tcr-systemd.cjs,
 // reached through the systemd manager's dynamic imports: only
-// --systemd-cgroup containers load it.
+// --systemd-cgroup containers load it. Every bundle that holds src/cgroups/
+// (the CLI, the image side, pulling, compose) takes it from there.
 const systemdApart = {
   name: 'systemd-apart',
   setup(b) {
@@ -111,11 +112,21 @@ await build({
   outfile: out,
   plugins: [imagesApart, commanderApart, systemdApart, composeApart, labsApart],
 });
-await build({ ...common, entryPoints: ['src/bundles/compose.ts'], outfile: 'dist/tcr-compose.cjs', plugins: [commanderApart] });
+await build({
+  ...common,
+  entryPoints: ['src/bundles/compose.ts'],
+  outfile: 'dist/tcr-compose.cjs',
+  plugins: [commanderApart, systemdApart],
+});
 await build({ ...common, entryPoints: ['src/bundles/labs.ts'], outfile: 'dist/tcr-labs.cjs', plugins: [commanderApart] });
 await build({ ...common, entryPoints: ['src/cgroups/systemd-bus.ts'], outfile: 'dist/tcr-systemd.cjs' });
-await build({ ...common, entryPoints: ['src/bundles/images.ts'], outfile: 'dist/tcr-images.cjs', plugins: [pullApart, commanderApart] });
-await build({ ...common, entryPoints: ['src/bundles/pull.ts'], outfile: 'dist/tcr-pull.cjs', plugins: [commanderApart] });
+await build({
+  ...common,
+  entryPoints: ['src/bundles/images.ts'],
+  outfile: 'dist/tcr-images.cjs',
+  plugins: [pullApart, commanderApart, systemdApart],
+});
+await build({ ...common, entryPoints: ['src/bundles/pull.ts'], outfile: 'dist/tcr-pull.cjs', plugins: [commanderApart, systemdApart] });
 await build({ ...common, entryPoints: ['node_modules/commander/index.js'], outfile: 'dist/commander.cjs' });
 // Built-ins that cost a lifecycle command time to load and that most
 // commands never touch: child_process alone (pulled in by commander, which
