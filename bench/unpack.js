@@ -5,6 +5,7 @@
 // machine's noise. Prints a markdown table of medians and ratios to GNU tar.
 //
 //   node bench/unpack.js (as root)          BENCH_N=20 node bench/unpack.js
+//   BENCH_DIR=/dev/shm node bench/unpack.js   (the trees on a tmpfs: the unpackers without the disk)
 //
 // Needs root (device nodes, owners), the compiled library (`npx tsc -p .`
 // or `bash scripts/setup.sh`), and debootstrap + umoci
@@ -102,18 +103,23 @@ const { layout, diffId } = makeLayout();
 
 const { unpackLayer } = await import(pathToFileURL(UNPACK_JS).href);
 let seq = 0;
-const target = () => path.join(tmp, `out${seq++}`);
+// BENCH_DIR: where the trees are written (default: beside the layout, in the temp dir), e.g. a tmpfs
+// to see the unpackers without the file system's cost of creating files
+const outRoot = process.env.BENCH_DIR ? fs.mkdtempSync(path.join(process.env.BENCH_DIR, 'tcr-bench-unpack-')) : tmp;
+if (outRoot !== tmp) process.on('exit', () => fs.rmSync(outRoot, { recursive: true, force: true }));
+const target = () => path.join(outRoot, `out${seq++}`);
+const inflater = (await import(pathToFileURL(path.join(REPO, 'dist', 'image', 'isal-inflate.js')).href)).isalAvailable()
+  ? 'ISA-L'
+  : 'node:zlib';
+async function unpackInProcess(dir) {
+  const input = fs.createReadStream(LAYER, { highWaterMark: 1 << 20 });
+  const r = await unpackLayer(input, dir, { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', expectedDiffId: diffId });
+  if (r.diffId !== diffId) die('tcr reported a wrong diffID');
+  return dir;
+}
 
 const contenders = [
-  {
-    name: 'tcr unpackLayer (in process)',
-    async run(dir) {
-      const input = fs.createReadStream(LAYER, { highWaterMark: 1 << 20 });
-      const r = await unpackLayer(input, dir, { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', expectedDiffId: diffId });
-      if (r.diffId !== diffId) die('tcr reported a wrong diffID');
-      return dir;
-    },
-  },
+  { name: `tcr unpackLayer (in process, ${inflater})`, run: unpackInProcess },
   {
     name: 'tcr (new node process)',
     async run(dir) {
@@ -133,6 +139,18 @@ const contenders = [
     },
   },
 ];
+if (inflater === 'ISA-L')
+  contenders.push({
+    name: 'tcr unpackLayer (in process, node:zlib)',
+    async run(dir) {
+      process.env.TCR_INFLATE = 'zlib'; // src/image/isal-inflate.ts
+      try {
+        return await unpackInProcess(dir);
+      } finally {
+        delete process.env.TCR_INFLATE;
+      }
+    },
+  });
 if (have('umoci'))
   contenders.push({
     name: 'umoci unpack',
@@ -184,7 +202,7 @@ const entries = run('sh', ['-c', 'tar -tzf "$1" | wc -l', 'sh', LAYER]).trim();
 const bytes = Number(run('sh', ['-c', 'gzip -dc "$1" | wc -c', 'sh', LAYER]).trim());
 console.log(
   `\nlayer: Debian bookworm minbase, ${(st.size / 2 ** 20).toFixed(1)} MiB gzip, ${(bytes / 2 ** 20).toFixed(1)} MiB tar, ` +
-    `${entries} entries; ${started} UTC, N=${N}, ${os.cpus().length} CPUs, node ${process.version}, ` +
+    `${entries} entries; trees written to ${outRoot} (${run('stat', ['-f', '-c', '%T', outRoot]).trim()}); ${started} UTC, N=${N}, ${os.cpus().length} CPUs, node ${process.version}, ` +
     `load average before ${loadBefore} / after ${loadAverage()} (1, 5, 15 min)\n`,
 );
 console.log('| unpacker | median ms | p90 ms | / GNU tar |');

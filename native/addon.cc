@@ -3,6 +3,8 @@
 // create/start/run path uses it instead of koffi.
 #include <napi.h>
 
+#include "inflate.h"
+
 #include <cerrno>
 #include <cstring>
 #include <sys/file.h>
@@ -336,6 +338,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exchange", Napi::Function::New(env, Exchange));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
   exports.Set("flock", Napi::Function::New(env, Flock));
+  tcr_inflate::Register(env, exports);
   exports.Set("recordSize", Napi::Number::New(env, sizeof(plan_record)));
   exports.Set("stepSize", Napi::Number::New(env, sizeof(plan_step)));
   exports.Set("headerSize", Napi::Number::New(env, sizeof(plan_header)));

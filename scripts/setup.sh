@@ -29,7 +29,8 @@ fi
 # qemu-system-x86 and linux-image-amd64: `tcr lab vm-vs-container` boots Debian's kernel in a QEMU guest beside a
 # container (test/integration/labs*.test.ts), as the cgroup v2 lane does (test/v2-guest/run.sh); a fresh machine
 # image may have no kernel in /boot at all
-packages=(busybox-static libseccomp2 runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format tini chromium uidmap librsvg2-bin slirp4netns catatonit qemu-system-x86 linux-image-amd64)
+# libisal-dev: ISA-L's header, for the addon's gzip inflater (native/inflate.cc); libisal2 is what it opens at run time
+packages=(busybox-static libseccomp2 libisal2 libisal-dev runc g++ musl-tools make python3 podman podman-compose conmon containerd containernetworking-plugins iproute2 iptables docker-registry skopeo openssl clang-format tini chromium uidmap librsvg2-bin slirp4netns catatonit qemu-system-x86 linux-image-amd64)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

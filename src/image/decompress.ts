@@ -1,4 +1,4 @@
-// Layer decompression: gzip through node:zlib, zstd through libzstd, plain
+// Layer decompression: gzip through ISA-L where it is installed (isal-inflate.ts), else node:zlib, zstd through libzstd, plain
 // tar as is, and 'auto' by the stream's magic bytes. Every stage keeps
 // backpressure, so a decompression bomb is decoded only as fast as the tar
 // extractor consumes it and memory stays bounded.
@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { TcrError } from '../errors.js';
 import { MEDIA } from './types.js';
+import { isalAvailable, isalGunzip } from './isal-inflate.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none' | 'auto';
 
@@ -80,6 +81,7 @@ function nextChunk(input: Readable): Promise<Buffer | null> {
 
 /** The stage that decompresses `kind`, or null for a plain tar. */
 export function decompressor(kind: 'gzip' | 'zstd' | 'none'): Stage | null {
+  if (kind === 'gzip' && isalAvailable()) return isalGunzip;
   // A deep output buffer lets zlib (on libuv's thread pool) inflate ahead
   // while the main thread writes files; with the default 16 KiB each chunk
   // would wait for the writer, and the two would take turns instead.

@@ -10,6 +10,10 @@ export interface WaitStatus {
   signal: number | null;
 }
 
+/** an inflate_state of ISA-L's, freed with this object */
+declare const isalState: unique symbol;
+export type IsalState = { readonly [isalState]: true };
+
 interface NativeAddon {
   /**
    * Starts the executor program (native/executor.c) on a plan and returns once it runs: its
@@ -40,6 +44,18 @@ interface NativeAddon {
   getWinsize(fd: number): { rows: number; cols: number } | null;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount(target: string, flags?: number): void;
+  /** ISA-L's gzip inflater (native/inflate.cc): whether libisal.so.2 could be opened */
+  isalAvailable(): boolean;
+  isalInflateNew(): IsalState;
+  /** ready for the stream's next gzip member */
+  isalInflateReset(state: IsalState): void;
+  /** one isal_inflate call on the thread pool, from input[offset..] into output */
+  isalInflateStep(
+    state: IsalState,
+    input: Buffer,
+    offset: number,
+    output: Buffer,
+  ): Promise<{ status: number; read: number; written: number; finished: boolean }>;
   recordSize: number;
   stepSize: number;
   headerSize: number;
