@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { die, loadAverage, median } from './stats.js';
+import { deleteAll, rate } from './rate.js';
 import { trueBundle } from './true-bundle.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,36 +42,16 @@ async function once(rt) {
   if (status !== 0) throw new Error(`run ${id}: exit status ${status}`);
 }
 
-/** `count` containers with at most `width` in flight: containers per second. */
-async function rate(rt, count, width) {
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < count) {
-        next++;
-        await once(rt);
-      }
-    }),
-  );
-  return count / (Number(process.hrtime.bigint() - t0) / 1e9);
-}
-
 const rates = runtimes.map(() => Object.fromEntries(WIDTHS.map((w) => [w, []])));
 try {
-  for (const rt of runtimes) await rate(rt, 5, 1); // warm-up
+  for (const rt of runtimes) await rate(() => once(rt), 5, 1); // warm-up
   for (let r = 0; r < ROUNDS; r++)
     for (const w of WIDTHS) {
       const order = r % 2 ? [1, 0] : [0, 1];
-      for (const i of order) rates[i][w].push(await rate(runtimes[i], M, w));
+      for (const i of order) rates[i][w].push(await rate(() => once(runtimes[i]), M, w));
     }
 } finally {
-  for (const rt of runtimes)
-    for (const { id } of rt.list())
-      await rt
-        .container(id)
-        .delete(true)
-        .catch(() => {});
+  for (const rt of runtimes) await deleteAll(rt);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { die, loadAverage, median } from './stats.js';
+import { deleteAll, rate } from './rate.js';
 import { trueBundle } from './true-bundle.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,20 +70,6 @@ async function tcrOnce() {
   if (status !== 0) throw new Error(`tcr run ${id}: exit status ${status}`);
 }
 
-/** Starts `count` containers with at most `width` in flight; returns containers per second. */
-async function rate(once, count, width) {
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  const worker = async () => {
-    while (next < count) {
-      next++;
-      await once();
-    }
-  };
-  await Promise.all(Array.from({ length: width }, worker));
-  return count / (Number(process.hrtime.bigint() - t0) / 1e9);
-}
-
 const lanes = {
   'runc run, one at a time': () => rate(runcOnce, M, 1),
   [`runc run, ${CONCURRENCY} processes at once`]: () => rate(runcOnce, M, CONCURRENCY),
@@ -102,11 +89,7 @@ try {
 } finally {
   for (const id of fs.existsSync(runcRoot) ? fs.readdirSync(runcRoot) : [])
     spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
-  for (const { id } of rt.list())
-    await rt
-      .container(id)
-      .delete(true)
-      .catch(() => {});
+  await deleteAll(rt);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
