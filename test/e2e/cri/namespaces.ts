@@ -62,8 +62,24 @@ export function namespaceScenarios(ctx: Ctx): void {
         expect(nsOf(c.pid, 'ipc')).toBe(nsOf('self', 'ipc'));
         const sandbox = await env.sandboxPid(pod);
         expect(nsOf(sandbox, 'ipc')).toBe(nsOf('self', 'ipc'));
-        const r = await env.cri.execSync(c.id, ['cat', '/proc/sysvipc/shm']);
-        expect(r.stdout).toBe(fs.readFileSync('/proc/sysvipc/shm', 'utf8'));
+        // a segment made here, on the host: the container sees it, and every other the host has, by key
+        // and id (the creator's pid reads 0 from the container's own pid namespace)
+        const made = /(\d+)/.exec(run('ipcmk', ['-M', '4096']).stdout)?.[1];
+        expect(made).toBeDefined();
+        try {
+          const segments = (table: string) =>
+            table
+              .trim()
+              .split('\n')
+              .slice(1)
+              .map((line) => line.trim().split(/\s+/).slice(0, 2).join(' '));
+          const r = await env.cri.execSync(c.id, ['cat', '/proc/sysvipc/shm']);
+          const seen = segments(r.stdout);
+          expect(seen.some((k) => k.split(' ')[1] === made)).toBe(true);
+          expect(seen).toEqual(segments(fs.readFileSync('/proc/sysvipc/shm', 'utf8')));
+        } finally {
+          run('ipcrm', ['-m', made!]);
+        }
         // the pod's own IPC namespace otherwise: /dev/shm is the sandbox's
         expect(nsOf(c.pid, 'uts')).toBe(nsOf(sandbox, 'uts'));
       });
