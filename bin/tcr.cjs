@@ -47,12 +47,27 @@ if (deferredCa !== undefined) {
   globalThis[Symbol.for('tcr.extraCaCertsNotLoaded')] = deferredCa;
 }
 
+// runc's per-container commands, which an engine runs for every container, have a bundle of
+// their own (src/cli/engine.ts); these lists are src/cli/engine.ts's and src/cli/command-line.ts's
+const ENGINE_COMMANDS = new Set(['start', 'state', 'kill', 'delete', 'list']);
+const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store', '--rootless']);
+
+/** The bundle that runs this command line: the sub-command's name is its first word that is neither a global flag nor a value of one. */
+function bundleFor(argv) {
+  for (let i = 0; i < argv.length; i++) {
+    if (GLOBAL_WITH_VALUE.has(argv[i])) i++;
+    else if (!argv[i].startsWith('-')) return ENGINE_COMMANDS.has(argv[i]) ? 'tcr-engine.cjs' : 'tcr.cjs';
+  }
+  return 'tcr.cjs';
+}
+
 if (require.main === module) {
-  loadBundle(path.join(dist, 'tcr.cjs'))
-    .main(process.argv.slice(2))
+  const argv = process.argv.slice(2);
+  loadBundle(path.join(dist, bundleFor(argv)))
+    .main(argv)
     .then((code) => {
       process.exitCode = code;
     });
 } else {
-  module.exports = { loadBundle, dist };
+  module.exports = { loadBundle, dist, bundleFor, ENGINE_COMMANDS, GLOBAL_WITH_VALUE };
 }

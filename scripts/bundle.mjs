@@ -85,6 +85,20 @@ const composeApart = commandApart('compose');
 // reached through the lab command's and the lifecycle's dynamic imports
 const labsApart = commandApart('labs');
 
+// runc's commands on a created container (src/cli/engine.ts) are a bundle of
+// their own, dist/tcr-engine.cjs, which bin/tcr.cjs runs for their names; what
+// it hands on (help, docker's start of an image container) reaches the full
+// CLI through its dynamic import of ./main.js, here a require of ./tcr.cjs.
+const fullCliApart = {
+  name: 'full-cli-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/main\.js$/ }, (args) => {
+      if (!/\/src\/cli\/engine\.ts$/.test(args.importer) || args.kind !== 'dynamic-import') return undefined;
+      return { path: './tcr.cjs', external: true };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -114,6 +128,12 @@ await build({
 });
 await build({
   ...common,
+  entryPoints: ['src/cli/engine.ts'],
+  outfile: 'dist/tcr-engine.cjs',
+  plugins: [fullCliApart, imagesApart, commanderApart, systemdApart, labsApart],
+});
+await build({
+  ...common,
   entryPoints: ['src/bundles/compose.ts'],
   outfile: 'dist/tcr-compose.cjs',
   plugins: [commanderApart, systemdApart],
@@ -139,6 +159,7 @@ const LAZY_BUILTINS =
   /^(node:(child_process|crypto|os|tty|net|stream|stream\/promises|zlib|http|https|readline|dns|worker_threads|url|util)|koffi)$/;
 for (const file of [
   out,
+  'dist/tcr-engine.cjs',
   'dist/tcr-images.cjs',
   'dist/tcr-pull.cjs',
   'dist/commander.cjs',
@@ -166,6 +187,7 @@ for (const file of [
 // write back) the old build's code after an edit that keeps the length.
 for (const file of [
   out,
+  'dist/tcr-engine.cjs',
   'dist/tcr-images.cjs',
   'dist/tcr-pull.cjs',
   'dist/commander.cjs',
@@ -185,6 +207,7 @@ execFileSync(process.execPath, [
   cli.buildProgram().helpInformation();
   cli.buildProgram('run').helpInformation();
   cli.warmUp();
+  loadBundle(path.join(dist, 'tcr-engine.cjs'), scripts);
   loadBundle(path.join(dist, 'tcr-images.cjs'), scripts).normalizeName('busybox');
   loadBundle(path.join(dist, 'tcr-pull.cjs'), scripts);
   loadBundle(path.join(dist, 'tcr-systemd.cjs'), scripts);

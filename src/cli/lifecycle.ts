@@ -1,19 +1,16 @@
 // create, start, run, state, kill, delete, list: runc's lifecycle commands.
 import { Command, Option } from 'commander';
-import fs from 'node:fs';
-import path from 'node:path';
-import { defaultStoreRoot } from '../image/store-files.js';
 import { Runtime } from '../container/runtime.js';
 import { TraceRecorder } from '../container/trace-record.js';
 import { TcrError, errorMessage } from '../errors.js';
 import { formatPlan } from '../linux/plan.js';
 import { out } from '../log.js';
-import type { GlobalOptions } from './main.js';
+import type { GlobalOptions } from './command-line.js';
+import { containerActions, startsImage, type StartFlags } from './container-actions.js';
 import { runImageCommand, type ImageRunFlags } from './docker-commands.js';
 import { hostProbe, runForm } from './run-form.js';
 import { RUN_RULE, RUN_USAGE } from './run-help.js';
 import { SHAPES, parseFlagDef, type CommandShape, type FlagDef } from './shapes.js';
-import { table } from './table.js';
 
 export interface CreateFlags {
   bundle: string;
@@ -67,20 +64,11 @@ const runtime = (g: GlobalOptions) => new Runtime({ root: g.root, systemdCgroup:
 /**
  * What each lifecycle command does, given the parsed global options,
  * positionals and options: the same whether commander parsed them or the
- * fast path (src/cli/fast-path.ts) did.
+ * fast path (src/cli/fast-path.ts) did. Those on a recorded container are
+ * src/cli/container-actions.ts's, which the engine's bundle runs too.
  */
 export const lifecycleActions = {
-  list(g: GlobalOptions, _args: string[], o: { format: string; quiet?: boolean }): void {
-    const list = runtime(g).list();
-    if (o.quiet) return out(list.map((s) => s.id + '\n').join(''));
-    if (o.format === 'json') return out(JSON.stringify(list) + '\n');
-    if (o.format !== 'table') throw new TcrError(`--format: ${JSON.stringify(o.format)} is neither table nor json`);
-    const rows = [
-      ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
-      ...list.map((s) => [s.id, String(s.pid), s.status, s.bundle, String(s.created), String(s.owner)]),
-    ];
-    out(table(rows, 12));
-  },
+  ...containerActions,
   async create(g: GlobalOptions, [id]: string[], o: CreateFlags): Promise<void> {
     const rt = runtime(g);
     if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
@@ -88,15 +76,9 @@ export const lifecycleActions = {
     await withTraceFile(o.traceFile, options.recorder, () => rt.create(id, options));
   },
   /** runc's start of a created container; docker's of a stopped image container (src/run/image-start.ts) */
-  async start(g: GlobalOptions, [id]: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string } = {}): Promise<void> {
-    const c = runtime(g).container(id);
-    const storeRoot = g.store ?? defaultStoreRoot();
-    if (c.status() === 'created' || !fs.existsSync(path.join(storeRoot, 'containers', id, 'launch.json'))) {
-      if (o.attach || o.interactive)
-        throw new TcrError(`start ${o.attach ? '-a' : '-i'}: ${id} is not a container of tcr run or create IMAGE`);
-      return c.start({ closeAtExit: true }); // its program runs only once this command has exited
-    }
-    await (await import('./image-start-command.js')).startImage(g, id, o);
+  async start(g: GlobalOptions, args: string[], o: StartFlags = {}): Promise<void> {
+    if (!startsImage(g, args[0])) return containerActions.start(g, args, o);
+    await (await import('./image-start-command.js')).startImage(g, args[0], o);
   },
   /** runc's `run ID` of a bundle; the docker-style image run is image-run.ts's */
   async run(g: GlobalOptions, [id, ...command]: string[], o: BundleRunFlags): Promise<void> {
@@ -105,25 +87,6 @@ export const lifecycleActions = {
     if (o.dryRun) return out(formatPlan(await rt.plan(o.bundle, { ...createOptions(o), id })));
     const options = createOptions(o);
     process.exitCode = await withTraceFile(o.traceFile, options.recorder, () => rt.run(id, { ...options, detach: o.detach, keep: o.keep }));
-  },
-  state(g: GlobalOptions, [id]: string[]): void {
-    out(JSON.stringify(runtime(g).container(id).state(), null, '  ') + '\n');
-  },
-  kill(g: GlobalOptions, [id, signal]: string[], o: { all?: boolean; signal?: string }): void {
-    if (signal !== undefined && o.signal !== undefined && signal !== o.signal)
-      throw new TcrError(`kill: the signal is given twice (${o.signal} and ${signal}): give one`);
-    const c = runtime(g).container(id);
-    // runc's default is SIGTERM; docker kill's, for the containers of `tcr run IMAGE`, SIGKILL, and it names what it killed
-    const image = c.record().annotations?.['dev.tcr.image'] !== undefined;
-    c.kill(signal ?? o.signal ?? (image ? 'SIGKILL' : 'SIGTERM'), !!o.all);
-    if (image) out(`${id}\n`);
-  },
-  async delete(g: GlobalOptions, ids: string[], o: { force?: boolean }): Promise<void> {
-    const rt = runtime(g);
-    for (const id of ids) {
-      if (o.force && !rt.store.exists(id) && !rt.store.ids().includes(id)) continue; // runc: force ignores missing
-      await rt.container(id).delete(!!o.force);
-    }
   },
 };
 

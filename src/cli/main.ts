@@ -4,8 +4,7 @@
 import { withBooleanValues } from './bool-values.js';
 import { Command } from 'commander';
 import fs from 'node:fs';
-import { TcrError, errnoCode, errorMessage } from '../errors.js';
-import { configureLog, log } from '../log.js';
+import { errnoCode } from '../errors.js';
 import { registerCgroupCommands } from './cgroup-commands.js';
 import { registerExec } from './exec-command.js';
 import { registerFeatures } from './features.js';
@@ -15,7 +14,7 @@ import { registerVolumeCommands } from './volume-commands.js';
 import { registerComposeCommand } from './compose-command.js';
 import { registerLabCommand } from './lab-command.js';
 import { parseFastPath } from './fast-path.js';
-import { lookUpNames, resolveArgs } from './name-lookup.js';
+import { lookUpNames } from './name-lookup.js';
 import { registerContainerCommands } from './docker-commands.js';
 import { registerInspectCommands } from './inspect-commands.js';
 import { registerInfoCommands } from './info-commands.js';
@@ -25,58 +24,26 @@ import { registerRenameCommand } from './rename-command.js';
 import { registerPruneCommands } from './prune-commands.js';
 import { registerTransferCommands } from './transfer-commands.js';
 import { addFlags, lifecycleActions, registerLifecycle, runCommand } from './lifecycle.js';
-import { GLOBAL_FLAGS, SHAPES, parseFlagDef } from './shapes.js';
+import { GLOBAL_FLAGS, parseFlagDef } from './shapes.js';
 import { closeCommands, failureStatus, requireRoot, unknownCommand } from './cli-errors.js';
 import { unpacksAsUser } from './rootless-unpack.js';
 import { registerSpec } from './spec.js';
 import { VERSION, versionText } from './version.js';
 import { rewriteTraceFile } from './trace-flag.js';
-import { setRootlessMode, type RootlessMode } from '../container/rootless.js';
+import {
+  applyGlobals,
+  commandIndex,
+  commandName,
+  exitStatus,
+  reportFailure,
+  runParsed,
+  storeFlag,
+  withCreateForm,
+  type GlobalOptions,
+} from './command-line.js';
 
-export interface GlobalOptions {
-  root: string;
-  store?: string;
-  log?: string;
-  logFormat: 'text' | 'json';
-  debug?: boolean;
-  systemdCgroup?: boolean;
-  rootless?: RootlessMode;
-}
-
-const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store', '--rootless']);
-const ALIASES: Record<string, string> = { ls: 'list' };
-
-/** The sub-command argv names, found without commander (whose set-up is a large share of a command's time). */
-export function commandName(argv: string[]): string | undefined {
-  const i = commandIndex(argv);
-  return i < 0 ? undefined : (ALIASES[argv[i]] ?? argv[i]);
-}
-
-function commandIndex(argv: string[]): number {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (GLOBAL_WITH_VALUE.has(a)) i++;
-    else if (!a.startsWith('-')) return i;
-  }
-  return -1;
-}
-
-/** The global --store DIR among `globals`, if given. */
-function storeFlag(globals: string[]): string | undefined {
-  const s = globals.indexOf('--store');
-  return s >= 0 ? globals[s + 1] : globals.find((a) => a.startsWith('--store='))?.slice('--store='.length);
-}
-
-/** docker's `create IMAGE` is `container create IMAGE` (src/cli/create-form.ts); runc's create is left as it is. */
-async function withCreateForm(argv: string[]): Promise<string[]> {
-  const i = commandIndex(argv);
-  if (i < 0 || argv[i] !== 'create') return argv;
-  const globals = argv.slice(0, i);
-  const store = storeFlag(globals);
-  const { createForm } = await import('./create-form.js');
-  if ((await createForm(argv.slice(i + 1), store)) === 'bundle') return argv;
-  return [...globals, 'container', ...argv.slice(i)];
-}
+export type { GlobalOptions } from './command-line.js';
+export { commandName } from './command-line.js';
 
 /**
  * A view of the program on which only `only` gets really defined: every other
@@ -167,14 +134,6 @@ function onlyGlobalsBefore(argv: string[], name: string): boolean {
   return argv.slice(0, argv.indexOf(name)).every((a) => !a.startsWith('-') || GLOBAL_LONGS.has(a.split('=')[0]));
 }
 
-/** What the global options set up before any command runs. */
-function applyGlobals(g: GlobalOptions): void {
-  configureLog({ file: g.log, format: g.logFormat, debug: !!g.debug });
-  if (g.rootless) setRootlessMode(g.rootless);
-  if (g.systemdCgroup && !fs.existsSync('/run/systemd/system'))
-    throw new TcrError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs manager');
-}
-
 export async function main(argv: string[]): Promise<number> {
   argv = rewriteTraceFile(argv);
   let name = commandName(argv);
@@ -194,12 +153,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const fast = parseFastPath(argv);
     if (fast) {
-      requireRoot(argv, name);
-      const g = fast.globals as unknown as GlobalOptions;
-      applyGlobals(g);
-      fast.args = resolveArgs(fast.command, g.root, SHAPES[fast.command].args, fast.args);
-      if (fast.command === 'run') await runCommand(g, fast.args, fast.opts as never, fast.given!);
-      else await (lifecycleActions[fast.command] as (g: GlobalOptions, args: string[], o: unknown) => unknown)(g, fast.args, fast.opts);
+      const run = (g: GlobalOptions, args: string[], o: never) => runCommand(g, args, o, fast.given!);
+      await runParsed(fast, argv, name, { ...lifecycleActions, run });
     } else {
       const program = buildProgram(name);
       const known = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
@@ -211,21 +166,12 @@ export async function main(argv: string[]): Promise<number> {
       requireRoot(argv, name);
       await program.parseAsync(argv, { from: 'user' });
     }
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return exitStatus();
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
     if (code?.startsWith('commander.')) return failureStatus(argv, name); // commander already printed the message
-    log.error(errorMessage(e));
-    // an error that is not tcr's own is a bug: its stack helps (also when a TcrError only rewords it)
-    const origin = e instanceof TcrError && e.cause !== undefined ? e.cause : e;
-    if (!(origin instanceof TcrError)) log.debug((origin as Error).stack ?? '');
-    const status = e instanceof TcrError ? e.exitCode : 1;
-    // runc's exec exits 255 when exec itself fails (a program not found, a stopped or unknown
-    // container), so its caller tells that from the process' own exit status 1
-    if (status === 1 && name === 'exec') return 255;
-    // run sets its own: 125 for an image run's failures, runc's 1 for a bundle run's
-    return name === 'run' ? status : failureStatus(argv, name, status);
+    return reportFailure(e, argv, name);
   }
 }
 

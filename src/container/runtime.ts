@@ -18,6 +18,7 @@ import { native } from '../sys/native.js';
 import type { Spec } from '../spec/types.js';
 import { loadBundle, type Bundle } from './bundle.js';
 import { Container } from './container.js';
+import { RecordedContainers } from './recorded.js';
 import { runHooks } from './hooks.js';
 import type { Executor } from './executor.js';
 import { Launch } from './launcher.js';
@@ -42,7 +43,7 @@ import { namespaceId, procStat } from './proc.js';
 import type { NetworkRecord } from '../network/record.js';
 import type { SlirpPlan } from '../network/slirp.js';
 import { DEFAULT_ROOT, StateStore, validateId, writeFileAtomic } from './state-store.js';
-import { deriveStatus, ociState } from './status.js';
+import { ociState } from './status.js';
 import type { TraceRecorder } from './trace-record.js';
 
 export interface CreateOptions {
@@ -99,22 +100,11 @@ export class Runtime {
   }
 
   container(id: string): Container {
-    validateId(id);
-    if (!this.store.exists(id) && !fs.existsSync(this.store.dir(id))) throw new TcrError(`container ${id} does not exist`);
-    return new Container(id, this.store);
+    return new RecordedContainers(this.store).container(id);
   }
 
   list(): ReturnType<typeof ociState>[] {
-    const out: ReturnType<typeof ociState>[] = [];
-    for (const id of this.store.ids()) {
-      try {
-        const rec = this.store.summary(id);
-        out.push(ociState(rec, deriveStatus(rec, this.store)));
-      } catch {
-        // a directory without a state file yet: a create in progress or crashed
-      }
-    }
-    return out;
+    return new RecordedContainers(this.store).list();
   }
 
   /** The launch plan a create would execute, without running anything. */
