@@ -10,6 +10,7 @@
 // CLI with the command line as given, so both answer alike.
 import { commandName, exitStatus, reportFailure, setUp } from './command-line.js';
 import { containerActions, startsImage } from './container-actions.js';
+import { warmUpEngine } from './engine-warm-up.js';
 import { parseFastPath } from './fast-path.js';
 
 /** The names bin/tcr.cjs sends here (it keeps the same list: test/unit/engine.test.ts checks it). */
@@ -34,3 +35,6 @@ export async function main(argv: string[]): Promise<number> {
     return reportFailure(e, argv, name);
   }
 }
+
+/** For scripts/bundle.mjs, before it takes this bundle's code cache (src/cli/engine-warm-up.ts). */
+export const warmUp = (): Promise<number[]> => warmUpEngine(main);

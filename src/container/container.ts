@@ -7,7 +7,6 @@ import { log } from '../log.js';
 import type { OciState, Resources } from '../spec/types.js';
 import type { Stats } from '../cgroups/stats.js';
 import { runHooksPastFailures } from './hooks.js';
-import { undoHostMounts } from './host-mounts.js';
 import { managerFromRecord } from '../cgroups/manager.js';
 import { ContainerLock } from './lock.js';
 import { isSameLiveProcess, pidsInNamespace, waitGone } from './proc.js';
@@ -17,7 +16,7 @@ import type { ContainerRecord, StateStore } from './state-store.js';
 import { deriveStatus, ociState, type Status } from './status.js';
 import { unlinkQuiet } from '../sys/remove-tree.js';
 import { releaseExecFifo } from './exec-fifo.js';
-import { startWaitsForExec } from '../linux/launch-plan.js';
+import { startWaitsForExec } from '../linux/start-wait.js';
 
 const KILL_WAIT_MS = 10_000;
 
@@ -214,7 +213,8 @@ export class Container {
       if (rec.cgroup) await this.emptyAndRemoveCgroup(rec);
       // its processes are gone; the namespace pin keeps what the CNI plugins' DEL must find
       if (rec.network) await (await import('../network/attach.js')).detachNetwork(this.store, rec);
-      if (rec.hostCleanup) undoHostMounts(rec.hostCleanup);
+      // loaded only here: the mount side is none of the other lifecycle commands' business
+      if (rec.hostCleanup) (await import('./host-mounts.js')).undoHostMounts(rec.hostCleanup);
       if (rec.phase === 'created')
         runHooksPastFailures('poststop', rec.config.hooks?.poststop, ociState(rec, 'stopped'), (m) => log.warn(m));
       this.store.remove(this.id, keepName);

@@ -70,6 +70,8 @@ export function nameOf(root: string, id: string): string {
 
 /** The id a command line's container argument means; a container known by another name is not found by its id. */
 export function resolveContainer(root: string, given: string): string {
+  // no container here was ever renamed: every argument is an id (one check instead of two failing reads)
+  if (!fs.existsSync(namesDir(root))) return given;
   const id = idForName(root, given);
   if (id !== undefined) return id;
   if (given.includes('/') || given.startsWith('.')) return given; // no name of ours: the caller's own check speaks

@@ -11,8 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { TcrError } from '../errors.js';
 import { findOnPath } from '../sys/find-on-path.js';
-import { idMapText } from '../linux/namespaces.js';
-import { inUserNamespace } from '../linux/userns.js';
+import { idMapText, inUserNamespace } from '../linux/userns.js';
 import type { IdMapping, Spec } from '../spec/types.js';
 
 export const isRootless = (): boolean => (process.geteuid?.() ?? 0) !== 0;

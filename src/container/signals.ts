@@ -2,10 +2,11 @@
 import os from 'node:os';
 import { TcrError } from '../errors.js';
 
-const byName = os.constants.signals as Record<string, number>;
+// read on first use: node:os loads lazily (scripts/bundle.mjs), and most commands never name a signal
+const byName = (): Record<string, number> => os.constants.signals;
 
 export function parseSignal(s: string | undefined): number {
-  if (s === undefined || s === '') return byName.SIGTERM;
+  if (s === undefined || s === '') return byName().SIGTERM;
   if (/^\d+$/.test(s)) {
     const n = Number(s);
     if (n >= 1 && n <= 64) return n;
@@ -18,10 +19,10 @@ export function parseSignal(s: string | undefined): number {
     const off = Number(rt[2] ?? 0) * (name.startsWith('SIGRTMIN') ? 1 : -1);
     if (base + off >= 34 && base + off <= 64) return base + off;
   }
-  if (name in byName) return byName[name];
+  if (name in byName()) return byName()[name];
   throw new TcrError(`invalid signal ${JSON.stringify(s)}`);
 }
 
 export function signalName(n: number): string {
-  return Object.entries(byName).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
+  return Object.entries(byName()).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }

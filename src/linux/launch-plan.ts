@@ -14,6 +14,7 @@ import {
 } from './mounts.js';
 import { planNamespaces } from './namespaces.js';
 import { SyncPoint, type Plan } from './plan.js';
+import { startWaitsForExec } from './start-wait.js';
 import { Step, type PlanStep } from './plan-steps.js';
 import { execCandidates, hookStep, preparationSteps, privilegeSteps, PR, type ProcessOptions } from './process.js';
 
@@ -42,15 +43,6 @@ export interface LaunchPlanOptions extends ProcessOptions {
 }
 
 export const SIGKILL = 9;
-
-/**
- * Whether `start` waits for the program's exec before it returns: only to run
- * poststart hooks after it, as the spec orders. Otherwise the init waits for
- * `start` to exit instead, as a shim that watches OOM from start's return needs.
- */
-export function startWaitsForExec(hooks: Spec['hooks']): boolean {
-  return !!hooks?.poststart?.length;
-}
 
 /** A single-threaded process moving itself into cgroup v1 directories: see CgroupManager.selfJoinDirs for why. */
 export function selfJoinSteps(dirs: string[] = []): PlanStep[] {

@@ -90,8 +90,3 @@ export function planNamespaces(spec: Spec): NamespacePlan {
     isNew: (t) => byType.has(t) && !byType.get(t)!.path,
   };
 }
-
-/** Text for /proc/PID/uid_map or gid_map. */
-export function idMapText(maps: { containerID: number; hostID: number; size: number }[]): string {
-  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-}

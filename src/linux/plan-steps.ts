@@ -191,17 +191,22 @@ function parseSlot(name: string, slot: Slot): Operand {
   return { name, slot: where[0] as 'n' | 's', at: Number(where.slice(1)), type };
 }
 
-const LAYOUT = new Map<PlanOp, OpLayout>(
-  OP_NAMES.map((name) => {
-    const op = PlanOp[name];
-    const all = Object.entries(STEP_FIELDS[op] as Record<string, Slot>).map(([field, slot]) => parseSlot(field, slot));
-    const bySlot = (s: Operand['slot']) => all.filter((o) => o.slot === s).sort((a, b) => a.at - b.at);
-    return [op, { all, nums: bySlot('n'), strings: bySlot('s'), flags: bySlot('flag') }];
-  }),
-);
+// made on first use: most commands (state, kill, delete, list) load this module and never encode a plan
+let layouts: Map<PlanOp, OpLayout> | undefined;
+
+function allLayouts(): Map<PlanOp, OpLayout> {
+  return (layouts ??= new Map(
+    OP_NAMES.map((name) => {
+      const op = PlanOp[name];
+      const all = Object.entries(STEP_FIELDS[op] as Record<string, Slot>).map(([field, slot]) => parseSlot(field, slot));
+      const bySlot = (s: Operand['slot']) => all.filter((o) => o.slot === s).sort((a, b) => a.at - b.at);
+      return [op, { all, nums: bySlot('n'), strings: bySlot('s'), flags: bySlot('flag') }];
+    }),
+  ));
+}
 
 export function layoutOf(op: PlanOp): OpLayout {
-  const layout = LAYOUT.get(op);
+  const layout = allLayouts().get(op);
   if (!layout) throw new Error(`plan: no operation ${op}`);
   return layout;
 }

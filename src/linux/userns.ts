@@ -47,3 +47,8 @@ export function hostUid(): number {
     return uid;
   }
 }
+
+/** Text for /proc/PID/uid_map or gid_map. */
+export function idMapText(maps: { containerID: number; hostID: number; size: number }[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
