@@ -217,7 +217,8 @@ execFileSync(
   loadBundle(path.join(dist, 'tcr-systemd.cjs'), scripts);
   loadBundle(path.join(dist, 'tcr-compose.cjs'), scripts);
   loadBundle(path.join(dist, 'tcr-labs.cjs'), scripts);
-  loadBundle(path.join(dist, 'tcr-engine.cjs'), scripts).warmUp().then(() => {
+  // a warm-up that cannot run (no writable temp dir) costs speed, not the build
+  loadBundle(path.join(dist, 'tcr-engine.cjs'), scripts).warmUp().catch(() => []).then(() => {
     for (const [file, script] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
   });
 `,
