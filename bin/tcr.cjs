@@ -15,7 +15,10 @@ const { createRequire } = require('node:module');
 const dist = path.join(__dirname, '..', 'dist');
 const loaded = new Map();
 
-/** Runs one of dist/'s bundles (once) and returns its exports; `scripts` collects the vm.Scripts for the code-cache maker. */
+/**
+ * Runs one of dist/'s bundles (once) and returns its exports. `scripts` collects, by file, the
+ * vm.Script and whether V8 took its cache (for the code-cache maker and learnCaches).
+ */
 function loadBundle(file, scripts) {
   if (loaded.has(file)) return loaded.get(file).exports;
   let cachedData;
@@ -28,7 +31,7 @@ function loadBundle(file, scripts) {
   // latin1: the bundles are ASCII (esbuild escapes the rest), and one-byte decoding skips UTF-8 validation;
   // each is stored already inside CommonJS's function wrapper (scripts/bundle.mjs)
   const script = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
-  scripts?.set(file, script);
+  scripts?.set(file, { script, cached: cachedData !== undefined && !script.cachedDataRejected });
   const module_ = { exports: {} };
   loaded.set(file, module_);
   const base = createRequire(file);
@@ -52,22 +55,74 @@ if (deferredCa !== undefined) {
 const ENGINE_COMMANDS = new Set(['start', 'state', 'kill', 'delete', 'list']);
 const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--store', '--rootless']);
 
-/** The bundle that runs this command line: the sub-command's name is its first word that is neither a global flag nor a value of one. */
-function bundleFor(argv) {
+/** The command's word: the first that is neither a global flag nor a value of one. */
+function commandWord(argv) {
   for (let i = 0; i < argv.length; i++) {
     if (GLOBAL_WITH_VALUE.has(argv[i])) i++;
-    else if (!argv[i].startsWith('-')) return ENGINE_COMMANDS.has(argv[i]) ? 'tcr-engine.cjs' : 'tcr.cjs';
+    else if (!argv[i].startsWith('-')) return argv[i];
   }
-  return 'tcr.cjs';
+  return '';
+}
+
+/** The bundle that runs this command line (the engine's for its commands, else the full CLI). */
+function bundleFor(argv) {
+  return ENGINE_COMMANDS.has(commandWord(argv)) ? 'tcr-engine.cjs' : 'tcr.cjs';
+}
+
+/**
+ * The code caches learn: scripts/bundle.mjs takes them after a warm-up that starts no container,
+ * so the functions of a real create, run or exec are compiled anew by every such command. After
+ * the first command of each name that succeeds, each bundle it loaded gets its cache taken again,
+ * now holding what that command compiled (V8 keeps a cache's functions and adds the new ones), and
+ * dir/.learned.json notes the name for that build of the bundle. A cache V8 refused (another node)
+ * is replaced the same way. Every write goes through a rename: a concurrent command reads the old
+ * cache or the new one; a directory it cannot write (rootless, a read-only install) is left alone.
+ */
+function learnCaches(dir, command, scripts) {
+  const notes = path.join(dir, '.learned.json');
+  let learned = {};
+  try {
+    learned = JSON.parse(fs.readFileSync(notes, 'utf8'));
+  } catch {
+    // none yet, or unreadable: every cache counts as not learned
+  }
+  const replace = (file, data) => {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  };
+  try {
+    const due = [];
+    for (const [file, { script, cached }] of scripts) {
+      const st = fs.statSync(file);
+      const build = `${st.size}:${st.mtimeMs}`;
+      const name = path.basename(file);
+      const seen = cached && learned[name]?.build === build ? learned[name].commands : [];
+      if (!seen.includes(command)) due.push({ file, script, name, build, seen });
+    }
+    if (!due.length) return;
+    // before taking any cache (milliseconds each): a directory this user cannot write is left at once
+    fs.accessSync(dir, fs.constants.W_OK);
+    for (const { file, script, name, build, seen } of due) {
+      replace(`${file}.cache`, script.createCachedData());
+      learned[name] = { build, commands: [...seen, command] };
+    }
+    replace(notes, JSON.stringify(learned));
+  } catch {
+    // not ours to write: the caches stay as they are
+  }
 }
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  loadBundle(path.join(dist, bundleFor(argv)))
+  const scripts = new Map();
+  loadBundle(path.join(dist, bundleFor(argv)), scripts)
     .main(argv)
     .then((code) => {
       process.exitCode = code;
+      const command = commandWord(argv);
+      if (code === 0 && command) process.once('exit', () => learnCaches(dist, command, scripts));
     });
 } else {
-  module.exports = { loadBundle, dist, bundleFor, ENGINE_COMMANDS, GLOBAL_WITH_VALUE };
+  module.exports = { loadBundle, learnCaches, dist, bundleFor, ENGINE_COMMANDS, GLOBAL_WITH_VALUE };
 }

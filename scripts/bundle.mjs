@@ -196,6 +196,8 @@ for (const file of [
   'dist/tcr-labs.cjs',
 ])
   fs.rmSync(`${file}.cache`, { force: true });
+// what bin/tcr.cjs's learnCaches noted of the last build's caches
+fs.rmSync('dist/.learned.json', { force: true });
 const { execFileSync } = await import('node:child_process');
 // The engine's warm-up runs its commands on a scratch root: what they print
 // (a state, a list, the refusals of the stopped container) is not shown;
@@ -219,7 +221,7 @@ execFileSync(
   loadBundle(path.join(dist, 'tcr-labs.cjs'), scripts);
   // a warm-up that cannot run (no writable temp dir) costs speed, not the build
   loadBundle(path.join(dist, 'tcr-engine.cjs'), scripts).warmUp().catch(() => []).then(() => {
-    for (const [file, script] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
+    for (const [file, { script }] of scripts) fs.writeFileSync(file + '.cache', script.createCachedData());
   });
 `,
   ],
