@@ -72,9 +72,9 @@ function bundleFor(argv) {
 /**
  * The code caches learn: scripts/bundle.mjs takes them after a warm-up that starts no container,
  * so the functions of a real create, run or exec are compiled anew by every such command. After
- * the first command of each name that succeeds, each bundle it loaded gets its cache taken again,
- * now holding what that command compiled (V8 keeps a cache's functions and adds the new ones), and
- * dir/.learned.json notes the name for that build of the bundle. A cache V8 refused (another node)
+ * the first command of each name (and set of bundles loaded) that succeeds, each bundle it loaded
+ * gets its cache taken again, now holding what that command compiled (V8 keeps a cache's functions
+ * and adds the new ones), and dir/.learned.json notes it for that build of the bundle. A cache V8 refused (another node)
  * is replaced the same way. Every write goes through a rename: a concurrent command reads the old
  * cache or the new one; a directory it cannot write (rootless, a read-only install) is left alone.
  */
@@ -91,6 +91,9 @@ function learnCaches(dir, command, scripts) {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   };
+  // runc's `run ID` and docker's `run IMAGE` share a name, not their code: what a command line
+  // compiled is told apart by the name and the bundles it loaded
+  const key = [command, ...[...scripts.keys()].map((f) => path.basename(f)).sort()].join(' ');
   try {
     const due = [];
     for (const [file, { script, cached }] of scripts) {
@@ -98,14 +101,14 @@ function learnCaches(dir, command, scripts) {
       const build = `${st.size}:${st.mtimeMs}`;
       const name = path.basename(file);
       const seen = cached && learned[name]?.build === build ? learned[name].commands : [];
-      if (!seen.includes(command)) due.push({ file, script, name, build, seen });
+      if (!seen.includes(key)) due.push({ file, script, name, build, seen });
     }
     if (!due.length) return;
     // before taking any cache (milliseconds each): a directory this user cannot write is left at once
     fs.accessSync(dir, fs.constants.W_OK);
     for (const { file, script, name, build, seen } of due) {
       replace(`${file}.cache`, script.createCachedData());
-      learned[name] = { build, commands: [...seen, command] };
+      learned[name] = { build, commands: [...seen, key] };
     }
     replace(notes, JSON.stringify(learned));
   } catch {

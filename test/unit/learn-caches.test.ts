@@ -43,7 +43,7 @@ describe('learnCaches', () => {
     const again = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file, cachedData: cache });
     expect(again.cachedDataRejected).toBe(false);
     const st = fs.statSync(file);
-    expect(notes()).toEqual({ 'b.cjs': { build: `${st.size}:${st.mtimeMs}`, commands: ['create'] } });
+    expect(notes()).toEqual({ 'b.cjs': { build: `${st.size}:${st.mtimeMs}`, commands: ['create b.cjs'] } });
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
@@ -54,17 +54,27 @@ describe('learnCaches', () => {
     expect(fs.existsSync(`${file}.cache`)).toBe(false);
     loader.learnCaches(dir, 'run', compiled(true));
     expect(fs.existsSync(`${file}.cache`)).toBe(true);
-    expect(notes()['b.cjs'].commands).toEqual(['create', 'run']);
+    expect(notes()['b.cjs'].commands).toEqual(['create b.cjs', 'run b.cjs']);
+  });
+
+  it("tells one name's command lines apart by the bundles they loaded (runc's run ID, docker's run IMAGE)", () => {
+    loader.learnCaches(dir, 'run', compiled(true));
+    const other = path.join(dir, 'images.cjs');
+    fs.writeFileSync(other, '(function () { return 5; })');
+    const script = new vm.Script(fs.readFileSync(other, 'latin1'), { filename: other });
+    loader.learnCaches(dir, 'run', new Map([...compiled(true), [other, { script, cached: false }]]));
+    expect(notes()['b.cjs'].commands).toEqual(['run b.cjs', 'run b.cjs images.cjs']);
+    expect(notes()['images.cjs'].commands).toEqual(['run b.cjs images.cjs']);
   });
 
   it('starts over for a cache V8 refused or a bundle rebuilt since', () => {
     loader.learnCaches(dir, 'create', compiled(true));
     loader.learnCaches(dir, 'run', compiled(false));
-    expect(notes()['b.cjs'].commands).toEqual(['run']);
+    expect(notes()['b.cjs'].commands).toEqual(['run b.cjs']);
     fs.writeFileSync(file, '(function () { return 4; })');
     loader.learnCaches(dir, 'run', compiled(true));
     const st = fs.statSync(file);
-    expect(notes()['b.cjs']).toEqual({ build: `${st.size}:${st.mtimeMs}`, commands: ['run'] });
+    expect(notes()['b.cjs']).toEqual({ build: `${st.size}:${st.mtimeMs}`, commands: ['run b.cjs'] });
   });
 
   it('a write that fails (a directory it cannot write: rootless, a read-only install) throws nothing and changes nothing', () => {
@@ -74,6 +84,6 @@ describe('learnCaches', () => {
     fs.mkdirSync(`${file}.cache.${process.pid}.tmp`);
     expect(() => loader.learnCaches(dir, 'run', compiled(true))).not.toThrow();
     expect(fs.readFileSync(`${file}.cache`)).toEqual(before);
-    expect(notes()['b.cjs'].commands).toEqual(['create']);
+    expect(notes()['b.cjs'].commands).toEqual(['create b.cjs']);
   });
 });
