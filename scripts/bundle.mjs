@@ -196,8 +196,9 @@ for (const file of [
   'dist/tcr-labs.cjs',
 ])
   fs.rmSync(`${file}.cache`, { force: true });
-// what bin/tcr.cjs's learnCaches noted of the last build's caches
+// what bin/tcr.cjs's learnCaches noted of the last build's caches, and any write of its that a kill cut short
 fs.rmSync('dist/.learned.json', { force: true });
+for (const f of fs.readdirSync('dist')) if (f.endsWith('.tmp')) fs.rmSync(`dist/${f}`, { force: true });
 const { execFileSync } = await import('node:child_process');
 // The engine's warm-up runs its commands on a scratch root: what they print
 // (a state, a list, the refusals of the stopped container) is not shown;
