@@ -17,21 +17,24 @@ const loaded = new Map();
 
 /**
  * Runs one of dist/'s bundles (once) and returns its exports. `scripts` collects, by file, the
- * vm.Script and whether V8 took its cache (for the code-cache maker and learnCaches).
+ * vm.Script, whether V8 took its cache, and which build of the bundle it is (for the code-cache
+ * maker and learnCaches).
  */
 function loadBundle(file, scripts) {
   if (loaded.has(file)) return loaded.get(file).exports;
+  const bundle = fs.statSync(file);
   let cachedData;
   try {
     // only a cache made after its bundle: V8 checks the bundle's length, not its text
-    if (fs.statSync(`${file}.cache`).mtimeMs >= fs.statSync(file).mtimeMs) cachedData = fs.readFileSync(`${file}.cache`);
+    if (fs.statSync(`${file}.cache`).mtimeMs >= bundle.mtimeMs) cachedData = fs.readFileSync(`${file}.cache`);
   } catch {
     // no cache: V8 compiles the bundle itself
   }
   // latin1: the bundles are ASCII (esbuild escapes the rest), and one-byte decoding skips UTF-8 validation;
   // each is stored already inside CommonJS's function wrapper (scripts/bundle.mjs)
   const script = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
-  scripts?.set(file, { script, cached: cachedData !== undefined && !script.cachedDataRejected });
+  const cached = cachedData !== undefined && !script.cachedDataRejected;
+  scripts?.set(file, { script, cached, build: `${bundle.size}:${bundle.mtimeMs}` });
   const module_ = { exports: {} };
   loaded.set(file, module_);
   const base = createRequire(file);
@@ -74,9 +77,10 @@ function bundleFor(argv) {
  * so the functions of a real create, run or exec are compiled anew by every such command. After
  * the first command of each name (and set of bundles loaded) that succeeds, each bundle it loaded
  * gets its cache taken again, now holding what that command compiled (V8 keeps a cache's functions
- * and adds the new ones), and dir/.learned.json notes it for that build of the bundle. A cache V8 refused (another node)
- * is replaced the same way. Every write goes through a rename: a concurrent command reads the old
- * cache or the new one; a directory it cannot write (rootless, a read-only install) is left alone.
+ * and adds the new ones), and dir/.learned.json notes it for that build of the bundle. A cache V8
+ * refused (another node) is replaced the same way. Every write goes through a rename: a concurrent
+ * command reads the old cache or the new one; a directory it cannot write (rootless, a read-only
+ * install) is left alone.
  */
 function learnCaches(dir, command, scripts) {
   const notes = path.join(dir, '.learned.json');
@@ -96,9 +100,7 @@ function learnCaches(dir, command, scripts) {
   const key = [command, ...[...scripts.keys()].map((f) => path.basename(f)).sort()].join(' ');
   try {
     const due = [];
-    for (const [file, { script, cached }] of scripts) {
-      const st = fs.statSync(file);
-      const build = `${st.size}:${st.mtimeMs}`;
+    for (const [file, { script, cached, build }] of scripts) {
       const name = path.basename(file);
       const seen = cached && learned[name]?.build === build ? learned[name].commands : [];
       if (!seen.includes(key)) due.push({ file, script, name, build, seen });

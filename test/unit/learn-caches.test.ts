@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REPO } from '../helpers.js';
 
-type Scripts = Map<string, { script: vm.Script; cached: boolean }>;
+type Scripts = Map<string, { script: vm.Script; cached: boolean; build: string }>;
 const loader = createRequire(import.meta.url)(path.join(REPO, 'bin', 'tcr.cjs')) as {
   learnCaches(dir: string, command: string, scripts: Scripts): void;
 };
@@ -19,10 +19,15 @@ let dir: string;
 let file: string;
 const notes = () =>
   JSON.parse(fs.readFileSync(path.join(dir, '.learned.json'), 'utf8')) as Record<string, { build: string; commands: string[] }>;
+/** The loader's record of a bundle: which build of it (its size and mtime, as loadBundle notes them). */
+const buildOf = (f: string) => {
+  const st = fs.statSync(f);
+  return `${st.size}:${st.mtimeMs}`;
+};
 const compiled = (cached: boolean): Scripts => {
   const script = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file });
   (script.runInThisContext() as () => number)();
-  return new Map([[file, { script, cached }]]);
+  return new Map([[file, { script, cached, build: buildOf(file) }]]);
 };
 
 beforeEach(() => {
@@ -62,7 +67,7 @@ describe('learnCaches', () => {
     const other = path.join(dir, 'images.cjs');
     fs.writeFileSync(other, '(function () { return 5; })');
     const script = new vm.Script(fs.readFileSync(other, 'latin1'), { filename: other });
-    loader.learnCaches(dir, 'run', new Map([...compiled(true), [other, { script, cached: false }]]));
+    loader.learnCaches(dir, 'run', new Map([...compiled(true), [other, { script, cached: false, build: buildOf(other) }]]));
     expect(notes()['b.cjs'].commands).toEqual(['run b.cjs', 'run b.cjs images.cjs']);
     expect(notes()['images.cjs'].commands).toEqual(['run b.cjs images.cjs']);
   });
