@@ -19,7 +19,8 @@ export function parseSignal(s: string | undefined): number {
     const off = Number(rt[2] ?? 0) * (name.startsWith('SIGRTMIN') ? 1 : -1);
     if (base + off >= 34 && base + off <= 64) return base + off;
   }
-  if (name in byName()) return byName()[name];
+  const numbers = byName();
+  if (name in numbers) return numbers[name];
   throw new TcrError(`invalid signal ${JSON.stringify(s)}`);
 }
 
