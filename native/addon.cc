@@ -52,7 +52,7 @@ Napi::Object StatusObject(Napi::Env env, pid_t pid, int status) {
   return o;
 }
 
-// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd: number, slotFd: number, executorPath: string)
+// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd: number, slotFd: number, executorPath: string, held?: number[])
 //   -> { stage1, pidPipe, sock }: returns once the executor runs; spawnFinish reads what its stage 1 cloned
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -65,13 +65,19 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   int cgroup_fd = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
   int slot_fd = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
   std::string exe_path = info[4].As<Napi::String>().Utf8Value();
+  std::vector<int> held;
+  if (info.Length() > 5 && info[5].IsArray()) {
+    auto a = info[5].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) held.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  }
   int exe_fd = tcr_sealed_memfd("tcr-executor", exe_path.c_str(), 0); // tcr_spawn moves it out of the way
   // EACCES/EPERM: a host that forbids executable memfds (vm.memfd_noexec=2): the file itself is executed
   if (exe_fd < 0 && exe_fd != -EACCES && exe_fd != -EPERM)
     throw ErrnoError(env, -exe_fd, (exe_path + " (the launch-plan executor, built with the addon: npm run build)").c_str());
   pid_t stage1 = -1;
   int pid_pipe = -1, sock = -1;
-  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, slot_fd, exe_fd, exe_path.c_str(), &stage1, &pid_pipe, &sock);
+  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, slot_fd, exe_fd, exe_path.c_str(), held.data(), held.size(), &stage1,
+                    &pid_pipe, &sock);
   if (exe_fd >= 0) close(exe_fd);
   if (r < 0) throw ErrnoError(env, -r, "start of the executor");
   Napi::Object o = Napi::Object::New(env);

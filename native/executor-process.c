@@ -294,10 +294,10 @@ int do_find_exec(struct child *c, const struct plan_step *s) {
 }
 
 int do_fds(struct child *c, int keep) {
-  for (int fd = 0; fd < keep; fd++) {
-    int fl = fcntl(fd, F_GETFD);
-    if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-  }
+  /* The fds below `keep` that the runtime passed came without close-on-exec
+   * (spawn.c). Any other fd there is one of the init's own (a directory of a
+   * step, opened close-on-exec) that fell into a hole of the range, where the
+   * caller had nothing open: it must close at exec too, so none is touched. */
   /* everything else closes at exec (CVE-2024-21626); our socket stays until then */
   if (syscall(SYS_close_range, keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return -errno;
   (void)c;

@@ -98,6 +98,12 @@ struct start {
   int stdio[3];
   int from[NFDS], to[NFDS]; /* socket, pid pipe, plan, cgroup, slot 0 (-1: none) -> their numbers in the executor */
   int exe;
+  /* the runtime's fds (this launch's: the executor's copy, the cgroup and slot fds, both ends
+   * of the socket and pipe; and those the caller names, its locks): never passed on, even
+   * where their number is in the kept range */
+  int own[7];
+  const int *held;
+  size_t n_held;
   const char *exe_path;
   char *argv[NFDS + 2];
   volatile int err;
@@ -132,6 +138,10 @@ static int start_executor(void *arg) {
     if (s->from[i] >= 0 && (r = raw_syscall(SYS_dup3, s->from[i], s->to[i], 0, 0, 0)) < 0) goto fail;
   /* the kept range (stdio, preserved fds) must survive this exec, whatever Node marked close-on-exec */
   for (int fd = 0; fd < s->to[0]; fd++) {
+    int own = 0;
+    for (int i = 0; i < 7; i++) own |= fd == s->own[i];
+    for (size_t i = 0; i < s->n_held; i++) own |= fd == s->held[i];
+    if (own) continue; /* close-on-exec: gone at the exec (CVE-2024-21626 was a leaked cgroup fd) */
     long fl = raw_syscall(SYS_fcntl, fd, F_GETFD, 0, 0, 0);
     if (fl > 0 && (fl & FD_CLOEXEC)) raw_syscall(SYS_fcntl, fd, F_SETFD, fl & ~FD_CLOEXEC, 0, 0);
   }
@@ -153,7 +163,7 @@ fail:
 }
 
 int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, int slot_fd, int exe_fd, const char *exe_path,
-              pid_t *out_stage1, int *out_pid_pipe, int *out_sock) {
+              const int *held, size_t n_held, pid_t *out_stage1, int *out_pid_pipe, int *out_sock) {
   if (!plan_valid(plan, len)) return -EINVAL;
   const struct plan_header *hdr = plan;
   /* the executor's fds go just above the kept range; ours start above those, out of the way of every dup2.
@@ -170,6 +180,10 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
     r = -errno;
     goto out;
   }
+  int own[7] = {exe_fd, cgroup_fd, slot_fd, sv[0], sv[1], pp[0], pp[1]};
+  for (int i = 0; i < 7; i++) s.own[i] = own[i] >= 0 ? own[i] : -2; /* -2 matches no fd */
+  s.held = held;
+  s.n_held = n_held;
   int plan_fd = sealed_memfd_of("tcr-plan", plan, len, low);
   if (plan_fd < 0) {
     r = plan_fd;

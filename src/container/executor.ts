@@ -4,6 +4,7 @@
 // (test/unit/runtime-launch.test.ts) with no process and no root.
 import fs from 'node:fs';
 import { executorPath, native, type WaitStatus } from '../sys/native.js';
+import { ContainerLock } from './lock.js';
 
 export interface Executor {
   /** starts the executor on an encoded plan; returns once it runs, before its stage 1 has cloned the init */
@@ -39,7 +40,7 @@ export interface Started {
 }
 
 export const nativeExecutor: Executor = {
-  spawn: (plan, stdio, cgroupFd, slotFd) => native().spawn(plan, stdio, cgroupFd, slotFd, executorPath()),
+  spawn: (plan, stdio, cgroupFd, slotFd) => native().spawn(plan, stdio, cgroupFd, slotFd, executorPath(), ContainerLock.heldFds()),
   started: async (s) => {
     await native().readableAsync(s.pidPipe);
     return native().spawnFinish(s.pidPipe, s.stage1);

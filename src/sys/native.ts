@@ -25,6 +25,8 @@ interface NativeAddon {
     cgroupFd: number,
     slotFd: number,
     executor: string,
+    /** more of this process's fds that must not reach the container, even inside the kept range */
+    held?: number[],
   ): { stage1: number; pidPipe: number; sock: number };
   /** Reads stage 1's report (blocking until it comes), reaps stage 1, closes the pipe: the init's pid (-1: stage 1 failed). */
   spawnFinish(pidPipe: number, stage1: number): { pid: number; intoCgroup: boolean };

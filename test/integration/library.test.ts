@@ -4,6 +4,7 @@
 // program, would hang until a container ended), and launches started
 // together must all come through.
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox, isRoot, lacks } from '../helpers.js';
 import { expectNothingLeft, uniqueId } from './lib.js';
@@ -51,6 +52,32 @@ describe.skipIf(lacks(isRoot))('tcr as a library', () => {
     const ids = Array.from({ length: 4 }, () => uniqueId('lib'));
     const statuses = await Promise.all(ids.map((id) => rt.run(id, { bundle, stdio: [devnull, devnull, devnull] })));
     expect(statuses).toEqual([0, 0, 0, 0]);
+    expectNothingLeft(sb);
+  }, 60_000);
+
+  it("no fd of the runtime's reaches a container, even where a --preserve-fds range covers numbers the caller never opened", async () => {
+    const bundle = sb.bundle('fds', (s) => {
+      s.process!.args = ['sh', '-c', 'ls -l /proc/$$/fd'];
+    });
+    const out = path.join(bundle, 'fds.out');
+    const fd = fs.openSync(out, 'w');
+    // eight holes at the lowest free numbers: the launch's own fds (its lock, the cgroup
+    // directory, the executor's memfd, the socket and pipe to it) are made into them
+    const holes = Array.from({ length: 8 }, () => fs.openSync('/dev/null', 'r'));
+    for (const h of holes) fs.closeSync(h);
+    try {
+      const preserveFds = Math.max(...holes) + 1 - 3;
+      expect(await rt.run(uniqueId('lib'), { bundle, stdio: [devnull, fd, fd], preserveFds })).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const seen = fs.readFileSync(out, 'utf8');
+    expect(seen).toMatch(/ 0 -> \/dev\/null$/m);
+    const numbers = [...seen.matchAll(/ (\d+) -> /g)].map((m) => Number(m[1]));
+    // `ls` reads the directory through an fd of its own, which may take a hole too
+    const lsOwn = [...seen.matchAll(/ (\d+) -> \/proc\/\d+\/fd$/gm)].map((m) => Number(m[1]));
+    expect(numbers.filter((n) => holes.includes(n) && !lsOwn.includes(n))).toEqual([]);
+    expect(seen).not.toMatch(/tcr-executor|\/lock$|cgroup/m);
     expectNothingLeft(sb);
   }, 60_000);
 });

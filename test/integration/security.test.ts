@@ -72,6 +72,19 @@ describe.skipIf(lacks(isRoot))('security (root, real kernel)', () => {
       }
     });
 
+    it("--preserve-fds over fds the caller never opened passes none of the runtime's: no lock, cgroup, memfd, socket to the executor, nor the init's own", () => {
+      const id = uniqueId('hfds');
+      const b = shBundle(sb, id, 'ls -l /proc/1/fd; true');
+      // only 0-2 open: fds 3..42 of tcr are whatever it opens itself
+      const r = sb.tcr(['run', '--preserve-fds', '40', '--bundle', b, id]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const targets = [...containerFds(r.stdout).values()];
+      expect(targets.filter((t) => /tcr-executor|tcr-plan|\/lock$|cgroup|^\/$|\/run\/|\/tcr/.test(t))).toEqual([]);
+      // Node's own (its event loop's epoll and eventfds, pipes) may be there, as runc's are in runc's case: nothing of a path
+      expect(targets.filter((t) => t.startsWith('/') && !t.startsWith('/dev/'))).toEqual([]);
+    });
+
     it('a created (not yet started) container holds no fd of the runtime but 0-2 and the exec fifo', () => {
       const c = createContainer(sb, 'sleep 30');
       try {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ContainerLock } from '../../src/container/lock.js';
 import { StateStore, type ContainerRecord } from '../../src/container/state-store.js';
+import { native } from '../../src/sys/native.js';
 
 const roots: string[] = [];
 function store(): StateStore {
@@ -40,14 +41,42 @@ describe('StateStore', () => {
     expect(fs.readdirSync(s.root)).toEqual([]);
   });
 
-  it('a directory with only a lock (a create killed before its record) does not hold the id', () => {
+  it('a directory without a record (a create killed before it) does not hold the id, with or without its lock file', () => {
     const s = store();
-    fs.mkdirSync(s.dir('c2'));
-    fs.writeFileSync(path.join(s.dir('c2'), 'lock'), '');
-    const lock = s.claim('c2');
-    record(s, 'c2');
+    for (const id of ['c2', 'c2old']) {
+      fs.mkdirSync(s.dir(id));
+      if (id === 'c2old') fs.writeFileSync(path.join(s.dir(id), 'lock'), '');
+      const lock = s.claim(id);
+      record(s, id);
+      lock.release();
+      expect(() => s.claim(id)).toThrow(`container with id ${id} already exists`);
+    }
+  });
+
+  it("a held lock's fd is listed for launches to keep from containers, and no longer once released", () => {
+    const s = store();
+    const lock = s.claim('c4');
+    const [fd] = ContainerLock.heldFds().slice(-1);
+    expect(fs.readlinkSync(`/proc/self/fd/${fd}`)).toBe(path.join(s.dir('c4'), 'lock'));
     lock.release();
-    expect(() => s.claim('c2')).toThrow('container with id c2 already exists');
+    expect(ContainerLock.heldFds()).not.toContain(fd);
+  });
+
+  it("a command that waited while the container was removed and made anew under its id does not get the new one's lock", () => {
+    const s = store();
+    s.claim('c5').release();
+    const n = native();
+    const flock = n.flock.bind(n);
+    // while this command waits in flock: a delete removes c5, a create makes c5 again
+    vi.spyOn(n, 'flock').mockImplementationOnce((fd, exclusive, nonblocking) => {
+      s.remove('c5');
+      fs.mkdirSync(s.dir('c5'));
+      return flock(fd, exclusive, nonblocking);
+    });
+    expect(ContainerLock.acquire(s.dir('c5'))).toBeNull();
+    const again = ContainerLock.acquire(s.dir('c5'));
+    expect(again).not.toBeNull();
+    again!.release();
   });
 
   it('what a removal killed half-way left is removed by the next one', () => {
