@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tcr_native",
-      "sources": ["native/addon.cc", "native/inflate.cc", "native/spawn.c"],
+      "sources": ["native/addon.cc", "native/addon-spawn.cc", "native/inflate.cc", "native/spawn.c"],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

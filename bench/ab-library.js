@@ -8,10 +8,9 @@
 //
 //   node bench/ab-library.js OLD NEW        BENCH_ROUNDS=12 BENCH_M=40 node bench/ab-library.js OLD NEW
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, loadAverage, median } from './stats.js';
+import { benchDir, die, loadAverage, median } from './stats.js';
 import { deleteAll, rate } from './rate.js';
 import { trueBundle } from './true-bundle.js';
 
@@ -26,7 +25,7 @@ for (const d of checkouts)
   if (!fs.existsSync(path.join(d, 'dist', 'index.js'))) die(`${d}/dist/index.js is missing: run \`bash scripts/setup.sh\` there`);
 
 const loadBefore = loadAverage();
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-ab-library-'));
+const tmp = benchDir('tcr-ab-library-');
 const devnull = fs.openSync('/dev/null', 'r+');
 const bundle = trueBundle(path.join(REPO, 'demo', 'busybox'), path.join(tmp, 'bundle'));
 const runtimes = [];

@@ -7,10 +7,9 @@
 //   node bench/ab.js OLD/bin/tcr NEW/bin/tcr        BENCH_N=40 node bench/ab.js ...
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAverage, median } from './stats.js';
+import { benchDir, loadAverage, median } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = path.join(REPO, 'demo', 'busybox');
@@ -22,7 +21,7 @@ if (!a || !b) {
   process.exit(2);
 }
 const loadBefore = loadAverage();
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-ab-'));
+const root = benchDir('tcr-ab-');
 
 function ms(bin, steps) {
   const t0 = process.hrtime.bigint();

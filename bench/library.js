@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, loadAverage, median } from './stats.js';
+import { benchDir, die, loadAverage, median } from './stats.js';
 import { deleteAll, rate } from './rate.js';
 import { trueBundle } from './true-bundle.js';
 
@@ -43,7 +43,7 @@ if (spawnSync('runc', ['--version']).status !== 0) die('runc is not installed (a
 
 const { Runtime } = await import(path.join(REPO, 'dist', 'index.js'));
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-lib-'));
+const tmp = benchDir('tcr-bench-lib-');
 const devnull = fs.openSync('/dev/null', 'r+');
 
 const makeBundle = (name) => trueBundle(DEMO, path.join(tmp, name));

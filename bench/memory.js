@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, loadAverage, median } from './stats.js';
+import { benchDir, die, loadAverage, median } from './stats.js';
 import { trueBundle } from './true-bundle.js';
 import { PodmanSide } from './podman-side.js';
 
@@ -30,7 +30,7 @@ for (const [k, v] of Object.entries({ BENCH_N: N, BENCH_K: K }))
 if (process.getuid() !== 0) die('containers need root: run as root');
 if (!fs.existsSync('/usr/bin/time')) die('GNU time is missing (apt-get install time)');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-mem-'));
+const tmp = benchDir('tcr-bench-mem-');
 const side = new PodmanSide(REPO, tmp, { cgroupParent: `/tcr-bench-podman-${process.pid}` });
 const bundle = trueBundle(path.join(REPO, 'demo', 'busybox'), path.join(tmp, 'bundle'));
 const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));

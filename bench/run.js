@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, loadAverage, median, quantile } from './stats.js';
+import { benchDir, die, loadAverage, median, quantile } from './stats.js';
 import { trueBundle } from './true-bundle.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,7 +40,7 @@ if (runcVersion.status !== 0) die('runc is not installed (apt-get install runc)'
 
 // ---- scratch area: one bundle and one --root per runtime ------------------
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-'));
+const tmp = benchDir('tcr-bench-');
 const log = path.join(tmp, 'commands.log');
 const logFd = fs.openSync(log, 'a');
 const prefix = `bench${process.pid}-`;

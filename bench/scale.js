@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, loadAverage, median } from './stats.js';
+import { benchDir, die, loadAverage, median } from './stats.js';
 import { trueBundle } from './true-bundle.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,7 +31,7 @@ for (const [k, v] of Object.entries({ BENCH_N: N, BENCH_L: L, BENCH_R: R }))
 if (process.getuid() !== 0) die('containers need root: run as root');
 if (!fs.existsSync(path.join(DEMO, 'config.json'))) die('demo/busybox is missing: run `bash scripts/setup.sh` first');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcr-bench-scale-'));
+const tmp = benchDir('tcr-bench-scale-');
 const out = fs.openSync(path.join(tmp, 'commands.log'), 'a');
 const bundle = trueBundle(DEMO, path.join(tmp, 'bundle'));
 const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));

@@ -28,16 +28,19 @@
 #include "plan.h"
 #include "spawn.h"
 #include "fdpass.h"
+#include "addon-spawn.h"
 
-namespace {
-
-Napi::Error ErrnoError(Napi::Env env, int err, const char *what) {
+Napi::Error tcr_addon::ErrnoError(Napi::Env env, int err, const char *what) {
   Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + strerror(err));
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("code", Napi::String::New(env, strerrorname_np(err) ? strerrorname_np(err) : "EUNKNOWN"));
   e.Set("syscall", Napi::String::New(env, what));
   return e;
 }
+
+namespace {
+
+using tcr_addon::ErrnoError;
 
 Napi::Object StatusObject(Napi::Env env, pid_t pid, int status) {
   Napi::Object o = Napi::Object::New(env);
@@ -49,54 +52,6 @@ Napi::Object StatusObject(Napi::Env env, pid_t pid, int status) {
     o.Set("code", env.Null());
     o.Set("signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   }
-  return o;
-}
-
-// spawn(plan: Buffer, stdio: [fd|-1, fd|-1, fd|-1], cgroupFd: number, slotFd: number, executorPath: string, held?: number[])
-//   -> { stage1, pidPipe, sock }: returns once the executor runs; spawnFinish reads what its stage 1 cloned
-Napi::Value Spawn(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  auto plan = info[0].As<Napi::Buffer<uint8_t>>();
-  int stdio[3] = {-1, -1, -1};
-  if (info[1].IsArray()) {
-    auto a = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < 3 && i < a.Length(); i++) stdio[i] = a.Get(i).As<Napi::Number>().Int32Value();
-  }
-  int cgroup_fd = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
-  int slot_fd = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
-  std::string exe_path = info[4].As<Napi::String>().Utf8Value();
-  std::vector<int> held;
-  if (info.Length() > 5 && info[5].IsArray()) {
-    auto a = info[5].As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) held.push_back(a.Get(i).As<Napi::Number>().Int32Value());
-  }
-  int exe_fd = tcr_sealed_memfd("tcr-executor", exe_path.c_str(), 0); // tcr_spawn moves it out of the way
-  // EACCES/EPERM: a host that forbids executable memfds (vm.memfd_noexec=2): the file itself is executed
-  if (exe_fd < 0 && exe_fd != -EACCES && exe_fd != -EPERM)
-    throw ErrnoError(env, -exe_fd, (exe_path + " (the launch-plan executor, built with the addon: npm run build)").c_str());
-  pid_t stage1 = -1;
-  int pid_pipe = -1, sock = -1;
-  int r = tcr_spawn(plan.Data(), plan.Length(), stdio, cgroup_fd, slot_fd, exe_fd, exe_path.c_str(), held.data(), held.size(), &stage1,
-                    &pid_pipe, &sock);
-  if (exe_fd >= 0) close(exe_fd);
-  if (r < 0) throw ErrnoError(env, -r, "start of the executor");
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("stage1", stage1);
-  o.Set("pidPipe", pid_pipe);
-  o.Set("sock", sock);
-  return o;
-}
-
-// spawnFinish(pidPipe, stage1) -> { pid, intoCgroup }: blocks until stage 1 reports (wait for
-// the pipe to turn readable first), reaps it and closes the pipe
-Napi::Value SpawnFinish(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  pid_t pid = -1;
-  int into = 0;
-  tcr_spawn_finish(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), &pid, &into);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("pid", pid);
-  o.Set("intoCgroup", Napi::Boolean::New(env, into != 0));
   return o;
 }
 
@@ -335,8 +290,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendFdToSocket", Napi::Function::New(env, SendFdToSocket));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("getWinsize", Napi::Function::New(env, GetWinsize));
-  exports.Set("spawn", Napi::Function::New(env, Spawn));
-  exports.Set("spawnFinish", Napi::Function::New(env, SpawnFinish));
+  tcr_addon::RegisterSpawn(env, exports);
   exports.Set("waitpid", Napi::Function::New(env, WaitPid));
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync));
   exports.Set("waitExitAsync", Napi::Function::New(env, WaitExitAsync));

@@ -214,9 +214,20 @@ int tcr_spawn(const void *plan, size_t len, const int stdio[3], int cgroup_fd, i
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  static _Alignas(16) char stack[64 * 1024];
-  pid_t pid = clone(start_executor, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
-  int clone_err = errno;
+  /* the child's stack: one per calling thread (spawns may run on several at once), made on
+   * its first spawn and kept, since the child is done with it once this thread resumes */
+  enum { STACK = 64 * 1024 };
+  static _Thread_local char *stack;
+  if (!stack) {
+    void *m = mmap(NULL, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m != MAP_FAILED) stack = m;
+  }
+  pid_t pid = -1;
+  int clone_err = ENOMEM;
+  if (stack) {
+    pid = clone(start_executor, stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
+    clone_err = errno;
+  }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   /* the child's copies are the only ones left: the pid pipe reads EOF once stage 1 is gone */
   for (int i = 0; i < NFDS; i++)

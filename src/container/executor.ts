@@ -10,6 +10,11 @@ export interface Executor {
   /** starts the executor on an encoded plan; returns once it runs, before its stage 1 has cloned the init */
   spawn(plan: Buffer, stdio: number[], cgroupFd: number, slotFd: number): Spawned;
   /**
+   * The same on another thread, so that this one goes on with other launches (a library's)
+   * while the executor is exec'd; absent, Launch calls spawn.
+   */
+  spawnAsync?(plan: Buffer, stdio: number[], cgroupFd: number, slotFd: number): Promise<Spawned>;
+  /**
    * The init stage 1 cloned (pid -1: a stage-1 step failed, the socket says which), waited for
    * on the event loop: other launches in this process go on while stage 1 clones.
    */
@@ -41,6 +46,8 @@ export interface Started {
 
 export const nativeExecutor: Executor = {
   spawn: (plan, stdio, cgroupFd, slotFd) => native().spawn(plan, stdio, cgroupFd, slotFd, executorPath(), ContainerLock.heldFds()),
+  spawnAsync: (plan, stdio, cgroupFd, slotFd) =>
+    native().spawnAsync(plan, stdio, cgroupFd, slotFd, executorPath(), ContainerLock.heldFds()),
   started: async (s) => {
     await native().readableAsync(s.pidPipe);
     return native().spawnFinish(s.pidPipe, s.stage1);

@@ -77,9 +77,20 @@ export class Launch {
   pid = -1;
   /** the init was cloned straight into opts.cgroupDir (clone3 CLONE_INTO_CGROUP) */
   intoCgroup = false;
-  private sock: number;
+  private sock = -1;
   /** until stage 1's report is read */
   private spawned: Spawned | undefined;
+  /** until the executor runs, when it is spawned on the thread pool */
+  private spawning: Promise<Spawned> | undefined;
+  /** launches of this process between their spawn and the end of follow() (or an abort) */
+  private static underWay = 0;
+  private counted = false;
+
+  private settle(): void {
+    if (!this.counted) return;
+    this.counted = false;
+    Launch.underWay--;
+  }
   private readonly spawnStart = performance.now();
   private readonly t0 = process.hrtime.bigint();
   private ready = false;
@@ -93,19 +104,44 @@ export class Launch {
     const buf = encodePlan(plan, opts.trace || opts.recorder ? PLAN_TRACE : 0);
     const cgroupFd = opts.cgroupDir ? fs.openSync(opts.cgroupDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1;
     let slotFd = -1;
-    try {
-      if (opts.slotPath) slotFd = fs.openSync(opts.slotPath, O_PATH);
-      this.spawned = this.executor.spawn(buf, opts.stdio ?? [-1, -1, -1], cgroupFd, slotFd);
-      this.sock = this.spawned.sock;
-    } finally {
-      // the executor has its own copies from here
+    // the executor has its own copies once it runs
+    const closeOwn = () => {
       if (cgroupFd >= 0) fs.closeSync(cgroupFd);
       if (slotFd >= 0) fs.closeSync(slotFd);
+    };
+    try {
+      if (opts.slotPath) slotFd = fs.openSync(opts.slotPath, O_PATH);
+      const stdio = opts.stdio ?? [-1, -1, -1];
+      // On the thread pool while other launches of this process are under way (a library's),
+      // which this thread then goes on with; alone, the hop there and back would only add to
+      // this one's time. Never when fds past stdio are passed on: the spawn reads which of the
+      // process's fds are the runtime's (its locks) when it is asked, and this thread could
+      // take a lock meanwhile, into a hole of that range.
+      const others = Launch.underWay > 0;
+      Launch.underWay++;
+      this.counted = true;
+      if (this.executor.spawnAsync && others && plan.keepFds <= 3) {
+        this.spawning = this.executor.spawnAsync(buf, stdio, cgroupFd, slotFd).finally(closeOwn);
+        this.spawning.catch(() => {}); // follow() or abort() takes the outcome
+        return;
+      }
+      this.spawned = this.executor.spawn(buf, stdio, cgroupFd, slotFd);
+      this.sock = this.spawned.sock;
+    } catch (e) {
+      closeOwn();
+      throw e;
     }
+    closeOwn();
   }
 
   /** Takes stage 1's report of the init it cloned: on the event loop, or (an undo) blocking. */
   private async awaitInit(): Promise<void> {
+    if (this.spawning) {
+      const spawning = this.spawning;
+      this.spawned = await spawning;
+      this.spawning = undefined;
+      this.sock = this.spawned.sock;
+    }
     const s = this.spawned;
     if (!s) return;
     this.noteInit(await this.executor.started(s));
@@ -135,6 +171,14 @@ export class Launch {
    * exec'd the process). Throws a StepError naming the failed step.
    */
   async follow(onSync: SyncHandler, untilExec: boolean): Promise<void> {
+    try {
+      await this.followRecords(onSync, untilExec);
+    } finally {
+      this.settle();
+    }
+  }
+
+  private async followRecords(onSync: SyncHandler, untilExec: boolean): Promise<void> {
     await this.awaitInit();
     for (;;) {
       await this.executor.readable(this.sock);
@@ -287,11 +331,27 @@ export class Launch {
 
   /** Kills and reaps the init: the undo of a create that failed half-way. */
   abort(): void {
+    this.settle();
+    const spawning = this.spawning;
+    if (spawning) {
+      // aborted before follow() took the spawn: undo it once it is done
+      this.spawning = undefined;
+      spawning.then(
+        (s) => {
+          this.spawned = s;
+          this.sock = s.sock;
+          this.abort();
+        },
+        () => {},
+      );
+      return;
+    }
     this.reap();
     this.close();
   }
 
   close(): void {
+    this.settle();
     if (this.sock >= 0) this.executor.close(this.sock);
     this.sock = -1;
   }

@@ -7,24 +7,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../sys/native.js';
-import { errnoCode } from '../errors.js';
+import { TcrError, errnoCode } from '../errors.js';
 
-/** the fds of every lock this process holds: a launch keeps them from its container (Executor.spawn) */
-const held = new Set<number>();
+/** every lock this process holds, by its file: a launch keeps their fds from its container (Executor.spawn) */
+const held = new Map<string, number>();
 
 export class ContainerLock {
-  private constructor(private fd: number) {
-    held.add(fd);
+  private constructor(
+    private fd: number,
+    private readonly file: string,
+  ) {
+    held.set(file, fd);
   }
 
   /** The fds of the locks this process holds now, of any container. */
   static heldFds(): number[] {
-    return [...held];
+    return [...held.values()];
   }
 
   /** Blocks until no other tcr command holds this container. Null if the container vanished. */
   static acquire(dir: string): ContainerLock | null {
-    const file = path.join(dir, 'lock');
+    const file = path.resolve(dir, 'lock');
+    // flock(2) would wait for this process's own lock for ever: two calls of a library on one id at once
+    if (held.has(file)) throw new TcrError(`container ${path.basename(dir)}: another call of this process is changing it`);
     let fd: number;
     try {
       fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
@@ -41,12 +46,12 @@ export class ContainerLock {
       fs.closeSync(fd);
       return null;
     }
-    return new ContainerLock(fd);
+    return new ContainerLock(fd, file);
   }
 
   release(): void {
     if (this.fd < 0) return;
-    held.delete(this.fd);
+    held.delete(this.file);
     fs.closeSync(this.fd);
     this.fd = -1;
   }

@@ -14,20 +14,25 @@ export interface WaitStatus {
 declare const isalState: unique symbol;
 export type IsalState = { readonly [isalState]: true };
 
+type SpawnArgs = [
+  plan: Buffer,
+  stdio: number[],
+  cgroupFd: number,
+  slotFd: number,
+  executor: string,
+  /** more of this process's fds that must not reach the container, even inside the kept range */
+  held?: number[],
+];
+type Spawned = { stage1: number; pidPipe: number; sock: number };
+
 interface NativeAddon {
   /**
    * Starts the executor program (native/executor.c) on a plan and returns once it runs: its
    * pid (stage 1), the pipe on which stage 1 reports the init, and the step socket.
    */
-  spawn(
-    plan: Buffer,
-    stdio: number[],
-    cgroupFd: number,
-    slotFd: number,
-    executor: string,
-    /** more of this process's fds that must not reach the container, even inside the kept range */
-    held?: number[],
-  ): { stage1: number; pidPipe: number; sock: number };
+  spawn(...args: SpawnArgs): Spawned;
+  /** spawn on libuv's thread pool: only that thread waits for the executor's exec */
+  spawnAsync(...args: SpawnArgs): Promise<Spawned>;
   /** Reads stage 1's report (blocking until it comes), reaps stage 1, closes the pipe: the init's pid (-1: stage 1 failed). */
   spawnFinish(pidPipe: number, stage1: number): { pid: number; intoCgroup: boolean };
   waitpid(pid: number, nohang?: boolean): WaitStatus | null;

@@ -62,6 +62,16 @@ describe('StateStore', () => {
     expect(ContainerLock.heldFds()).not.toContain(fd);
   });
 
+  it('a second lock of one container in one process is refused, where flock would wait for ever', () => {
+    const s = store();
+    const lock = s.claim('c6');
+    expect(() => ContainerLock.acquire(s.dir('c6'))).toThrow('container c6: another call of this process is changing it');
+    lock.release();
+    const again = ContainerLock.acquire(s.dir('c6'));
+    expect(again).not.toBeNull();
+    again!.release();
+  });
+
   it("a command that waited while the container was removed and made anew under its id does not get the new one's lock", () => {
     const s = store();
     s.claim('c5').release();
